@@ -1,0 +1,161 @@
+"""Write only what changed: list channels stored as deltas over their previous version.
+
+Pure code, no I/O. A saver remembers, per thread channel, the last list value it wrote or
+read (`ChannelMemory`). When a new version of that channel starts with the same elements
+(the same objects, as LangGraph's reducers such as `add_messages` and `operator.add`
+keep them), only the tail is stored, with the length of the base it extends; every
+`max_chain` deltas the whole value is stored again, so a read replays a bounded chain.
+Stored rows are immutable, so a remembered version can stand in for its row on reads.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+Loads = Callable[[tuple[str, bytes]], Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Remembered:
+    """A channel version known to be stored: its list elements (lists only) and size."""
+
+    version: str
+    items: tuple[Any, ...] | None
+    depth: int
+    nbytes: int
+
+
+@dataclass(frozen=True, slots=True)
+class BlobRow:
+    """A stored blob row: a whole value, or a delta over `base_version`."""
+
+    channel: str
+    version: str
+    type: str
+    blob: bytes | None
+    base_version: str | None = None
+    keep_len: int | None = None
+    depth: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Encoded:
+    """What to store for one channel version."""
+
+    row: BlobRow
+    remembered: Remembered
+
+
+def common_prefix(old: tuple[Any, ...], new: list[Any]) -> int:
+    """Length of the longest prefix of `new` made of the same objects as `old`."""
+    n = min(len(old), len(new))
+    i = 0
+    while i < n and old[i] is new[i]:
+        i += 1
+    return i
+
+
+def encode(
+    channel: str,
+    version: str,
+    value: Any,
+    previous: Remembered | None,
+    dumps: Callable[[Any], tuple[str, bytes]],
+    max_chain: int,
+) -> Encoded:
+    """Encode one channel value: a delta when it extends `previous`, else whole."""
+    if isinstance(value, list) and previous is not None and previous.items is not None:
+        keep = common_prefix(previous.items, value)
+        if keep and previous.depth < max_chain:
+            type_, blob = dumps(value[keep:])
+            prefix = previous.nbytes * keep // max(len(previous.items), 1)
+            depth = previous.depth + 1
+            row = BlobRow(channel, version, type_, blob, previous.version, keep, depth)
+            return Encoded(row, Remembered(version, tuple(value), depth, prefix + len(blob)))
+    type_, blob = dumps(value)
+    items = tuple(value) if isinstance(value, list) else None
+    return Encoded(BlobRow(channel, version, type_, blob), Remembered(version, items, 0, len(blob)))
+
+
+def rebuild(
+    channel: str,
+    version: str,
+    rows: Mapping[tuple[str, str], BlobRow],
+    known: Remembered | None,
+    loads: Loads,
+) -> tuple[Any, Remembered]:
+    """Rebuild a channel value from its chain of rows, starting from `known` when the
+    chain reaches a version the caller remembers."""
+    path: list[BlobRow] = []
+    cursor: str | None = version
+    base: Any = None
+    base_mem: Remembered | None = None
+    while cursor is not None:
+        if known is not None and known.version == cursor and known.items is not None:
+            base, base_mem = list(known.items), known
+            break
+        row = rows.get((channel, cursor))
+        if row is None:
+            raise LookupError(f"blob {channel}@{cursor} is missing from the chain")
+        path.append(row)
+        cursor = row.base_version
+    if base_mem is None:
+        whole = path.pop()
+        base = loads((whole.type, whole.blob))
+        items = tuple(base) if isinstance(base, list) else None
+        base_mem = Remembered(whole.version, items, whole.depth, len(whole.blob or b""))
+    for row in reversed(path):
+        tail = loads((row.type, row.blob))
+        prefix = base_mem.nbytes * row.keep_len // max(len(base), 1)
+        base = base[: row.keep_len] + list(tail)
+        base_mem = Remembered(row.version, tuple(base), row.depth, prefix + len(row.blob or b""))
+    return base, base_mem
+
+
+class ChannelMemory:
+    """Per-thread memory of the last stored version of each channel, LRU by thread.
+
+    Keys always include the tenant; nothing is shared across tenants.
+    """
+
+    def __init__(self, max_threads: int) -> None:
+        self.max_threads = max_threads
+        self._threads: OrderedDict[tuple[str, str], dict[tuple[str, str], Remembered]] = (
+            OrderedDict()
+        )
+        self._lock = threading.Lock()  # guards the dict only, never I/O
+
+    def thread(self, tenant: str, thread: str) -> dict[tuple[str, str], Remembered]:
+        """A copy of what is remembered for one thread, keyed by (namespace, channel)."""
+        with self._lock:
+            found = self._threads.get((tenant, thread))
+            if found is None:
+                return {}
+            self._threads.move_to_end((tenant, thread))
+            return dict(found)
+
+    def remember(
+        self, tenant: str, thread: str, entries: Iterable[tuple[tuple[str, str], Remembered]]
+    ) -> None:
+        if self.max_threads <= 0:
+            return
+        with self._lock:
+            current = self._threads.setdefault((tenant, thread), {})
+            current.update(entries)
+            self._threads.move_to_end((tenant, thread))
+            while len(self._threads) > self.max_threads:
+                self._threads.popitem(last=False)
+
+    def forget(self, tenant: str, threads: Iterable[str] | None = None) -> None:
+        """Forget some threads of a tenant, or all of them."""
+        with self._lock:
+            if threads is None:
+                for key in [k for k in self._threads if k[0] == tenant]:
+                    del self._threads[key]
+            else:
+                for thread in threads:
+                    self._threads.pop((tenant, thread), None)

@@ -1,0 +1,170 @@
+"""SQL of AlmaSaver, in one place. Every value is a bound parameter; every statement
+names its tenant, and row-level security checks it against `alma.tenant_id`."""
+
+# Columns of a loaded checkpoint row, in order (see `_core.CheckpointRow`).
+# `blobs` is the chain of blob rows each blob channel needs, stopping at versions the
+# caller already holds (the `kn`/`kc`/`kv` arrays: namespace, channel, version).
+SELECT = """
+SELECT c.thread_id, c.checkpoint_ns, c.checkpoint_id, c.parent_checkpoint_id,
+       c.checkpoint, c.inline_values, c.metadata, c.blob_channels,
+       (WITH RECURSIVE chain AS (
+            SELECT b.channel, b.version, b.type, b.blob, b.base_version, b.keep_len, b.depth
+            FROM unnest(c.blob_channels) AS ch(name)
+            JOIN alma_checkpoint_blobs b
+              ON b.tenant_id = c.tenant_id AND b.thread_id = c.thread_id
+             AND b.checkpoint_ns = c.checkpoint_ns AND b.channel = ch.name
+             AND b.version = c.checkpoint -> 'channel_versions' ->> ch.name
+            WHERE (c.checkpoint_ns, b.channel, b.version) NOT IN (
+                SELECT * FROM unnest(%(kn)s::text[], %(kc)s::text[], %(kv)s::text[]))
+          UNION
+            SELECT b.channel, b.version, b.type, b.blob, b.base_version, b.keep_len, b.depth
+            FROM chain
+            JOIN alma_checkpoint_blobs b
+              ON b.tenant_id = c.tenant_id AND b.thread_id = c.thread_id
+             AND b.checkpoint_ns = c.checkpoint_ns AND b.channel = chain.channel
+             AND b.version = chain.base_version
+            WHERE (c.checkpoint_ns, b.channel, b.version) NOT IN (
+                SELECT * FROM unnest(%(kn)s::text[], %(kc)s::text[], %(kv)s::text[]))
+        )
+        SELECT array_agg(ROW(channel, version, type, blob, base_version, keep_len, depth))
+        FROM chain) AS blobs,
+       (SELECT array_agg(ROW(w.task_id, w.channel, w.type, w.blob, w.task_path, w.idx))
+        FROM alma_checkpoint_writes w
+        WHERE w.tenant_id = c.tenant_id AND w.thread_id = c.thread_id
+          AND w.checkpoint_ns = c.checkpoint_ns AND w.checkpoint_id = c.checkpoint_id
+       ) AS writes
+FROM alma_checkpoints c
+WHERE c.tenant_id = %(tenant)s"""
+
+# One statement: the blobs (whole values or deltas) and the checkpoint row. The node
+# that produced the checkpoint is read from the writes stored against its parent.
+PUT = """
+WITH blobs AS (
+    INSERT INTO alma_checkpoint_blobs
+        (tenant_id, thread_id, checkpoint_ns, channel, version, type, blob,
+         base_version, keep_len, depth)
+    SELECT %(tenant)s, %(thread)s, %(ns)s, u.*
+    FROM unnest(%(b_channel)s::text[], %(b_version)s::text[], %(b_type)s::text[],
+                %(b_blob)s::bytea[], %(b_base)s::text[], %(b_keep)s::int[],
+                %(b_depth)s::int[]) AS u
+    ON CONFLICT DO NOTHING
+)
+INSERT INTO alma_checkpoints
+    (tenant_id, thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id, run_id,
+     project_id, agent, workflow_id, node_id, step, source, checkpoint, inline_values,
+     blob_channels, metadata)
+VALUES (%(tenant)s, %(thread)s, %(ns)s, %(id)s, %(parent)s, %(run_id)s,
+        %(project_id)s, %(agent)s, %(workflow_id)s,
+        (SELECT string_agg(DISTINCT w.node_id, ',')
+         FROM alma_checkpoint_writes w
+         WHERE w.tenant_id = %(tenant)s AND w.thread_id = %(thread)s
+           AND w.checkpoint_ns = %(ns)s AND w.checkpoint_id = %(parent)s),
+        %(step)s, %(source)s, %(checkpoint)s, %(inline)s, %(blob_channels)s, %(metadata)s)
+ON CONFLICT (tenant_id, thread_id, checkpoint_ns, checkpoint_id) DO UPDATE SET
+    checkpoint = EXCLUDED.checkpoint,
+    inline_values = EXCLUDED.inline_values,
+    blob_channels = EXCLUDED.blob_channels,
+    metadata = EXCLUDED.metadata"""
+
+_WRITES = """
+INSERT INTO alma_checkpoint_writes
+    (tenant_id, thread_id, checkpoint_ns, checkpoint_id, task_id, task_path, node_id,
+     branch_id, idx, channel, type, blob)
+SELECT %(tenant)s, %(thread)s, %(ns)s, %(id)s, %(task_id)s, %(task_path)s, %(node_id)s,
+       %(branch_id)s, u.*
+FROM unnest(%(idx)s::int[], %(channel)s::text[], %(type)s::text[], %(blob)s::bytea[]) AS u
+ON CONFLICT (tenant_id, thread_id, checkpoint_ns, checkpoint_id, task_id, idx) DO """
+INSERT_WRITES = _WRITES + "NOTHING"
+UPSERT_WRITES = (
+    _WRITES + "UPDATE SET channel = EXCLUDED.channel, type = EXCLUDED.type, blob = EXCLUDED.blob"
+)
+
+DELETE_THREADS = [
+    f"DELETE FROM {table} WHERE tenant_id = %(tenant)s AND thread_id = ANY(%(threads)s)"
+    for table in ("alma_checkpoint_writes", "alma_checkpoints", "alma_checkpoint_blobs")
+]
+
+# Blobs stay: later checkpoints of the same threads may still use them.
+DELETE_FOR_RUNS = """
+WITH gone AS (
+    DELETE FROM alma_checkpoints
+    WHERE tenant_id = %(tenant)s AND run_id = ANY(%(runs)s)
+    RETURNING thread_id, checkpoint_ns, checkpoint_id
+)
+DELETE FROM alma_checkpoint_writes w USING gone
+WHERE w.tenant_id = %(tenant)s AND w.thread_id = gone.thread_id
+  AND w.checkpoint_ns = gone.checkpoint_ns AND w.checkpoint_id = gone.checkpoint_id"""
+
+COPY_THREAD = [
+    """INSERT INTO alma_checkpoint_blobs
+         (tenant_id, thread_id, checkpoint_ns, channel, version, type, blob,
+          base_version, keep_len, depth)
+       SELECT tenant_id, %(target)s, checkpoint_ns, channel, version, type, blob,
+              base_version, keep_len, depth
+       FROM alma_checkpoint_blobs WHERE tenant_id = %(tenant)s AND thread_id = %(source)s
+       ON CONFLICT DO NOTHING""",
+    """INSERT INTO alma_checkpoints
+         (tenant_id, thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id, run_id,
+          project_id, agent, workflow_id, node_id, step, source, checkpoint, inline_values,
+          blob_channels, metadata, created_at)
+       SELECT tenant_id, %(target)s, checkpoint_ns, checkpoint_id, parent_checkpoint_id,
+              run_id, project_id, agent, workflow_id, node_id, step, source, checkpoint,
+              inline_values, blob_channels, metadata, created_at
+       FROM alma_checkpoints WHERE tenant_id = %(tenant)s AND thread_id = %(source)s
+       ON CONFLICT DO NOTHING""",
+    """INSERT INTO alma_checkpoint_writes
+         (tenant_id, thread_id, checkpoint_ns, checkpoint_id, task_id, idx, task_path,
+          channel, type, blob, node_id, branch_id)
+       SELECT tenant_id, %(target)s, checkpoint_ns, checkpoint_id, task_id, idx, task_path,
+              channel, type, blob, node_id, branch_id
+       FROM alma_checkpoint_writes WHERE tenant_id = %(tenant)s AND thread_id = %(source)s
+       ON CONFLICT DO NOTHING""",
+]
+
+PRUNE_SNAPSHOT = "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"
+
+# The parent chain of a thread (per namespace) with the channels each checkpoint
+# stores a value for; enough to keep every DeltaChannel's ancestors back to its seed.
+PRUNE_CHAIN = """
+SELECT checkpoint_ns, checkpoint_id, parent_checkpoint_id,
+       blob_channels || ARRAY(SELECT jsonb_object_keys(inline_values)) AS stored,
+       ARRAY(SELECT jsonb_object_keys(
+           coalesce(metadata -> 'counters_since_delta_snapshot', '{}'))) AS delta_channels
+FROM alma_checkpoints
+WHERE tenant_id = %(tenant)s AND thread_id = %(thread)s
+ORDER BY checkpoint_ns, checkpoint_id DESC"""
+
+PRUNE_WRITES = """
+DELETE FROM alma_checkpoint_writes
+WHERE tenant_id = %(tenant)s AND thread_id = %(thread)s
+  AND (checkpoint_ns, checkpoint_id) NOT IN (
+      SELECT * FROM unnest(%(kept_ns)s::text[], %(kept_id)s::text[]))"""
+
+PRUNE_CHECKPOINTS = """
+DELETE FROM alma_checkpoints
+WHERE tenant_id = %(tenant)s AND thread_id = %(thread)s
+  AND (checkpoint_ns, checkpoint_id) NOT IN (
+      SELECT * FROM unnest(%(kept_ns)s::text[], %(kept_id)s::text[]))"""
+
+# Blobs no kept checkpoint reaches, directly or as the base of a delta it reads.
+PRUNE_BLOBS = """
+WITH RECURSIVE live AS (
+    SELECT c.checkpoint_ns, ch.name AS channel,
+           c.checkpoint -> 'channel_versions' ->> ch.name AS version
+    FROM alma_checkpoints c, unnest(c.blob_channels) AS ch(name)
+    WHERE c.tenant_id = %(tenant)s AND c.thread_id = %(thread)s
+  UNION
+    SELECT b.checkpoint_ns, b.channel, b.base_version
+    FROM live
+    JOIN alma_checkpoint_blobs b
+      ON b.tenant_id = %(tenant)s AND b.thread_id = %(thread)s
+     AND b.checkpoint_ns = live.checkpoint_ns AND b.channel = live.channel
+     AND b.version = live.version
+    WHERE b.base_version IS NOT NULL
+)
+DELETE FROM alma_checkpoint_blobs b
+WHERE b.tenant_id = %(tenant)s AND b.thread_id = %(thread)s
+  AND NOT EXISTS (
+      SELECT 1 FROM live
+      WHERE live.checkpoint_ns = b.checkpoint_ns AND live.channel = b.channel
+        AND live.version = b.version)"""

@@ -1,0 +1,77 @@
+"""Settings: one object read from arguments, `ALMA_*` environment variables and an
+optional YAML file (`.alma/config.yaml` or `ALMA_CONFIG`)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import Field
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+DEFAULT_CONFIG_FILE = Path(".alma/config.yaml")
+
+
+class _YamlSource(PydanticBaseSettingsSource):
+    """Reads the `database:`-level keys of the YAML config file, when there is one."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        path = Path(os.environ.get("ALMA_CONFIG", DEFAULT_CONFIG_FILE))
+        if not path.is_file():
+            return {}
+        data = yaml.safe_load(path.read_text()) or {}
+        if not isinstance(data, dict):
+            raise ValueError(f"{path}: expected a mapping at the top level")
+        return {k: v for k, v in data.items() if k in self.settings_cls.model_fields}
+
+
+class Settings(BaseSettings):
+    """Runtime settings. Environment variables are the field names prefixed `ALMA_`."""
+
+    model_config = SettingsConfigDict(env_prefix="ALMA_", extra="ignore")
+
+    database_url: str | None = Field(
+        default=None, description="PostgreSQL URL; none starts the embedded server."
+    )
+    admin_database_url: str | None = Field(
+        default=None, description="URL of a role allowed to run migrations (defaults to the app URL)."
+    )
+    data_dir: Path = Field(
+        default=Path(".alma/pgdata"), description="Data directory of the embedded server."
+    )
+    tenant_id: str = Field(default="default", description="Tenant used when a call names none.")
+    max_state_bytes: int = Field(
+        default=1024 * 1024, gt=0, description="Largest serialized checkpoint state accepted."
+    )
+    delta_max_chain: int = Field(
+        default=64, ge=0, description="Deltas after which a list channel is stored whole again."
+    )
+    cache_size: int = Field(
+        default=2048, ge=0, description="Thread channels whose last list value a saver remembers."
+    )
+    prepare_threshold: int | None = Field(
+        default=5,
+        description="psycopg prepare threshold; set empty/None behind PgBouncer < 1.21.",
+    )
+    pool_max_size: int = Field(default=16, gt=0, description="Connections in a default pool.")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, _YamlSource(settings_cls))
+
+
+def get_settings() -> Settings:
+    """Current settings, read from the environment and the config file."""
+    return Settings()

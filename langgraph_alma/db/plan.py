@@ -1,0 +1,130 @@
+"""Statement plans: one implementation of each database operation for sync and async.
+
+Logic that talks to PostgreSQL is written once, as a generator (a *plan*) that yields
+batches of `Sql` and receives their results; `run_plan` and `arun_plan` are the only
+code that differs between sync and async. A batch is sent in one pipeline, so it costs
+one network round trip and runs in one implicit transaction (an error rolls back the
+whole batch). A plan of several batches that must be atomic runs with `transaction=True`.
+
+>>> def count(tenant):
+...     rows = yield [set_tenant(tenant), Sql("SELECT count(*) FROM alma_checkpoints", fetch=True)]
+...     return rows[1][0][0]
+>>> run_plan(conn, count("acme"))                    # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import psycopg
+
+T = TypeVar("T")
+Rows = list[tuple[Any, ...]]
+
+
+@dataclass(frozen=True, slots=True)
+class Sql:
+    """One statement; `fetch=True` sends its rows back to the plan."""
+
+    query: Any
+    params: Sequence[Any] | Mapping[str, Any] | None = None
+    fetch: bool = False
+    script: bool = False  # several statements, no parameters (sent outside the pipeline)
+
+
+Batch = Sequence[Sql]
+Plan = Generator[Batch, list[Rows | None], T]
+
+
+def set_tenant(tenant_id: str) -> Sql:
+    """The statement that makes row-level security act for `tenant_id` until the
+    end of the current transaction (a pipeline batch is one implicit transaction)."""
+    return Sql("SELECT set_config('alma.tenant_id', %s, true)", (tenant_id,))
+
+
+def run_plan(conn: psycopg.Connection[Any], plan: Plan[T], *, transaction: bool = False) -> T:
+    """Drive `plan` on a sync connection."""
+    if transaction:
+        with conn.transaction():
+            return _drive(conn, plan)
+    return _drive(conn, plan)
+
+
+def _drive(conn: psycopg.Connection[Any], plan: Plan[T]) -> T:
+    try:
+        batch = next(plan)
+        while True:
+            try:
+                results = _send(conn, batch)
+            except psycopg.Error as exc:
+                batch = plan.throw(exc)  # the plan may answer with another batch
+                continue
+            batch = plan.send(results)
+    except StopIteration as done:
+        return done.value
+    finally:
+        plan.close()
+
+
+def _send(conn: psycopg.Connection[Any], batch: Batch) -> list[Rows | None]:
+    if any(sql.script for sql in batch):
+        return [_fetch(conn.execute(sql.query, sql.params), sql) for sql in batch]
+    with conn.pipeline():
+        cursors = [conn.cursor(binary=True) for _ in batch]
+        for cur, sql in zip(cursors, batch, strict=True):
+            cur.execute(sql.query, sql.params)
+    try:
+        return [cur.fetchall() if sql.fetch else None for cur, sql in zip(cursors, batch)]
+    finally:
+        for cur in cursors:
+            cur.close()
+
+
+async def arun_plan(
+    conn: psycopg.AsyncConnection[Any], plan: Plan[T], *, transaction: bool = False
+) -> T:
+    """Drive `plan` on an async connection."""
+    if transaction:
+        async with conn.transaction():
+            return await _adrive(conn, plan)
+    return await _adrive(conn, plan)
+
+
+async def _adrive(conn: psycopg.AsyncConnection[Any], plan: Plan[T]) -> T:
+    try:
+        batch = next(plan)
+        while True:
+            try:
+                results = await _asend(conn, batch)
+            except psycopg.Error as exc:
+                batch = plan.throw(exc)
+                continue
+            batch = plan.send(results)
+    except StopIteration as done:
+        return done.value
+    finally:
+        plan.close()
+
+
+async def _asend(conn: psycopg.AsyncConnection[Any], batch: Batch) -> list[Rows | None]:
+    if any(sql.script for sql in batch):
+        return [await _afetch(await conn.execute(sql.query, sql.params), sql) for sql in batch]
+    async with conn.pipeline():
+        cursors = [conn.cursor(binary=True) for _ in batch]
+        for cur, sql in zip(cursors, batch, strict=True):
+            await cur.execute(sql.query, sql.params)
+    try:
+        return [await cur.fetchall() if sql.fetch else None for cur, sql in zip(cursors, batch)]
+    finally:
+        for cur in cursors:
+            await cur.close()
+
+
+def _fetch(cur: psycopg.Cursor[Any], sql: Sql) -> Rows | None:
+    return cur.fetchall() if sql.fetch else None
+
+
+async def _afetch(cur: psycopg.AsyncCursor[Any], sql: Sql) -> Rows | None:
+    return await cur.fetchall() if sql.fetch else None
