@@ -39,7 +39,8 @@ class Settings(BaseSettings):
         default=None, description="PostgreSQL URL; none starts the embedded server."
     )
     admin_database_url: str | None = Field(
-        default=None, description="URL of a role allowed to run migrations (defaults to the app URL)."
+        default=None,
+        description="URL of a role allowed to run migrations (defaults to the app URL).",
     )
     data_dir: Path = Field(
         default=Path(".alma/pgdata"), description="Data directory of the embedded server."
@@ -49,7 +50,7 @@ class Settings(BaseSettings):
         default=1024 * 1024, gt=0, description="Largest serialized checkpoint state accepted."
     )
     delta_max_chain: int = Field(
-        default=64, ge=0, description="Deltas after which a list channel is stored whole again."
+        default=128, ge=0, description="Deltas after which a list channel is stored whole again."
     )
     cache_size: int = Field(
         default=2048, ge=0, description="Thread channels whose last list value a saver remembers."

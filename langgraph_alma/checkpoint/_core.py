@@ -30,6 +30,7 @@ from langgraph_alma.checkpoint import _sql
 from langgraph_alma.checkpoint._delta import (
     BlobRow,
     ChannelMemory,
+    Key,
     Remembered,
     encode,
     rebuild,
@@ -94,6 +95,13 @@ class SaverCore:
             return self.tenant_id
         return requested or self.default_tenant
 
+    def _name_tenant(self, config: RunnableConfig | None, tenant: str) -> None:
+        """Configs the saver hands out name a tenant other than the default, so that a
+        call made with them (`update_state` on a snapshot of the history, a resume from a
+        listed checkpoint) acts for the same tenant."""
+        if config is not None and tenant != self.default_tenant:
+            config["configurable"]["tenant_id"] = tenant
+
     @staticmethod
     def thread_of(config: RunnableConfig | None) -> str:
         thread = ((config or {}).get("configurable") or {}).get("thread_id")
@@ -102,33 +110,68 @@ class SaverCore:
         return str(thread)
 
     # -- reads -------------------------------------------------------------------
-    def _known(self, tenant: str, thread: str) -> tuple[dict[tuple[str, str], Remembered], dict]:
-        mem = self.memory.thread(tenant, thread)
-        lists = [(ns, ch, r.version) for (ns, ch), r in mem.items() if r.items is not None]
-        params = {
-            "kn": [k[0] for k in lists],
-            "kc": [k[1] for k in lists],
-            "kv": [k[2] for k in lists],
-        }
-        return mem, params
+    def _select(
+        self,
+        tenant: str,
+        thread: str | None,
+        where: str,
+        params: dict[str, Any],
+        limit: int | None,
+    ) -> Plan[tuple[list[CheckpointTuple], dict[Key, Remembered]]]:
+        """Load checkpoints of `tenant` matching `where`, newest first, with the channel
+        versions rebuilt on the way."""
+        memo: dict[Key, Remembered] = {}
+        if thread is not None:
+            for (ns, channel), r in self.memory.thread(tenant, thread).items():
+                memo[(thread, ns, channel, r.version)] = r
+        lists = [k for k, r in memo.items() if r.items is not None]
+        params.update(
+            tenant=tenant,
+            kt=[k[0] for k in lists],
+            kn=[k[1] for k in lists],
+            kc=[k[2] for k in lists],
+            kv=[k[3] for k in lists],
+        )
+        query = _sql.SELECT.format(
+            where=where, limit="LIMIT %(limit)s" if limit is not None else ""
+        )
+        if limit is not None:
+            params["limit"] = int(limit)
+        results = yield [set_tenant(tenant), Sql(query, params, fetch=True)]
+        rows = results[1] or []
+        shared = (rows[0][8] if rows else None) or ()  # chain rows ride on the first row
+        chain = {(b[0], b[1], b[2], b[3]): BlobRow(*b[2:]) for b in shared}
+        found = [self._load(row, chain, memo) for row in rows]
+        for tup in found:
+            self._name_tenant(tup.config, tenant)
+            self._name_tenant(tup.parent_config, tenant)
+        return found, memo
 
     def get_tuple(self, config: RunnableConfig) -> Plan[CheckpointTuple | None]:
         tenant, thread = self.tenant(config), self.thread_of(config)
-        conf = config["configurable"]
-        mem, params = self._known(tenant, thread)
-        query = _sql.SELECT + " AND c.thread_id = %(thread)s AND c.checkpoint_ns = %(ns)s"
-        params.update(tenant=tenant, thread=thread, ns=conf.get("checkpoint_ns", ""))
+        params: dict[str, Any] = {
+            "thread": thread,
+            "ns": config["configurable"].get("checkpoint_ns", ""),
+        }
+        where = "AND c.thread_id = %(thread)s AND c.checkpoint_ns = %(ns)s"
         if checkpoint_id := get_checkpoint_id(config):
-            query += " AND c.checkpoint_id = %(id)s"
+            where += " AND c.checkpoint_id = %(id)s"
             params["id"] = checkpoint_id
-        else:
-            query += " ORDER BY c.checkpoint_id DESC LIMIT 1"
-        results = yield [set_tenant(tenant), Sql(query, params, fetch=True)]
-        rows = results[1] or []
-        if not rows:
+        found, built = yield from self._select(tenant, thread, where, params, limit=1)
+        if not found:
             return None
-        tup, learned = self._load(rows[0], mem)
-        self.memory.remember(tenant, thread, learned)
+        tup = found[0]
+        ns = tup.config["configurable"]["checkpoint_ns"]
+        versions = tup.checkpoint["channel_versions"]
+        self.memory.remember(
+            tenant,
+            thread,
+            [
+                ((ns, ch), built[(thread, ns, ch, str(versions[ch]))])
+                for ch in tup.checkpoint["channel_values"]
+                if (thread, ns, ch, str(versions.get(ch))) in built
+            ],
+        )
         return tup
 
     def list(
@@ -140,75 +183,54 @@ class SaverCore:
         limit: int | None = None,
     ) -> Plan[list[CheckpointTuple]]:
         tenant = self.tenant(config)
-        query = _sql.SELECT
-        params: dict[str, Any] = {"tenant": tenant, "kn": [], "kc": [], "kv": []}
-        mem: dict[tuple[str, str], Remembered] = {}
+        where, params, thread = "", {}, None
         conf = (config or {}).get("configurable") or {}
         if conf.get("thread_id") is not None:
             thread = str(conf["thread_id"])
-            mem, known = self._known(tenant, thread)
-            params.update(known, thread=thread)
-            query += " AND c.thread_id = %(thread)s"
+            where += " AND c.thread_id = %(thread)s"
+            params["thread"] = thread
             if conf.get("checkpoint_ns") is not None:
-                query += " AND c.checkpoint_ns = %(ns)s"
+                where += " AND c.checkpoint_ns = %(ns)s"
                 params["ns"] = conf["checkpoint_ns"]
             if checkpoint_id := get_checkpoint_id(config):  # type: ignore[arg-type]
-                query += " AND c.checkpoint_id = %(id)s"
+                where += " AND c.checkpoint_id = %(id)s"
                 params["id"] = checkpoint_id
         if filter:
-            query += " AND c.metadata @> %(filter)s"
+            where += " AND c.metadata @> %(filter)s"
             params["filter"] = Jsonb(filter)
         if before is not None and (before_id := get_checkpoint_id(before)):
-            query += " AND c.checkpoint_id < %(before)s"
+            where += " AND c.checkpoint_id < %(before)s"
             params["before"] = before_id
-        query += " ORDER BY c.checkpoint_id DESC"
-        if limit is not None:
-            query += " LIMIT %(limit)s"
-            params["limit"] = int(limit)
-        results = yield [set_tenant(tenant), Sql(query, params, fetch=True)]
-        return [self._load(row, mem)[0] for row in results[1] or []]
+        found, _ = yield from self._select(tenant, thread, where, params, limit)
+        return found
 
     def _load(
-        self, row: tuple[Any, ...], mem: dict[tuple[str, str], Remembered]
-    ) -> tuple[CheckpointTuple, list[tuple[tuple[str, str], Remembered]]]:
-        thread, ns, cid, parent, checkpoint, inline, metadata, blob_channels, blobs, writes = row
-        chain = {(b[0], b[1]): BlobRow(*b) for b in blobs or ()}
+        self, row: tuple[Any, ...], chain: dict[Key, BlobRow], memo: dict[Key, Remembered]
+    ) -> CheckpointTuple:
+        thread, ns, cid, parent, checkpoint, inline, metadata, blob_channels, _, writes = row
         values = dict(inline)
-        learned: list[tuple[tuple[str, str], Remembered]] = []
         versions = checkpoint["channel_versions"]
         for channel in blob_channels:
-            version = str(versions.get(channel))
-            known = mem.get((ns, channel))
-            if (channel, version) not in chain and (known is None or known.version != version):
+            key = (thread, ns, channel, str(versions.get(channel)))
+            known = memo.get(key)
+            if key not in chain and (known is None or known.items is None):
                 continue  # never stored (LangGraph's own savers drop such values too)
-            value, remembered = rebuild(channel, version, chain, known, self.serde.loads_typed)
-            values[channel] = value
-            learned.append(((ns, channel), remembered))
+            values[channel], memo[key] = rebuild(key, chain, memo, self.serde.loads_typed)
         checkpoint["channel_values"] = values
         pending = sorted(writes or (), key=lambda w: writes_sort_key(w[4], w[0], w[5]))
-        return (
-            CheckpointTuple(
-                config={
-                    "configurable": {"thread_id": thread, "checkpoint_ns": ns, "checkpoint_id": cid}
-                },
-                checkpoint=checkpoint,
-                metadata=metadata,
-                parent_config=(
-                    {
-                        "configurable": {
-                            "thread_id": thread,
-                            "checkpoint_ns": ns,
-                            "checkpoint_id": parent,
-                        }
-                    }
-                    if parent
-                    else None
-                ),
-                pending_writes=[
-                    (w[0], w[1], self.serde.loads_typed((w[2], w[3]))) for w in pending
-                ],
-            ),
-            learned,
+        parent_config: RunnableConfig | None = None
+        if parent:
+            parent_config = {
+                "configurable": {"thread_id": thread, "checkpoint_ns": ns, "checkpoint_id": parent}
+            }
+        return CheckpointTuple(
+            config={
+                "configurable": {"thread_id": thread, "checkpoint_ns": ns, "checkpoint_id": cid}
+            },
+            checkpoint=checkpoint,
+            metadata=metadata,
+            parent_config=parent_config,
+            pending_writes=[(w[0], w[1], self.serde.loads_typed((w[2], w[3]))) for w in pending],
         )
 
     # -- writes ------------------------------------------------------------------
@@ -223,20 +245,30 @@ class SaverCore:
         conf = config["configurable"]
         ns = conf.get("checkpoint_ns", "")
         mem = self.memory.thread(tenant, thread)
-        params, learned = self._put_params(tenant, thread, ns, config, checkpoint, metadata,
-                                           new_versions, mem)
+        params, learned = self._put_params(
+            tenant, thread, ns, config, checkpoint, metadata, new_versions, mem
+        )
+        lock = [_lock(tenant, thread, ns, params["parent"])] if params["parent"] else []
         try:
-            yield [set_tenant(tenant), Sql(_sql.PUT, params)]
+            yield [set_tenant(tenant), *lock, Sql(_sql.PUT, params)]
         except psycopg.errors.ForeignKeyViolation:
             # A delta's base was deleted meanwhile (prune, delete_thread elsewhere):
             # forget what we remembered and store whole values instead.
             self.memory.forget(tenant, [thread])
-            params, learned = self._put_params(tenant, thread, ns, config, checkpoint, metadata,
-                                               new_versions, {})
-            yield [set_tenant(tenant), Sql(_sql.PUT, params)]
+            params, learned = self._put_params(
+                tenant, thread, ns, config, checkpoint, metadata, new_versions, {}
+            )
+            yield [set_tenant(tenant), *lock, Sql(_sql.PUT, params)]
         self.memory.remember(tenant, thread, learned)
-        return {"configurable": {"thread_id": thread, "checkpoint_ns": ns,
-                                 "checkpoint_id": checkpoint["id"]}}
+        saved: RunnableConfig = {
+            "configurable": {
+                "thread_id": thread,
+                "checkpoint_ns": ns,
+                "checkpoint_id": checkpoint["id"],
+            }
+        }
+        self._name_tenant(saved, tenant)
+        return saved
 
     def _put_params(
         self,
@@ -330,9 +362,16 @@ class SaverCore:
             "blob": [b for _, b in dumped],
         }
         if params["id"] is None:
-            raise ConfigError("put_writes needs configurable.checkpoint_id (the checkpoint written to)")
+            raise ConfigError(
+                "put_writes needs configurable.checkpoint_id (the checkpoint written to)"
+            )
         special = all(ch in WRITES_IDX_MAP for ch, _ in writes)
-        yield [set_tenant(tenant), Sql(_sql.UPSERT_WRITES if special else _sql.INSERT_WRITES, params)]
+        yield [
+            set_tenant(tenant),
+            _lock(tenant, thread, params["ns"], params["id"]),
+            Sql(_sql.UPSERT_WRITES if special else _sql.INSERT_WRITES, params),
+            Sql(_sql.NODE_OF_CHILDREN, params),
+        ]
 
     def delete_threads(self, thread_ids: Sequence[str]) -> Plan[None]:
         tenant = self.tenant()
@@ -344,8 +383,10 @@ class SaverCore:
         if not run_ids:
             return
         tenant = self.tenant()
-        yield [set_tenant(tenant),
-               Sql(_sql.DELETE_FOR_RUNS, {"tenant": tenant, "runs": [str(r) for r in run_ids]})]
+        yield [
+            set_tenant(tenant),
+            Sql(_sql.DELETE_FOR_RUNS, {"tenant": tenant, "runs": [str(r) for r in run_ids]}),
+        ]
 
     def copy_thread(self, source: str, target: str) -> Plan[None]:
         tenant = self.tenant()
@@ -373,18 +414,24 @@ class SaverCore:
             kept = kept_checkpoints(results[0] or [])
             params["kept_ns"] = [ns for ns, _ in kept]
             params["kept_id"] = [cid for _, cid in kept]
-            yield [Sql(_sql.PRUNE_WRITES, params), Sql(_sql.PRUNE_CHECKPOINTS, params),
-                   Sql(_sql.PRUNE_BLOBS, params)]
+            yield [
+                Sql(_sql.PRUNE_WRITES, params),
+                Sql(_sql.PRUNE_CHECKPOINTS, params),
+                Sql(_sql.PRUNE_BLOBS, params),
+            ]
 
     @staticmethod
     def next_version(current: str | int | None) -> str:
+        """A fixed-width hex counter (so versions order as strings) and a random suffix
+        (so two forks of a thread never write different values under one version).
+        23 characters instead of PostgresSaver's 49: versions fill most of a checkpoint."""
         if current is None:
             n = 0
         elif isinstance(current, int):
             n = current
         else:
-            n = int(str(current).split(".")[0])
-        return f"{n + 1:032}.{random.random():016}"
+            n = int(str(current).split(".")[0], 16)
+        return f"{n + 1:012x}.{random.getrandbits(40):010x}"
 
 
 def kept_checkpoints(chain: Iterable[tuple[Any, ...]]) -> list[tuple[str, str]]:
@@ -409,6 +456,11 @@ def kept_checkpoints(chain: Iterable[tuple[Any, ...]]) -> list[tuple[str, str]]:
             needed -= stored[cursor]
             cursor = parent_of[cursor]
     return kept
+
+
+def _lock(tenant: str, thread: str, ns: str, checkpoint_id: str) -> Sql:
+    """The lock `put` takes on its parent and `put_writes` on its checkpoint."""
+    return Sql(_sql.LOCK_CHECKPOINT, ("\x1f".join((tenant, thread, ns, checkpoint_id)),))
 
 
 def _str_or_none(value: Any) -> str | None:

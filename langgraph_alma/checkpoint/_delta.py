@@ -81,26 +81,33 @@ def encode(
     return Encoded(BlobRow(channel, version, type_, blob), Remembered(version, items, 0, len(blob)))
 
 
+Key = tuple[str, str, str, str]  # thread, namespace, channel, version
+
+
 def rebuild(
-    channel: str,
-    version: str,
-    rows: Mapping[tuple[str, str], BlobRow],
-    known: Remembered | None,
+    key: Key,
+    rows: Mapping[Key, BlobRow],
+    memo: dict[Key, Remembered],
     loads: Loads,
 ) -> tuple[Any, Remembered]:
-    """Rebuild a channel value from its chain of rows, starting from `known` when the
-    chain reaches a version the caller remembers."""
+    """Rebuild one channel value from its chain of rows.
+
+    The walk stops early at a version in `memo` (what the saver remembers, and what this
+    read already rebuilt); every list version rebuilt on the way is added to `memo`.
+    """
+    thread, ns, channel, _ = key
     path: list[BlobRow] = []
-    cursor: str | None = version
+    cursor: str | None = key[3]
     base: Any = None
     base_mem: Remembered | None = None
     while cursor is not None:
-        if known is not None and known.version == cursor and known.items is not None:
+        known = memo.get((thread, ns, channel, cursor))
+        if known is not None and known.items is not None:
             base, base_mem = list(known.items), known
             break
-        row = rows.get((channel, cursor))
+        row = rows.get((thread, ns, channel, cursor))
         if row is None:
-            raise LookupError(f"blob {channel}@{cursor} is missing from the chain")
+            raise LookupError(f"blob {channel}@{cursor} of thread {thread!r} is missing")
         path.append(row)
         cursor = row.base_version
     if base_mem is None:
@@ -108,11 +115,14 @@ def rebuild(
         base = loads((whole.type, whole.blob))
         items = tuple(base) if isinstance(base, list) else None
         base_mem = Remembered(whole.version, items, whole.depth, len(whole.blob or b""))
+        if items is not None:
+            memo[(thread, ns, channel, whole.version)] = base_mem
     for row in reversed(path):
         tail = loads((row.type, row.blob))
-        prefix = base_mem.nbytes * row.keep_len // max(len(base), 1)
+        prefix = base_mem.nbytes * (row.keep_len or 0) // max(len(base), 1)
         base = base[: row.keep_len] + list(tail)
         base_mem = Remembered(row.version, tuple(base), row.depth, prefix + len(row.blob or b""))
+        memo[(thread, ns, channel, row.version)] = base_mem
     return base, base_mem
 
 

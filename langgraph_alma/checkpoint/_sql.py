@@ -1,40 +1,61 @@
 """SQL of AlmaSaver, in one place. Every value is a bound parameter; every statement
 names its tenant, and row-level security checks it against `alma.tenant_id`."""
 
-# Columns of a loaded checkpoint row, in order (see `_core.CheckpointRow`).
-# `blobs` is the chain of blob rows each blob channel needs, stopping at versions the
-# caller already holds (the `kn`/`kc`/`kv` arrays: namespace, channel, version).
+# Checkpoints matching {where} (newest first, {limit}), each with its pending writes, and
+# once (on the first row) every blob row their channels need: for each channel version,
+# the chain of deltas back to a whole value, stopping at versions the caller already
+# holds (the kt/kn/kc/kv arrays: thread, namespace, channel, version). Shared chain rows
+# are sent once however many checkpoints read them.
 SELECT = """
+WITH RECURSIVE cps AS MATERIALIZED (
+    SELECT c.*, row_number() OVER (ORDER BY c.checkpoint_id DESC) AS rn
+    FROM alma_checkpoints c
+    WHERE c.tenant_id = %(tenant)s {where}
+    ORDER BY c.checkpoint_id DESC {limit}
+),
+known AS (
+    SELECT * FROM unnest(%(kt)s::text[], %(kn)s::text[], %(kc)s::text[], %(kv)s::text[])
+        AS k(thread_id, checkpoint_ns, channel, version)
+),
+heads AS (
+    SELECT DISTINCT cps.thread_id, cps.checkpoint_ns, ch.name AS channel,
+           cps.checkpoint -> 'channel_versions' ->> ch.name AS version
+    FROM cps, unnest(cps.blob_channels) AS ch(name)
+),
+chain AS (
+    SELECT b.thread_id, b.checkpoint_ns, b.channel, b.version, b.type, b.blob,
+           b.base_version, b.keep_len, b.depth
+    FROM heads
+    JOIN alma_checkpoint_blobs b
+      ON b.tenant_id = %(tenant)s AND b.thread_id = heads.thread_id
+     AND b.checkpoint_ns = heads.checkpoint_ns AND b.channel = heads.channel
+     AND b.version = heads.version
+    WHERE NOT EXISTS (SELECT 1 FROM known k WHERE (k.thread_id, k.checkpoint_ns, k.channel,
+                      k.version) = (b.thread_id, b.checkpoint_ns, b.channel, b.version))
+  UNION
+    SELECT b.thread_id, b.checkpoint_ns, b.channel, b.version, b.type, b.blob,
+           b.base_version, b.keep_len, b.depth
+    FROM chain
+    JOIN alma_checkpoint_blobs b
+      ON b.tenant_id = %(tenant)s AND b.thread_id = chain.thread_id
+     AND b.checkpoint_ns = chain.checkpoint_ns AND b.channel = chain.channel
+     AND b.version = chain.base_version
+    WHERE NOT EXISTS (SELECT 1 FROM known k WHERE (k.thread_id, k.checkpoint_ns, k.channel,
+                      k.version) = (b.thread_id, b.checkpoint_ns, b.channel, b.version))
+)
 SELECT c.thread_id, c.checkpoint_ns, c.checkpoint_id, c.parent_checkpoint_id,
        c.checkpoint, c.inline_values, c.metadata, c.blob_channels,
-       (WITH RECURSIVE chain AS (
-            SELECT b.channel, b.version, b.type, b.blob, b.base_version, b.keep_len, b.depth
-            FROM unnest(c.blob_channels) AS ch(name)
-            JOIN alma_checkpoint_blobs b
-              ON b.tenant_id = c.tenant_id AND b.thread_id = c.thread_id
-             AND b.checkpoint_ns = c.checkpoint_ns AND b.channel = ch.name
-             AND b.version = c.checkpoint -> 'channel_versions' ->> ch.name
-            WHERE (c.checkpoint_ns, b.channel, b.version) NOT IN (
-                SELECT * FROM unnest(%(kn)s::text[], %(kc)s::text[], %(kv)s::text[]))
-          UNION
-            SELECT b.channel, b.version, b.type, b.blob, b.base_version, b.keep_len, b.depth
-            FROM chain
-            JOIN alma_checkpoint_blobs b
-              ON b.tenant_id = c.tenant_id AND b.thread_id = c.thread_id
-             AND b.checkpoint_ns = c.checkpoint_ns AND b.channel = chain.channel
-             AND b.version = chain.base_version
-            WHERE (c.checkpoint_ns, b.channel, b.version) NOT IN (
-                SELECT * FROM unnest(%(kn)s::text[], %(kc)s::text[], %(kv)s::text[]))
-        )
-        SELECT array_agg(ROW(channel, version, type, blob, base_version, keep_len, depth))
-        FROM chain) AS blobs,
+       CASE WHEN c.rn = 1 THEN (
+           SELECT array_agg(ROW(thread_id, checkpoint_ns, channel, version, type, blob,
+                                base_version, keep_len, depth))
+           FROM chain) END AS blobs,
        (SELECT array_agg(ROW(w.task_id, w.channel, w.type, w.blob, w.task_path, w.idx))
         FROM alma_checkpoint_writes w
-        WHERE w.tenant_id = c.tenant_id AND w.thread_id = c.thread_id
+        WHERE w.tenant_id = %(tenant)s AND w.thread_id = c.thread_id
           AND w.checkpoint_ns = c.checkpoint_ns AND w.checkpoint_id = c.checkpoint_id
        ) AS writes
-FROM alma_checkpoints c
-WHERE c.tenant_id = %(tenant)s"""
+FROM cps c
+ORDER BY c.rn"""
 
 # One statement: the blobs (whole values or deltas) and the checkpoint row. The node
 # that produced the checkpoint is read from the writes stored against its parent.
@@ -78,6 +99,21 @@ INSERT_WRITES = _WRITES + "NOTHING"
 UPSERT_WRITES = (
     _WRITES + "UPDATE SET channel = EXCLUDED.channel, type = EXCLUDED.type, blob = EXCLUDED.blob"
 )
+
+# LangGraph saves a task's writes in the background, so they may commit after the
+# checkpoint they produced: `put` and `put_writes` take this lock on the parent checkpoint
+# (one key per tenant, thread, namespace and checkpoint id) and `put_writes` then sets
+# node_id on the checkpoints already saved on top of it, so node_id never misses a write.
+LOCK_CHECKPOINT = "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))"
+
+NODE_OF_CHILDREN = """
+UPDATE alma_checkpoints c SET node_id = (
+    SELECT string_agg(DISTINCT w.node_id, ',')
+    FROM alma_checkpoint_writes w
+    WHERE w.tenant_id = %(tenant)s AND w.thread_id = %(thread)s
+      AND w.checkpoint_ns = %(ns)s AND w.checkpoint_id = %(id)s)
+WHERE c.tenant_id = %(tenant)s AND c.thread_id = %(thread)s AND c.checkpoint_ns = %(ns)s
+  AND c.checkpoint_id > %(id)s AND c.parent_checkpoint_id = %(id)s"""
 
 DELETE_THREADS = [
     f"DELETE FROM {table} WHERE tenant_id = %(tenant)s AND thread_id = ANY(%(threads)s)"

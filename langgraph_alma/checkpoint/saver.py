@@ -355,8 +355,9 @@ class AsyncAlmaSaver(_AlmaSaverBase):
         await self._arun(self._core.delete_for_runs(run_ids))
 
     async def acopy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
-        await self._arun(self._core.copy_thread(source_thread_id, target_thread_id),
-                         transaction=True)
+        await self._arun(
+            self._core.copy_thread(source_thread_id, target_thread_id), transaction=True
+        )
 
     async def aprune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
         await self._arun(self._core.prune(thread_ids, strategy), transaction=True)

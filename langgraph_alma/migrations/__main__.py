@@ -19,7 +19,9 @@ def main(argv: list[str] | None = None) -> int:
         with connect(args.url, admin=True) as conn:
             if args.command == "up":
                 applied = migrate(conn)
-                print(f"applied {len(applied)} migration(s): {applied}" if applied else "up to date")
+                print(
+                    f"applied {len(applied)} migration(s): {applied}" if applied else "up to date"
+                )
             else:
                 st = status(conn)
                 for m in migrations():

@@ -39,9 +39,7 @@ CREATE TABLE IF NOT EXISTS alma_checkpoints (
 CREATE INDEX IF NOT EXISTS alma_checkpoints_run_idx
     ON alma_checkpoints (tenant_id, run_id) WHERE run_id IS NOT NULL;
 CREATE INDEX IF NOT EXISTS alma_checkpoints_scope_idx
-    ON alma_checkpoints (tenant_id, workflow_id, agent, created_at);
-CREATE INDEX IF NOT EXISTS alma_checkpoints_project_idx
-    ON alma_checkpoints (tenant_id, project_id, created_at);
+    ON alma_checkpoints (tenant_id, workflow_id, agent);
 
 -- One row per (channel, version). A row with base_version is a delta: the first
 -- keep_len elements of the base version's list followed by the elements in blob.

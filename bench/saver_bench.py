@@ -1,0 +1,328 @@
+"""AlmaSaver vs LangGraph's PostgresSaver, side by side in one run on one server.
+
+    python bench/saver_bench.py [--turns 200] [--out bench/results/saver.json]
+
+Uses the embedded server (a data directory under .alma/bench-pgdata) unless
+ALMA_BENCH_ADMIN_URL names a server whose superuser can create databases. Each section
+runs each saver in a database of its own, so table sizes are the section's alone. Prints
+one JSON object and a table of ratios (AlmaSaver / PostgresSaver; lower is better except
+throughput). Not a test: numbers depend on the machine; ratios are what we track.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import statistics
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any, TypedDict
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+from langchain_core.messages import AIMessage, AnyMessage, HumanMessage
+from langgraph.checkpoint.base import empty_checkpoint
+from langgraph.checkpoint.postgres import PostgresSaver
+from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+from langgraph.graph import END, START, StateGraph
+from langgraph.graph.message import add_messages
+from psycopg.rows import dict_row
+from psycopg_pool import AsyncConnectionPool, ConnectionPool
+
+from langgraph_alma import AlmaSaver, AsyncAlmaSaver
+from langgraph_alma.db.connect import connection_kwargs
+from langgraph_alma.migrations import migrate
+
+WORDS = ("agent plan tool call result error retry memory state graph node edge branch "
+         "checkpoint thread user answer question search file test deploy review").split()
+
+
+def text(seed: int, words: int = 40) -> str:
+    """Deterministic, realistic (not trivially compressible) message text."""
+    rng = random.Random(seed)
+    return " ".join(rng.choice(WORDS) + str(rng.randint(0, 999)) for _ in range(words))
+
+
+OURS_TABLES = ("alma_checkpoints", "alma_checkpoint_blobs", "alma_checkpoint_writes")
+THEIRS_TABLES = ("checkpoints", "checkpoint_blobs", "checkpoint_writes")
+
+
+# -- servers and databases ---------------------------------------------------------
+def _admin_url() -> tuple[str, str]:
+    """(admin_url, app_url) of the server to use."""
+    if url := os.environ.get("ALMA_BENCH_ADMIN_URL"):
+        return url, url
+    from langgraph_alma.db.embedded import start_embedded
+
+    server = start_embedded(Path(".alma/bench-pgdata"))
+    return server.admin_url, server.app_url
+
+
+def _with_db(url: str, name: str) -> str:
+    return urlunsplit(urlsplit(url)._replace(path="/" + name))
+
+
+class Databases:
+    """Creates a fresh database pair per section; drops them at the end."""
+
+    def __init__(self) -> None:
+        self.admin, self.app = _admin_url()
+        self.created: list[str] = []
+
+    def pair(self, section: str) -> tuple[str, str]:
+        """(url for AlmaSaver as the app role, url for PostgresSaver)."""
+        ours, theirs = (f"bench_{section}_{kind}_{uuid.uuid4().hex[:6]}" for kind in "ot")
+        with psycopg.connect(self.admin, autocommit=True) as conn:
+            for name in (ours, theirs):
+                conn.execute(f'CREATE DATABASE "{name}"')
+                self.created.append(name)
+        with psycopg.connect(_with_db(self.admin, ours), autocommit=True) as conn:
+            migrate(conn)
+        with PostgresSaver.from_conn_string(_with_db(self.admin, theirs)) as saver:
+            saver.setup()
+        return _with_db(self.app, ours), _with_db(self.admin, theirs)
+
+    def drop_all(self) -> None:
+        with psycopg.connect(self.admin, autocommit=True) as conn:
+            for name in self.created:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextmanager
+def ours_saver(url: str, **kwargs: Any) -> Iterator[AlmaSaver]:
+    with ConnectionPool(url, min_size=1, max_size=4, kwargs=connection_kwargs()) as pool:
+        yield AlmaSaver(pool, **kwargs)
+
+
+@contextmanager
+def theirs_saver(url: str) -> Iterator[PostgresSaver]:
+    with PostgresSaver.from_conn_string(url) as saver:
+        yield saver
+
+
+def _table_bytes(url: str, tables: tuple[str, ...]) -> int:
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("VACUUM")  # counts what is stored, not dead tuples awaiting cleanup
+        return sum(
+            conn.execute("SELECT pg_total_relation_size(%s)", (t,)).fetchone()[0] for t in tables
+        )
+
+
+# -- measurements ------------------------------------------------------------------
+def _timed(fn: Callable[[], Any], repeat: int) -> list[float]:
+    out = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        out.append((time.perf_counter() - start) * 1000)
+    return out
+
+
+def _p50(xs: list[float]) -> float:
+    return statistics.median(xs)
+
+
+def _message(i: int) -> AnyMessage:
+    cls = HumanMessage if i % 2 == 0 else AIMessage
+    return cls(content=text(i), id=f"m{i}")
+
+
+def bench_put_get(dbs: Databases, sizes: list[int], repeat: int) -> dict[str, Any]:
+    """put + put_writes of one step that appends a message to a thread of N messages, and
+    get_tuple of that thread's latest checkpoint (warm: the saver that wrote it; cold: a
+    new saver with no memory of the thread)."""
+    ours_url, theirs_url = dbs.pair("putget")
+    result: dict[str, Any] = {}
+    with ours_saver(ours_url) as ours, theirs_saver(theirs_url) as theirs:
+        for n in sizes:
+            row: dict[str, Any] = {}
+            for name, saver in (("alma", ours), ("postgres", theirs)):
+                thread = f"{name}-{n}"
+                msgs = [_message(i) for i in range(n)]
+                state = {"cfg": {"configurable": {"thread_id": thread, "checkpoint_ns": ""}}}
+                version: Any = None
+
+                def step(msgs=msgs, state=state, saver=saver, thread=thread) -> None:
+                    nonlocal version
+                    msgs.append(_message(len(msgs)))
+                    version = saver.get_next_version(version, None)
+                    cp = empty_checkpoint()
+                    cp["channel_values"] = {"messages": list(msgs), "turn": len(msgs)}
+                    cp["channel_versions"] = {"messages": version, "turn": version}
+                    cfg = saver.put(
+                        state["cfg"],
+                        cp,
+                        {"source": "loop", "step": len(msgs)},
+                        {"messages": version, "turn": version},
+                    )
+                    saver.put_writes(cfg, [("messages", [msgs[-1]])], str(uuid.uuid4()))
+                    state["cfg"] = cfg
+
+                step()  # the first step stores the thread whole
+                row[f"{name}_put_ms"] = _p50(_timed(step, repeat))
+                cfg = {"configurable": {"thread_id": thread, "checkpoint_ns": ""}}
+                row[f"{name}_get_ms"] = _p50(_timed(lambda s=saver, c=cfg: s.get_tuple(c), repeat))
+            with ours_saver(ours_url) as cold:
+                cfg = {"configurable": {"thread_id": f"alma-{n}", "checkpoint_ns": ""}}
+
+                def cold_get(cold=cold, cfg=cfg) -> None:
+                    cold._core.memory.forget("default")
+                    cold.get_tuple(cfg)
+
+                row["alma_get_cold_ms"] = _p50(_timed(cold_get, repeat))
+            result[str(n)] = row
+    return result
+
+
+class ChatState(TypedDict):
+    messages: Annotated[list[AnyMessage], add_messages]
+    turns: int
+
+
+def chat_graph() -> StateGraph:
+    def listen(state: ChatState) -> dict[str, Any]:
+        return {"turns": state.get("turns", 0) + 1}
+
+    def respond(state: ChatState) -> dict[str, Any]:
+        last = state["messages"][-1].content
+        return {"messages": [AIMessage(content=f"echo {len(state['messages'])}: {last}")]}
+
+    builder = StateGraph(ChatState)
+    builder.add_node("listen", listen)
+    builder.add_node("respond", respond)
+    builder.add_edge(START, "listen")
+    builder.add_edge("listen", "respond")
+    builder.add_edge("respond", END)
+    return builder
+
+
+def bench_chat(dbs: Databases, turns: int) -> dict[str, Any]:
+    """A 2-node chat graph for `turns` turns: invoke latency, storage, and list()."""
+    ours_url, theirs_url = dbs.pair("chat")
+    result: dict[str, Any] = {}
+    with ours_saver(ours_url) as ours, theirs_saver(theirs_url) as theirs:
+        for name, saver, url, tables in (
+            ("alma", ours, ours_url, OURS_TABLES),
+            ("postgres", theirs, theirs_url, THEIRS_TABLES),
+        ):
+            graph = chat_graph().compile(checkpointer=saver)
+            cfg = {"configurable": {"thread_id": f"chat-{name}"}}
+            times = []
+            for i in range(turns):
+                start = time.perf_counter()
+                graph.invoke({"messages": [HumanMessage(content=text(i))]}, cfg)
+                times.append((time.perf_counter() - start) * 1000)
+            final = graph.get_state(cfg).values
+            state_bytes = sum(len(saver.serde.dumps_typed(v)[1]) for v in final.values())
+            result[f"{name}_invoke_p50_ms"] = _p50(times)
+            result[f"{name}_invoke_last20_p50_ms"] = _p50(times[-20:])
+            result[f"{name}_table_bytes"] = _table_bytes(
+                url if name == "postgres" else _with_db(dbs.admin, urlsplit(url).path[1:]), tables
+            )
+            result[f"{name}_bytes_per_state_byte"] = result[f"{name}_table_bytes"] / state_bytes
+            result["final_state_bytes"] = state_bytes
+            # list() of a 100-checkpoint thread: the first 100 checkpoints of the chat.
+            hist_cfg = {"configurable": {"thread_id": f"hist-{name}"}}
+            while len(list(saver.list(hist_cfg))) < 100:
+                graph.invoke({"messages": [HumanMessage(content=text(-1))]}, hist_cfg)
+            result[f"{name}_list100_ms"] = _p50(
+                _timed(lambda s=saver, c=hist_cfg: list(s.list(c, limit=100)), 10)
+            )
+    return result
+
+
+async def bench_concurrency(dbs: Databases, threads: int, turns: int) -> dict[str, Any]:
+    """`threads` conversations at once through one shared async saver on one pool."""
+    ours_url, theirs_url = dbs.pair("conc")
+    result: dict[str, Any] = {}
+    for name, url in (("alma", ours_url), ("postgres", theirs_url)):
+        kwargs = (
+            connection_kwargs()
+            if name == "alma"
+            else {"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row}
+        )
+        async with AsyncConnectionPool(
+            url, min_size=threads, max_size=threads, kwargs=kwargs, open=False
+        ) as pool:
+            saver = AsyncAlmaSaver(pool) if name == "alma" else AsyncPostgresSaver(pool)
+            graph = chat_graph().compile(checkpointer=saver)
+
+            async def converse(i: int, graph=graph, name=name) -> None:
+                cfg = {"configurable": {"thread_id": f"{name}-conc-{i}"}}
+                for t in range(turns):
+                    await graph.ainvoke({"messages": [HumanMessage(content=text(t))]}, cfg)
+
+            start = time.perf_counter()
+            await asyncio.gather(*(converse(i) for i in range(threads)))
+            result[f"{name}_turns_per_s"] = threads * turns / (time.perf_counter() - start)
+    return result
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--turns", type=int, default=200)
+    parser.add_argument("--repeat", type=int, default=30)
+    parser.add_argument("--conc-turns", type=int, default=25)
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args()
+    dbs = Databases()
+    try:
+        putget = bench_put_get(dbs, [10, 100, 1000], args.repeat)
+        chat = bench_chat(dbs, args.turns)
+        conc = asyncio.run(bench_concurrency(dbs, 8, args.conc_turns))
+    finally:
+        dbs.drop_all()
+    ratios = {
+        "invoke_turn200": chat["alma_invoke_last20_p50_ms"] / chat["postgres_invoke_last20_p50_ms"],
+        "storage_after_turns": chat["alma_bytes_per_state_byte"]
+        / chat["postgres_bytes_per_state_byte"],
+        "get_tuple_1000_warm": putget["1000"]["alma_get_ms"] / putget["1000"]["postgres_get_ms"],
+        "get_tuple_1000_cold": putget["1000"]["alma_get_cold_ms"]
+        / putget["1000"]["postgres_get_ms"],
+        "list_100": chat["alma_list100_ms"] / chat["postgres_list100_ms"],
+        "throughput_8_threads": conc["alma_turns_per_s"] / conc["postgres_turns_per_s"],
+    }
+    targets = {
+        "invoke_turn200": ("<=", 0.5),
+        "storage_after_turns": ("<=", 0.1),
+        "get_tuple_1000_warm": ("<=", 0.3),
+        "get_tuple_1000_cold": ("<=", 0.3),
+        "list_100": ("<=", 0.3),
+        "throughput_8_threads": (">=", 2.0),
+    }
+    report = {
+        "command": " ".join(["python", *sys.argv]),
+        "put_get": putget,
+        "chat": chat,
+        "concurrency": conc,
+        "ratios": ratios,
+    }
+    print(json.dumps(report, indent=2))
+    print(f"\n{'metric':<26}{'ratio':>8}  target   met")
+    for key, value in ratios.items():
+        op, goal = targets[key]
+        met = value <= goal if op == "<=" else value >= goal
+        print(f"{key:<26}{value:>8.3f}  {op} {goal:<5} {'yes' if met else 'NO'}")
+    print(
+        f"\n{'N msgs':<8}{'alma put':>10}{'pg put':>10}{'alma get':>10}{'cold get':>10}{'pg get':>10}  (ms, p50)"
+    )
+    for n, row in putget.items():
+        print(
+            f"{n:<8}{row['alma_put_ms']:>10.2f}{row['postgres_put_ms']:>10.2f}"
+            f"{row['alma_get_ms']:>10.2f}{row['alma_get_cold_ms']:>10.2f}{row['postgres_get_ms']:>10.2f}"
+        )
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(report, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
