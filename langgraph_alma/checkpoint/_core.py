@@ -137,8 +137,8 @@ class SaverCore:
         )
         if limit is not None:
             params["limit"] = int(limit)
-        results = yield [set_tenant(tenant), Sql(query, params, fetch=True)]
-        rows = results[1] or []
+        results = yield [Sql(query, params, fetch=True)]
+        rows = results[0] or []
         shared = (rows[0][8] if rows else None) or ()  # chain rows ride on the first row
         chain = {(b[0], b[1], b[2], b[3]): BlobRow(*b[2:]) for b in shared}
         found = [self._load(row, chain, memo) for row in rows]

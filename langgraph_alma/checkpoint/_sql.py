@@ -1,5 +1,15 @@
 """SQL of AlmaSaver, in one place. Every value is a bound parameter; every statement
-names its tenant, and row-level security checks it against `alma.tenant_id`."""
+names its tenant, and row-level security checks it against `alma.tenant_id`.
+
+The hot statements (get_tuple, list, put, put_writes) are one statement each, one round
+trip with no pipeline: they set the tenant themselves in a first CTE, `_tenant`, which
+every read or write of a tenant table depends on (a join, a LATERAL reference or a
+correlated subquery), so PostgreSQL evaluates it before any row-level security check.
+Were that order ever wrong, the check would see no tenant and match nothing: it fails
+closed. Other statements run in a pipeline batch after `set_tenant`.
+"""
+
+from langgraph_alma.db.plan import SET_TENANT
 
 # Checkpoints matching {where} (newest first, {limit}), each with its pending writes, and
 # once (on the first row) every blob row their channels need: for each channel version,
@@ -7,11 +17,14 @@ names its tenant, and row-level security checks it against `alma.tenant_id`."""
 # holds (the kt/kn/kc/kv arrays: thread, namespace, channel, version). Shared chain rows
 # are sent once however many checkpoints read them.
 SELECT = """
-WITH RECURSIVE cps AS MATERIALIZED (
+WITH RECURSIVE _tenant AS MATERIALIZED (SELECT """ + SET_TENANT + """ AS tenant_id),
+cps AS MATERIALIZED (
     SELECT c.*, row_number() OVER (ORDER BY c.checkpoint_id DESC) AS rn
-    FROM alma_checkpoints c
-    WHERE c.tenant_id = %(tenant)s {where}
-    ORDER BY c.checkpoint_id DESC {limit}
+    FROM _tenant, LATERAL (
+        SELECT * FROM alma_checkpoints c
+        WHERE c.tenant_id = _tenant.tenant_id {where}
+        ORDER BY c.checkpoint_id DESC {limit}
+    ) AS c
 ),
 known AS (
     SELECT * FROM unnest(%(kt)s::text[], %(kn)s::text[], %(kc)s::text[], %(kv)s::text[])
@@ -60,12 +73,13 @@ ORDER BY c.rn"""
 # One statement: the blobs (whole values or deltas) and the checkpoint row. The node
 # that produced the checkpoint is read from the writes stored against its parent.
 PUT = """
-WITH blobs AS (
+WITH _tenant AS MATERIALIZED (SELECT """ + SET_TENANT + """ AS tenant_id),
+blobs AS (
     INSERT INTO alma_checkpoint_blobs
         (tenant_id, thread_id, checkpoint_ns, channel, version, type, blob,
          base_version, keep_len, depth)
-    SELECT %(tenant)s, %(thread)s, %(ns)s, u.*
-    FROM unnest(%(b_channel)s::text[], %(b_version)s::text[], %(b_type)s::text[],
+    SELECT _tenant.tenant_id, %(thread)s, %(ns)s, u.*
+    FROM _tenant, unnest(%(b_channel)s::text[], %(b_version)s::text[], %(b_type)s::text[],
                 %(b_blob)s::bytea[], %(b_base)s::text[], %(b_keep)s::int[],
                 %(b_depth)s::int[]) AS u
     ON CONFLICT DO NOTHING
@@ -74,13 +88,14 @@ INSERT INTO alma_checkpoints
     (tenant_id, thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id, run_id,
      project_id, agent, workflow_id, node_id, step, source, checkpoint, inline_values,
      blob_channels, metadata)
-VALUES (%(tenant)s, %(thread)s, %(ns)s, %(id)s, %(parent)s, %(run_id)s,
-        %(project_id)s, %(agent)s, %(workflow_id)s,
-        (SELECT string_agg(DISTINCT w.node_id, ',')
-         FROM alma_checkpoint_writes w
-         WHERE w.tenant_id = %(tenant)s AND w.thread_id = %(thread)s
-           AND w.checkpoint_ns = %(ns)s AND w.checkpoint_id = %(parent)s),
-        %(step)s, %(source)s, %(checkpoint)s, %(inline)s, %(blob_channels)s, %(metadata)s)
+SELECT _tenant.tenant_id, %(thread)s, %(ns)s, %(id)s, %(parent)s, %(run_id)s,
+       %(project_id)s, %(agent)s, %(workflow_id)s,
+       (SELECT string_agg(DISTINCT w.node_id, ',')
+        FROM alma_checkpoint_writes w
+        WHERE w.tenant_id = _tenant.tenant_id AND w.thread_id = %(thread)s
+          AND w.checkpoint_ns = %(ns)s AND w.checkpoint_id = %(parent)s),
+       %(step)s, %(source)s, %(checkpoint)s, %(inline)s, %(blob_channels)s, %(metadata)s
+FROM _tenant
 ON CONFLICT (tenant_id, thread_id, checkpoint_ns, checkpoint_id) DO UPDATE SET
     checkpoint = EXCLUDED.checkpoint,
     inline_values = EXCLUDED.inline_values,
@@ -88,12 +103,13 @@ ON CONFLICT (tenant_id, thread_id, checkpoint_ns, checkpoint_id) DO UPDATE SET
     metadata = EXCLUDED.metadata"""
 
 _WRITES = """
+WITH _tenant AS MATERIALIZED (SELECT """ + SET_TENANT + """ AS tenant_id)
 INSERT INTO alma_checkpoint_writes
     (tenant_id, thread_id, checkpoint_ns, checkpoint_id, task_id, task_path, node_id,
      branch_id, idx, channel, type, blob)
-SELECT %(tenant)s, %(thread)s, %(ns)s, %(id)s, %(task_id)s, %(task_path)s, %(node_id)s,
-       %(branch_id)s, u.*
-FROM unnest(%(idx)s::int[], %(channel)s::text[], %(type)s::text[], %(blob)s::bytea[]) AS u
+SELECT _tenant.tenant_id, %(thread)s, %(ns)s, %(id)s, %(task_id)s, %(task_path)s,
+       %(node_id)s, %(branch_id)s, u.*
+FROM _tenant, unnest(%(idx)s::int[], %(channel)s::text[], %(type)s::text[], %(blob)s::bytea[]) AS u
 ON CONFLICT (tenant_id, thread_id, checkpoint_ns, checkpoint_id, task_id, idx) DO """
 INSERT_WRITES = _WRITES + "NOTHING"
 UPSERT_WRITES = (

@@ -38,10 +38,15 @@ Batch = Sequence[Sql]
 Plan = Generator[Batch, list[Rows | None], T]
 
 
+# Sets the tenant row-level security acts for, until the end of the transaction (a
+# pipeline batch, or a single statement, is one implicit transaction); returns it.
+SET_TENANT = "set_config('alma.tenant_id', %(tenant)s, true)"
+
+
 def set_tenant(tenant_id: str) -> Sql:
     """The statement that makes row-level security act for `tenant_id` until the
     end of the current transaction (a pipeline batch is one implicit transaction)."""
-    return Sql("SELECT set_config('alma.tenant_id', %s, true)", (tenant_id,))
+    return Sql("SELECT " + SET_TENANT, {"tenant": tenant_id})
 
 
 def run_plan(conn: psycopg.Connection[Any], plan: Plan[T], *, transaction: bool = False) -> T:
@@ -69,6 +74,9 @@ def _drive(conn: psycopg.Connection[Any], plan: Plan[T]) -> T:
 
 
 def _send(conn: psycopg.Connection[Any], batch: Batch) -> list[Rows | None]:
+    if len(batch) == 1 and not batch[0].script:  # one statement: no pipeline needed
+        with conn.cursor(binary=True) as cur:
+            return [_fetch(cur.execute(batch[0].query, batch[0].params), batch[0])]
     if any(sql.script for sql in batch):
         return [_fetch(conn.execute(sql.query, sql.params), sql) for sql in batch]
     with conn.pipeline():
@@ -109,6 +117,9 @@ async def _adrive(conn: psycopg.AsyncConnection[Any], plan: Plan[T]) -> T:
 
 
 async def _asend(conn: psycopg.AsyncConnection[Any], batch: Batch) -> list[Rows | None]:
+    if len(batch) == 1 and not batch[0].script:
+        async with conn.cursor(binary=True) as cur:
+            return [await _afetch(await cur.execute(batch[0].query, batch[0].params), batch[0])]
     if any(sql.script for sql in batch):
         return [await _afetch(await conn.execute(sql.query, sql.params), sql) for sql in batch]
     async with conn.pipeline():
