@@ -45,8 +45,14 @@ def build_graph() -> StateGraph:
 def run(url: str | None = None, out: Any = print) -> dict[str, Any]:
     """Run the demo; return what it observed (the tests check it)."""
     thread = f"demo-{uuid.uuid4().hex[:8]}"
-    config = {"configurable": {"thread_id": thread, "tenant_id": "acme", "agent": "helena",
-                               "workflow_id": "demo-chat"}}
+    config = {
+        "configurable": {
+            "thread_id": thread,
+            "tenant_id": "acme",
+            "agent": "helena",
+            "workflow_id": "demo-chat",
+        }
+    }
     observed: dict[str, Any] = {"thread": thread}
     with AlmaSaver.from_conn_string(url) as saver:
         saver.setup()
@@ -62,18 +68,24 @@ def run(url: str | None = None, out: Any = print) -> dict[str, Any]:
         graph = build_graph().compile(checkpointer=saver)
         state = graph.get_state(config)
         observed["resumed_messages"] = len(state.values["messages"])
-        out(f"  resumed with {observed['resumed_messages']} messages, "
-            f"turn counter {state.values['turns']}")
+        out(
+            f"  resumed with {observed['resumed_messages']} messages, "
+            f"turn counter {state.values['turns']}"
+        )
         history = list(graph.get_state_history(config))
         observed["checkpoints"] = len(history)
         first_turn = next(s for s in reversed(history) if s.values.get("turns") == 1)
-        fork_config = {"configurable": {**config["configurable"],
-                                        **first_turn.config["configurable"]}}
-        fork = graph.invoke({"messages": [HumanMessage(content="a different second turn")]},
-                            fork_config)
+        fork_config = {
+            "configurable": {**config["configurable"], **first_turn.config["configurable"]}
+        }
+        fork = graph.invoke(
+            {"messages": [HumanMessage(content="a different second turn")]}, fork_config
+        )
         observed["fork_turns"] = fork["turns"]
-        out(f"  {len(history)} checkpoints in history; forked from turn 1 -> "
-            f"turn {fork['turns']} on a new branch")
+        out(
+            f"  {len(history)} checkpoints in history; forked from turn 1 -> "
+            f"turn {fork['turns']} on a new branch"
+        )
         other = {"configurable": {**config["configurable"], "tenant_id": "globex"}}
         observed["other_tenant_sees"] = graph.get_state(other).values
         out(f"  tenant 'globex' asking for the same thread sees: {observed['other_tenant_sees']}")

@@ -22,7 +22,9 @@ def test_demo_observations(database) -> None:
 
 def test_demo_command(database) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "langgraph_alma", "demo"], capture_output=True, text=True,
+        [sys.executable, "-m", "langgraph_alma", "demo"],
+        capture_output=True,
+        text=True,
         timeout=120,
     )
     assert done.returncode == 0, done.stderr

@@ -19,6 +19,8 @@ from langgraph.checkpoint.base import (
     Checkpoint,
     CheckpointMetadata,
     CheckpointTuple,
+    DeltaChannelHistory,
+    PendingWrite,
     get_checkpoint_id,
     get_serializable_checkpoint_metadata,
     writes_sort_key,
@@ -233,6 +235,45 @@ class SaverCore:
             pending_writes=[(w[0], w[1], self.serde.loads_typed((w[2], w[3]))) for w in pending],
         )
 
+    def delta_history(
+        self, config: RunnableConfig, channels: Sequence[str]
+    ) -> Plan[dict[str, DeltaChannelHistory]]:
+        """DeltaChannel history in one walk: ancestors' writes to `channels`, oldest
+        first, and each channel's seed (the value at the nearest ancestor storing it)."""
+        if not channels:
+            return {}
+        tenant, thread = self.tenant(config), self.thread_of(config)
+        ns = config["configurable"].get("checkpoint_ns", "")
+        params = {
+            "tenant": tenant,
+            "thread": thread,
+            "ns": ns,
+            "id": get_checkpoint_id(config),
+            "channels": list(channels),
+        }
+        results = yield [Sql(_sql.DELTA_WALK, params, fetch=True)]
+        writes: dict[str, list[PendingWrite]] = {ch: [] for ch in channels}
+        seed_at: dict[str, str] = {}
+        for cid, stored, wanted, rows in reversed(results[0] or []):  # oldest first
+            for w in sorted(rows or (), key=lambda w: writes_sort_key(w[4], w[0], w[5])):
+                writes[w[1]].append((w[0], w[1], self.serde.loads_typed((w[2], w[3]))))
+            for ch in set(wanted) & set(stored):  # only at the nearest ancestor storing ch
+                seed_at[ch] = cid
+        history: dict[str, DeltaChannelHistory] = {ch: {"writes": writes[ch]} for ch in channels}
+        for cid in set(seed_at.values()):
+            seed_config: RunnableConfig = {
+                "configurable": {
+                    **config["configurable"],
+                    "checkpoint_ns": ns,
+                    "checkpoint_id": cid,
+                }
+            }
+            tup = yield from self.get_tuple(seed_config)
+            for ch, at in seed_at.items():
+                if at == cid and tup is not None and ch in tup.checkpoint["channel_values"]:
+                    history[ch]["seed"] = tup.checkpoint["channel_values"][ch]
+        return history
+
     # -- writes ------------------------------------------------------------------
     def put(
         self,
@@ -347,6 +388,12 @@ class SaverCore:
             return
         node_id, branch_id = task_node(task_path)
         dumped = [self.serde.dumps_typed(value) for _, value in writes]
+        sizes: dict[str, int] = {}
+        for (channel, _), (_, blob) in zip(writes, dumped, strict=True):
+            sizes[channel] = sizes.get(channel, 0) + len(blob)
+        if sum(sizes.values()) > self.max_state_bytes:
+            # Writes become state: refuse them here, not at the next checkpoint.
+            raise StateTooLarge(sum(sizes.values()), self.max_state_bytes, sizes)
         params = {
             "tenant": tenant,
             "thread": thread,

@@ -3,10 +3,11 @@ names its tenant, and row-level security checks it against `alma.tenant_id`.
 
 The hot statements (get_tuple, list, put, put_writes) are one statement each, one round
 trip with no pipeline: they set the tenant themselves in a first CTE, `_tenant`, which
-every read or write of a tenant table depends on (a join, a LATERAL reference or a
-correlated subquery), so PostgreSQL evaluates it before any row-level security check.
-Were that order ever wrong, the check would see no tenant and match nothing: it fails
-closed. Other statements run in a pipeline batch after `set_tenant`.
+every first read or write of a tenant table depends on through a LATERAL reference, a
+correlated subquery or the rows it inserts, so PostgreSQL evaluates it before any
+row-level security check (a plain join would not do: the planner may scan the table
+first). Were that order ever wrong, the check would see no tenant and match nothing: it
+fails closed. Other statements run in a pipeline batch after `set_tenant`.
 """
 
 from langgraph_alma.db.plan import SET_TENANT
@@ -16,8 +17,11 @@ from langgraph_alma.db.plan import SET_TENANT
 # the chain of deltas back to a whole value, stopping at versions the caller already
 # holds (the kt/kn/kc/kv arrays: thread, namespace, channel, version). Shared chain rows
 # are sent once however many checkpoints read them.
-SELECT = """
-WITH RECURSIVE _tenant AS MATERIALIZED (SELECT """ + SET_TENANT + """ AS tenant_id),
+SELECT = (
+    """
+WITH RECURSIVE _tenant AS MATERIALIZED (SELECT """
+    + SET_TENANT
+    + """ AS tenant_id),
 cps AS MATERIALIZED (
     SELECT c.*, row_number() OVER (ORDER BY c.checkpoint_id DESC) AS rn
     FROM _tenant, LATERAL (
@@ -69,11 +73,15 @@ SELECT c.thread_id, c.checkpoint_ns, c.checkpoint_id, c.parent_checkpoint_id,
        ) AS writes
 FROM cps c
 ORDER BY c.rn"""
+)
 
 # One statement: the blobs (whole values or deltas) and the checkpoint row. The node
 # that produced the checkpoint is read from the writes stored against its parent.
-PUT = """
-WITH _tenant AS MATERIALIZED (SELECT """ + SET_TENANT + """ AS tenant_id),
+PUT = (
+    """
+WITH _tenant AS MATERIALIZED (SELECT """
+    + SET_TENANT
+    + """ AS tenant_id),
 blobs AS (
     INSERT INTO alma_checkpoint_blobs
         (tenant_id, thread_id, checkpoint_ns, channel, version, type, blob,
@@ -101,9 +109,13 @@ ON CONFLICT (tenant_id, thread_id, checkpoint_ns, checkpoint_id) DO UPDATE SET
     inline_values = EXCLUDED.inline_values,
     blob_channels = EXCLUDED.blob_channels,
     metadata = EXCLUDED.metadata"""
+)
 
-_WRITES = """
-WITH _tenant AS MATERIALIZED (SELECT """ + SET_TENANT + """ AS tenant_id)
+_WRITES = (
+    """
+WITH _tenant AS MATERIALIZED (SELECT """
+    + SET_TENANT
+    + """ AS tenant_id)
 INSERT INTO alma_checkpoint_writes
     (tenant_id, thread_id, checkpoint_ns, checkpoint_id, task_id, task_path, node_id,
      branch_id, idx, channel, type, blob)
@@ -111,6 +123,7 @@ SELECT _tenant.tenant_id, %(thread)s, %(ns)s, %(id)s, %(task_id)s, %(task_path)s
        %(node_id)s, %(branch_id)s, u.*
 FROM _tenant, unnest(%(idx)s::int[], %(channel)s::text[], %(type)s::text[], %(blob)s::bytea[]) AS u
 ON CONFLICT (tenant_id, thread_id, checkpoint_ns, checkpoint_id, task_id, idx) DO """
+)
 INSERT_WRITES = _WRITES + "NOTHING"
 UPSERT_WRITES = (
     _WRITES + "UPDATE SET channel = EXCLUDED.channel, type = EXCLUDED.type, blob = EXCLUDED.blob"
@@ -220,3 +233,51 @@ WHERE b.tenant_id = %(tenant)s AND b.thread_id = %(thread)s
       SELECT 1 FROM live
       WHERE live.checkpoint_ns = b.checkpoint_ns AND live.channel = b.channel
         AND live.version = b.version)"""
+
+# The parent chain of a checkpoint, walked for DeltaChannel history: from the target's
+# parent upward, each ancestor with the channels it stores a value for, the requested
+# channels still looking for their seed, and its writes to those channels. The walk
+# stops once every requested channel has found an ancestor that stores it.
+DELTA_WALK = (
+    """
+WITH RECURSIVE _tenant AS MATERIALIZED (SELECT """
+    + SET_TENANT
+    + """ AS tenant_id),
+target AS (
+    SELECT _tenant.tenant_id, c.parent_checkpoint_id
+    FROM _tenant, LATERAL (
+        SELECT parent_checkpoint_id, checkpoint_id FROM alma_checkpoints c
+        WHERE c.tenant_id = _tenant.tenant_id AND c.thread_id = %(thread)s
+          AND c.checkpoint_ns = %(ns)s
+          AND (%(id)s::text IS NULL OR c.checkpoint_id = %(id)s)
+        ORDER BY c.checkpoint_id DESC LIMIT 1
+    ) AS c
+),
+walk AS (
+    SELECT c.checkpoint_id, c.parent_checkpoint_id,
+           c.blob_channels || ARRAY(SELECT jsonb_object_keys(c.inline_values)) AS stored,
+           %(channels)s::text[] AS wanted, 1 AS depth
+    FROM target, LATERAL (  -- LATERAL: read only once _tenant has set the tenant
+        SELECT * FROM alma_checkpoints c
+        WHERE c.tenant_id = target.tenant_id AND c.thread_id = %(thread)s
+          AND c.checkpoint_ns = %(ns)s AND c.checkpoint_id = target.parent_checkpoint_id
+    ) AS c
+  UNION ALL
+    SELECT c.checkpoint_id, c.parent_checkpoint_id,
+           c.blob_channels || ARRAY(SELECT jsonb_object_keys(c.inline_values)),
+           ARRAY(SELECT unnest(w.wanted) EXCEPT SELECT unnest(w.stored)), w.depth + 1
+    FROM walk w
+    JOIN alma_checkpoints c
+      ON c.tenant_id = %(tenant)s AND c.thread_id = %(thread)s
+     AND c.checkpoint_ns = %(ns)s AND c.checkpoint_id = w.parent_checkpoint_id
+    WHERE EXISTS (SELECT unnest(w.wanted) EXCEPT SELECT unnest(w.stored))
+)
+SELECT w.checkpoint_id, w.stored, w.wanted,
+       (SELECT array_agg(ROW(x.task_id, x.channel, x.type, x.blob, x.task_path, x.idx))
+        FROM alma_checkpoint_writes x
+        WHERE x.tenant_id = %(tenant)s AND x.thread_id = %(thread)s
+          AND x.checkpoint_ns = %(ns)s AND x.checkpoint_id = w.checkpoint_id
+          AND x.channel = ANY(w.wanted)) AS writes
+FROM walk w
+ORDER BY w.depth"""
+)

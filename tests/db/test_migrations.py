@@ -104,17 +104,28 @@ def test_failed_migration_leaves_nothing(server, monkeypatch) -> None:
 def test_cli_status_and_up(database) -> None:
     out = subprocess.run(
         [sys.executable, "-m", "langgraph_alma.migrations", "status", "--url", database.admin_url],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     assert "0001  checkpoints" in out and "applied" in out
     out = subprocess.run(
         [sys.executable, "-m", "langgraph_alma", "migrate", "up", "--url", database.admin_url],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     assert "up to date" in out
     bad = subprocess.run(
-        [sys.executable, "-m", "langgraph_alma.migrations", "up", "--url",
-         "postgresql://nobody@/nowhere?host=/nonexistent"],
-        capture_output=True, text=True,
+        [
+            sys.executable,
+            "-m",
+            "langgraph_alma.migrations",
+            "up",
+            "--url",
+            "postgresql://nobody@/nowhere?host=/nonexistent",
+        ],
+        capture_output=True,
+        text=True,
     )
     assert bad.returncode == 1 and bad.stderr.startswith("error:") and "Traceback" not in bad.stderr
