@@ -40,8 +40,10 @@ from langgraph_alma import AlmaSaver, AsyncAlmaSaver
 from langgraph_alma.db.connect import connection_kwargs
 from langgraph_alma.migrations import migrate
 
-WORDS = ("agent plan tool call result error retry memory state graph node edge branch "
-         "checkpoint thread user answer question search file test deploy review").split()
+WORDS = (
+    "agent plan tool call result error retry memory state graph node edge branch checkpoint "
+    "thread user answer question search file test deploy review"
+).split()
 
 
 def text(seed: int, words: int = 40) -> str:
@@ -262,6 +264,19 @@ async def bench_concurrency(dbs: Databases, threads: int, turns: int) -> dict[st
             start = time.perf_counter()
             await asyncio.gather(*(converse(i) for i in range(threads)))
             result[f"{name}_turns_per_s"] = threads * turns / (time.perf_counter() - start)
+    # The ceiling: the same conversations on LangGraph's in-memory saver (no database).
+    from langgraph.checkpoint.memory import InMemorySaver
+
+    graph = chat_graph().compile(checkpointer=InMemorySaver())
+
+    async def converse_in_memory(i: int) -> None:
+        cfg = {"configurable": {"thread_id": f"mem-conc-{i}"}}
+        for t in range(turns):
+            await graph.ainvoke({"messages": [HumanMessage(content=text(t))]}, cfg)
+
+    start = time.perf_counter()
+    await asyncio.gather(*(converse_in_memory(i) for i in range(threads)))
+    result["in_memory_turns_per_s"] = threads * turns / (time.perf_counter() - start)
     return result
 
 
@@ -311,7 +326,8 @@ def main() -> int:
         met = value <= goal if op == "<=" else value >= goal
         print(f"{key:<26}{value:>8.3f}  {op} {goal:<5} {'yes' if met else 'NO'}")
     print(
-        f"\n{'N msgs':<8}{'alma put':>10}{'pg put':>10}{'alma get':>10}{'cold get':>10}{'pg get':>10}  (ms, p50)"
+        f"\n{'N msgs':<8}{'alma put':>10}{'pg put':>10}{'alma get':>10}"
+        f"{'cold get':>10}{'pg get':>10}  (ms, p50)"
     )
     for n, row in putget.items():
         print(

@@ -8,6 +8,7 @@ socket only. Migrations run as the `postgres` superuser; the library connects as
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import threading
@@ -71,10 +72,9 @@ def _ensure_app_role(admin_url: str) -> None:
     with psycopg.connect(admin_url, autocommit=True) as conn:
         exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (APP_ROLE,)).fetchone()
         if not exists:
-            try:
+            # another process may create it first
+            with contextlib.suppress(psycopg.errors.DuplicateObject):
                 conn.execute(f"CREATE ROLE {APP_ROLE} LOGIN NOSUPERUSER NOBYPASSRLS")
-            except psycopg.errors.DuplicateObject:
-                pass  # another process created it first
         else:
             conn.execute(f"ALTER ROLE {APP_ROLE} LOGIN")
 

@@ -84,7 +84,9 @@ def _send(conn: psycopg.Connection[Any], batch: Batch) -> list[Rows | None]:
         for cur, sql in zip(cursors, batch, strict=True):
             cur.execute(sql.query, sql.params)
     try:
-        return [cur.fetchall() if sql.fetch else None for cur, sql in zip(cursors, batch)]
+        return [
+            cur.fetchall() if sql.fetch else None for cur, sql in zip(cursors, batch, strict=True)
+        ]
     finally:
         for cur in cursors:
             cur.close()
@@ -127,7 +129,10 @@ async def _asend(conn: psycopg.AsyncConnection[Any], batch: Batch) -> list[Rows 
         for cur, sql in zip(cursors, batch, strict=True):
             await cur.execute(sql.query, sql.params)
     try:
-        return [await cur.fetchall() if sql.fetch else None for cur, sql in zip(cursors, batch)]
+        return [
+            await cur.fetchall() if sql.fetch else None
+            for cur, sql in zip(cursors, batch, strict=True)
+        ]
     finally:
         for cur in cursors:
             await cur.close()
