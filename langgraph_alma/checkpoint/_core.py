@@ -291,7 +291,7 @@ class SaverCore:
         )
         lock = [_lock(tenant, thread, ns, params["parent"])] if params["parent"] else []
         try:
-            yield [set_tenant(tenant), *lock, Sql(_sql.PUT, params)]
+            yield [*lock, Sql(_sql.PUT, params)]
         except psycopg.errors.ForeignKeyViolation:
             # A delta's base was deleted meanwhile (prune, delete_thread elsewhere):
             # forget what we remembered and store whole values instead.
@@ -299,7 +299,7 @@ class SaverCore:
             params, learned = self._put_params(
                 tenant, thread, ns, config, checkpoint, metadata, new_versions, {}
             )
-            yield [set_tenant(tenant), *lock, Sql(_sql.PUT, params)]
+            yield [*lock, Sql(_sql.PUT, params)]
         self.memory.remember(tenant, thread, learned)
         saved: RunnableConfig = {
             "configurable": {
@@ -356,7 +356,7 @@ class SaverCore:
             "id": checkpoint["id"],
             "parent": conf.get("checkpoint_id"),
             "run_id": _str_or_none(meta.get("run_id")),
-            "project_id": str(conf.get("project_id") or "default"),
+            "project_id": _str_or_none(conf.get("project_id") or None),
             "agent": _str_or_none(conf.get("agent") or conf.get("assistant_id")),
             "workflow_id": _str_or_none(conf.get("workflow_id") or conf.get("graph_id")),
             "step": meta.get("step") if isinstance(meta.get("step"), int) else None,
@@ -414,7 +414,6 @@ class SaverCore:
             )
         special = all(ch in WRITES_IDX_MAP for ch, _ in writes)
         yield [
-            set_tenant(tenant),
             _lock(tenant, thread, params["ns"], params["id"]),
             Sql(_sql.UPSERT_WRITES if special else _sql.INSERT_WRITES, params),
             Sql(_sql.NODE_OF_CHILDREN, params),
@@ -507,7 +506,8 @@ def kept_checkpoints(chain: Iterable[tuple[Any, ...]]) -> list[tuple[str, str]]:
 
 def _lock(tenant: str, thread: str, ns: str, checkpoint_id: str) -> Sql:
     """The lock `put` takes on its parent and `put_writes` on its checkpoint."""
-    return Sql(_sql.LOCK_CHECKPOINT, ("\x1f".join((tenant, thread, ns, checkpoint_id)),))
+    key = "\x1f".join((tenant, thread, ns, checkpoint_id))
+    return Sql(_sql.LOCK_CHECKPOINT, {"tenant": tenant, "lock": key})
 
 
 def _str_or_none(value: Any) -> str | None:

@@ -97,13 +97,21 @@ INSERT INTO alma_checkpoints
      project_id, agent, workflow_id, node_id, step, source, checkpoint, inline_values,
      blob_channels, metadata)
 SELECT _tenant.tenant_id, %(thread)s, %(ns)s, %(id)s, %(parent)s, %(run_id)s,
-       %(project_id)s, %(agent)s, %(workflow_id)s,
+       coalesce(%(project_id)s, p.project_id, 'default'), coalesce(%(agent)s, p.agent),
+       coalesce(%(workflow_id)s, p.workflow_id),
        (SELECT string_agg(DISTINCT w.node_id, ',')
         FROM alma_checkpoint_writes w
         WHERE w.tenant_id = _tenant.tenant_id AND w.thread_id = %(thread)s
           AND w.checkpoint_ns = %(ns)s AND w.checkpoint_id = %(parent)s),
        %(step)s, %(source)s, %(checkpoint)s, %(inline)s, %(blob_channels)s, %(metadata)s
 FROM _tenant
+-- A scope the config does not give is the parent's (a fork made from a config the saver
+-- handed out carries no project, agent or workflow).
+LEFT JOIN LATERAL (
+    SELECT p.project_id, p.agent, p.workflow_id FROM alma_checkpoints p
+    WHERE p.tenant_id = _tenant.tenant_id AND p.thread_id = %(thread)s
+      AND p.checkpoint_ns = %(ns)s AND p.checkpoint_id = %(parent)s
+) AS p ON true
 ON CONFLICT (tenant_id, thread_id, checkpoint_ns, checkpoint_id) DO UPDATE SET
     checkpoint = EXCLUDED.checkpoint,
     inline_values = EXCLUDED.inline_values,
@@ -130,10 +138,11 @@ UPSERT_WRITES = (
 )
 
 # LangGraph saves a task's writes in the background, so they may commit after the
-# checkpoint they produced: `put` and `put_writes` take this lock on the parent checkpoint
-# (one key per tenant, thread, namespace and checkpoint id) and `put_writes` then sets
-# node_id on the checkpoints already saved on top of it, so node_id never misses a write.
-LOCK_CHECKPOINT = "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))"
+# checkpoint they produced: `put` and `put_writes` first take this lock on the parent
+# checkpoint (one key per tenant, thread, namespace and checkpoint id; it also sets the
+# tenant), and `put_writes` then sets node_id on the checkpoints already saved on top of
+# it, so node_id never misses a write whichever commits first.
+LOCK_CHECKPOINT = "SELECT " + SET_TENANT + ", pg_advisory_xact_lock(hashtextextended(%(lock)s, 0))"
 
 NODE_OF_CHILDREN = """
 UPDATE alma_checkpoints c SET node_id = (

@@ -1,0 +1,235 @@
+"""Delta storage of list channels, end to end with `add_messages`.
+
+A conversation is appended to, edited by id, trimmed with `RemoveMessage` and replaced
+wholesale; after each step the value a memoryless saver on another pool reads back must
+serialize byte for byte like the graph's own value and like `InMemorySaver`'s, and the
+rows in `alma_checkpoint_blobs` must show that appends were stored as deltas.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import Annotated, Any, TypedDict
+
+import psycopg
+import pytest
+from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, RemoveMessage
+from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.graph import END, START, StateGraph
+from langgraph.graph.message import REMOVE_ALL_MESSAGES, add_messages
+from psycopg_pool import ConnectionPool
+
+from langgraph_alma import AlmaSaver, Settings
+from langgraph_alma.db.connect import connection_kwargs
+
+
+class Chat(TypedDict):
+    messages: Annotated[list[AnyMessage], add_messages]
+
+
+def _bot(state: Chat) -> dict:
+    """Replies to a human message with a reply of a deterministic id; else writes nothing."""
+    last = state["messages"][-1] if state["messages"] else None
+    if isinstance(last, HumanMessage):
+        return {"messages": [AIMessage(content=f"re: {last.content}", id=f"{last.id}-r")]}
+    return {}
+
+
+def _chat_graph() -> StateGraph:
+    b = StateGraph(Chat)
+    b.add_node("bot", _bot)
+    b.add_edge(START, "bot")
+    b.add_edge("bot", END)
+    return b
+
+
+@pytest.fixture
+def pool(database) -> Iterator[ConnectionPool]:
+    with ConnectionPool(database.url, min_size=1, max_size=4, kwargs=connection_kwargs()) as p:
+        yield p
+
+
+@pytest.fixture
+def fresh(database) -> Iterator[AlmaSaver]:
+    """A saver with no memory of list values, on a pool of its own: every read rebuilds
+    values from the rows."""
+    with ConnectionPool(database.url, min_size=1, max_size=2, kwargs=connection_kwargs()) as p:
+        yield AlmaSaver(p, settings=Settings(cache_size=0))
+
+
+def _blob_rows(database, tenant: str, thread: str) -> list[tuple]:
+    with psycopg.connect(database.admin_url, autocommit=True) as conn:
+        return conn.execute(
+            "SELECT version, base_version, keep_len, depth, octet_length(blob) "
+            "FROM alma_checkpoint_blobs WHERE tenant_id = %s AND thread_id = %s "
+            "AND channel = 'messages' ORDER BY version",
+            (tenant, thread),
+        ).fetchall()
+
+
+def _dumps(saver: Any, value: Any) -> tuple[str, bytes]:
+    return saver.serde.dumps_typed(value)
+
+
+# (label, input messages, kind of change the checkpoint's `messages` row must show)
+STEPS: list[tuple[str, list[Any], str]] = [
+    ("first", [HumanMessage("hello", id="h1")], "whole"),
+    ("append", [HumanMessage("how are you?", id="h2")], "delta"),
+    ("append more", [HumanMessage("tell me a joke", id="h3")], "delta"),
+    ("edit first by id", [HumanMessage("hello (edited)", id="h1")], "whole"),
+    ("edit last by id", [AIMessage("re: a better joke", id="h3-r")], "delta"),
+    ("remove last", [RemoveMessage(id="h3-r")], "delta"),
+    ("remove middle", [RemoveMessage(id="h1-r")], "delta"),
+    ("append after removes", [HumanMessage("still there?", id="h4")], "delta"),
+    (
+        "replace wholesale",
+        [RemoveMessage(id=REMOVE_ALL_MESSAGES), HumanMessage("fresh start", id="f1")],
+        "whole",
+    ),
+    ("append after replace", [HumanMessage("go on", id="f2")], "delta"),
+]
+
+
+@pytest.mark.parametrize("max_chain", [64, 2])
+def test_messages_round_trip_through_deltas(database, pool, fresh, tenant, max_chain: int) -> None:
+    saver = AlmaSaver(pool, settings=Settings(delta_max_chain=max_chain))
+    alma = _chat_graph().compile(checkpointer=saver)
+    mem_saver = InMemorySaver()
+    mem = _chat_graph().compile(checkpointer=mem_saver)
+    thread = f"chat-{uuid.uuid4().hex[:8]}"
+    ac = {"configurable": {"thread_id": thread, "tenant_id": tenant}}
+    mc = {"configurable": {"thread_id": thread}}
+
+    previous_len = 0
+    seen: set[str] = set()
+    for label, inputs, kind in STEPS:
+        held = alma.invoke({"messages": inputs}, ac)["messages"]
+        expected = mem.invoke({"messages": inputs}, mc)["messages"]
+        assert _dumps(saver, held) == _dumps(saver, expected), label
+
+        read = fresh.get_tuple(ac).checkpoint["channel_values"]["messages"]
+        assert _dumps(saver, read) == _dumps(saver, held), label
+        same_saver = saver.get_tuple(ac).checkpoint["channel_values"]["messages"]
+        assert _dumps(saver, same_saver) == _dumps(saver, held), label
+
+        # The rows this step added: the first shows how the input changed the list (a
+        # delta over the previous version, or a whole value), the bot's reply a delta.
+        rows = _blob_rows(database, tenant, thread)
+        new_rows = [r for r in rows if r[0] not in seen]
+        seen.update(r[0] for r in new_rows)
+        assert new_rows, label
+        for i, (_, base, keep, depth, _) in enumerate(new_rows):
+            assert depth <= max_chain, label
+            if i == 0 and kind == "whole":
+                assert base is None and keep is None and depth == 0, label
+            elif depth > 0:
+                assert base is not None and 0 < keep <= len(held), label
+            else:
+                assert base is None and max_chain < 64, label  # a chain restarted
+        version = str(fresh.get_tuple(ac).checkpoint["channel_versions"]["messages"])
+        assert new_rows[-1][0] == version, label
+        if label.startswith("append"):
+            assert len(held) == previous_len + 2, label
+        previous_len = len(held)
+
+    rows = _blob_rows(database, tenant, thread)
+    assert sum(1 for r in rows if r[1] is not None) >= 8
+    assert max(r[3] for r in rows) <= max_chain
+    assert [m.id for m in held] == ["f1", "f1-r", "f2", "f2-r"]
+
+
+def test_history_matches_in_memory_saver(database, pool, fresh, tenant) -> None:
+    alma = _chat_graph().compile(checkpointer=AlmaSaver(pool))
+    mem_saver = InMemorySaver()
+    mem = _chat_graph().compile(checkpointer=mem_saver)
+    thread = f"chat-{uuid.uuid4().hex[:8]}"
+    ac = {"configurable": {"thread_id": thread, "tenant_id": tenant}}
+    mc = {"configurable": {"thread_id": thread}}
+    for _, inputs, _ in STEPS:
+        alma.invoke({"messages": inputs}, ac)
+        mem.invoke({"messages": inputs}, mc)
+
+    _assert_same_checkpoints(fresh, ac, mem_saver, mc, 3 * len(STEPS))
+
+    # Fork from the middle of the history (an older, shorter list), then go on from the
+    # fork: deltas must be taken over the forked-from version, not the latest one.
+    i = len(STEPS) * 3 // 2
+    alma_at = list(fresh.list(ac))[i].config
+    mem_at = list(mem_saver.list(mc))[i].config
+    forked = [AIMessage("a forked answer", id="fork-1")]
+    alma_fork = alma.update_state(alma_at, {"messages": forked}, as_node="bot")
+    mem_fork = mem.update_state(mem_at, {"messages": forked}, as_node="bot")
+    after = {"messages": [HumanMessage("after the fork", id="af")]}
+    held = alma.invoke(after, alma_fork)["messages"]
+    assert _dumps(fresh, held) == _dumps(fresh, mem.invoke(after, mem_fork)["messages"])
+    assert [m.id for m in held][-3:] == ["fork-1", "af", "af-r"]
+    _assert_same_checkpoints(fresh, ac, mem_saver, mc, 3 * len(STEPS) + 4)
+
+
+def _assert_same_checkpoints(fresh: AlmaSaver, ac: dict, mem_saver: Any, mc: dict, n: int):
+    """Every checkpoint of the thread, listed and read one by one by a memoryless saver,
+    equals InMemorySaver's: values (byte for byte), versions, metadata, pending writes."""
+    alma_list = list(fresh.list(ac))
+    mem_list = list(mem_saver.list(mc))
+    assert len(alma_list) == len(mem_list) == n
+    dumps = fresh.serde.dumps_typed
+    for got_listed, want in zip(alma_list, mem_list, strict=True):
+        got = fresh.get_tuple(got_listed.config)  # each checkpoint on its own, by id
+        assert got is not None
+        for tup in (got, got_listed):
+            values = tup.checkpoint["channel_values"]
+            want_values = want.checkpoint["channel_values"]
+            assert sorted(values) == sorted(want_values)
+            for channel, value in want_values.items():
+                assert dumps(values[channel]) == dumps(value), channel
+            assert sorted(tup.checkpoint["channel_versions"]) == sorted(
+                want.checkpoint["channel_versions"]
+            )
+            assert {k: tup.metadata.get(k) for k in ("step", "source", "parents")} == {
+                k: want.metadata.get(k) for k in ("step", "source", "parents")
+            }
+            assert [(w[1], dumps(w[2])) for w in tup.pending_writes] == [
+                (w[1], dumps(w[2])) for w in want.pending_writes
+            ]
+            assert (tup.parent_config is None) == (want.parent_config is None)
+            if tup.parent_config is not None:
+                # The parent is the same checkpoint, by position in the history.
+                ids = [t.config["configurable"]["checkpoint_id"] for t in alma_list]
+                mem_ids = [t.config["configurable"]["checkpoint_id"] for t in mem_list]
+                assert ids.index(tup.parent_config["configurable"]["checkpoint_id"]) == (
+                    mem_ids.index(want.parent_config["configurable"]["checkpoint_id"])
+                )
+
+
+def test_long_conversation_storage_grows_linearly(database, pool, fresh, tenant) -> None:
+    saver = AlmaSaver(pool)
+    graph = _chat_graph().compile(checkpointer=saver)
+    thread = f"long-{uuid.uuid4().hex[:8]}"
+    config = {"configurable": {"thread_id": thread, "tenant_id": tenant}}
+    turns = 100
+    for i in range(turns):
+        text = f"turn {i}: " + "lorem ipsum dolor sit amet " * 8
+        graph.invoke({"messages": [HumanMessage(text, id=f"u{i}")]}, config)
+
+    final = fresh.get_tuple(config).checkpoint["channel_values"]["messages"]
+    assert len(final) == 2 * turns
+    assert [m.id for m in final[:4]] == ["u0", "u0-r", "u1", "u1-r"]
+    assert final[-1].content.startswith("re: turn 99: ")
+
+    # What storing each version whole would cost: every distinct version's full list.
+    full_sizes: dict[str, int] = {}
+    for tup in fresh.list(config):
+        version = str(tup.checkpoint["channel_versions"].get("messages"))
+        if "messages" in tup.checkpoint["channel_values"] and version not in full_sizes:
+            full_sizes[version] = len(
+                saver.serde.dumps_typed(tup.checkpoint["channel_values"]["messages"])[1]
+            )
+    rows = _blob_rows(database, tenant, thread)
+    assert len(rows) == len(full_sizes) == 2 * turns
+    stored = sum(r[4] for r in rows)
+    whole = sum(full_sizes.values())
+    assert stored < whole / 20, (stored, whole)
+    deltas = [r for r in rows if r[1] is not None]
+    assert len(deltas) >= 2 * turns - 5  # a whole value only every delta_max_chain versions
+    assert stored < 3 * len(saver.serde.dumps_typed(final)[1])
