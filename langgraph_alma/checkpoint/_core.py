@@ -289,9 +289,8 @@ class SaverCore:
         params, learned = self._put_params(
             tenant, thread, ns, config, checkpoint, metadata, new_versions, mem
         )
-        lock = [_lock(tenant, thread, ns, params["parent"])] if params["parent"] else []
         try:
-            yield [*lock, Sql(_sql.PUT, params)]
+            yield [Sql(_sql.PUT, params)]
         except psycopg.errors.ForeignKeyViolation:
             # A delta's base was deleted meanwhile (prune, delete_thread elsewhere):
             # forget what we remembered and store whole values instead.
@@ -299,7 +298,7 @@ class SaverCore:
             params, learned = self._put_params(
                 tenant, thread, ns, config, checkpoint, metadata, new_versions, {}
             )
-            yield [*lock, Sql(_sql.PUT, params)]
+            yield [Sql(_sql.PUT, params)]
         self.memory.remember(tenant, thread, learned)
         saved: RunnableConfig = {
             "configurable": {
@@ -413,11 +412,7 @@ class SaverCore:
                 "put_writes needs configurable.checkpoint_id (the checkpoint written to)"
             )
         special = all(ch in WRITES_IDX_MAP for ch, _ in writes)
-        yield [
-            _lock(tenant, thread, params["ns"], params["id"]),
-            Sql(_sql.UPSERT_WRITES if special else _sql.INSERT_WRITES, params),
-            Sql(_sql.NODE_OF_CHILDREN, params),
-        ]
+        yield [Sql(_sql.UPSERT_WRITES if special else _sql.INSERT_WRITES, params)]
 
     def delete_threads(self, thread_ids: Sequence[str]) -> Plan[None]:
         tenant = self.tenant()
@@ -502,12 +497,6 @@ def kept_checkpoints(chain: Iterable[tuple[Any, ...]]) -> list[tuple[str, str]]:
             needed -= stored[cursor]
             cursor = parent_of[cursor]
     return kept
-
-
-def _lock(tenant: str, thread: str, ns: str, checkpoint_id: str) -> Sql:
-    """The lock `put` takes on its parent and `put_writes` on its checkpoint."""
-    key = "\x1f".join((tenant, thread, ns, checkpoint_id))
-    return Sql(_sql.LOCK_CHECKPOINT, {"tenant": tenant, "lock": key})
 
 
 def _str_or_none(value: Any) -> str | None:

@@ -99,16 +99,19 @@ INSERT INTO alma_checkpoints
 SELECT _tenant.tenant_id, %(thread)s, %(ns)s, %(id)s, %(parent)s, %(run_id)s,
        coalesce(%(project_id)s, p.project_id, 'default'), coalesce(%(agent)s, p.agent),
        coalesce(%(workflow_id)s, p.workflow_id),
-       (SELECT string_agg(DISTINCT w.node_id, ',')
-        FROM alma_checkpoint_writes w
-        WHERE w.tenant_id = _tenant.tenant_id AND w.thread_id = %(thread)s
-          AND w.checkpoint_ns = %(ns)s AND w.checkpoint_id = %(parent)s),
+       (SELECT string_agg(seen.key, ',' ORDER BY seen.key)
+        FROM jsonb_each(%(checkpoint)s::jsonb -> 'versions_seen') AS seen
+        WHERE seen.key <> '__input__' AND seen.value IS DISTINCT FROM p.seen -> seen.key),
        %(step)s, %(source)s, %(checkpoint)s, %(inline)s, %(blob_channels)s, %(metadata)s
 FROM _tenant
 -- A scope the config does not give is the parent's (a fork made from a config the saver
--- handed out carries no project, agent or workflow).
+-- handed out carries no project, agent or workflow). The nodes that produced this
+-- checkpoint are those whose versions_seen changed since the parent: LangGraph saves a
+-- checkpoint only once its parent is saved, but saves writes in the background, so the
+-- parent's writes may not be visible yet.
 LEFT JOIN LATERAL (
-    SELECT p.project_id, p.agent, p.workflow_id FROM alma_checkpoints p
+    SELECT p.project_id, p.agent, p.workflow_id, p.checkpoint -> 'versions_seen' AS seen
+    FROM alma_checkpoints p
     WHERE p.tenant_id = _tenant.tenant_id AND p.thread_id = %(thread)s
       AND p.checkpoint_ns = %(ns)s AND p.checkpoint_id = %(parent)s
 ) AS p ON true
@@ -136,22 +139,6 @@ INSERT_WRITES = _WRITES + "NOTHING"
 UPSERT_WRITES = (
     _WRITES + "UPDATE SET channel = EXCLUDED.channel, type = EXCLUDED.type, blob = EXCLUDED.blob"
 )
-
-# LangGraph saves a task's writes in the background, so they may commit after the
-# checkpoint they produced: `put` and `put_writes` first take this lock on the parent
-# checkpoint (one key per tenant, thread, namespace and checkpoint id; it also sets the
-# tenant), and `put_writes` then sets node_id on the checkpoints already saved on top of
-# it, so node_id never misses a write whichever commits first.
-LOCK_CHECKPOINT = "SELECT " + SET_TENANT + ", pg_advisory_xact_lock(hashtextextended(%(lock)s, 0))"
-
-NODE_OF_CHILDREN = """
-UPDATE alma_checkpoints c SET node_id = (
-    SELECT string_agg(DISTINCT w.node_id, ',')
-    FROM alma_checkpoint_writes w
-    WHERE w.tenant_id = %(tenant)s AND w.thread_id = %(thread)s
-      AND w.checkpoint_ns = %(ns)s AND w.checkpoint_id = %(id)s)
-WHERE c.tenant_id = %(tenant)s AND c.thread_id = %(thread)s AND c.checkpoint_ns = %(ns)s
-  AND c.checkpoint_id > %(id)s AND c.parent_checkpoint_id = %(id)s"""
 
 DELETE_THREADS = [
     f"DELETE FROM {table} WHERE tenant_id = %(tenant)s AND thread_id = ANY(%(threads)s)"
