@@ -33,7 +33,7 @@ class _YamlSource(PydanticBaseSettingsSource):
 class Settings(BaseSettings):
     """Runtime settings. Environment variables are the field names prefixed `ALMA_`."""
 
-    model_config = SettingsConfigDict(env_prefix="ALMA_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="ALMA_", extra="ignore", env_parse_none_str="none")
 
     database_url: str | None = Field(
         default=None, description="PostgreSQL URL; none starts the embedded server."
@@ -56,8 +56,8 @@ class Settings(BaseSettings):
         default=2048, ge=0, description="Thread channels whose last list value a saver remembers."
     )
     prepare_threshold: int | None = Field(
-        default=5,
-        description="psycopg prepare threshold; set empty/None behind PgBouncer < 1.21.",
+        default=0,
+        description="psycopg prepare threshold; none behind PgBouncer < 1.21.",
     )
     pool_max_size: int = Field(default=16, gt=0, description="Connections in a default pool.")
 

@@ -143,7 +143,7 @@ class SaverCore:
         rows = results[0] or []
         shared = (rows[0][8] if rows else None) or ()  # chain rows ride on the first row
         chain = {(b[0], b[1], b[2], b[3]): BlobRow(*b[2:]) for b in shared}
-        found = [self._load(row, chain, memo) for row in rows]
+        found = [self._load(row, chain, memo, remember_path=len(rows) > 1) for row in rows]
         for tup in found:
             self._name_tenant(tup.config, tenant)
             self._name_tenant(tup.parent_config, tenant)
@@ -207,7 +207,11 @@ class SaverCore:
         return found
 
     def _load(
-        self, row: tuple[Any, ...], chain: dict[Key, BlobRow], memo: dict[Key, Remembered]
+        self,
+        row: tuple[Any, ...],
+        chain: dict[Key, BlobRow],
+        memo: dict[Key, Remembered],
+        remember_path: bool,
     ) -> CheckpointTuple:
         thread, ns, cid, parent, checkpoint, inline, metadata, blob_channels, _, writes = row
         values = dict(inline)
@@ -217,7 +221,9 @@ class SaverCore:
             known = memo.get(key)
             if key not in chain and (known is None or known.items is None):
                 continue  # never stored (LangGraph's own savers drop such values too)
-            values[channel], memo[key] = rebuild(key, chain, memo, self.serde.loads_typed)
+            values[channel], memo[key] = rebuild(
+                key, chain, memo, self.serde.loads_typed, remember_path=remember_path
+            )
         checkpoint["channel_values"] = values
         pending = sorted(writes or (), key=lambda w: writes_sort_key(w[4], w[0], w[5]))
         parent_config: RunnableConfig | None = None

@@ -89,41 +89,53 @@ def rebuild(
     rows: Mapping[Key, BlobRow],
     memo: dict[Key, Remembered],
     loads: Loads,
+    *,
+    remember_path: bool = True,
 ) -> tuple[Any, Remembered]:
     """Rebuild one channel value from its chain of rows.
 
     The walk stops early at a version in `memo` (what the saver remembers, and what this
-    read already rebuilt); every list version rebuilt on the way is added to `memo`.
+    read already rebuilt). The rebuilt version is added to `memo`, and with
+    `remember_path` every list version on the way too (a `list` reads many checkpoints
+    whose chains overlap; a `get_tuple` needs only the last).
     """
     thread, ns, channel, _ = key
     path: list[BlobRow] = []
     cursor: str | None = key[3]
-    base: Any = None
-    base_mem: Remembered | None = None
+    value: Any = None
+    nbytes = depth = 0
     while cursor is not None:
         known = memo.get((thread, ns, channel, cursor))
         if known is not None and known.items is not None:
-            base, base_mem = list(known.items), known
+            value, nbytes, depth = list(known.items), known.nbytes, known.depth
             break
         row = rows.get((thread, ns, channel, cursor))
         if row is None:
             raise LookupError(f"blob {channel}@{cursor} of thread {thread!r} is missing")
         path.append(row)
         cursor = row.base_version
-    if base_mem is None:
+    else:
         whole = path.pop()
-        base = loads((whole.type, whole.blob))
-        items = tuple(base) if isinstance(base, list) else None
-        base_mem = Remembered(whole.version, items, whole.depth, len(whole.blob or b""))
-        if items is not None:
-            memo[(thread, ns, channel, whole.version)] = base_mem
+        value = loads((whole.type, whole.blob))
+        nbytes, depth = len(whole.blob or b""), whole.depth
+        if not isinstance(value, list):
+            return value, Remembered(whole.version, None, depth, nbytes)
+        if remember_path or not path:
+            memo[(thread, ns, channel, whole.version)] = Remembered(
+                whole.version, tuple(value), depth, nbytes
+            )
     for row in reversed(path):
-        tail = loads((row.type, row.blob))
-        prefix = base_mem.nbytes * (row.keep_len or 0) // max(len(base), 1)
-        base = base[: row.keep_len] + list(tail)
-        base_mem = Remembered(row.version, tuple(base), row.depth, prefix + len(row.blob or b""))
-        memo[(thread, ns, channel, row.version)] = base_mem
-    return base, base_mem
+        keep = row.keep_len or 0
+        # Size of the kept prefix, estimated from the base's size (exact for appends).
+        nbytes = nbytes * keep // max(len(value), 1) + len(row.blob or b"")
+        del value[keep:]
+        value.extend(loads((row.type, row.blob)))
+        depth = row.depth
+        if remember_path or row is path[0]:
+            memo[(thread, ns, channel, row.version)] = Remembered(
+                row.version, tuple(value), depth, nbytes
+            )
+    return value, memo[key]
 
 
 class ChannelMemory:
