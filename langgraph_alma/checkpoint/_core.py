@@ -140,10 +140,25 @@ class SaverCore:
         if limit is not None:
             params["limit"] = int(limit)
         results = yield [Sql(query, params, fetch=True)]
-        rows = results[0] or []
-        shared = (rows[0][8] if rows else None) or ()  # chain rows ride on the first row
-        chain = {(b[0], b[1], b[2], b[3]): BlobRow(*b[2:]) for b in shared}
-        found = [self._load(row, chain, memo, remember_path=len(rows) > 1) for row in rows]
+        checkpoints, writes, chain = [], {}, {}
+        for row in results[0] or ():
+            kind, thread_id, ns, id_, ref, channel, type_, blob, n, depth, task_path = row[:11]
+            if kind == "c":
+                checkpoints.append(row)
+            elif kind == "w":
+                writes.setdefault((thread_id, ns, id_), []).append(
+                    (ref, channel, type_, blob, task_path, n)
+                )
+            else:
+                chain[(thread_id, ns, channel, id_)] = BlobRow(
+                    channel, id_, type_, blob, ref, n, depth
+                )
+        checkpoints.sort(key=lambda r: r[8])  # rn: newest first
+        many = len(checkpoints) > 1
+        found = [
+            self._load(row, writes.get((row[1], row[2], row[3]), ()), chain, memo, many)
+            for row in checkpoints
+        ]
         for tup in found:
             self._name_tenant(tup.config, tenant)
             self._name_tenant(tup.parent_config, tenant)
@@ -209,11 +224,12 @@ class SaverCore:
     def _load(
         self,
         row: tuple[Any, ...],
+        writes: Sequence[tuple[Any, ...]],
         chain: dict[Key, BlobRow],
         memo: dict[Key, Remembered],
         remember_path: bool,
     ) -> CheckpointTuple:
-        thread, ns, cid, parent, checkpoint, inline, metadata, blob_channels, _, writes = row
+        _, thread, ns, cid, parent, *_, checkpoint, inline, metadata, blob_channels = row
         values = dict(inline)
         versions = checkpoint["channel_versions"]
         for channel in blob_channels:
@@ -225,7 +241,7 @@ class SaverCore:
                 key, chain, memo, self.serde.loads_typed, remember_path=remember_path
             )
         checkpoint["channel_values"] = values
-        pending = sorted(writes or (), key=lambda w: writes_sort_key(w[4], w[0], w[5]))
+        pending = sorted(writes, key=lambda w: writes_sort_key(w[4], w[0], w[5]))
         parent_config: RunnableConfig | None = None
         if parent:
             parent_config = {

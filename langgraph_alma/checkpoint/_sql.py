@@ -12,11 +12,11 @@ fails closed. Other statements run in a pipeline batch after `set_tenant`.
 
 from langgraph_alma.db.plan import SET_TENANT
 
-# Checkpoints matching {where} (newest first, {limit}), each with its pending writes, and
-# once (on the first row) every blob row their channels need: for each channel version,
-# the chain of deltas back to a whole value, stopping at versions the caller already
-# holds (the kt/kn/kc/kv arrays: thread, namespace, channel, version). Shared chain rows
-# are sent once however many checkpoints read them.
+# Checkpoints matching {where} (newest first, {limit}), their pending writes, and every
+# blob row their channels need: for each channel version, the chain of deltas back to a
+# whole value, stopping at versions the caller already holds (the kt/kn/kc/kv arrays:
+# thread, namespace, channel, version). Shared chain rows are sent once however many
+# checkpoints read them.
 SELECT = (
     """
 WITH RECURSIVE _tenant AS MATERIALIZED (SELECT """
@@ -60,19 +60,25 @@ chain AS (
     WHERE NOT EXISTS (SELECT 1 FROM known k WHERE (k.thread_id, k.checkpoint_ns, k.channel,
                       k.version) = (b.thread_id, b.checkpoint_ns, b.channel, b.version))
 )
-SELECT c.thread_id, c.checkpoint_ns, c.checkpoint_id, c.parent_checkpoint_id,
-       c.checkpoint, c.inline_values, c.metadata, c.blob_channels,
-       CASE WHEN c.rn = 1 THEN (
-           SELECT array_agg(ROW(thread_id, checkpoint_ns, channel, version, type, blob,
-                                base_version, keep_len, depth))
-           FROM chain) END AS blobs,
-       (SELECT array_agg(ROW(w.task_id, w.channel, w.type, w.blob, w.task_path, w.idx))
-        FROM alma_checkpoint_writes w
-        WHERE w.tenant_id = %(tenant)s AND w.thread_id = c.thread_id
-          AND w.checkpoint_ns = c.checkpoint_ns AND w.checkpoint_id = c.checkpoint_id
-       ) AS writes
+-- Plain rows of three kinds (psycopg decodes them in C, unlike arrays of records):
+-- 'c' a checkpoint, 'w' one of its pending writes, 'b' a blob row of some chain.
+SELECT 'c' AS kind, c.thread_id, c.checkpoint_ns, c.checkpoint_id AS id,
+       c.parent_checkpoint_id AS ref, NULL::text AS channel, NULL::text AS type,
+       NULL::bytea AS blob, c.rn::int AS n, NULL::int AS depth, NULL::text AS task_path,
+       c.checkpoint, c.inline_values, c.metadata, c.blob_channels
 FROM cps c
-ORDER BY c.rn"""
+UNION ALL
+SELECT 'w', w.thread_id, w.checkpoint_ns, w.checkpoint_id, w.task_id, w.channel, w.type,
+       w.blob, w.idx, NULL, w.task_path, NULL, NULL, NULL, NULL
+FROM cps c, LATERAL (
+    SELECT * FROM alma_checkpoint_writes w
+    WHERE w.tenant_id = %(tenant)s AND w.thread_id = c.thread_id
+      AND w.checkpoint_ns = c.checkpoint_ns AND w.checkpoint_id = c.checkpoint_id
+) AS w
+UNION ALL
+SELECT 'b', b.thread_id, b.checkpoint_ns, b.version, b.base_version, b.channel, b.type,
+       b.blob, b.keep_len, b.depth, NULL, NULL, NULL, NULL, NULL
+FROM chain b"""
 )
 
 # One statement: the blobs (whole values or deltas) and the checkpoint row. The node
