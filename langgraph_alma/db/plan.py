@@ -78,7 +78,11 @@ def _send(conn: psycopg.Connection[Any], batch: Batch) -> list[Rows | None]:
         with conn.cursor(binary=True) as cur:
             return [_fetch(cur.execute(batch[0].query, batch[0].params), batch[0])]
     if any(sql.script for sql in batch):
-        return [_fetch(conn.execute(sql.query, sql.params), sql) for sql in batch]
+        # Scripts hold several statements: never prepared (psycopg would refuse).
+        return [
+            _fetch(conn.execute(sql.query, sql.params, prepare=False if sql.script else None), sql)
+            for sql in batch
+        ]
     with conn.pipeline():
         cursors = [conn.cursor(binary=True) for _ in batch]
         for cur, sql in zip(cursors, batch, strict=True):
@@ -123,7 +127,13 @@ async def _asend(conn: psycopg.AsyncConnection[Any], batch: Batch) -> list[Rows 
         async with conn.cursor(binary=True) as cur:
             return [await _afetch(await cur.execute(batch[0].query, batch[0].params), batch[0])]
     if any(sql.script for sql in batch):
-        return [await _afetch(await conn.execute(sql.query, sql.params), sql) for sql in batch]
+        return [
+            await _afetch(
+                await conn.execute(sql.query, sql.params, prepare=False if sql.script else None),
+                sql,
+            )
+            for sql in batch
+        ]
     async with conn.pipeline():
         cursors = [conn.cursor(binary=True) for _ in batch]
         for cur, sql in zip(cursors, batch, strict=True):
