@@ -129,3 +129,16 @@ def test_cli_status_and_up(database) -> None:
         text=True,
     )
     assert bad.returncode == 1 and bad.stderr.startswith("error:") and "Traceback" not in bad.stderr
+
+
+def test_saver_setup_migrates_an_empty_database(server) -> None:
+    from langgraph_alma import AlmaSaver
+
+    name, url = _empty_database(server)
+    try:
+        with AlmaSaver.from_conn_string(url) as saver:  # connections prepare statements
+            saver.setup()
+            saver.setup()
+        assert "alma_checkpoints" in _tables(url)
+    finally:
+        _drop(server, name)
