@@ -9,9 +9,12 @@ and `fresh_database` gives a test an empty database of its own.
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
@@ -33,7 +36,7 @@ def _with_dbname(url: str, dbname: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+def server() -> Iterator[tuple[str, str]]:
     """(app_url, admin_url) of the server under test."""
     external = os.environ.get("ALMA_DATABASE_URL")
     if external:
@@ -41,9 +44,12 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]
         return
     from langgraph_alma.db.embedded import start_embedded
 
-    embedded = start_embedded(tmp_path_factory.mktemp("pg") / "pgdata")
+    # Not pytest's tmp_path: concurrent pytest sessions prune each other's basetemp.
+    root = Path(tempfile.mkdtemp(prefix="alma-test-"))
+    embedded = start_embedded(root / "pgdata")
     yield embedded.app_url, embedded.admin_url
     embedded.stop()
+    shutil.rmtree(root, ignore_errors=True)
 
 
 def _create_database(server: tuple[str, str]) -> Database:
