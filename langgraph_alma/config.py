@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import Field
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 DEFAULT_CONFIG_FILE = Path(".alma/config.yaml")
@@ -60,6 +60,21 @@ class Settings(BaseSettings):
         description="psycopg prepare threshold; none behind PgBouncer < 1.21.",
     )
     pool_max_size: int = Field(default=16, gt=0, description="Connections in a default pool.")
+    # The OpenAI fields also read the SDK's own variables, so a key set for `openai` just works;
+    # their own name is among the aliases so arguments and the YAML file can still use it.
+    openai_api_key: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("ALMA_OPENAI_API_KEY", "OPENAI_API_KEY", "openai_api_key"),
+        description="API key of the LLM extractor; none uses the offline rule-based one.",
+    )
+    openai_base_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("ALMA_OPENAI_BASE_URL", "OPENAI_BASE_URL", "openai_base_url"),
+        description="OpenAI-compatible endpoint (e.g. a local server); none is api.openai.com.",
+    )
+    extraction_model: str = Field(
+        default="gpt-4o-mini", description="Chat model the LLM extractor asks for memories."
+    )
 
     @classmethod
     def settings_customise_sources(

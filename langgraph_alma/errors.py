@@ -58,3 +58,75 @@ class MigrationError(AlmaError):
 
 class EmbeddedServerError(AlmaError):
     """The embedded PostgreSQL server could not be started."""
+
+
+class InvalidFilter(AlmaError, ValueError):
+    """A store search filter uses an unknown operator or an operand of the wrong type."""
+
+    def __init__(self, message: str, filter: Any) -> None:
+        self.filter = filter
+        super().__init__(f"{message}; filter={filter!r}")
+
+
+class InvalidValue(AlmaError, ValueError):
+    """A store value is not a JSON object PostgreSQL can hold; nothing was written."""
+
+    def __init__(self, message: str, key: str) -> None:
+        self.key = key
+        super().__init__(f"item {key!r}: {message}; nothing was written")
+
+
+class ValueTooLarge(AlmaError, ValueError):
+    """A store value is above the configured size limit; nothing was written."""
+
+    def __init__(self, key: str, size: int, limit: int) -> None:
+        self.key, self.size, self.limit = key, size, limit
+        super().__init__(
+            f"item {key!r} is {size} bytes as JSON, above the limit of {limit} bytes; "
+            "nothing was written"
+        )
+
+
+class PrivilegeRequired(AlmaError, PermissionError):
+    """An operation spans tenants and the instance is not privileged."""
+
+
+class ScopeViolation(AlmaError, PermissionError):
+    """An agent tried to learn a category its MemoryScope (or domain) does not allow."""
+
+    def __init__(self, agent: str, category: str, reason: str) -> None:
+        self.agent, self.category = agent, category
+        super().__init__(f"agent {agent!r} may not learn {category!r}: {reason}; nothing stored")
+
+
+class ExtractionError(AlmaError):
+    """An extractor could not turn a transcript into memories; nothing was returned."""
+
+    def __init__(self, message: str, *, model: str | None = None) -> None:
+        self.model = model
+        where = f" (model {model!r})" if model else ""
+        super().__init__(f"memory extraction failed{where}: {message}")
+
+
+class DomainSchemaError(AlmaError, ValueError):
+    """A domain schema definition is invalid (unknown key, undeclared type, conflict)."""
+
+    def __init__(self, schema: str, message: str) -> None:
+        self.schema = schema
+        super().__init__(f"domain schema {schema!r}: {message}")
+
+
+class SchemaViolation(AlmaError, ValueError):
+    """An entity or relationship does not fit the graph's domain schema; nothing was written."""
+
+    def __init__(self, schema: str, value: Any, reason: str) -> None:
+        self.schema, self.value = schema, value
+        super().__init__(f"{value!r} does not fit domain schema {schema!r}: {reason}")
+
+
+class EntityNotFound(AlmaError, LookupError):
+    """A graph operation names an entity that does not exist; nothing was written."""
+
+    def __init__(self, ref: Any) -> None:
+        self.ref = ref
+        super().__init__(f"no entity {ref!r} in this tenant and project; nothing was written")
