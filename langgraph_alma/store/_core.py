@@ -1,0 +1,471 @@
+"""The logic of AlmaStore, written once as statement plans (see `langgraph_alma.db.plan`).
+
+A batch runs in two steps, so that sync and async differ only in I/O:
+`StoreCore.prepare(ops)` validates every op and lists the texts to embed (nothing is
+written if any op is bad); the shell embeds them (sync or async); then
+`StoreCore.execute(...)` is one plan of one pipeline: reads first, then writes, in one
+transaction, with LangGraph's semantics (reads see the state before the batch's writes,
+the last put of a key wins, results in op order).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from langchain_core.embeddings import Embeddings
+from langchain_core.runnables import RunnableConfig
+from langgraph.store.base import (
+    GetOp,
+    IndexConfig,
+    InvalidNamespaceError,
+    Item,
+    ListNamespacesOp,
+    Op,
+    PutOp,
+    Result,
+    SearchItem,
+    SearchOp,
+    TTLConfig,
+    ensure_embeddings,
+    get_text_at_path,
+    tokenize_path,
+    validate_op_namespace,
+)
+
+from langgraph_alma.db.plan import Plan, Sql, set_tenant
+from langgraph_alma.errors import (
+    ConfigError,
+    InvalidValue,
+    PrivilegeRequired,
+    TenantMismatch,
+    ValueTooLarge,
+)
+from langgraph_alma.store import _sql
+from langgraph_alma.store._filters import build_filter
+
+DEFAULT_MAX_VALUE_BYTES = 1024 * 1024
+DEFAULT_EXACT_SEARCH_MAX = 2000
+RRF_K = 60
+# "hnsw": an HNSW index, used when the filtered candidate set is large; "exact": no
+# vector index (fastest writes), every vector search ranks its candidates exactly.
+ANN_CHOICES = ("hnsw", "exact")
+_ALL_DEPTHS = 2**31 - 1
+_NUL_ESCAPE = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
+
+Key = tuple[tuple[str, ...], str]
+
+
+def run_config() -> RunnableConfig | None:
+    """The config of the graph run calling us, if any (LangGraph keeps it in a context var)."""
+    from langgraph.config import get_config
+
+    try:
+        return get_config()
+    except RuntimeError:
+        return None
+
+
+@dataclass(frozen=True)
+class IndexSettings:
+    """An `IndexConfig` resolved: dims, an `Embeddings`, and tokenized field paths."""
+
+    dims: int
+    embeddings: Embeddings
+    fields: tuple[tuple[str, tuple[str, ...]], ...]
+    ann: str = "hnsw"
+
+    @classmethod
+    def from_config(cls, index: IndexConfig) -> IndexSettings:
+        dims = index.get("dims")
+        if isinstance(dims, bool) or not isinstance(dims, int) or dims <= 0:
+            raise ConfigError(f"index dims must be a positive integer, got {dims!r}")
+        if index.get("embed") is None:
+            raise ConfigError("index needs `embed`: Embeddings, a function or 'provider:model'")
+        fields = index.get("fields") or ["$"]
+        ann = index.get("ann", "hnsw")  # type: ignore[typeddict-item]
+        if ann not in ANN_CHOICES:
+            raise ConfigError(f"index ann must be one of {ANN_CHOICES}, got {ann!r}")
+        return cls(
+            dims=dims,
+            embeddings=ensure_embeddings(index["embed"]),
+            fields=tuple((f, tuple(tokenize_path(f))) for f in fields),
+            ann=ann,
+        )
+
+
+@dataclass
+class Prepared:
+    """A validated batch and what it needs embedded."""
+
+    tenant: str
+    ops: list[Op]
+    puts: dict[Key, PutOp]
+    encoded: dict[Key, tuple[str, str]]  # key -> (value as JSON, full-text source)
+    documents: list[str] = field(default_factory=list)
+    document_refs: list[tuple[Key, str]] = field(default_factory=list)  # (item, field)
+    queries: list[str] = field(default_factory=list)
+
+
+def ns_path(namespace: Sequence[str]) -> str:
+    return ".".join(namespace)
+
+
+def _string_leaves(value: Any) -> Iterable[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, Mapping):
+        for v in value.values():
+            yield from _string_leaves(v)
+    elif isinstance(value, list | tuple):
+        for v in value:
+            yield from _string_leaves(v)
+
+
+def _texts(value: Mapping[str, Any], path: str, tokens: Sequence[str]) -> list[str]:
+    if path == "$":
+        return list(_string_leaves(value))
+    return get_text_at_path(value, list(tokens))
+
+
+class StoreCore:
+    """Validation, encoding and plans for every store operation."""
+
+    def __init__(
+        self,
+        *,
+        tenant_id: str | None,
+        default_tenant: str,
+        index: IndexConfig | None = None,
+        ttl: TTLConfig | None = None,
+        privileged: bool = False,
+        max_value_bytes: int = DEFAULT_MAX_VALUE_BYTES,
+        exact_search_max: int = DEFAULT_EXACT_SEARCH_MAX,
+    ) -> None:
+        if tenant_id is not None and (not isinstance(tenant_id, str) or not tenant_id):
+            raise ConfigError(f"tenant_id must be a non-empty string, got {tenant_id!r}")
+        if max_value_bytes <= 0:
+            raise ConfigError(f"max_value_bytes must be positive, got {max_value_bytes!r}")
+        self.tenant_id = tenant_id
+        self.default_tenant = default_tenant
+        self.index = IndexSettings.from_config(index) if index else None
+        self.ttl = ttl
+        self.privileged = privileged
+        self.max_value_bytes = max_value_bytes
+        self.exact_search_max = exact_search_max
+
+    # -- tenancy -----------------------------------------------------------------
+    def tenant(self, config: RunnableConfig | None = None) -> str:
+        """The bound tenant, else the run's `configurable.tenant_id`, else the default."""
+        if config is None:
+            config = run_config()
+        requested = ((config or {}).get("configurable") or {}).get("tenant_id")
+        if requested is not None and (not isinstance(requested, str) or not requested):
+            raise ConfigError(f"tenant_id must be a non-empty string, got {requested!r}")
+        if self.tenant_id is not None:
+            if requested is not None and requested != self.tenant_id:
+                raise TenantMismatch(self.tenant_id, requested)
+            return self.tenant_id
+        return requested or self.default_tenant
+
+    # -- validation and encoding ---------------------------------------------------
+    def prepare(self, ops: Iterable[Op], config: RunnableConfig | None = None) -> Prepared:
+        """Validate `ops` and list what to embed; raises before anything is written."""
+        ops = list(ops)
+        puts: dict[Key, PutOp] = {}
+        encoded: dict[Key, str] = {}
+        queries: dict[str, None] = {}
+        for op in ops:
+            if not isinstance(op, GetOp | PutOp | SearchOp | ListNamespacesOp):
+                raise ValueError(f"unknown store operation {op!r}")
+            validate_op_namespace(op)
+            if isinstance(op, PutOp):
+                if not op.namespace:
+                    raise InvalidNamespaceError("Namespace cannot be empty.")
+                if not isinstance(op.key, str):
+                    raise InvalidValue("keys must be strings", repr(op.key))
+                puts.pop((op.namespace, op.key), None)  # keep the last put's position
+                puts[(op.namespace, op.key)] = op
+                if op.value is not None:  # every put is checked, even one a later put hides
+                    encoded[(op.namespace, op.key)] = self._encode(op)
+            elif isinstance(op, SearchOp) and op.query and self.index:
+                queries[op.query] = None
+            if isinstance(op, SearchOp | ListNamespacesOp):
+                _check_page(op.limit, op.offset)
+            if isinstance(op, SearchOp):
+                build_filter(op.filter, {})  # raises InvalidFilter early
+        prepared = Prepared(self.tenant(config), ops, puts, {}, queries=list(queries))
+        for k, op in puts.items():
+            if op.value is not None:
+                prepared.encoded[k] = (encoded[k], self._search_text(op))
+                self._collect_documents(prepared, k, op)
+        return prepared
+
+    def _encode(self, op: PutOp) -> str:
+        if not isinstance(op.value, Mapping):
+            raise InvalidValue(f"values must be dicts, got {type(op.value).__name__}", op.key)
+        ttl = op.ttl
+        if ttl is not None and (
+            isinstance(ttl, bool) or not isinstance(ttl, int | float) or ttl <= 0
+        ):
+            raise InvalidValue(f"ttl must be a positive number of minutes, got {op.ttl!r}", op.key)
+        try:
+            text = json.dumps(op.value, ensure_ascii=False, allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise InvalidValue(f"value is not JSON-serialisable ({exc})", op.key) from exc
+        if _NUL_ESCAPE.search(text):
+            raise InvalidValue("PostgreSQL JSON cannot hold NUL characters", op.key)
+        size = len(text.encode())
+        if size > self.max_value_bytes:
+            raise ValueTooLarge(op.key, size, self.max_value_bytes)
+        return text
+
+    def _paths(self, op: PutOp) -> list[tuple[str, Sequence[str]]]:
+        if op.index is False:
+            return []
+        if op.index is not None:
+            return [(p, tokenize_path(p)) for p in op.index]
+        if self.index:
+            return list(self.index.fields)
+        return [("$", ("$",))]
+
+    def _search_text(self, op: PutOp) -> str:
+        return "\n".join(t for p, tokens in self._paths(op) for t in _texts(op.value, p, tokens))
+
+    def _collect_documents(self, prepared: Prepared, k: Key, op: PutOp) -> None:
+        if not self.index:
+            return
+        for path, tokens in self._paths(op):
+            texts = get_text_at_path(op.value, list(tokens) if path != "$" else "$")
+            for i, text in enumerate(texts):
+                prepared.documents.append(text)
+                prepared.document_refs.append((k, f"{path}.{i}" if len(texts) > 1 else path))
+
+    # -- the batch plan ------------------------------------------------------------
+    def execute(
+        self,
+        prepared: Prepared,
+        document_vectors: Sequence[Sequence[float]] = (),
+        query_vectors: Mapping[str, Sequence[float]] | None = None,
+    ) -> Plan[list[Result]]:
+        """One pipeline: the batch's reads, then its writes, in one transaction."""
+        tenant, ops = prepared.tenant, prepared.ops
+        if len(document_vectors) != len(prepared.documents):
+            raise ConfigError(
+                f"the embedder returned {len(document_vectors)} vectors for "
+                f"{len(prepared.documents)} texts"
+            )
+        batch: list[Sql] = [set_tenant(tenant)]
+        reads: list[tuple[int, int]] = []  # (op index, statement index)
+        gets = [op for op in ops if isinstance(op, GetOp)]
+        if gets:
+            params = {
+                "tenant": tenant,
+                "ns": [ns_path(op.namespace) for op in gets],
+                "keys": [op.key for op in gets],
+                "refresh": [bool(op.refresh_ttl) for op in gets],
+            }
+            batch.append(Sql(_sql.GET, params, fetch=True))
+        get_stmt = len(batch) - 1
+        ranked = [op for op in ops if isinstance(op, SearchOp) and op.query]
+        if ranked:
+            ef = str(min(1000, max(40, *(self._window(op) for op in ranked))))
+            batch.append(Sql(_sql.SEARCH_SETTINGS, (ef,)))
+        for i, op in enumerate(ops):
+            if isinstance(op, SearchOp):
+                batch.append(self._search(tenant, op, query_vectors or {}))
+                reads.append((i, len(batch) - 1))
+            elif isinstance(op, ListNamespacesOp):
+                batch.append(self._list_namespaces(tenant, op))
+                reads.append((i, len(batch) - 1))
+        batch.extend(self._writes(prepared, document_vectors))
+
+        results = yield batch
+
+        out: list[Result] = [None] * len(ops)
+        if gets:
+            found = {(r[0], r[1]): r for r in results[get_stmt] or []}
+            for i, op in enumerate(ops):
+                if isinstance(op, GetOp):
+                    row = found.get((ns_path(op.namespace), op.key))
+                    out[i] = _item(row) if row else None
+        for i, stmt in reads:
+            rows = results[stmt] or []
+            if isinstance(ops[i], SearchOp):
+                out[i] = [_search_item(r) for r in rows]
+            else:
+                out[i] = [tuple(r[0]) for r in rows]
+        return out
+
+    @staticmethod
+    def _window(op: SearchOp) -> int:
+        return max(20, op.offset + op.limit) * 2
+
+    def _search(self, tenant: str, op: SearchOp, query_vectors: Mapping[str, Any]) -> Sql:
+        params: dict[str, Any] = {
+            "tenant": tenant,
+            "limit": op.limit,
+            "offset": op.offset,
+            "refresh": bool(op.refresh_ttl),
+        }
+        where = [_sql.LIVE, build_filter(op.filter, params)]
+        vwhere = "TRUE"
+        if op.namespace_prefix:
+            path = ns_path(op.namespace_prefix)
+            params.update(prefix=path, prefix_lo=path + ".", prefix_hi=path + "/")
+            where.append(_sql.PREFIX)
+            vwhere = _sql.VECTOR_PREFIX
+        condition = " AND ".join(where)
+        refresh = True  # items may carry a per-put ttl even without a TTL config
+        if not op.query:
+            return Sql(_sql.search_plain(condition, refresh), params, fetch=True)
+        params.update(tsq=_sql.tsquery_text(op.query), k=self._window(op), rrf_k=RRF_K)
+        dims = None
+        if self.index:
+            dims = self.index.dims
+            vector = query_vectors[op.query]
+            exact_max = self.exact_search_max if self.index.ann == "hnsw" else 2**62
+            params.update(qvec=_vector_text(vector, dims), exact_max=exact_max)
+        return Sql(_sql.search_ranked(condition, dims, refresh, vwhere), params, fetch=True)
+
+    def _list_namespaces(self, tenant: str, op: ListNamespacesOp) -> Sql:
+        params: dict[str, Any] = {
+            "tenant": tenant,
+            "depth": _ALL_DEPTHS if op.max_depth is None else op.max_depth,
+            "limit": op.limit,
+            "offset": op.offset,
+        }
+        parts = ["TRUE"]
+        arr = "(string_to_array(s.ns_path, '.'))"
+        for n, cond in enumerate(op.match_conditions or ()):
+            path = tuple(cond.path)
+            if cond.match_type not in ("prefix", "suffix"):
+                raise ValueError(f"unsupported match type {cond.match_type!r}")
+            if cond.match_type == "prefix" and path and "*" not in path:
+                p = f"c{n}"
+                params.update({p: ns_path(path), p + "lo": ns_path(path) + ".",
+                               p + "hi": ns_path(path) + "/"})  # fmt: skip
+                parts.append(
+                    f"(s.ns_path = %({p})s OR (s.ns_path >= %({p}lo)s AND s.ns_path < %({p}hi)s))"
+                )
+                continue
+            params[f"c{n}len"] = len(path)
+            parts.append(f"cardinality{arr} >= %(c{n}len)s")
+            for j, label in enumerate(path):
+                if label == "*":
+                    continue
+                name = f"c{n}_{j}"
+                params[name] = label
+                if cond.match_type == "prefix":
+                    parts.append(f"{arr}[{j + 1}] = %({name})s")
+                else:
+                    offset = len(path) - j - 1
+                    parts.append(f"{arr}[cardinality{arr} - {offset}] = %({name})s")
+        query = _sql.LIST_NAMESPACES.replace("{where}", " AND ".join(parts))
+        return Sql(query, params, fetch=True)
+
+    def _writes(self, prepared: Prepared, document_vectors: Sequence[Sequence[float]]) -> list[Sql]:
+        tenant = prepared.tenant
+        deletes = [k for k, op in prepared.puts.items() if op.value is None]
+        upserts = [k for k, op in prepared.puts.items() if op.value is not None]
+        stmts: list[Sql] = []
+        if deletes:
+            params = {
+                "tenant": tenant,
+                "ns": [ns_path(k[0]) for k in deletes],
+                "keys": [k[1] for k in deletes],
+            }
+            stmts.append(Sql(_sql.DELETE, params))
+        if upserts:
+            params = {
+                "tenant": tenant,
+                "ns": [ns_path(k[0]) for k in upserts],
+                "keys": [k[1] for k in upserts],
+                "values": [prepared.encoded[k][0] for k in upserts],
+                "texts": [prepared.encoded[k][1] for k in upserts],
+                "ttls": [_ttl(prepared.puts[k].ttl) for k in upserts],
+            }
+            stmts.append(Sql(_sql.UPSERT, params))
+            if self.index:
+                stmts.append(
+                    Sql(_sql.DELETE_VECTORS, {k: params[k] for k in ("tenant", "ns", "keys")})
+                )
+        if prepared.documents and self.index:
+            dims = self.index.dims
+            refs = prepared.document_refs
+            stmts.append(
+                Sql(
+                    _sql.INSERT_VECTORS,
+                    {
+                        "tenant": tenant,
+                        "dims": dims,
+                        "ns": [ns_path(k[0]) for k, _ in refs],
+                        "keys": [k[1] for k, _ in refs],
+                        "fields": [f for _, f in refs],
+                        "vecs": [_vector_text(v, dims) for v in document_vectors],
+                    },
+                )
+            )
+        return stmts
+
+    # -- maintenance ---------------------------------------------------------------
+    def sweep(self) -> Plan[int]:
+        """Delete expired items of every tenant; returns how many."""
+        results = yield [Sql(_sql.SWEEP, fetch=True)]
+        return int(results[0][0][0]) if results[0] else 0
+
+    def list_tenants(self) -> Plan[list[str]]:
+        """Every tenant with items (privileged stores only)."""
+        if not self.privileged:
+            raise PrivilegeRequired(
+                "listing every tenant needs AlmaStore(..., privileged=True) on a connection "
+                "whose role bypasses row-level security"
+            )
+        results = yield [Sql(_sql.LIST_TENANTS, fetch=True)]
+        return [r[0] for r in results[0] or []]
+
+    def setup_statements(self) -> list[str]:
+        """DDL that depends on this store's configuration (after the migrations)."""
+        if self.index and self.index.ann == "hnsw" and (ddl := _sql.hnsw_index(self.index.dims)):
+            return [ddl]
+        return []
+
+
+def _check_page(limit: Any, offset: Any) -> None:
+    for name, n in (("limit", limit), ("offset", offset)):
+        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+            raise ConfigError(f"{name} must be a non-negative integer, got {n!r}")
+
+
+def _ttl(ttl: float | None) -> float | None:
+    return float(ttl) if ttl is not None else None
+
+
+def _vector_text(vector: Sequence[float], dims: int) -> str:
+    if len(vector) != dims:
+        raise ConfigError(f"the embedder returned {len(vector)} dimensions, index dims is {dims}")
+    return json.dumps([float(x) for x in vector])
+
+
+def _item(row: Sequence[Any]) -> Item:
+    return Item(
+        value=row[2],
+        key=row[1],
+        namespace=tuple(row[0].split(".")),
+        created_at=row[3],
+        updated_at=row[4],
+    )
+
+
+def _search_item(row: Sequence[Any]) -> SearchItem:
+    return SearchItem(
+        namespace=tuple(row[0].split(".")),
+        key=row[1],
+        value=row[2],
+        created_at=row[3],
+        updated_at=row[4],
+        score=row[5],
+    )
