@@ -6,6 +6,7 @@
 ...     graph = builder.compile(checkpointer=saver)
 """
 
+from langgraph_alma.alma import Alma, AlmaConfig, AsyncAlma
 from langgraph_alma.checkpoint import AlmaSaver, AsyncAlmaSaver, SaverClosed
 from langgraph_alma.config import Settings, get_settings
 from langgraph_alma.errors import (
@@ -22,9 +23,19 @@ from langgraph_alma.errors import (
     ThreadIdRequired,
     ValueTooLarge,
 )
+from langgraph_alma.memory import MemoryScope, RetrievalScope
+from langgraph_alma.memory.scoring import MemorySlice
 from langgraph_alma.store import AlmaStore, AsyncAlmaStore, StoreClosed
+from langgraph_alma.workflow import WorkflowContext
 
 __all__ = [
+    "Alma",
+    "AlmaConfig",
+    "AsyncAlma",
+    "MemoryScope",
+    "MemorySlice",
+    "RetrievalScope",
+    "WorkflowContext",
     "AlmaError",
     "AlmaSaver",
     "AlmaStore",

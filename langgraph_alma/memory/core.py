@@ -1,0 +1,504 @@
+"""`MemoryCore`: the ALMA memory API as store plans (retrieve, learn, preferences,
+knowledge, forget, stats, feedback). `Alma` and `AsyncAlma` drive these plans."""
+
+from __future__ import annotations
+
+import time
+import uuid
+import warnings
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from langgraph.store.base import GetOp, Item, PutOp, SearchOp
+
+from langgraph_alma.errors import ConfigError, PrivilegeRequired
+from langgraph_alma.memory import items as it
+from langgraph_alma.memory import learning
+from langgraph_alma.memory._plan import StorePlan
+from langgraph_alma.memory.decay import ForgetPolicy, Usage
+from langgraph_alma.memory.scope import MemoryScope, RetrievalScope, readable_agents
+from langgraph_alma.memory.scoring import MemorySlice, ScoringWeights, score
+from langgraph_alma.memory.types import (
+    AntiPattern,
+    DomainKnowledge,
+    Heuristic,
+    Memory,
+    MemoryKind,
+    Outcome,
+    UserPreference,
+    utcnow,
+)
+
+SCAN_LIMIT = 10_000  # largest number of items one learning or forgetting scan reads
+Clock = Callable[[], datetime]
+
+_SLICE_FIELDS = {
+    MemoryKind.HEURISTIC: "heuristics",
+    MemoryKind.OUTCOME: "outcomes",
+    MemoryKind.USER_PREFERENCE: "preferences",
+    MemoryKind.DOMAIN_KNOWLEDGE: "domain_knowledge",
+    MemoryKind.ANTI_PATTERN: "anti_patterns",
+    MemoryKind.WORKFLOW_OUTCOME: "workflow_outcomes",
+}
+
+
+class AntiPatternWarning(UserWarning):
+    """A learned outcome repeats a known failure; the outcome was still recorded."""
+
+
+def _context_value(context: Any, name: str) -> Any:
+    if context is None:
+        return None
+    if isinstance(context, Mapping):
+        return context.get(name) or (context.get("configurable") or {}).get(name)
+    return getattr(context, name, None)
+
+
+class MemoryCore:
+    """The memory logic, free of I/O: every method returns a store plan."""
+
+    def __init__(
+        self,
+        *,
+        tenant_id: str,
+        project_id: str = "default",
+        scopes: Mapping[str, MemoryScope] | None = None,
+        weights: ScoringWeights | None = None,
+        policy: ForgetPolicy | None = None,
+        privileged: bool = False,
+        clock: Clock | None = None,
+        category_check: Callable[[str, str], None] | None = None,
+        default_scope: Callable[[str], MemoryScope] | None = None,
+    ) -> None:
+        self.tenant_id = tenant_id
+        self.project_id = project_id
+        self.scopes: dict[str, MemoryScope] = dict(scopes or {})
+        self.weights = weights or ScoringWeights()
+        self.policy = policy or ForgetPolicy()
+        self.privileged = privileged
+        self.clock: Clock = clock or utcnow
+        self.category_check = category_check  # a domain schema's own limits, if any
+        self.default_scope = default_scope or (lambda agent: MemoryScope(agent_name=agent))
+
+    # -- scope -----------------------------------------------------------------------
+    def scope_of(self, agent: str) -> MemoryScope:
+        return self.scopes.get(agent) or self.default_scope(agent)
+
+    def check_learning(self, agent: str, category: str) -> None:
+        """Raise `ScopeViolation` unless `agent` may learn `category`."""
+        self.scope_of(agent).check(category)
+        if self.category_check is not None:
+            self.category_check(agent, category)
+
+    def _stamp(self, memory: Memory, agent: str | None, context: Any, project: str) -> Memory:
+        now = self.clock()
+        memory.tenant_id, memory.project_id, memory.agent = self.tenant_id, project, agent
+        memory.created_at = memory.last_used_at = now
+        for name in ("workflow_id", "run_id", "node_id"):
+            if (value := _context_value(context, name)) is not None:
+                setattr(memory, name, str(value))
+        return memory
+
+    @staticmethod
+    def _put(memory: Memory) -> PutOp:
+        return PutOp(it.namespace(memory), memory.id, it.to_value(memory), index=["text"])
+
+    # -- retrieval -------------------------------------------------------------------
+    def _searches(
+        self,
+        kind: MemoryKind,
+        project: str,
+        agent: str,
+        user_id: str | None,
+        scope: RetrievalScope,
+        context: Any,
+    ) -> list[tuple[tuple[str, ...], dict[str, Any]]]:
+        """(namespace prefix, filter) of each search one kind needs under `scope`. Agents
+        are namespace labels, so an agent's memories are an index range: one search per
+        readable agent, never a filter over the whole kind."""
+        if kind is MemoryKind.USER_PREFERENCE:
+            prefix = (*it.kind_prefix(project, kind), it.label(user_id)) if user_id else None
+            return [(prefix, {})] if prefix else []
+        if scope in (RetrievalScope.TENANT, RetrievalScope.GLOBAL):
+            return [(it.kind_prefix(None, kind), {"kind": kind.value})]
+        filt: dict[str, Any] = {}
+        needed = {
+            RetrievalScope.NODE: ("workflow_id", "run_id", "node_id"),
+            RetrievalScope.RUN: ("workflow_id", "run_id"),
+            RetrievalScope.WORKFLOW: ("workflow_id",),
+        }.get(scope, ())
+        for name in needed:
+            value = _context_value(context, name)
+            if value is None:
+                raise ConfigError(f"retrieval scope {scope.value!r} needs {name} in the context")
+            filt[name] = str(value)
+        return [
+            ((*it.kind_prefix(project, kind), it.label(a)), filt)
+            for a in readable_agents(agent, self.scopes)
+        ]
+
+    def retrieve(
+        self,
+        task: str,
+        agent: str,
+        project_id: str | None = None,
+        user_id: str | None = None,
+        top_k: int = 5,
+        context: Any = None,
+        scope: RetrievalScope | str = RetrievalScope.AGENT,
+        include_workflow_outcomes: bool = False,
+    ) -> StorePlan[MemorySlice]:
+        started = time.perf_counter()
+        scope = RetrievalScope(scope)
+        if scope is RetrievalScope.GLOBAL and not self.privileged:
+            raise PrivilegeRequired(
+                "RetrievalScope.GLOBAL reads every tenant: use a privileged store"
+            )
+        if top_k < 1:
+            raise ConfigError(f"top_k must be at least 1, got {top_k}")
+        project = project_id or self.project_id
+        kinds = [
+            MemoryKind.HEURISTIC,
+            MemoryKind.OUTCOME,
+            MemoryKind.USER_PREFERENCE,
+            MemoryKind.DOMAIN_KNOWLEDGE,
+            MemoryKind.ANTI_PATTERN,
+        ]
+        if include_workflow_outcomes:
+            kinds.append(MemoryKind.WORKFLOW_OUTCOME)
+        searches: list[tuple[MemoryKind, SearchOp]] = [
+            (kind, SearchOp(prefix, filt or None, limit=top_k * 3, query=task or None))
+            for kind in kinds
+            for prefix, filt in self._searches(kind, project, agent, user_id, scope, context)
+        ]
+        found = yield [op for _, op in searches]
+        hits_by_kind: dict[MemoryKind, list[Item]] = {}
+        for (kind, _), hits in zip(searches, found, strict=True):
+            hits_by_kind.setdefault(kind, []).extend(hits)
+        candidates: list[tuple[Memory, float, Item]] = []
+        for hits in hits_by_kind.values():
+            best = max((h.score or 0.0 for h in hits), default=0.0) or 1.0
+            for hit in hits:
+                candidates.append((it.from_item(hit), (hit.score or 0.0) / best, hit))
+        usages = yield [GetOp(it.usage_namespace(project), m.id) for m, _, _ in candidates]
+        now = self.clock()
+        chosen: dict[MemoryKind, list[tuple[float, Memory, Usage]]] = {}
+        for (memory, similarity, _), used in zip(candidates, usages, strict=True):
+            usage = _usage(used)
+            value = score(memory, similarity, usage, now, self.weights)
+            chosen.setdefault(memory.kind, []).append((value, memory, usage))
+        result = MemorySlice(query=task, agent=agent)
+        reinforce: list[PutOp] = []
+        for kind, scored in chosen.items():
+            scored.sort(key=lambda s: -s[0])
+            for value, memory, usage in scored[:top_k]:
+                memory.metadata = {**memory.metadata, "score": value}
+                result.scores[memory.id] = value
+                getattr(result, _SLICE_FIELDS[kind]).append(memory)
+                reinforce.append(
+                    _usage_put(
+                        project, memory.id, Usage(usage.use_count + 1, now, usage.reinforcement)
+                    )
+                )
+        if reinforce:
+            yield reinforce  # retrieval strengthens what it returns
+        result.retrieval_time_ms = (time.perf_counter() - started) * 1000
+        return result
+
+    # -- learning --------------------------------------------------------------------
+    def learn(
+        self,
+        agent: str,
+        task: str,
+        outcome: str | bool,
+        strategy_used: str,
+        task_type: str | None = None,
+        duration_ms: int | None = None,
+        error_message: str | None = None,
+        feedback: str | None = None,
+        context: Any = None,
+    ) -> StorePlan[Outcome]:
+        if isinstance(outcome, str):
+            if outcome not in ("success", "failure"):
+                raise ConfigError(f"outcome must be 'success' or 'failure', got {outcome!r}")
+            success = outcome == "success"
+        else:
+            success = bool(outcome)
+        if not strategy_used or not strategy_used.strip():
+            raise ConfigError("strategy_used must not be empty")
+        task_type = task_type or "general"
+        self.check_learning(agent, task_type)
+        ctx = context if isinstance(context, Mapping) else {}
+        record = Outcome(
+            task_type=task_type,
+            task_description=task,
+            success=success,
+            strategy_used=strategy_used,
+            duration_ms=duration_ms,
+            error_message=error_message,
+            user_feedback=feedback,
+            context={k: v for k, v in ctx.items() if k != "configurable"},
+        )
+        self._stamp(record, agent, context, self.project_id)
+        yield [self._put(record)]
+        yield from self._consolidate(agent, record)
+        return record
+
+    def _consolidate(self, agent: str, record: Outcome) -> StorePlan[None]:
+        """Recount the outcomes of this agent, task type and strategy; create or update
+        the one heuristic (and anti-pattern) they support."""
+        project, task_type = self.project_id, record.task_type
+        strategy_key = it.normalise(record.strategy_used)
+        condition = learning.condition_for(task_type)
+        h_key = learning.heuristic_key(agent, condition, strategy_key)
+        a_key = learning.anti_pattern_key(agent, task_type, strategy_key)
+        owner = it.label(agent)
+        h_ns = (it.ROOT, it.label(project), MemoryKind.HEURISTIC.value, owner)
+        a_ns = (it.ROOT, it.label(project), MemoryKind.ANTI_PATTERN.value, owner)
+        same, others, heuristic, anti = yield [
+            SearchOp(
+                it.kind_prefix(project, MemoryKind.OUTCOME),
+                {"agent": agent, "task_type": task_type, "strategy_key": strategy_key},
+                limit=SCAN_LIMIT,
+            ),
+            SearchOp(
+                it.kind_prefix(project, MemoryKind.OUTCOME),
+                {"agent": agent, "task_type": task_type, "success": True},
+                limit=200,
+            ),
+            GetOp(h_ns, h_key),
+            GetOp(a_ns, a_key),
+        ]
+        outcomes = [it.from_item(i) for i in same]
+        n = len(outcomes)
+        wins = sum(1 for o in outcomes if o.success)  # type: ignore[attr-defined]
+        now = self.clock()
+        writes: list[PutOp] = []
+        if n >= self.scope_of(agent).min_occurrences_for_heuristic:
+            h = (
+                it.from_item(heuristic)
+                if heuristic
+                else Heuristic(
+                    id=h_key,
+                    condition=condition,
+                    strategy=record.strategy_used,
+                    task_type=task_type,
+                )
+            )
+            if not heuristic:
+                self._stamp(h, agent, None, project)
+            h.occurrence_count, h.success_count = n, wins
+            h.confidence = learning.heuristic_confidence(wins, n)
+            h.last_validated = now
+            writes.append(self._put(h))
+        failures = [o for o in outcomes if not o.success]  # type: ignore[attr-defined]
+        if len(failures) >= learning.ANTI_PATTERN_MIN_FAILURES and wins < len(failures):
+            a = (
+                it.from_item(anti)
+                if anti
+                else AntiPattern(
+                    id=a_key, pattern=record.strategy_used, why_bad="", task_type=task_type
+                )
+            )
+            if not anti:
+                self._stamp(a, agent, None, project)
+            last_error = next(
+                (
+                    o.error_message
+                    for o in reversed(failures)  # type: ignore[attr-defined]
+                    if o.error_message
+                ),
+                None,
+            )  # type: ignore[attr-defined]
+            a.why_bad = f"failed {len(failures)} of {n} times on {task_type} tasks" + (
+                f"; last error: {last_error}" if last_error else ""
+            )
+            a.better_alternative = learning.best_alternative(
+                [it.from_item(i) for i in others], strategy_key
+            )  # type: ignore[misc]
+            a.occurrence_count, a.last_seen = len(failures), now
+            writes.append(self._put(a))
+            if not record.success:
+                warnings.warn(
+                    f"strategy {record.strategy_used!r} for {task_type} tasks is a known "
+                    f"anti-pattern ({a.why_bad})",
+                    AntiPatternWarning,
+                    stacklevel=4,
+                )
+        if writes:
+            yield writes
+
+    def add_user_preference(
+        self, user_id: str, category: str, preference: str, source: str = "explicit_instruction"
+    ) -> StorePlan[UserPreference]:
+        if not user_id or not preference.strip():
+            raise ConfigError("user_id and preference must not be empty")
+        pref = UserPreference(
+            id=learning.stable_key("p", user_id, category, preference),
+            user_id=user_id,
+            category=category,
+            preference=preference,
+            source=source,
+        )
+        self._stamp(pref, None, None, self.project_id)
+        yield [self._put(pref)]
+        return pref
+
+    def add_domain_knowledge(
+        self, agent: str, domain: str, fact: str, source: str = "user_stated"
+    ) -> StorePlan[DomainKnowledge]:
+        if not fact.strip():
+            raise ConfigError("fact must not be empty")
+        self.check_learning(agent, domain)
+        knowledge = DomainKnowledge(
+            id=learning.stable_key("k", agent, domain, fact),
+            domain=domain,
+            fact=fact,
+            source=source,
+        )
+        self._stamp(knowledge, agent, None, self.project_id)
+        yield [self._put(knowledge)]
+        return knowledge
+
+    def remember(self, memories: list[Memory], agent: str) -> StorePlan[list[Memory]]:
+        """Store extracted memories for `agent`: every one is checked against the scope
+        first, then all are written in one batch (all or nothing), then outcomes feed
+        heuristic and anti-pattern learning."""
+        for m in memories:
+            category = getattr(m, "domain", None) or getattr(m, "task_type", None) or "general"
+            if not isinstance(m, UserPreference):
+                self.check_learning(agent, category)
+        for m in memories:
+            owner = None if isinstance(m, UserPreference) else agent
+            self._stamp(m, owner, None, self.project_id)
+            if isinstance(m, UserPreference):
+                m.id = learning.stable_key("p", m.user_id, m.category, m.preference)
+            elif isinstance(m, DomainKnowledge):
+                m.id = learning.stable_key("k", agent, m.domain, m.fact)
+        if memories:
+            yield [self._put(m) for m in memories]
+        for m in memories:
+            if isinstance(m, Outcome):
+                yield from self._consolidate(agent, m)
+        return memories
+
+    # -- forgetting, stats, feedback -------------------------------------------------
+    def _scan(self, agent: str | None) -> StorePlan[list[Memory]]:
+        kinds = [k for k in _SLICE_FIELDS if k is not MemoryKind.USER_PREFERENCE or agent is None]
+        filt = {"agent": agent} if agent else None
+        found = yield [
+            SearchOp(it.kind_prefix(self.project_id, k), filt, limit=SCAN_LIMIT) for k in kinds
+        ]
+        return [it.from_item(i) for hits in found for i in hits]
+
+    def forget(
+        self,
+        agent: str | None = None,
+        older_than_days: float = 90,
+        below_confidence: float = 0.3,
+    ) -> StorePlan[int]:
+        """Remove what decayed or what the policy names; keep an audit record."""
+        policy = ForgetPolicy(
+            older_than_days=older_than_days,
+            below_confidence=below_confidence,
+            min_strength=self.policy.min_strength,
+            half_lives=self.policy.half_lives,
+        )
+        memories = yield from self._scan(agent)
+        usages = yield [GetOp(it.usage_namespace(self.project_id), m.id) for m in memories]
+        now = self.clock()
+        removed = []
+        for memory, used in zip(memories, usages, strict=True):
+            if (why := policy.reason(memory, _usage(used), now)) is not None:
+                removed.append((memory, why))
+        if not removed:
+            return 0
+        audit = {
+            "at": now.isoformat(),
+            "agent": agent,
+            "policy": {
+                "older_than_days": older_than_days,
+                "below_confidence": below_confidence,
+                "min_strength": policy.min_strength,
+            },
+            "removed": [
+                {
+                    "id": m.id,
+                    "kind": m.kind.value,
+                    "agent": m.agent,
+                    "text": m.search_text()[:200],
+                    "reason": why,
+                }
+                for m, why in removed
+            ],
+        }
+        ops = [PutOp(it.namespace(m), m.id, None) for m, _ in removed]
+        ops += [PutOp(it.usage_namespace(self.project_id), m.id, None) for m, _ in removed]
+        ops.append(
+            PutOp(
+                it.audit_namespace(self.project_id),
+                f"{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}",
+                audit,
+                index=False,
+            )
+        )
+        yield ops  # one batch: all removed and audited, or nothing
+        return len(removed)
+
+    def forget_audit(self, limit: int = 20) -> StorePlan[list[dict[str, Any]]]:
+        found = yield [SearchOp(it.audit_namespace(self.project_id), limit=limit)]
+        return sorted((i.value for i in found[0]), key=lambda v: v["at"], reverse=True)
+
+    def get_stats(self, agent: str | None = None) -> StorePlan[dict[str, Any]]:
+        memories = yield from self._scan(agent)
+        counts = {k.value: 0 for k in _SLICE_FIELDS}
+        for m in memories:
+            counts[m.kind.value] += 1
+        return {
+            "project_id": self.project_id,
+            "agent": agent,
+            "counts": counts,
+            "total": sum(counts.values()),
+        }
+
+    def record_feedback(self, memory_id: str, signal: str | float) -> StorePlan[Usage]:
+        """Reinforce (helpful, +1) or weaken (unhelpful, -1) a memory."""
+        delta = (
+            {"helpful": 1.0, "positive": 1.0, "unhelpful": -1.0, "negative": -1.0}.get(
+                signal, signal
+            )
+            if isinstance(signal, str)
+            else float(signal)
+        )
+        if isinstance(delta, str):
+            raise ConfigError(
+                f"feedback signal must be helpful/unhelpful or a number, got {signal!r}"
+            )
+        (used,) = yield [GetOp(it.usage_namespace(self.project_id), memory_id)]
+        usage = _usage(used)
+        new = Usage(usage.use_count, usage.last_used_at, max(-1.0, usage.reinforcement + delta))
+        yield [_usage_put(self.project_id, memory_id, new)]
+        return new
+
+
+def _usage(item: Item | None) -> Usage:
+    if item is None:
+        return Usage()
+    v = item.value
+    last = v.get("last_used_at")
+    return Usage(
+        int(v.get("use_count", 0)),
+        datetime.fromisoformat(last) if last else None,
+        float(v.get("reinforcement", 0.0)),
+    )
+
+
+def _usage_put(project: str, memory_id: str, usage: Usage) -> PutOp:
+    last = (usage.last_used_at or datetime.now(UTC)).isoformat()
+    return PutOp(
+        it.usage_namespace(project),
+        memory_id,
+        {"use_count": usage.use_count, "last_used_at": last, "reinforcement": usage.reinforcement},
+        index=False,
+    )

@@ -1,0 +1,75 @@
+"""The one place memories become store items and back.
+
+Layout: every memory is an item in namespace `("alma", project_id, kind, owner)` keyed by
+its id, where owner is the agent (the user for preferences, `_` when there is none). The
+value is the model's JSON plus `kind`, `text` (what search indexes) and, for outcomes,
+`strategy_key` (the normalised strategy learning groups by). Usage (uses, last use,
+reinforcement) lives apart in `("alma", project_id, "usage")`, so reinforcing a memory
+never rewrites, nor re-embeds, the memory itself.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from langgraph.store.base import Item
+
+from langgraph_alma.memory.types import MODELS, Memory, MemoryKind, Outcome
+
+ROOT = "alma"
+USAGE = "usage"
+AUDIT = "forget_audit"
+NO_OWNER = "_"
+_EXTRA = ("kind", "text", "strategy_key")
+
+
+def label(value: str) -> str:
+    """A namespace label for any string (store labels may not contain '.')."""
+    return value.replace("%", "%25").replace(".", "%2E") or NO_OWNER
+
+
+def normalise(text: str) -> str:
+    """Case- and space-insensitive form of a strategy or pattern."""
+    return re.sub(r"\s+", " ", text.strip().lower())
+
+
+def owner_of(memory: Memory) -> str:
+    user = getattr(memory, "user_id", None)
+    return label(user or memory.agent or NO_OWNER)
+
+
+def namespace(memory: Memory) -> tuple[str, ...]:
+    return (ROOT, label(memory.project_id), memory.kind.value, owner_of(memory))
+
+
+def kind_prefix(project_id: str | None, kind: MemoryKind) -> tuple[str, ...]:
+    """Namespace prefix of one kind of memory in a project (all projects when None)."""
+    return (ROOT, label(project_id), kind.value) if project_id is not None else (ROOT,)
+
+
+def usage_namespace(project_id: str) -> tuple[str, ...]:
+    return (ROOT, label(project_id), USAGE)
+
+
+def audit_namespace(project_id: str) -> tuple[str, ...]:
+    return (ROOT, label(project_id), AUDIT)
+
+
+def to_value(memory: Memory) -> dict[str, Any]:
+    value = memory.model_dump(mode="json")
+    value["kind"] = memory.kind.value
+    value["text"] = memory.search_text()
+    if isinstance(memory, Outcome):
+        value["strategy_key"] = normalise(memory.strategy_used)
+    return value
+
+
+def from_item(item: Item) -> Memory:
+    """The memory an item holds, with `score` set when the item came from a search."""
+    value = {k: v for k, v in item.value.items() if k not in _EXTRA}
+    memory = MODELS[MemoryKind(item.value["kind"])].model_validate(value)
+    score = getattr(item, "score", None)
+    if score is not None:
+        memory.metadata = {**memory.metadata, "similarity": float(score)}
+    return memory

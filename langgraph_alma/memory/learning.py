@@ -1,0 +1,58 @@
+"""Learning rules, pure: confidence from evidence, keys that make learning idempotent,
+and when outcomes become heuristics or anti-patterns."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections import Counter
+from collections.abc import Iterable
+
+from langgraph_alma.memory.items import normalise
+from langgraph_alma.memory.types import Outcome
+
+# z of an 80% one-sided interval: 3 successes out of 3 give 0.64, 30 out of 30 give 0.95.
+CONFIDENCE_Z = 1.2816
+ANTI_PATTERN_MIN_FAILURES = 2
+
+
+def heuristic_confidence(successes: int, occurrences: int, z: float = CONFIDENCE_Z) -> float:
+    """Wilson lower bound of the success rate: rises with the rate and with the evidence.
+
+    >>> round(heuristic_confidence(3, 3), 2), round(heuristic_confidence(30, 30), 2)
+    (0.64, 0.95)
+    """
+    if occurrences <= 0:
+        return 0.0
+    p = successes / occurrences
+    denom = 1 + z * z / occurrences
+    centre = p + z * z / (2 * occurrences)
+    margin = z * math.sqrt(p * (1 - p) / occurrences + z * z / (4 * occurrences * occurrences))
+    return max(0.0, min(1.0, (centre - margin) / denom))
+
+
+def stable_key(prefix: str, *parts: str) -> str:
+    """A deterministic item key: the same parts always name the same memory."""
+    digest = hashlib.sha256("\x1f".join(normalise(p) for p in parts).encode()).hexdigest()
+    return f"{prefix}-{digest[:32]}"
+
+
+def heuristic_key(agent: str, condition: str, strategy: str) -> str:
+    return stable_key("h", agent, condition, strategy)
+
+
+def anti_pattern_key(agent: str, task_type: str, pattern: str) -> str:
+    return stable_key("ap", agent, task_type, pattern)
+
+
+def condition_for(task_type: str) -> str:
+    """The condition a heuristic learned from outcomes of one task type states."""
+    return f"task type is {task_type}"
+
+
+def best_alternative(outcomes: Iterable[Outcome], failing: str) -> str:
+    """The strategy that succeeded most often for these outcomes, other than `failing`."""
+    wins = Counter(
+        o.strategy_used for o in outcomes if o.success and normalise(o.strategy_used) != failing
+    )
+    return wins.most_common(1)[0][0] if wins else ""
