@@ -10,7 +10,12 @@ import asyncio
 import copy
 import threading
 from collections.abc import AsyncIterator, Collection, Iterator, Mapping, Sequence
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import (
+    AbstractAsyncContextManager,
+    AbstractContextManager,
+    asynccontextmanager,
+    contextmanager,
+)
 from typing import Any, TypeVar
 
 import psycopg
@@ -24,11 +29,12 @@ from langgraph.checkpoint.base import (
     DeltaChannelHistory,
 )
 from langgraph.checkpoint.serde.base import SerializerProtocol
-from psycopg_pool import AsyncConnectionPool, ConnectionPool, PoolClosed
+from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
 from langgraph_alma.checkpoint._core import SaverCore
 from langgraph_alma.checkpoint._delta import ChannelMemory
 from langgraph_alma.config import Settings, get_settings
+from langgraph_alma.db.borrow import aborrow, borrow
 from langgraph_alma.db.connect import connection_kwargs, resolve
 from langgraph_alma.db.plan import Plan, arun_plan, run_plan
 from langgraph_alma.errors import AlmaError, ConfigError
@@ -140,19 +146,8 @@ class AlmaSaver(_AlmaSaverBase):
             with self._connection() as conn:
                 migrate(conn)
 
-    @contextmanager
-    def _connection(self) -> Iterator[psycopg.Connection[Any]]:
-        try:
-            if isinstance(self.conn, ConnectionPool):
-                with self.conn.connection() as conn:
-                    yield conn
-            else:
-                if self.conn.closed:
-                    raise SaverClosed("this saver's connection is closed")
-                with self.lock:
-                    yield self.conn
-        except PoolClosed as exc:
-            raise SaverClosed(f"this saver's connection pool is closed: {exc}") from exc
+    def _connection(self) -> AbstractContextManager[psycopg.Connection[Any]]:
+        return borrow(self.conn, self.lock, SaverClosed, "saver")
 
     def _run(self, plan: Plan[T], *, transaction: bool = False) -> T:
         with self._connection() as conn:
@@ -310,19 +305,8 @@ class AsyncAlmaSaver(_AlmaSaverBase):
             async with self._connection() as conn:
                 await amigrate(conn)
 
-    @asynccontextmanager
-    async def _connection(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
-        try:
-            if isinstance(self.conn, AsyncConnectionPool):
-                async with self.conn.connection() as conn:
-                    yield conn
-            else:
-                if self.conn.closed:
-                    raise SaverClosed("this saver's connection is closed")
-                async with self.lock:
-                    yield self.conn
-        except PoolClosed as exc:
-            raise SaverClosed(f"this saver's connection pool is closed: {exc}") from exc
+    def _connection(self) -> AbstractAsyncContextManager[psycopg.AsyncConnection[Any]]:
+        return aborrow(self.conn, self.lock, SaverClosed, "saver")
 
     async def _arun(self, plan: Plan[T], *, transaction: bool = False) -> T:
         async with self._connection() as conn:

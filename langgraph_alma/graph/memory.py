@@ -9,13 +9,19 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import (
+    AbstractAsyncContextManager,
+    AbstractContextManager,
+    asynccontextmanager,
+    contextmanager,
+)
 from typing import Any, TypeVar
 
 import psycopg
-from psycopg_pool import AsyncConnectionPool, ConnectionPool, PoolClosed
+from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
 from langgraph_alma.config import get_settings
+from langgraph_alma.db.borrow import aborrow, borrow
 from langgraph_alma.db.connect import connection_kwargs, resolve
 from langgraph_alma.db.plan import Plan, arun_plan, run_plan
 from langgraph_alma.domains.schema import DomainSchema
@@ -102,19 +108,8 @@ class GraphMemory(_GraphMemoryBase):
         ) as pool:
             yield cls(pool, **kwargs)
 
-    @contextmanager
-    def _connection(self) -> Iterator[psycopg.Connection[Any]]:
-        try:
-            if isinstance(self.conn, ConnectionPool):
-                with self.conn.connection() as conn:
-                    yield conn
-            else:
-                if self.conn.closed:
-                    raise GraphClosed("this graph memory's connection is closed")
-                with self.lock:
-                    yield self.conn
-        except PoolClosed as exc:
-            raise GraphClosed(f"this graph memory's connection pool is closed: {exc}") from exc
+    def _connection(self) -> AbstractContextManager[psycopg.Connection[Any]]:
+        return borrow(self.conn, self.lock, GraphClosed, "graph memory")
 
     def _run(self, plan: Plan[T], *, transaction: bool = False) -> T:
         with self._connection() as conn:
@@ -241,19 +236,8 @@ class AsyncGraphMemory(_GraphMemoryBase):
         ) as pool:
             yield cls(pool, **kwargs)
 
-    @asynccontextmanager
-    async def _connection(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
-        try:
-            if isinstance(self.conn, AsyncConnectionPool):
-                async with self.conn.connection() as conn:
-                    yield conn
-            else:
-                if self.conn.closed:
-                    raise GraphClosed("this graph memory's connection is closed")
-                async with self.lock:
-                    yield self.conn
-        except PoolClosed as exc:
-            raise GraphClosed(f"this graph memory's connection pool is closed: {exc}") from exc
+    def _connection(self) -> AbstractAsyncContextManager[psycopg.AsyncConnection[Any]]:
+        return aborrow(self.conn, self.lock, GraphClosed, "graph memory")
 
     async def _arun(self, plan: Plan[T], *, transaction: bool = False) -> T:
         async with self._connection() as conn:

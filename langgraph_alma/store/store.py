@@ -12,14 +12,20 @@ import copy
 import logging
 import threading
 from collections.abc import AsyncIterator, Iterable, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import (
+    AbstractAsyncContextManager,
+    AbstractContextManager,
+    asynccontextmanager,
+    contextmanager,
+)
 from typing import Any, TypeVar
 
 import psycopg
 from langgraph.store.base import BaseStore, IndexConfig, Op, Result, TTLConfig
-from psycopg_pool import AsyncConnectionPool, ConnectionPool, PoolClosed
+from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
 from langgraph_alma.config import get_settings
+from langgraph_alma.db.borrow import aborrow, borrow
 from langgraph_alma.db.connect import connection_kwargs, resolve
 from langgraph_alma.db.plan import Plan, arun_plan, run_plan
 from langgraph_alma.errors import AlmaError, ConfigError
@@ -165,19 +171,8 @@ class AlmaStore(_AlmaStoreBase):
         for ddl in self._core.setup_statements():
             conn.execute(ddl)
 
-    @contextmanager
-    def _connection(self) -> Iterator[psycopg.Connection[Any]]:
-        try:
-            if isinstance(self.conn, ConnectionPool):
-                with self.conn.connection() as conn:
-                    yield conn
-            else:
-                if self.conn.closed:
-                    raise StoreClosed("this store's connection is closed")
-                with self.lock:
-                    yield self.conn
-        except PoolClosed as exc:
-            raise StoreClosed(f"this store's connection pool is closed: {exc}") from exc
+    def _connection(self) -> AbstractContextManager[psycopg.Connection[Any]]:
+        return borrow(self.conn, self.lock, StoreClosed, "store")
 
     def _run(self, plan: Plan[T]) -> T:
         with self._connection() as conn:
@@ -305,19 +300,8 @@ class AsyncAlmaStore(_AlmaStoreBase):
             for stmt in ddl:
                 await conn.execute(stmt)
 
-    @asynccontextmanager
-    async def _connection(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
-        try:
-            if isinstance(self.conn, AsyncConnectionPool):
-                async with self.conn.connection() as conn:
-                    yield conn
-            else:
-                if self.conn.closed:
-                    raise StoreClosed("this store's connection is closed")
-                async with self.lock:
-                    yield self.conn
-        except PoolClosed as exc:
-            raise StoreClosed(f"this store's connection pool is closed: {exc}") from exc
+    def _connection(self) -> AbstractAsyncContextManager[psycopg.AsyncConnection[Any]]:
+        return aborrow(self.conn, self.lock, StoreClosed, "store")
 
     async def _arun(self, plan: Plan[T]) -> T:
         async with self._connection() as conn:
