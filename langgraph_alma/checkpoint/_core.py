@@ -38,7 +38,8 @@ from langgraph_alma.checkpoint._delta import (
     rebuild,
 )
 from langgraph_alma.db.plan import Plan, Sql, set_tenant
-from langgraph_alma.errors import ConfigError, StateTooLarge, TenantMismatch, ThreadIdRequired
+from langgraph_alma.db.tenancy import resolve_tenant
+from langgraph_alma.errors import ConfigError, StateTooLarge, ThreadIdRequired
 
 PRUNE_STRATEGIES = ("keep_latest", "delete")
 _PULL = "~__pregel_pull"
@@ -88,14 +89,7 @@ class SaverCore:
     # -- tenancy -----------------------------------------------------------------
     def tenant(self, config: RunnableConfig | None = None) -> str:
         """The tenant a call acts for: the bound tenant, or the config's, or the default."""
-        requested = ((config or {}).get("configurable") or {}).get("tenant_id")
-        if requested is not None and (not isinstance(requested, str) or not requested):
-            raise ConfigError(f"tenant_id must be a non-empty string, got {requested!r}")
-        if self.tenant_id is not None:
-            if requested is not None and requested != self.tenant_id:
-                raise TenantMismatch(self.tenant_id, requested)
-            return self.tenant_id
-        return requested or self.default_tenant
+        return resolve_tenant(self.tenant_id, config, self.default_tenant)
 
     def _name_tenant(self, config: RunnableConfig | None, tenant: str) -> None:
         """Configs the saver hands out name a tenant other than the default, so that a

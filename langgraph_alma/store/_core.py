@@ -37,11 +37,11 @@ from langgraph.store.base import (
 )
 
 from langgraph_alma.db.plan import Plan, Sql, set_tenant
+from langgraph_alma.db.tenancy import resolve_tenant
 from langgraph_alma.errors import (
     ConfigError,
     InvalidValue,
     PrivilegeRequired,
-    TenantMismatch,
     ValueTooLarge,
 )
 from langgraph_alma.store import _sql
@@ -162,14 +162,7 @@ class StoreCore:
         """The bound tenant, else the run's `configurable.tenant_id`, else the default."""
         if config is None:
             config = run_config()
-        requested = ((config or {}).get("configurable") or {}).get("tenant_id")
-        if requested is not None and (not isinstance(requested, str) or not requested):
-            raise ConfigError(f"tenant_id must be a non-empty string, got {requested!r}")
-        if self.tenant_id is not None:
-            if requested is not None and requested != self.tenant_id:
-                raise TenantMismatch(self.tenant_id, requested)
-            return self.tenant_id
-        return requested or self.default_tenant
+        return resolve_tenant(self.tenant_id, config, self.default_tenant)
 
     # -- validation and encoding ---------------------------------------------------
     def prepare(self, ops: Iterable[Op], config: RunnableConfig | None = None) -> Prepared:

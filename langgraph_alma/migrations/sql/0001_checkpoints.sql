@@ -79,20 +79,24 @@ CREATE TABLE IF NOT EXISTS alma_checkpoint_writes (
     PRIMARY KEY (tenant_id, thread_id, checkpoint_ns, checkpoint_id, task_id, idx)
 );
 
-DO $$
-DECLARE t text;
+-- Tenant isolation of one table, for this and every later migration: row-level security
+-- enabled and forced (the owner too), the policy on the transaction's tenant, and the
+-- application role's grants. The table name is an identifier, quoted with %I.
+CREATE OR REPLACE FUNCTION alma_isolate_tenants(t text) RETURNS void
+LANGUAGE plpgsql AS $$
 BEGIN
-    FOREACH t IN ARRAY ARRAY['alma_checkpoints', 'alma_checkpoint_blobs', 'alma_checkpoint_writes']
-    LOOP
-        EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', t);
-        EXECUTE format('ALTER TABLE %I FORCE ROW LEVEL SECURITY', t);
-        EXECUTE format('DROP POLICY IF EXISTS tenant_isolation ON %I', t);
-        EXECUTE format(
-            'CREATE POLICY tenant_isolation ON %I USING (tenant_id = alma_current_tenant()) '
-            'WITH CHECK (tenant_id = alma_current_tenant())', t);
-        IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'alma_app') THEN
-            EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON %I TO alma_app', t);
-        END IF;
-    END LOOP;
+    EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', t);
+    EXECUTE format('ALTER TABLE %I FORCE ROW LEVEL SECURITY', t);
+    EXECUTE format('DROP POLICY IF EXISTS tenant_isolation ON %I', t);
+    EXECUTE format(
+        'CREATE POLICY tenant_isolation ON %I USING (tenant_id = alma_current_tenant()) '
+        'WITH CHECK (tenant_id = alma_current_tenant())', t);
+    IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'alma_app') THEN
+        EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON %I TO alma_app', t);
+    END IF;
 END
 $$;
+REVOKE ALL ON FUNCTION alma_isolate_tenants(text) FROM PUBLIC;
+
+SELECT alma_isolate_tenants(t)
+FROM unnest(ARRAY['alma_checkpoints', 'alma_checkpoint_blobs', 'alma_checkpoint_writes']) AS t;

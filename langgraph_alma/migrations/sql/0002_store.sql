@@ -40,23 +40,7 @@ CREATE TABLE IF NOT EXISTS alma_store_vectors (
         REFERENCES alma_store (tenant_id, ns_path, key) ON DELETE CASCADE
 );
 
-DO $$
-DECLARE t text;
-BEGIN
-    FOREACH t IN ARRAY ARRAY['alma_store', 'alma_store_vectors']
-    LOOP
-        EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', t);
-        EXECUTE format('ALTER TABLE %I FORCE ROW LEVEL SECURITY', t);
-        EXECUTE format('DROP POLICY IF EXISTS tenant_isolation ON %I', t);
-        EXECUTE format(
-            'CREATE POLICY tenant_isolation ON %I USING (tenant_id = alma_current_tenant()) '
-            'WITH CHECK (tenant_id = alma_current_tenant())', t);
-        IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'alma_app') THEN
-            EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON %I TO alma_app', t);
-        END IF;
-    END LOOP;
-END
-$$;
+SELECT alma_isolate_tenants(t) FROM unnest(ARRAY['alma_store', 'alma_store_vectors']) AS t;
 
 -- The TTL sweeper deletes expired items of every tenant, which the application role may
 -- not do by itself; this function may, and does nothing else. Its owner (the migration

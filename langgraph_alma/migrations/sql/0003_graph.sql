@@ -58,20 +58,4 @@ CREATE TABLE IF NOT EXISTS alma_relationships (
 CREATE INDEX IF NOT EXISTS alma_relationships_target_idx
     ON alma_relationships (tenant_id, project_id, target_id, relation_type);
 
-DO $$
-DECLARE t text;
-BEGIN
-    FOREACH t IN ARRAY ARRAY['alma_entities', 'alma_relationships']
-    LOOP
-        EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', t);
-        EXECUTE format('ALTER TABLE %I FORCE ROW LEVEL SECURITY', t);
-        EXECUTE format('DROP POLICY IF EXISTS tenant_isolation ON %I', t);
-        EXECUTE format(
-            'CREATE POLICY tenant_isolation ON %I USING (tenant_id = alma_current_tenant()) '
-            'WITH CHECK (tenant_id = alma_current_tenant())', t);
-        IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'alma_app') THEN
-            EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON %I TO alma_app', t);
-        END IF;
-    END LOOP;
-END
-$$;
+SELECT alma_isolate_tenants(t) FROM unnest(ARRAY['alma_entities', 'alma_relationships']) AS t;

@@ -22,15 +22,4 @@ CREATE TABLE IF NOT EXISTS alma_workflow_branches (
     PRIMARY KEY (tenant_id, thread_id, branch_id)
 );
 
-ALTER TABLE alma_workflow_branches ENABLE ROW LEVEL SECURITY;
-ALTER TABLE alma_workflow_branches FORCE ROW LEVEL SECURITY;
-DROP POLICY IF EXISTS tenant_isolation ON alma_workflow_branches;
-CREATE POLICY tenant_isolation ON alma_workflow_branches
-    USING (tenant_id = alma_current_tenant()) WITH CHECK (tenant_id = alma_current_tenant());
-DO $$
-BEGIN
-    IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'alma_app') THEN
-        GRANT SELECT, INSERT, UPDATE, DELETE ON alma_workflow_branches TO alma_app;
-    END IF;
-END
-$$;
+SELECT alma_isolate_tenants('alma_workflow_branches');
