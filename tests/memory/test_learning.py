@@ -148,3 +148,30 @@ async def test_async_facade_learns_and_retrieves(pool, tenant, clock, _indexed) 
         got = await alma.retrieve("parse a csv file", agent="ada")
         assert [(h.strategy, h.occurrence_count) for h in got.heuristics] == [("stream rows", 3)]
         assert (await alma.get_stats())["counts"]["outcome"] == 3
+
+
+def test_global_scope_needs_a_privileged_store(make_alma, database, tenant, clock) -> None:
+    from psycopg_pool import ConnectionPool
+
+    from langgraph_alma.alma import Alma
+    from langgraph_alma.db.connect import connection_kwargs
+    from langgraph_alma.errors import PrivilegeRequired
+    from langgraph_alma.memory import RetrievalScope
+    from langgraph_alma.store import AlmaStore
+    from tests.memory.conftest import INDEX
+
+    fact = "Global scope sees the zebra migration runbook"
+    make_alma(tenant_id=tenant + "-a").add_domain_knowledge("ops", "infra", fact)
+    make_alma(tenant_id=tenant + "-b").add_domain_knowledge("ops", "infra", fact + " too")
+    with pytest.raises(PrivilegeRequired):
+        make_alma().retrieve("zebra runbook", agent="ops", scope=RetrievalScope.GLOBAL)
+    with ConnectionPool(
+        database.admin_url, min_size=1, max_size=2, kwargs=connection_kwargs()
+    ) as admin_pool:
+        admin = Alma(
+            AlmaStore(admin_pool, index=INDEX, tenant_id=tenant + "-a", privileged=True),
+            clock=clock,
+        )
+        found = admin.retrieve("zebra runbook", agent="ops", scope=RetrievalScope.GLOBAL, top_k=50)
+    tenants = {k.tenant_id for k in found.domain_knowledge}
+    assert {tenant + "-a", tenant + "-b"} <= tenants
