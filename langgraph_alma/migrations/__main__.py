@@ -6,7 +6,6 @@ import argparse
 import sys
 
 from langgraph_alma.db import connect
-from langgraph_alma.errors import AlmaError
 from langgraph_alma.migrations import migrate, migrations, status
 
 
@@ -27,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
                 for m in migrations():
                     mark = "applied" if m.version in st.applied else "pending"
                     print(f"{m.version:04d}  {m.name:<24} {mark}")
-    except (AlmaError, OSError, Exception) as exc:  # one clear line, not a traceback
+    except Exception as exc:  # one clear line, not a traceback
         print(f"error: {exc}", file=sys.stderr)
         return 1
     return 0
