@@ -42,6 +42,10 @@ from langgraph_alma.workflow.checkpoints import CheckpointManager, CheckpointRec
 from langgraph_alma.workflow.context import WorkflowContext
 from langgraph_alma.workflow.core import WorkflowCore, merge_states
 
+# One agent's memories of one kind are a namespace; ranking up to this many of them
+# exactly (a few ms) beats walking the HNSW index filtered to a small slice of it.
+MEMORY_EXACT_SEARCH_MAX = 10_000
+
 
 class AgentConfig(BaseModel):
     """One agent's MemoryScope as written in the YAML config."""
@@ -204,7 +208,10 @@ class Alma:
         try:
             store = stack.enter_context(
                 AlmaStore.from_conn_string(
-                    url, index=_index(embeddings, embedding_dims), tenant_id=tenant_id
+                    url,
+                    index=_index(embeddings, embedding_dims),
+                    tenant_id=tenant_id,
+                    exact_search_max=MEMORY_EXACT_SEARCH_MAX,
                 )
             )
             saver = stack.enter_context(AlmaSaver.from_conn_string(url, tenant_id=tenant_id))
@@ -504,7 +511,10 @@ class AsyncAlma:
         try:
             store = await stack.enter_async_context(
                 AsyncAlmaStore.from_conn_string(
-                    url, index=_index(embeddings, embedding_dims), tenant_id=tenant_id
+                    url,
+                    index=_index(embeddings, embedding_dims),
+                    tenant_id=tenant_id,
+                    exact_search_max=MEMORY_EXACT_SEARCH_MAX,
                 )
             )
             saver = await stack.enter_async_context(

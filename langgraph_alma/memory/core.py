@@ -258,12 +258,12 @@ class MemoryCore:
         a_ns = (it.ROOT, it.label(project), MemoryKind.ANTI_PATTERN.value, owner)
         same, others, heuristic, anti = yield [
             SearchOp(
-                it.kind_prefix(project, MemoryKind.OUTCOME),
+                (*it.kind_prefix(project, MemoryKind.OUTCOME), owner),
                 {"agent": agent, "task_type": task_type, "strategy_key": strategy_key},
                 limit=SCAN_LIMIT,
             ),
             SearchOp(
-                it.kind_prefix(project, MemoryKind.OUTCOME),
+                (*it.kind_prefix(project, MemoryKind.OUTCOME), owner),
                 {"agent": agent, "task_type": task_type, "success": True},
                 limit=200,
             ),

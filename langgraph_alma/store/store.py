@@ -136,6 +136,7 @@ class AlmaStore(_AlmaStoreBase):
         privileged: bool = False,
         pool_size: int | None = None,
         admin_url: str | None = None,
+        exact_search_max: int = DEFAULT_EXACT_SEARCH_MAX,
     ) -> Iterator[AlmaStore]:
         """A store on a new pool; with no URL, on `ALMA_DATABASE_URL` or the embedded
         server. `privileged=True` connects as the admin role."""
@@ -149,6 +150,7 @@ class AlmaStore(_AlmaStoreBase):
         ) as pool:
             store = cls(
                 pool, index=index, ttl=ttl, tenant_id=tenant_id, privileged=privileged,
+                exact_search_max=exact_search_max,
                 admin_url=admin,
             )  # fmt: skip
             try:
@@ -264,6 +266,7 @@ class AsyncAlmaStore(_AlmaStoreBase):
         privileged: bool = False,
         pool_size: int | None = None,
         admin_url: str | None = None,
+        exact_search_max: int = DEFAULT_EXACT_SEARCH_MAX,
     ) -> AsyncIterator[AsyncAlmaStore]:
         """An async store on a new pool (see `AlmaStore.from_conn_string`)."""
         target = await asyncio.to_thread(resolve, conn_string)
@@ -277,6 +280,7 @@ class AsyncAlmaStore(_AlmaStoreBase):
         ) as pool:
             store = cls(
                 pool, index=index, ttl=ttl, tenant_id=tenant_id, privileged=privileged,
+                exact_search_max=exact_search_max,
                 admin_url=admin,
             )  # fmt: skip
             try:
