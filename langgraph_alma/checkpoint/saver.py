@@ -36,6 +36,7 @@ from langgraph_alma.checkpoint._delta import ChannelMemory
 from langgraph_alma.config import Settings, get_settings
 from langgraph_alma.db.borrow import aborrow, borrow
 from langgraph_alma.db.connect import connection_kwargs, resolve
+from langgraph_alma.db.loop import run_on_loop
 from langgraph_alma.db.plan import Plan, arun_plan, run_plan
 from langgraph_alma.errors import AlmaError, ConfigError
 from langgraph_alma.migrations import amigrate, migrate
@@ -366,16 +367,7 @@ class AsyncAlmaSaver(_AlmaSaverBase):
 
     # Sync callers (a sync graph on an async saver) run on the saver's event loop.
     def _sync(self, coro: Any) -> Any:
-        try:
-            if asyncio.get_running_loop() is self.loop:
-                coro.close()
-                raise asyncio.InvalidStateError(
-                    "synchronous calls to AsyncAlmaSaver are only allowed from a thread other "
-                    "than the event loop's; use the async methods (ainvoke) or AlmaSaver"
-                )
-        except RuntimeError:
-            pass
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result()
+        return run_on_loop(self.loop, coro, "AsyncAlmaSaver")
 
     def get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
         return self._sync(self.aget_tuple(config))

@@ -27,6 +27,7 @@ from psycopg_pool import AsyncConnectionPool, ConnectionPool
 from langgraph_alma.config import get_settings
 from langgraph_alma.db.borrow import aborrow, borrow
 from langgraph_alma.db.connect import connection_kwargs, resolve
+from langgraph_alma.db.loop import run_on_loop
 from langgraph_alma.db.plan import Plan, arun_plan, run_plan
 from langgraph_alma.errors import AlmaError, ConfigError
 from langgraph_alma.migrations import amigrate, migrate
@@ -332,16 +333,7 @@ class AsyncAlmaStore(_AlmaStoreBase):
         return self._sync(self._aexecute(prepared))
 
     def _sync(self, coro: Any) -> Any:
-        try:
-            if asyncio.get_running_loop() is self.loop:
-                coro.close()
-                raise asyncio.InvalidStateError(
-                    "synchronous calls to AsyncAlmaStore are only allowed from a thread other "
-                    "than the event loop's; use the async methods or AlmaStore"
-                )
-        except RuntimeError:
-            pass
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result()
+        return run_on_loop(self.loop, coro, "AsyncAlmaStore")
 
     async def asweep_ttl(self) -> int:
         """Delete expired items (of every tenant); returns how many were deleted."""
