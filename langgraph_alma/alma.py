@@ -159,14 +159,17 @@ def merge_slices(slices: list[MemorySlice], top_k: int) -> MemorySlice:
     return merged
 
 
-class Alma:
-    """ALMA's API, sync. Build it with `Alma.connect(...)`, `Alma.from_config(path)` or
-    `Alma(store, saver=...)` from an `AlmaStore` you already have."""
+class _AlmaBase:
+    """What `Alma` and `AsyncAlma` share: the memory core and the graph on the store's
+    connections. Subclasses name their graph class and exit stack."""
+
+    _graph_class: type[GraphMemory] | type[AsyncGraphMemory]
+    _exit_class: type[contextlib.ExitStack] | type[contextlib.AsyncExitStack]
 
     def __init__(
         self,
-        store: AlmaStore,
-        saver: AlmaSaver | None = None,
+        store: AlmaStore | AsyncAlmaStore,
+        saver: AlmaSaver | AsyncAlmaSaver | None = None,
         *,
         project_id: str = "default",
         scopes: Mapping[str, MemoryScope] | None = None,
@@ -185,9 +188,18 @@ class Alma:
         self.graph = (
             graph
             if graph is not None
-            else GraphMemory(store.conn, tenant_id=tenant, project_id=project_id, schema=domain)
+            else self._graph_class(
+                store.conn, tenant_id=tenant, project_id=project_id, schema=domain
+            )
         )
-        self._exit = contextlib.ExitStack()
+
+
+class Alma(_AlmaBase):
+    """ALMA's API, sync. Build it with `Alma.connect(...)`, `Alma.from_config(path)` or
+    `Alma(store, saver=...)` from an `AlmaStore` you already have."""
+
+    _graph_class = GraphMemory
+    _exit_class = contextlib.ExitStack
 
     @classmethod
     def connect(
@@ -462,36 +474,11 @@ class Alma:
         return merge_states(states, config)
 
 
-class AsyncAlma:
+class AsyncAlma(_AlmaBase):
     """ALMA's API, async (`await alma.retrieve(...)`); see `Alma`."""
 
-    def __init__(
-        self,
-        store: AsyncAlmaStore,
-        saver: AsyncAlmaSaver | None = None,
-        *,
-        project_id: str = "default",
-        scopes: Mapping[str, MemoryScope] | None = None,
-        weights: ScoringWeights | None = None,
-        policy: ForgetPolicy | None = None,
-        clock: Clock | None = None,
-        domain: Any = None,
-        graph: Any = None,
-        extractor: Any = None,
-    ) -> None:
-        self.store, self.saver, self.domain, self.extractor = store, saver, domain, extractor
-        tenant = store.tenant_id or "default"
-        self.core = MemoryCore(
-            **_core_kwargs(tenant, project_id, scopes, store, weights, policy, clock, domain)
-        )
-        self.graph = (
-            graph
-            if graph is not None
-            else AsyncGraphMemory(
-                store.conn, tenant_id=tenant, project_id=project_id, schema=domain
-            )
-        )
-        self._exit = contextlib.AsyncExitStack()
+    _graph_class = AsyncGraphMemory
+    _exit_class = contextlib.AsyncExitStack
 
     @classmethod
     async def connect(
