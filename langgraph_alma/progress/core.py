@@ -1,0 +1,372 @@
+"""`ProgressCore`: progress tracking written once as store plans (see
+`langgraph_alma.memory._plan`); `ProgressTracker` and `AsyncProgressTracker` drive them.
+
+Layout: each work item is an item in `("alma", project, "work_item")` keyed by its id;
+progress logs live in `("alma", project, "progress_log")`. Dependencies are stored on
+both sides (`blocks` on the blocker, `blocked_by` on the dependant).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
+from typing import Any, Literal
+
+from langgraph.store.base import GetOp, Item, PutOp, SearchOp
+
+from langgraph_alma.errors import AlmaError
+from langgraph_alma.memory import items as it
+from langgraph_alma.memory._plan import StorePlan
+from langgraph_alma.memory.types import utcnow
+from langgraph_alma.progress.models import (
+    TRANSITIONS,
+    ProgressLog,
+    ProgressSummary,
+    S,
+    WorkItem,
+    WorkStatus,
+)
+
+PAGE = 1_000  # items per search while scanning a namespace (more pages as needed)
+WORK_ITEM = "work_item"
+PROGRESS_LOG = "progress_log"
+Strategy = Literal["priority", "blocked_unblock", "quick_win"]
+STRATEGIES = ("priority", "blocked_unblock", "quick_win")
+
+
+class ProgressError(AlmaError, ValueError):
+    """A progress operation that cannot be done as asked."""
+
+
+class InvalidTransition(ProgressError):
+    def __init__(self, item_id: str, old: WorkStatus, new: WorkStatus) -> None:
+        allowed = ", ".join(sorted(s.value for s in TRANSITIONS[old])) or "none (terminal)"
+        super().__init__(
+            f"work item {item_id!r}: cannot go from {old.value!r} to {new.value!r} "
+            f"(allowed from {old.value!r}: {allowed})"
+        )
+        self.item_id, self.from_status, self.to_status = item_id, old, new
+
+
+class DependencyCycle(ProgressError):
+    pass
+
+
+class WorkItemNotFound(ProgressError, LookupError):
+    pass
+
+
+def work_namespace(project_id: str) -> tuple[str, ...]:
+    return (it.ROOT, it.label(project_id), WORK_ITEM)
+
+
+def log_namespace(project_id: str) -> tuple[str, ...]:
+    return (it.ROOT, it.label(project_id), PROGRESS_LOG)
+
+
+def put_item(item: WorkItem) -> PutOp:
+    return PutOp(work_namespace(item.project_id), item.id, item.model_dump(mode="json"), False)
+
+
+def page_op(namespace: tuple[str, ...], offset: int = 0) -> SearchOp:
+    return SearchOp(namespace, limit=PAGE, offset=offset, refresh_ttl=False)
+
+
+def scan_op(project_id: str) -> SearchOp:
+    """The first page of a project's work items."""
+    return page_op(work_namespace(project_id))
+
+
+def scan_rest(first_op: SearchOp, first: Sequence[Item]) -> StorePlan[list[Item]]:
+    """Every item under `first_op`'s namespace, given its first page: one more round trip
+    per further page, none when the first page was not full."""
+    found, page = list(first), first
+    while len(page) == first_op.limit:
+        (page,) = yield [page_op(first_op.namespace_prefix, len(found))]
+        found += page
+    return found
+
+
+def items_of(results: Iterable[Item]) -> dict[str, WorkItem]:
+    return {i.key: WorkItem.model_validate(i.value) for i in results}
+
+
+def _reaches(start: str, target: str, items: dict[str, WorkItem]) -> list[str] | None:
+    """A path start -> ... -> target following `blocks` edges, or None."""
+    stack: list[list[str]] = [[start]]
+    seen: set[str] = set()
+    while stack:
+        path = stack.pop()
+        node = path[-1]
+        if node == target:
+            return path
+        if node in seen:
+            continue
+        seen.add(node)
+        item = items.get(node)
+        if item is not None:
+            stack.extend([*path, nxt] for nxt in item.blocks)
+    return None
+
+
+def summarise(project_id: str, items: Iterable[WorkItem]) -> ProgressSummary:
+    summary = ProgressSummary(project_id=project_id)
+    for item in sorted(items, key=lambda i: (-i.priority, i.created_at)):
+        summary.total += 1
+        summary.by_status[item.status.value] += 1
+        if item.status is WorkStatus.BLOCKED:
+            summary.blocked.append(
+                {"id": item.id, "title": item.title, "blocked_by": list(item.blocked_by)}
+            )
+        elif item.status is WorkStatus.IN_PROGRESS:
+            summary.in_progress.append({"id": item.id, "title": item.title, "agent": item.agent})
+    if summary.total:
+        summary.percent_done = round(100.0 * summary.by_status["done"] / summary.total, 1)
+    return summary
+
+
+def pick_next(items: dict[str, WorkItem], agent: str | None, strategy: str) -> WorkItem | None:
+    """The next pending item for `agent` (its own or unassigned ones) by `strategy`."""
+    if strategy not in STRATEGIES:
+        raise ProgressError(f"unknown strategy {strategy!r}; use one of {', '.join(STRATEGIES)}")
+    ready = [
+        i
+        for i in items.values()
+        if i.status is WorkStatus.PENDING
+        and (agent is None or i.agent in (None, agent))
+        and all(items[b].status is WorkStatus.DONE for b in i.blocked_by if b in items)
+    ]
+    if not ready:
+        return None
+
+    def waiting(item: WorkItem) -> int:  # dependants not done yet
+        return sum(1 for d in item.blocks if d in items and items[d].status is not WorkStatus.DONE)
+
+    def key(item: WorkItem) -> tuple[Any, ...]:
+        base = (-item.priority, item.created_at, item.id)
+        if strategy == "blocked_unblock":
+            return (-waiting(item), *base)
+        if strategy == "quick_win":
+            estimate = item.estimate_ms if item.estimate_ms is not None else float("inf")
+            return (estimate, len(item.tests), *base)
+        return base
+
+    return min(ready, key=key)
+
+
+class ProgressCore:
+    """Progress logic, free of I/O: every public method returns a store plan."""
+
+    def __init__(self, *, project_id: str = "default", clock: Callable[[], datetime] | None = None):
+        self.project_id = project_id
+        self.clock = clock or utcnow
+
+    def _project(self, project_id: str | None) -> str:
+        return project_id if project_id is not None else self.project_id
+
+    def all_items(self, project_id: str | None = None) -> StorePlan[dict[str, WorkItem]]:
+        op = scan_op(self._project(project_id))
+        (first,) = yield [op]
+        found = yield from scan_rest(op, first)
+        return items_of(found)
+
+    def get_item(self, item_id: str, project_id: str | None = None) -> StorePlan[WorkItem | None]:
+        (found,) = yield [GetOp(work_namespace(self._project(project_id)), item_id)]
+        return WorkItem.model_validate(found.value) if found is not None else None
+
+    def create_work_item(
+        self,
+        title: str,
+        *,
+        description: str = "",
+        item_type: str = "task",
+        priority: int = 50,
+        agent: str | None = None,
+        project_id: str | None = None,
+        parent_id: str | None = None,
+        blocks: Sequence[str] = (),
+        blocked_by: Sequence[str] = (),
+        tests: Sequence[str] = (),
+        estimate_ms: int | None = None,
+        item_id: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> StorePlan[WorkItem]:
+        project = self._project(project_id)
+        fields: dict[str, Any] = {"id": item_id} if item_id else {}
+        item = WorkItem(
+            **fields,
+            project_id=project,
+            agent=agent,
+            title=title,
+            description=description,
+            item_type=item_type,
+            priority=priority,
+            parent_id=parent_id,
+            blocks=list(dict.fromkeys(blocks)),
+            blocked_by=list(dict.fromkeys(blocked_by)),
+            tests=list(tests),
+            estimate_ms=estimate_ms,
+            created_at=self.clock(),
+            metadata=dict(metadata or {}),
+        )
+        items = yield from self.all_items(project)
+        if item.id in items:
+            raise ProgressError(f"work item {item.id!r} already exists in project {project!r}")
+        known = set(items)
+        unknown = [d for d in [*item.blocks, *item.blocked_by] if d not in known]
+        if parent_id is not None and parent_id not in known:
+            unknown.append(parent_id)
+        if unknown:
+            raise WorkItemNotFound(
+                f"unknown work item id(s) {', '.join(map(repr, unknown))} in project {project!r}"
+            )
+        both = set(item.blocks) & set(item.blocked_by)
+        if both:
+            raise DependencyCycle(
+                f"{item.title!r} cannot both block and be blocked by {sorted(both)}"
+            )
+        for blocked in item.blocks:  # new edges: blocker -> item -> blocked
+            for blocker in item.blocked_by:
+                if path := _reaches(blocked, blocker, items):
+                    cycle = " -> ".join([item.id, *path, item.id])
+                    raise DependencyCycle(f"dependency cycle refused: {cycle}")
+        if any(items[b].status is not WorkStatus.DONE for b in item.blocked_by):
+            item.status = WorkStatus.BLOCKED
+        puts = [put_item(item)]
+        for b in item.blocked_by:
+            blocker = items[b]
+            blocker.blocks = [*blocker.blocks, item.id]
+            puts.append(put_item(blocker))
+        for d in item.blocks:
+            dependant = items[d]
+            dependant.blocked_by = [*dependant.blocked_by, item.id]
+            if dependant.status is WorkStatus.PENDING:
+                dependant.status = WorkStatus.BLOCKED
+            puts.append(put_item(dependant))
+        yield puts
+        return item
+
+    def add_dependency(
+        self, item_id: str, blocked_by: str, project_id: str | None = None
+    ) -> StorePlan[WorkItem]:
+        """Make `item_id` wait on `blocked_by`; refuses a cycle."""
+        project = self._project(project_id)
+        items = yield from self.all_items(project)
+        for i in (item_id, blocked_by):
+            if i not in items:
+                raise WorkItemNotFound(f"unknown work item {i!r} in project {project!r}")
+        # the new edge blocked_by -> item_id closes a cycle if item_id already reaches it
+        path = [item_id] if item_id == blocked_by else _reaches(item_id, blocked_by, items)
+        if path:
+            cycle = " -> ".join([*path, item_id])
+            raise DependencyCycle(f"dependency cycle refused: {cycle}")
+        item, blocker = items[item_id], items[blocked_by]
+        if blocked_by in item.blocked_by:
+            return item
+        item.blocked_by = [*item.blocked_by, blocked_by]
+        blocker.blocks = [*blocker.blocks, item_id]
+        if blocker.status is not WorkStatus.DONE and item.status is WorkStatus.PENDING:
+            item.status = WorkStatus.BLOCKED
+        yield [put_item(item), put_item(blocker)]
+        return item
+
+    def update_status(
+        self,
+        item_id: str,
+        status: WorkStatus | str,
+        *,
+        tests_passing: bool | None = None,
+        project_id: str | None = None,
+    ) -> StorePlan[WorkItem]:
+        project = self._project(project_id)
+        new = WorkStatus(status)
+        items = yield from self.all_items(project)
+        item = items.get(item_id)
+        if item is None:
+            raise WorkItemNotFound(f"unknown work item {item_id!r} in project {project!r}")
+        old = item.status
+        if new is not old and new not in TRANSITIONS[old]:
+            raise InvalidTransition(item_id, old, new)
+        waiting = [b for b in item.blocked_by if b in items and items[b].status is not S.DONE]
+        if new is WorkStatus.IN_PROGRESS and old is not new and waiting:
+            names = ", ".join(f"{items[b].title!r} ({items[b].status.value})" for b in waiting)
+            raise ProgressError(
+                f"work item {item_id!r} cannot go from {old.value!r} to 'in_progress': "
+                f"it waits on {names}"
+            )
+        now = self.clock()
+        if old is WorkStatus.IN_PROGRESS and new is not old and item.last_started_at:
+            spent = int((now - item.last_started_at).total_seconds() * 1000)
+            item.time_spent_ms += max(spent, 0)
+            item.last_started_at = None
+        if new is WorkStatus.IN_PROGRESS and old is not new:
+            item.attempts += 1
+            item.started_at = item.started_at or now
+            item.last_started_at = now
+        if new in (WorkStatus.DONE, WorkStatus.FAILED):
+            item.completed_at = now
+        elif new is not old:
+            item.completed_at = None
+        if tests_passing is not None:
+            item.tests_passing = tests_passing
+        item.status = new
+        puts = [put_item(item)]
+        if new is WorkStatus.DONE:
+            for d in item.blocks:
+                dependant = items.get(d)
+                if dependant is None or dependant.status is not WorkStatus.BLOCKED:
+                    continue
+                if all(
+                    items[b].status is WorkStatus.DONE for b in dependant.blocked_by if b in items
+                ):
+                    dependant.status = WorkStatus.PENDING
+                    puts.append(put_item(dependant))
+        yield puts
+        return item
+
+    def get_next_item(
+        self,
+        project_id: str | None = None,
+        agent: str | None = None,
+        strategy: Strategy | str = "priority",
+    ) -> StorePlan[WorkItem | None]:
+        items = yield from self.all_items(project_id)
+        return pick_next(items, agent, strategy)
+
+    def get_progress_summary(self, project_id: str | None = None) -> StorePlan[ProgressSummary]:
+        project = self._project(project_id)
+        items = yield from self.all_items(project)
+        return summarise(project, items.values())
+
+    def log_session_progress(
+        self,
+        *,
+        agent: str | None = None,
+        session_id: str | None = None,
+        notes: str = "",
+        items_touched: Sequence[str] = (),
+        project_id: str | None = None,
+    ) -> StorePlan[ProgressLog]:
+        project = self._project(project_id)
+        items = yield from self.all_items(project)
+        log = ProgressLog(
+            project_id=project,
+            agent=agent,
+            session_id=session_id,
+            created_at=self.clock(),
+            notes=notes,
+            summary=summarise(project, items.values()),
+            items_touched=list(items_touched),
+        )
+        yield [PutOp(log_namespace(project), log.id, log.model_dump(mode="json"), False)]
+        return log
+
+    def get_progress_logs(
+        self, limit: int = 10, project_id: str | None = None
+    ) -> StorePlan[list[ProgressLog]]:
+        op = page_op(log_namespace(self._project(project_id)))
+        (first,) = yield [op]
+        found = yield from scan_rest(op, first)
+        logs = [ProgressLog.model_validate(i.value) for i in found]
+        logs.sort(key=lambda log: log.created_at, reverse=True)
+        return logs[:limit]

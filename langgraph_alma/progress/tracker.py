@@ -1,0 +1,191 @@
+"""`ProgressTracker` (sync) and `AsyncProgressTracker`: shells driving `ProgressCore`'s
+store plans on any LangGraph `BaseStore` (an `AlmaStore` in production)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+from langgraph.store.base import BaseStore
+
+from langgraph_alma.memory._plan import arun_store_plan, run_store_plan
+from langgraph_alma.progress.core import ProgressCore, Strategy
+from langgraph_alma.progress.models import ProgressLog, ProgressSummary, WorkItem, WorkStatus
+
+
+class ProgressTracker:
+    """Work items, their dependencies and status, persisted in `store`.
+
+    >>> tracker = ProgressTracker(store, project_id="checkout")     # doctest: +SKIP
+    >>> a = tracker.create_work_item("login form", priority=80)
+    >>> b = tracker.create_work_item("login tests", blocked_by=[a.id])   # b is blocked
+    >>> tracker.update_status(a.id, "in_progress"); tracker.update_status(a.id, "done")
+    >>> tracker.get_next_item().title                                   # 'login tests'
+    """
+
+    def __init__(
+        self,
+        store: BaseStore,
+        project_id: str = "default",
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.store = store
+        self.core = ProgressCore(project_id=project_id, clock=clock)
+
+    @property
+    def project_id(self) -> str:
+        return self.core.project_id
+
+    def _run(self, plan: Any) -> Any:
+        return run_store_plan(self.store, plan)
+
+    def create_work_item(self, title: str, **kwargs: Any) -> WorkItem:
+        """See `ProgressCore.create_work_item`: description, item_type, priority, agent,
+        project_id, parent_id, blocks, blocked_by, tests, estimate_ms, item_id, metadata."""
+        return self._run(self.core.create_work_item(title, **kwargs))
+
+    def add_dependency(
+        self, item_id: str, blocked_by: str, project_id: str | None = None
+    ) -> WorkItem:
+        return self._run(self.core.add_dependency(item_id, blocked_by, project_id))
+
+    def get_item(self, item_id: str, project_id: str | None = None) -> WorkItem | None:
+        return self._run(self.core.get_item(item_id, project_id))
+
+    def list_items(self, project_id: str | None = None) -> list[WorkItem]:
+        items = self._run(self.core.all_items(project_id))
+        return sorted(items.values(), key=lambda i: (i.created_at, i.id))
+
+    def update_status(
+        self,
+        item_id: str,
+        status: WorkStatus | str,
+        *,
+        tests_passing: bool | None = None,
+        project_id: str | None = None,
+    ) -> WorkItem:
+        return self._run(
+            self.core.update_status(
+                item_id, status, tests_passing=tests_passing, project_id=project_id
+            )
+        )
+
+    def get_next_item(
+        self,
+        project_id: str | None = None,
+        agent: str | None = None,
+        strategy: Strategy | str = "priority",
+    ) -> WorkItem | None:
+        return self._run(self.core.get_next_item(project_id, agent, strategy))
+
+    def get_progress_summary(self, project_id: str | None = None) -> ProgressSummary:
+        return self._run(self.core.get_progress_summary(project_id))
+
+    def log_session_progress(
+        self,
+        *,
+        agent: str | None = None,
+        session_id: str | None = None,
+        notes: str = "",
+        items_touched: Sequence[str] = (),
+        project_id: str | None = None,
+    ) -> ProgressLog:
+        return self._run(
+            self.core.log_session_progress(
+                agent=agent,
+                session_id=session_id,
+                notes=notes,
+                items_touched=items_touched,
+                project_id=project_id,
+            )
+        )
+
+    def get_progress_logs(
+        self, limit: int = 10, project_id: str | None = None
+    ) -> list[ProgressLog]:
+        return self._run(self.core.get_progress_logs(limit, project_id))
+
+
+class AsyncProgressTracker:
+    """`ProgressTracker`, async: the same plans driven by `store.abatch`."""
+
+    def __init__(
+        self,
+        store: BaseStore,
+        project_id: str = "default",
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.store = store
+        self.core = ProgressCore(project_id=project_id, clock=clock)
+
+    @property
+    def project_id(self) -> str:
+        return self.core.project_id
+
+    async def _run(self, plan: Any) -> Any:
+        return await arun_store_plan(self.store, plan)
+
+    async def create_work_item(self, title: str, **kwargs: Any) -> WorkItem:
+        return await self._run(self.core.create_work_item(title, **kwargs))
+
+    async def add_dependency(
+        self, item_id: str, blocked_by: str, project_id: str | None = None
+    ) -> WorkItem:
+        return await self._run(self.core.add_dependency(item_id, blocked_by, project_id))
+
+    async def get_item(self, item_id: str, project_id: str | None = None) -> WorkItem | None:
+        return await self._run(self.core.get_item(item_id, project_id))
+
+    async def list_items(self, project_id: str | None = None) -> list[WorkItem]:
+        items = await self._run(self.core.all_items(project_id))
+        return sorted(items.values(), key=lambda i: (i.created_at, i.id))
+
+    async def update_status(
+        self,
+        item_id: str,
+        status: WorkStatus | str,
+        *,
+        tests_passing: bool | None = None,
+        project_id: str | None = None,
+    ) -> WorkItem:
+        return await self._run(
+            self.core.update_status(
+                item_id, status, tests_passing=tests_passing, project_id=project_id
+            )
+        )
+
+    async def get_next_item(
+        self,
+        project_id: str | None = None,
+        agent: str | None = None,
+        strategy: Strategy | str = "priority",
+    ) -> WorkItem | None:
+        return await self._run(self.core.get_next_item(project_id, agent, strategy))
+
+    async def get_progress_summary(self, project_id: str | None = None) -> ProgressSummary:
+        return await self._run(self.core.get_progress_summary(project_id))
+
+    async def log_session_progress(
+        self,
+        *,
+        agent: str | None = None,
+        session_id: str | None = None,
+        notes: str = "",
+        items_touched: Sequence[str] = (),
+        project_id: str | None = None,
+    ) -> ProgressLog:
+        return await self._run(
+            self.core.log_session_progress(
+                agent=agent,
+                session_id=session_id,
+                notes=notes,
+                items_touched=items_touched,
+                project_id=project_id,
+            )
+        )
+
+    async def get_progress_logs(
+        self, limit: int = 10, project_id: str | None = None
+    ) -> list[ProgressLog]:
+        return await self._run(self.core.get_progress_logs(limit, project_id))

@@ -1,0 +1,259 @@
+"""`SessionCore`: session handoff written once as store plans; `SessionManager` and
+`AsyncSessionManager` drive them.
+
+Layout: a session is an item in `("alma", project, "session", agent)` keyed by its id
+(agent `_` when there is none). `start_session` writes the open record and reads the
+previous handoff and the project's work items in one batch (one round trip).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from langgraph.store.base import GetOp, Item, PutOp
+
+from langgraph_alma.memory import items as it
+from langgraph_alma.memory._plan import StorePlan
+from langgraph_alma.memory.types import utcnow
+from langgraph_alma.progress.core import (
+    ProgressError,
+    items_of,
+    page_op,
+    pick_next,
+    scan_op,
+    scan_rest,
+    summarise,
+)
+from langgraph_alma.progress.models import ProgressSummary, WorkItem, WorkStatus
+from langgraph_alma.session.models import SessionContext, SessionHandoff
+
+SESSION = "session"
+
+
+class SessionNotFound(ProgressError, LookupError):
+    pass
+
+
+def session_namespace(project_id: str, agent: str | None = None) -> tuple[str, ...]:
+    base = (it.ROOT, it.label(project_id), SESSION)
+    return (*base, it.label(agent or it.NO_OWNER))
+
+
+def session_prefix(project_id: str) -> tuple[str, ...]:
+    return (it.ROOT, it.label(project_id), SESSION)
+
+
+def put_session(handoff: SessionHandoff) -> PutOp:
+    return PutOp(
+        session_namespace(handoff.project_id, handoff.agent),
+        handoff.session_id,
+        handoff.model_dump(mode="json"),
+        False,
+    )
+
+
+def ended_sessions(found: Iterable[Item]) -> list[SessionHandoff]:
+    """Ended sessions, latest first."""
+    sessions = [SessionHandoff.model_validate(i.value) for i in found]
+    ended = [s for s in sessions if s.ended_at is not None]
+    ended.sort(key=lambda s: (s.ended_at, s.started_at), reverse=True)
+    return ended
+
+
+class Snapshot:
+    """What a session start or reload reads: the previous handoff, items, summary, focus."""
+
+    def __init__(
+        self,
+        previous: SessionHandoff | None,
+        items: dict[str, WorkItem],
+        project_id: str,
+        agent: str | None,
+    ) -> None:
+        self.previous = previous
+        self.items = items
+        self.summary: ProgressSummary = summarise(project_id, items.values())
+        self.focus: WorkItem | None = self._focus(agent)
+
+    def _focus(self, agent: str | None) -> WorkItem | None:
+        # Carry on with what this agent had in progress, else the next item by priority.
+        mine = [
+            i
+            for i in self.items.values()
+            if i.status is WorkStatus.IN_PROGRESS and (agent is None or i.agent in (None, agent))
+        ]
+        if mine:
+            return max(mine, key=lambda i: (i.priority, i.last_started_at or i.created_at))
+        return pick_next(self.items, agent, "priority")
+
+
+class SessionCore:
+    """Session logic, free of I/O: every method returns a store plan or is pure."""
+
+    def __init__(
+        self, *, project_id: str = "default", clock: Callable[[], datetime] | None = None
+    ) -> None:
+        self.project_id = project_id
+        self.clock = clock or utcnow
+
+    def _project(self, project_id: str | None) -> str:
+        return project_id if project_id is not None else self.project_id
+
+    def snapshot(
+        self, project_id: str | None, agent: str | None, open_session: SessionHandoff | None = None
+    ) -> StorePlan[Snapshot]:
+        project = self._project(project_id)
+        ops: list[Any] = [put_session(open_session)] if open_session else []
+        session_op, item_op = page_op(session_namespace(project, agent)), scan_op(project)
+        results = yield [*ops, session_op, item_op]
+        sessions = yield from scan_rest(session_op, results[-2])
+        items = yield from scan_rest(item_op, results[-1])
+        previous = next(iter(ended_sessions(sessions)), None)
+        return Snapshot(previous, items_of(items), project, agent)
+
+    def start_session(
+        self, project_id: str | None, agent: str | None
+    ) -> StorePlan[tuple[SessionHandoff, Snapshot]]:
+        """Open a session record and read what the new session starts from."""
+        project = self._project(project_id)
+        opened = SessionHandoff(project_id=project, agent=agent, started_at=self.clock())
+        snap = yield from self.snapshot(project, agent, opened)
+        return opened, snap
+
+    @staticmethod
+    def retrieval_task(snap: Snapshot) -> str:
+        """What to ask memory about: the focus item, else the last summary."""
+        if snap.focus is not None:
+            return f"{snap.focus.title} {snap.focus.description}".strip()
+        if snap.previous is not None and (snap.previous.summary or snap.previous.next_steps):
+            return " ".join([snap.previous.summary, *snap.previous.next_steps]).strip()
+        return ""
+
+    @staticmethod
+    def context(opened: SessionHandoff, snap: Snapshot, found: Any = None) -> SessionContext:
+        previous = snap.previous
+        outcomes = list(getattr(found, "outcomes", []) or [])
+        outcomes.sort(key=lambda o: o.timestamp, reverse=True)
+        return SessionContext(
+            session_id=opened.session_id,
+            project_id=opened.project_id,
+            agent=opened.agent,
+            started_at=opened.started_at,
+            previous_handoff=previous,
+            progress=snap.summary,
+            suggested_focus=snap.focus,
+            blockers=list(previous.blockers) if previous else [],
+            next_steps=list(previous.next_steps) if previous else [],
+            recent_outcomes=outcomes,
+            heuristics=list(getattr(found, "heuristics", []) or []),
+            anti_patterns=list(getattr(found, "anti_patterns", []) or []),
+        )
+
+    def end_session(
+        self,
+        session_id: str,
+        *,
+        agent: str | None = None,
+        summary: str = "",
+        key_decisions: Sequence[str] = (),
+        blockers: Sequence[str] = (),
+        next_steps: Sequence[str] = (),
+        work_items: Sequence[str] = (),
+        project_id: str | None = None,
+    ) -> StorePlan[SessionHandoff]:
+        """Close a session `start_session` opened, recording its handoff."""
+        project = self._project(project_id)
+        (found,) = yield [GetOp(session_namespace(project, agent), session_id)]
+        if found is None:
+            raise SessionNotFound(
+                f"no session {session_id!r} for agent {agent!r} in project {project!r}"
+            )
+        handoff = SessionHandoff.model_validate(found.value)
+        if handoff.ended_at is not None:
+            raise ProgressError(f"session {session_id!r} already ended at {handoff.ended_at}")
+        handoff = SessionHandoff.model_validate(
+            {
+                **handoff.model_dump(),
+                "ended_at": self.clock(),
+                "summary": summary,
+                "key_decisions": list(key_decisions),  # the model keeps the latest 10
+                "blockers": list(blockers),
+                "next_steps": list(next_steps),
+                "work_items": list(dict.fromkeys([*handoff.work_items, *work_items])),
+            }
+        )
+        yield [put_session(handoff)]
+        return handoff
+
+    def create_handoff(
+        self,
+        *,
+        agent: str | None = None,
+        summary: str = "",
+        key_decisions: Sequence[str] = (),
+        blockers: Sequence[str] = (),
+        next_steps: Sequence[str] = (),
+        work_items: Sequence[str] = (),
+        started_at: datetime | None = None,
+        session_id: str | None = None,
+        project_id: str | None = None,
+    ) -> StorePlan[SessionHandoff]:
+        """Record a complete handoff for a session not opened with `start_session`."""
+        now = self.clock()
+        fields = {"session_id": session_id} if session_id else {}
+        handoff = SessionHandoff(
+            **fields,
+            project_id=self._project(project_id),
+            agent=agent,
+            started_at=started_at or now,
+            ended_at=now,
+            summary=summary,
+            key_decisions=list(key_decisions),
+            blockers=list(blockers),
+            next_steps=list(next_steps),
+            work_items=list(dict.fromkeys(work_items)),
+        )
+        yield [put_session(handoff)]
+        return handoff
+
+    def previous_sessions(
+        self, limit: int = 5, agent: str | None = None, project_id: str | None = None
+    ) -> StorePlan[list[SessionHandoff]]:
+        """Ended sessions, latest first: of `agent`, or of every agent when None."""
+        project = self._project(project_id)
+        ns = session_namespace(project, agent) if agent is not None else session_prefix(project)
+        op = page_op(ns)
+        (first,) = yield [op]
+        found = yield from scan_rest(op, first)
+        return ended_sessions(found)[:limit]
+
+    @staticmethod
+    def reload_text(project_id: str, agent: str | None, snap: Snapshot) -> str:
+        """A compact briefing an agent can read at once."""
+        lines = [f"# Resume: project {project_id}" + (f", agent {agent}" if agent else "")]
+        lines.append(f"Progress: {snap.summary.line()}")
+        prev = snap.previous
+        if prev is None:
+            lines.append("Last session: none recorded")
+        else:
+            when = prev.ended_at.strftime("%Y-%m-%d %H:%M UTC") if prev.ended_at else "?"
+            lines.append(f"Last session ({when}): {prev.summary or '(no summary)'}")
+            if prev.key_decisions:
+                lines.append("Decisions: " + "; ".join(prev.key_decisions[-3:]))
+            if prev.blockers:
+                lines.append("Blockers: " + "; ".join(prev.blockers))
+            if prev.next_steps:
+                lines.append("Next steps: " + "; ".join(prev.next_steps))
+        if snap.focus is not None:
+            f = snap.focus
+            lines.append(f"Focus: {f.title} [{f.id}] (priority {f.priority}, {f.status.value})")
+        else:
+            lines.append("Focus: nothing ready")
+        for b in snap.summary.blocked[:3]:
+            waits = ", ".join(
+                snap.items[d].title if d in snap.items else d for d in b["blocked_by"]
+            )
+            lines.append(f"Blocked: {b['title']} (waits on {waits or '?'})")
+        return "\n".join(lines)

@@ -1,0 +1,135 @@
+"""`SessionManager` (sync) and `AsyncSessionManager`: shells driving `SessionCore`'s store
+plans, with memory retrieval through an optional `Alma` / `AsyncAlma`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from langgraph.store.base import BaseStore
+
+from langgraph_alma.memory._plan import arun_store_plan, run_store_plan
+from langgraph_alma.progress.tracker import AsyncProgressTracker, ProgressTracker
+from langgraph_alma.session.core import SessionCore
+from langgraph_alma.session.models import SessionContext, SessionHandoff
+
+RETRIEVE_TOP_K = 5
+
+
+class SessionManager:
+    """Session start, handoff and quick reload, persisted in `store`.
+
+    >>> sessions = SessionManager(store, project_id="checkout", alma=alma)   # doctest: +SKIP
+    >>> ctx = sessions.start_session(agent="helena")    # previous handoff, focus, memories
+    >>> ...
+    >>> sessions.end_session(ctx.session_id, agent="helena", summary="login form done",
+    ...                      key_decisions=["use the form's own validator"],
+    ...                      next_steps=["signup form"])
+    >>> print(sessions.get_quick_reload(agent="helena"))
+    """
+
+    def __init__(
+        self,
+        store: BaseStore,
+        project_id: str = "default",
+        clock: Callable[[], datetime] | None = None,
+        alma: Any = None,
+    ) -> None:
+        self.store, self.alma = store, alma
+        self.core = SessionCore(project_id=project_id, clock=clock)
+        self.tracker = ProgressTracker(store, project_id=project_id, clock=clock)
+
+    @property
+    def project_id(self) -> str:
+        return self.core.project_id
+
+    def _run(self, plan: Any) -> Any:
+        return run_store_plan(self.store, plan)
+
+    def start_session(
+        self, project_id: str | None = None, agent: str | None = None
+    ) -> SessionContext:
+        """Open a session: previous handoff, progress, suggested focus, carried blockers
+        and, with an Alma and an agent, the memories relevant to the focus."""
+        opened, snap = self._run(self.core.start_session(project_id, agent))
+        found = None
+        task = self.core.retrieval_task(snap)
+        if self.alma is not None and agent is not None and task:
+            found = self.alma.retrieve(
+                task, agent=agent, project_id=opened.project_id, top_k=RETRIEVE_TOP_K
+            )
+        return self.core.context(opened, snap, found)
+
+    def end_session(self, session_id: str, **handoff: Any) -> SessionHandoff:
+        """Close a started session: agent, summary, key_decisions, blockers, next_steps,
+        work_items, project_id."""
+        return self._run(self.core.end_session(session_id, **handoff))
+
+    def create_handoff(self, **handoff: Any) -> SessionHandoff:
+        """Record a complete handoff: agent, summary, key_decisions, blockers, next_steps,
+        work_items, started_at, session_id, project_id."""
+        return self._run(self.core.create_handoff(**handoff))
+
+    def get_previous_sessions(
+        self, limit: int = 5, agent: str | None = None, project_id: str | None = None
+    ) -> list[SessionHandoff]:
+        return self._run(self.core.previous_sessions(limit, agent, project_id))
+
+    def get_quick_reload(self, project_id: str | None = None, agent: str | None = None) -> str:
+        project = project_id if project_id is not None else self.project_id
+        snap = self._run(self.core.snapshot(project, agent))
+        return self.core.reload_text(project, agent, snap)
+
+
+class AsyncSessionManager:
+    """`SessionManager`, async: the same plans driven by `store.abatch`, retrieval through
+    an `AsyncAlma`."""
+
+    def __init__(
+        self,
+        store: BaseStore,
+        project_id: str = "default",
+        clock: Callable[[], datetime] | None = None,
+        alma: Any = None,
+    ) -> None:
+        self.store, self.alma = store, alma
+        self.core = SessionCore(project_id=project_id, clock=clock)
+        self.tracker = AsyncProgressTracker(store, project_id=project_id, clock=clock)
+
+    @property
+    def project_id(self) -> str:
+        return self.core.project_id
+
+    async def _run(self, plan: Any) -> Any:
+        return await arun_store_plan(self.store, plan)
+
+    async def start_session(
+        self, project_id: str | None = None, agent: str | None = None
+    ) -> SessionContext:
+        opened, snap = await self._run(self.core.start_session(project_id, agent))
+        found = None
+        task = self.core.retrieval_task(snap)
+        if self.alma is not None and agent is not None and task:
+            found = await self.alma.retrieve(
+                task, agent=agent, project_id=opened.project_id, top_k=RETRIEVE_TOP_K
+            )
+        return self.core.context(opened, snap, found)
+
+    async def end_session(self, session_id: str, **handoff: Any) -> SessionHandoff:
+        return await self._run(self.core.end_session(session_id, **handoff))
+
+    async def create_handoff(self, **handoff: Any) -> SessionHandoff:
+        return await self._run(self.core.create_handoff(**handoff))
+
+    async def get_previous_sessions(
+        self, limit: int = 5, agent: str | None = None, project_id: str | None = None
+    ) -> list[SessionHandoff]:
+        return await self._run(self.core.previous_sessions(limit, agent, project_id))
+
+    async def get_quick_reload(
+        self, project_id: str | None = None, agent: str | None = None
+    ) -> str:
+        project = project_id if project_id is not None else self.project_id
+        snap = await self._run(self.core.snapshot(project, agent))
+        return self.core.reload_text(project, agent, snap)
