@@ -1,0 +1,379 @@
+"""The confidence engine's scoring core, pure (no I/O).
+
+Predicted success of a strategy *in this context* is the mean of a Beta posterior:
+
+* the prior comes from the matching heuristic (its success and occurrence counts),
+  discounted and capped so that it never outweighs a handful of similar outcomes;
+* the evidence is every past outcome of the strategy, each weighted by how similar its
+  task is to this one (search similarity, sharpened by a power) and by its recency
+  (exponential half-life), so an outcome in another context barely counts.
+
+Uncertainty is the posterior's standard deviation relative to a flat Beta(1, 1), so it
+shrinks as (similar) evidence accumulates. Risks and opportunities are read off the same
+evidence; the combined score maps to a recommendation through fixed thresholds.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from langgraph_alma.memory.items import normalise
+
+Recommendation = Literal["strong_yes", "yes", "neutral", "caution", "avoid"]
+RiskKind = Literal["similar_failures", "anti_pattern", "untested_context", "complexity"]
+OpportunityKind = Literal["proven_pattern", "recent_success"]
+
+_FLAT_STD = math.sqrt(1 / 12)  # std of Beta(1, 1)
+COMPLEXITY_WORDS = frozenset(
+    {
+        "migrate",
+        "migration",
+        "refactor",
+        "distributed",
+        "concurrent",
+        "concurrency",
+        "legacy",
+        "production",
+        "security",
+        "rewrite",
+        "integrate",
+        "integration",
+        "multi",
+        "async",
+        "database",
+        "performance",
+    }
+)
+
+
+class RiskSignal(BaseModel):
+    kind: RiskKind
+    severity: float = Field(ge=0.0, le=1.0)
+    detail: str
+    strategy: str | None = None
+
+
+class OpportunitySignal(BaseModel):
+    kind: OpportunityKind
+    strength: float = Field(ge=0.0, le=1.0)
+    detail: str
+    strategy: str | None = None
+
+
+class ConfidenceSignal(BaseModel):
+    """How likely `strategy` is to succeed on this task, and why."""
+
+    strategy: str
+    predicted_success: float = Field(ge=0.0, le=1.0)
+    uncertainty: float = Field(ge=0.0, le=1.0)
+    prior: float = Field(ge=0.0, le=1.0)
+    evidence_count: int = Field(ge=0)
+    similar_outcomes: float = Field(ge=0.0)  # effective (weighted) number of outcomes
+    score: float = Field(ge=0.0, le=1.0)
+    recommendation: Recommendation
+    risks: list[RiskSignal] = Field(default_factory=list)
+    opportunities: list[OpportunitySignal] = Field(default_factory=list)
+    explanation: str = ""
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """One past outcome of some strategy, as the model sees it."""
+
+    strategy: str
+    success: bool
+    similarity: float  # 0..1, how similar its task is to the current one
+    age_days: float = 0.0
+    task: str = ""
+
+
+@dataclass(frozen=True)
+class Prior:
+    """What a heuristic says about a strategy overall (not in this context)."""
+
+    successes: int
+    occurrences: int
+    confidence: float = 0.0  # the heuristic's Wilson bound, for opportunities
+
+
+@dataclass(frozen=True)
+class AntiPatternHit:
+    pattern: str
+    why_bad: str = ""
+    better_alternative: str = ""
+    occurrences: int = 0
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    prior_discount: float = 0.5  # pseudo-counts per heuristic occurrence
+    prior_cap: float = 1.0  # most pseudo-counts a heuristic contributes
+    similarity_power: float = 2.0  # sharpen similarity: weight = similarity ** power
+    half_life_days: float = 30.0  # recency half-life of an outcome's weight
+    untested_below: float = 2.0  # effective similar outcomes under which context is untested
+    similar_at: float = 0.5  # similarity from which an outcome counts as "similar"
+    recent_days: float = 7.0
+    proven_confidence: float = 0.6
+    proven_occurrences: int = 3
+    complexity_words: int = 40  # task length (words) at which complexity is maximal
+    thresholds: tuple[float, float, float, float] = (0.75, 0.6, 0.45, 0.3)
+    risk_weights: dict[str, float] = field(
+        default_factory=lambda: {
+            "anti_pattern": 0.5,
+            "similar_failures": 0.15,
+            "untested_context": 0.1,
+            "complexity": 0.1,
+        }
+    )
+    opportunity_weight: float = 0.1
+
+
+DEFAULT = ModelConfig()
+
+
+@dataclass(frozen=True)
+class Posterior:
+    alpha: float
+    beta: float
+    prior_mean: float
+    weight: float  # effective number of (similar, recent) outcomes
+    count: int  # raw number of outcomes of the strategy
+
+    @property
+    def mean(self) -> float:
+        return self.alpha / (self.alpha + self.beta)
+
+    @property
+    def uncertainty(self) -> float:
+        a, b = self.alpha, self.beta
+        std = math.sqrt(a * b / ((a + b) ** 2 * (a + b + 1)))
+        return min(1.0, std / _FLAT_STD)
+
+
+def weight(e: Evidence, config: ModelConfig = DEFAULT) -> float:
+    """How much one outcome counts here: similarity^power x recency half-life."""
+    sim = min(1.0, max(0.0, e.similarity)) ** config.similarity_power
+    return sim * 0.5 ** (max(0.0, e.age_days) / config.half_life_days)
+
+
+_key = functools.lru_cache(maxsize=4096)(normalise)
+
+
+def matches(strategy: str, other: str) -> bool:
+    """Same strategy, up to case and spacing (`items.normalise`)."""
+    return strategy == other or _key(strategy) == _key(other)
+
+
+def posterior(
+    strategy: str,
+    evidence: Iterable[Evidence],
+    prior: Prior | None = None,
+    config: ModelConfig = DEFAULT,
+) -> Posterior:
+    """Beta posterior of the strategy's success here: discounted heuristic prior plus
+    similarity- and recency-weighted outcomes."""
+    alpha = beta = 1.0
+    if prior is not None and prior.occurrences > 0:
+        m = min(config.prior_cap, config.prior_discount * prior.occurrences)
+        rate = prior.successes / prior.occurrences
+        alpha, beta = alpha + m * rate, beta + m * (1 - rate)
+    prior_mean = alpha / (alpha + beta)
+    total, count = 0.0, 0
+    for e in evidence:
+        if not matches(strategy, e.strategy):
+            continue
+        w = weight(e, config)
+        count += 1
+        total += w
+        if e.success:
+            alpha += w
+        else:
+            beta += w
+    return Posterior(alpha, beta, prior_mean, total, count)
+
+
+STOPWORDS = frozenset("a an and are as at be by for from in is it of on or the to with".split())
+
+
+def words(text: str) -> frozenset[str]:
+    return frozenset(w for w in re.findall(r"[a-z0-9]+", text.lower()) if w not in STOPWORDS)
+
+
+def word_similarity(a: str, b: str) -> float:
+    """Cosine of the two texts' word sets (stopwords dropped), 0..1."""
+    wa, wb = words(a), words(b)
+    return len(wa & wb) / math.sqrt(len(wa) * len(wb)) if wa and wb else 0.0
+
+
+def complexity(task: str, config: ModelConfig = DEFAULT) -> float:
+    words = re.findall(r"[a-z0-9]+", task.lower())
+    hard = sum(1 for w in set(words) if w in COMPLEXITY_WORDS)
+    return min(1.0, len(words) / config.complexity_words * 0.6 + 0.2 * hard)
+
+
+def risks(
+    task: str,
+    strategy: str,
+    evidence: Sequence[Evidence],
+    post: Posterior,
+    anti_patterns: Sequence[AntiPatternHit] = (),
+    config: ModelConfig = DEFAULT,
+) -> list[RiskSignal]:
+    out: list[RiskSignal] = []
+    mine = [e for e in evidence if matches(strategy, e.strategy)]
+    failed = [e for e in mine if not e.success and e.similarity >= config.similar_at]
+    if failed:
+        fail_w = sum(weight(e, config) for e in failed)
+        sev = fail_w / (post.weight + 1.0)
+        out.append(
+            RiskSignal(
+                kind="similar_failures",
+                severity=min(1.0, sev),
+                detail=f"{len(failed)} similar task(s) failed with this strategy",
+                strategy=strategy,
+            )
+        )
+    key = normalise(strategy)
+    for ap in anti_patterns:
+        pat = normalise(ap.pattern)
+        if pat and (pat == key or pat in key or key in pat):
+            out.append(
+                RiskSignal(
+                    kind="anti_pattern",
+                    severity=min(1.0, 0.6 + 0.1 * ap.occurrences),
+                    detail=f"known anti-pattern: {ap.pattern}"
+                    + (f" ({ap.why_bad})" if ap.why_bad else "")
+                    + (f"; try {ap.better_alternative}" if ap.better_alternative else ""),
+                    strategy=strategy,
+                )
+            )
+    if post.weight < config.untested_below:
+        out.append(
+            RiskSignal(
+                kind="untested_context",
+                severity=1.0 - post.weight / config.untested_below,
+                detail=f"only {post.weight:.2f} effective similar outcomes of this strategy",
+                strategy=strategy,
+            )
+        )
+    c = complexity(task, config)
+    if c >= 0.3:
+        out.append(
+            RiskSignal(
+                kind="complexity", severity=c, detail="long or complex task", strategy=strategy
+            )
+        )
+    return sorted(out, key=lambda r: -r.severity)
+
+
+def opportunities(
+    strategy: str,
+    evidence: Sequence[Evidence],
+    prior: Prior | None = None,
+    config: ModelConfig = DEFAULT,
+) -> list[OpportunitySignal]:
+    out: list[OpportunitySignal] = []
+    if (
+        prior is not None
+        and prior.occurrences >= config.proven_occurrences
+        and prior.confidence >= config.proven_confidence
+    ):
+        out.append(
+            OpportunitySignal(
+                kind="proven_pattern",
+                strength=prior.confidence,
+                detail=f"succeeded {prior.successes} of {prior.occurrences} times",
+                strategy=strategy,
+            )
+        )
+    recent = [
+        e
+        for e in evidence
+        if matches(strategy, e.strategy)
+        and e.success
+        and e.similarity >= config.similar_at
+        and e.age_days <= config.recent_days
+    ]
+    if recent:
+        out.append(
+            OpportunitySignal(
+                kind="recent_success",
+                strength=max(min(1.0, e.similarity) for e in recent),
+                detail=f"{len(recent)} recent success(es) on similar tasks",
+                strategy=strategy,
+            )
+        )
+    return out
+
+
+def recommend(score: float, config: ModelConfig = DEFAULT) -> Recommendation:
+    strong, yes, neutral, caution = config.thresholds
+    if score >= strong:
+        return "strong_yes"
+    if score >= yes:
+        return "yes"
+    if score >= neutral:
+        return "neutral"
+    if score >= caution:
+        return "caution"
+    return "avoid"
+
+
+def assess(
+    task: str,
+    strategy: str,
+    evidence: Sequence[Evidence],
+    prior: Prior | None = None,
+    anti_patterns: Sequence[AntiPatternHit] = (),
+    config: ModelConfig = DEFAULT,
+) -> ConfidenceSignal:
+    """The full signal for one strategy on one task, from evidence alone."""
+    post = posterior(strategy, evidence, prior, config)
+    rs = risks(task, strategy, evidence, post, anti_patterns, config)
+    ops = opportunities(strategy, evidence, prior, config)
+    penalty = sum(config.risk_weights.get(r.kind, 0.0) * r.severity for r in rs)
+    bonus = config.opportunity_weight * max((o.strength for o in ops), default=0.0)
+    score = min(1.0, max(0.0, post.mean - penalty + bonus))
+    rec = recommend(score, config)
+    if any(r.kind == "anti_pattern" for r in rs) and rec in ("strong_yes", "yes", "neutral"):
+        rec = "caution"
+    parts = [
+        f"predicted success {post.mean:.2f} (prior {post.prior_mean:.2f}, "
+        f"{post.weight:.2f} effective similar outcomes of {post.count})",
+        f"uncertainty {post.uncertainty:.2f}",
+    ]
+    if rs:
+        parts.append("risks: " + ", ".join(f"{r.kind} {r.severity:.2f}" for r in rs))
+    if ops:
+        parts.append("opportunities: " + ", ".join(f"{o.kind} {o.strength:.2f}" for o in ops))
+    return ConfidenceSignal(
+        strategy=strategy,
+        predicted_success=post.mean,
+        uncertainty=post.uncertainty,
+        prior=post.prior_mean,
+        evidence_count=post.count,
+        similar_outcomes=post.weight,
+        score=score,
+        recommendation=rec,
+        risks=rs,
+        opportunities=ops,
+        explanation="; ".join(parts) + f" -> {rec}",
+    )
+
+
+def baseline(strategy: str, evidence: Iterable[Evidence]) -> float:
+    """Backward-looking estimate: the strategy's historical (Laplace) success rate,
+    ignoring context and time."""
+    wins = n = 0
+    for e in evidence:
+        if matches(strategy, e.strategy):
+            n += 1
+            wins += e.success
+    return (wins + 1) / (n + 2)

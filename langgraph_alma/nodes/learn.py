@@ -1,0 +1,62 @@
+"""The node to put last: record the run's outcome and learn from it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from langchain_core.runnables import RunnableConfig
+
+from langgraph_alma.workflow.context import WorkflowContext
+
+
+def learn(
+    alma: Any,
+    agent: str,
+    *,
+    task_key: str = "task",
+    choice_key: str = "strategy",
+    success_key: str = "success",
+    task_type: str | None = None,
+    outcome_key: str = "outcome",
+) -> Callable[[dict[str, Any], RunnableConfig], dict[str, Any]]:
+    """A node that learns from the run: with a workflow and run in the config it records
+    the run's `WorkflowOutcome` through `learn_from_workflow` (whose patterns feed
+    heuristic and anti-pattern learning); otherwise it learns one outcome of the strategy
+    used (`state[choice_key]`, success from `state[success_key]`).
+
+    >>> builder.add_node("learn", learn(alma, "helena", task_type="testing"))  # doctest: +SKIP
+    """
+
+    def node(state: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
+        success = bool(state.get(success_key))
+        strategy = state.get(choice_key)
+        task = str(state.get(task_key) or "")
+        ctx = WorkflowContext.from_config(config)
+        if ctx.workflow_id and ctx.run_id:
+            patterns = [strategy] if strategy else []
+            alma.learn_from_workflow(
+                ctx,
+                {
+                    "result": "success" if success else "failure",
+                    "summary": task,
+                    "strategies_used": patterns,
+                    "successful_patterns": patterns if success else [],
+                    "failed_patterns": [] if success else patterns,
+                    "error_message": state.get("error"),
+                },
+                cleanup_checkpoints=False,
+                agent=agent,
+            )
+        elif strategy:
+            alma.learn(
+                agent,
+                task,
+                "success" if success else "failure",
+                strategy,
+                task_type=task_type,
+                error_message=state.get("error"),
+            )
+        return {outcome_key: "success" if success else "failure"}
+
+    return node
