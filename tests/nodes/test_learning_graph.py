@@ -113,3 +113,44 @@ def test_initializer_with_a_session_and_the_handoff_node(make_alma, pool) -> Non
     previous = sessions.get_previous_sessions(agent="ops")
     assert previous and previous[0].key_decisions == ["ship the export fix first"]
     assert "fix the export" in sessions.get_quick_reload(agent="ops")
+
+
+def test_rank_strategies_routes_with_command(make_alma) -> None:
+    alma = make_alma()
+    for i in range(3):
+        alma.learn(
+            "ops", f"export job times out {i}", "success", "retry with backoff", task_type="ops"
+        )
+        alma.learn(
+            "ops", f"export job times out {i}", "failure", "restart the worker", task_type="ops"
+        )
+
+    class S(TypedDict, total=False):
+        task: str
+        strategies: list[str]
+        ranked: list[dict[str, Any]]
+        strategy: str
+        took: str
+
+    builder = StateGraph(S)
+    builder.add_node(
+        "rank",
+        nodes.rank_strategies(
+            ConfidenceEngine(alma),
+            "ops",
+            routes={"retry with backoff": "retry", "restart the worker": "restart"},
+        ),
+    )
+    builder.add_node("retry", lambda s: {"took": "retry"})
+    builder.add_node("restart", lambda s: {"took": "restart"})
+    builder.add_edge(START, "rank")
+    builder.add_edge("retry", END)
+    builder.add_edge("restart", END)
+    out = builder.compile().invoke(
+        {
+            "task": "the export job times out",
+            "strategies": ["restart the worker", "retry with backoff"],
+        }
+    )
+    assert out["took"] == "retry" and out["strategy"] == "retry with backoff"
+    assert [r["strategy"] for r in out["ranked"]] == ["retry with backoff", "restart the worker"]
