@@ -63,10 +63,11 @@ class ExtractionResult(BaseModel):
 
 @runtime_checkable
 class Extractor(Protocol):
-    """Turns a transcript into memories.
+    """Turns a transcript into memories, and a request into work items.
 
     >>> result = extractor.extract(messages, agent="helena", user_id="u1")  # doctest: +SKIP
     >>> result = await extractor.aextract("user: never use mocks")          # doctest: +SKIP
+    >>> extractor.expand_tasks("add a login form, then test it")            # doctest: +SKIP
     """
 
     def extract(
@@ -76,6 +77,10 @@ class Extractor(Protocol):
     async def aextract(
         self, transcript: Transcript, *, agent: str | None = None, user_id: str | None = None
     ) -> ExtractionResult: ...
+
+    def expand_tasks(self, prompt: str) -> list[str]: ...
+
+    async def aexpand_tasks(self, prompt: str) -> list[str]: ...
 
 
 def message_role(message: BaseMessage) -> str:

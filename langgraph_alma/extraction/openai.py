@@ -124,6 +124,40 @@ RESPONSE_FORMAT: dict[str, Any] = {
 }
 
 
+class LLMTaskList(_Strict):
+    """What the model must return when expanding a request into work items."""
+
+    tasks: list[Text]
+
+
+TASKS_PROMPT = """\
+You split a user's request to an AI agent into the work items it takes, in the order to do
+them. Each item is a short imperative title (at most 12 words), self-contained. Do not add
+work the request does not ask for; a request that is one task gives one item."""
+
+TASKS_FORMAT: dict[str, Any] = {
+    "type": "json_schema",
+    "json_schema": {
+        "name": "alma_tasks",
+        "strict": True,
+        "schema": LLMTaskList.model_json_schema(),
+    },
+}
+
+
+def build_tasks_request(model: str, prompt: str) -> dict[str, Any]:
+    """Keyword arguments of `chat.completions.create` for one task expansion."""
+    return {
+        "model": model,
+        "temperature": 0,
+        "response_format": TASKS_FORMAT,
+        "messages": [
+            {"role": "system", "content": TASKS_PROMPT},
+            {"role": "user", "content": f"Request:\n<<<\n{prompt}\n>>>"},
+        ],
+    }
+
+
 def build_request(model: str, transcript_text: str) -> dict[str, Any]:
     """Keyword arguments of `chat.completions.create` for one extraction."""
     return {
@@ -145,8 +179,11 @@ def _first_error(exc: ValidationError) -> str:
     return f"{where}: {err['msg']}{more}"
 
 
-def parse_output(content: str, model: str) -> LLMExtraction:
-    """The model's JSON content, validated; any defect is an `ExtractionError`."""
+def parse_output(
+    content: str, model: str, schema: type[Any] = LLMExtraction, what: str = "extraction"
+) -> Any:
+    """The model's JSON content, validated against `schema`; any defect is an
+    `ExtractionError`."""
     try:
         json.loads(content)  # first, so malformed JSON gets its own message
     except json.JSONDecodeError as exc:
@@ -155,10 +192,10 @@ def parse_output(content: str, model: str) -> LLMExtraction:
         ) from exc
     try:
         # strict JSON mode: a "0.9" where a number belongs is the model ignoring the schema
-        return LLMExtraction.model_validate_json(content, strict=True)
+        return schema.model_validate_json(content, strict=True)
     except ValidationError as exc:
         raise ExtractionError(
-            f"the model's JSON does not match the extraction schema: {_first_error(exc)}",
+            f"the model's JSON does not match the {what} schema: {_first_error(exc)}",
             model=model,
         ) from exc
 
@@ -167,6 +204,12 @@ def parse_response(
     completion: Any, model: str, *, agent: str | None, user_id: str | None
 ) -> ExtractionResult:
     """An `ExtractionResult` from a chat completion, or an `ExtractionError` saying why not."""
+    content = response_content(completion, model)
+    return to_result(parse_output(content, model), model, agent=agent, user_id=user_id)
+
+
+def response_content(completion: Any, model: str) -> str:
+    """The text of a chat completion's answer, or an `ExtractionError` saying why none."""
     if not getattr(completion, "choices", None):
         raise ExtractionError("the response has no choices", model=model)
     choice = completion.choices[0]
@@ -179,7 +222,7 @@ def parse_response(
         raise ExtractionError("the output was withheld by the content filter", model=model)
     if not message.content:
         raise ExtractionError("the response has no content", model=model)
-    return to_result(parse_output(message.content, model), model, agent=agent, user_id=user_id)
+    return str(message.content)
 
 
 def to_result(
@@ -291,3 +334,24 @@ class OpenAIExtractor:
                 **build_request(self.model, text)
             )
         return parse_response(completion, self.model, agent=agent, user_id=user_id)
+
+    def expand_tasks(self, prompt: str) -> list[str]:
+        """The work items a request takes, in order (one call, structured output)."""
+        if not prompt.strip():
+            return []
+        with _api_errors(self.model):
+            completion = self.client.chat.completions.create(
+                **build_tasks_request(self.model, prompt)
+            )
+        content = response_content(completion, self.model)
+        return parse_output(content, self.model, LLMTaskList, "task list").tasks
+
+    async def aexpand_tasks(self, prompt: str) -> list[str]:
+        if not prompt.strip():
+            return []
+        with _api_errors(self.model):
+            completion = await self.async_client.chat.completions.create(
+                **build_tasks_request(self.model, prompt)
+            )
+        content = response_content(completion, self.model)
+        return parse_output(content, self.model, LLMTaskList, "task list").tasks

@@ -235,6 +235,24 @@ _RULES: tuple[_Rule, ...] = (
 )
 
 
+_TASK_LINE = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+(.+)$")
+_TASK_SPLIT = re.compile(r"(?:;|\band then\b|\bthen\b|\. )", re.IGNORECASE)
+
+
+def split_tasks(prompt: str) -> list[str]:
+    """Work item titles in a request: its bullet or numbered lines, else its clauses
+    ("do X; then Y"), else the request itself. Deterministic.
+
+    >>> split_tasks("1. add login\\n2. test login")
+    ['add login', 'test login']
+    """
+    bullets = [m.group(1).strip() for line in prompt.splitlines() if (m := _TASK_LINE.match(line))]
+    if bullets:
+        return bullets
+    clauses = [c.strip(" .\n") for c in _TASK_SPLIT.split(prompt) if c and c.strip(" .\n")]
+    return clauses or ([prompt.strip()] if prompt.strip() else [])
+
+
 class RuleBasedExtractor:
     """Extracts explicitly stated memories with phrase patterns; no network, deterministic.
 
@@ -276,3 +294,10 @@ class RuleBasedExtractor:
     ) -> ExtractionResult:
         # pure CPU work of microseconds: not worth a thread
         return self.extract(transcript, agent=agent, user_id=user_id)
+
+    def expand_tasks(self, prompt: str) -> list[str]:
+        """The work items of a request, by `split_tasks`."""
+        return split_tasks(prompt)
+
+    async def aexpand_tasks(self, prompt: str) -> list[str]:
+        return split_tasks(prompt)

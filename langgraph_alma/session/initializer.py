@@ -4,17 +4,14 @@ recall what the agent learned and the rules it works under, and recommend where 
 
 from __future__ import annotations
 
-import re
 import subprocess
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, Field
 
+from langgraph_alma.extraction.rules import split_tasks
 from langgraph_alma.progress import ProgressTracker, WorkItem
-
-_ITEM = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+(.+)$")
-_SPLIT = re.compile(r"(?:;|\bthen\b|\band then\b|\. )", re.IGNORECASE)
 
 
 class CodebaseOrientation(BaseModel):
@@ -68,17 +65,12 @@ class InitializationResult(BaseModel):
 
 
 def expand_prompt(prompt: str) -> list[str]:
-    """Work item titles in a prompt: its bullet or numbered lines, else its clauses
-    ("do X; then Y"), else the prompt itself. Deterministic.
+    """Work item titles in a prompt, deterministically (`extraction.rules.split_tasks`).
 
     >>> expand_prompt("1. add login\\n2. test login")
     ['add login', 'test login']
     """
-    bullets = [m.group(1).strip() for line in prompt.splitlines() if (m := _ITEM.match(line))]
-    if bullets:
-        return bullets
-    clauses = [c.strip(" .\n") for c in _SPLIT.split(prompt) if c and c.strip(" .\n")]
-    return clauses or [prompt.strip()]
+    return split_tasks(prompt)
 
 
 def orient(path: str | Path, commits: int = 5) -> CodebaseOrientation:
@@ -113,9 +105,13 @@ class SessionInitializer:
     ... # doctest: +SKIP
     """
 
-    def __init__(self, alma: Any, tracker: ProgressTracker | None = None) -> None:
+    def __init__(
+        self, alma: Any, tracker: ProgressTracker | None = None, extractor: Any = None
+    ) -> None:
         self.alma = alma
         self.tracker = tracker
+        # The LLM expands prompts when one is configured; rules otherwise.
+        self.extractor = extractor or getattr(alma, "extractor", None)
 
     def initialize(
         self,
@@ -130,7 +126,13 @@ class SessionInitializer:
         tracker = self.tracker or ProgressTracker(
             self.alma.store, project_id=project_id, clock=self.alma.core.clock
         )
-        titles = expand_prompt(user_prompt) if auto_expand else [user_prompt.strip()]
+        if not auto_expand:
+            titles = [user_prompt.strip()]
+        else:
+            from langgraph_alma.extraction import default_extractor
+
+            titles = (self.extractor or default_extractor()).expand_tasks(user_prompt)
+            titles = titles or [user_prompt.strip()]
         items = [
             tracker.create_work_item(
                 title,

@@ -61,3 +61,23 @@ def test_initialize_creates_items_and_carries_memories_and_rules(alma, project, 
     assert result.orientation is not None and result.orientation.error  # not a repo: said
     prompt = result.to_prompt()
     assert "Start with: test the signup form" in prompt and "Relevant strategies" in prompt
+
+
+def test_initializer_expands_with_the_configured_extractor(alma, project) -> None:
+    class Planner:  # any extractor: here one that plans in a fixed way
+        def expand_tasks(self, prompt: str) -> list[str]:
+            return ["write the migration", "backfill the column", "drop the old column"]
+
+    result = SessionInitializer(alma, extractor=Planner()).initialize(
+        project, "helena", "rename the column safely"
+    )
+    assert [w.title for w in result.work_items] == [
+        "write the migration",
+        "backfill the column",
+        "drop the old column",
+    ]
+    assert result.recommended.title == "write the migration"
+    plain = SessionInitializer(alma).initialize(
+        project, "helena", "one task only", auto_expand=False
+    )
+    assert [w.title for w in plain.work_items] == ["one task only"]
