@@ -109,6 +109,23 @@ class _Core:
         signals = [self._assess(found, task, s) for s in strategies]
         return sorted(signals, key=lambda s: (-s.score, -s.predicted_success, s.uncertainty))
 
+    def _rerank(self, found: MemorySlice, task: str, top_k: int) -> MemorySlice:
+        """Heuristics re-ordered by retrieval score blended (half and half) with the
+        engine's score for their strategy in this context; each gets its signal's score
+        and recommendation in its metadata."""
+        for h in found.heuristics:
+            signal = self._assess(found, task, h.strategy)
+            blended = 0.5 * found.scores.get(h.id, 0.0) + 0.5 * signal.score
+            h.metadata = {
+                **h.metadata,
+                "confidence_score": signal.score,
+                "recommendation": signal.recommendation,
+                "score": blended,
+            }
+            found.scores[h.id] = blended
+        found.heuristics = sorted(found.heuristics, key=lambda h: -found.scores[h.id])[:top_k]
+        return found
+
     def _opportunities(self, found: MemorySlice, task: str) -> list[OpportunitySignal]:
         ev = evidence_from(found, self._now(), task)
         out = [
@@ -144,6 +161,14 @@ class ConfidenceEngine(_Core):
     def detect_risks(self, task: str, strategy: str, agent: str) -> list[RiskSignal]:
         return self.assess_strategy(task, strategy, agent).risks
 
+    def retrieve(self, task: str, agent: str, top_k: int = 5, **kwargs: Any) -> MemorySlice:
+        """`Alma.retrieve` with heuristics ranked by the engine too (see `_rerank`).
+
+        >>> ConfidenceEngine(alma).retrieve("fix the flaky test", "helena")  # doctest: +SKIP
+        """
+        found = self.alma.retrieve(task, agent, top_k=max(top_k, self.top_k), **kwargs)
+        return self._rerank(found, task, top_k)
+
     def detect_opportunities(self, task: str, agent: str) -> list[OpportunitySignal]:
         return self._opportunities(self._retrieve(task, agent), task)
 
@@ -168,6 +193,11 @@ class AsyncConfidenceEngine(_Core):
         self, task: str, strategies: Sequence[str], agent: str, context: Any = None
     ) -> list[ConfidenceSignal]:
         return self._rank(await self._retrieve(task, agent, context), task, strategies)
+
+    async def retrieve(self, task: str, agent: str, top_k: int = 5, **kwargs: Any) -> MemorySlice:
+        """Async `ConfidenceEngine.retrieve`."""
+        found = await self.alma.retrieve(task, agent, top_k=max(top_k, self.top_k), **kwargs)
+        return self._rerank(found, task, top_k)
 
     async def detect_risks(self, task: str, strategy: str, agent: str) -> list[RiskSignal]:
         return (await self.assess_strategy(task, strategy, agent)).risks

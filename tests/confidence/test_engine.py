@@ -135,3 +135,46 @@ async def test_async_engine_on_a_real_async_alma(pool, tenant, clock, _indexed) 
         )
         assert [s.strategy for s in ranked] == ["stream rows", "read it all"]
         assert ranked[0].predicted_success > 0.6 > 0.4 > ranked[1].predicted_success
+
+
+def test_engine_feeds_retrieval_ranking(make_alma) -> None:
+    import warnings
+
+    from langgraph_alma.confidence import ConfidenceEngine
+
+    alma = make_alma()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for i in range(4):
+            alma.learn(
+                "ops",
+                f"deploy the api service {i}",
+                "success",
+                "canary release",
+                task_type="deploys",
+            )
+            alma.learn(
+                "ops",
+                f"deploy the api service {i}",
+                "failure",
+                "deploy all at once",
+                task_type="deploys",
+                error_message="outage",
+            )
+        for i in range(3):
+            alma.learn(
+                "ops",
+                f"deploy the api service {i}",
+                "success",
+                "deploy all at once",
+                task_type="deploys",
+            )
+    engine = ConfidenceEngine(alma)
+    found = engine.retrieve("deploy the api service", "ops", top_k=5)
+    ranked = [h.strategy for h in found.heuristics]
+    assert ranked[0] == "canary release"
+    risky = next(h for h in found.heuristics if h.strategy == "deploy all at once")
+    assert risky.metadata["recommendation"] in ("caution", "avoid")
+    assert found.scores[found.heuristics[0].id] > found.scores[risky.id]
+    for h in found.heuristics:
+        assert h.metadata["score"] == found.scores[h.id] and "confidence_score" in h.metadata
