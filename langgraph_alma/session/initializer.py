@@ -4,6 +4,7 @@ recall what the agent learned and the rules it works under, and recommend where 
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from langgraph_alma.extraction.rules import split_tasks
-from langgraph_alma.progress import ProgressTracker, WorkItem
+from langgraph_alma.progress import AsyncProgressTracker, ProgressTracker, WorkItem
 
 
 class CodebaseOrientation(BaseModel):
@@ -98,6 +99,68 @@ def orient(path: str | Path, commits: int = 5) -> CodebaseOrientation:
         return CodebaseOrientation(path=str(root), error=str(reason).strip()[:200])
 
 
+def _titles(prompt: str, auto_expand: bool) -> list[str] | None:
+    """The titles when they need no call (None: ask the extractor)."""
+    if not prompt or not prompt.strip():
+        raise ValueError("user_prompt must not be empty")
+    return None if auto_expand else [prompt.strip()]
+
+
+def _extractor(configured: Any) -> Any:
+    from langgraph_alma.extraction import default_extractor
+
+    return configured or default_extractor()
+
+
+def _result(
+    alma: Any,
+    project_id: str,
+    agent: str,
+    prompt: str,
+    items: list[WorkItem],
+    recommended: WorkItem | None,
+    found: Any,
+    orientation: CodebaseOrientation | None,
+) -> InitializationResult:
+    """Rules, constraints and gates from the agent's scope, its domain and its memories."""
+    scope = alma.core.scope_of(agent)
+    rules = []
+    if scope.can_learn:
+        rules.append(f"Learn only about: {', '.join(scope.can_learn)}")
+    if scope.cannot_learn:
+        rules.append(f"Never learn about: {', '.join(scope.cannot_learn)}")
+    domain = getattr(alma, "domain", None)
+    if domain is not None:
+        rules.append(f"Work within the {domain.name} domain")
+    constraints = [f"Avoid: {a.pattern} ({a.why_bad})" for a in found.anti_patterns]
+    constraints += [f"User prefers: {p.preference}" for p in found.preferences]
+    gates = ["Each work item ends in review or done, never silently dropped"]
+    if any(w.tests for w in items) or (domain is not None and domain.name == "coding"):
+        gates.append("Tests for a work item pass before it is done")
+    gates += [f"Prefer: {h.strategy} (confidence {h.confidence:.0%})" for h in found.heuristics[:3]]
+    return InitializationResult(
+        project_id=project_id,
+        agent=agent,
+        goal=prompt.strip(),
+        work_items=items,
+        recommended=recommended,
+        orientation=orientation,
+        memories=found.to_prompt(max_tokens=800),
+        rules=rules,
+        constraints=constraints,
+        quality_gates=gates,
+    )
+
+
+def _item_kwargs(agent: str, project_id: str, prompt: str, i: int) -> dict[str, Any]:
+    return {
+        "agent": agent,
+        "project_id": project_id,
+        "priority": max(1, 90 - 10 * i),
+        "description": prompt,
+    }
+
+
 class SessionInitializer:
     """Initializes a session for an agent on top of `Alma` and a `ProgressTracker`.
 
@@ -121,55 +184,67 @@ class SessionInitializer:
         auto_expand: bool = True,
         codebase_path: str | Path | None = None,
     ) -> InitializationResult:
-        if not user_prompt or not user_prompt.strip():
-            raise ValueError("user_prompt must not be empty")
+        titles = _titles(user_prompt, auto_expand)
+        if titles is None:
+            titles = _extractor(self.extractor).expand_tasks(user_prompt) or [user_prompt.strip()]
         tracker = self.tracker or ProgressTracker(
             self.alma.store, project_id=project_id, clock=self.alma.core.clock
         )
-        if not auto_expand:
-            titles = [user_prompt.strip()]
-        else:
-            from langgraph_alma.extraction import default_extractor
-
-            titles = (self.extractor or default_extractor()).expand_tasks(user_prompt)
-            titles = titles or [user_prompt.strip()]
         items = [
-            tracker.create_work_item(
-                title,
-                agent=agent,
-                project_id=project_id,
-                priority=max(1, 90 - 10 * i),
-                description=user_prompt,
-            )
-            for i, title in enumerate(titles)
+            tracker.create_work_item(t, **_item_kwargs(agent, project_id, user_prompt, i))
+            for i, t in enumerate(titles)
         ]
         found = self.alma.retrieve(user_prompt, agent=agent, project_id=project_id)
-        scope = self.alma.core.scope_of(agent)
-        rules = []
-        if scope.can_learn:
-            rules.append(f"Learn only about: {', '.join(scope.can_learn)}")
-        if scope.cannot_learn:
-            rules.append(f"Never learn about: {', '.join(scope.cannot_learn)}")
-        domain = getattr(self.alma, "domain", None)
-        if domain is not None:
-            rules.append(f"Work within the {domain.name} domain")
-        constraints = [f"Avoid: {a.pattern} ({a.why_bad})" for a in found.anti_patterns]
-        constraints += [f"User prefers: {p.preference}" for p in found.preferences]
-        gates = ["Each work item ends in review or done, never silently dropped"]
-        if any(w.tests for w in items) or (domain is not None and domain.name == "coding"):
-            gates.append("Tests for a work item pass before it is done")
-        gates += [
-            f"Prefer: {h.strategy} (confidence {h.confidence:.0%})" for h in found.heuristics[:3]
+        return _result(
+            self.alma,
+            project_id,
+            agent,
+            user_prompt,
+            items,
+            tracker.get_next_item(project_id, agent=agent),
+            found,
+            orient(codebase_path) if codebase_path else None,
+        )
+
+
+class AsyncSessionInitializer:
+    """`SessionInitializer` over an `AsyncAlma` and an `AsyncProgressTracker`."""
+
+    def __init__(
+        self, alma: Any, tracker: AsyncProgressTracker | None = None, extractor: Any = None
+    ) -> None:
+        self.alma = alma
+        self.tracker = tracker
+        self.extractor = extractor or getattr(alma, "extractor", None)
+
+    async def initialize(
+        self,
+        project_id: str,
+        agent: str,
+        user_prompt: str,
+        auto_expand: bool = True,
+        codebase_path: str | Path | None = None,
+    ) -> InitializationResult:
+        titles = _titles(user_prompt, auto_expand)
+        if titles is None:
+            expanded = await _extractor(self.extractor).aexpand_tasks(user_prompt)
+            titles = expanded or [user_prompt.strip()]
+        tracker = self.tracker or AsyncProgressTracker(
+            self.alma.store, project_id=project_id, clock=self.alma.core.clock
+        )
+        items = [
+            await tracker.create_work_item(t, **_item_kwargs(agent, project_id, user_prompt, i))
+            for i, t in enumerate(titles)
         ]
-        return InitializationResult(
-            project_id=project_id,
-            agent=agent,
-            goal=user_prompt.strip(),
-            work_items=items,
-            recommended=tracker.get_next_item(project_id, agent=agent),
-            orientation=orient(codebase_path) if codebase_path else None,
-            memories=found.to_prompt(max_tokens=800),
-            rules=rules,
-            constraints=constraints,
-            quality_gates=gates,
+        found = await self.alma.retrieve(user_prompt, agent=agent, project_id=project_id)
+        orientation = await asyncio.to_thread(orient, codebase_path) if codebase_path else None
+        return _result(
+            self.alma,
+            project_id,
+            agent,
+            user_prompt,
+            items,
+            await tracker.get_next_item(project_id, agent=agent),
+            found,
+            orientation,
         )

@@ -81,3 +81,14 @@ def test_initializer_expands_with_the_configured_extractor(alma, project) -> Non
         project, "helena", "one task only", auto_expand=False
     )
     assert [w.title for w in plain.work_items] == ["one task only"]
+
+
+async def test_async_initializer(aalma, project) -> None:
+    from langgraph_alma.session.initializer import AsyncSessionInitializer
+
+    result = await AsyncSessionInitializer(aalma).initialize(
+        project, "helena", "fix the flaky test; then add a regression test"
+    )
+    assert [w.title for w in result.work_items] == ["fix the flaky test", "add a regression test"]
+    assert result.recommended.title == "fix the flaky test"
+    assert "Learn only about: testing, forms" in result.rules
