@@ -22,7 +22,7 @@ from langchain_core.embeddings import Embeddings
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from langgraph_alma.checkpoint import AlmaSaver, AsyncAlmaSaver
-from langgraph_alma.errors import ConfigError, PrivilegeRequired
+from langgraph_alma.errors import ConfigError
 from langgraph_alma.extraction import default_extractor
 from langgraph_alma.graph import AsyncGraphMemory, GraphMemory
 from langgraph_alma.memory._plan import arun_store_plan, run_store_plan
@@ -285,7 +285,7 @@ class Alma(_AlmaBase):
         `follow_relationships=N`, also the graph N hops around entities the task names."""
         args = (task, agent, project_id, user_id, top_k, context)
         if RetrievalScope(scope) is RetrievalScope.GLOBAL:
-            tenants = self._tenants()
+            self.core.require_privilege()
             return merge_slices(
                 [
                     run_store_plan(
@@ -296,7 +296,7 @@ class Alma(_AlmaBase):
                             include_workflow_outcomes=include_workflow_outcomes,
                         ),
                     )
-                    for t in tenants
+                    for t in self.store.list_tenants()
                 ],
                 top_k,
             )
@@ -311,13 +311,6 @@ class Alma(_AlmaBase):
                 sub = self.graph.expand([e.name for e in matched], depth=follow_relationships)
                 found.related = sub.describe().splitlines()
         return found
-
-    def _tenants(self) -> list[str]:
-        if not self.core.privileged:
-            raise PrivilegeRequired(
-                "RetrievalScope.GLOBAL reads every tenant: use a privileged store"
-            )
-        return self.store.list_tenants()
 
     def learn(
         self,
@@ -542,10 +535,7 @@ class AsyncAlma(_AlmaBase):
     ) -> MemorySlice:
         args = (task, agent, project_id, user_id, top_k, context)
         if RetrievalScope(scope) is RetrievalScope.GLOBAL:
-            if not self.core.privileged:
-                raise PrivilegeRequired(
-                    "RetrievalScope.GLOBAL reads every tenant: use a privileged store"
-                )
+            self.core.require_privilege()
             return merge_slices(
                 [
                     await arun_store_plan(

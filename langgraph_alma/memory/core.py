@@ -85,6 +85,13 @@ class MemoryCore:
     def scope_of(self, agent: str) -> MemoryScope:
         return self.scopes.get(agent) or self.default_scope(agent)
 
+    def require_privilege(self) -> None:
+        """Raise `PrivilegeRequired` unless the store may read every tenant."""
+        if not self.privileged:
+            raise PrivilegeRequired(
+                "RetrievalScope.GLOBAL reads every tenant: use a privileged store"
+            )
+
     def check_learning(self, agent: str, category: str) -> None:
         """Raise `ScopeViolation` unless `agent` may learn `category`."""
         self.scope_of(agent).check(category)
@@ -151,10 +158,8 @@ class MemoryCore:
     ) -> StorePlan[MemorySlice]:
         started = time.perf_counter()
         scope = RetrievalScope(scope)
-        if scope is RetrievalScope.GLOBAL and not self.privileged:
-            raise PrivilegeRequired(
-                "RetrievalScope.GLOBAL reads every tenant: use a privileged store"
-            )
+        if scope is RetrievalScope.GLOBAL:
+            self.require_privilege()
         if top_k < 1:
             raise ConfigError(f"top_k must be at least 1, got {top_k}")
         project = project_id or self.project_id
