@@ -1,9 +1,15 @@
 """`ProgressTracker` (sync) and `AsyncProgressTracker`: shells driving `ProgressCore`'s
-store plans on any LangGraph `BaseStore` (an `AlmaStore` in production)."""
+store plans on any LangGraph `BaseStore` (an `AlmaStore` in production).
+
+Changes read the project's items and write some back; on an `AlmaStore` they run inside
+`store.atomic(...)` (one transaction, serialised per tenant and project), so two agents
+updating one project at once cannot lose each other's writes. Other stores get no lock.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager, AbstractContextManager, nullcontext
 from datetime import datetime
 from typing import Any
 
@@ -12,6 +18,11 @@ from langgraph.store.base import BaseStore
 from langgraph_alma.memory._plan import arun_store_plan, run_store_plan
 from langgraph_alma.progress.core import ProgressCore, Strategy
 from langgraph_alma.progress.models import ProgressLog, ProgressSummary, WorkItem, WorkStatus
+
+
+def change_key(core: ProgressCore, project_id: str | None) -> str:
+    """The `atomic` key serialising changes to one project's work items."""
+    return f"alma.progress:{core._project(project_id)}"
 
 
 class ProgressTracker:
@@ -40,15 +51,24 @@ class ProgressTracker:
     def _run(self, plan: Any) -> Any:
         return run_store_plan(self.store, plan)
 
+    def _change(self, plan: Any, project_id: str | None) -> Any:
+        atomic = getattr(self.store, "atomic", None)
+        guard: AbstractContextManager[Any] = (
+            atomic(change_key(self.core, project_id)) if atomic else nullcontext()
+        )
+        with guard:
+            return run_store_plan(self.store, plan)
+
     def create_work_item(self, title: str, **kwargs: Any) -> WorkItem:
         """See `ProgressCore.create_work_item`: description, item_type, priority, agent,
         project_id, parent_id, blocks, blocked_by, tests, estimate_ms, item_id, metadata."""
-        return self._run(self.core.create_work_item(title, **kwargs))
+        plan = self.core.create_work_item(title, **kwargs)
+        return self._change(plan, kwargs.get("project_id"))
 
     def add_dependency(
         self, item_id: str, blocked_by: str, project_id: str | None = None
     ) -> WorkItem:
-        return self._run(self.core.add_dependency(item_id, blocked_by, project_id))
+        return self._change(self.core.add_dependency(item_id, blocked_by, project_id), project_id)
 
     def get_item(self, item_id: str, project_id: str | None = None) -> WorkItem | None:
         return self._run(self.core.get_item(item_id, project_id))
@@ -65,11 +85,10 @@ class ProgressTracker:
         tests_passing: bool | None = None,
         project_id: str | None = None,
     ) -> WorkItem:
-        return self._run(
-            self.core.update_status(
-                item_id, status, tests_passing=tests_passing, project_id=project_id
-            )
+        plan = self.core.update_status(
+            item_id, status, tests_passing=tests_passing, project_id=project_id
         )
+        return self._change(plan, project_id)
 
     def get_next_item(
         self,
@@ -91,15 +110,14 @@ class ProgressTracker:
         items_touched: Sequence[str] = (),
         project_id: str | None = None,
     ) -> ProgressLog:
-        return self._run(
-            self.core.log_session_progress(
-                agent=agent,
-                session_id=session_id,
-                notes=notes,
-                items_touched=items_touched,
-                project_id=project_id,
-            )
+        plan = self.core.log_session_progress(
+            agent=agent,
+            session_id=session_id,
+            notes=notes,
+            items_touched=items_touched,
+            project_id=project_id,
         )
+        return self._change(plan, project_id)
 
     def get_progress_logs(
         self, limit: int = 10, project_id: str | None = None
@@ -126,13 +144,23 @@ class AsyncProgressTracker:
     async def _run(self, plan: Any) -> Any:
         return await arun_store_plan(self.store, plan)
 
+    async def _change(self, plan: Any, project_id: str | None) -> Any:
+        aatomic = getattr(self.store, "aatomic", None)
+        guard: AbstractAsyncContextManager[Any] = (
+            aatomic(change_key(self.core, project_id)) if aatomic else nullcontext()
+        )
+        async with guard:
+            return await arun_store_plan(self.store, plan)
+
     async def create_work_item(self, title: str, **kwargs: Any) -> WorkItem:
-        return await self._run(self.core.create_work_item(title, **kwargs))
+        plan = self.core.create_work_item(title, **kwargs)
+        return await self._change(plan, kwargs.get("project_id"))
 
     async def add_dependency(
         self, item_id: str, blocked_by: str, project_id: str | None = None
     ) -> WorkItem:
-        return await self._run(self.core.add_dependency(item_id, blocked_by, project_id))
+        plan = self.core.add_dependency(item_id, blocked_by, project_id)
+        return await self._change(plan, project_id)
 
     async def get_item(self, item_id: str, project_id: str | None = None) -> WorkItem | None:
         return await self._run(self.core.get_item(item_id, project_id))
@@ -149,11 +177,10 @@ class AsyncProgressTracker:
         tests_passing: bool | None = None,
         project_id: str | None = None,
     ) -> WorkItem:
-        return await self._run(
-            self.core.update_status(
-                item_id, status, tests_passing=tests_passing, project_id=project_id
-            )
+        plan = self.core.update_status(
+            item_id, status, tests_passing=tests_passing, project_id=project_id
         )
+        return await self._change(plan, project_id)
 
     async def get_next_item(
         self,
@@ -175,15 +202,14 @@ class AsyncProgressTracker:
         items_touched: Sequence[str] = (),
         project_id: str | None = None,
     ) -> ProgressLog:
-        return await self._run(
-            self.core.log_session_progress(
-                agent=agent,
-                session_id=session_id,
-                notes=notes,
-                items_touched=items_touched,
-                project_id=project_id,
-            )
+        plan = self.core.log_session_progress(
+            agent=agent,
+            session_id=session_id,
+            notes=notes,
+            items_touched=items_touched,
+            project_id=project_id,
         )
+        return await self._change(plan, project_id)
 
     async def get_progress_logs(
         self, limit: int = 10, project_id: str | None = None

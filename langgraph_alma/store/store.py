@@ -17,7 +17,9 @@ from contextlib import (
     AbstractContextManager,
     asynccontextmanager,
     contextmanager,
+    nullcontext,
 )
+from contextvars import ContextVar
 from typing import Any, TypeVar
 
 import psycopg
@@ -40,6 +42,10 @@ from langgraph_alma.store._core import (
 
 T = TypeVar("T")
 logger = logging.getLogger(__name__)
+
+# Serialises `atomic(key)` blocks: a transaction-level advisory lock on the key's hash,
+# released when the block's transaction ends (commit or rollback).
+LOCK_KEY = "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))"
 
 
 class StoreClosed(AlmaError):
@@ -66,6 +72,8 @@ class _AlmaStoreBase(BaseStore):
         if isinstance(conn, psycopg.Connection | psycopg.AsyncConnection) and not conn.autocommit:
             raise ConfigError("AlmaStore needs a connection opened with autocommit=True")
         self.conn = conn
+        # The connection of the `atomic` block this thread or task is in, if any.
+        self._pinned: ContextVar[Any] = ContextVar(f"alma_store_{id(self)}", default=None)
         self.index_config = index
         self.ttl_config = ttl
         self._admin_url = admin_url
@@ -95,6 +103,11 @@ class _AlmaStoreBase(BaseStore):
             raise ConfigError(f"tenant_id must be a non-empty string, got {tenant_id!r}")
         clone._core.tenant_id = tenant_id  # type: ignore[attr-defined]
         return clone
+
+    def _lock_name(self, key: str) -> str:
+        if not isinstance(key, str) or not key:
+            raise ConfigError(f"an atomic block needs a non-empty string key, got {key!r}")
+        return f"{self.tenant_id or ''}\x1f{key}"
 
     def _sweep_minutes(self, minutes: float | None) -> float:
         minutes = minutes or (self.ttl_config or {}).get("sweep_interval_minutes") or 5
@@ -175,7 +188,29 @@ class AlmaStore(_AlmaStoreBase):
             conn.execute(ddl)
 
     def _connection(self) -> AbstractContextManager[psycopg.Connection[Any]]:
+        if (pinned := self._pinned.get()) is not None:
+            return nullcontext(pinned)
         return borrow(self.conn, self.lock, StoreClosed, "store")
+
+    @contextmanager
+    def atomic(self, key: str) -> Iterator[None]:
+        """Run this block's store operations in one transaction, one at a time among the
+        blocks of this tenant with the same `key` (read-modify-write without lost updates).
+
+        >>> with store.atomic("progress:checkout"):                 # doctest: +SKIP
+        ...     item = store.get(ns, "a"); store.put(ns, "a", {**item.value, "n": 2})
+        """
+        name = self._lock_name(key)
+        if self._pinned.get() is not None:  # nested: the outer block already holds it
+            yield
+            return
+        with self._connection() as conn, conn.transaction():
+            conn.execute(LOCK_KEY, (name,))
+            token = self._pinned.set(conn)
+            try:
+                yield
+            finally:
+                self._pinned.reset(token)
 
     def _run(self, plan: Plan[T]) -> T:
         with self._connection() as conn:
@@ -306,7 +341,24 @@ class AsyncAlmaStore(_AlmaStoreBase):
                 await conn.execute(stmt)
 
     def _connection(self) -> AbstractAsyncContextManager[psycopg.AsyncConnection[Any]]:
+        if (pinned := self._pinned.get()) is not None:
+            return nullcontext(pinned)
         return aborrow(self.conn, self.lock, StoreClosed, "store")
+
+    @asynccontextmanager
+    async def aatomic(self, key: str) -> AsyncIterator[None]:
+        """`AlmaStore.atomic`, async: `async with store.aatomic("progress:checkout"): ...`"""
+        name = self._lock_name(key)
+        if self._pinned.get() is not None:
+            yield
+            return
+        async with self._connection() as conn, conn.transaction():
+            await conn.execute(LOCK_KEY, (name,))
+            token = self._pinned.set(conn)
+            try:
+                yield
+            finally:
+                self._pinned.reset(token)
 
     async def _arun(self, plan: Plan[T]) -> T:
         async with self._connection() as conn:
