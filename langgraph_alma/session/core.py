@@ -3,7 +3,9 @@
 
 Layout: a session is an item in `("alma", project, "session", agent)` keyed by its id
 (agent `_` when there is none). `start_session` writes the open record and reads the
-previous handoff and the project's work items in one batch (one round trip).
+previous handoff and the project's work items in one batch (one round trip). An open
+record expires after `open_ttl_minutes` (a week by default) unless the session is ended,
+so sessions that are started and abandoned do not pile up.
 """
 
 from __future__ import annotations
@@ -30,10 +32,11 @@ from langgraph_alma.progress.models import ProgressSummary, WorkItem, WorkStatus
 from langgraph_alma.session.models import SessionContext, SessionHandoff
 
 SESSION = "session"
+OPEN_SESSION_TTL_MINUTES = 7 * 24 * 60.0
 
 
 class SessionNotFound(ProgressError, LookupError):
-    pass
+    """No session with that id for this project (and agent)."""
 
 
 def session_namespace(project_id: str, agent: str | None = None) -> tuple[str, ...]:
@@ -45,12 +48,15 @@ def session_prefix(project_id: str) -> tuple[str, ...]:
     return (it.ROOT, it.label(project_id), SESSION)
 
 
-def put_session(handoff: SessionHandoff) -> PutOp:
+def put_session(handoff: SessionHandoff, open_ttl_minutes: float | None = None) -> PutOp:
+    """The op writing `handoff`; an open one expires after `open_ttl_minutes` (None: never),
+    an ended one never does."""
     return PutOp(
         session_namespace(handoff.project_id, handoff.agent),
         handoff.session_id,
         handoff.model_dump(mode="json"),
         False,
+        ttl=open_ttl_minutes if handoff.ended_at is None else None,
     )
 
 
@@ -93,10 +99,19 @@ class SessionCore:
     """Session logic, free of I/O: every method returns a store plan or is pure."""
 
     def __init__(
-        self, *, project_id: str = "default", clock: Callable[[], datetime] | None = None
+        self,
+        *,
+        project_id: str = "default",
+        clock: Callable[[], datetime] | None = None,
+        open_ttl_minutes: float | None = OPEN_SESSION_TTL_MINUTES,
     ) -> None:
+        if open_ttl_minutes is not None and not open_ttl_minutes > 0:
+            raise ProgressError(
+                f"open_ttl_minutes must be positive or None, got {open_ttl_minutes!r}"
+            )
         self.project_id = project_id
         self.clock = clock or utcnow
+        self.open_ttl_minutes = open_ttl_minutes
 
     def _project(self, project_id: str | None) -> str:
         return project_id if project_id is not None else self.project_id
@@ -105,7 +120,7 @@ class SessionCore:
         self, project_id: str | None, agent: str | None, open_session: SessionHandoff | None = None
     ) -> StorePlan[Snapshot]:
         project = self._project(project_id)
-        ops: list[Any] = [put_session(open_session)] if open_session else []
+        ops: list[Any] = [put_session(open_session, self.open_ttl_minutes)] if open_session else []
         session_op, item_op = page_op(session_namespace(project, agent)), scan_op(project)
         results = yield [*ops, session_op, item_op]
         sessions = yield from scan_rest(session_op, results[-2])

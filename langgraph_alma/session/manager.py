@@ -11,7 +11,7 @@ from langgraph.store.base import BaseStore
 
 from langgraph_alma.memory._plan import arun_store_plan, run_store_plan
 from langgraph_alma.progress.tracker import AsyncProgressTracker, ProgressTracker
-from langgraph_alma.session.core import SessionCore
+from langgraph_alma.session.core import OPEN_SESSION_TTL_MINUTES, SessionCore
 from langgraph_alma.session.models import SessionContext, SessionHandoff
 
 RETRIEVE_TOP_K = 5
@@ -27,6 +27,8 @@ class SessionManager:
     ...                      key_decisions=["use the form's own validator"],
     ...                      next_steps=["signup form"])
     >>> print(sessions.get_quick_reload(agent="helena"))
+
+    A started session that is never ended expires after `open_ttl_minutes` (a week).
     """
 
     def __init__(
@@ -35,9 +37,12 @@ class SessionManager:
         project_id: str = "default",
         clock: Callable[[], datetime] | None = None,
         alma: Any = None,
+        open_ttl_minutes: float | None = OPEN_SESSION_TTL_MINUTES,
     ) -> None:
         self.store, self.alma = store, alma
-        self.core = SessionCore(project_id=project_id, clock=clock)
+        self.core = SessionCore(
+            project_id=project_id, clock=clock, open_ttl_minutes=open_ttl_minutes
+        )
         self.tracker = ProgressTracker(store, project_id=project_id, clock=clock)
 
     @property
@@ -92,9 +97,12 @@ class AsyncSessionManager:
         project_id: str = "default",
         clock: Callable[[], datetime] | None = None,
         alma: Any = None,
+        open_ttl_minutes: float | None = OPEN_SESSION_TTL_MINUTES,
     ) -> None:
         self.store, self.alma = store, alma
-        self.core = SessionCore(project_id=project_id, clock=clock)
+        self.core = SessionCore(
+            project_id=project_id, clock=clock, open_ttl_minutes=open_ttl_minutes
+        )
         self.tracker = AsyncProgressTracker(store, project_id=project_id, clock=clock)
 
     @property

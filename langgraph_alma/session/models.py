@@ -10,7 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from langgraph_alma.memory.types import AntiPattern, Heuristic, Outcome, new_id
 from langgraph_alma.progress.models import ProgressSummary, WorkItem
 
-MAX_DECISIONS = 10  # a handoff keeps the latest this many key decisions
+MAX_DECISIONS = 10
+"""A handoff keeps the latest this many key decisions."""
 
 RULES_OF_ENGAGEMENT = (
     "Work on one item at a time; finish it or hand it off before starting another.",
@@ -18,6 +19,7 @@ RULES_OF_ENGAGEMENT = (
     "Resolve or escalate carried-over blockers before new work.",
     "Record key decisions, blockers and next steps before ending the session.",
 )
+"""The default rules of engagement a `SessionContext` gives the agent."""
 
 
 class SessionHandoff(BaseModel):

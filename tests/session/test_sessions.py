@@ -219,3 +219,35 @@ def test_sessions_read_every_page(sessions, tracker, clock, monkeypatch) -> None
     assert ctx.previous_handoff.summary == "s4" and ctx.progress.total == 5
     assert ctx.suggested_focus.title == "w4"
     assert len(sessions.get_previous_sessions(limit=10)) == 5
+
+
+def test_open_sessions_expire_and_ended_ones_do_not(store, project, clock, database) -> None:
+    import time
+
+    import psycopg
+
+    from langgraph_alma.errors import AlmaError
+    from langgraph_alma.session import SessionManager
+
+    def expires_at(session_id: str):
+        with psycopg.connect(database.admin_url) as conn:
+            return conn.execute(
+                "SELECT expires_at FROM alma_store WHERE key = %s", (session_id,)
+            ).fetchone()[0]
+
+    sessions = SessionManager(store, project_id=project, clock=clock)
+    ended = sessions.start_session(agent="helena")
+    assert expires_at(ended.session_id) is not None  # open: will expire
+    sessions.end_session(ended.session_id, agent="helena", summary="done")
+    assert expires_at(ended.session_id) is None  # ended: kept
+
+    brief = SessionManager(store, project_id=project, clock=clock, open_ttl_minutes=0.005)
+    abandoned = brief.start_session(agent="helena")
+    time.sleep(0.5)  # past the 0.3 s lifetime: the record is gone from every read
+    with pytest.raises(AlmaError, match="no session"):
+        brief.end_session(abandoned.session_id, agent="helena")
+    assert [s.session_id for s in sessions.get_previous_sessions(agent="helena")] == [
+        ended.session_id
+    ]
+    with pytest.raises(AlmaError, match="open_ttl_minutes must be positive"):
+        SessionManager(store, project_id=project, open_ttl_minutes=0)
