@@ -1,0 +1,123 @@
+"""Factories that serve `AsyncAlmaSaver` and `AsyncAlmaStore` to `langgraph dev` and
+LangGraph Studio (and any server built on langgraph-api).
+
+Point a `langgraph.json` at them by dotted import path (`module.attribute`: langgraph-api
+splits dotted paths at the last dot; `module:attribute` is only read for file paths):
+
+    {
+      "graphs": {"chat": "./graph.py:graph"},
+      "checkpointer": {"path": "langgraph_alma.studio.checkpointer"},
+      "store": {"path": "langgraph_alma.studio.store"}
+    }
+
+The server calls each factory with no arguments and enters the async context manager it
+returns once per thread that needs it (each has its own event loop; `langgraph dev` uses
+one), before it serves requests, and exits it on shutdown. Each
+factory opens a pool on `ALMA_DATABASE_URL` (none: the embedded server in `ALMA_DATA_DIR`,
+relative to the server's working directory), runs `setup()` (migrations, idempotent and
+safe to race) and closes the pool on exit; the last factory to exit releases the embedded
+server (stopped when no other process uses it).
+
+A server serves one tenant: `ALMA_TENANT_ID` (default "default"). The saver and the store
+are bound to it, so a run whose config names another tenant is refused (`TenantMismatch`).
+
+The store indexes items with `HashingEmbeddings` (`STUDIO_INDEX`), so Studio's memory
+search ranks by vector and full text with no network and no API key. For other
+embeddings, write a factory of your own the same way:
+
+>>> @asynccontextmanager                                        # doctest: +SKIP
+... async def store():
+...     index = {"dims": 1536, "embed": "openai:text-embedding-3-small"}
+...     async with AsyncAlmaStore.from_conn_string(index=index) as s:
+...         await s.setup()
+...         yield s
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from langgraph.store.base import IndexConfig
+
+from langgraph_alma.checkpoint import AsyncAlmaSaver
+from langgraph_alma.config import get_settings
+from langgraph_alma.db.connect import resolve
+from langgraph_alma.db.embedded import start_embedded
+from langgraph_alma.embeddings import HashingEmbeddings
+from langgraph_alma.store import AsyncAlmaStore
+
+STUDIO_DIMS = 256
+STUDIO_INDEX: IndexConfig = {"dims": STUDIO_DIMS, "embed": HashingEmbeddings(STUDIO_DIMS)}
+
+# Factories of this process using each embedded server (the server enters one of each per
+# event loop, possibly from several threads).
+_embedded_users: dict[Path, int] = {}
+_embedded_lock = threading.Lock()
+
+
+async def _tenant() -> str:
+    # Settings may read `.alma/config.yaml`: off the event loop, where `langgraph dev`
+    # raises on blocking calls.
+    return (await asyncio.to_thread(get_settings)).tenant_id
+
+
+@asynccontextmanager
+async def _embedded_lease() -> AsyncIterator[None]:
+    """Hold the embedded server, when it is the database, and release it on exit.
+
+    Its own atexit hook is not enough: `langgraph dev`'s reload worker ends by re-raising
+    SIGTERM after shutdown, which skips atexit and would leave PostgreSQL running.
+    """
+    if not (await asyncio.to_thread(resolve)).embedded:
+        yield
+        return
+    server = await asyncio.to_thread(start_embedded)  # this process's handle
+    with _embedded_lock:
+        _embedded_users[server.data_dir] = _embedded_users.get(server.data_dir, 0) + 1
+    try:
+        yield
+    finally:
+        with _embedded_lock:
+            _embedded_users[server.data_dir] -= 1
+            last = _embedded_users[server.data_dir] == 0
+        if last:
+            await asyncio.to_thread(server.stop)
+
+
+@asynccontextmanager
+async def checkpointer() -> AsyncIterator[AsyncAlmaSaver]:
+    """An `AsyncAlmaSaver` for the server's tenant, migrated, closed on exit.
+
+    >>> async with checkpointer() as saver:                      # doctest: +SKIP
+    ...     await saver.aget_tuple({"configurable": {"thread_id": "t1"}})
+    """
+    async with (
+        _embedded_lease(),
+        AsyncAlmaSaver.from_conn_string(tenant_id=await _tenant()) as saver,
+    ):
+        await saver.setup()
+        yield saver
+
+
+@asynccontextmanager
+async def store() -> AsyncIterator[AsyncAlmaStore]:
+    """An `AsyncAlmaStore` for the server's tenant with the offline `STUDIO_INDEX`,
+    migrated (with its vector index), closed on exit.
+
+    >>> async with store() as s:                                  # doctest: +SKIP
+    ...     await s.asearch(("memories",), query="tea")
+    """
+    tenant = await _tenant()
+    async with (
+        _embedded_lease(),
+        AsyncAlmaStore.from_conn_string(index=STUDIO_INDEX, tenant_id=tenant) as alma_store,
+    ):
+        await alma_store.setup()
+        yield alma_store
+
+
+__all__ = ["STUDIO_DIMS", "STUDIO_INDEX", "checkpointer", "store"]
