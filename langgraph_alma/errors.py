@@ -130,3 +130,30 @@ class EntityNotFound(AlmaError, LookupError):
     def __init__(self, ref: Any) -> None:
         self.ref = ref
         super().__init__(f"no entity {ref!r} in this tenant and project; nothing was written")
+
+
+class ThreadNotFound(AlmaError, LookupError):
+    """A command names a checkpoint thread the tenant does not have."""
+
+    def __init__(self, thread_id: str, tenant_id: str) -> None:
+        self.thread_id, self.tenant_id = thread_id, tenant_id
+        super().__init__(f"no thread {thread_id!r} in tenant {tenant_id!r}")
+
+
+class TransferError(AlmaError, ValueError):
+    """An export file cannot be imported (bad JSON, unknown record, wrong format version);
+    nothing was written. `line` is the 1-based line number, when one is to blame."""
+
+    def __init__(self, message: str, *, line: int | None = None, source: str = "") -> None:
+        self.line, self.source = line, source
+        where = f"{source or 'input'}, line {line}: " if line is not None else ""
+        super().__init__(f"{where}{message}; nothing was imported")
+
+
+class AlmaMemorySourceError(TransferError):
+    """An alma-memory database cannot be imported: missing, not alma-memory's, or of a
+    schema version the importer does not know; nothing was imported."""
+
+    def __init__(self, source: str, problem: str) -> None:
+        self.problem = problem
+        super().__init__(f"alma-memory source {source}: {problem}", source=source)

@@ -3,6 +3,7 @@
 May import `db`, `config`, `errors` and `migrations`; nothing above it.
 """
 
+from langgraph_alma.checkpoint._core import ThreadSummary
 from langgraph_alma.checkpoint.saver import AlmaSaver, AsyncAlmaSaver, SaverClosed
 
-__all__ = ["AlmaSaver", "AsyncAlmaSaver", "SaverClosed"]
+__all__ = ["AlmaSaver", "AsyncAlmaSaver", "SaverClosed", "ThreadSummary"]

@@ -9,6 +9,8 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import psycopg
@@ -53,6 +55,19 @@ def _is_inline(value: Any) -> bool:
     if isinstance(value, float):
         return math.isfinite(value)
     return isinstance(value, str) and "\x00" not in value
+
+
+@dataclass(frozen=True)
+class ThreadSummary:
+    """One thread of a tenant, as `AlmaSaver.list_threads()` reports it."""
+
+    thread_id: str
+    checkpoints: int
+    last_step: int | None
+    updated_at: datetime
+    project_id: str
+    agent: str | None
+    workflow_id: str | None
 
 
 def task_node(task_path: str) -> tuple[str | None, str | None]:
@@ -429,6 +444,23 @@ class SaverCore:
             )
         special = all(ch in WRITES_IDX_MAP for ch, _ in writes)
         yield [Sql(_sql.UPSERT_WRITES if special else _sql.INSERT_WRITES, params)]
+
+    def threads(
+        self,
+        *,
+        agent: str | None = None,
+        workflow_id: str | None = None,
+        limit: int | None = None,
+    ) -> Plan[list[ThreadSummary]]:
+        """The tenant's threads, most recently updated first (`limit`: at most that many)."""
+        if limit is not None and (
+            isinstance(limit, bool) or not isinstance(limit, int) or limit < 0
+        ):
+            raise ConfigError(f"limit must be a non-negative integer, got {limit!r}")
+        tenant = self.tenant()
+        params = {"tenant": tenant, "agent": agent, "workflow": workflow_id, "limit": limit}
+        results = yield [set_tenant(tenant), Sql(_sql.THREADS, params, fetch=True)]
+        return [ThreadSummary(*row) for row in results[1] or []]
 
     def delete_threads(self, thread_ids: Sequence[str]) -> Plan[None]:
         tenant = self.tenant()

@@ -283,3 +283,24 @@ SELECT w.checkpoint_id, w.stored, w.wanted,
 FROM walk w
 ORDER BY w.depth"""
 )
+
+# The tenant's threads, most recently updated first: how many checkpoints each has, the
+# step of its latest root checkpoint, and the latest scope it was run under. Runs after
+# `set_tenant` in one batch; `(tenant_id, thread_id, ...)` is the primary key's prefix.
+THREADS = """
+SELECT c.thread_id, count(*)::int AS checkpoints,
+       (array_agg(c.step ORDER BY c.checkpoint_id DESC)
+            FILTER (WHERE c.checkpoint_ns = ''))[1] AS last_step,
+       max(c.created_at) AS updated_at,
+       (array_agg(c.project_id ORDER BY c.checkpoint_id DESC))[1] AS project_id,
+       (array_agg(c.agent ORDER BY c.checkpoint_id DESC)
+            FILTER (WHERE c.agent IS NOT NULL))[1] AS agent,
+       (array_agg(c.workflow_id ORDER BY c.checkpoint_id DESC)
+            FILTER (WHERE c.workflow_id IS NOT NULL))[1] AS workflow_id
+FROM alma_checkpoints c
+WHERE c.tenant_id = %(tenant)s
+  AND (%(agent)s::text IS NULL OR c.agent = %(agent)s)
+  AND (%(workflow)s::text IS NULL OR c.workflow_id = %(workflow)s)
+GROUP BY c.thread_id
+ORDER BY max(c.created_at) DESC, c.thread_id
+LIMIT %(limit)s"""

@@ -31,7 +31,7 @@ from langgraph.checkpoint.base import (
 from langgraph.checkpoint.serde.base import SerializerProtocol
 from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
-from langgraph_alma.checkpoint._core import SaverCore
+from langgraph_alma.checkpoint._core import SaverCore, ThreadSummary
 from langgraph_alma.checkpoint._delta import ChannelMemory
 from langgraph_alma.config import Settings, get_settings
 from langgraph_alma.db.borrow import aborrow, borrow
@@ -184,6 +184,15 @@ class AlmaSaver(_AlmaSaverBase):
         task_path: str = "",
     ) -> None:
         self._run(self._core.put_writes(config, writes, task_id, task_path))
+
+    def list_threads(
+        self, *, agent: str | None = None, workflow_id: str | None = None, limit: int | None = None
+    ) -> list[ThreadSummary]:
+        """The tenant's threads, most recently updated first (bound tenant or the default).
+
+        >>> [t.thread_id for t in saver.for_tenant("acme").list_threads(limit=10)]  # doctest: +SKIP
+        """
+        return self._run(self._core.threads(agent=agent, workflow_id=workflow_id, limit=limit))
 
     def delete_thread(self, thread_id: str) -> None:
         self._run(self._core.delete_threads([thread_id]))
@@ -345,6 +354,13 @@ class AsyncAlmaSaver(_AlmaSaverBase):
         task_path: str = "",
     ) -> None:
         await self._arun(self._core.put_writes(config, writes, task_id, task_path))
+
+    async def alist_threads(
+        self, *, agent: str | None = None, workflow_id: str | None = None, limit: int | None = None
+    ) -> list[ThreadSummary]:
+        """Async `AlmaSaver.list_threads`."""
+        plan = self._core.threads(agent=agent, workflow_id=workflow_id, limit=limit)
+        return await self._arun(plan)
 
     async def adelete_thread(self, thread_id: str) -> None:
         await self._arun(self._core.delete_threads([thread_id]))
