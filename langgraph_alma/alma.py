@@ -25,6 +25,7 @@ from langgraph_alma.checkpoint import AlmaSaver, AsyncAlmaSaver
 from langgraph_alma.errors import ConfigError
 from langgraph_alma.extraction import default_extractor
 from langgraph_alma.graph import AsyncGraphMemory, GraphMemory
+from langgraph_alma.memory import consolidate as consolidation
 from langgraph_alma.memory._plan import arun_store_plan, run_store_plan
 from langgraph_alma.memory.core import Clock, MemoryCore
 from langgraph_alma.memory.decay import ForgetPolicy, Usage
@@ -374,6 +375,23 @@ class Alma(_AlmaBase):
     def record_feedback(self, memory_id: str, signal: str | float) -> Usage:
         return self._run(self.core.record_feedback(memory_id, signal))
 
+    def consolidate(
+        self,
+        kind: str,
+        agent: str | None = None,
+        threshold: float = consolidation.DEFAULT_THRESHOLD,
+        dry_run: bool = False,
+    ) -> consolidation.ConsolidationReport:
+        """Merge near-duplicate memories of one kind (one agent's, when given) whose
+        embeddings are at least `threshold` cosine-similar; `dry_run` only reports.
+
+        >>> alma.consolidate("domain_knowledge", agent="helena").removed   # doctest: +SKIP
+        2
+        """
+        found = self._run(consolidation.scan(self.core, kind, agent))
+        vectors = consolidation.embedder_of(self.store).embed_documents(found.texts)
+        return self._run(consolidation.apply(self.core, found, vectors, threshold, dry_run))
+
     # -- workflow (langgraph_alma.workflow) ----------------------------------------
     def _workflow_saver(self) -> AlmaSaver:
         if self.saver is None:  # checkpoints share the store's connections and tenant
@@ -619,6 +637,18 @@ class AsyncAlma(_AlmaBase):
 
     async def record_feedback(self, memory_id: str, signal: str | float) -> Usage:
         return await self._run(self.core.record_feedback(memory_id, signal))
+
+    async def consolidate(
+        self,
+        kind: str,
+        agent: str | None = None,
+        threshold: float = consolidation.DEFAULT_THRESHOLD,
+        dry_run: bool = False,
+    ) -> consolidation.ConsolidationReport:
+        """Async `Alma.consolidate`."""
+        found = await self._run(consolidation.scan(self.core, kind, agent))
+        vectors = await consolidation.embedder_of(self.store).aembed_documents(found.texts)
+        return await self._run(consolidation.apply(self.core, found, vectors, threshold, dry_run))
 
     # -- workflow (langgraph_alma.workflow) ----------------------------------------
     def _checkpoints(self) -> tuple[AsyncAlmaSaver, CheckpointManager]:

@@ -75,6 +75,10 @@ class Settings(BaseSettings):
     extraction_model: str = Field(
         default="gpt-4o-mini", description="Chat model the LLM extractor asks for memories."
     )
+    mcp_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token the MCP HTTP transport requires; needed to bind off loopback.",
+    )
 
     @classmethod
     def settings_customise_sources(

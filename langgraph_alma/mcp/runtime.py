@@ -1,0 +1,188 @@
+"""`AlmaRuntime`: what the MCP tools act on, the services of one tenant (facade, progress,
+sessions, confidence) over one store, and the server's health and effective config.
+
+A runtime acts for one tenant. Only a privileged runtime (a store on the admin role, which
+bypasses row-level security) hands out another tenant's services.
+
+>>> async with open_runtime(tenant="acme") as runtime:          # doctest: +SKIP
+...     alma = runtime.alma()                                   # acme's AsyncAlma
+...     await alma.retrieve("test the login form", agent="helena")
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from importlib import metadata
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import psycopg
+
+from langgraph_alma.alma import MEMORY_EXACT_SEARCH_MAX, AsyncAlma
+from langgraph_alma.confidence import AsyncConfidenceEngine
+from langgraph_alma.config import Settings, get_settings
+from langgraph_alma.db.connect import connection_kwargs, resolve
+from langgraph_alma.embeddings import HashingEmbeddings
+from langgraph_alma.errors import AlmaError, ConfigError, PrivilegeRequired
+from langgraph_alma.migrations import migrations, status
+from langgraph_alma.progress import AsyncProgressTracker
+from langgraph_alma.session import AsyncSessionManager
+from langgraph_alma.store import AsyncAlmaStore
+
+EMBEDDING_DIMS = 256  # the server embeds offline (HashingEmbeddings): no key, no network
+REDACTED = "**********"
+
+
+def package_version(name: str) -> str | None:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def redact_url(url: str | None) -> str | None:
+    """A connection string without its password (URL or `key=value` form).
+
+    >>> redact_url("postgresql://app:s3cret@db:5432/alma")
+    'postgresql://app:**********@db:5432/alma'
+    """
+    if not url:
+        return url
+    if "://" not in url:
+        params = psycopg.conninfo.conninfo_to_dict(url)
+        if "password" in params:
+            params["password"] = REDACTED
+        return psycopg.conninfo.make_conninfo(**params)
+    parts = urlsplit(url)
+    netloc = parts.netloc
+    if parts.password is not None:
+        user, _, host = netloc.rpartition("@")
+        netloc = f"{user.split(':', 1)[0]}:{REDACTED}@{host}"
+    query = urlencode(
+        [(k, REDACTED if k == "password" else v) for k, v in parse_qsl(parts.query)], safe="*"
+    )
+    return urlunsplit(parts._replace(netloc=netloc, query=query))
+
+
+def effective_config(settings: Settings, **server: Any) -> dict[str, Any]:
+    """The settings in force, secrets and passwords redacted, plus the server's own."""
+    values = settings.model_dump(mode="json")  # SecretStr fields dump as '**********'
+    for name in ("database_url", "admin_database_url"):
+        values[name] = redact_url(values.get(name))
+    return {"settings": values, "server": server}
+
+
+@dataclass
+class AlmaRuntime:
+    """The services the tools call, for the server's tenant (or, privileged, any)."""
+
+    store: AsyncAlmaStore
+    tenant: str
+    privileged: bool = False
+    project_id: str = "default"
+    url: str | None = None
+    _own: AsyncAlma | None = field(default=None, repr=False)
+
+    def tenant_for(self, tenant_id: str | None) -> str:
+        """The tenant a call acts for; another than the server's needs privilege."""
+        if tenant_id is None or tenant_id == self.tenant:
+            return self.tenant
+        if not self.privileged:
+            raise PrivilegeRequired(
+                f"this server acts for tenant {self.tenant!r} only; tenant {tenant_id!r} "
+                "needs a server started with --privileged"
+            )
+        if not tenant_id.strip():
+            raise ConfigError("tenant_id must not be empty")
+        return tenant_id
+
+    def alma(self, tenant_id: str | None = None) -> AsyncAlma:
+        """The facade of a tenant; checkpoints share the store's connections."""
+        tenant = self.tenant_for(tenant_id)
+        if tenant != self.tenant:  # a cheap view per call: nothing kept per foreign tenant
+            return AsyncAlma(self.store.for_tenant(tenant), project_id=self.project_id)
+        if self._own is None:
+            self._own = AsyncAlma(self.store, project_id=self.project_id)
+        return self._own
+
+    def progress(self, tenant_id: str | None = None) -> AsyncProgressTracker:
+        return AsyncProgressTracker(self.alma(tenant_id).store, project_id=self.project_id)
+
+    def sessions(self, tenant_id: str | None = None) -> AsyncSessionManager:
+        alma = self.alma(tenant_id)
+        return AsyncSessionManager(alma.store, project_id=self.project_id, alma=alma)
+
+    def confidence(self, tenant_id: str | None = None) -> AsyncConfidenceEngine:
+        return AsyncConfidenceEngine(self.alma(tenant_id))
+
+    async def health(self) -> dict[str, Any]:
+        """Database reachable, migrations current, versions, tenant."""
+        report: dict[str, Any] = {
+            "server_version": package_version("langgraph-alma"),
+            "mcp_version": package_version("mcp"),
+            "tenant": self.tenant,
+            "privileged": self.privileged,
+            "project_id": self.project_id,
+        }
+        try:  # one read through the server's own connections and role
+            await self.store.aget(("alma", "health"), "ping")
+        except (psycopg.Error, AlmaError) as exc:
+            return {**report, "status": "error", "database": False, "error": str(exc)}
+        try:
+            applied = await asyncio.to_thread(_applied_migrations, self.url)
+        except psycopg.Error as exc:  # e.g. no migration role configured
+            unknown = {"current": None, "error": str(exc)}
+            return {**report, "status": "degraded", "database": True, "migrations": unknown}
+        shipped = [m.version for m in migrations()]
+        pending = [v for v in shipped if v not in applied]
+        return {
+            **report,
+            "status": "ok" if not pending else "degraded",
+            "database": True,
+            "migrations": {"applied": applied, "pending": pending, "current": not pending},
+        }
+
+    def config(self, transport: str) -> dict[str, Any]:
+        return effective_config(
+            get_settings(),
+            tenant=self.tenant,
+            privileged=self.privileged,
+            project_id=self.project_id,
+            transport=transport,
+            embeddings=f"HashingEmbeddings({EMBEDDING_DIMS})",
+        )
+
+
+def _applied_migrations(url: str | None) -> list[int]:
+    # As the migration role: the application role may not create the migrations table,
+    # which reading the status does when it is missing.
+    with psycopg.connect(resolve(url).admin_url, **connection_kwargs()) as conn:
+        return status(conn).applied
+
+
+@contextlib.asynccontextmanager
+async def open_runtime(
+    *, tenant: str | None = None, privileged: bool = False, url: str | None = None
+) -> AsyncIterator[AlmaRuntime]:
+    """Open the store (on the admin role when privileged), run migrations, and yield a
+    runtime for `tenant` (default: `Settings.tenant_id`)."""
+    tenant = tenant or get_settings().tenant_id
+    if not tenant.strip():
+        raise ConfigError("tenant must not be empty")
+    index = {
+        "dims": EMBEDDING_DIMS,
+        "embed": HashingEmbeddings(EMBEDDING_DIMS),
+        "fields": ["text"],
+    }
+    async with AsyncAlmaStore.from_conn_string(
+        url,
+        index=index,  # type: ignore[arg-type]
+        tenant_id=tenant,
+        privileged=privileged,
+        exact_search_max=MEMORY_EXACT_SEARCH_MAX,
+    ) as store:
+        await store.setup()
+        yield AlmaRuntime(store=store, tenant=tenant, privileged=privileged, url=url)

@@ -1,0 +1,121 @@
+"""The MCP server: `build_server(runtime)` registers the tools and resources on the SDK's
+`MCPServer`; `serve(...)` opens a runtime and runs it over stdio or streamable HTTP."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Literal
+
+import anyio
+from mcp.server.mcpserver import MCPServer
+
+from langgraph_alma.config import get_settings
+from langgraph_alma.mcp import tools_memory, tools_work, tools_workflow
+from langgraph_alma.mcp._tooling import add_tools
+from langgraph_alma.mcp.domains import list_domains
+from langgraph_alma.mcp.http import BearerAuth, check_bind
+from langgraph_alma.mcp.runtime import AlmaRuntime, open_runtime, package_version
+from langgraph_alma.memory._plan import arun_store_plan
+
+Transport = Literal["stdio", "http"]
+TOOLS = [*tools_memory.TOOLS, *tools_workflow.TOOLS, *tools_work.TOOLS]
+INSTRUCTIONS = (
+    "ALMA memory for agents: retrieve what is relevant before a task (alma_retrieve), "
+    "record how it went after (alma_learn); checkpoints, work items and sessions keep "
+    "long work resumable. Read alma://config and alma://domains for the setup."
+)
+
+
+def build_server(runtime: AlmaRuntime, transport: Transport = "stdio") -> MCPServer:
+    """The MCP server over `runtime`: every tool and the config and domain resources.
+
+    >>> async with open_runtime(tenant="acme") as runtime:         # doctest: +SKIP
+    ...     await build_server(runtime).run_stdio_async()
+    """
+    server: MCPServer = MCPServer(
+        "langgraph-alma",
+        version=package_version("langgraph-alma") or "",
+        instructions=INSTRUCTIONS,
+        log_level="WARNING",
+    )
+    add_tools(server, runtime, TOOLS)
+
+    @server.resource(
+        "alma://config",
+        name="config",
+        description="The effective configuration (secrets and passwords redacted).",
+        mime_type="application/json",
+    )
+    def config() -> str:
+        return json.dumps(runtime.config(transport), indent=2)
+
+    @server.resource(
+        "alma://domains",
+        name="domains",
+        description="Domain schemas: the presets and this tenant's custom ones.",
+        mime_type="application/json",
+    )
+    async def domains() -> str:
+        plan = list_domains(runtime.project_id)
+        return json.dumps(await arun_store_plan(runtime.alma().store, plan), indent=2)
+
+    return server
+
+
+async def serve_async(
+    *,
+    transport: Transport = "stdio",
+    host: str = "127.0.0.1",
+    port: int = 8765,
+    privileged: bool = False,
+    tenant: str | None = None,
+    url: str | None = None,
+) -> None:
+    """Async `serve`."""
+    if transport not in ("stdio", "http"):
+        raise ValueError(f"transport must be 'stdio' or 'http', got {transport!r}")
+    token = get_settings().mcp_token
+    if transport == "http":
+        check_bind(host, token)  # before anything connects or binds
+    async with open_runtime(tenant=tenant, privileged=privileged, url=url) as runtime:
+        server = build_server(runtime, transport)
+        if transport == "stdio":
+            await server.run_stdio_async()
+            return
+        import uvicorn
+
+        app: Any = server.streamable_http_app(host=host)
+        if token is not None:
+            app = BearerAuth(app, token)
+        config = uvicorn.Config(app, host=host, port=port, log_level="warning")
+        await uvicorn.Server(config).serve()
+
+
+def serve(
+    *,
+    transport: Transport = "stdio",
+    host: str = "127.0.0.1",
+    port: int = 8765,
+    privileged: bool = False,
+    tenant: str | None = None,
+    url: str | None = None,
+) -> None:
+    """Run the MCP server until it is stopped (blocking). Over HTTP, a host that is not
+    loopback needs a token (`ALMA_MCP_TOKEN`): without one, `ConfigError` is raised before
+    anything is bound. `privileged` serves every tenant (admin role; tools then take a
+    `tenant_id`); otherwise the server acts for `tenant` (default `ALMA_TENANT_ID`) only.
+
+    >>> serve(transport="http", port=8765)                  # doctest: +SKIP
+    """
+    if transport == "http":
+        check_bind(host, get_settings().mcp_token)  # fail fast, before the event loop
+    anyio.run(
+        lambda: serve_async(
+            transport=transport,
+            host=host,
+            port=port,
+            privileged=privileged,
+            tenant=tenant,
+            url=url,
+        )
+    )
