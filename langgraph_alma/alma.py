@@ -22,6 +22,7 @@ from langchain_core.embeddings import Embeddings
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from langgraph_alma.checkpoint import AlmaSaver, AsyncAlmaSaver
+from langgraph_alma.embeddings import index_config
 from langgraph_alma.errors import ConfigError
 from langgraph_alma.extraction import default_extractor
 from langgraph_alma.graph import AsyncGraphMemory, GraphMemory
@@ -91,21 +92,6 @@ class AlmaConfig(BaseModel):
 
     def scopes(self) -> dict[str, MemoryScope]:
         return {n: MemoryScope(agent_name=n, **a.model_dump()) for n, a in self.agents.items()}
-
-
-def _index(embeddings: Embeddings | Callable | str | None, dims: int | None) -> Any:
-    if embeddings is None:
-        return None
-    if dims is None:
-        if isinstance(embeddings, str):
-            raise ConfigError("embedding_dims is needed with a 'provider:model' embeddings name")
-        probe = (
-            embeddings.embed_query("dimension probe")
-            if isinstance(embeddings, Embeddings)
-            else embeddings(["dimension probe"])[0]
-        )
-        dims = len(probe)
-    return {"dims": dims, "embed": embeddings, "fields": ["text"]}
 
 
 def _core_kwargs(
@@ -222,7 +208,7 @@ class Alma(_AlmaBase):
             store = stack.enter_context(
                 AlmaStore.from_conn_string(
                     url,
-                    index=_index(embeddings, embedding_dims),
+                    index=index_config(embeddings, embedding_dims),
                     tenant_id=tenant_id,
                     exact_search_max=MEMORY_EXACT_SEARCH_MAX,
                 )
@@ -510,7 +496,7 @@ class AsyncAlma(_AlmaBase):
             store = await stack.enter_async_context(
                 AsyncAlmaStore.from_conn_string(
                     url,
-                    index=_index(embeddings, embedding_dims),
+                    index=index_config(embeddings, embedding_dims),
                     tenant_id=tenant_id,
                     exact_search_max=MEMORY_EXACT_SEARCH_MAX,
                 )

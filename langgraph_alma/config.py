@@ -75,6 +75,14 @@ class Settings(BaseSettings):
     extraction_model: str = Field(
         default="gpt-4o-mini", description="Chat model the LLM extractor asks for memories."
     )
+    embeddings: str | None = Field(
+        default="hashing:256",
+        description="Embeddings of the CLI, MCP server and Studio factories: 'hashing:<dims>' "
+        "(offline), a LangChain 'provider:model' (with embedding_dims), or none.",
+    )
+    embedding_dims: int | None = Field(
+        default=None, gt=0, description="Dimensions of a 'provider:model' embeddings name."
+    )
     mcp_token: SecretStr | None = Field(
         default=None,
         description="Bearer token the MCP HTTP transport requires; needed to bind off loopback.",

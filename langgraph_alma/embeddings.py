@@ -8,6 +8,10 @@ use). For semantic similarity pass any LangChain `Embeddings` (e.g. OpenAI's) in
 >>> e = HashingEmbeddings(dims=64)
 >>> len(e.embed_query("retry the flaky login test"))
 64
+
+`index_config` turns an embeddings choice (an object, a function, `"hashing:256"`, or
+LangChain's `"provider:model"`) into a store index config; `ALMA_EMBEDDINGS` is the
+choice of the CLI, the MCP server and the Studio factories.
 """
 
 from __future__ import annotations
@@ -15,8 +19,12 @@ from __future__ import annotations
 import hashlib
 import math
 import re
+from collections.abc import Callable
+from typing import Any
 
 from langchain_core.embeddings import Embeddings
+
+from langgraph_alma.errors import ConfigError
 
 _WORD = re.compile(r"[a-z0-9]+")
 # Words too common to say what a text is about.
@@ -62,3 +70,43 @@ class HashingEmbeddings(Embeddings):
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         return [self.embed_query(t) for t in texts]
+
+
+HASHING = "hashing"
+"""The embeddings name of `HashingEmbeddings`: `"hashing"` or `"hashing:<dims>"`."""
+
+
+def index_config(
+    embeddings: Embeddings | Callable[..., Any] | str | None, dims: int | None = None
+) -> dict[str, Any] | None:
+    """The store index config for `embeddings` (None: no vectors, full text only).
+
+    >>> index_config("hashing:128")["dims"]
+    128
+    >>> index_config("openai:text-embedding-3-small", dims=1536)["embed"]
+    'openai:text-embedding-3-small'
+    """
+    if embeddings is None:
+        return None
+    if isinstance(embeddings, str):
+        name, _, size = embeddings.partition(":")
+        if name == HASHING:
+            try:
+                dims = int(size) if size else dims or 256
+            except ValueError:
+                raise ConfigError(f"bad embeddings {embeddings!r}: use 'hashing:<dims>'") from None
+            if dims <= 0:
+                raise ConfigError(f"bad embeddings {embeddings!r}: dims must be positive")
+            return {"dims": dims, "embed": HashingEmbeddings(dims), "fields": ["text"]}
+        if not size:
+            raise ConfigError(f"bad embeddings {embeddings!r}: use 'provider:model' or 'hashing'")
+        if dims is None:
+            raise ConfigError("embedding_dims is needed with a 'provider:model' embeddings name")
+    elif dims is None:
+        probe = (
+            embeddings.embed_query("dimension probe")
+            if isinstance(embeddings, Embeddings)
+            else embeddings(["dimension probe"])[0]
+        )
+        dims = len(probe)
+    return {"dims": dims, "embed": embeddings, "fields": ["text"]}

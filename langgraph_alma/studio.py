@@ -21,9 +21,10 @@ server (stopped when no other process uses it).
 A server serves one tenant: `ALMA_TENANT_ID` (default "default"). The saver and the store
 are bound to it, so a run whose config names another tenant is refused (`TenantMismatch`).
 
-The store indexes items with `HashingEmbeddings` (`STUDIO_INDEX`), so Studio's memory
-search ranks by vector and full text with no network and no API key. For other
-embeddings, write a factory of your own the same way:
+The store indexes items with `ALMA_EMBEDDINGS` (default `hashing:256`, offline
+`HashingEmbeddings`), so Studio's memory search ranks by vector and full text with no
+network and no API key; `ALMA_EMBEDDINGS=openai:text-embedding-3-small` with
+`ALMA_EMBEDDING_DIMS=1536` uses OpenAI's. Or write a factory of your own the same way:
 
 >>> @asynccontextmanager                                        # doctest: +SKIP
 ... async def store():
@@ -41,17 +42,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from langgraph.store.base import IndexConfig
-
 from langgraph_alma.checkpoint import AsyncAlmaSaver
 from langgraph_alma.config import get_settings
 from langgraph_alma.db.connect import resolve
 from langgraph_alma.db.embedded import start_embedded
-from langgraph_alma.embeddings import HashingEmbeddings
+from langgraph_alma.embeddings import index_config
 from langgraph_alma.store import AsyncAlmaStore
-
-STUDIO_DIMS = 256
-STUDIO_INDEX: IndexConfig = {"dims": STUDIO_DIMS, "embed": HashingEmbeddings(STUDIO_DIMS)}
 
 # Factories of this process using each embedded server (the server enters one of each per
 # event loop, possibly from several threads).
@@ -105,19 +101,23 @@ async def checkpointer() -> AsyncIterator[AsyncAlmaSaver]:
 
 @asynccontextmanager
 async def store() -> AsyncIterator[AsyncAlmaStore]:
-    """An `AsyncAlmaStore` for the server's tenant with the offline `STUDIO_INDEX`,
+    """An `AsyncAlmaStore` for the server's tenant, indexed with `ALMA_EMBEDDINGS`,
     migrated (with its vector index), closed on exit.
 
     >>> async with store() as s:                                  # doctest: +SKIP
     ...     await s.asearch(("memories",), query="tea")
     """
-    tenant = await _tenant()
+    settings = await asyncio.to_thread(get_settings)  # off the loop: see `_tenant`
+    index = index_config(settings.embeddings, settings.embedding_dims)
     async with (
         _embedded_lease(),
-        AsyncAlmaStore.from_conn_string(index=STUDIO_INDEX, tenant_id=tenant) as alma_store,
+        AsyncAlmaStore.from_conn_string(
+            index=index,  # type: ignore[arg-type]
+            tenant_id=settings.tenant_id,
+        ) as alma_store,
     ):
         await alma_store.setup()
         yield alma_store
 
 
-__all__ = ["STUDIO_DIMS", "STUDIO_INDEX", "checkpointer", "store"]
+__all__ = ["checkpointer", "store"]

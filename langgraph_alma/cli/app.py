@@ -46,8 +46,15 @@ class CliState:
             alma = Alma.from_config(self.config, setup=False)
         else:
             reachable(self.url)
-            tenant = self.tenant or get_settings().tenant_id
-            alma = Alma.connect(self.url, tenant, self.project, setup=False)
+            settings = get_settings()
+            alma = Alma.connect(
+                self.url,
+                self.tenant or settings.tenant_id,
+                self.project,
+                embeddings=settings.embeddings,
+                embedding_dims=settings.embedding_dims,
+                setup=False,
+            )
         with alma:
             yield alma
 

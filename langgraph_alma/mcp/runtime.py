@@ -25,14 +25,13 @@ from langgraph_alma.alma import MEMORY_EXACT_SEARCH_MAX, AsyncAlma
 from langgraph_alma.confidence import AsyncConfidenceEngine
 from langgraph_alma.config import Settings, get_settings
 from langgraph_alma.db.connect import connection_kwargs, resolve
-from langgraph_alma.embeddings import HashingEmbeddings
+from langgraph_alma.embeddings import index_config
 from langgraph_alma.errors import AlmaError, ConfigError, PrivilegeRequired
 from langgraph_alma.migrations import migrations, status
 from langgraph_alma.progress import AsyncProgressTracker
 from langgraph_alma.session import AsyncSessionManager
 from langgraph_alma.store import AsyncAlmaStore
 
-EMBEDDING_DIMS = 256  # the server embeds offline (HashingEmbeddings): no key, no network
 REDACTED = "**********"
 
 
@@ -152,7 +151,7 @@ class AlmaRuntime:
             privileged=self.privileged,
             project_id=self.project_id,
             transport=transport,
-            embeddings=f"HashingEmbeddings({EMBEDDING_DIMS})",
+            embeddings=get_settings().embeddings or "none (full text only)",
         )
 
 
@@ -172,11 +171,8 @@ async def open_runtime(
     tenant = tenant or get_settings().tenant_id
     if not tenant.strip():
         raise ConfigError("tenant must not be empty")
-    index = {
-        "dims": EMBEDDING_DIMS,
-        "embed": HashingEmbeddings(EMBEDDING_DIMS),
-        "fields": ["text"],
-    }
+    settings = get_settings()
+    index = index_config(settings.embeddings, settings.embedding_dims)
     async with AsyncAlmaStore.from_conn_string(
         url,
         index=index,  # type: ignore[arg-type]

@@ -18,6 +18,7 @@ import pytest
 from langchain_core.runnables import RunnableConfig
 
 from langgraph_alma import AsyncAlmaSaver, AsyncAlmaStore, SaverClosed, StoreClosed, studio
+from langgraph_alma.embeddings import HashingEmbeddings
 from langgraph_alma.errors import TenantMismatch
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "studio"
@@ -62,7 +63,8 @@ async def test_factories_open_run_and_close(
     async with studio.checkpointer() as saver, studio.store() as store:
         assert isinstance(saver, AsyncAlmaSaver) and saver.tenant_id == tenant
         assert isinstance(store, AsyncAlmaStore) and store.tenant_id == tenant
-        assert store.index_config is studio.STUDIO_INDEX
+        assert store.index_config["dims"] == 256  # ALMA_EMBEDDINGS' default, offline
+        assert isinstance(store.index_config["embed"], HashingEmbeddings)
         graph = example.builder.compile(checkpointer=saver, store=store)
 
         first = await graph.ainvoke(
