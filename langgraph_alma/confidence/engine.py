@@ -150,6 +150,11 @@ class ConfidenceEngine(_Core):
     def assess_strategy(
         self, task: str, strategy: str, agent: str, context: Any = None
     ) -> ConfidenceSignal:
+        """How likely `strategy` is to work for `task` here: a prediction with its risks,
+        opportunities and a recommendation, from `agent`'s relevant memories.
+
+        >>> engine.assess_strategy("fix the flaky test", "retry once", "helena")  # doctest: +SKIP
+        """
         return self._assess(self._retrieve(task, agent, context), task, strategy)
 
     def rank_strategies(
@@ -159,6 +164,7 @@ class ConfidenceEngine(_Core):
         return self._rank(self._retrieve(task, agent, context), task, strategies)
 
     def detect_risks(self, task: str, strategy: str, agent: str) -> list[RiskSignal]:
+        """The risks of `assess_strategy`."""
         return self.assess_strategy(task, strategy, agent).risks
 
     def retrieve(self, task: str, agent: str, top_k: int = 5, **kwargs: Any) -> MemorySlice:
@@ -170,6 +176,7 @@ class ConfidenceEngine(_Core):
         return self._rerank(found, task, top_k)
 
     def detect_opportunities(self, task: str, agent: str) -> list[OpportunitySignal]:
+        """What `agent`'s memories suggest could work well for `task`."""
         return self._opportunities(self._retrieve(task, agent), task)
 
 
@@ -187,11 +194,13 @@ class AsyncConfidenceEngine(_Core):
     async def assess_strategy(
         self, task: str, strategy: str, agent: str, context: Any = None
     ) -> ConfidenceSignal:
+        """Async `ConfidenceEngine.assess_strategy`."""
         return self._assess(await self._retrieve(task, agent, context), task, strategy)
 
     async def rank_strategies(
         self, task: str, strategies: Sequence[str], agent: str, context: Any = None
     ) -> list[ConfidenceSignal]:
+        """Async `ConfidenceEngine.rank_strategies`."""
         return self._rank(await self._retrieve(task, agent, context), task, strategies)
 
     async def retrieve(self, task: str, agent: str, top_k: int = 5, **kwargs: Any) -> MemorySlice:
@@ -200,7 +209,9 @@ class AsyncConfidenceEngine(_Core):
         return self._rerank(found, task, top_k)
 
     async def detect_risks(self, task: str, strategy: str, agent: str) -> list[RiskSignal]:
+        """Async `ConfidenceEngine.detect_risks`."""
         return (await self.assess_strategy(task, strategy, agent)).risks
 
     async def detect_opportunities(self, task: str, agent: str) -> list[OpportunitySignal]:
+        """Async `ConfidenceEngine.detect_opportunities`."""
         return self._opportunities(await self._retrieve(task, agent), task)

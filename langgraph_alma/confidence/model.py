@@ -54,6 +54,8 @@ COMPLEXITY_WORDS = frozenset(
 
 
 class RiskSignal(BaseModel):
+    """A reason a strategy may fail here (`kind`), how serious (`severity`, 0..1) and why."""
+
     kind: RiskKind
     severity: float = Field(ge=0.0, le=1.0)
     detail: str
@@ -61,6 +63,8 @@ class RiskSignal(BaseModel):
 
 
 class OpportunitySignal(BaseModel):
+    """A reason a strategy may do well here (`kind`), how strong (`strength`, 0..1) and why."""
+
     kind: OpportunityKind
     strength: float = Field(ge=0.0, le=1.0)
     detail: str
@@ -113,6 +117,11 @@ class AntiPatternHit:
 
 @dataclass(frozen=True)
 class ModelConfig:
+    """Tuning of the confidence model (priors, similarity, recency, thresholds).
+
+    >>> ModelConfig(half_life_days=14)                   # doctest: +SKIP
+    """
+
     prior_discount: float = 0.5  # pseudo-counts per heuristic occurrence
     prior_cap: float = 1.0  # most pseudo-counts a heuristic contributes
     similarity_power: float = 2.0  # sharpen similarity: weight = similarity ** power

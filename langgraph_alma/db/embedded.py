@@ -21,6 +21,8 @@ import psycopg
 from langgraph_alma.errors import EmbeddedServerError
 
 APP_ROLE = "alma_app"
+"""The role the library connects as: no superuser, no BYPASSRLS, so row-level security
+holds for it (created by the first migration)."""
 
 _lock = threading.Lock()
 _servers: dict[Path, EmbeddedServer] = {}

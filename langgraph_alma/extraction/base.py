@@ -47,6 +47,7 @@ class ExtractionResult(BaseModel):
 
     @property
     def is_empty(self) -> bool:
+        """True when nothing was extracted."""
         return not self.memories
 
     @property
@@ -72,15 +73,20 @@ class Extractor(Protocol):
 
     def extract(
         self, transcript: Transcript, *, agent: str | None = None, user_id: str | None = None
-    ) -> ExtractionResult: ...
+    ) -> ExtractionResult:
+        """The memories a transcript (a string or LangChain messages) states; preferences
+        are `user_id`'s, the rest `agent`'s. Raises `ExtractionError` on failure."""
 
     async def aextract(
         self, transcript: Transcript, *, agent: str | None = None, user_id: str | None = None
-    ) -> ExtractionResult: ...
+    ) -> ExtractionResult:
+        """Async `extract`."""
 
-    def expand_tasks(self, prompt: str) -> list[str]: ...
+    def expand_tasks(self, prompt: str) -> list[str]:
+        """The work items a request asks for, in order."""
 
-    async def aexpand_tasks(self, prompt: str) -> list[str]: ...
+    async def aexpand_tasks(self, prompt: str) -> list[str]:
+        """Async `expand_tasks`."""
 
 
 def message_role(message: BaseMessage) -> str:

@@ -316,6 +316,8 @@ class OpenAIExtractor:
     def extract(
         self, transcript: Transcript, *, agent: str | None = None, user_id: str | None = None
     ) -> ExtractionResult:
+        """`Extractor.extract` with one chat completion (structured output); an empty
+        transcript costs no call. API or parsing failures raise `ExtractionError`."""
         text = render_transcript(transcript)
         if not text.strip():
             return ExtractionResult()  # nothing to learn; don't pay for a call
@@ -326,6 +328,7 @@ class OpenAIExtractor:
     async def aextract(
         self, transcript: Transcript, *, agent: str | None = None, user_id: str | None = None
     ) -> ExtractionResult:
+        """Async `extract`."""
         text = render_transcript(transcript)
         if not text.strip():
             return ExtractionResult()
@@ -347,6 +350,7 @@ class OpenAIExtractor:
         return parse_output(content, self.model, LLMTaskList, "task list").tasks
 
     async def aexpand_tasks(self, prompt: str) -> list[str]:
+        """Async `expand_tasks`."""
         if not prompt.strip():
             return []
         with _api_errors(self.model):

@@ -267,6 +267,7 @@ class RuleBasedExtractor:
     def extract(
         self, transcript: Transcript, *, agent: str | None = None, user_id: str | None = None
     ) -> ExtractionResult:
+        """`Extractor.extract` by phrase patterns: only what is stated outright."""
         at = _Stamp(agent, user_id or UNKNOWN_USER)
         result = ExtractionResult()
         buckets: dict[type[Memory], list[Any]] = {
@@ -292,6 +293,7 @@ class RuleBasedExtractor:
     async def aextract(
         self, transcript: Transcript, *, agent: str | None = None, user_id: str | None = None
     ) -> ExtractionResult:
+        """Async `extract` (the same work: no I/O)."""
         # pure CPU work of microseconds: not worth a thread
         return self.extract(transcript, agent=agent, user_id=user_id)
 
@@ -300,4 +302,5 @@ class RuleBasedExtractor:
         return split_tasks(prompt)
 
     async def aexpand_tasks(self, prompt: str) -> list[str]:
+        """Async `expand_tasks`."""
         return split_tasks(prompt)

@@ -52,6 +52,7 @@ class Relationship(BaseModel):
 
 # An entity named by its id, by (entity_type, name), or by the Entity itself.
 EntityRef = str | tuple[str, str] | Entity
+"""How a call names an entity: its id, `(entity_type, name)`, or the `Entity` itself."""
 
 
 class Neighbor(NamedTuple):

@@ -19,6 +19,7 @@ from langgraph_alma.memory._plan import arun_store_plan
 
 Transport = Literal["stdio", "http"]
 TOOLS = [*tools_memory.TOOLS, *tools_workflow.TOOLS, *tools_work.TOOLS]
+"""Every tool function the server registers, in the order `list_tools` shows them."""
 INSTRUCTIONS = (
     "ALMA memory for agents: retrieve what is relevant before a task (alma_retrieve), "
     "record how it went after (alma_learn); checkpoints, work items and sessions keep "

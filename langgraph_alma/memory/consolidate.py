@@ -43,10 +43,12 @@ from langgraph_alma.memory.types import (
 )
 
 DEFAULT_THRESHOLD = 0.92
+"""Cosine similarity at or above which two memories of one kind count as duplicates."""
 # Pairwise comparison is quadratic in pure Python: about a second per thousand memories.
 MAX_CONSOLIDATE = 2000
 MAX_MERGED_IDS = 100  # how many folded ids a keeper remembers in metadata["merged_from"]
 CONSOLIDATABLE = tuple(k for k in MemoryKind if k is not MemoryKind.ARTIFACT_REF)
+"""The memory kinds `consolidate` merges (artifact links point at files: never merged)."""
 
 
 class MergeGroup(BaseModel):

@@ -84,6 +84,7 @@ class MemorySlice(BaseModel):
 
     @property
     def total_items(self) -> int:
+        """How many memories (and related-graph lines) the slice holds."""
         return sum(len(x) for x in self._lists()) + len(self.related)
 
     def _lists(self) -> list[list]:

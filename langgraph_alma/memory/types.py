@@ -77,6 +77,7 @@ class Heuristic(Memory):
 
     @property
     def success_rate(self) -> float:
+        """Successes over occurrences (0 with none); `confidence` is its Wilson bound."""
         return self.success_count / self.occurrence_count if self.occurrence_count else 0.0
 
 

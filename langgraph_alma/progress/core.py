@@ -39,6 +39,8 @@ class ProgressError(AlmaError, ValueError):
 
 
 class InvalidTransition(ProgressError):
+    """A status change `TRANSITIONS` does not allow; carries the item and both statuses."""
+
     def __init__(self, item_id: str, old: WorkStatus, new: WorkStatus) -> None:
         allowed = ", ".join(sorted(s.value for s in TRANSITIONS[old])) or "none (terminal)"
         super().__init__(
@@ -49,11 +51,11 @@ class InvalidTransition(ProgressError):
 
 
 class DependencyCycle(ProgressError):
-    pass
+    """A dependency that would make a work item depend on itself, directly or not."""
 
 
 class WorkItemNotFound(ProgressError, LookupError):
-    pass
+    """No work item with that id in this project."""
 
 
 def work_namespace(project_id: str) -> tuple[str, ...]:
@@ -165,12 +167,14 @@ class ProgressCore:
         return project_id if project_id is not None else self.project_id
 
     def all_items(self, project_id: str | None = None) -> StorePlan[dict[str, WorkItem]]:
+        """Every work item of the project, by id (page after page)."""
         op = scan_op(self._project(project_id))
         (first,) = yield [op]
         found = yield from scan_rest(op, first)
         return items_of(found)
 
     def get_item(self, item_id: str, project_id: str | None = None) -> StorePlan[WorkItem | None]:
+        """The work item with this id, or None."""
         (found,) = yield [GetOp(work_namespace(self._project(project_id)), item_id)]
         return WorkItem.model_validate(found.value) if found is not None else None
 
@@ -191,6 +195,8 @@ class ProgressCore:
         item_id: str | None = None,
         metadata: dict[str, Any] | None = None,
     ) -> StorePlan[WorkItem]:
+        """A new work item, wired to the items it blocks and is blocked by (both must
+        exist; a cycle raises `DependencyCycle`); BLOCKED while a blocker is not done."""
         project = self._project(project_id)
         fields: dict[str, Any] = {"id": item_id} if item_id else {}
         item = WorkItem(
@@ -278,6 +284,9 @@ class ProgressCore:
         tests_passing: bool | None = None,
         project_id: str | None = None,
     ) -> StorePlan[WorkItem]:
+        """Move an item to `status` if `TRANSITIONS` allows it (`InvalidTransition`
+        otherwise; starting an item that still waits raises `ProgressError`), track its
+        time and attempts, and unblock the items that waited only on it."""
         project = self._project(project_id)
         new = WorkStatus(status)
         items = yield from self.all_items(project)
@@ -330,10 +339,12 @@ class ProgressCore:
         agent: str | None = None,
         strategy: Strategy | str = "priority",
     ) -> StorePlan[WorkItem | None]:
+        """See `pick_next`."""
         items = yield from self.all_items(project_id)
         return pick_next(items, agent, strategy)
 
     def get_progress_summary(self, project_id: str | None = None) -> StorePlan[ProgressSummary]:
+        """Counts by status, percent done, and the blocked and in-progress items."""
         project = self._project(project_id)
         items = yield from self.all_items(project)
         return summarise(project, items.values())
@@ -347,6 +358,7 @@ class ProgressCore:
         items_touched: Sequence[str] = (),
         project_id: str | None = None,
     ) -> StorePlan[ProgressLog]:
+        """Store a session's notes and touched items with a summary of the project."""
         project = self._project(project_id)
         items = yield from self.all_items(project)
         log = ProgressLog(
@@ -364,6 +376,7 @@ class ProgressCore:
     def get_progress_logs(
         self, limit: int = 10, project_id: str | None = None
     ) -> StorePlan[list[ProgressLog]]:
+        """The latest `limit` progress logs, newest first."""
         op = page_op(log_namespace(self._project(project_id)))
         (first,) = yield [op]
         found = yield from scan_rest(op, first)

@@ -12,6 +12,8 @@ from langgraph_alma.memory.types import new_id, utcnow
 
 
 class WorkStatus(StrEnum):
+    """Where a work item stands; `TRANSITIONS` lists the allowed changes."""
+
     PENDING = "pending"
     IN_PROGRESS = "in_progress"
     BLOCKED = "blocked"
@@ -31,6 +33,7 @@ TRANSITIONS: dict[WorkStatus, frozenset[WorkStatus]] = {
     S.DONE: frozenset(),
     S.FAILED: frozenset({S.PENDING, S.IN_PROGRESS}),
 }
+"""The statuses each status may change to; anything else raises `InvalidTransition`."""
 
 
 class WorkItem(BaseModel):
@@ -72,6 +75,7 @@ class ProgressSummary(BaseModel):
     in_progress: list[dict[str, Any]] = Field(default_factory=list)  # id, title, agent
 
     def line(self) -> str:
+        """The summary as one line: "3/5 done (60%), 1 in progress, ..."."""
         c = self.by_status
         return (
             f"{c['done']}/{self.total} done ({self.percent_done:.0f}%), "

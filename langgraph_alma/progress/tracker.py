@@ -46,6 +46,7 @@ class ProgressTracker:
 
     @property
     def project_id(self) -> str:
+        """The project used when a call names none."""
         return self.core.project_id
 
     def _run(self, plan: Any) -> Any:
@@ -68,12 +69,15 @@ class ProgressTracker:
     def add_dependency(
         self, item_id: str, blocked_by: str, project_id: str | None = None
     ) -> WorkItem:
+        """Make `item_id` wait on `blocked_by`; a cycle raises `DependencyCycle`."""
         return self._change(self.core.add_dependency(item_id, blocked_by, project_id), project_id)
 
     def get_item(self, item_id: str, project_id: str | None = None) -> WorkItem | None:
+        """The work item with this id, or None."""
         return self._run(self.core.get_item(item_id, project_id))
 
     def list_items(self, project_id: str | None = None) -> list[WorkItem]:
+        """Every work item of the project, oldest first."""
         items = self._run(self.core.all_items(project_id))
         return sorted(items.values(), key=lambda i: (i.created_at, i.id))
 
@@ -85,6 +89,11 @@ class ProgressTracker:
         tests_passing: bool | None = None,
         project_id: str | None = None,
     ) -> WorkItem:
+        """Move an item to `status` (`TRANSITIONS` says which moves are allowed, else
+        `InvalidTransition`); finishing one unblocks the items waiting only on it.
+
+        >>> tracker.update_status(item.id, "done", tests_passing=True)   # doctest: +SKIP
+        """
         plan = self.core.update_status(
             item_id, status, tests_passing=tests_passing, project_id=project_id
         )
@@ -96,9 +105,12 @@ class ProgressTracker:
         agent: str | None = None,
         strategy: Strategy | str = "priority",
     ) -> WorkItem | None:
+        """The next pending, unblocked item for `agent` (its own or unassigned ones) by
+        `strategy`: "priority", "blocked_unblock" (unblocks the most) or "quick_win"."""
         return self._run(self.core.get_next_item(project_id, agent, strategy))
 
     def get_progress_summary(self, project_id: str | None = None) -> ProgressSummary:
+        """Counts by status, percent done, and the blocked and in-progress items."""
         return self._run(self.core.get_progress_summary(project_id))
 
     def log_session_progress(
@@ -110,6 +122,7 @@ class ProgressTracker:
         items_touched: Sequence[str] = (),
         project_id: str | None = None,
     ) -> ProgressLog:
+        """Record a session's notes and touched items with a summary of the project."""
         plan = self.core.log_session_progress(
             agent=agent,
             session_id=session_id,
@@ -122,6 +135,7 @@ class ProgressTracker:
     def get_progress_logs(
         self, limit: int = 10, project_id: str | None = None
     ) -> list[ProgressLog]:
+        """The latest `limit` progress logs, newest first."""
         return self._run(self.core.get_progress_logs(limit, project_id))
 
 
@@ -139,6 +153,7 @@ class AsyncProgressTracker:
 
     @property
     def project_id(self) -> str:
+        """The project used when a call names none."""
         return self.core.project_id
 
     async def _run(self, plan: Any) -> Any:
@@ -153,19 +168,23 @@ class AsyncProgressTracker:
             return await arun_store_plan(self.store, plan)
 
     async def create_work_item(self, title: str, **kwargs: Any) -> WorkItem:
+        """Async `ProgressTracker.create_work_item`."""
         plan = self.core.create_work_item(title, **kwargs)
         return await self._change(plan, kwargs.get("project_id"))
 
     async def add_dependency(
         self, item_id: str, blocked_by: str, project_id: str | None = None
     ) -> WorkItem:
+        """Async `ProgressTracker.add_dependency`."""
         plan = self.core.add_dependency(item_id, blocked_by, project_id)
         return await self._change(plan, project_id)
 
     async def get_item(self, item_id: str, project_id: str | None = None) -> WorkItem | None:
+        """Async `ProgressTracker.get_item`."""
         return await self._run(self.core.get_item(item_id, project_id))
 
     async def list_items(self, project_id: str | None = None) -> list[WorkItem]:
+        """Async `ProgressTracker.list_items`."""
         items = await self._run(self.core.all_items(project_id))
         return sorted(items.values(), key=lambda i: (i.created_at, i.id))
 
@@ -177,6 +196,7 @@ class AsyncProgressTracker:
         tests_passing: bool | None = None,
         project_id: str | None = None,
     ) -> WorkItem:
+        """Async `ProgressTracker.update_status`."""
         plan = self.core.update_status(
             item_id, status, tests_passing=tests_passing, project_id=project_id
         )
@@ -188,9 +208,11 @@ class AsyncProgressTracker:
         agent: str | None = None,
         strategy: Strategy | str = "priority",
     ) -> WorkItem | None:
+        """Async `ProgressTracker.get_next_item`."""
         return await self._run(self.core.get_next_item(project_id, agent, strategy))
 
     async def get_progress_summary(self, project_id: str | None = None) -> ProgressSummary:
+        """Async `ProgressTracker.get_progress_summary`."""
         return await self._run(self.core.get_progress_summary(project_id))
 
     async def log_session_progress(
@@ -202,6 +224,7 @@ class AsyncProgressTracker:
         items_touched: Sequence[str] = (),
         project_id: str | None = None,
     ) -> ProgressLog:
+        """Async `ProgressTracker.log_session_progress`."""
         plan = self.core.log_session_progress(
             agent=agent,
             session_id=session_id,
@@ -214,4 +237,5 @@ class AsyncProgressTracker:
     async def get_progress_logs(
         self, limit: int = 10, project_id: str | None = None
     ) -> list[ProgressLog]:
+        """Async `ProgressTracker.get_progress_logs`."""
         return await self._run(self.core.get_progress_logs(limit, project_id))

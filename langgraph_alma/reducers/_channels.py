@@ -166,3 +166,4 @@ CHANNELS: dict[str, type[ReducerChannel]] = {
     cls.reducer.name: cls
     for cls in (Append, MergeDict, Union, Sum, LastValue, FirstValue, Max, Min)
 }
+"""Every reducer channel class by reducer name (`CHANNELS["max"] is Max`)."""

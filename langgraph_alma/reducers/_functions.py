@@ -47,6 +47,7 @@ class _NoValue:
 
 
 NO_VALUE: Final[Any] = _NoValue()
+"""The state of a channel nothing has written yet (distinct from `None`)."""
 
 
 def _items(update: Any) -> list[Any]:
@@ -202,3 +203,4 @@ REDUCERS: Final[Mapping[str, Reducer]] = {
     "max": Reducer("max", max_value),
     "min": Reducer("min", min_value),
 }
+"""Every named reducer (`"append"`, `"max"`, ...), as `ReducerConfig` names them."""

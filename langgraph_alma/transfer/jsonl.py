@@ -46,7 +46,9 @@ from langgraph_alma.errors import AlmaError, TransferError
 from langgraph_alma.store import AlmaStore
 
 FORMAT = "langgraph-alma"
+"""The header's `format`: what an export file is."""
 FORMAT_VERSION = 1
+"""The header's `version`: import refuses files of another version."""
 PAGE = 500  # store items read, or written, per statement
 Progress = Callable[[int, int], None]  # (records done, records in all)
 
