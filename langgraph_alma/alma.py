@@ -42,7 +42,7 @@ from langgraph_alma.memory.types import (
 from langgraph_alma.store import AlmaStore, AsyncAlmaStore
 from langgraph_alma.workflow.checkpoints import CheckpointManager, CheckpointRecord
 from langgraph_alma.workflow.context import WorkflowContext
-from langgraph_alma.workflow.core import WorkflowCore, merge_states
+from langgraph_alma.workflow.core import WORKFLOW_TASK_TYPE, WorkflowCore, merge_states
 
 # One agent's memories of one kind are a namespace; ranking up to this many of them
 # exactly (a few ms) beats walking the HNSW index filtered to a small slice of it.
@@ -108,6 +108,8 @@ def _core_kwargs(
     check = default_scope = None
     if domain is not None:
         default_scope = domain.scope_for
+        # The schema's agents share and inherit in retrieval too; `scopes=` wins.
+        merged = {**domain.scopes(), **merged}
 
         def check(agent: str, category: str) -> None:
             domain.scope_for(agent).check(category)
@@ -433,13 +435,16 @@ class Alma(_AlmaBase):
         outcome: WorkflowOutcome | dict[str, Any],
         cleanup_checkpoints: bool = True,
         agent: str | None = None,
+        task_type: str = WORKFLOW_TASK_TYPE,
     ) -> WorkflowOutcome:
-        """Store how a run ended and learn from its patterns; prune its checkpoints.
+        """Store how a run ended and learn from its patterns (as `agent`'s outcomes on
+        `task_type`, which the agent's scope and domain must allow); prune its checkpoints.
 
         >>> alma.learn_from_workflow(ctx, {"result": "success",
         ...     "successful_patterns": ["retry flaky steps"]}, agent="helena")  # doctest: +SKIP
         """
-        record = self._run(WorkflowCore(self.core).learn_from_workflow(ctx, outcome, agent))
+        plan = WorkflowCore(self.core).learn_from_workflow(ctx, outcome, agent, task_type)
+        record = self._run(plan)
         if cleanup_checkpoints:
             self.cleanup_checkpoints(str(ctx.run_id))
         return record
@@ -680,9 +685,10 @@ class AsyncAlma(_AlmaBase):
         outcome: WorkflowOutcome | dict[str, Any],
         cleanup_checkpoints: bool = True,
         agent: str | None = None,
+        task_type: str = WORKFLOW_TASK_TYPE,
     ) -> WorkflowOutcome:
         """Async `Alma.learn_from_workflow`."""
-        plan = WorkflowCore(self.core).learn_from_workflow(ctx, outcome, agent)
+        plan = WorkflowCore(self.core).learn_from_workflow(ctx, outcome, agent, task_type)
         record = await self._run(plan)
         if cleanup_checkpoints:
             await self.cleanup_checkpoints(str(ctx.run_id))

@@ -13,7 +13,7 @@ from langgraph_alma.mcp.runtime import AlmaRuntime
 from langgraph_alma.memory._plan import arun_store_plan
 from langgraph_alma.memory.types import ArtifactType, WorkflowResult
 from langgraph_alma.workflow.context import WorkflowContext
-from langgraph_alma.workflow.core import WorkflowCore
+from langgraph_alma.workflow.core import WORKFLOW_TASK_TYPE, WorkflowCore
 
 Id = Annotated[str, Field(min_length=1)]
 RunId = Annotated[str, Field(min_length=1, description="The run (LangGraph thread_id).")]
@@ -81,11 +81,14 @@ async def alma_workflow_learn(
     node_count: Annotated[int | None, Field(ge=0)] = None,
     error_message: str | None = None,
     agent: Agent | None = None,
+    task_type: Annotated[
+        str, Field(min_length=1, description="Category the patterns are learned under.")
+    ] = WORKFLOW_TASK_TYPE,
     cleanup_checkpoints: bool = True,
     tenant_id: TenantId = None,
 ) -> dict[str, Any]:
     """Record how a workflow run ended; with an agent, learn from its successful and
-    failed patterns; prune the run's checkpoints unless told not to."""
+    failed patterns (under `task_type`); prune the run's checkpoints unless told not to."""
     ctx = WorkflowContext(workflow_id=workflow_id, run_id=run_id)
     outcome = {
         "result": result,
@@ -98,7 +101,7 @@ async def alma_workflow_learn(
         "error_message": error_message,
     }
     record = await runtime.alma(tenant_id).learn_from_workflow(
-        ctx, outcome, cleanup_checkpoints=cleanup_checkpoints, agent=agent
+        ctx, outcome, cleanup_checkpoints=cleanup_checkpoints, agent=agent, task_type=task_type
     )
     return {"workflow_outcome": shape.memory(record)}
 

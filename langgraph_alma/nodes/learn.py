@@ -8,6 +8,7 @@ from typing import Any
 from langchain_core.runnables import RunnableConfig
 
 from langgraph_alma.workflow.context import WorkflowContext
+from langgraph_alma.workflow.core import WORKFLOW_TASK_TYPE
 
 
 def learn(
@@ -23,7 +24,8 @@ def learn(
     """A node that learns from the run: with a workflow and run in the config it records
     the run's `WorkflowOutcome` through `learn_from_workflow` (whose patterns feed
     heuristic and anti-pattern learning); otherwise it learns one outcome of the strategy
-    used (`state[choice_key]`, success from `state[success_key]`).
+    used (`state[choice_key]`, success from `state[success_key]`). Either way under
+    `task_type` (a workflow's default: "workflow"), which the agent's domain must allow.
 
     >>> builder.add_node("learn", learn(alma, "helena", task_type="testing"))  # doctest: +SKIP
     """
@@ -47,6 +49,7 @@ def learn(
                 },
                 cleanup_checkpoints=False,
                 agent=agent,
+                task_type=task_type or WORKFLOW_TASK_TYPE,
             )
         elif strategy:
             alma.learn(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any, TypedDict
 
+import pytest
 from langchain_core.messages import AnyMessage, HumanMessage
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.message import add_messages
@@ -154,3 +155,23 @@ def test_rank_strategies_routes_with_command(make_alma) -> None:
     )
     assert out["took"] == "retry" and out["strategy"] == "retry with backoff"
     assert [r["strategy"] for r in out["ranked"]] == ["retry with backoff", "restart the worker"]
+
+
+def test_workflow_learning_under_a_domain_uses_the_node_task_type(make_alma) -> None:
+    """With a workflow in the config, `learn` records a workflow outcome; under the coding
+    domain it must learn under a category the domain allows, not "workflow"."""
+    from langgraph_alma.domains import DomainMemoryFactory
+    from langgraph_alma.errors import ScopeViolation
+
+    alma = make_alma(domain=DomainMemoryFactory.get_preset("coding"))
+    allowed = nodes.learn(alma, "helena", task_type="debugging")
+    config = {"configurable": {"workflow_id": "fix-flaky", "run_id": f"r-{uuid.uuid4().hex}"}}
+    state = {"task": "fix the flaky login test", "strategy": "pin the clock", "success": True}
+    assert allowed(state, config) == {"outcome": "success"}
+    found = alma.retrieve("fix the flaky login test", agent="helena", top_k=5)
+    assert [(o.strategy_used, o.task_type) for o in found.outcomes] == [
+        ("pin the clock", "debugging")
+    ]
+    config = {"configurable": {"workflow_id": "fix-flaky", "run_id": f"r-{uuid.uuid4().hex}"}}
+    with pytest.raises(ScopeViolation):  # the default category, which the domain refuses
+        nodes.learn(alma, "helena")(state, config)
