@@ -269,9 +269,11 @@ class Alma(_AlmaBase):
         scope: RetrievalScope | str = RetrievalScope.AGENT,
         include_workflow_outcomes: bool = False,
         follow_relationships: int = 0,
+        record_use: bool = True,
     ) -> MemorySlice:
         """Memories relevant to `task` for `agent`, scored, best first; with
-        `follow_relationships=N`, also the graph N hops around entities the task names."""
+        `follow_relationships=N`, also the graph N hops around entities the task names.
+        Each memory returned counts a use; `record_use=False` writes nothing (a replica)."""
         args = (task, agent, project_id, user_id, top_k, context)
         if RetrievalScope(scope) is RetrievalScope.GLOBAL:
             self.core.require_privilege()
@@ -283,6 +285,7 @@ class Alma(_AlmaBase):
                             *args,
                             scope=RetrievalScope.TENANT,
                             include_workflow_outcomes=include_workflow_outcomes,
+                            record_use=record_use,
                         ),
                     )
                     for t in self.store.list_tenants()
@@ -291,7 +294,10 @@ class Alma(_AlmaBase):
             )
         found = self._run(
             self.core.retrieve(
-                *args, scope=scope, include_workflow_outcomes=include_workflow_outcomes
+                *args,
+                scope=scope,
+                include_workflow_outcomes=include_workflow_outcomes,
+                record_use=record_use,
             )
         )
         if follow_relationships > 0:
@@ -541,6 +547,7 @@ class AsyncAlma(_AlmaBase):
         scope: RetrievalScope | str = RetrievalScope.AGENT,
         include_workflow_outcomes: bool = False,
         follow_relationships: int = 0,
+        record_use: bool = True,
     ) -> MemorySlice:
         args = (task, agent, project_id, user_id, top_k, context)
         if RetrievalScope(scope) is RetrievalScope.GLOBAL:
@@ -553,6 +560,7 @@ class AsyncAlma(_AlmaBase):
                             *args,
                             scope=RetrievalScope.TENANT,
                             include_workflow_outcomes=include_workflow_outcomes,
+                            record_use=record_use,
                         ),
                     )
                     for t in await self.store.alist_tenants()
@@ -561,7 +569,10 @@ class AsyncAlma(_AlmaBase):
             )
         found = await self._run(
             self.core.retrieve(
-                *args, scope=scope, include_workflow_outcomes=include_workflow_outcomes
+                *args,
+                scope=scope,
+                include_workflow_outcomes=include_workflow_outcomes,
+                record_use=record_use,
             )
         )
         if follow_relationships > 0:

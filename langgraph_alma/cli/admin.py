@@ -13,6 +13,11 @@ from langgraph_alma.errors import ConfigError
 
 MCP_MISSING = 'alma mcp needs the mcp extra: pip install "langgraph-alma[mcp]"'
 
+# `alma migrate up --url URL` as well as `alma --url URL migrate up`, as before typer.
+UrlOption = Annotated[
+    str | None, typer.Option("--url", help="PostgreSQL URL (overrides the global --url)")
+]
+
 
 class MigrateAction(StrEnum):
     status = "status"
@@ -25,11 +30,12 @@ def migrate(
     action: Annotated[
         MigrateAction, typer.Argument(help="status: list migrations; up: apply them")
     ],
+    url: UrlOption = None,
 ) -> None:
     """Show or apply the schema migrations (as the admin role: ALMA_ADMIN_DATABASE_URL)."""
     from langgraph_alma.migrations.__main__ import main as migrations_main
 
-    url = state(ctx).url
+    url = url or state(ctx).url
     code = migrations_main([action.value, *(["--url", url] if url else [])])
     if code:
         raise typer.Exit(code)
@@ -72,8 +78,9 @@ def demo(
     runs: Annotated[
         int, typer.Option("--runs", min=7, help="graph runs (the agent explores 6)")
     ] = 9,
+    url: UrlOption = None,
 ) -> None:
     """A graph that learns across runs, on the embedded database, narrated."""
     from langgraph_alma.demo import run
 
-    run(state(ctx).url, out=say, runs=runs)
+    run(url or state(ctx).url, out=say, runs=runs)

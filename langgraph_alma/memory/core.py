@@ -155,7 +155,11 @@ class MemoryCore:
         context: Any = None,
         scope: RetrievalScope | str = RetrievalScope.AGENT,
         include_workflow_outcomes: bool = False,
+        record_use: bool = True,
     ) -> StorePlan[MemorySlice]:
+        """The scored slice for `task`; with `record_use`, each memory returned counts a
+        use (reinforcement and decay read it). Without, nothing is written: the plan runs
+        in a read-only transaction (a replica)."""
         started = time.perf_counter()
         scope = RetrievalScope(scope)
         if scope is RetrievalScope.GLOBAL:
@@ -173,7 +177,8 @@ class MemoryCore:
         if include_workflow_outcomes:
             kinds.append(MemoryKind.WORKFLOW_OUTCOME)
         searches: list[tuple[MemoryKind, SearchOp]] = [
-            (kind, SearchOp(prefix, filt or None, limit=top_k * 3, query=task or None))
+            (kind, SearchOp(prefix, filt or None, limit=top_k * 3, query=task or None,
+                            refresh_ttl=False))  # memories carry no TTL: nothing to refresh
             for kind in kinds
             for prefix, filt in self._searches(kind, project, agent, user_id, scope, context)
         ]
@@ -186,7 +191,9 @@ class MemoryCore:
             best = max((h.score or 0.0 for h in hits), default=0.0) or 1.0
             for hit in hits:
                 candidates.append((it.from_item(hit), (hit.score or 0.0) / best, hit))
-        usages = yield [GetOp(it.usage_namespace(project), m.id) for m, _, _ in candidates]
+        usages = yield [
+            GetOp(it.usage_namespace(project), m.id, refresh_ttl=False) for m, _, _ in candidates
+        ]
         now = self.clock()
         chosen: dict[MemoryKind, list[tuple[float, Memory, Usage]]] = {}
         for (memory, similarity, _), used in zip(candidates, usages, strict=True):
@@ -206,7 +213,7 @@ class MemoryCore:
                         project, memory.id, Usage(usage.use_count + 1, now, usage.reinforcement)
                     )
                 )
-        if reinforce:
+        if reinforce and record_use:
             yield reinforce  # retrieval strengthens what it returns
         result.retrieval_time_ms = (time.perf_counter() - started) * 1000
         return result

@@ -261,7 +261,8 @@ class StoreCore:
                 "keys": [op.key for op in gets],
                 "refresh": [bool(op.refresh_ttl) for op in gets],
             }
-            batch.append(Sql(_sql.GET, params, fetch=True))
+            statement = _sql.GET if any(params["refresh"]) else _sql.GET_READ_ONLY
+            batch.append(Sql(statement, params, fetch=True))
         get_stmt = len(batch) - 1
         ranked = [op for op in ops if isinstance(op, SearchOp) and op.query]
         if ranked:
@@ -312,7 +313,8 @@ class StoreCore:
             where.append(_sql.PREFIX)
             vwhere = _sql.VECTOR_PREFIX
         condition = " AND ".join(where)
-        refresh = True  # items may carry a per-put ttl even without a TTL config
+        # Items may carry a per-put ttl even without a TTL config: refresh whenever asked.
+        refresh = bool(op.refresh_ttl)
         if not op.query:
             return Sql(_sql.search_plain(condition, refresh), params, fetch=True)
         params.update(tsq=_sql.tsquery_text(op.query), k=self._window(op), rrf_k=RRF_K)

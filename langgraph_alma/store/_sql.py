@@ -22,7 +22,9 @@ SEARCH_SETTINGS = (
     "set_config('hnsw.ef_search', %s, true)"
 )
 
-GET = f"""
+# Reads carry their TTL refresh (an UPDATE) only when asked to, so that reads without it
+# run in read-only transactions, on a hot standby for one.
+_GET = f"""
 WITH req AS (
     SELECT * FROM unnest(%(ns)s::text[], %(keys)s::text[], %(refresh)s::bool[])
         AS r(ns, key, refresh)
@@ -31,14 +33,21 @@ WITH req AS (
     FROM req r JOIN alma_store s
       ON s.tenant_id = %(tenant)s AND s.ns_path = r.ns AND s.key = r.key
     WHERE {LIVE}
-), touched AS (
+){{refresh}}
+SELECT DISTINCT ns_path, key, value, created_at, updated_at FROM found
+"""
+
+_REFRESH_GOT = """, touched AS (
     UPDATE alma_store s SET expires_at = now() + s.ttl_minutes * interval '1 minute'
     FROM found f
     WHERE f.refresh AND f.ttl_minutes IS NOT NULL
       AND s.tenant_id = %(tenant)s AND s.ns_path = f.ns_path AND s.key = f.key
-)
-SELECT DISTINCT ns_path, key, value, created_at, updated_at FROM found
-"""
+)"""
+
+GET = _GET.format(refresh=_REFRESH_GOT)
+"""Gets by (namespace, key), refreshing the TTL of those asked to."""
+GET_READ_ONLY = _GET.format(refresh="")
+"""Gets by (namespace, key), no TTL refresh: runs in a read-only transaction."""
 
 REFRESH_FOUND = """
 , touched AS (

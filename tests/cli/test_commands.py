@@ -56,7 +56,7 @@ def test_memories_search_shows_what_was_learned(alma_cli, seeded) -> None:
     done = alma_cli(*base, "memories", "search", "retry with backoff", "--agent", AGENT)
     assert done.exit_code == 0, done.output
     assert "heuristics" in done.stdout and WORKS in done.stdout
-    assert "when task type is workflow: retry with backoff" in done.stdout
+    assert "when task type is ops: retry with backoff" in done.stdout
     warned = alma_cli(*base, "memories", "search", "the job timed out", "--agent", AGENT)
     assert "anti-patterns (2)" in warned.stdout and "don't: restart the worker" in warned.stdout
     assert "failed: the nightly export job times out" in warned.stdout  # outcomes
@@ -95,8 +95,8 @@ def test_forget_previews_asks_and_forgets(alma_cli, seeded) -> None:
     again = alma_cli(*base, *policy, "--yes")
     assert again.exit_code == 0 and "nothing to forget" in again.stdout
     after = alma_cli(*base, "memories", "search", "retry with backoff", "-a", AGENT)
-    assert f"when task type is workflow: {WORKS}" in after.stdout  # confident: kept
-    assert "when task type is workflow: restart the worker" not in after.stdout  # forgotten
+    assert f"when task type is ops: {WORKS}" in after.stdout  # confident: kept
+    assert "when task type is ops: restart the worker" not in after.stdout  # forgotten
     assert "│ heuristic        │ 3 " in before
     assert "│ heuristic        │ 1 " in alma_cli(*base, "stats", "--agent", AGENT).stdout
 

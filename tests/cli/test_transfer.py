@@ -102,7 +102,7 @@ def test_export_then_import_into_a_fresh_database(
         [*fresh, "--tenant", seeded.tenant, "--project", seeded.project, "memories", "search",
          "retry with backoff", "--agent", "ops"],
     )  # fmt: skip
-    assert "when task type is workflow: retry with backoff" in found.stdout
+    assert "when task type is ops: retry with backoff" in found.stdout
 
     # --tenant imports into another tenant; the original stays as it was.
     copy = runner.invoke(app, [*fresh, "--tenant", "copy", "import", str(path)])
