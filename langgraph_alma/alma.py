@@ -31,7 +31,7 @@ from langgraph_alma.memory._plan import arun_store_plan, run_store_plan
 from langgraph_alma.memory.core import Clock, MemoryCore
 from langgraph_alma.memory.decay import ForgetPolicy, Usage
 from langgraph_alma.memory.scope import MemoryScope, RetrievalScope
-from langgraph_alma.memory.scoring import MemorySlice, ScoringWeights
+from langgraph_alma.memory.scoring import SLICE_FIELDS, MemorySlice, ScoringWeights
 from langgraph_alma.memory.types import (
     ArtifactRef,
     DomainKnowledge,
@@ -132,14 +132,7 @@ def merge_slices(slices: list[MemorySlice], top_k: int) -> MemorySlice:
     merged = MemorySlice(
         query=slices[0].query if slices else None, agent=slices[0].agent if slices else None
     )
-    for name in (
-        "heuristics",
-        "outcomes",
-        "preferences",
-        "domain_knowledge",
-        "anti_patterns",
-        "workflow_outcomes",
-    ):
+    for name in SLICE_FIELDS.values():
         found = [m for s in slices for m in getattr(s, name)]
         found.sort(key=lambda m: -m.metadata.get("score", 0.0))
         setattr(merged, name, found[:top_k])

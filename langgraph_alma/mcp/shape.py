@@ -8,17 +8,8 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic_core import to_jsonable_python
 
-from langgraph_alma.memory.scoring import MemorySlice
+from langgraph_alma.memory.scoring import SLICE_FIELDS, MemorySlice
 from langgraph_alma.memory.types import Memory
-
-_SLICE_LISTS = (
-    "heuristics",
-    "outcomes",
-    "preferences",
-    "domain_knowledge",
-    "anti_patterns",
-    "workflow_outcomes",
-)
 
 
 def jsonable(value: Any) -> Any:
@@ -41,7 +32,7 @@ def memory(m: Memory) -> dict[str, Any]:
 
 def memory_slice(found: MemorySlice, max_tokens: int = 1000) -> dict[str, Any]:
     """Retrieved memories by kind, best first, with a prompt rendering of them."""
-    lists = {name: [memory(m) for m in getattr(found, name)] for name in _SLICE_LISTS}
+    lists = {name: [memory(m) for m in getattr(found, name)] for name in SLICE_FIELDS.values()}
     return {
         "query": found.query,
         "agent": found.agent,

@@ -18,7 +18,7 @@ from langgraph_alma.memory import learning
 from langgraph_alma.memory._plan import StorePlan
 from langgraph_alma.memory.decay import ForgetPolicy, Usage
 from langgraph_alma.memory.scope import MemoryScope, RetrievalScope, readable_agents
-from langgraph_alma.memory.scoring import MemorySlice, ScoringWeights, score
+from langgraph_alma.memory.scoring import SLICE_FIELDS, MemorySlice, ScoringWeights, score
 from langgraph_alma.memory.types import (
     AntiPattern,
     DomainKnowledge,
@@ -33,14 +33,6 @@ from langgraph_alma.memory.types import (
 SCAN_LIMIT = 10_000  # largest number of items one learning or forgetting scan reads
 Clock = Callable[[], datetime]
 
-_SLICE_FIELDS = {
-    MemoryKind.HEURISTIC: "heuristics",
-    MemoryKind.OUTCOME: "outcomes",
-    MemoryKind.USER_PREFERENCE: "preferences",
-    MemoryKind.DOMAIN_KNOWLEDGE: "domain_knowledge",
-    MemoryKind.ANTI_PATTERN: "anti_patterns",
-    MemoryKind.WORKFLOW_OUTCOME: "workflow_outcomes",
-}
 
 
 class AntiPatternWarning(UserWarning):
@@ -207,7 +199,7 @@ class MemoryCore:
             for value, memory, usage in scored[:top_k]:
                 memory.metadata = {**memory.metadata, "score": value}
                 result.scores[memory.id] = value
-                getattr(result, _SLICE_FIELDS[kind]).append(memory)
+                getattr(result, SLICE_FIELDS[kind]).append(memory)
                 reinforce.append(
                     _usage_put(
                         project, memory.id, Usage(usage.use_count + 1, now, usage.reinforcement)
@@ -397,7 +389,7 @@ class MemoryCore:
 
     # -- forgetting, stats, feedback -------------------------------------------------
     def _scan(self, agent: str | None) -> StorePlan[list[Memory]]:
-        kinds = [k for k in _SLICE_FIELDS if k is not MemoryKind.USER_PREFERENCE or agent is None]
+        kinds = [k for k in SLICE_FIELDS if k is not MemoryKind.USER_PREFERENCE or agent is None]
         filt = {"agent": agent} if agent else None
         found = yield [
             SearchOp(it.kind_prefix(self.project_id, k), filt, limit=SCAN_LIMIT) for k in kinds
@@ -464,7 +456,7 @@ class MemoryCore:
 
     def get_stats(self, agent: str | None = None) -> StorePlan[dict[str, Any]]:
         memories = yield from self._scan(agent)
-        counts = {k.value: 0 for k in _SLICE_FIELDS}
+        counts = {k.value: 0 for k in SLICE_FIELDS}
         for m in memories:
             counts[m.kind.value] += 1
         return {

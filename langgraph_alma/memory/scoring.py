@@ -13,6 +13,7 @@ from langgraph_alma.memory.types import (
     DomainKnowledge,
     Heuristic,
     Memory,
+    MemoryKind,
     Outcome,
     UserPreference,
     WorkflowOutcome,
@@ -66,6 +67,17 @@ def score(
     ) / (total or 1.0)
 
 
+SLICE_FIELDS: dict[MemoryKind, str] = {
+    MemoryKind.HEURISTIC: "heuristics",
+    MemoryKind.OUTCOME: "outcomes",
+    MemoryKind.USER_PREFERENCE: "preferences",
+    MemoryKind.DOMAIN_KNOWLEDGE: "domain_knowledge",
+    MemoryKind.ANTI_PATTERN: "anti_patterns",
+    MemoryKind.WORKFLOW_OUTCOME: "workflow_outcomes",
+}
+"""The `MemorySlice` list that holds each retrievable memory kind."""
+
+
 class MemorySlice(BaseModel):
     """The memories relevant to one task, best first, each with `score` in its metadata
     (`scores` maps id to score), ready for a prompt."""
@@ -88,14 +100,7 @@ class MemorySlice(BaseModel):
         return sum(len(x) for x in self._lists()) + len(self.related)
 
     def _lists(self) -> list[list]:
-        return [
-            self.heuristics,
-            self.outcomes,
-            self.preferences,
-            self.domain_knowledge,
-            self.anti_patterns,
-            self.workflow_outcomes,
-        ]
+        return [getattr(self, name) for name in SLICE_FIELDS.values()]
 
     def to_prompt(self, max_tokens: int = 2000) -> str:
         """All memories as prompt text, best first within each section, cut to about
