@@ -28,7 +28,6 @@ from langgraph_alma.errors import ConfigError
 from langgraph_alma.memory import items as it
 from langgraph_alma.memory import learning
 from langgraph_alma.memory._plan import StorePlan
-from langgraph_alma.memory.core import _usage, _usage_put  # the one codec of usage items
 from langgraph_alma.memory.decay import Usage
 from langgraph_alma.memory.types import (
     AntiPattern,
@@ -232,7 +231,7 @@ def scan(core: Any, kind: MemoryKind | str, agent: str | None = None) -> StorePl
         )
     memories = [it.from_item(i) for i in found]
     used = yield [GetOp(it.usage_namespace(core.project_id), m.id) for m in memories]
-    return Scanned(kind, agent, memories, [_usage(u) for u in used])
+    return Scanned(kind, agent, memories, [it.usage_of(u) for u in used])
 
 
 def apply(
@@ -276,9 +275,9 @@ def apply(
     ops: list[PutOp] = []
     for keep, absorbed in merges:
         others = [m for m, _ in absorbed]
-        ops.append(core._put(fold(keep, others)))
+        ops.append(it.put_op(fold(keep, others)))
         ops.append(
-            _usage_put(project, keep.id, fold_usage([usage_of[m.id] for m in (keep, *others)]))
+            it.usage_put(project, keep.id, fold_usage([usage_of[m.id] for m in (keep, *others)]))
         )
         for m in others:
             ops.append(PutOp(it.namespace(m), m.id, None))
@@ -286,7 +285,7 @@ def apply(
     for link in links:
         ref = it.from_item(link)
         assert isinstance(ref, ArtifactRef)
-        ops.append(core._put(ref.model_copy(update={"memory_id": keeper_of[ref.memory_id]})))
+        ops.append(it.put_op(ref.model_copy(update={"memory_id": keeper_of[ref.memory_id]})))
     yield ops  # one batch: every merge, or none of them
     report.removed = len(keeper_of)
     return report

@@ -7,7 +7,7 @@ import time
 import uuid
 import warnings
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from langgraph.store.base import GetOp, Item, PutOp, SearchOp
@@ -32,7 +32,6 @@ from langgraph_alma.memory.types import (
 
 SCAN_LIMIT = 10_000  # largest number of items one learning or forgetting scan reads
 Clock = Callable[[], datetime]
-
 
 
 class AntiPatternWarning(UserWarning):
@@ -98,10 +97,6 @@ class MemoryCore:
             if (value := _context_value(context, name)) is not None:
                 setattr(memory, name, str(value))
         return memory
-
-    @staticmethod
-    def _put(memory: Memory) -> PutOp:
-        return PutOp(it.namespace(memory), memory.id, it.to_value(memory), index=["text"])
 
     # -- retrieval -------------------------------------------------------------------
     def _searches(
@@ -169,8 +164,12 @@ class MemoryCore:
         if include_workflow_outcomes:
             kinds.append(MemoryKind.WORKFLOW_OUTCOME)
         searches: list[tuple[MemoryKind, SearchOp]] = [
-            (kind, SearchOp(prefix, filt or None, limit=top_k * 3, query=task or None,
-                            refresh_ttl=False))  # memories carry no TTL: nothing to refresh
+            (
+                kind,
+                SearchOp(
+                    prefix, filt or None, limit=top_k * 3, query=task or None, refresh_ttl=False
+                ),
+            )  # memories carry no TTL: nothing to refresh
             for kind in kinds
             for prefix, filt in self._searches(kind, project, agent, user_id, scope, context)
         ]
@@ -189,7 +188,7 @@ class MemoryCore:
         now = self.clock()
         chosen: dict[MemoryKind, list[tuple[float, Memory, Usage]]] = {}
         for (memory, similarity, _), used in zip(candidates, usages, strict=True):
-            usage = _usage(used)
+            usage = it.usage_of(used)
             value = score(memory, similarity, usage, now, self.weights)
             chosen.setdefault(memory.kind, []).append((value, memory, usage))
         result = MemorySlice(query=task, agent=agent)
@@ -201,7 +200,7 @@ class MemoryCore:
                 result.scores[memory.id] = value
                 getattr(result, SLICE_FIELDS[kind]).append(memory)
                 reinforce.append(
-                    _usage_put(
+                    it.usage_put(
                         project, memory.id, Usage(usage.use_count + 1, now, usage.reinforcement)
                     )
                 )
@@ -245,7 +244,7 @@ class MemoryCore:
             context={k: v for k, v in ctx.items() if k != "configurable"},
         )
         self._stamp(record, agent, context, self.project_id)
-        yield [self._put(record)]
+        yield [it.put_op(record)]
         yield from self._consolidate(agent, record)
         return record
 
@@ -295,7 +294,7 @@ class MemoryCore:
             h.occurrence_count, h.success_count = n, wins
             h.confidence = learning.heuristic_confidence(wins, n)
             h.last_validated = now
-            writes.append(self._put(h))
+            writes.append(it.put_op(h))
         failures = [o for o in outcomes if not o.success]  # type: ignore[attr-defined]
         if len(failures) >= learning.ANTI_PATTERN_MIN_FAILURES and wins < len(failures):
             a = (
@@ -322,7 +321,7 @@ class MemoryCore:
                 [it.from_item(i) for i in others], strategy_key
             )  # type: ignore[misc]
             a.occurrence_count, a.last_seen = len(failures), now
-            writes.append(self._put(a))
+            writes.append(it.put_op(a))
             if not record.success:
                 warnings.warn(
                     f"strategy {record.strategy_used!r} for {task_type} tasks is a known "
@@ -346,7 +345,7 @@ class MemoryCore:
             source=source,
         )
         self._stamp(pref, None, None, self.project_id)
-        yield [self._put(pref)]
+        yield [it.put_op(pref)]
         return pref
 
     def add_domain_knowledge(
@@ -362,7 +361,7 @@ class MemoryCore:
             source=source,
         )
         self._stamp(knowledge, agent, None, self.project_id)
-        yield [self._put(knowledge)]
+        yield [it.put_op(knowledge)]
         return knowledge
 
     def remember(self, memories: list[Memory], agent: str) -> StorePlan[list[Memory]]:
@@ -381,7 +380,7 @@ class MemoryCore:
             elif isinstance(m, DomainKnowledge):
                 m.id = learning.stable_key("k", agent, m.domain, m.fact)
         if memories:
-            yield [self._put(m) for m in memories]
+            yield [it.put_op(m) for m in memories]
         for m in memories:
             if isinstance(m, Outcome):
                 yield from self._consolidate(agent, m)
@@ -414,7 +413,7 @@ class MemoryCore:
         now = self.clock()
         removed = []
         for memory, used in zip(memories, usages, strict=True):
-            if (why := policy.reason(memory, _usage(used), now)) is not None:
+            if (why := policy.reason(memory, it.usage_of(used), now)) is not None:
                 removed.append((memory, why))
         if not removed:
             return 0
@@ -480,29 +479,7 @@ class MemoryCore:
                 f"feedback signal must be helpful/unhelpful or a number, got {signal!r}"
             )
         (used,) = yield [GetOp(it.usage_namespace(self.project_id), memory_id)]
-        usage = _usage(used)
+        usage = it.usage_of(used)
         new = Usage(usage.use_count, usage.last_used_at, max(-1.0, usage.reinforcement + delta))
-        yield [_usage_put(self.project_id, memory_id, new)]
+        yield [it.usage_put(self.project_id, memory_id, new)]
         return new
-
-
-def _usage(item: Item | None) -> Usage:
-    if item is None:
-        return Usage()
-    v = item.value
-    last = v.get("last_used_at")
-    return Usage(
-        int(v.get("use_count", 0)),
-        datetime.fromisoformat(last) if last else None,
-        float(v.get("reinforcement", 0.0)),
-    )
-
-
-def _usage_put(project: str, memory_id: str, usage: Usage) -> PutOp:
-    last = (usage.last_used_at or datetime.now(UTC)).isoformat()
-    return PutOp(
-        it.usage_namespace(project),
-        memory_id,
-        {"use_count": usage.use_count, "last_used_at": last, "reinforcement": usage.reinforcement},
-        index=False,
-    )

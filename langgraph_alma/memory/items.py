@@ -11,10 +11,12 @@ never rewrites, nor re-embeds, the memory itself.
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from typing import Any
 
-from langgraph.store.base import Item
+from langgraph.store.base import Item, PutOp
 
+from langgraph_alma.memory.decay import Usage
 from langgraph_alma.memory.types import MODELS, Memory, MemoryKind, Outcome
 
 ROOT = "alma"
@@ -73,3 +75,32 @@ def from_item(item: Item) -> Memory:
     if score is not None:
         memory.metadata = {**memory.metadata, "similarity": float(score)}
     return memory
+
+
+def put_op(memory: Memory) -> PutOp:
+    """The store op writing `memory` (its text embedded for search)."""
+    return PutOp(namespace(memory), memory.id, to_value(memory), index=["text"])
+
+
+def usage_of(item: Item | None) -> Usage:
+    """A memory's usage from its usage item (none yet: never used)."""
+    if item is None:
+        return Usage()
+    v = item.value
+    last = v.get("last_used_at")
+    return Usage(
+        int(v.get("use_count", 0)),
+        datetime.fromisoformat(last) if last else None,
+        float(v.get("reinforcement", 0.0)),
+    )
+
+
+def usage_put(project: str, memory_id: str, usage: Usage) -> PutOp:
+    """The store op writing a memory's usage (not embedded)."""
+    last = (usage.last_used_at or datetime.now(UTC)).isoformat()
+    return PutOp(
+        usage_namespace(project),
+        memory_id,
+        {"use_count": usage.use_count, "last_used_at": last, "reinforcement": usage.reinforcement},
+        index=False,
+    )

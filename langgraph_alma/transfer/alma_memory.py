@@ -28,8 +28,8 @@ from psycopg.rows import dict_row
 from pydantic import ValidationError
 
 from langgraph_alma.errors import AlmaMemorySourceError
+from langgraph_alma.memory import items as it
 from langgraph_alma.memory._plan import StorePlan, run_store_plan
-from langgraph_alma.memory.core import MemoryCore, _usage_put
 from langgraph_alma.memory.decay import Usage
 from langgraph_alma.memory.types import (
     AntiPattern,
@@ -540,8 +540,8 @@ def write_plan(
         progress(0, total)
     for start in range(0, total, BATCH_SIZE):
         chunk = found[start : start + BATCH_SIZE]
-        ops = [MemoryCore._put(memory) for memory, _ in chunk]
-        ops += [_usage_put(m.project_id, m.id, u) for m, u in chunk if u is not None]
+        ops = [it.put_op(memory) for memory, _ in chunk]
+        ops += [it.usage_put(m.project_id, m.id, u) for m, u in chunk if u is not None]
         yield ops
         for memory, usage in chunk:
             report.wrote(memory)

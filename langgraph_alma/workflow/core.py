@@ -80,7 +80,7 @@ class WorkflowCore:
                     )
                     self.memory._stamp(o, agent, ctx, self.memory.project_id)
                     patterns.append(o)
-        yield [self.memory._put(m) for m in (record, *patterns)]  # one batch: all or nothing
+        yield [it.put_op(m) for m in (record, *patterns)]  # one batch: all or nothing
         for o in patterns:
             yield from self.memory._consolidate(agent, o)  # type: ignore[arg-type]
         return record
@@ -119,7 +119,7 @@ class WorkflowCore:
             mime_type=mime_type,
         )
         self.memory._stamp(ref, memory.agent, memory, memory.project_id)
-        yield [self.memory._put(ref)]
+        yield [it.put_op(ref)]
         return ref
 
     def get_artifacts(self, memory_id: str) -> StorePlan[list[ArtifactRef]]:
