@@ -148,7 +148,12 @@ UPSERT_WRITES = (
 
 DELETE_THREADS = [
     f"DELETE FROM {table} WHERE tenant_id = %(tenant)s AND thread_id = ANY(%(threads)s)"
-    for table in ("alma_checkpoint_writes", "alma_checkpoints", "alma_checkpoint_blobs")
+    for table in (
+        "alma_checkpoint_writes",
+        "alma_checkpoints",
+        "alma_checkpoint_blobs",
+        "alma_workflow_branches",  # the workflow manager's sequence counters of the run
+    )
 ]
 
 # Blobs stay: later checkpoints of the same threads may still use them.

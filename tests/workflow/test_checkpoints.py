@@ -140,7 +140,7 @@ def test_delta_base_deleted_by_another_process_is_retried(make_alma, tenant) -> 
     # foreign key once, rolls back to its savepoint and stores whole values, in the same
     # transaction as its sequence number.
     rec = writer.checkpoint(ctx, "n3", {"log": [*log, "e3"]})
-    assert rec.seq == 4
+    assert rec.seq == 1  # the deleted thread took its sequence counter with it
     cleaner.saver._core.memory.forget(tenant, [ctx.run_id])
     assert cleaner.get_resume_point(ctx.run_id).state == {"log": ["e0", "e1", "e2", "e3"]}
 
@@ -182,3 +182,22 @@ async def test_async_facade_shares_the_plans(pool, tenant, database) -> None:
         assert [a.id for a in await alma.get_artifacts(outcome.id)] == [ref.id]
         merged = await alma.merge_states(ctx, [{"n": 1}, {"n": 2}])
         assert merged == {"n": 2}  # the default reducer: last value
+
+
+def test_deleting_the_thread_deletes_its_sequence_counters(alma, database, tenant) -> None:
+    ctx = _ctx()
+    alma.checkpoint(ctx, "plan", {"n": 1})
+    alma.checkpoint(ctx, "fan", {"x": 1}, branch_id="left")
+
+    def counters() -> int:
+        with psycopg.connect(database.admin_url) as conn:
+            return conn.execute(
+                "SELECT count(*) FROM alma_workflow_branches WHERE tenant_id = %s "
+                "AND thread_id = %s",
+                (tenant, ctx.run_id),
+            ).fetchone()[0]
+
+    assert counters() == 2
+    alma.saver.delete_thread(ctx.run_id)
+    assert counters() == 0 and _count(database, tenant, ctx.run_id) == 0
+    assert alma.checkpoint(ctx, "plan", {"n": 1}).seq == 1  # a reused run id starts afresh
