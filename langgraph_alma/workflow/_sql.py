@@ -42,12 +42,14 @@ WHERE c.tenant_id = %(tenant)s AND c.thread_id = %(thread)s AND c.checkpoint_ns 
 RETURNING c.seq, c.created_at"""
 
 # The newest manager checkpoint of one branch ('' is the main branch).
+# The branch's newest manager checkpoint; on the main branch of a run only a graph wrote,
+# the graph's newest checkpoint (numbered by its LangGraph step).
 LATEST = """
-SELECT checkpoint_id, seq, node_id, created_at
+SELECT checkpoint_id, coalesce(seq, step, 0), node_id, created_at
 FROM alma_checkpoints
 WHERE tenant_id = %(tenant)s AND thread_id = %(thread)s AND checkpoint_ns = ''
-  AND coalesce(branch_id, '') = %(branch)s AND seq IS NOT NULL
-ORDER BY seq DESC
+  AND coalesce(branch_id, '') = %(branch)s AND (seq IS NOT NULL OR %(branch)s = '')
+ORDER BY seq IS NULL, seq DESC, checkpoint_id DESC
 LIMIT 1"""
 
 # Cleanup holds every counter row of the run, so no writer of the run is between its

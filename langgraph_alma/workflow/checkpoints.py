@@ -181,7 +181,8 @@ class CheckpointManager:
         self, run_id: str, branch_id: str | None = None, tenant_id: str | None = None
     ) -> Plan[CheckpointRecord | None]:
         """The newest checkpoint of a branch (None: the main branch) with its state and
-        pending writes; None when the branch has none."""
+        pending writes; None when the branch has none. A run whose checkpoints a graph
+        wrote (no manager checkpoints) resumes from the graph's newest, `seq` its step."""
         if not run_id:
             raise ConfigError("get_resume_point needs a run_id")
         config = self._config(WorkflowContext(tenant_id=tenant_id), str(run_id))

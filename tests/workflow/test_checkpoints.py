@@ -201,3 +201,21 @@ def test_deleting_the_thread_deletes_its_sequence_counters(alma, database, tenan
     alma.saver.delete_thread(ctx.run_id)
     assert counters() == 0 and _count(database, tenant, ctx.run_id) == 0
     assert alma.checkpoint(ctx, "plan", {"n": 1}).seq == 1  # a reused run id starts afresh
+
+
+def test_resume_point_of_a_run_a_graph_checkpointed(alma) -> None:
+    builder = StateGraph(State)
+    builder.add_node("work", lambda s: {"steps": ["graph"], "n": s.get("n", 0) + 1})
+    builder.add_edge(START, "work")
+    builder.add_edge("work", END)
+    graph = builder.compile(checkpointer=alma.saver, interrupt_after=["work"])
+    run = uuid.uuid4().hex
+    config = {"configurable": {"thread_id": run}}
+    graph.invoke({"steps": ["input"]}, config)
+    latest = graph.get_state(config)
+
+    resume = alma.get_resume_point(run)
+    assert resume.checkpoint_id == latest.config["configurable"]["checkpoint_id"]
+    assert resume.state == {"steps": ["input", "graph"], "n": 1}
+    assert (resume.seq, resume.node_id) == (latest.metadata["step"], "work")
+    assert alma.get_resume_point(run, "left") is None  # branches are the manager's
