@@ -1,0 +1,100 @@
+"""What `Alma` and `AsyncAlma` share: the memory core built from their arguments, the
+graph memory on the store's connections, and merging per-tenant slices."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from langgraph_alma.checkpoint import AlmaSaver, AsyncAlmaSaver
+from langgraph_alma.graph import AsyncGraphMemory, GraphMemory
+from langgraph_alma.memory.core import Clock, MemoryCore
+from langgraph_alma.memory.decay import ForgetPolicy
+from langgraph_alma.memory.scope import MemoryScope
+from langgraph_alma.memory.scoring import SLICE_FIELDS, MemorySlice, ScoringWeights
+from langgraph_alma.store import AlmaStore, AsyncAlmaStore
+
+MEMORY_EXACT_SEARCH_MAX = 10_000
+"""One agent's memories of one kind are a namespace; ranking up to this many of them
+exactly (a few ms) beats walking the HNSW index filtered to a small slice of it."""
+
+
+def _core_kwargs(
+    tenant_id: str,
+    project_id: str,
+    scopes: Mapping[str, MemoryScope] | None,
+    store: Any,
+    weights: ScoringWeights | None,
+    policy: ForgetPolicy | None,
+    clock: Clock | None,
+    domain: Any,
+) -> dict[str, Any]:
+    merged = dict(scopes or {})
+    check = default_scope = None
+    if domain is not None:
+        default_scope = domain.scope_for
+        # The schema's agents share and inherit in retrieval too; `scopes=` wins.
+        merged = {**domain.scopes(), **merged}
+
+        def check(agent: str, category: str) -> None:
+            domain.scope_for(agent).check(category)
+
+    return {
+        "tenant_id": tenant_id,
+        "project_id": project_id,
+        "scopes": merged,
+        "weights": weights,
+        "policy": policy,
+        "clock": clock,
+        "category_check": check,
+        "default_scope": default_scope,
+        "privileged": bool(getattr(getattr(store, "_core", None), "privileged", False)),
+    }
+
+
+def merge_slices(slices: list[MemorySlice], top_k: int) -> MemorySlice:
+    """One slice from several (one per tenant for GLOBAL retrieval), best scores kept."""
+    merged = MemorySlice(
+        query=slices[0].query if slices else None, agent=slices[0].agent if slices else None
+    )
+    for name in SLICE_FIELDS.values():
+        found = [m for s in slices for m in getattr(s, name)]
+        found.sort(key=lambda m: -m.metadata.get("score", 0.0))
+        setattr(merged, name, found[:top_k])
+    for s in slices:
+        merged.scores.update(s.scores)
+    return merged
+
+
+class AlmaBase:
+    """What `Alma` and `AsyncAlma` share: the memory core and the graph on the store's
+    connections. Subclasses name their graph class."""
+
+    _graph_class: type[GraphMemory] | type[AsyncGraphMemory]
+
+    def __init__(
+        self,
+        store: AlmaStore | AsyncAlmaStore,
+        saver: AlmaSaver | AsyncAlmaSaver | None = None,
+        *,
+        project_id: str = "default",
+        scopes: Mapping[str, MemoryScope] | None = None,
+        weights: ScoringWeights | None = None,
+        policy: ForgetPolicy | None = None,
+        clock: Clock | None = None,
+        domain: Any = None,
+        graph: Any = None,
+        extractor: Any = None,
+    ) -> None:
+        self.store, self.saver, self.domain, self.extractor = store, saver, domain, extractor
+        tenant = store.tenant_id or "default"
+        self.core = MemoryCore(
+            **_core_kwargs(tenant, project_id, scopes, store, weights, policy, clock, domain)
+        )
+        self.graph = (
+            graph
+            if graph is not None
+            else self._graph_class(
+                store.conn, tenant_id=tenant, project_id=project_id, schema=domain
+            )
+        )

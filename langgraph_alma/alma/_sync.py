@@ -1,0 +1,348 @@
+"""`Alma`: ALMA's API, sync. GENERATED from `_async.py` by `scripts/unasync.py`: edit
+that file and run `python scripts/unasync.py`, never this one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from langchain_core.embeddings import Embeddings
+
+from langgraph_alma.alma._base import MEMORY_EXACT_SEARCH_MAX, AlmaBase, merge_slices
+from langgraph_alma.alma.config import AlmaConfig
+from langgraph_alma.checkpoint import AlmaSaver
+from langgraph_alma.embeddings import index_config
+from langgraph_alma.extraction import default_extractor
+from langgraph_alma.graph import GraphMemory
+from langgraph_alma.memory import consolidate as consolidation
+from langgraph_alma.memory._plan import run_store_plan
+from langgraph_alma.memory.decay import Usage
+from langgraph_alma.memory.scope import MemoryScope, RetrievalScope
+from langgraph_alma.memory.scoring import MemorySlice
+from langgraph_alma.memory.types import (
+    ArtifactRef,
+    DomainKnowledge,
+    Outcome,
+    UserPreference,
+    WorkflowOutcome,
+)
+from langgraph_alma.store import AlmaStore
+from langgraph_alma.workflow.checkpoints import CheckpointManager, CheckpointRecord
+from langgraph_alma.workflow.context import WorkflowContext
+from langgraph_alma.workflow.core import WORKFLOW_TASK_TYPE, WorkflowCore, merge_states
+
+
+class Alma(AlmaBase):
+    """ALMA's API, sync. Build it with `Alma.connect(...)`,
+    `Alma.from_config(path)` or `Alma(store, saver=...)` from an
+    `AlmaStore` you already have.
+
+    >>> with Alma.connect(project_id="checkout") as alma:  # doctest: +SKIP
+    ...     alma.learn("helena", "test the login form", "success", "happy path first")
+    ...     print((alma.retrieve("test the signup form", agent="helena")).to_prompt())
+    """
+
+    _graph_class = GraphMemory
+    saver: AlmaSaver | None
+
+    @classmethod
+    def connect(
+        cls,
+        url: str | None = None,
+        tenant_id: str = "default",
+        project_id: str = "default",
+        scopes: Mapping[str, MemoryScope] | None = None,
+        embeddings: Embeddings | Callable | str | None = None,
+        *,
+        embedding_dims: int | None = None,
+        setup: bool = True,
+        **kwargs: Any,
+    ) -> Alma:
+        """Open a store and a saver (the embedded server when no URL) and run migrations
+        unless `setup=False`. Close it with `close()` or use it as a context manager."""
+        stack = contextlib.ExitStack()
+        try:
+            store = stack.enter_context(
+                AlmaStore.from_conn_string(
+                    url,
+                    index=index_config(embeddings, embedding_dims),
+                    tenant_id=tenant_id,
+                    exact_search_max=MEMORY_EXACT_SEARCH_MAX,
+                )
+            )
+            saver = stack.enter_context(
+                AlmaSaver.from_conn_string(url, tenant_id=tenant_id)
+            )
+            if setup:
+                store.setup()
+            alma = cls(store, saver, project_id=project_id, scopes=scopes, **kwargs)
+        except BaseException:
+            stack.close()
+            raise
+        alma._exit = stack
+        return alma
+
+    @classmethod
+    def from_config(
+        cls, path: str | Path = ".alma/config.yaml", **kwargs: Any
+    ) -> Alma:
+        """Build from a YAML config (database URL, embeddings, agents, domain)."""
+        config = AlmaConfig.load(path)
+        domain = None
+        if config.domain:
+            from langgraph_alma.domains import DomainMemoryFactory
+
+            domain = DomainMemoryFactory.get_preset(config.domain)
+        return cls.connect(
+            config.database_url,
+            config.tenant_id,
+            config.project_id,
+            config.scopes(),
+            config.embeddings,
+            embedding_dims=config.embedding_dims,
+            weights=config.weights,
+            domain=domain,
+            **kwargs,
+        )
+
+    def close(self) -> None:
+        """Close the pools `connect` opened."""
+        self._exit.close()
+
+    def __enter__(self) -> Alma:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _run(self, plan: Any) -> Any:
+        return run_store_plan(self.store, plan)
+
+    # -- memory (langgraph_alma.memory) ------------------------------------------------
+    def retrieve(
+        self,
+        task: str,
+        agent: str,
+        project_id: str | None = None,
+        user_id: str | None = None,
+        top_k: int = 5,
+        context: Any = None,
+        scope: RetrievalScope | str = RetrievalScope.AGENT,
+        include_workflow_outcomes: bool = False,
+        follow_relationships: int = 0,
+        record_use: bool = True,
+    ) -> MemorySlice:
+        """Memories relevant to `task` for `agent`, scored, best first; with
+        `follow_relationships=N`, also the graph N hops around entities the task names.
+        Each memory returned counts a use; `record_use=False` writes nothing (a replica)."""
+        args = (task, agent, project_id, user_id, top_k, context)
+        if RetrievalScope(scope) is RetrievalScope.GLOBAL:
+            self.core.require_privilege()
+            return merge_slices(
+                [
+                    run_store_plan(
+                        self.store.for_tenant(t),
+                        self.core.retrieve(
+                            *args,
+                            scope=RetrievalScope.TENANT,
+                            include_workflow_outcomes=include_workflow_outcomes,
+                            record_use=record_use,
+                        ),
+                    )
+                    for t in self.store.list_tenants()
+                ],
+                top_k,
+            )
+        found = self._run(
+            self.core.retrieve(
+                *args,
+                scope=scope,
+                include_workflow_outcomes=include_workflow_outcomes,
+                record_use=record_use,
+            )
+        )
+        if follow_relationships > 0:
+            matched = self.graph.find_entities(text=task, limit=top_k, any_word=True)
+            if matched:
+                sub = self.graph.expand([e.name for e in matched], depth=follow_relationships)
+                found.related = sub.describe().splitlines()
+        return found
+
+    def learn(
+        self,
+        agent: str,
+        task: str,
+        outcome: str | bool,
+        strategy_used: str,
+        task_type: str | None = None,
+        duration_ms: int | None = None,
+        error_message: str | None = None,
+        feedback: str | None = None,
+        context: Any = None,
+    ) -> Outcome:
+        """Record an outcome; learn or update the heuristic and anti-pattern it supports."""
+        return self._run(
+            self.core.learn(
+                agent,
+                task,
+                outcome,
+                strategy_used,
+                task_type,
+                duration_ms,
+                error_message,
+                feedback,
+                context,
+            )
+        )
+
+    def learn_from_conversation(
+        self, transcript: Any, agent: str, user_id: str | None = None, extractor: Any = None
+    ) -> list[Any]:
+        """Extract heuristics, anti-patterns, preferences, knowledge and outcomes from a
+        conversation (a string or LangChain messages) and store them; nothing is stored
+        when extraction fails or a memory falls outside the agent's scope."""
+        extractor = extractor or self.extractor or default_extractor()
+        found = extractor.extract(transcript, agent=agent, user_id=user_id)
+        return self._run(self.core.remember(found.memories, agent))
+
+    def add_user_preference(
+        self, user_id: str, category: str, preference: str, source: str = "explicit_instruction"
+    ) -> UserPreference:
+        """Remember a user's preference or constraint (e.g. category "style")."""
+        return self._run(self.core.add_user_preference(user_id, category, preference, source))
+
+    def add_domain_knowledge(
+        self, agent: str, domain: str, fact: str, source: str = "user_stated"
+    ) -> DomainKnowledge:
+        """Remember a fact of an agent's domain (not a strategy)."""
+        return self._run(self.core.add_domain_knowledge(agent, domain, fact, source))
+
+    def forget(
+        self, agent: str | None = None, older_than_days: float = 90, below_confidence: float = 0.3
+    ) -> int:
+        """Remove decayed and policy-named memories; returns how many (audited)."""
+        return self._run(self.core.forget(agent, older_than_days, below_confidence))
+
+    def forget_audit(self, limit: int = 20) -> list[dict[str, Any]]:
+        """The latest forget records: what went and why."""
+        return self._run(self.core.forget_audit(limit))
+
+    def get_stats(self, agent: str | None = None) -> dict[str, Any]:
+        """Memories per kind (of `agent`, or of everyone)."""
+        return self._run(self.core.get_stats(agent))
+
+    def record_feedback(self, memory_id: str, signal: str | float) -> Usage:
+        """Reinforce (positive) or weaken (negative) a memory's ranking and decay."""
+        return self._run(self.core.record_feedback(memory_id, signal))
+
+    def consolidate(
+        self,
+        kind: str,
+        agent: str | None = None,
+        threshold: float = consolidation.DEFAULT_THRESHOLD,
+        dry_run: bool = False,
+    ) -> consolidation.ConsolidationReport:
+        """Merge near-duplicate memories of one kind (one agent's, when given) whose
+        embeddings are at least `threshold` cosine-similar; `dry_run` only reports.
+
+        >>> (alma.consolidate("domain_knowledge", agent="helena")).removed  # doctest: +SKIP
+        2
+        """
+        found = self._run(consolidation.scan(self.core, kind, agent))
+        vectors = consolidation.embedder_of(self.store).embed_documents(found.texts)
+        return self._run(consolidation.apply(self.core, found, vectors, threshold, dry_run))
+
+    # -- workflow (langgraph_alma.workflow) ----------------------------------------------
+    def _checkpoints(self) -> tuple[AlmaSaver, CheckpointManager]:
+        if self.saver is None:  # checkpoints share the store's connections and tenant
+            self.saver = AlmaSaver(self.store.conn, tenant_id=self.core.tenant_id)
+        return self.saver, CheckpointManager(self.saver._core, project_id=self.core.project_id)
+
+    def checkpoint(
+        self,
+        ctx: WorkflowContext,
+        node_id: str,
+        state: dict[str, Any],
+        *,
+        branch_id: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        skip_if_unchanged: bool = True,
+    ) -> CheckpointRecord | None:
+        """Record the state `node_id` left on run `ctx.run_id` as a LangGraph checkpoint
+        numbered by the database; None when unchanged since the branch's last one.
+
+        >>> (alma.checkpoint(ctx, "plan", {"steps": ["a"]})).seq        # doctest: +SKIP
+        1
+        """
+        saver, manager = self._checkpoints()
+        plan = manager.checkpoint(
+            ctx,
+            node_id,
+            state,
+            branch_id=branch_id,
+            metadata=metadata,
+            skip_if_unchanged=skip_if_unchanged,
+        )
+        return saver._run(plan, transaction=True)
+
+    def get_resume_point(
+        self, run_id: str, branch_id: str | None = None
+    ) -> CheckpointRecord | None:
+        """The last checkpoint of a run's branch (state, seq, node, pending writes)."""
+        saver, manager = self._checkpoints()
+        return saver._run(manager.resume_point(run_id, branch_id))
+
+    def cleanup_checkpoints(self, run_id: str, keep_latest: int = 1) -> int:
+        """Keep the newest `keep_latest` checkpoints of each branch; returns how many went."""
+        saver, manager = self._checkpoints()
+        return saver._run(manager.cleanup(run_id, keep_latest), transaction=True)
+
+    def learn_from_workflow(
+        self,
+        ctx: WorkflowContext,
+        outcome: WorkflowOutcome | dict[str, Any],
+        cleanup_checkpoints: bool = True,
+        agent: str | None = None,
+        task_type: str = WORKFLOW_TASK_TYPE,
+    ) -> WorkflowOutcome:
+        """Store how a run ended and learn from its patterns (as `agent`'s outcomes on
+        `task_type`, which the agent's scope and domain must allow); prune its checkpoints.
+
+        >>> alma.learn_from_workflow(ctx, {"result": "success",
+        ...     "successful_patterns": ["retry flaky steps"]}, agent="helena")  # doctest: +SKIP
+        """
+        plan = WorkflowCore(self.core).learn_from_workflow(ctx, outcome, agent, task_type)
+        record = self._run(plan)
+        if cleanup_checkpoints:
+            self.cleanup_checkpoints(str(ctx.run_id))
+        return record
+
+    def link_artifact(
+        self,
+        memory_id: str,
+        artifact_type: str,
+        storage_url: str,
+        checksum: str | None = None,
+        size_bytes: int | None = None,
+        mime_type: str | None = None,
+    ) -> ArtifactRef:
+        """Link an artifact to a memory (scoped like it); unknown id: `MemoryNotFound`."""
+        plan = WorkflowCore(self.core).link_artifact(
+            memory_id, artifact_type, storage_url, checksum, size_bytes, mime_type
+        )
+        return self._run(plan)
+
+    def get_artifacts(self, memory_id: str) -> list[ArtifactRef]:
+        """The artifacts linked to a memory."""
+        return self._run(WorkflowCore(self.core).get_artifacts(memory_id))
+
+    def merge_states(
+        self, ctx: WorkflowContext | None, states: list[dict[str, Any]], config: Any = None
+    ) -> dict[str, Any]:
+        """Merge parallel branch states with named reducers (a `ReducerConfig`)."""
+        if ctx is not None:
+            ctx.validate()
+        return merge_states(states, config)
