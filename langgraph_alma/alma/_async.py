@@ -124,6 +124,13 @@ class AsyncAlma(AlmaBase):
     async def _run(self, plan: Any) -> Any:
         return await arun_store_plan(self.store, plan)
 
+    def _learning(self, agent: str | None) -> Any:
+        """Learning recounts outcomes and rewrites heuristics: one learn of an agent at a
+        time (`store.aatomic`, on an `AsyncAlmaStore`), so none is counted short."""
+        aatomic = getattr(self.store, "aatomic", None)
+        key = f"alma.learn:{self.core.project_id}:{agent or ''}"
+        return aatomic(key) if aatomic else contextlib.nullcontext()
+
     # -- memory (langgraph_alma.memory) ------------------------------------------------
     async def retrieve(
         self,
@@ -187,19 +194,19 @@ class AsyncAlma(AlmaBase):
         context: Any = None,
     ) -> Outcome:
         """Record an outcome; learn or update the heuristic and anti-pattern it supports."""
-        return await self._run(
-            self.core.learn(
-                agent,
-                task,
-                outcome,
-                strategy_used,
-                task_type,
-                duration_ms,
-                error_message,
-                feedback,
-                context,
-            )
+        plan = self.core.learn(
+            agent,
+            task,
+            outcome,
+            strategy_used,
+            task_type,
+            duration_ms,
+            error_message,
+            feedback,
+            context,
         )
+        async with self._learning(agent):
+            return await self._run(plan)
 
     async def learn_from_conversation(
         self, transcript: Any, agent: str, user_id: str | None = None, extractor: Any = None
@@ -209,7 +216,8 @@ class AsyncAlma(AlmaBase):
         when extraction fails or a memory falls outside the agent's scope."""
         extractor = extractor or self.extractor or default_extractor()
         found = await extractor.aextract(transcript, agent=agent, user_id=user_id)
-        return await self._run(self.core.remember(found.memories, agent))
+        async with self._learning(agent):
+            return await self._run(self.core.remember(found.memories, agent))
 
     async def add_user_preference(
         self, user_id: str, category: str, preference: str, source: str = "explicit_instruction"
@@ -318,7 +326,8 @@ class AsyncAlma(AlmaBase):
         ...     "successful_patterns": ["retry flaky steps"]}, agent="helena")  # doctest: +SKIP
         """
         plan = WorkflowCore(self.core).learn_from_workflow(ctx, outcome, agent, task_type)
-        record = await self._run(plan)
+        async with self._learning(agent):
+            record = await self._run(plan)
         if cleanup_checkpoints:
             await self.cleanup_checkpoints(str(ctx.run_id))
         return record

@@ -121,6 +121,13 @@ class Alma(AlmaBase):
     def _run(self, plan: Any) -> Any:
         return run_store_plan(self.store, plan)
 
+    def _learning(self, agent: str | None) -> Any:
+        """Learning recounts outcomes and rewrites heuristics: one learn of an agent at a
+        time (`store.atomic`, on an `AlmaStore`), so none is counted short."""
+        atomic = getattr(self.store, "atomic", None)
+        key = f"alma.learn:{self.core.project_id}:{agent or ''}"
+        return atomic(key) if atomic else contextlib.nullcontext()
+
     # -- memory (langgraph_alma.memory) ------------------------------------------------
     def retrieve(
         self,
@@ -184,19 +191,19 @@ class Alma(AlmaBase):
         context: Any = None,
     ) -> Outcome:
         """Record an outcome; learn or update the heuristic and anti-pattern it supports."""
-        return self._run(
-            self.core.learn(
-                agent,
-                task,
-                outcome,
-                strategy_used,
-                task_type,
-                duration_ms,
-                error_message,
-                feedback,
-                context,
-            )
+        plan = self.core.learn(
+            agent,
+            task,
+            outcome,
+            strategy_used,
+            task_type,
+            duration_ms,
+            error_message,
+            feedback,
+            context,
         )
+        with self._learning(agent):
+            return self._run(plan)
 
     def learn_from_conversation(
         self, transcript: Any, agent: str, user_id: str | None = None, extractor: Any = None
@@ -206,7 +213,8 @@ class Alma(AlmaBase):
         when extraction fails or a memory falls outside the agent's scope."""
         extractor = extractor or self.extractor or default_extractor()
         found = extractor.extract(transcript, agent=agent, user_id=user_id)
-        return self._run(self.core.remember(found.memories, agent))
+        with self._learning(agent):
+            return self._run(self.core.remember(found.memories, agent))
 
     def add_user_preference(
         self, user_id: str, category: str, preference: str, source: str = "explicit_instruction"
@@ -315,7 +323,8 @@ class Alma(AlmaBase):
         ...     "successful_patterns": ["retry flaky steps"]}, agent="helena")  # doctest: +SKIP
         """
         plan = WorkflowCore(self.core).learn_from_workflow(ctx, outcome, agent, task_type)
-        record = self._run(plan)
+        with self._learning(agent):
+            record = self._run(plan)
         if cleanup_checkpoints:
             self.cleanup_checkpoints(str(ctx.run_id))
         return record
