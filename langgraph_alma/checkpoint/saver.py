@@ -7,6 +7,7 @@ instance-wide lock, or a single connection guarded by a lock) and drive the plan
 from __future__ import annotations
 
 import asyncio
+import builtins
 import copy
 import threading
 from collections.abc import AsyncIterator, Collection, Iterator, Mapping, Sequence
@@ -187,7 +188,7 @@ class AlmaSaver(_AlmaSaverBase):
 
     def list_threads(
         self, *, agent: str | None = None, workflow_id: str | None = None, limit: int | None = None
-    ) -> list[ThreadSummary]:
+    ) -> builtins.list[ThreadSummary]:  # `list` here is the method
         """The tenant's threads, most recently updated first (bound tenant or the default).
 
         >>> [t.thread_id for t in saver.for_tenant("acme").list_threads(limit=10)]  # doctest: +SKIP
@@ -357,7 +358,7 @@ class AsyncAlmaSaver(_AlmaSaverBase):
 
     async def alist_threads(
         self, *, agent: str | None = None, workflow_id: str | None = None, limit: int | None = None
-    ) -> list[ThreadSummary]:
+    ) -> builtins.list[ThreadSummary]:  # `list` here is the method
         """Async `AlmaSaver.list_threads`."""
         plan = self._core.threads(agent=agent, workflow_id=workflow_id, limit=limit)
         return await self._arun(plan)
