@@ -534,3 +534,31 @@ def test_the_alma_command_imports_and_refuses(
     )
     assert refused.returncode == 1
     assert "not an alma-memory database" in refused.stderr
+
+
+def test_a_failure_in_a_later_batch_leaves_nothing_written(
+    alma: Alma, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Batches write in one transaction: a memory the store refuses (too large) after a
+    batch has gone out rolls every batch back."""
+    from langgraph_alma.errors import ValueTooLarge
+    from langgraph_alma.transfer.alma_memory import mapping
+
+    _require_alma_memory()
+    storage = SQLiteStorage(tmp_path / "alma.db")
+    populate(storage)
+    storage.save_domain_knowledge(
+        am_types.DomainKnowledge(
+            id="zz-huge",
+            agent="helena",
+            project_id="shop",
+            domain="forms",
+            fact="x" * (1024 * 1024 + 10),  # over the store's 1 MiB value limit
+            source="user_stated",
+            last_verified=_day(3),
+        )
+    )
+    monkeypatch.setattr(mapping, "BATCH_SIZE", 2)  # the huge one is far from the first batch
+    with pytest.raises(ValueTooLarge):
+        import_alma_memory(alma, str(tmp_path / "alma.db"))
+    assert _all_items(alma) == []

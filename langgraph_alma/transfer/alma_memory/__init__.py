@@ -6,13 +6,14 @@ its SQLite file or its PostgreSQL schema, into an `Alma`.
 
 Mapping a source row (a dict) to a memory is pure (`map_row`, `usage_from_strength`),
 so tests exercise it without a database; reading (`SqliteSource`, `PostgresSource`, both
-read-only) and writing (store batches through `MemoryCore`'s item layout) are thin.
-Memories keep alma-memory's ids as store keys, so importing again overwrites the same
+read-only) and writing (store batches in the memory item layout, all in one transaction)
+are thin. Memories keep alma-memory's ids as store keys, so importing again overwrites the same
 items: same data, no duplicates.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -55,7 +56,9 @@ def import_alma_memory(
         now=datetime.now(UTC),
         report=report,
     )
-    run_store_plan(alma.store, write_plan(found, report, progress))
+    atomic = getattr(alma.store, "atomic", None)  # an AlmaStore: all batches, one transaction
+    with atomic("alma.import.alma_memory") if atomic else contextlib.nullcontext():
+        run_store_plan(alma.store, write_plan(found, report, progress))
     return report
 
 
