@@ -97,3 +97,17 @@ async def test_requests_without_the_token_get_401(start_http: Any) -> None:
     with pytest.raises(Exception):  # noqa: B017  # the SDK wraps the 401 in its own error
         async with server.client(token="wrong") as client:
             await client.list_tools()
+
+
+async def test_a_loopback_server_refuses_other_hosts_and_origins(start_http: Any) -> None:
+    """DNS rebinding: a web page whose name resolves to 127.0.0.1 sends its own Host and
+    Origin; a loopback server without a token answers only loopback names."""
+    server = start_http()
+    async with httpx.AsyncClient() as http:
+        for headers in ({"Host": "attacker.example"}, {"Origin": "http://attacker.example"}):
+            response = await http.post(
+                server.url, json=INITIALIZE, headers={**MCP_HEADERS, **headers}
+            )
+            assert response.status_code in (403, 421), headers
+        ok = await http.post(server.url, json=INITIALIZE, headers=MCP_HEADERS)
+        assert ok.status_code == 200
