@@ -9,6 +9,7 @@ from langgraph.store.base import PutOp
 
 from langgraph_alma.cli.app import app, state
 from langgraph_alma.cli.output import say, table
+from langgraph_alma.memory.scope import RetrievalScope
 
 memories_app = typer.Typer(help="Search what agents learned.", no_args_is_help=True)
 app.add_typer(memories_app, name="memories")
@@ -49,13 +50,22 @@ KINDS: list[tuple[str, str, Any]] = [
 def search(
     ctx: typer.Context,
     query: Annotated[str, typer.Argument(help="the task to find memories for")],
-    agent: Annotated[str, typer.Option("--agent", "-a", help="the agent whose memories to search")],
+    agent: Annotated[
+        str | None,
+        typer.Option(
+            "--agent", "-a", help="the agent whose memories to search (and those it may read)"
+        ),
+    ] = None,
     user: Annotated[str | None, typer.Option("--user", help="also this user's preferences")] = None,
     top_k: Annotated[int, typer.Option("--top-k", "-k", min=1, help="memories per kind")] = 5,
 ) -> None:
-    """Memories relevant to QUERY, scored, a table per kind."""
+    """Memories relevant to QUERY, scored, a table per kind: one agent's, or without
+    --agent every agent's in the tenant. Looking does not count as a use (no reinforcement)."""
+    scope = RetrievalScope.AGENT if agent else RetrievalScope.TENANT
     with state(ctx).alma() as alma:
-        found = alma.retrieve(query, agent=agent, user_id=user, top_k=top_k)
+        found = alma.retrieve(
+            query, agent=agent or "", user_id=user, top_k=top_k, scope=scope, record_use=False
+        )
     shown = 0
     for field, title, describe in KINDS:
         memories = getattr(found, field)
@@ -65,7 +75,8 @@ def search(
         table(f"{title} ({len(rows)})", ["score", "memory", "id"], rows)
         shown += len(rows)
     if not shown:
-        say(f"no memories of agent {agent!r} match {query!r}")
+        whose = f"agent {agent!r}" if agent else "any agent of this tenant"
+        say(f"no memories of {whose} match {query!r}")
 
 
 @app.command("stats")

@@ -64,8 +64,28 @@ def test_memories_search_shows_what_was_learned(alma_cli, seeded) -> None:
     assert "02:00 UTC" in knowledge.stdout
     nothing = alma_cli(*base, "memories", "search", "export", "--agent", "nobody")
     assert nothing.exit_code == 0 and "no memories of agent 'nobody'" in nothing.stdout
-    usage = alma_cli(*base, "memories", "search", "export")  # --agent is required
-    assert usage.exit_code == 2
+    everyone = alma_cli(*base, "memories", "search", "retry with backoff")  # every agent
+    assert everyone.exit_code == 0 and WORKS in everyone.stdout
+
+
+def test_searching_from_the_cli_does_not_reinforce(alma_cli, seeded, database) -> None:
+    """Looking at memories is not using them: no usage item is written or bumped."""
+    import psycopg
+
+    def usage_rows() -> list:
+        with psycopg.connect(database.admin_url) as conn:
+            return conn.execute(
+                "SELECT key, value FROM alma_store WHERE tenant_id = %s "
+                "AND ns_path LIKE '%%usage%%' ORDER BY key",
+                (seeded.tenant,),
+            ).fetchall()
+
+    before = usage_rows()
+    base = ("--tenant", seeded.tenant, "--project", seeded.project)
+    for args in (("--agent", AGENT), ()):
+        done = alma_cli(*base, "memories", "search", "the job timed out", *args)
+        assert done.exit_code == 0 and "anti-patterns" in done.stdout
+    assert usage_rows() == before
 
 
 def test_stats_counts_memories(alma_cli, seeded) -> None:
