@@ -46,6 +46,10 @@ class Settings(BaseSettings):
         default=Path(".alma/pgdata"), description="Data directory of the embedded server."
     )
     tenant_id: str = Field(default="default", description="Tenant used when a call names none.")
+    project_id: str = Field(
+        default="default", description="Project of the `alma` CLI when --project names none."
+    )
+    debug: bool = Field(default=False, description="The `alma` CLI shows tracebacks.")
     max_state_bytes: int = Field(
         default=1024 * 1024, gt=0, description="Largest serialized checkpoint state accepted."
     )

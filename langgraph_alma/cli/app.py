@@ -9,7 +9,6 @@ migrations and `langgraph_alma.transfer`.
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -31,7 +30,7 @@ class CliState:
 
     url: str | None = None
     tenant: str | None = None
-    project: str = "default"
+    project: str | None = None
     config: Path | None = None
     debug: bool = False
 
@@ -50,7 +49,7 @@ class CliState:
             alma = Alma.connect(
                 self.url,
                 self.tenant or settings.tenant_id,
-                self.project,
+                self.project or settings.project_id,
                 embeddings=settings.embeddings,
                 embedding_dims=settings.embedding_dims,
                 setup=False,
@@ -72,8 +71,14 @@ def reachable(url: str | None) -> None:
 
 def _debug_wanted(ctx: click.Context) -> bool:
     state = ctx.obj if isinstance(ctx.obj, CliState) else None
-    env = os.environ.get("ALMA_DEBUG", "").lower() not in ("", "0", "false", "no")
-    return env or bool(state and state.debug)
+    if state and state.debug:
+        return True
+    from langgraph_alma.config import get_settings
+
+    try:
+        return get_settings().debug  # ALMA_DEBUG
+    except Exception:  # settings that do not load are the error being reported
+        return False
 
 
 class AlmaGroup(TyperGroup):
@@ -114,8 +119,9 @@ def _options(
         typer.Option("--tenant", help="tenant to act for (default: ALMA_TENANT_ID or 'default')"),
     ] = None,
     project: Annotated[
-        str, typer.Option("--project", envvar="ALMA_PROJECT_ID", help="project of the memories")
-    ] = "default",
+        str | None,
+        typer.Option("--project", help="project of the memories (default: ALMA_PROJECT_ID)"),
+    ] = None,
     config: Annotated[
         Path | None,
         typer.Option(

@@ -4,6 +4,7 @@ the way errors are reported, against a real database after real graph runs."""
 from __future__ import annotations
 
 import importlib.util
+import os
 import subprocess
 import sys
 
@@ -189,15 +190,23 @@ def test_subprocess_bad_url_is_one_line(database) -> None:
     assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
 
 
-def test_debug_shows_the_traceback(database) -> None:
+@pytest.mark.parametrize(("flag", "env"), [(["--debug"], {}), ([], {"ALMA_DEBUG": "1"})])
+def test_debug_shows_the_traceback(database, flag, env) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "langgraph_alma", "--debug", "history", "no-such-thread"],
+        [sys.executable, "-m", "langgraph_alma", *flag, "history", "no-such-thread"],
         capture_output=True,
         text=True,
         timeout=60,
+        env={**os.environ, **env},
     )
     assert done.returncode == 1
     assert "Traceback" in done.stderr and "ThreadNotFound" in done.stderr
+
+
+def test_the_project_defaults_to_the_setting(alma_cli, seeded, monkeypatch) -> None:
+    monkeypatch.setenv("ALMA_PROJECT_ID", seeded.project)
+    done = alma_cli("--tenant", seeded.tenant, "stats")
+    assert done.exit_code == 0 and f"project {seeded.project!r}" in done.stdout
 
 
 def test_mcp_without_the_extra(runner, monkeypatch) -> None:
