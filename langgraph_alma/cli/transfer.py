@@ -102,3 +102,5 @@ def _import_alma_memory(ctx: typer.Context, source: str, progress: bool | None) 
         report = import_alma_memory(alma, source, progress=bar)
     detail = ", ".join(f"{n} {kind}" for kind, n in report.counts.items() if n)
     say(f"imported {report.total} memories from alma-memory ({detail or 'nothing new'})")
+    for table, rows in report.skipped.items():
+        say(f"  not imported: {rows} row(s) of {table}: {report.reasons.get(table, '')}")

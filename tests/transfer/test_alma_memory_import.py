@@ -521,6 +521,8 @@ def test_the_alma_command_imports_and_refuses(
         timeout=120,
     )
     assert done.returncode == 0, done.stderr
+    assert "imported 17 memories" in done.stdout
+    assert "not imported: 1 row(s) of checkpoints: alma-memory checkpoints" in done.stdout
     alma = Alma(AlmaStore(pool, index=INDEX, tenant_id=tenant), project_id="shop")
     assert alma.get_stats()["counts"]["heuristic"] == 3
     other = tmp_path / "other.db"
