@@ -68,12 +68,18 @@ def to_value(memory: Memory) -> dict[str, Any]:
 
 
 def from_item(item: Item) -> Memory:
-    """The memory an item holds, with `score` set when the item came from a search."""
+    """The memory an item holds; from a search, with its search score (`similarity` in
+    its metadata) and, when the store found it by vector, the cosine similarity of its
+    text to the query (`vector_similarity`)."""
     value = {k: v for k, v in item.value.items() if k not in _EXTRA}
     memory = MODELS[MemoryKind(item.value["kind"])].model_validate(value)
-    score = getattr(item, "score", None)
-    if score is not None:
-        memory.metadata = {**memory.metadata, "similarity": float(score)}
+    found: dict[str, float] = {}
+    if (score := getattr(item, "score", None)) is not None:
+        found["similarity"] = float(score)
+    if (vector := getattr(item, "similarity", None)) is not None:
+        found["vector_similarity"] = float(vector)
+    if found:
+        memory.metadata = {**memory.metadata, **found}
     return memory
 
 

@@ -37,6 +37,7 @@ expired items of every tenant and nothing else.
 ...     graph = builder.compile(store=store)
 """
 
+from langgraph_alma.store._core import AlmaSearchItem
 from langgraph_alma.store.store import AlmaStore, AsyncAlmaStore, StoreClosed
 
-__all__ = ["AlmaStore", "AsyncAlmaStore", "StoreClosed"]
+__all__ = ["AlmaSearchItem", "AlmaStore", "AsyncAlmaStore", "StoreClosed"]

@@ -455,12 +455,25 @@ def _item(row: Sequence[Any]) -> Item:
     )
 
 
+class AlmaSearchItem(SearchItem):
+    """A `SearchItem` that also carries `similarity`: the cosine similarity of its vector to
+    the query's (None when only full text found it, or without vectors). `score` is the
+    rank-fusion score the results are ordered by."""
+
+    __slots__ = ("similarity",)
+
+    def __init__(self, *args: Any, similarity: float | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.similarity = similarity
+
+
 def _search_item(row: Sequence[Any]) -> SearchItem:
-    return SearchItem(
+    return AlmaSearchItem(
         namespace=tuple(row[0].split(".")),
         key=row[1],
         value=row[2],
         created_at=row[3],
         updated_at=row[4],
         score=row[5],
+        similarity=row[6] if len(row) > 6 else None,
     )

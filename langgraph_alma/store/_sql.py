@@ -113,7 +113,8 @@ cand AS MATERIALIZED (
     ORDER BY v.embedding::vector({dims}) <=> %(qvec)s::vector({dims})
     LIMIT %(k)s
 ), vec AS (
-    SELECT ns_path, key, row_number() OVER (ORDER BY min(dist), ns_path, key) AS rank
+    SELECT ns_path, key, row_number() OVER (ORDER BY min(dist), ns_path, key) AS rank,
+           1 - min(dist) AS similarity
     FROM (SELECT * FROM vec_exact UNION ALL SELECT * FROM vec_ann) AS both_
     GROUP BY ns_path, key
 )"""
@@ -124,7 +125,8 @@ _FUSE_HYBRID = """
 ranked AS MATERIALIZED (
     SELECT ns_path, key,
            coalesce(1.0 / (%(rrf_k)s + vec.rank), 0) + coalesce(1.0 / (%(rrf_k)s + fts.rank), 0)
-               AS score
+               AS score,
+           vec.similarity
     FROM vec FULL JOIN fts USING (ns_path, key)
     ORDER BY score DESC, ns_path, key
     LIMIT %(limit)s OFFSET %(offset)s
@@ -132,18 +134,20 @@ ranked AS MATERIALIZED (
 
 _FUSE_TEXT = """
 ranked AS MATERIALIZED (
-    SELECT ns_path, key, 1.0 / (%(rrf_k)s + fts.rank) AS score FROM fts
+    SELECT ns_path, key, 1.0 / (%(rrf_k)s + fts.rank) AS score, NULL::float8 AS similarity
+    FROM fts
     ORDER BY score DESC, ns_path, key
     LIMIT %(limit)s OFFSET %(offset)s
 )"""
 
 _PAGE = """
 , page AS (
-    SELECT s.ns_path, s.key, s.value, s.created_at, s.updated_at, r.score::float8 AS score
+    SELECT s.ns_path, s.key, s.value, s.created_at, s.updated_at, r.score::float8 AS score,
+           r.similarity::float8 AS similarity
     FROM ranked r JOIN alma_store s
       ON s.tenant_id = %(tenant)s AND s.ns_path = r.ns_path AND s.key = r.key
 ){refresh}
-SELECT ns_path, key, value, created_at, updated_at, score FROM page
+SELECT ns_path, key, value, created_at, updated_at, score, similarity FROM page
 ORDER BY score DESC, ns_path, key
 """
 

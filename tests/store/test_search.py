@@ -87,6 +87,30 @@ def test_hybrid_vector_only_match_ranks_first(istore: AlmaStore, ns) -> None:
     assert results[0].score > results[1].score
 
 
+def test_hits_carry_their_vector_similarity(istore: AlmaStore, store: AlmaStore, ns) -> None:
+    """`score` orders by rank fusion; `similarity` is the raw cosine of the item's vector
+    to the query's, None for a hit full text alone found (and without an embedder)."""
+    import math
+
+    from tests.store.conftest import fake_embed
+
+    for key, text in CORPUS.items():
+        istore.put(ns, key, {"text": text})
+    results = istore.search(ns, query="automobile")
+    query = fake_embed(["automobile"])[0]
+    for r in results:
+        doc = fake_embed([CORPUS[r.key]])[0]
+        cosine = sum(a * b for a, b in zip(query, doc, strict=True)) / (
+            math.hypot(*query) * math.hypot(*doc)
+        )
+        assert r.similarity == pytest.approx(cosine, abs=1e-5)
+    assert results[0].similarity == max(r.similarity for r in results)
+    text_only = istore.search(ns, query="zx4471")  # full text finds it; vectors rank all
+    assert text_only[0].key == "ticket" and text_only[0].score > 0
+    store.put(ns, "plain", {"text": "no vectors here"})
+    assert [r.similarity for r in store.search(ns, query="vectors")] == [None]
+
+
 def test_hybrid_full_text_only_match_ranks_first(istore: AlmaStore, ns) -> None:
     for key, text in CORPUS.items():
         istore.put(ns, key, {"text": text})
