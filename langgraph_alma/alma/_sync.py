@@ -254,14 +254,17 @@ class Alma(AlmaBase):
         dry_run: bool = False,
     ) -> consolidation.ConsolidationReport:
         """Merge near-duplicate memories of one kind (one agent's, when given) whose
-        embeddings are at least `threshold` cosine-similar; `dry_run` only reports.
+        embeddings are at least `threshold` cosine-similar; `dry_run` only reports. What
+        it reads and what it writes are one transaction, and the agent's learns wait.
 
         >>> (alma.consolidate("domain_knowledge", agent="helena")).removed  # doctest: +SKIP
         2
         """
-        found = self._run(consolidation.scan(self.core, kind, agent))
-        vectors = consolidation.embedder_of(self.store).embed_documents(found.texts)
-        return self._run(consolidation.apply(self.core, found, vectors, threshold, dry_run))
+        with self._learning(agent):
+            found = self._run(consolidation.scan(self.core, kind, agent))
+            vectors = consolidation.embedder_of(self.store).embed_documents(found.texts)
+            plan = consolidation.apply(self.core, found, vectors, threshold, dry_run)
+            return self._run(plan)
 
     # -- workflow (langgraph_alma.workflow) ----------------------------------------------
     def _checkpoints(self) -> tuple[AlmaSaver, CheckpointManager]:

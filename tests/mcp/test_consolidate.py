@@ -230,3 +230,23 @@ async def test_async_alma_consolidate(database: Any) -> None:
             b.id,
         }
         assert (await alma.get_stats())["counts"]["user_preference"] == 1
+
+
+def test_consolidation_waits_for_the_agents_learning(alma: Alma) -> None:
+    """Scan and merge are one transaction under the agent's learning lock: a learn in
+    progress (here, a block holding that lock) finishes before consolidation reads."""
+    import threading
+
+    alma.add_domain_knowledge("helena", "testing", "The login form validates email")
+    done: list[Any] = []
+    with alma.store.atomic("alma.learn:consolidate:helena"):  # as a learn holds it
+        worker = threading.Thread(
+            target=lambda: done.append(alma.consolidate("domain_knowledge", agent="helena"))
+        )
+        worker.start()
+        worker.join(timeout=1.0)
+        assert worker.is_alive() and not done  # waiting for the lock
+        # written inside the "learn": consolidation must see it once the lock is released
+        alma.add_domain_knowledge("helena", "testing", "the LOGIN form validates the email.")
+    worker.join(timeout=30)
+    assert done and done[0].scanned == 2 and done[0].removed == 1
