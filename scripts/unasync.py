@@ -38,6 +38,7 @@ RULES: list[tuple[str, str]] = [
     (r"\benter_async_context\b", "enter_context"),
     (r"\baclose\b", "close"),
     (r"\baatomic\b", "atomic"),
+    (r"\bastore_atomic\b", "store_atomic"),
     (r"\b__aenter__\b", "__enter__"),
     (r"\b__aexit__\b", "__exit__"),
     (r"ALMA's API, async\.", "ALMA's API, sync."),

@@ -21,7 +21,7 @@ from langgraph_alma.embeddings import index_config
 from langgraph_alma.extraction import default_extractor
 from langgraph_alma.graph import AsyncGraphMemory
 from langgraph_alma.memory import consolidate as consolidation
-from langgraph_alma.memory._plan import arun_store_plan
+from langgraph_alma.memory._plan import arun_store_plan, astore_atomic
 from langgraph_alma.memory.decay import Usage
 from langgraph_alma.memory.scope import MemoryScope, RetrievalScope
 from langgraph_alma.memory.scoring import MemorySlice
@@ -127,9 +127,7 @@ class AsyncAlma(AlmaBase):
     def _learning(self, agent: str | None) -> Any:
         """Learning recounts outcomes and rewrites heuristics: one learn of an agent at a
         time (`store.aatomic`, on an `AsyncAlmaStore`), so none is counted short."""
-        aatomic = getattr(self.store, "aatomic", None)
-        key = f"alma.learn:{self.core.project_id}:{agent or ''}"
-        return aatomic(key) if aatomic else contextlib.nullcontext()
+        return astore_atomic(self.store, f"alma.learn:{self.core.project_id}:{agent or ''}")
 
     # -- memory (langgraph_alma.memory) ------------------------------------------------
     async def retrieve(

@@ -18,7 +18,7 @@ from langgraph_alma.embeddings import index_config
 from langgraph_alma.extraction import default_extractor
 from langgraph_alma.graph import GraphMemory
 from langgraph_alma.memory import consolidate as consolidation
-from langgraph_alma.memory._plan import run_store_plan
+from langgraph_alma.memory._plan import run_store_plan, store_atomic
 from langgraph_alma.memory.decay import Usage
 from langgraph_alma.memory.scope import MemoryScope, RetrievalScope
 from langgraph_alma.memory.scoring import MemorySlice
@@ -124,9 +124,7 @@ class Alma(AlmaBase):
     def _learning(self, agent: str | None) -> Any:
         """Learning recounts outcomes and rewrites heuristics: one learn of an agent at a
         time (`store.atomic`, on an `AlmaStore`), so none is counted short."""
-        atomic = getattr(self.store, "atomic", None)
-        key = f"alma.learn:{self.core.project_id}:{agent or ''}"
-        return atomic(key) if atomic else contextlib.nullcontext()
+        return store_atomic(self.store, f"alma.learn:{self.core.project_id}:{agent or ''}")
 
     # -- memory (langgraph_alma.memory) ------------------------------------------------
     def retrieve(

@@ -5,7 +5,8 @@ yield batches of LangGraph store ops and receive their results (compare
 from __future__ import annotations
 
 from collections.abc import Generator, Sequence
-from typing import TypeVar
+from contextlib import AbstractAsyncContextManager, AbstractContextManager, nullcontext
+from typing import Any, TypeVar
 
 from langgraph.store.base import BaseStore, Op, Result
 
@@ -31,3 +32,16 @@ async def arun_store_plan(store: BaseStore, plan: StorePlan[T]) -> T:
             ops = plan.send(await store.abatch(ops) if ops else [])
     except StopIteration as done:
         return done.value
+
+
+def store_atomic(store: BaseStore, key: str) -> AbstractContextManager[Any]:
+    """`store.atomic(key)` on an `AlmaStore` (one transaction, serialised per tenant and
+    key); no lock on a store without it."""
+    atomic = getattr(store, "atomic", None)
+    return atomic(key) if atomic else nullcontext()
+
+
+def astore_atomic(store: BaseStore, key: str) -> AbstractAsyncContextManager[Any]:
+    """`store.aatomic(key)` on an `AsyncAlmaStore`; no lock on a store without it."""
+    aatomic = getattr(store, "aatomic", None)
+    return aatomic(key) if aatomic else nullcontext()

@@ -9,13 +9,17 @@ updating one project at once cannot lose each other's writes. Other stores get n
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from contextlib import AbstractAsyncContextManager, AbstractContextManager, nullcontext
 from datetime import datetime
 from typing import Any
 
 from langgraph.store.base import BaseStore
 
-from langgraph_alma.memory._plan import arun_store_plan, run_store_plan
+from langgraph_alma.memory._plan import (
+    arun_store_plan,
+    astore_atomic,
+    run_store_plan,
+    store_atomic,
+)
 from langgraph_alma.progress.core import ProgressCore, Strategy
 from langgraph_alma.progress.models import ProgressLog, ProgressSummary, WorkItem, WorkStatus
 
@@ -53,11 +57,7 @@ class ProgressTracker:
         return run_store_plan(self.store, plan)
 
     def _change(self, plan: Any, project_id: str | None) -> Any:
-        atomic = getattr(self.store, "atomic", None)
-        guard: AbstractContextManager[Any] = (
-            atomic(change_key(self.core, project_id)) if atomic else nullcontext()
-        )
-        with guard:
+        with store_atomic(self.store, change_key(self.core, project_id)):
             return run_store_plan(self.store, plan)
 
     def create_work_item(self, title: str, **kwargs: Any) -> WorkItem:
@@ -160,11 +160,7 @@ class AsyncProgressTracker:
         return await arun_store_plan(self.store, plan)
 
     async def _change(self, plan: Any, project_id: str | None) -> Any:
-        aatomic = getattr(self.store, "aatomic", None)
-        guard: AbstractAsyncContextManager[Any] = (
-            aatomic(change_key(self.core, project_id)) if aatomic else nullcontext()
-        )
-        async with guard:
+        async with astore_atomic(self.store, change_key(self.core, project_id)):
             return await arun_store_plan(self.store, plan)
 
     async def create_work_item(self, title: str, **kwargs: Any) -> WorkItem:

@@ -13,12 +13,11 @@ items: same data, no duplicates.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from langgraph_alma.memory._plan import run_store_plan
+from langgraph_alma.memory._plan import run_store_plan, store_atomic
 from langgraph_alma.transfer.alma_memory.mapping import (
     SourceData,
     map_artifact,
@@ -56,8 +55,7 @@ def import_alma_memory(
         now=datetime.now(UTC),
         report=report,
     )
-    atomic = getattr(alma.store, "atomic", None)  # an AlmaStore: all batches, one transaction
-    with atomic("alma.import.alma_memory") if atomic else contextlib.nullcontext():
+    with store_atomic(alma.store, "alma.import.alma_memory"):  # all batches, one transaction
         run_store_plan(alma.store, write_plan(found, report, progress))
     return report
 
