@@ -37,22 +37,15 @@ network and no API key; `ALMA_EMBEDDINGS=openai:text-embedding-3-small` with
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 
 from langgraph_alma.checkpoint import AsyncAlmaSaver
 from langgraph_alma.config import get_settings
 from langgraph_alma.db.connect import resolve
-from langgraph_alma.db.embedded import start_embedded
+from langgraph_alma.db.embedded import hold_embedded, release_embedded
 from langgraph_alma.embeddings import index_config
 from langgraph_alma.store import AsyncAlmaStore
-
-# Factories of this process using each embedded server (the server enters one of each per
-# event loop, possibly from several threads).
-_embedded_users: dict[Path, int] = {}
-_embedded_lock = threading.Lock()
 
 
 async def _tenant() -> str:
@@ -71,17 +64,11 @@ async def _embedded_lease() -> AsyncIterator[None]:
     if not (await asyncio.to_thread(resolve)).embedded:
         yield
         return
-    server = await asyncio.to_thread(start_embedded)  # this process's handle
-    with _embedded_lock:
-        _embedded_users[server.data_dir] = _embedded_users.get(server.data_dir, 0) + 1
+    server = await asyncio.to_thread(hold_embedded)
     try:
         yield
     finally:
-        with _embedded_lock:
-            _embedded_users[server.data_dir] -= 1
-            last = _embedded_users[server.data_dir] == 0
-        if last:
-            await asyncio.to_thread(server.stop)
+        await asyncio.to_thread(release_embedded, server)
 
 
 @asynccontextmanager

@@ -26,6 +26,7 @@ holds for it (created by the first migration)."""
 
 _lock = threading.Lock()
 _servers: dict[Path, EmbeddedServer] = {}
+_holders: dict[Path, int] = {}  # `hold_embedded` calls of this process not yet released
 
 
 @dataclass(frozen=True)
@@ -114,3 +115,25 @@ def start_embedded(data_dir: str | os.PathLike[str] | None = None) -> EmbeddedSe
         embedded = EmbeddedServer(data_dir=path, admin_url=admin_url, app_url=app_url)
         _servers[path] = embedded
         return embedded
+
+
+def hold_embedded(data_dir: str | os.PathLike[str] | None = None) -> EmbeddedServer:
+    """`start_embedded`, counted: the matching `release_embedded` that is this process's
+    last stops its use of the server (and the server, when no other process uses it). For
+    hosts whose shutdown skips atexit, such as `langgraph dev`'s reload worker.
+
+    >>> server = hold_embedded(); ...; release_embedded(server)   # doctest: +SKIP
+    """
+    server = start_embedded(data_dir)
+    with _lock:
+        _holders[server.data_dir] = _holders.get(server.data_dir, 0) + 1
+    return server
+
+
+def release_embedded(server: EmbeddedServer) -> None:
+    """Release one `hold_embedded`; the last one stops this process's use of the server."""
+    with _lock:
+        _holders[server.data_dir] -= 1
+        last = _holders[server.data_dir] == 0
+    if last:
+        server.stop()
