@@ -208,7 +208,9 @@ def unroutable(sql: str, tenant_tables: set[str]) -> list[str]:
                 if col and col[-1] == "tenant_id" and _is_bound(other):
                     pinned_names.add(col[0] if len(col) > 1 else "")
             if left and right and left[-1] == right[-1] == "tenant_id":
-                joined.append((left[0] if len(left) > 1 else "", right[0] if len(right) > 1 else ""))
+                joined.append(
+                    (left[0] if len(left) > 1 else "", right[0] if len(right) > 1 else "")
+                )
         # A join on tenant_id with a pinned reference pins the other side too.
         changed = True
         while changed:
@@ -255,9 +257,11 @@ def test_the_checker_catches_a_cross_tenant_statement() -> None:
         "WHERE s.tenant_id = %(t)s",
         tables,
     )
-    assert not unroutable(
+    # A recursive step joined only to the CTE: the router cannot see its tenant.
+    recursive = (
         "WITH RECURSIVE r AS (SELECT * FROM alma_checkpoints c WHERE c.tenant_id = %s "
         "UNION ALL SELECT p.* FROM alma_checkpoints p JOIN r ON p.tenant_id = r.tenant_id "
-        "AND p.checkpoint_id = r.parent_checkpoint_id) SELECT * FROM r",
-        tables,
+        "AND p.checkpoint_id = r.parent_checkpoint_id{}) SELECT * FROM r"
     )
+    assert unroutable(recursive.format(""), tables) == ["alma_checkpoints"]
+    assert not unroutable(recursive.format(" AND p.tenant_id = %s"), tables)
