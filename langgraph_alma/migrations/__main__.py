@@ -1,4 +1,4 @@
-"""`python -m langgraph_alma.migrations status|up [--url URL]`."""
+"""`python -m langgraph_alma.migrations status|up|distribute [--url URL] [--dry-run]`."""
 
 from __future__ import annotations
 
@@ -7,16 +7,26 @@ import sys
 
 from langgraph_alma.db import connect
 from langgraph_alma.migrations import migrate, migrations, status
+from langgraph_alma.migrations.citus import CitusUnavailable, distribute
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m langgraph_alma.migrations")
-    parser.add_argument("command", choices=["status", "up"])
+    parser.add_argument("command", choices=["status", "up", "distribute"])
+    parser.add_argument(
+        "--dry-run", action="store_true", help="distribute: print the statements, run nothing"
+    )
     parser.add_argument("--url", help="PostgreSQL URL (default: ALMA_DATABASE_URL or embedded)")
     args = parser.parse_args(argv)
     try:
         with connect(args.url, admin=True) as conn:
-            if args.command == "up":
+            if args.command == "distribute":
+                try:
+                    for line in distribute(conn, dry_run=args.dry_run):
+                        print(line)
+                except CitusUnavailable as exc:
+                    print(f"skipped: {exc}")
+            elif args.command == "up":
                 applied = migrate(conn)
                 print(
                     f"applied {len(applied)} migration(s): {applied}" if applied else "up to date"
