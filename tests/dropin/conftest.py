@@ -98,4 +98,3 @@ def empty_database(server) -> Iterator[str]:
     yield _with_dbname(server[1], name)
     with psycopg.connect(server[1], autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
