@@ -64,10 +64,12 @@ class LangGraphImportReport:
         return self.checkpoints + self.items
 
     def skip(self, why: str, n: int) -> None:
+        """Count `n` records not imported, for the reason `why`."""
         if n:
             self.skipped[why] = self.skipped.get(why, 0) + n
 
     def to_dict(self) -> dict[str, Any]:
+        """The report as plain data (for JSON output)."""
         return {
             "source": self.source,
             "tenant": self.tenant,

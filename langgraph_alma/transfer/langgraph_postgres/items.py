@@ -33,6 +33,7 @@ class ReplayEmbeddings(Embeddings):
         self.queue: deque[Document] = deque()
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        """The queued vectors of `texts`, which must be the next queued texts."""
         out = []
         for text in texts:
             if not self.queue or self.queue[0][0] != text:
@@ -41,6 +42,7 @@ class ReplayEmbeddings(Embeddings):
         return out
 
     def embed_query(self, text: str) -> list[float]:
+        """Refused: an import never searches."""
         raise ConfigError("the importer only writes; it never searches")
 
 
@@ -106,6 +108,8 @@ class ItemWriter:
     def write(
         self, page: Sequence[SourceItem], tick: Callable[[int], None] | None = None
     ) -> ItemsResult:
+        """Put the page's live items the target lacks (or holds with another value),
+        with their stored vectors and their created/updated times."""
         result = ItemsResult()
         live = [i for i in page if not i.expired]
         result.expired = len(page) - len(live)

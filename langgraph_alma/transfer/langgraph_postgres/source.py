@@ -144,6 +144,7 @@ class LangGraphSource:
         self.close()
 
     def close(self) -> None:
+        """Close the connection (its read-only transaction ends with it)."""
         self.conn.close()  # rolls the read-only transaction back
 
     def _read(self, what: str, run: Any) -> Any:
@@ -175,6 +176,7 @@ class LangGraphSource:
         return self._read(f"thread {thread_id!r}", run)
 
     def count_items(self) -> int:
+        """How many store items there are (expired ones included)."""
         if not self.has_store:
             return 0
         return int(self._read("store", lambda: self.conn.execute(COUNT_ITEMS).fetchone())["n"])
