@@ -130,7 +130,7 @@ def import_langgraph_postgres(
                     report.skip("checkpoints already imported", result.present)
                     report.skip("pending writes already imported", result.present_writes)
                     tick(len(thread.tuples))
-            writer = ItemWriter(conn, target, indexed_source=src.has_vectors)
+            writer = ItemWriter(conn, target, src.dims)
             for page in src.items():
                 try:
                     result = writer.write(page, tick)
@@ -140,7 +140,7 @@ def import_langgraph_postgres(
                 report.vectors += result.vectors
                 report.skip("items already imported (same value)", result.present)
                 report.skip("expired items", result.expired)
-                report.skip("vectors matching no field of their item", result.unmatched_vectors)
+                report.skip("stale vectors (their field left the item)", result.stale_vectors)
     return report
 
 

@@ -50,30 +50,33 @@ def _texts(value: dict[str, Any], path: str) -> list[str]:
     return get_text_at_path(value, "$" if path == "$" else tokenize_path(path))
 
 
-def vector_plan(item: SourceItem) -> tuple[list[str], list[Document]] | None:
-    """The field paths `item`'s vectors embed and, in the order a put embeds them, each
-    text with its stored vector; None when some vector matches no text of the value."""
+def vector_plan(item: SourceItem) -> tuple[list[str], list[Document], int]:
+    """The field paths of `item`'s value its stored vectors embed; each of their texts
+    with its vector, in the order a put embeds them; and how many stored vectors match
+    no text of the value (PostgresStore leaves a field's vector behind when a later put
+    no longer indexes it), which are left out."""
     value, paths = item.value, {}
-    try:
-        for name in item.vectors:
+    for name in item.vectors:
+        try:
             if name == "$" or len(_texts(value, name)) == 1:
                 paths[name] = None
                 continue
             base, dot, index = name.rpartition(".")
-            if not (dot and index.isdigit() and len(_texts(value, base)) > 1):
-                return None
-            paths[base] = None
-        documents: list[Document] = []
-        for path in paths:
-            texts = _texts(value, path)
-            for i, text in enumerate(texts):
-                vector = item.vectors.get(f"{path}.{i}" if len(texts) > 1 else path)
-                if vector is None:
-                    return None
-                documents.append((text, vector))
-    except (ValueError, TypeError, KeyError):  # a field name that is no valid path
-        return None
-    return list(paths), documents
+            if dot and index.isdigit() and len(_texts(value, base)) > 1:
+                paths[base] = None
+        except (ValueError, TypeError, KeyError):  # a field name that is no valid path
+            continue
+    kept: list[str] = []
+    documents: list[Document] = []
+    used = 0
+    for path in paths:
+        texts = _texts(value, path)
+        fields = [f"{path}.{i}" if len(texts) > 1 else path for i in range(len(texts))]
+        if all(f in item.vectors for f in fields):  # else the put would embed a new text
+            kept.append(path)
+            documents.extend((t, item.vectors[f]) for t, f in zip(texts, fields, strict=True))
+            used += len(fields)
+    return kept, documents, len(item.vectors) - used
 
 
 @dataclass
@@ -84,26 +87,19 @@ class ItemsResult:
     vectors: int = 0
     present: int = 0  # the same value already in the target
     expired: int = 0
-    unmatched_vectors: int = 0  # items imported without vectors that match no field
+    stale_vectors: int = 0  # stored vectors matching no text of their item's value
 
 
 class ItemWriter:
-    """Puts pages of source items through `AlmaStore`s on one connection, bound to one
-    tenant: one without an index, and one per vector size met (dims)."""
+    """Puts pages of source items through an `AlmaStore` on one connection, bound to one
+    tenant; with `dims` (the size of the source's vectors) the store has an index whose
+    embedder replays the stored vectors."""
 
-    def __init__(self, conn: Any, tenant: str, *, indexed_source: bool) -> None:
-        self.conn, self.tenant, self.indexed_source = conn, tenant, indexed_source
+    def __init__(self, conn: Any, tenant: str, dims: int | None) -> None:
+        self.conn, self.tenant, self.dims = conn, tenant, dims
         self.replay = ReplayEmbeddings()
-        self._plain = AlmaStore(conn, tenant_id=tenant)
-        self._indexed: dict[int, AlmaStore] = {}
-
-    def _store(self, dims: int | None) -> AlmaStore:
-        if dims is None:
-            return self._plain
-        if dims not in self._indexed:
-            index = {"dims": dims, "embed": self.replay, "fields": ["$"], "ann": "exact"}
-            self._indexed[dims] = AlmaStore(self.conn, tenant_id=self.tenant, index=index)  # type: ignore[arg-type]
-        return self._indexed[dims]
+        index = {"dims": dims, "embed": self.replay, "fields": ["$"], "ann": "exact"}
+        self.store = AlmaStore(conn, tenant_id=tenant, index=index if dims else None)  # type: ignore[arg-type]
 
     def write(
         self, page: Sequence[SourceItem], tick: Callable[[int], None] | None = None
@@ -114,41 +110,35 @@ class ItemWriter:
         live = [i for i in page if not i.expired]
         result.expired = len(page) - len(live)
         reads = [GetOp(i.namespace, i.key, refresh_ttl=False) for i in live]
-        found = self._plain.batch(reads) if live else []
-        todo = []
+        found = self.store.batch(reads) if live else []
+        entries: list[tuple[PutOp, SourceItem]] = []
+        self.replay.queue.clear()
         for item, got in zip(live, found, strict=True):
             if got is not None and got.value == item.value:  # type: ignore[union-attr]
                 result.present += 1
-            else:
-                todo.append(item)
-        by_dims: dict[int | None, list[tuple[PutOp, SourceItem, list[Document]]]] = {}
-        for item in todo:
-            index: list[str] | bool | None = None if not self.indexed_source else False
-            documents: list[Document] = []
+                continue
+            # Without an index at the source, the store's default full text; with one, an
+            # item it stored no vector for stays unindexed.
+            index: list[str] | bool | None = False if self.dims else None
             if item.vectors:
-                plan = vector_plan(item)
-                if plan is None:
-                    result.unmatched_vectors += 1
-                    index = False
-                else:
-                    index, documents = plan
-            dims = len(documents[0][1]) if documents else None
+                paths, documents, stale = vector_plan(item)
+                if any(len(vector) != self.dims for _, vector in documents):
+                    raise ConfigError(f"item {item.key!r} has vectors of another size")
+                if paths:
+                    index = paths
+                    self.replay.queue.extend(documents)
+                    result.vectors += len(documents)
+                result.stale_vectors += stale
             op = PutOp(item.namespace, item.key, item.value, index=index,
                        ttl=item.ttl_minutes)  # fmt: skip
-            by_dims.setdefault(dims, []).append((op, item, documents))
-        for dims, entries in by_dims.items():
-            self.replay.queue.clear()
-            for _, _, documents in entries:
-                if any(len(vector) != dims for _, vector in documents):
-                    raise ConfigError("the source's vectors are not all of one size")
-                self.replay.queue.extend(documents)
-            self._store(dims).batch([op for op, _, _ in entries])
+            entries.append((op, item))
+        if entries:
+            self.store.batch([op for op, _ in entries])
             if self.replay.queue:
                 raise ConfigError("the store embedded other texts than the source's vectors")
-            stamps = [_Item(op, item.created_at, item.updated_at) for op, item, _ in entries]
+            stamps = [_Item(op, item.created_at, item.updated_at) for op, item in entries]
             run_plan(self.conn, _restore_times(self.tenant, stamps))
             result.items += len(entries)
-            result.vectors += sum(len(d) for _, _, d in entries)
         if tick:
             tick(len(page))
         return result

@@ -47,6 +47,10 @@ FROM store_vectors v
 JOIN unnest(%(prefixes)s::text[], %(keys)s::text[]) AS p(prefix, key)
   ON v.prefix = p.prefix AND v.key = p.key
 WHERE v.embedding IS NOT NULL"""
+# The dimension of `store_vectors.embedding` (vector(N) or halfvec(N)), from its type.
+DIMS = """
+SELECT atttypmod AS dims FROM pg_attribute
+WHERE attrelid = to_regclass('store_vectors') AND attname = 'embedding'"""
 
 SAVER_COLUMNS = {
     "checkpoints": {"thread_id", "checkpoint_ns", "checkpoint_id", "parent_checkpoint_id"},
@@ -108,19 +112,25 @@ class LangGraphSource:
         self.conn.read_only = True
         self.conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
         try:
-            found: dict[str, set[str]] = {}
-            for row in self.conn.execute(COLUMNS):
-                found.setdefault(row["table_name"], set()).add(row["column_name"])
-        except psycopg.Error as exc:
+            self._inspect()
+        except BaseException:
             self.close()
-            raise TransferError(f"cannot read ({exc})", source=label) from exc
+            raise
+
+    def _inspect(self) -> None:
+        found: dict[str, set[str]] = {}
+        for row in self._read("the catalog", lambda: self.conn.execute(COLUMNS).fetchall()):
+            found.setdefault(row["table_name"], set()).add(row["column_name"])
         self.has_checkpoints = self._complete(found, SAVER_COLUMNS, "PostgresSaver")
         self.has_store = self._complete(found, STORE_COLUMNS, "PostgresStore")
-        self.has_vectors = self.has_store and "store_vectors" in found
+        self.dims: int | None = None  # of the stored vectors, when PostgresStore had an index
+        if self.has_store and "store_vectors" in found:
+            row = self._read("store_vectors", lambda: self.conn.execute(DIMS).fetchone())
+            self.dims = row["dims"] if row and row["dims"] > 0 else None
         if not (self.has_checkpoints or self.has_store):
-            self.close()
             raise TransferError(
-                "no LangGraph tables (checkpoints, store) in the current schema", source=label
+                "no LangGraph tables (checkpoints, store) in the current schema",
+                source=self.label,
             )
 
     def _complete(self, found: dict[str, set[str]], wanted: dict[str, set[str]], by: str) -> bool:
@@ -129,7 +139,6 @@ class LangGraphSource:
             return False
         missing = [f"{t}.{c}" for t, cols in wanted.items() for c in cols - found.get(t, set())]
         if missing:
-            self.close()
             raise TransferError(
                 f"LangGraph's tables are of an older schema (no {', '.join(sorted(missing))}): "
                 f"run {by}.setup() with langgraph-checkpoint-postgres 3.x first",
@@ -192,7 +201,7 @@ class LangGraphSource:
             if not rows:
                 return
             vectors: dict[tuple[str, str], dict[str, list[float]]] = {}
-            if self.has_vectors:
+            if self.dims is not None:
                 keys = {"prefixes": [r["prefix"] for r in rows], "keys": [r["key"] for r in rows]}
                 found = self._read(
                     "store_vectors", lambda k=keys: self.conn.execute(VECTORS, k).fetchall()
