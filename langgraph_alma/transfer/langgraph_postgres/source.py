@@ -99,8 +99,8 @@ def _postgres_saver() -> Any:
 class LangGraphSource:
     """LangGraph's tables at `url`, read in one read-only REPEATABLE READ transaction.
 
-    >>> with LangGraphSource(url, "postgresql://...") as src:     # doctest: +SKIP
-    ...     [t.thread_id for t in src.threads(serde)]
+    >>> with LangGraphSource(url, label="postgresql://...") as src:   # doctest: +SKIP
+    ...     {t: len(src.thread(t, serde).tuples) for t in src.thread_ids()}
     """
 
     def __init__(self, url: str, label: str) -> None:
