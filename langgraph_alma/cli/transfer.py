@@ -1,5 +1,5 @@
-"""`alma export [FILE|-]` and `alma import FILE [--from jsonl|alma-memory]`: thin shells
-over `langgraph_alma.transfer`."""
+"""`alma export [FILE|-]` and `alma import SOURCE [--from jsonl|alma-memory|langgraph-postgres]`:
+thin shells over `langgraph_alma.transfer`."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ class Source(StrEnum):
 
     jsonl = "jsonl"
     alma_memory = "alma-memory"
+    langgraph_postgres = "langgraph-postgres"
 
 
 @app.command("export")
@@ -67,8 +68,9 @@ def import_(
     source: Annotated[
         str,
         typer.Argument(
-            help="a JSON Lines file (- for stdin), or an alma-memory "
-            "SQLite file or PostgreSQL URL with --from alma-memory"
+            help="a JSON Lines file (- for stdin); an alma-memory SQLite file or "
+            "PostgreSQL URL with --from alma-memory; the PostgreSQL URL of LangGraph's "
+            "PostgresSaver/PostgresStore tables with --from langgraph-postgres"
         ),
     ],
     from_: Annotated[Source, typer.Option("--from", help="format of SOURCE")] = Source.jsonl,
@@ -81,6 +83,9 @@ def import_(
     cli = state(ctx)
     if from_ is Source.alma_memory:
         _import_alma_memory(ctx, source, progress)
+        return
+    if from_ is Source.langgraph_postgres:
+        _import_langgraph_postgres(ctx, source, progress)
         return
     from langgraph_alma.transfer import import_jsonl
 
@@ -104,3 +109,20 @@ def _import_alma_memory(ctx: typer.Context, source: str, progress: bool | None) 
     say(f"imported {report.total} memories from alma-memory ({detail or 'nothing new'})")
     for table, rows in report.skipped.items():
         say(f"  not imported: {rows} row(s) of {table}: {report.reasons.get(table, '')}")
+
+
+def _import_langgraph_postgres(ctx: typer.Context, source: str, progress: bool | None) -> None:
+    from langgraph_alma.transfer.langgraph_postgres import import_langgraph_postgres
+
+    cli = state(ctx)
+    with cli.alma() as alma, progress_bar("importing", progress) as bar:
+        report = import_langgraph_postgres(
+            alma.store, alma.saver, source, tenant=cli.tenant, progress=bar
+        )
+    say(
+        f"imported {report.checkpoints} checkpoints with {report.writes} pending writes "
+        f"({len(report.threads)} threads) and {report.items} items with {report.vectors} "
+        f"vectors from {report.source} into tenant {report.tenant!r}"
+    )
+    for why, n in report.skipped.items():
+        say(f"  skipped: {n} {why}")

@@ -5,6 +5,8 @@ batches of `Sql` and receives their results; `run_plan` and `arun_plan` are the 
 code that differs between sync and async. A batch is sent in one pipeline, so it costs
 one network round trip and runs in one implicit transaction (an error rolls back the
 whole batch). A plan of several batches that must be atomic runs with `transaction=True`.
+Rows always reach a plan as tuples, whatever row factory the caller's connection or pool
+was opened with (LangGraph's documentation opens them with `row_factory=dict_row`).
 
 >>> def count(tenant):
 ...     rows = yield [set_tenant(tenant), Sql("SELECT count(*) FROM alma_checkpoints", fetch=True)]
@@ -19,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import psycopg
+from psycopg.rows import tuple_row
 
 T = TypeVar("T")
 Rows = list[tuple[Any, ...]]
@@ -75,16 +78,19 @@ def _drive(conn: psycopg.Connection[Any], plan: Plan[T]) -> T:
 
 def _send(conn: psycopg.Connection[Any], batch: Batch) -> list[Rows | None]:
     if len(batch) == 1 and not batch[0].script:  # one statement: no pipeline needed
-        with conn.cursor(binary=True) as cur:
+        with conn.cursor(binary=True, row_factory=tuple_row) as cur:
             return [_fetch(cur.execute(batch[0].query, batch[0].params), batch[0])]
     if any(sql.script for sql in batch):
         # Scripts hold several statements: never prepared (psycopg would refuse).
-        return [
-            _fetch(conn.execute(sql.query, sql.params, prepare=False if sql.script else None), sql)
-            for sql in batch
-        ]
+        with conn.cursor(row_factory=tuple_row) as cur:
+            return [
+                _fetch(
+                    cur.execute(sql.query, sql.params, prepare=False if sql.script else None), sql
+                )
+                for sql in batch
+            ]
     with conn.pipeline():
-        cursors = [conn.cursor(binary=True) for _ in batch]
+        cursors = [conn.cursor(binary=True, row_factory=tuple_row) for _ in batch]
         for cur, sql in zip(cursors, batch, strict=True):
             cur.execute(sql.query, sql.params)
     try:
@@ -124,18 +130,19 @@ async def _adrive(conn: psycopg.AsyncConnection[Any], plan: Plan[T]) -> T:
 
 async def _asend(conn: psycopg.AsyncConnection[Any], batch: Batch) -> list[Rows | None]:
     if len(batch) == 1 and not batch[0].script:
-        async with conn.cursor(binary=True) as cur:
+        async with conn.cursor(binary=True, row_factory=tuple_row) as cur:
             return [await _afetch(await cur.execute(batch[0].query, batch[0].params), batch[0])]
     if any(sql.script for sql in batch):
-        return [
-            await _afetch(
-                await conn.execute(sql.query, sql.params, prepare=False if sql.script else None),
-                sql,
-            )
-            for sql in batch
-        ]
+        async with conn.cursor(row_factory=tuple_row) as cur:
+            return [
+                await _afetch(
+                    await cur.execute(sql.query, sql.params, prepare=False if sql.script else None),
+                    sql,
+                )
+                for sql in batch
+            ]
     async with conn.pipeline():
-        cursors = [conn.cursor(binary=True) for _ in batch]
+        cursors = [conn.cursor(binary=True, row_factory=tuple_row) for _ in batch]
         for cur, sql in zip(cursors, batch, strict=True):
             await cur.execute(sql.query, sql.params)
     try:
