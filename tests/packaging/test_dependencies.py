@@ -14,6 +14,7 @@ from pathlib import Path
 
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
+from packaging.version import Version
 
 from tests.packaging import smoke_wheel
 
@@ -115,3 +116,19 @@ def test_each_extras_module_is_in_the_package() -> None:
         path = PACKAGE.parent / Path(*module.split("."))
         assert path.with_suffix(".py").is_file() or (path / "__init__.py").is_file(), module
     assert set(smoke_wheel.EXTRA_IMPORTS) <= set(_project()["optional-dependencies"])
+
+
+def test_oldest_constraints_pin_every_lower_bound() -> None:
+    # scripts/oldest_deps.sh tests the floors only if its constraints are the floors.
+    pins: dict[str, Version] = {}
+    for line in (ROOT / "scripts" / "constraints-oldest.txt").read_text().splitlines():
+        line = line.split("#")[0].strip()
+        if line:
+            name, _, version = line.partition("==")
+            pins[canonicalize_name(name)] = Version(version)
+    for text in _project()["dependencies"]:
+        req = Requirement(text)
+        floors = [Version(s.version) for s in req.specifier if s.operator == ">="]
+        assert len(floors) == 1, f"{text}: a dependency needs one tested lower bound"
+        assert pins.get(canonicalize_name(req.name)) == floors[0], f"{text} vs the constraints"
+    assert pins["psycopg-binary"] == pins["psycopg"]  # psycopg[binary] pins it exactly

@@ -37,7 +37,7 @@ def test_package_imports_and_extras_say_what_they_need() -> None:
     )
     assert done.returncode == 0, done.stdout + done.stderr
     out = done.stdout
-    assert "ok: import langgraph_alma (needs no extra)" in out
+    assert "modules import with no extra, 2 need one" in out
     assert (
         "import langgraph_alma.mcp: the MCP server (alma mcp) needs the mcp extra: "
         'pip install "langgraph-alma[mcp]"' in out
