@@ -166,7 +166,7 @@ def cli_and_demo() -> None:
 
 
 def graph_on_saver_and_store() -> None:
-    """A two-node graph on AlmaSaver + AlmaStore: state resumes from a new saver, and what
+    """A one-node graph on AlmaSaver + AlmaStore: state resumes from a new saver, and what
     the node stored is found by search from a new store."""
     from typing import TypedDict
 
