@@ -6,6 +6,7 @@ venv, here in the dev environment for every test run."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -37,7 +38,7 @@ def test_package_imports_and_extras_say_what_they_need() -> None:
     )
     assert done.returncode == 0, done.stdout + done.stderr
     out = done.stdout
-    assert "modules import with no extra, 2 need one" in out
+    assert re.search(r"ok: \d+ modules import with no extra, \d+ need one", out)
     assert (
         "import langgraph_alma.mcp: the MCP server (alma mcp) needs the mcp extra: "
         'pip install "langgraph-alma[mcp]"' in out
