@@ -6,6 +6,7 @@ stored, and they do."""
 from __future__ import annotations
 
 import itertools
+import os
 import re
 import shlex
 import subprocess
@@ -50,7 +51,7 @@ def test_demo_command(database) -> None:
     assert f"run 7: strategy {WORKS!r}, outcome 'success'" in done.stdout
 
 
-def _alma(command: str) -> str:
+def _alma(command: str, env: dict[str, str] | None = None) -> str:
     """Run a printed `alma ...` line as the `alma` command would (same interpreter)."""
     args = shlex.split(command)
     assert args[0] == "alma"
@@ -59,6 +60,7 @@ def _alma(command: str) -> str:
         capture_output=True,
         text=True,
         timeout=120,
+        env=env,
     )
     assert done.returncode == 0, done.stderr
     return done.stdout
@@ -92,3 +94,14 @@ def test_demo_ends_with_commands_that_show_what_it_stored(database) -> None:
     shown = _alma(history)
     assert f"history of thread '{project}-run-7'" in shown
     assert all(node in shown for node in ("init", "rank", "work", "learn"))
+
+
+def test_demo_on_a_given_url_prints_commands_with_that_url(database) -> None:
+    lines: list[str] = []
+    seen = run(database.admin_url, out=lines.append, runs=7)  # a URL that may migrate
+    assert lines[-3:] == [f"  {c}" for c in seen["commands"]]
+    # The commands work on their own: no ALMA_DATABASE_URL to fall back on.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ALMA_")}
+    listed = _alma(seen["commands"][0], env)
+    assert shlex.split(seen["commands"][0])[1:3] == ["--url", database.admin_url]
+    assert f"{seen['project']}-run-7" in listed and "(7)" in listed
