@@ -7,7 +7,8 @@ strategies; only one really works. Each run is a LangGraph graph on `AlmaSaver` 
 The agent tries each strategy twice, then trusts its memory. After each run the demo
 narrates what the memory holds: heuristics and their confidence, anti-patterns, the
 ranking. Then a new connection resumes the last run from the database, and another
-tenant asks for the same thread and memories and sees nothing.
+tenant asks for the same thread and memories and sees nothing. The demo ends with the `alma`
+commands that show what it stored (its threads, the memories it learned, a run's history).
 
 Runs on the embedded PostgreSQL (or `ALMA_DATABASE_URL`, or the URL given); every demo
 uses a project of its own, so runs of the demo do not mix.
@@ -15,6 +16,7 @@ uses a project of its own, so runs of the demo do not mix.
 
 from __future__ import annotations
 
+import shlex
 import uuid
 import warnings
 from collections.abc import Callable
@@ -111,6 +113,18 @@ def _learned(
     return said
 
 
+def show_commands(url: str | None, project: str, threads: list[str], task: str) -> list[str]:
+    """The `alma` commands that show what a demo stored: its threads (the agent's latest),
+    the memories the agent learned and the history of its last run (`--url` only when one
+    was given; else they find the database the demo used, as it did)."""
+    base = ["alma", *(["--url", url] if url else []), "--tenant", TENANT, "--project", project]
+    return [
+        shlex.join([*base, "threads", "--agent", AGENT, "--limit", str(len(threads))]),
+        shlex.join([*base, "memories", "search", task, "--agent", AGENT]),
+        shlex.join([*base, "history", threads[-1]]),
+    ]
+
+
 def run(url: str | None = None, out: Callable[[str], Any] = print, runs: int = 9) -> dict[str, Any]:
     """Run the demo (`runs` graph runs); return what it observed (the tests check it).
 
@@ -194,4 +208,8 @@ def run(url: str | None = None, out: Callable[[str], Any] = print, runs: int = 9
             f"{observed['other_tenant_sees']!r} and {len(observed['other_tenant_memories'])} "
             "memories (row-level security)"
         )
+    observed["commands"] = show_commands(url, project, threads, task)
+    out("See what it stored:")
+    for command in observed["commands"]:
+        out(f"  {command}")
     return observed

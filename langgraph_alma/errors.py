@@ -157,3 +157,14 @@ class AlmaMemorySourceError(TransferError):
     def __init__(self, source: str, problem: str) -> None:
         self.problem = problem
         super().__init__(f"alma-memory source {source}: {problem}", source=source)
+
+
+class MissingExtra(ConfigError, ModuleNotFoundError):
+    """A feature needs an optional extra that is not installed: the message names the
+    extra and the pip command. `name` is the missing module, as on `ModuleNotFoundError`."""
+
+    def __init__(self, feature: str, extra: str, module: str | None = None) -> None:
+        self.feature, self.extra = feature, extra
+        install = f'pip install "langgraph-alma[{extra}]"'
+        super().__init__(f"{feature} needs the {extra} extra: {install}")
+        self.name = module or extra

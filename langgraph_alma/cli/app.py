@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
-import click
 import typer
 from typer.core import TyperGroup
 
@@ -69,7 +68,7 @@ def reachable(url: str | None) -> None:
     psycopg.connect(target.url, connect_timeout=CONNECT_TIMEOUT).close()
 
 
-def _debug_wanted(ctx: click.Context) -> bool:
+def _debug_wanted(ctx: typer.Context) -> bool:
     state = ctx.obj if isinstance(ctx.obj, CliState) else None
     if state and state.debug:
         return True
@@ -84,7 +83,7 @@ def _debug_wanted(ctx: click.Context) -> bool:
 class AlmaGroup(TyperGroup):
     """Runs a command and turns a user-caused error into `error: ...` and exit code 1."""
 
-    def invoke(self, ctx: click.Context) -> Any:
+    def invoke(self, ctx: typer.Context) -> Any:
         try:
             return super().invoke(ctx)
         except USER_ERRORS as exc:

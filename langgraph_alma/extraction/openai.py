@@ -13,10 +13,9 @@ from contextlib import contextmanager
 from functools import cached_property
 from typing import Annotated, Any, Literal
 
-import openai
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
-from langgraph_alma.errors import ConfigError, ExtractionError
+from langgraph_alma.errors import ConfigError, ExtractionError, MissingExtra
 from langgraph_alma.extraction.base import (
     UNKNOWN_USER,
     ExtractionResult,
@@ -30,6 +29,11 @@ from langgraph_alma.memory.types import (
     Outcome,
     UserPreference,
 )
+
+try:
+    import openai
+except ModuleNotFoundError as exc:  # an optional extra: say which, not just "no module"
+    raise MissingExtra("OpenAIExtractor", "openai", exc.name) from exc
 
 DEFAULT_MODEL = "gpt-4o-mini"
 DEFAULT_TIMEOUT = 60.0

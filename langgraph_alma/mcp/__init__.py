@@ -16,7 +16,16 @@ may import everything below it.
 >>> serve(transport="http", host="127.0.0.1", port=8765)     # doctest: +SKIP
 """
 
-from langgraph_alma.mcp.runtime import AlmaRuntime, open_runtime
-from langgraph_alma.mcp.server import TOOLS, build_server, serve, serve_async
+from langgraph_alma.errors import MissingExtra
+
+# The SDK and the HTTP stack come with the `mcp` extra: without it, say so by name.
+EXTRA_MODULES = ("mcp", "anyio", "starlette", "uvicorn")
+try:
+    from langgraph_alma.mcp.runtime import AlmaRuntime, open_runtime
+    from langgraph_alma.mcp.server import TOOLS, build_server, serve, serve_async
+except ModuleNotFoundError as exc:
+    if not (exc.name or "").startswith(EXTRA_MODULES) or isinstance(exc, MissingExtra):
+        raise
+    raise MissingExtra("the MCP server (alma mcp)", "mcp", exc.name) from exc
 
 __all__ = ["TOOLS", "AlmaRuntime", "build_server", "open_runtime", "serve", "serve_async"]
