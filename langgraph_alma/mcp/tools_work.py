@@ -159,7 +159,8 @@ async def alma_assess_confidence(
 ) -> dict[str, Any]:
     """How likely each strategy is to succeed on this task, from similar outcomes,
     heuristics and anti-patterns: signals best first, with risks and a recommendation."""
-    signals = await runtime.confidence(tenant_id).rank_strategies(task, strategies, agent)
+    ranked = await runtime.confidence(tenant_id).rank_strategies(strategies, task, agent)
+    signals = [signal for _, signal in ranked]
     return {"task": task, "signals": shape.jsonable(signals)}
 
 
