@@ -93,7 +93,7 @@ async def alma_update_progress(
     """Move a work item to a new status (transitions are checked); returns the item and
     the project's progress summary."""
     tracker = runtime.progress(tenant_id)
-    item = await tracker.update_status(item_id, status, tests_passing=tests_passing)
+    item = await tracker.set_status(item_id, status, tests_passing=tests_passing)
     summary = await tracker.get_progress_summary()
     return {"item": shape.jsonable(item), "summary": shape.jsonable(summary)}
 
