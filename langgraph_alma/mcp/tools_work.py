@@ -14,6 +14,7 @@ from langgraph_alma.mcp._tooling import Agent, OptionalAgent, TenantId
 from langgraph_alma.mcp.domains import save_domain
 from langgraph_alma.mcp.runtime import AlmaRuntime
 from langgraph_alma.memory._plan import arun_store_plan
+from langgraph_alma.session.initializer import AsyncSessionInitializer
 
 Id = Annotated[str, Field(min_length=1)]
 Names = Annotated[list[str], Field(description="Category names.")]
@@ -111,11 +112,31 @@ async def alma_get_next_item(
 
 
 async def alma_start_session(
-    runtime: AlmaRuntime, agent: OptionalAgent = None, tenant_id: TenantId = None
+    runtime: AlmaRuntime,
+    agent: OptionalAgent = None,
+    goal: Annotated[
+        str | None,
+        Field(description="What this session is for; given, it is turned into work items."),
+    ] = None,
+    key: Annotated[
+        str | None,
+        Field(description="A session key (e.g. a thread id): a rerun makes no new items."),
+    ] = None,
+    tenant_id: TenantId = None,
 ) -> dict[str, Any]:
     """Open a session: the previous handoff, progress, suggested focus, carried blockers
-    and the memories relevant to the focus."""
-    return shape.jsonable(await runtime.sessions(tenant_id).start_session(agent=agent))
+    and the memories relevant to the focus (past workflow runs included). With a goal
+    and an agent, the same initialization as the `initializer` node: work items (made
+    once per key), rules, constraints, quality gates, where to start and a prompt."""
+    if goal is None:
+        return shape.jsonable(await runtime.sessions(tenant_id).start_session(agent=agent))
+    if agent is None:
+        raise ValueError("a session with a goal needs an agent")
+    alma = runtime.alma(tenant_id)
+    result = await AsyncSessionInitializer(alma).initialize(
+        runtime.project_id, agent, goal, key=key
+    )
+    return {**shape.jsonable(result), "prompt": result.to_prompt()}
 
 
 async def alma_end_session(

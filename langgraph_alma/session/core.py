@@ -181,6 +181,7 @@ class SessionCore:
             next_steps=list(previous.next_steps) if previous else [],
             recent_outcomes=outcomes,
             heuristics=list(getattr(found, "heuristics", []) or []),
+            workflow_outcomes=list(getattr(found, "workflow_outcomes", []) or []),
             anti_patterns=list(getattr(found, "anti_patterns", []) or []),
         )
 

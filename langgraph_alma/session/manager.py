@@ -62,7 +62,11 @@ class SessionManager:
         task = self.core.retrieval_task(snap)
         if self.alma is not None and agent is not None and task:
             found = self.alma.retrieve(
-                task, agent=agent, project_id=opened.project_id, top_k=RETRIEVE_TOP_K
+                task,
+                agent=agent,
+                project_id=opened.project_id,
+                top_k=RETRIEVE_TOP_K,
+                include_workflow_outcomes=True,
             )
         return self.core.context(opened, snap, found)
 
@@ -138,7 +142,11 @@ class AsyncSessionManager:
         task = self.core.retrieval_task(snap)
         if self.alma is not None and agent is not None and task:
             found = await self.alma.retrieve(
-                task, agent=agent, project_id=opened.project_id, top_k=RETRIEVE_TOP_K
+                task,
+                agent=agent,
+                project_id=opened.project_id,
+                top_k=RETRIEVE_TOP_K,
+                include_workflow_outcomes=True,
             )
         return self.core.context(opened, snap, found)
 

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 
-from langgraph_alma.memory.types import AntiPattern, Heuristic, Outcome, new_id
+from langgraph_alma.memory.types import AntiPattern, Heuristic, Outcome, WorkflowOutcome, new_id
 from langgraph_alma.progress.models import ProgressSummary, WorkItem
 
 MAX_DECISIONS = 10
@@ -112,4 +112,5 @@ class SessionContext(BaseModel):
     recent_outcomes: list[Outcome] = Field(default_factory=list)
     heuristics: list[Heuristic] = Field(default_factory=list)
     anti_patterns: list[AntiPattern] = Field(default_factory=list)
+    workflow_outcomes: list[WorkflowOutcome] = Field(default_factory=list)  # past runs
     rules_of_engagement: list[str] = Field(default_factory=lambda: list(RULES_OF_ENGAGEMENT))
