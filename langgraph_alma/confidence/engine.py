@@ -18,17 +18,39 @@ from langgraph_alma.confidence.model import (
     RiskSignal,
 )
 from langgraph_alma.memory.items import normalise
-from langgraph_alma.memory.scoring import MemorySlice
+from langgraph_alma.memory.scoring import MemorySlice, ScoringWeights
 from langgraph_alma.memory.types import utcnow
 from langgraph_alma.store._core import RRF_K
 
-DEFAULT_TOP_K = 20
+DEFAULT_TOP_K = 40
+
+EVIDENCE_WEIGHTS = ScoringWeights(similarity=0.7, recency=0.3, success=0.0, confidence=0.0)
+"""How the engine's retrieval ranks memories: by similarity and recency alone. The
+default weights also favour successes and confident memories, which is right for a
+prompt but would hand the engine a sample of past outcomes biased towards success."""
+
+
+def evidence_facade(alma: Any) -> Any:
+    """A view of `alma` (same store, saver, project, scopes, clock and domain) whose
+    retrieval ranks by `EVIDENCE_WEIGHTS`; `alma` itself when it is not a facade."""
+    core = getattr(alma, "core", None)
+    if core is None or not hasattr(alma, "store") or not hasattr(alma, "saver"):
+        return alma
+    return type(alma)(
+        alma.store,
+        alma.saver,
+        project_id=core.project_id,
+        scopes=core.scopes,
+        weights=EVIDENCE_WEIGHTS,
+        clock=core.clock,
+        domain=getattr(alma, "domain", None),
+        graph=getattr(alma, "graph", None),
+    )
 
 
 # The store's hybrid search scores by reciprocal rank fusion: 1/(k + vector rank) +
 # 1/(k + full-text rank), so a hit first on both sides scores 2/(k + 1).
 SEARCH_SCORE_MAX = 2.0 / (RRF_K + 1)
-SEARCH_SHARE = 0.5  # the rest of an outcome's similarity is word overlap with the task
 
 
 def search_similarity(raw: Sequence[float]) -> list[float]:
@@ -39,25 +61,29 @@ def search_similarity(raw: Sequence[float]) -> list[float]:
 
 
 def evidence_from(found: MemorySlice, now: datetime, task: str | None = None) -> list[Evidence]:
-    """The slice's outcomes as evidence. Rank fusion keeps little of how similar a hit
-    is, so with the task given, similarity blends the scaled search score with the word
-    overlap (`model.word_similarity`) of the task and the outcome's task."""
+    """The slice's outcomes as evidence. How similar an outcome's task is to this one:
+    the cosine of their embeddings (`metadata["vector_similarity"]`) blended with the
+    word overlap of the two tasks (`model.word_similarity`) when the task is given; the
+    search score (`metadata["similarity"]`, scaled) when neither is known. Rank fusion's
+    score says where a hit ranked, not how similar it is, so it is the last resort."""
     sims = search_similarity([float(o.metadata.get("similarity", 0.0)) for o in found.outcomes])
-    if task is not None:
-        sims = [
-            SEARCH_SHARE * s + (1 - SEARCH_SHARE) * model.word_similarity(task, o.task_description)
-            for s, o in zip(sims, found.outcomes, strict=True)
-        ]
-    return [
-        Evidence(
-            strategy=o.strategy_used,
-            success=o.success,
-            similarity=s,
-            age_days=max(0.0, (now - o.timestamp).total_seconds() / 86400),
-            task=o.task_description,
+    out = []
+    for o, ranked in zip(found.outcomes, sims, strict=True):
+        vector = o.metadata.get("vector_similarity")
+        parts = [max(0.0, min(1.0, float(vector)))] if vector is not None else []
+        if task is not None:
+            parts.append(model.word_similarity(task, o.task_description))
+        similarity = sum(parts) / len(parts) if parts else ranked
+        out.append(
+            Evidence(
+                strategy=o.strategy_used,
+                success=o.success,
+                similarity=similarity,
+                age_days=max(0.0, (now - o.timestamp).total_seconds() / 86400),
+                task=o.task_description,
+            )
         )
-        for o, s in zip(found.outcomes, sims, strict=True)
-    ]
+    return out
 
 
 def prior_from(found: MemorySlice, strategy: str) -> Prior | None:
@@ -106,6 +132,7 @@ def task_of(context: Any) -> str:
 class _Core:
     def __init__(self, alma: Any, top_k: int, config: ModelConfig | None) -> None:
         self.alma, self.top_k, self.config = alma, top_k, config or model.DEFAULT
+        self.evidence = evidence_facade(alma)  # what the engine reads its evidence from
 
     def _now(self) -> datetime:
         core = getattr(self.alma, "core", None)
@@ -182,7 +209,10 @@ class ConfidenceEngine(_Core):
         super().__init__(alma, top_k, config)
 
     def _retrieve(self, task: str, agent: str, workflow: Any = None) -> MemorySlice:
-        return self.alma.retrieve(task, agent, top_k=self.top_k, context=workflow)
+        # Reading evidence is not using a memory: nothing is reinforced.
+        return self.evidence.retrieve(
+            task, agent, top_k=self.top_k, context=workflow, record_use=False
+        )
 
     def assess_strategy(
         self,
@@ -248,7 +278,9 @@ class AsyncConfidenceEngine(_Core):
         super().__init__(alma, top_k, config)
 
     async def _retrieve(self, task: str, agent: str, workflow: Any = None) -> MemorySlice:
-        return await self.alma.retrieve(task, agent, top_k=self.top_k, context=workflow)
+        return await self.evidence.retrieve(
+            task, agent, top_k=self.top_k, context=workflow, record_use=False
+        )
 
     async def assess_strategy(
         self,

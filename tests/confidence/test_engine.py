@@ -84,7 +84,7 @@ class _AsyncStub:
     def __init__(self) -> None:
         self.calls = 0
 
-    async def retrieve(self, task, agent, top_k=5, context=None) -> MemorySlice:
+    async def retrieve(self, task, agent, top_k=5, context=None, record_use=True) -> MemorySlice:
         self.calls += 1
         return _slice()
 
