@@ -2,11 +2,13 @@
 
 Predicted success of a strategy *in this context* is the mean of a Beta posterior:
 
-* the prior comes from the matching heuristic (its success and occurrence counts),
-  discounted and capped so that it never outweighs a handful of similar outcomes;
 * the evidence is every past outcome of the strategy, each weighted by how similar its
-  task is to this one (search similarity, sharpened by a power) and by its recency
-  (exponential half-life), so an outcome in another context barely counts.
+  task is to this one (embedding and word similarity, sharpened by a power) and by its
+  recency (exponential half-life), so an outcome in another context barely counts;
+* the matching heuristic (its success and occurrence counts, discounted and capped) is
+  the prior only while no outcome of the strategy is at hand: it is blind to the
+  context, and beside outcomes of this kind of task it only misleads (see
+  `bench/confidence_e2e.py`). It also gives the signal's `historical_success_rate`.
 
 Uncertainty is the posterior's standard deviation relative to a flat Beta(1, 1), so it
 shrinks as (similar) evidence accumulates. Risks and opportunities are read off the same
@@ -187,7 +189,8 @@ class ModelConfig:
 
     prior_discount: float = 0.5  # pseudo-counts per heuristic occurrence
     prior_cap: float = 1.0  # most pseudo-counts a heuristic contributes
-    similarity_power: float = 2.0  # sharpen similarity: weight = similarity ** power
+    prior_with_evidence: float = 0.0  # ... times this once outcomes of the strategy are known
+    similarity_power: float = 3.0  # sharpen similarity: weight = similarity ** power
     half_life_days: float = 30.0  # recency half-life of an outcome's weight
     untested_below: float = 2.0  # effective similar outcomes under which context is untested
     similar_at: float = 0.5  # similarity from which an outcome counts as "similar"
@@ -250,15 +253,13 @@ def posterior(
     prior: Prior | None = None,
     config: ModelConfig = DEFAULT,
 ) -> Posterior:
-    """Beta posterior of the strategy's success here: discounted heuristic prior plus
-    similarity- and recency-weighted outcomes."""
-    alpha = beta = 1.0
-    if prior is not None and prior.occurrences > 0:
-        m = min(config.prior_cap, config.prior_discount * prior.occurrences)
-        rate = prior.successes / prior.occurrences
-        alpha, beta = alpha + m * rate, beta + m * (1 - rate)
-    prior_mean = alpha / (alpha + beta)
-    total, count = 0.0, 0
+    """Beta posterior of the strategy's success here: similarity- and recency-weighted
+    outcomes on a flat Beta(1, 1). The heuristic's record (blind to the context) is the
+    prior only while none of the strategy's outcomes is at hand; beside them it counts
+    `prior_with_evidence` times as much (none by default: measured end to end, in
+    `bench/confidence_e2e.py`, any weight on it there lowers accuracy after a shift)."""
+    wins = losses = total = 0.0
+    count = 0
     for e in evidence:
         if not matches(strategy, e.strategy):
             continue
@@ -266,10 +267,18 @@ def posterior(
         count += 1
         total += w
         if e.success:
-            alpha += w
+            wins += w
         else:
-            beta += w
-    return Posterior(alpha, beta, prior_mean, total, count)
+            losses += w
+    alpha = beta = 1.0
+    if prior is not None and prior.occurrences > 0:
+        m = min(config.prior_cap, config.prior_discount * prior.occurrences)
+        if count:
+            m *= config.prior_with_evidence
+        rate = prior.successes / prior.occurrences
+        alpha, beta = alpha + m * rate, beta + m * (1 - rate)
+    prior_mean = alpha / (alpha + beta)
+    return Posterior(alpha + wins, beta + losses, prior_mean, total, count)
 
 
 STOPWORDS = frozenset("a an and are as at be by for from in is it of on or the to with".split())
