@@ -329,11 +329,13 @@ class _Initializer:
             }
             try:
                 made = yield lambda t=w.title, f=fields: tracker.create_work_item(t, **f)
-            except ProgressError:
+            except ProgressError as exc:
                 if item_id is None:
                     raise
                 # Another run of the same session made it first.
                 made = yield lambda i=item_id: tracker.get_item(i, project_id)
+                if made is None:
+                    raise exc
             items.append(made)
         found = yield lambda: self.alma.retrieve(
             user_prompt,

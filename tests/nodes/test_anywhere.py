@@ -216,3 +216,38 @@ def test_workflow_outcomes_reach_the_next_runs_prompt(make_alma) -> None:
     assert "## Past workflow runs" in out["memories"]
     assert "success: export the nightly ledger" in out["memories"]
     assert out["session_id"]
+
+
+def test_concurrent_runs_of_one_thread_make_its_work_items_once(make_alma) -> None:
+    """Two runs of the same thread at once (real threads): one set of work items."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    alma = make_alma()
+    node = nodes.initializer(alma, "ops", expand=True)
+    config = {"configurable": {"thread_id": f"t-{uuid.uuid4().hex[:8]}"}}
+    state = {"task": "1. fix the export\n2. add a test\n3. document the fix"}
+    with ThreadPoolExecutor(4) as pool:
+        outs = list(pool.map(lambda _: node(state, config), range(4)))
+    items = ProgressTracker(alma.store).list_items()
+    assert len(items) == 3
+    ids = {tuple(w["id"] for w in o["initialization"]["work_items"]) for o in outs}
+    assert ids == {tuple(sorted(ids)[0])} and len(next(iter(ids))) == 3
+    assert len({o["session_id"] for o in outs}) == 4  # a session per run
+
+
+def test_bad_wiring_is_named(make_alma) -> None:
+    plain = StateGraph(State)
+    plain.add_node("init", nodes.initializer())
+    plain.add_edge(START, "init")
+    with pytest.raises(ConfigError, match="no store"):  # no Alma and no store
+        plain.compile().invoke({"task": "t"}, {"configurable": {"agent": "ops"}})
+    alma = make_alma()
+    with pytest.raises(ConfigError, match="needs an agent"):  # no agent anywhere
+        nodes.learn(alma)({"task": "t", "strategy": "s", "success": True}, {})
+    other = StateGraph(State)
+    other.add_node("init", nodes.initializer())
+    other.add_edge(START, "init")
+    from langgraph.store.memory import InMemoryStore
+
+    with pytest.raises(ConfigError, match="AlmaStore or AsyncAlmaStore"):
+        other.compile(store=InMemoryStore()).invoke({"task": "t"}, _config("x"))
