@@ -61,7 +61,8 @@ def search_similarity(raw: Sequence[float]) -> list[float]:
 
 
 def evidence_from(found: MemorySlice, now: datetime, task: str | None = None) -> list[Evidence]:
-    """The slice's outcomes as evidence. How similar an outcome's task is to this one:
+    """The slice's outcomes as evidence, aged by when they were stored (`created_at`,
+    stamped by the facade's clock like `now`). How similar an outcome's task is to this one:
     the cosine of their embeddings (`metadata["vector_similarity"]`) blended with the
     word overlap of the two tasks (`model.word_similarity`) when the task is given; the
     search score (`metadata["similarity"]`, scaled) when neither is known. Rank fusion's
@@ -79,7 +80,7 @@ def evidence_from(found: MemorySlice, now: datetime, task: str | None = None) ->
                 strategy=o.strategy_used,
                 success=o.success,
                 similarity=similarity,
-                age_days=max(0.0, (now - o.timestamp).total_seconds() / 86400),
+                age_days=max(0.0, (now - (o.created_at or o.timestamp)).total_seconds() / 86400),
                 task=o.task_description,
             )
         )

@@ -178,3 +178,23 @@ def test_engine_feeds_retrieval_ranking(make_alma) -> None:
     assert found.scores[found.heuristics[0].id] > found.scores[risky.id]
     for h in found.heuristics:
         assert h.metadata["score"] == found.scores[h.id] and "confidence_score" in h.metadata
+
+
+def test_engine_evidence_is_not_biased_towards_successes(make_alma, clock) -> None:
+    """The prompt's ranking favours successful outcomes; the engine's evidence must not:
+    with room for 4 outcomes, it reads the 4 most similar (failures), not 4 successes
+    on less similar tasks."""
+    import warnings
+
+    alma = make_alma()
+    task = "sync the invoice ledger"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for _ in range(6):
+            alma.learn("ana", task, "failure", "retry", task_type="ops")
+            alma.learn("ana", f"{task} of the archived billing system", "success", "retry", "ops")
+            clock.advance(hours=1)
+    signal = ConfidenceEngine(alma, top_k=4).assess_strategy("retry", task, "ana")
+    assert signal.evidence_count == 4 and signal.predicted_success < 0.5
+    prompt_slice = alma.retrieve(task, "ana", top_k=4)
+    assert all(o.success for o in prompt_slice.outcomes)  # what a prompt gets
