@@ -251,3 +251,34 @@ def test_bad_wiring_is_named(make_alma) -> None:
 
     with pytest.raises(ConfigError, match="AlmaStore or AsyncAlmaStore"):
         other.compile(store=InMemoryStore()).invoke({"task": "t"}, _config("x"))
+
+
+async def test_async_initializer_on_the_injected_store_is_idempotent(
+    apool, tenant, _indexed
+) -> None:
+    class S(TypedDict, total=False):
+        task: str
+        memories: str
+        session_id: str
+        initialization: dict[str, Any]
+        handoff_id: str
+
+    builder = StateGraph(S)
+    builder.add_node("init", nodes.initializer(expand=True))
+    builder.add_node("handoff", nodes.handoff())
+    builder.add_edge(START, "init")
+    builder.add_edge("init", "handoff")
+    store = AsyncAlmaStore(apool, index=INDEX, tenant_id=tenant)
+    graph = builder.compile(checkpointer=AsyncAlmaSaver(apool, tenant_id=tenant), store=store)
+    project = f"p-{uuid.uuid4().hex[:8]}"
+    config = {
+        "configurable": {"thread_id": uuid.uuid4().hex, "agent": "ops", "project_id": project}
+    }
+    task = "1. fix the export\n2. add a test"
+    outs = [await graph.ainvoke({"task": task}, config) for _ in range(3)]
+    from langgraph_alma.progress import AsyncProgressTracker
+
+    items = await AsyncProgressTracker(store, project_id=project).list_items()
+    assert sorted(w.title for w in items) == ["add a test", "fix the export"]
+    assert len({o["session_id"] for o in outs}) == 3
+    assert all(o["handoff_id"] == o["session_id"] for o in outs)
