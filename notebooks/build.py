@@ -388,7 +388,7 @@ def cells(s: Scenario) -> list[tuple[str, str]]:
                 print(f"anti-pattern: {a.pattern} ({a.why_bad}); better: {a.better_alternative}")
             best = max(STRATEGIES, key=lambda s: CONTEXTS[1]["p_success"][STRATEGIES.index(s)])
             print()
-            print(engine.assess_strategy(last_task, best, AGENT).explanation)
+            print(engine.assess_strategy(best, last_task, AGENT).explanation)
             """),
         md("""
             ## Summary

@@ -34,8 +34,13 @@ from langgraph_alma.memory.types import (
 )
 from langgraph_alma.store import AsyncAlmaStore
 from langgraph_alma.workflow.checkpoints import CheckpointManager, CheckpointRecord
-from langgraph_alma.workflow.context import WorkflowContext
-from langgraph_alma.workflow.core import WORKFLOW_TASK_TYPE, WorkflowCore, merge_states
+from langgraph_alma.workflow.context import WorkflowContext, needs_workflow, with_workflow
+from langgraph_alma.workflow.core import (
+    WORKFLOW_TASK_TYPE,
+    WorkflowCore,
+    merge_shared,
+    merge_states,
+)
 
 
 class AsyncAlma(AlmaBase):
@@ -146,6 +151,9 @@ class AsyncAlma(AlmaBase):
         """Memories relevant to `task` for `agent`, scored, best first; with
         `follow_relationships=N`, also the graph N hops around entities the task names.
         Each memory returned counts a use; `record_use=False` writes nothing (a replica)."""
+        if run := needs_workflow(context, scope):  # the run's checkpoints name its workflow
+            saver, manager = self._checkpoints()
+            context = with_workflow(context, await saver._arun(manager.workflow_of(run)))
         args = (task, agent, project_id, user_id, top_k, context)
         if RetrievalScope(scope) is RetrievalScope.GLOBAL:
             self.core.require_privilege()
@@ -172,6 +180,11 @@ class AsyncAlma(AlmaBase):
                 record_use=record_use,
             )
         )
+        wide = (RetrievalScope.TENANT, RetrievalScope.GLOBAL)
+        if include_workflow_outcomes and RetrievalScope(scope) not in wide:
+            # Outcomes saved without an agent are the tenant's: every agent learns from them.
+            shared = WorkflowCore(self.core).shared_outcomes(task, top_k, context, scope)
+            found = merge_shared(found, await self._run(shared), top_k)
         if follow_relationships > 0:
             matched = await self.graph.find_entities(text=task, limit=top_k, any_word=True)
             if matched:

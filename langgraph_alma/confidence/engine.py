@@ -3,7 +3,7 @@ gathers the evidence, the pure core in `model` does the scoring."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -18,17 +18,39 @@ from langgraph_alma.confidence.model import (
     RiskSignal,
 )
 from langgraph_alma.memory.items import normalise
-from langgraph_alma.memory.scoring import MemorySlice
+from langgraph_alma.memory.scoring import MemorySlice, ScoringWeights
 from langgraph_alma.memory.types import utcnow
 from langgraph_alma.store._core import RRF_K
 
-DEFAULT_TOP_K = 20
+DEFAULT_TOP_K = 40
+
+EVIDENCE_WEIGHTS = ScoringWeights(similarity=0.7, recency=0.3, success=0.0, confidence=0.0)
+"""How the engine's retrieval ranks memories: by similarity and recency alone. The
+default weights also favour successes and confident memories, which is right for a
+prompt but would hand the engine a sample of past outcomes biased towards success."""
+
+
+def evidence_facade(alma: Any) -> Any:
+    """A view of `alma` (same store, saver, project, scopes, clock and domain) whose
+    retrieval ranks by `EVIDENCE_WEIGHTS`; `alma` itself when it is not a facade."""
+    core = getattr(alma, "core", None)
+    if core is None or not hasattr(alma, "store") or not hasattr(alma, "saver"):
+        return alma
+    return type(alma)(
+        alma.store,
+        alma.saver,
+        project_id=core.project_id,
+        scopes=core.scopes,
+        weights=EVIDENCE_WEIGHTS,
+        clock=core.clock,
+        domain=getattr(alma, "domain", None),
+        graph=getattr(alma, "graph", None),
+    )
 
 
 # The store's hybrid search scores by reciprocal rank fusion: 1/(k + vector rank) +
 # 1/(k + full-text rank), so a hit first on both sides scores 2/(k + 1).
 SEARCH_SCORE_MAX = 2.0 / (RRF_K + 1)
-SEARCH_SHARE = 0.5  # the rest of an outcome's similarity is word overlap with the task
 
 
 def search_similarity(raw: Sequence[float]) -> list[float]:
@@ -39,25 +61,30 @@ def search_similarity(raw: Sequence[float]) -> list[float]:
 
 
 def evidence_from(found: MemorySlice, now: datetime, task: str | None = None) -> list[Evidence]:
-    """The slice's outcomes as evidence. Rank fusion keeps little of how similar a hit
-    is, so with the task given, similarity blends the scaled search score with the word
-    overlap (`model.word_similarity`) of the task and the outcome's task."""
+    """The slice's outcomes as evidence, aged by when they were stored (`created_at`,
+    stamped by the facade's clock like `now`). How similar an outcome's task is to this one:
+    the cosine of their embeddings (`metadata["vector_similarity"]`) blended with the
+    word overlap of the two tasks (`model.word_similarity`) when the task is given; the
+    search score (`metadata["similarity"]`, scaled) when neither is known. Rank fusion's
+    score says where a hit ranked, not how similar it is, so it is the last resort."""
     sims = search_similarity([float(o.metadata.get("similarity", 0.0)) for o in found.outcomes])
-    if task is not None:
-        sims = [
-            SEARCH_SHARE * s + (1 - SEARCH_SHARE) * model.word_similarity(task, o.task_description)
-            for s, o in zip(sims, found.outcomes, strict=True)
-        ]
-    return [
-        Evidence(
-            strategy=o.strategy_used,
-            success=o.success,
-            similarity=s,
-            age_days=max(0.0, (now - o.timestamp).total_seconds() / 86400),
-            task=o.task_description,
+    out = []
+    for o, ranked in zip(found.outcomes, sims, strict=True):
+        vector = o.metadata.get("vector_similarity")
+        parts = [max(0.0, min(1.0, float(vector)))] if vector is not None else []
+        if task is not None:
+            parts.append(model.word_similarity(task, o.task_description))
+        similarity = sum(parts) / len(parts) if parts else ranked
+        out.append(
+            Evidence(
+                strategy=o.strategy_used,
+                success=o.success,
+                similarity=similarity,
+                age_days=max(0.0, (now - (o.created_at or o.timestamp)).total_seconds() / 86400),
+                task=o.task_description,
+            )
         )
-        for o, s in zip(found.outcomes, sims, strict=True)
-    ]
+    return out
 
 
 def prior_from(found: MemorySlice, strategy: str) -> Prior | None:
@@ -85,29 +112,60 @@ def strategies_in(found: MemorySlice) -> list[str]:
     return list(seen.values())
 
 
+def prior_of(heuristic: Any) -> Prior:
+    """A heuristic the caller hands in (the PRD's `heuristic=`), as the prior."""
+    return Prior(heuristic.success_count, heuristic.occurrence_count, heuristic.confidence)
+
+
+def task_of(context: Any) -> str:
+    """The task text of the PRD's `context` argument: a string, or a mapping naming it
+    under "task", "task_description", "description" or "query"."""
+    if isinstance(context, Mapping):
+        for key in ("task", "task_description", "description", "query"):
+            if context.get(key):
+                return str(context[key])
+        raise ValueError(f"context names no task (one of task, description, query): {context}")
+    if not isinstance(context, str) or not context.strip():
+        raise ValueError(f"context must be the task as non-empty text, got {context!r}")
+    return context
+
+
 class _Core:
     def __init__(self, alma: Any, top_k: int, config: ModelConfig | None) -> None:
         self.alma, self.top_k, self.config = alma, top_k, config or model.DEFAULT
+        self.evidence = evidence_facade(alma)  # what the engine reads its evidence from
 
     def _now(self) -> datetime:
         core = getattr(self.alma, "core", None)
         return core.clock() if core is not None else utcnow()
 
-    def _assess(self, found: MemorySlice, task: str, strategy: str) -> ConfidenceSignal:
-        return model.assess(
+    def _assess(
+        self,
+        found: MemorySlice,
+        task: str,
+        strategy: str,
+        agent: str | None = None,
+        heuristic: Any = None,
+    ) -> ConfidenceSignal:
+        if not isinstance(strategy, str) or not strategy.strip():
+            raise ValueError(f"strategy must be non-empty text, got {strategy!r}")
+        signal = model.assess(
             task,
             strategy,
             evidence_from(found, self._now(), task),
-            prior_from(found, strategy),
+            prior_of(heuristic) if heuristic is not None else prior_from(found, strategy),
             anti_patterns_from(found),
             self.config,
         )
+        signal.agent = agent
+        return signal
 
     def _rank(
-        self, found: MemorySlice, task: str, strategies: Sequence[str]
-    ) -> list[ConfidenceSignal]:
-        signals = [self._assess(found, task, s) for s in strategies]
-        return sorted(signals, key=lambda s: (-s.score, -s.predicted_success, s.uncertainty))
+        self, found: MemorySlice, task: str, strategies: Sequence[str], agent: str | None
+    ) -> list[tuple[str, ConfidenceSignal]]:
+        signals = [self._assess(found, task, s, agent) for s in strategies]
+        signals.sort(key=lambda s: (-s.score, -s.predicted_success, s.uncertainty))
+        return [(s.strategy, s) for s in signals]
 
     def _rerank(self, found: MemorySlice, task: str, top_k: int) -> MemorySlice:
         """Heuristics re-ordered by retrieval score blended (half and half) with the
@@ -137,35 +195,71 @@ class _Core:
 
 
 class ConfidenceEngine(_Core):
-    """Forward-looking confidence for strategies, over a sync `Alma`."""
+    """Forward-looking confidence for strategies, over a sync `Alma`, with the PRD's
+    calls: `assess_strategy(strategy, context, agent, heuristic=None)`,
+    `rank_strategies(strategies, context, agent)`, `detect_risks(strategy, context, agent)`,
+    `detect_opportunities(strategy, context, agent)`. `context` is the task at hand (text).
+
+    >>> engine = ConfidenceEngine(alma)                                  # doctest: +SKIP
+    >>> engine.assess_strategy("retry once", "fix the flaky login test", "helena")
+    """
 
     def __init__(
         self, alma: Any, top_k: int = DEFAULT_TOP_K, config: ModelConfig | None = None
     ) -> None:
         super().__init__(alma, top_k, config)
 
-    def _retrieve(self, task: str, agent: str, context: Any = None) -> MemorySlice:
-        return self.alma.retrieve(task, agent, top_k=self.top_k, context=context)
+    def _retrieve(self, task: str, agent: str, workflow: Any = None) -> MemorySlice:
+        # Reading evidence is not using a memory: nothing is reinforced.
+        return self.evidence.retrieve(
+            task, agent, top_k=self.top_k, context=workflow, record_use=False
+        )
 
     def assess_strategy(
-        self, task: str, strategy: str, agent: str, context: Any = None
+        self,
+        strategy: str,
+        context: Any,
+        agent: str,
+        heuristic: Any = None,
+        *,
+        workflow: Any = None,
     ) -> ConfidenceSignal:
-        """How likely `strategy` is to work for `task` here: a prediction with its risks,
-        opportunities and a recommendation, from `agent`'s relevant memories.
+        """How likely `strategy` is to work on the task `context` describes: a prediction
+        with its risks, opportunities and a recommendation, from `agent`'s relevant
+        memories (`heuristic`, when given, is the prior; `workflow` a `WorkflowContext`
+        for retrieval).
 
-        >>> engine.assess_strategy("fix the flaky test", "retry once", "helena")  # doctest: +SKIP
+        >>> engine.assess_strategy("retry once", "fix the flaky test", "helena")  # doctest: +SKIP
         """
-        return self._assess(self._retrieve(task, agent, context), task, strategy)
+        task = task_of(context)
+        found = self._retrieve(task, agent, workflow)
+        return self._assess(found, task, strategy, agent, heuristic)
 
     def rank_strategies(
-        self, task: str, strategies: Sequence[str], agent: str, context: Any = None
-    ) -> list[ConfidenceSignal]:
-        """Signals for each strategy, best first (one retrieval for all of them)."""
-        return self._rank(self._retrieve(task, agent, context), task, strategies)
+        self, strategies: Sequence[str], context: Any, agent: str, *, workflow: Any = None
+    ) -> list[tuple[str, ConfidenceSignal]]:
+        """`(strategy, signal)` pairs, best first (one retrieval for all of them).
 
-    def detect_risks(self, task: str, strategy: str, agent: str) -> list[RiskSignal]:
-        """The risks of `assess_strategy`."""
-        return self.assess_strategy(task, strategy, agent).risks
+        >>> best, signal = engine.rank_strategies(["a", "b"], "the task", "helena")[0]
+        ... # doctest: +SKIP
+        """
+        task = task_of(context)
+        return self._rank(self._retrieve(task, agent, workflow), task, strategies, agent)
+
+    def detect_risks(self, strategy: str, context: Any, agent: str) -> list[RiskSignal]:
+        """The risks of `assess_strategy(strategy, context, agent)`."""
+        return self.assess_strategy(strategy, context, agent).risk_signals
+
+    def detect_opportunities(
+        self, strategy: str, context: Any, agent: str
+    ) -> list[OpportunitySignal]:
+        """The opportunities of `assess_strategy(strategy, context, agent)`."""
+        return self.assess_strategy(strategy, context, agent).opportunity_signals
+
+    def opportunities_for(self, context: Any, agent: str) -> list[OpportunitySignal]:
+        """What `agent`'s memories suggest could work well for the task, any strategy."""
+        task = task_of(context)
+        return self._opportunities(self._retrieve(task, agent), task)
 
     def retrieve(self, task: str, agent: str, top_k: int = 5, **kwargs: Any) -> MemorySlice:
         """`Alma.retrieve` with heuristics ranked by the engine too (see `_rerank`).
@@ -174,10 +268,6 @@ class ConfidenceEngine(_Core):
         """
         found = self.alma.retrieve(task, agent, top_k=max(top_k, self.top_k), **kwargs)
         return self._rerank(found, task, top_k)
-
-    def detect_opportunities(self, task: str, agent: str) -> list[OpportunitySignal]:
-        """What `agent`'s memories suggest could work well for `task`."""
-        return self._opportunities(self._retrieve(task, agent), task)
 
 
 class AsyncConfidenceEngine(_Core):
@@ -188,30 +278,48 @@ class AsyncConfidenceEngine(_Core):
     ) -> None:
         super().__init__(alma, top_k, config)
 
-    async def _retrieve(self, task: str, agent: str, context: Any = None) -> MemorySlice:
-        return await self.alma.retrieve(task, agent, top_k=self.top_k, context=context)
+    async def _retrieve(self, task: str, agent: str, workflow: Any = None) -> MemorySlice:
+        return await self.evidence.retrieve(
+            task, agent, top_k=self.top_k, context=workflow, record_use=False
+        )
 
     async def assess_strategy(
-        self, task: str, strategy: str, agent: str, context: Any = None
+        self,
+        strategy: str,
+        context: Any,
+        agent: str,
+        heuristic: Any = None,
+        *,
+        workflow: Any = None,
     ) -> ConfidenceSignal:
         """Async `ConfidenceEngine.assess_strategy`."""
-        return self._assess(await self._retrieve(task, agent, context), task, strategy)
+        task = task_of(context)
+        found = await self._retrieve(task, agent, workflow)
+        return self._assess(found, task, strategy, agent, heuristic)
 
     async def rank_strategies(
-        self, task: str, strategies: Sequence[str], agent: str, context: Any = None
-    ) -> list[ConfidenceSignal]:
+        self, strategies: Sequence[str], context: Any, agent: str, *, workflow: Any = None
+    ) -> list[tuple[str, ConfidenceSignal]]:
         """Async `ConfidenceEngine.rank_strategies`."""
-        return self._rank(await self._retrieve(task, agent, context), task, strategies)
+        task = task_of(context)
+        return self._rank(await self._retrieve(task, agent, workflow), task, strategies, agent)
+
+    async def detect_risks(self, strategy: str, context: Any, agent: str) -> list[RiskSignal]:
+        """Async `ConfidenceEngine.detect_risks`."""
+        return (await self.assess_strategy(strategy, context, agent)).risk_signals
+
+    async def detect_opportunities(
+        self, strategy: str, context: Any, agent: str
+    ) -> list[OpportunitySignal]:
+        """Async `ConfidenceEngine.detect_opportunities`."""
+        return (await self.assess_strategy(strategy, context, agent)).opportunity_signals
+
+    async def opportunities_for(self, context: Any, agent: str) -> list[OpportunitySignal]:
+        """Async `ConfidenceEngine.opportunities_for`."""
+        task = task_of(context)
+        return self._opportunities(await self._retrieve(task, agent), task)
 
     async def retrieve(self, task: str, agent: str, top_k: int = 5, **kwargs: Any) -> MemorySlice:
         """Async `ConfidenceEngine.retrieve`."""
         found = await self.alma.retrieve(task, agent, top_k=max(top_k, self.top_k), **kwargs)
         return self._rerank(found, task, top_k)
-
-    async def detect_risks(self, task: str, strategy: str, agent: str) -> list[RiskSignal]:
-        """Async `ConfidenceEngine.detect_risks`."""
-        return (await self.assess_strategy(task, strategy, agent)).risks
-
-    async def detect_opportunities(self, task: str, agent: str) -> list[OpportunitySignal]:
-        """Async `ConfidenceEngine.detect_opportunities`."""
-        return self._opportunities(await self._retrieve(task, agent), task)

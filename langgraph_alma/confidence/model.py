@@ -2,11 +2,13 @@
 
 Predicted success of a strategy *in this context* is the mean of a Beta posterior:
 
-* the prior comes from the matching heuristic (its success and occurrence counts),
-  discounted and capped so that it never outweighs a handful of similar outcomes;
 * the evidence is every past outcome of the strategy, each weighted by how similar its
-  task is to this one (search similarity, sharpened by a power) and by its recency
-  (exponential half-life), so an outcome in another context barely counts.
+  task is to this one (embedding and word similarity, sharpened by a power) and by its
+  recency (exponential half-life), so an outcome in another context barely counts;
+* the matching heuristic (its success and occurrence counts, discounted and capped) is
+  the prior only while no outcome of the strategy is at hand: it is blind to the
+  context, and beside outcomes of this kind of task it only misleads (see
+  `bench/confidence_e2e.py`). It also gives the signal's `historical_success_rate`.
 
 Uncertainty is the posterior's standard deviation relative to a flat Beta(1, 1), so it
 shrinks as (similar) evidence accumulates. Risks and opportunities are read off the same
@@ -22,13 +24,15 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from langgraph_alma.memory.items import normalise
 
 Recommendation = Literal["strong_yes", "yes", "neutral", "caution", "avoid"]
-RiskKind = Literal["similar_failures", "anti_pattern", "untested_context", "complexity"]
-OpportunityKind = Literal["proven_pattern", "recent_success"]
+# The PRD's signal kinds, plus ours (`anti_pattern`).
+RiskKind = Literal["similar_to_failure", "anti_pattern", "untested_context", "high_complexity"]
+OpportunityKind = Literal["proven_pattern", "high_similarity", "recent_success"]
+_SIGNAL_CONFIG = ConfigDict(populate_by_name=True)
 
 _FLAT_STD = math.sqrt(1 / 12)  # std of Beta(1, 1)
 COMPLEXITY_WORDS = frozenset(
@@ -54,37 +58,98 @@ COMPLEXITY_WORDS = frozenset(
 
 
 class RiskSignal(BaseModel):
-    """A reason a strategy may fail here (`kind`), how serious (`severity`, 0..1) and why."""
+    """A reason a strategy may fail here: the PRD's `signal_type`, `description`,
+    `severity` (0..1) and `source` (what it was read from); `kind` and `detail` are our
+    older names for the first two."""
 
-    kind: RiskKind
+    model_config = _SIGNAL_CONFIG
+
+    signal_type: RiskKind = Field(validation_alias=AliasChoices("signal_type", "kind"))
     severity: float = Field(ge=0.0, le=1.0)
-    detail: str
+    description: str = Field(validation_alias=AliasChoices("description", "detail"))
+    source: str = ""
     strategy: str | None = None
+
+    @property
+    def kind(self) -> RiskKind:
+        return self.signal_type
+
+    @property
+    def detail(self) -> str:
+        return self.description
 
 
 class OpportunitySignal(BaseModel):
-    """A reason a strategy may do well here (`kind`), how strong (`strength`, 0..1) and why."""
+    """A reason a strategy may do well here: the PRD's `signal_type`, `description`,
+    `strength` (0..1) and `source`; `kind` and `detail` are our older names."""
 
-    kind: OpportunityKind
+    model_config = _SIGNAL_CONFIG
+
+    signal_type: OpportunityKind = Field(validation_alias=AliasChoices("signal_type", "kind"))
     strength: float = Field(ge=0.0, le=1.0)
-    detail: str
+    description: str = Field(validation_alias=AliasChoices("description", "detail"))
+    source: str = ""
     strategy: str | None = None
+
+    @property
+    def kind(self) -> OpportunityKind:
+        return self.signal_type
+
+    @property
+    def detail(self) -> str:
+        return self.description
 
 
 class ConfidenceSignal(BaseModel):
-    """How likely `strategy` is to succeed on this task, and why."""
+    """How likely `strategy` is to succeed on this task, and why, with the PRD's fields:
+    `historical_success_rate` (the strategy's record, context ignored), `occurrence_count`,
+    `predicted_success` (forward-looking, in this context), `uncertainty`,
+    `context_similarity`, `risk_signals`, `opportunity_signals`, `confidence_score`,
+    `recommendation`, `reasoning`. `score`, `risks`, `opportunities` and `explanation`
+    are our older names."""
+
+    model_config = _SIGNAL_CONFIG
 
     strategy: str
+    agent: str | None = None
     predicted_success: float = Field(ge=0.0, le=1.0)
     uncertainty: float = Field(ge=0.0, le=1.0)
     prior: float = Field(ge=0.0, le=1.0)
+    historical_success_rate: float = Field(default=0.5, ge=0.0, le=1.0)
+    occurrence_count: int = Field(default=0, ge=0)
+    context_similarity: float = Field(default=0.0, ge=0.0, le=1.0)
     evidence_count: int = Field(ge=0)
     similar_outcomes: float = Field(ge=0.0)  # effective (weighted) number of outcomes
-    score: float = Field(ge=0.0, le=1.0)
+    confidence_score: float = Field(
+        ge=0.0, le=1.0, validation_alias=AliasChoices("confidence_score", "score")
+    )
     recommendation: Recommendation
-    risks: list[RiskSignal] = Field(default_factory=list)
-    opportunities: list[OpportunitySignal] = Field(default_factory=list)
-    explanation: str = ""
+    risk_signals: list[RiskSignal] = Field(
+        default_factory=list, validation_alias=AliasChoices("risk_signals", "risks")
+    )
+    opportunity_signals: list[OpportunitySignal] = Field(
+        default_factory=list,
+        validation_alias=AliasChoices("opportunity_signals", "opportunities"),
+    )
+    total_risk_score: float = Field(default=0.0, ge=0.0)
+    total_opportunity_score: float = Field(default=0.0, ge=0.0)
+    reasoning: str = Field(default="", validation_alias=AliasChoices("reasoning", "explanation"))
+
+    @property
+    def score(self) -> float:
+        return self.confidence_score
+
+    @property
+    def risks(self) -> list[RiskSignal]:
+        return self.risk_signals
+
+    @property
+    def opportunities(self) -> list[OpportunitySignal]:
+        return self.opportunity_signals
+
+    @property
+    def explanation(self) -> str:
+        return self.reasoning
 
 
 @dataclass(frozen=True)
@@ -124,10 +189,12 @@ class ModelConfig:
 
     prior_discount: float = 0.5  # pseudo-counts per heuristic occurrence
     prior_cap: float = 1.0  # most pseudo-counts a heuristic contributes
-    similarity_power: float = 2.0  # sharpen similarity: weight = similarity ** power
+    prior_with_evidence: float = 0.0  # ... times this once outcomes of the strategy are known
+    similarity_power: float = 3.0  # sharpen similarity: weight = similarity ** power
     half_life_days: float = 30.0  # recency half-life of an outcome's weight
     untested_below: float = 2.0  # effective similar outcomes under which context is untested
     similar_at: float = 0.5  # similarity from which an outcome counts as "similar"
+    high_similar_at: float = 0.8  # ... and as "very similar" (a high_similarity opportunity)
     recent_days: float = 7.0
     proven_confidence: float = 0.6
     proven_occurrences: int = 3
@@ -136,9 +203,9 @@ class ModelConfig:
     risk_weights: dict[str, float] = field(
         default_factory=lambda: {
             "anti_pattern": 0.5,
-            "similar_failures": 0.15,
+            "similar_to_failure": 0.15,
             "untested_context": 0.1,
-            "complexity": 0.1,
+            "high_complexity": 0.1,
         }
     )
     opportunity_weight: float = 0.1
@@ -186,15 +253,13 @@ def posterior(
     prior: Prior | None = None,
     config: ModelConfig = DEFAULT,
 ) -> Posterior:
-    """Beta posterior of the strategy's success here: discounted heuristic prior plus
-    similarity- and recency-weighted outcomes."""
-    alpha = beta = 1.0
-    if prior is not None and prior.occurrences > 0:
-        m = min(config.prior_cap, config.prior_discount * prior.occurrences)
-        rate = prior.successes / prior.occurrences
-        alpha, beta = alpha + m * rate, beta + m * (1 - rate)
-    prior_mean = alpha / (alpha + beta)
-    total, count = 0.0, 0
+    """Beta posterior of the strategy's success here: similarity- and recency-weighted
+    outcomes on a flat Beta(1, 1). The heuristic's record (blind to the context) is the
+    prior only while none of the strategy's outcomes is at hand; beside them it counts
+    `prior_with_evidence` times as much (none by default: measured end to end, in
+    `bench/confidence_e2e.py`, any weight on it there lowers accuracy after a shift)."""
+    wins = losses = total = 0.0
+    count = 0
     for e in evidence:
         if not matches(strategy, e.strategy):
             continue
@@ -202,10 +267,18 @@ def posterior(
         count += 1
         total += w
         if e.success:
-            alpha += w
+            wins += w
         else:
-            beta += w
-    return Posterior(alpha, beta, prior_mean, total, count)
+            losses += w
+    alpha = beta = 1.0
+    if prior is not None and prior.occurrences > 0:
+        m = min(config.prior_cap, config.prior_discount * prior.occurrences)
+        if count:
+            m *= config.prior_with_evidence
+        rate = prior.successes / prior.occurrences
+        alpha, beta = alpha + m * rate, beta + m * (1 - rate)
+    prior_mean = alpha / (alpha + beta)
+    return Posterior(alpha + wins, beta + losses, prior_mean, total, count)
 
 
 STOPWORDS = frozenset("a an and are as at be by for from in is it of on or the to with".split())
@@ -243,9 +316,10 @@ def risks(
         sev = fail_w / (post.weight + 1.0)
         out.append(
             RiskSignal(
-                kind="similar_failures",
+                kind="similar_to_failure",
                 severity=min(1.0, sev),
                 detail=f"{len(failed)} similar task(s) failed with this strategy",
+                source="outcomes",
                 strategy=strategy,
             )
         )
@@ -260,6 +334,7 @@ def risks(
                     detail=f"known anti-pattern: {ap.pattern}"
                     + (f" ({ap.why_bad})" if ap.why_bad else "")
                     + (f"; try {ap.better_alternative}" if ap.better_alternative else ""),
+                    source="anti_pattern",
                     strategy=strategy,
                 )
             )
@@ -269,6 +344,7 @@ def risks(
                 kind="untested_context",
                 severity=1.0 - post.weight / config.untested_below,
                 detail=f"only {post.weight:.2f} effective similar outcomes of this strategy",
+                source="outcomes",
                 strategy=strategy,
             )
         )
@@ -276,7 +352,11 @@ def risks(
     if c >= 0.3:
         out.append(
             RiskSignal(
-                kind="complexity", severity=c, detail="long or complex task", strategy=strategy
+                kind="high_complexity",
+                severity=c,
+                detail="long or complex task",
+                source="task",
+                strategy=strategy,
             )
         )
     return sorted(out, key=lambda r: -r.severity)
@@ -299,6 +379,23 @@ def opportunities(
                 kind="proven_pattern",
                 strength=prior.confidence,
                 detail=f"succeeded {prior.successes} of {prior.occurrences} times",
+                source="heuristic",
+                strategy=strategy,
+            )
+        )
+    close = [
+        e
+        for e in evidence
+        if matches(strategy, e.strategy) and e.similarity >= config.high_similar_at
+    ]
+    wins = [e for e in close if e.success]
+    if close and 2 * len(wins) > len(close):
+        out.append(
+            OpportunitySignal(
+                kind="high_similarity",
+                strength=min(1.0, max(e.similarity for e in wins)) * len(wins) / len(close),
+                detail=f"{len(wins)} of {len(close)} very similar tasks succeeded with it",
+                source="outcomes",
                 strategy=strategy,
             )
         )
@@ -316,6 +413,7 @@ def opportunities(
                 kind="recent_success",
                 strength=max(min(1.0, e.similarity) for e in recent),
                 detail=f"{len(recent)} recent success(es) on similar tasks",
+                source="outcomes",
                 strategy=strategy,
             )
         )
@@ -362,18 +460,29 @@ def assess(
         parts.append("risks: " + ", ".join(f"{r.kind} {r.severity:.2f}" for r in rs))
     if ops:
         parts.append("opportunities: " + ", ".join(f"{o.kind} {o.strength:.2f}" for o in ops))
+    mine = [e for e in evidence if matches(strategy, e.strategy)]
+    if prior is not None and prior.occurrences > 0:
+        history, occurrences = prior.successes / prior.occurrences, prior.occurrences
+    else:
+        wins = sum(1 for e in mine if e.success)
+        history, occurrences = (wins / len(mine) if mine else 0.5), len(mine)
     return ConfidenceSignal(
         strategy=strategy,
         predicted_success=post.mean,
         uncertainty=post.uncertainty,
         prior=post.prior_mean,
+        historical_success_rate=history,
+        occurrence_count=occurrences,
+        context_similarity=min(1.0, max((max(0.0, e.similarity) for e in mine), default=0.0)),
         evidence_count=post.count,
         similar_outcomes=post.weight,
-        score=score,
+        confidence_score=score,
         recommendation=rec,
-        risks=rs,
-        opportunities=ops,
-        explanation="; ".join(parts) + f" -> {rec}",
+        risk_signals=rs,
+        opportunity_signals=ops,
+        total_risk_score=penalty,
+        total_opportunity_score=bonus,
+        reasoning="; ".join(parts) + f" -> {rec}",
     )
 
 

@@ -9,6 +9,7 @@ coding, research, sales and general assistants.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import ValidationError
@@ -17,6 +18,8 @@ from langgraph_alma.domains.schema import DomainSchema, EntityType, Relationship
 from langgraph_alma.errors import DomainSchemaError
 
 __all__ = ["DomainMemoryFactory"]
+
+WORKFLOW_CATEGORY = "workflow"  # = workflow.core.WORKFLOW_TASK_TYPE (no import: a lower layer)
 
 
 def _entities(*specs: tuple[str, str, str]) -> list[EntityType]:
@@ -93,7 +96,7 @@ class DomainMemoryFactory:
     @classmethod
     def get_coding_schema(cls) -> DomainSchema:
         """Software work: repositories, code, tests, bugs and dependencies."""
-        return DomainSchema(
+        return _preset(
             name="coding",
             description="Writing, testing, debugging and maintaining software.",
             entity_types=_entities(
@@ -104,6 +107,9 @@ class DomainMemoryFactory:
                 ("bug", "A defect: what happens, what should.", "symptom cause severity status"),
                 ("dependency", "A third-party package or service.", "version ecosystem license"),
                 ("command", "A build, test or deploy command.", "cwd purpose"),
+                ("feature", "A capability to build or change.", "summary status acceptance"),
+                ("file", "A file in the working tree.", "path language"),
+                ("commit", "A recorded change.", "sha message author"),
             ),
             relationship_types=_relationships(
                 ("contains", "repository", "module", "The repository holds the module."),
@@ -117,8 +123,16 @@ class DomainMemoryFactory:
                 ("depends_on", "repository", "dependency", "The repository needs the dependency."),
                 ("depends_on", "module", "dependency", "The module imports the dependency."),
                 ("runs", "repository", "command", "The command builds or checks the repository."),
+                ("implements", "function", "feature", "The function delivers the feature."),
+                ("tests", "test", "feature", "The test checks the feature."),
+                ("affects", "bug", "feature", "The bug breaks the feature."),
+                ("changes", "commit", "file", "The commit modifies the file."),
+                ("fixes", "commit", "bug", "The commit fixed the bug."),
             ),
             learning_categories=(
+                "testing_strategies selector_patterns api_design_patterns error_handling "
+                "performance_optimization debugging_techniques refactoring_strategies "
+                "security_practices "
                 "testing debugging refactoring code_review "
                 "architecture performance dependencies tooling conventions"
             ).split(),
@@ -130,7 +144,7 @@ class DomainMemoryFactory:
     @classmethod
     def get_research_schema(cls) -> DomainSchema:
         """Literature work: papers, their authors and claims, datasets and methods."""
-        return DomainSchema(
+        return _preset(
             name="research",
             description="Finding, reading and synthesising research literature.",
             entity_types=_entities(
@@ -140,6 +154,9 @@ class DomainMemoryFactory:
                 ("dataset", "A collection of data used or released.", "size license url"),
                 ("method", "A technique, model or protocol.", "summary family"),
                 ("topic", "A research area or question.", "summary"),
+                ("hypothesis", "A claim to be tested.", "statement status confidence"),
+                ("experiment", "A test of a hypothesis.", "design status result"),
+                ("finding", "What an experiment or a paper showed.", "statement strength"),
             ),
             relationship_types=_relationships(
                 ("authored", "author", "paper", "The author wrote the paper."),
@@ -152,8 +169,14 @@ class DomainMemoryFactory:
                 ("proposes", "paper", "method", "The paper introduces the method."),
                 ("about", "paper", "topic", "The paper addresses the topic."),
                 ("extends", "method", "method", "The method builds on the other."),
+                ("tests", "experiment", "hypothesis", "The experiment tests the hypothesis."),
+                ("produces", "experiment", "finding", "The experiment produced the finding."),
+                ("supports", "finding", "hypothesis", "The finding supports the hypothesis."),
+                ("uses", "experiment", "dataset", "The experiment runs on the dataset."),
             ),
             learning_categories=(
+                "literature_review_patterns methodology_selection data_analysis_strategies "
+                "hypothesis_formation experiment_design citation_patterns "
                 "search_strategy source_quality synthesis citation methodology summarization"
             ).split(),
             excluded_categories="personal_data unpublished_reviews".split(),
@@ -164,7 +187,7 @@ class DomainMemoryFactory:
     @classmethod
     def get_sales_schema(cls) -> DomainSchema:
         """Selling: leads, accounts and their contacts, deals, objections and products."""
-        return DomainSchema(
+        return _preset(
             name="sales",
             description="Prospecting, qualifying and closing deals.",
             entity_types=_entities(
@@ -175,6 +198,7 @@ class DomainMemoryFactory:
                 ("objection", "A reason a buyer gives not to buy.", "category response resolved"),
                 ("product", "Something on offer.", "sku price tier"),
                 ("competitor", "Another vendor in the deal.", "strengths weaknesses"),
+                ("conversation", "A call, meeting or thread with a buyer.", "channel date summary"),
             ),
             relationship_types=_relationships(
                 ("works_at", "contact", "account", "The contact is employed by the account."),
@@ -185,9 +209,15 @@ class DomainMemoryFactory:
                 ("raised", "contact", "objection", "The contact raised the objection."),
                 ("blocks", "objection", "deal", "The objection holds the deal back."),
                 ("competes_in", "competitor", "deal", "The competitor is in the deal."),
+                ("with_lead", "conversation", "lead", "The conversation was with the lead."),
+                ("with_contact", "conversation", "contact", "The conversation was with them."),
+                ("surfaced", "conversation", "objection", "The objection came up in it."),
+                ("advanced", "conversation", "deal", "The conversation moved the deal."),
             ),
             learning_categories=(
-                "objection_handling qualification messaging negotiation follow_up pricing"
+                "objection_handling closing_techniques qualification_patterns outreach_timing "
+                "pricing_negotiation relationship_building "
+                "qualification messaging negotiation follow_up pricing"
             ).split(),
             excluded_categories="payment_details personal_data".split(),
             min_occurrences_for_heuristic=2,
@@ -197,7 +227,7 @@ class DomainMemoryFactory:
     @classmethod
     def get_general_schema(cls) -> DomainSchema:
         """A general assistant: people, organisations, topics and facts about them."""
-        return DomainSchema(
+        return _preset(
             name="general",
             description="A general-purpose assistant's knowledge of its world.",
             entity_types=_entities(
@@ -221,6 +251,23 @@ class DomainMemoryFactory:
             ).split(),
             excluded_categories="credentials payment_details".split(),
         )
+
+
+PRESET_CREATED_AT = datetime(2026, 1, 1, tzinfo=UTC)
+"""When the presets were defined: a preset is the same schema (id included) every call."""
+
+
+def _preset(**fields: Any) -> DomainSchema:
+    """A preset: id `preset:<name>`; every preset allows the workflow category, so
+    `learn_from_workflow`'s default task type is learnable under any of them."""
+    categories = [*fields.pop("learning_categories"), WORKFLOW_CATEGORY]
+    return DomainSchema(
+        id=f"preset:{fields['name']}",
+        created_at=PRESET_CREATED_AT,
+        metadata={"preset": True},
+        learning_categories=categories,
+        **fields,
+    )
 
 
 _PRESETS: dict[str, Callable[[], DomainSchema]] = {

@@ -12,8 +12,10 @@ False
 
 from __future__ import annotations
 
+import uuid
 from collections import Counter
 from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -83,8 +85,11 @@ class DomainSchema(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
+    id: str = Field(default_factory=lambda: uuid.uuid4().hex)
     name: Name
     description: str = ""
+    created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    metadata: dict[str, Any] = Field(default_factory=dict)
     entity_types: list[EntityType] = Field(default_factory=list)
     relationship_types: list[RelationshipType] = Field(default_factory=list)
     learning_categories: list[str] = Field(default_factory=list)

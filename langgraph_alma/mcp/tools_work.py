@@ -14,6 +14,7 @@ from langgraph_alma.mcp._tooling import Agent, OptionalAgent, TenantId
 from langgraph_alma.mcp.domains import save_domain
 from langgraph_alma.mcp.runtime import AlmaRuntime
 from langgraph_alma.memory._plan import arun_store_plan
+from langgraph_alma.session.initializer import AsyncSessionInitializer
 
 Id = Annotated[str, Field(min_length=1)]
 Names = Annotated[list[str], Field(description="Category names.")]
@@ -93,7 +94,7 @@ async def alma_update_progress(
     """Move a work item to a new status (transitions are checked); returns the item and
     the project's progress summary."""
     tracker = runtime.progress(tenant_id)
-    item = await tracker.update_status(item_id, status, tests_passing=tests_passing)
+    item = await tracker.set_status(item_id, status, tests_passing=tests_passing)
     summary = await tracker.get_progress_summary()
     return {"item": shape.jsonable(item), "summary": shape.jsonable(summary)}
 
@@ -111,11 +112,31 @@ async def alma_get_next_item(
 
 
 async def alma_start_session(
-    runtime: AlmaRuntime, agent: OptionalAgent = None, tenant_id: TenantId = None
+    runtime: AlmaRuntime,
+    agent: OptionalAgent = None,
+    goal: Annotated[
+        str | None,
+        Field(description="What this session is for; given, it is turned into work items."),
+    ] = None,
+    key: Annotated[
+        str | None,
+        Field(description="A session key (e.g. a thread id): a rerun makes no new items."),
+    ] = None,
+    tenant_id: TenantId = None,
 ) -> dict[str, Any]:
     """Open a session: the previous handoff, progress, suggested focus, carried blockers
-    and the memories relevant to the focus."""
-    return shape.jsonable(await runtime.sessions(tenant_id).start_session(agent=agent))
+    and the memories relevant to the focus (past workflow runs included). With a goal
+    and an agent, the same initialization as the `initializer` node: work items (made
+    once per key), rules, constraints, quality gates, where to start and a prompt."""
+    if goal is None:
+        return shape.jsonable(await runtime.sessions(tenant_id).start_session(agent=agent))
+    if agent is None:
+        raise ValueError("a session with a goal needs an agent")
+    alma = runtime.alma(tenant_id)
+    result = await AsyncSessionInitializer(alma).initialize(
+        runtime.project_id, agent, goal, key=key
+    )
+    return {**shape.jsonable(result), "prompt": result.to_prompt()}
 
 
 async def alma_end_session(
@@ -159,7 +180,8 @@ async def alma_assess_confidence(
 ) -> dict[str, Any]:
     """How likely each strategy is to succeed on this task, from similar outcomes,
     heuristics and anti-patterns: signals best first, with risks and a recommendation."""
-    signals = await runtime.confidence(tenant_id).rank_strategies(task, strategies, agent)
+    ranked = await runtime.confidence(tenant_id).rank_strategies(strategies, task, agent)
+    signals = [signal for _, signal in ranked]
     return {"task": task, "signals": shape.jsonable(signals)}
 
 

@@ -1,8 +1,12 @@
-"""Prebuilt LangGraph nodes on the `Alma` facade: put `initializer` first, `rank_strategies`
-where a choice is made, `learn` last. Each factory returns a node function for
-`StateGraph.add_node`. May import the facade and the services; nothing imports it back.
+"""Prebuilt LangGraph nodes: put `initializer` first, `rank_strategies` where a choice is
+made, `learn` and `handoff` last. Each factory returns a node (a `RunnableLambda` with a
+sync and an async face, also callable as `node(state, config)`) for `StateGraph.add_node`,
+built on an `Alma` / `AsyncAlma` or on nothing: then it uses the store the graph runs with
+and the run's `configurable` tenant, project and agent. May import the facade, the
+orchestration and the services; nothing imports it back.
 
 >>> builder.add_node("init", nodes.initializer(alma, agent="helena"))      # doctest: +SKIP
+>>> builder.add_node("learn", nodes.learn())                               # doctest: +SKIP
 """
 
 from langgraph_alma.nodes.handoff import handoff

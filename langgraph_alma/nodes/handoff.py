@@ -1,35 +1,66 @@
-"""A node that writes the session handoff at the end of a run."""
+"""A node that closes the run's session with its handoff."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
+
+from langchain_core.runnables import RunnableConfig
+
+from langgraph_alma.nodes._node import AlmaNode, Needs, agent_of, alma_for, is_async
+from langgraph_alma.session.calls import Body
+from langgraph_alma.session.manager import AsyncSessionManager, SessionManager
+
+_OUTCOMES = {"success": "success", "failure": "failure", True: "success", False: "failure"}
 
 
 def handoff(
-    sessions: Any,
-    agent: str,
+    sessions: Any = None,
+    agent: str | None = None,
     *,
     summary_key: str = "task",
     decisions_key: str = "decisions",
     blockers_key: str = "blockers",
     next_steps_key: str = "next_steps",
+    session_key: str = "session_id",
+    action_key: str = "strategy",
+    outcome_key: str = "outcome",
     output_key: str = "handoff_id",
-) -> Callable[[dict[str, Any]], dict[str, Any]]:
-    """A node recording a `SessionHandoff` for `agent` from the state (summary, key
-    decisions, blockers, next steps) through a `SessionManager`.
+) -> AlmaNode:
+    """A node closing the session the `initializer` opened (`state[session_key]`) with a
+    `SessionHandoff` from the state: summary, key decisions, blockers, next steps, the
+    last action (`state[action_key]`) and its outcome (`state[outcome_key]`: success or
+    failure; "interrupted" when the run set none). With no open session in the state it
+    records a complete handoff instead.
+
+    `sessions` is a `SessionManager` (or async one); built without, the node uses the
+    store the graph runs with, for the run's tenant, project and agent.
 
     >>> builder.add_node("handoff", handoff(SessionManager(store), "helena"))  # doctest: +SKIP
     """
 
-    def node(state: dict[str, Any]) -> dict[str, Any]:
-        recorded = sessions.create_handoff(
-            agent=agent,
+    def resolve(config: RunnableConfig | None) -> Needs:
+        found = sessions
+        if found is None:
+            facade = alma_for(None, config)
+            cls = AsyncSessionManager if is_async(facade, "retrieve") else SessionManager
+            found = cls(facade.store, project_id=facade.core.project_id, clock=facade.core.clock)
+        return Needs(found, is_async(found, "create_handoff"))
+
+    def body(state: dict[str, Any], config: RunnableConfig | None, needs: Needs) -> Body:
+        who = agent_of(agent, config)
+        outcome = _OUTCOMES.get(state.get(outcome_key), "interrupted")
+        recorded = yield lambda: needs.facade.create_handoff(
+            None,
+            who,
+            state.get(session_key),
+            str(state.get(action_key) or ""),
+            outcome,
             summary=str(state.get(summary_key) or ""),
+            current_goal=str(state.get(summary_key) or ""),
             key_decisions=list(state.get(decisions_key) or []),
             blockers=list(state.get(blockers_key) or []),
             next_steps=list(state.get(next_steps_key) or []),
         )
         return {output_key: recorded.session_id}
 
-    return node
+    return AlmaNode("handoff", resolve, body)

@@ -1,14 +1,18 @@
-"""The node to put first: read the task, retrieve what the agent learned, and hand it to
-the rest of the graph as a state key and a system message."""
+"""The node to put first: read the task, open a session, retrieve what the agent learned
+(past workflow runs included), and hand it to the rest of the graph as state keys and a
+system message."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from langchain_core.messages import HumanMessage, SystemMessage
 from langchain_core.runnables import RunnableConfig
 
+from langgraph_alma.nodes._node import AlmaNode, Needs, agent_of, alma_for, is_async
+from langgraph_alma.session.calls import Body
+from langgraph_alma.session.initializer import AsyncSessionInitializer, SessionInitializer
+from langgraph_alma.session.manager import AsyncSessionManager, SessionManager
 from langgraph_alma.workflow.context import WorkflowContext
 
 
@@ -23,8 +27,8 @@ def task_from_state(state: dict[str, Any], task_key: str = "task") -> str:
 
 
 def initializer(
-    alma: Any,
-    agent: str,
+    alma: Any = None,
+    agent: str | None = None,
     *,
     task_key: str = "task",
     output_key: str = "memories",
@@ -32,40 +36,67 @@ def initializer(
     max_tokens: int = 1000,
     user_id_key: str = "user_id",
     session: Any = None,
+    expand: bool = False,
     project_id: str | None = None,
     codebase_path: str | None = None,
     result_key: str = "initialization",
-) -> Callable[[dict[str, Any], RunnableConfig], dict[str, Any]]:
-    """A node that retrieves `agent`'s memories for the task and writes them to
-    `state[output_key]` (the prompt text) and, when the state has messages, a system
-    message carrying them. With `session` (a `SessionInitializer`) it initializes the
-    session instead (work items, orientation, rules, memories) and also writes the
-    result to `state[result_key]`.
+    session_key: str = "session_id",
+) -> AlmaNode:
+    """A node that opens a session (its id in `state[session_key]`, for the `handoff`
+    node to close), retrieves `agent`'s memories for the task, past workflow runs
+    included, and writes them to `state[output_key]` (prompt text) and, when the state
+    has messages, a system message carrying them.
+
+    With `session` (a `SessionInitializer`) or `expand=True` it initializes the session
+    instead (work items from the task, rules, constraints, memories; the result also in
+    `state[result_key]`); the work items are made once per thread, however many runs.
+
+    Built without `alma`, it uses the store the graph runs with (`compile(store=...)`
+    or the server's) and the run's `configurable` tenant, project and agent; sync and
+    async graphs alike (`invoke`, `ainvoke`, `astream`).
 
     >>> builder.add_node("init", initializer(alma, agent="helena"))   # doctest: +SKIP
+    >>> builder.add_node("init", initializer())                       # doctest: +SKIP
     """
 
-    def node(state: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
+    def resolve(config: RunnableConfig | None) -> Needs:
+        facade = alma_for(alma, config) if session is None else session.alma
+        return Needs(facade, is_async(facade, "retrieve"))
+
+    def body(state: dict[str, Any], config: RunnableConfig | None, needs: Needs) -> Body:
+        facade, who = needs.facade, agent_of(agent, config)
         task = task_from_state(state, task_key)
+        ctx = WorkflowContext.from_config(config)
+        project = project_id or facade.core.project_id
         update: dict[str, Any] = {task_key: task}
-        if session is not None:
-            result = session.initialize(
-                project_id or alma.core.project_id, agent, task, codebase_path=codebase_path
+        if session is not None or expand:
+            init = session
+            if init is None:
+                cls = AsyncSessionInitializer if needs.asynchronous else SessionInitializer
+                init = cls(facade)
+            result = yield lambda: init.initialize(
+                project, who, task, codebase_path=codebase_path, key=ctx.run_id, context=ctx
             )
-            prompt = result.to_prompt()
+            prompt, session_id = result.to_prompt(), result.session_id
             update[result_key] = result.model_dump(mode="json")
         else:
-            found = alma.retrieve(
+            cls = AsyncSessionManager if needs.asynchronous else SessionManager
+            sessions = cls(facade.store, project_id=project, clock=facade.core.clock)
+            opened = yield lambda: sessions.start_session(project, who)
+            found = yield lambda: facade.retrieve(
                 task,
-                agent=agent,
+                agent=who,
+                project_id=project,
                 user_id=state.get(user_id_key),
                 top_k=top_k,
-                context=WorkflowContext.from_config(config),
+                context=ctx,
+                include_workflow_outcomes=True,
             )
-            prompt = found.to_prompt(max_tokens=max_tokens)
+            prompt, session_id = found.to_prompt(max_tokens=max_tokens), opened.session_id
         update[output_key] = prompt
+        update[session_key] = session_id
         if "messages" in state and prompt:
             update["messages"] = [SystemMessage(content=f"What you learned before:\n{prompt}")]
         return update
 
-    return node
+    return AlmaNode("initializer", resolve, body)

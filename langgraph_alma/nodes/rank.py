@@ -3,15 +3,21 @@ best one with `Command(goto=...)`."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
+from langchain_core.runnables import RunnableConfig
 from langgraph.types import Command
+
+from langgraph_alma.confidence import AsyncConfidenceEngine, ConfidenceEngine
+from langgraph_alma.nodes._node import AlmaNode, Needs, agent_of, alma_for, is_async
+from langgraph_alma.session.calls import Body
+from langgraph_alma.workflow.context import WorkflowContext
 
 
 def rank_strategies(
-    engine: Any,
-    agent: str,
+    engine: Any = None,
+    agent: str | None = None,
     *,
     task_key: str = "task",
     strategies_key: str = "strategies",
@@ -19,31 +25,51 @@ def rank_strategies(
     choice_key: str = "strategy",
     routes: Mapping[str, str] | None = None,
     default_route: str | None = None,
-) -> Callable[[dict[str, Any]], dict[str, Any] | Command]:
+) -> AlmaNode:
     """A node writing `state[output_key]` (strategies with score and recommendation, best
     first) and `state[choice_key]` (the best); with `routes` (strategy -> node) it returns
     a `Command` going to the best strategy's node.
 
+    `engine` is a `ConfidenceEngine` (or async one); built without, the node uses an
+    engine over the store the graph runs with, for the run's tenant, project and agent.
+
     >>> node = rank_strategies(ConfidenceEngine(alma), "helena")   # doctest: +SKIP
     """
 
-    def node(state: dict[str, Any]) -> dict[str, Any] | Command:
+    def resolve(config: RunnableConfig | None) -> Needs:
+        found = engine
+        if found is None:
+            facade = alma_for(None, config)
+            found = (
+                AsyncConfidenceEngine(facade)
+                if is_async(facade, "retrieve")
+                else ConfidenceEngine(facade)
+            )
+        return Needs(found, is_async(found, "rank_strategies"))
+
+    def body(
+        state: dict[str, Any], config: RunnableConfig | None, needs: Needs
+    ) -> Body[dict[str, Any] | Command]:
+        who = agent_of(agent, config)
         strategies = list(state.get(strategies_key) or [])
         if not strategies:
             raise ValueError(f"state[{strategies_key!r}] lists no candidate strategies")
-        ranked = engine.rank_strategies(state[task_key], strategies, agent)
+        ranked = yield lambda: needs.facade.rank_strategies(
+            strategies, state[task_key], who, workflow=WorkflowContext.from_config(config)
+        )
+        best = ranked[0][0]
         update = {
             output_key: [
-                {"strategy": s.strategy, "score": s.score, "recommendation": s.recommendation}
-                for s in ranked
+                {"strategy": s, "score": signal.score, "recommendation": signal.recommendation}
+                for s, signal in ranked
             ],
-            choice_key: ranked[0].strategy,
+            choice_key: best,
         }
         if routes is None:
             return update
-        goto = routes.get(ranked[0].strategy, default_route)
+        goto = routes.get(best, default_route)
         if goto is None:
-            raise ValueError(f"no route for strategy {ranked[0].strategy!r} and no default_route")
+            raise ValueError(f"no route for strategy {best!r} and no default_route")
         return Command(goto=goto, update=update)
 
-    return node
+    return AlmaNode("rank_strategies", resolve, body)

@@ -283,10 +283,23 @@ class ProgressCore:
         *,
         tests_passing: bool | None = None,
         project_id: str | None = None,
+        notes: str | None = None,
     ) -> StorePlan[WorkItem]:
         """Move an item to `status` if `TRANSITIONS` allows it (`InvalidTransition`
         otherwise; starting an item that still waits raises `ProgressError`), track its
-        time and attempts, and unblock the items that waited only on it."""
+        time and attempts, keep `notes`, and unblock the items that waited only on it."""
+        item, _ = yield from self.change_status(item_id, status, tests_passing, project_id, notes)
+        return item
+
+    def change_status(
+        self,
+        item_id: str,
+        status: WorkStatus | str,
+        tests_passing: bool | None = None,
+        project_id: str | None = None,
+        notes: str | None = None,
+    ) -> StorePlan[tuple[WorkItem, bool]]:
+        """`update_status`, also saying whether the status moved."""
         project = self._project(project_id)
         new = WorkStatus(status)
         items = yield from self.all_items(project)
@@ -318,6 +331,8 @@ class ProgressCore:
             item.completed_at = None
         if tests_passing is not None:
             item.tests_passing = tests_passing
+        if notes:
+            item.notes = [*item.notes, notes]
         item.status = new
         puts = [put_item(item)]
         if new is WorkStatus.DONE:
@@ -331,7 +346,7 @@ class ProgressCore:
                     dependant.status = WorkStatus.PENDING
                     puts.append(put_item(dependant))
         yield puts
-        return item
+        return item, new is not old
 
     def get_next_item(
         self,
@@ -343,32 +358,54 @@ class ProgressCore:
         items = yield from self.all_items(project_id)
         return pick_next(items, agent, strategy)
 
-    def get_progress_summary(self, project_id: str | None = None) -> StorePlan[ProgressSummary]:
-        """Counts by status, percent done, and the blocked and in-progress items."""
+    def get_progress_summary(
+        self, project_id: str | None = None, agent: str | None = None
+    ) -> StorePlan[ProgressSummary]:
+        """Counts by status, percent done, and the blocked and in-progress items (of
+        `agent` alone, when given)."""
         project = self._project(project_id)
         items = yield from self.all_items(project)
-        return summarise(project, items.values())
+        return summarise(project, [i for i in items.values() if agent is None or i.agent == agent])
 
     def log_session_progress(
         self,
-        *,
+        project_id: str | None = None,
         agent: str | None = None,
         session_id: str | None = None,
+        *,
         notes: str = "",
         items_touched: Sequence[str] = (),
-        project_id: str | None = None,
+        current_action: str = "",
+        actions_taken: int = 0,
+        outcomes_recorded: int = 0,
     ) -> StorePlan[ProgressLog]:
-        """Store a session's notes and touched items with a summary of the project."""
+        """Store a session's progress: the project's counters, the agent's current item,
+        and what the session reports (notes, touched items, action, counts)."""
         project = self._project(project_id)
         items = yield from self.all_items(project)
+        summary = summarise(project, items.values())
+        working = [
+            i
+            for i in items.values()
+            if i.status is WorkStatus.IN_PROGRESS and (agent is None or i.agent == agent)
+        ]
+        current = max(working, key=lambda i: i.last_started_at or i.created_at, default=None)
         log = ProgressLog(
             project_id=project,
             agent=agent,
             session_id=session_id,
             created_at=self.clock(),
             notes=notes,
-            summary=summarise(project, items.values()),
+            summary=summary,
             items_touched=list(items_touched),
+            items_total=summary.total,
+            items_done=summary.by_status["done"],
+            items_in_progress=summary.by_status["in_progress"],
+            items_blocked=summary.by_status["blocked"],
+            current_item_id=current.id if current else None,
+            current_action=current_action,
+            actions_taken=actions_taken,
+            outcomes_recorded=outcomes_recorded,
         )
         yield [PutOp(log_namespace(project), log.id, log.model_dump(mode="json"), False)]
         return log

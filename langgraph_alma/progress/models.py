@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from langgraph_alma.memory.types import new_id, utcnow
 
@@ -39,7 +39,7 @@ TRANSITIONS: dict[WorkStatus, frozenset[WorkStatus]] = {
 class WorkItem(BaseModel):
     """One unit of work: a feature, bug, task or test, with its dependencies."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, populate_by_name=True)
 
     id: str = Field(default_factory=new_id)
     project_id: str = "default"
@@ -54,14 +54,22 @@ class WorkItem(BaseModel):
     blocked_by: list[str] = Field(default_factory=list)  # items this one waits on
     tests: list[str] = Field(default_factory=list)
     tests_passing: bool = False
-    attempts: int = Field(default=0, ge=0)
+    attempts: int = Field(
+        default=0, ge=0, validation_alias=AliasChoices("attempts", "attempt_count")
+    )
     time_spent_ms: int = Field(default=0, ge=0)
     estimate_ms: int | None = Field(default=None, ge=0)  # optional; used by "quick_win"
     created_at: datetime = Field(default_factory=utcnow)
     started_at: datetime | None = None  # first time in progress
     last_started_at: datetime | None = None  # current stretch in progress
     completed_at: datetime | None = None
+    notes: list[str] = Field(default_factory=list)  # given with status changes
     metadata: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def attempt_count(self) -> int:
+        """The PRD's name for `attempts`: how many times the item was started."""
+        return self.attempts
 
 
 class ProgressSummary(BaseModel):
@@ -85,7 +93,10 @@ class ProgressSummary(BaseModel):
 
 
 class ProgressLog(BaseModel):
-    """A snapshot of a project's progress, logged at a point of a session."""
+    """A snapshot of a project's progress, logged at a point of a session, with the
+    PRD's counters (`items_total`, `items_done`, `items_in_progress`, `items_blocked`),
+    the agent's `current_item_id`, and what the session reports (`current_action`,
+    `actions_taken`, `outcomes_recorded`)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -97,3 +108,11 @@ class ProgressLog(BaseModel):
     notes: str = ""
     summary: ProgressSummary
     items_touched: list[str] = Field(default_factory=list)
+    items_total: int = 0
+    items_done: int = 0
+    items_in_progress: int = 0
+    items_blocked: int = 0
+    current_item_id: str | None = None
+    current_action: str = ""
+    actions_taken: int = Field(default=0, ge=0)
+    outcomes_recorded: int = Field(default=0, ge=0)

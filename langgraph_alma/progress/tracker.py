@@ -8,9 +8,9 @@ updating one project at once cannot lose each other's writes. Other stores get n
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, overload
 
 from langgraph.store.base import BaseStore
 
@@ -22,6 +22,36 @@ from langgraph_alma.memory._plan import (
 )
 from langgraph_alma.progress.core import ProgressCore, Strategy
 from langgraph_alma.progress.models import ProgressLog, ProgressSummary, WorkItem, WorkStatus
+
+_ITEM_FIELDS = (
+    "description",
+    "item_type",
+    "priority",
+    "agent",
+    "project_id",
+    "parent_id",
+    "blocks",
+    "blocked_by",
+    "tests",
+    "estimate_ms",
+    "metadata",
+)
+
+
+def item_arguments(
+    title: str | WorkItem, kwargs: dict[str, Any]
+) -> tuple[str, dict[str, Any], bool]:
+    """(title, keywords, given as a `WorkItem`) for `create_work_item`: a `WorkItem`
+    becomes its title and fields (its id kept)."""
+    if not isinstance(title, WorkItem):
+        return title, kwargs, False
+    if kwargs:
+        raise TypeError(f"create_work_item(item) takes no other arguments, got {sorted(kwargs)}")
+    item = title
+    fields = {f: getattr(item, f) for f in _ITEM_FIELDS}
+    if "project_id" not in item.model_fields_set:  # the tracker's project, not "default"
+        del fields["project_id"]
+    return item.title, {**fields, "item_id": item.id}, True
 
 
 def change_key(core: ProgressCore, project_id: str | None) -> str:
@@ -36,6 +66,7 @@ class ProgressTracker:
     >>> a = tracker.create_work_item("login form", priority=80)
     >>> b = tracker.create_work_item("login tests", blocked_by=[a.id])   # b is blocked
     >>> tracker.update_status(a.id, "in_progress"); tracker.update_status(a.id, "done")
+    >>> tracker.create_work_item(WorkItem(title="signup form"))          # the PRD's: an id
     >>> tracker.get_next_item().title                                   # 'login tests'
     """
 
@@ -60,11 +91,19 @@ class ProgressTracker:
         with store_atomic(self.store, change_key(self.core, project_id)):
             return run_store_plan(self.store, plan)
 
-    def create_work_item(self, title: str, **kwargs: Any) -> WorkItem:
-        """See `ProgressCore.create_work_item`: description, item_type, priority, agent,
-        project_id, parent_id, blocks, blocked_by, tests, estimate_ms, item_id, metadata."""
+    @overload
+    def create_work_item(self, title: WorkItem) -> str: ...
+    @overload
+    def create_work_item(self, title: str, **kwargs: Any) -> WorkItem: ...
+    def create_work_item(self, title: str | WorkItem, **kwargs: Any) -> WorkItem | str:
+        """The PRD's `create_work_item(item: WorkItem) -> str` (saves the item, returns
+        its id), or ours: a title and `ProgressCore.create_work_item`'s keywords
+        (description, item_type, priority, agent, project_id, parent_id, blocks,
+        blocked_by, tests, estimate_ms, item_id, metadata), returning the item."""
+        title, kwargs, prd = item_arguments(title, kwargs)
         plan = self.core.create_work_item(title, **kwargs)
-        return self._change(plan, kwargs.get("project_id"))
+        made = self._change(plan, kwargs.get("project_id"))
+        return made.id if prd else made
 
     def add_dependency(
         self, item_id: str, blocked_by: str, project_id: str | None = None
@@ -85,17 +124,37 @@ class ProgressTracker:
         self,
         item_id: str,
         status: WorkStatus | str,
+        notes: str | None = None,
         *,
         tests_passing: bool | None = None,
         project_id: str | None = None,
+    ) -> bool:
+        """The PRD's call: move an item to `status` (see `set_status`), keeping `notes`;
+        True when its status changed, False when it already had it.
+
+        >>> tracker.update_status(item.id, "done", "all tests pass")     # doctest: +SKIP
+        True
+        """
+        plan = self.core.change_status(item_id, status, tests_passing, project_id, notes)
+        return self._change(plan, project_id)[1]
+
+    def set_status(
+        self,
+        item_id: str,
+        status: WorkStatus | str,
+        *,
+        tests_passing: bool | None = None,
+        project_id: str | None = None,
+        notes: str | None = None,
     ) -> WorkItem:
         """Move an item to `status` (`TRANSITIONS` says which moves are allowed, else
         `InvalidTransition`); finishing one unblocks the items waiting only on it.
+        Returns the item.
 
-        >>> tracker.update_status(item.id, "done", tests_passing=True)   # doctest: +SKIP
+        >>> tracker.set_status(item.id, "done", tests_passing=True)      # doctest: +SKIP
         """
         plan = self.core.update_status(
-            item_id, status, tests_passing=tests_passing, project_id=project_id
+            item_id, status, tests_passing=tests_passing, project_id=project_id, notes=notes
         )
         return self._change(plan, project_id)
 
@@ -109,27 +168,22 @@ class ProgressTracker:
         `strategy`: "priority", "blocked_unblock" (unblocks the most) or "quick_win"."""
         return self._run(self.core.get_next_item(project_id, agent, strategy))
 
-    def get_progress_summary(self, project_id: str | None = None) -> ProgressSummary:
+    def get_progress_summary(
+        self, project_id: str | None = None, agent: str | None = None
+    ) -> ProgressSummary:
         """Counts by status, percent done, and the blocked and in-progress items."""
-        return self._run(self.core.get_progress_summary(project_id))
+        return self._run(self.core.get_progress_summary(project_id, agent))
 
     def log_session_progress(
         self,
-        *,
+        project_id: str | None = None,
         agent: str | None = None,
         session_id: str | None = None,
-        notes: str = "",
-        items_touched: Sequence[str] = (),
-        project_id: str | None = None,
+        **report: Any,
     ) -> ProgressLog:
-        """Record a session's notes and touched items with a summary of the project."""
-        plan = self.core.log_session_progress(
-            agent=agent,
-            session_id=session_id,
-            notes=notes,
-            items_touched=items_touched,
-            project_id=project_id,
-        )
+        """The PRD's call: log a session's progress (counters, current item); `report`:
+        notes, items_touched, current_action, actions_taken, outcomes_recorded."""
+        plan = self.core.log_session_progress(project_id, agent, session_id, **report)
         return self._change(plan, project_id)
 
     def get_progress_logs(
@@ -163,10 +217,12 @@ class AsyncProgressTracker:
         async with astore_atomic(self.store, change_key(self.core, project_id)):
             return await arun_store_plan(self.store, plan)
 
-    async def create_work_item(self, title: str, **kwargs: Any) -> WorkItem:
-        """Async `ProgressTracker.create_work_item`."""
+    async def create_work_item(self, title: str | WorkItem, **kwargs: Any) -> WorkItem | str:
+        """Async `ProgressTracker.create_work_item` (a `WorkItem` gives its id back)."""
+        title, kwargs, prd = item_arguments(title, kwargs)
         plan = self.core.create_work_item(title, **kwargs)
-        return await self._change(plan, kwargs.get("project_id"))
+        made = await self._change(plan, kwargs.get("project_id"))
+        return made.id if prd else made
 
     async def add_dependency(
         self, item_id: str, blocked_by: str, project_id: str | None = None
@@ -188,13 +244,27 @@ class AsyncProgressTracker:
         self,
         item_id: str,
         status: WorkStatus | str,
+        notes: str | None = None,
         *,
         tests_passing: bool | None = None,
         project_id: str | None = None,
-    ) -> WorkItem:
+    ) -> bool:
         """Async `ProgressTracker.update_status`."""
+        plan = self.core.change_status(item_id, status, tests_passing, project_id, notes)
+        return (await self._change(plan, project_id))[1]
+
+    async def set_status(
+        self,
+        item_id: str,
+        status: WorkStatus | str,
+        *,
+        tests_passing: bool | None = None,
+        project_id: str | None = None,
+        notes: str | None = None,
+    ) -> WorkItem:
+        """Async `ProgressTracker.set_status`."""
         plan = self.core.update_status(
-            item_id, status, tests_passing=tests_passing, project_id=project_id
+            item_id, status, tests_passing=tests_passing, project_id=project_id, notes=notes
         )
         return await self._change(plan, project_id)
 
@@ -207,27 +277,21 @@ class AsyncProgressTracker:
         """Async `ProgressTracker.get_next_item`."""
         return await self._run(self.core.get_next_item(project_id, agent, strategy))
 
-    async def get_progress_summary(self, project_id: str | None = None) -> ProgressSummary:
+    async def get_progress_summary(
+        self, project_id: str | None = None, agent: str | None = None
+    ) -> ProgressSummary:
         """Async `ProgressTracker.get_progress_summary`."""
-        return await self._run(self.core.get_progress_summary(project_id))
+        return await self._run(self.core.get_progress_summary(project_id, agent))
 
     async def log_session_progress(
         self,
-        *,
+        project_id: str | None = None,
         agent: str | None = None,
         session_id: str | None = None,
-        notes: str = "",
-        items_touched: Sequence[str] = (),
-        project_id: str | None = None,
+        **report: Any,
     ) -> ProgressLog:
         """Async `ProgressTracker.log_session_progress`."""
-        plan = self.core.log_session_progress(
-            agent=agent,
-            session_id=session_id,
-            notes=notes,
-            items_touched=items_touched,
-            project_id=project_id,
-        )
+        plan = self.core.log_session_progress(project_id, agent, session_id, **report)
         return await self._change(plan, project_id)
 
     async def get_progress_logs(

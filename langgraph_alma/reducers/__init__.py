@@ -16,8 +16,8 @@ field its own instance. Imports only langgraph and pydantic (no other layer of t
 | `merge_dict` | dicts, recursively, later wins | `{}` |
 | `union` | items not yet present, first-seen order (a set on a `set[...]` field) | `[]` / `set()` |
 | `sum` | `a + b` | `0` |
-| `last_value` | the last write; concurrent writes allowed, last in write order | absent |
-| `first_value` | the first write ever; later writes ignored | absent |
+| `last_value` | the last non-None write; concurrent writes allowed, last in write order | absent |
+| `first_value` | the first non-None write ever; later writes ignored | absent |
 | `max` / `min` | the largest / smallest write | absent |
 
 Concurrent writes of one superstep are folded in LangGraph's deterministic write order

@@ -118,13 +118,15 @@ def merge_dict(current: Mapping[str, Any], update: Mapping[str, Any]) -> dict[st
 
 
 def last_value(current: Any, update: Any) -> Any:
-    """The update. `last_value(1, 2) == 2`."""
-    return update
+    """The last non-None value (the workflow summary's definition): the update, unless it
+    is None. `last_value(1, 2) == 2`, `last_value(1, None) == 1`."""
+    return current if update is None else update
 
 
 def first_value(current: Any, update: Any) -> Any:
-    """The current value: the first one written wins for good. `first_value(1, 2) == 1`."""
-    return current
+    """The first non-None value: once one is written it wins for good.
+    `first_value(1, 2) == 1`, `first_value(None, 2) == 2`."""
+    return update if current is None else current
 
 
 def sum_values(current: Any, update: Any) -> Any:

@@ -3,6 +3,13 @@ session starts from (previous handoff, progress, focus, carried blockers, memori
 persisted in a LangGraph store, sync and async over one set of store plans."""
 
 from langgraph_alma.session.core import SessionCore, SessionNotFound
+from langgraph_alma.session.initializer import (
+    AsyncSessionInitializer,
+    CodebaseOrientation,
+    InitializationResult,
+    RulesOfEngagement,
+    SessionInitializer,
+)
 from langgraph_alma.session.manager import AsyncSessionManager, SessionManager
 from langgraph_alma.session.models import (
     MAX_DECISIONS,
@@ -14,7 +21,12 @@ from langgraph_alma.session.models import (
 __all__ = [
     "MAX_DECISIONS",
     "RULES_OF_ENGAGEMENT",
+    "AsyncSessionInitializer",
     "AsyncSessionManager",
+    "CodebaseOrientation",
+    "InitializationResult",
+    "RulesOfEngagement",
+    "SessionInitializer",
     "SessionContext",
     "SessionCore",
     "SessionHandoff",

@@ -10,7 +10,7 @@ so sessions that are started and abandoned do not pile up.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
@@ -29,7 +29,7 @@ from langgraph_alma.progress.core import (
     summarise,
 )
 from langgraph_alma.progress.models import ProgressSummary, WorkItem, WorkStatus
-from langgraph_alma.session.models import SessionContext, SessionHandoff
+from langgraph_alma.session.models import HANDOFF_FIELDS, SessionContext, SessionHandoff
 
 SESSION = "session"
 OPEN_SESSION_TTL_MINUTES = 7 * 24 * 60.0
@@ -58,6 +58,24 @@ def put_session(handoff: SessionHandoff, open_ttl_minutes: float | None = None) 
         False,
         ttl=open_ttl_minutes if handoff.ended_at is None else None,
     )
+
+
+def handoff_fields(fields: dict[str, Any]) -> dict[str, Any]:
+    """`fields`, checked to be handoff fields a caller may set (`ProgressError` names
+    the unknown ones)."""
+    unknown = sorted(set(fields) - HANDOFF_FIELDS)
+    if unknown:
+        raise ProgressError(
+            f"unknown handoff fields {unknown}; expected some of {sorted(HANDOFF_FIELDS)}"
+        )
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in fields.items()}
+
+
+def closed(handoff: SessionHandoff, now: datetime, fields: dict[str, Any]) -> SessionHandoff:
+    """`handoff` ended at `now` with `fields` (work items merged with those it had)."""
+    merged = {**handoff.model_dump(), **fields, "ended_at": now}
+    merged["work_items"] = list(dict.fromkeys([*handoff.work_items, *fields.get("work_items", [])]))
+    return SessionHandoff.model_validate(merged)
 
 
 def ended_sessions(found: Iterable[Item]) -> list[SessionHandoff]:
@@ -163,6 +181,7 @@ class SessionCore:
             next_steps=list(previous.next_steps) if previous else [],
             recent_outcomes=outcomes,
             heuristics=list(getattr(found, "heuristics", []) or []),
+            workflow_outcomes=list(getattr(found, "workflow_outcomes", []) or []),
             anti_patterns=list(getattr(found, "anti_patterns", []) or []),
         )
 
@@ -171,14 +190,13 @@ class SessionCore:
         session_id: str,
         *,
         agent: str | None = None,
-        summary: str = "",
-        key_decisions: Sequence[str] = (),
-        blockers: Sequence[str] = (),
-        next_steps: Sequence[str] = (),
-        work_items: Sequence[str] = (),
         project_id: str | None = None,
+        **fields: Any,
     ) -> StorePlan[SessionHandoff]:
-        """Close a session `start_session` opened, recording its handoff."""
+        """Close a session `start_session` opened, recording its handoff (`fields`: any
+        of `HANDOFF_FIELDS`, e.g. summary, last_action, last_outcome, key_decisions,
+        blockers, next_steps, active_files, test_status, work_items)."""
+        fields = handoff_fields(fields)
         project = self._project(project_id)
         (found,) = yield [GetOp(session_namespace(project, agent), session_id)]
         if found is None:
@@ -188,53 +206,52 @@ class SessionCore:
         handoff = SessionHandoff.model_validate(found.value)
         if handoff.ended_at is not None:
             raise ProgressError(f"session {session_id!r} already ended at {handoff.ended_at}")
-        handoff = SessionHandoff.model_validate(
-            {
-                **handoff.model_dump(),
-                "ended_at": self.clock(),
-                "summary": summary,
-                "key_decisions": list(key_decisions),  # the model keeps the latest 10
-                "blockers": list(blockers),
-                "next_steps": list(next_steps),
-                "work_items": list(dict.fromkeys([*handoff.work_items, *work_items])),
-            }
-        )
+        handoff = closed(handoff, self.clock(), fields)
         yield [put_session(handoff)]
         return handoff
 
     def create_handoff(
         self,
-        *,
-        agent: str | None = None,
-        summary: str = "",
-        key_decisions: Sequence[str] = (),
-        blockers: Sequence[str] = (),
-        next_steps: Sequence[str] = (),
-        work_items: Sequence[str] = (),
-        started_at: datetime | None = None,
-        session_id: str | None = None,
         project_id: str | None = None,
+        agent: str | None = None,
+        session_id: str | None = None,
+        last_action: str = "",
+        last_outcome: str | None = None,
+        *,
+        started_at: datetime | None = None,
+        **context: Any,
     ) -> StorePlan[SessionHandoff]:
-        """Record a complete handoff for a session not opened with `start_session`."""
+        """The PRD's `create_handoff(project_id, agent, session_id, last_action,
+        last_outcome, **context)`: close the open session `session_id` with its handoff,
+        or record a complete one (a new session when `session_id` names none)."""
+        fields = handoff_fields(context)
+        if last_action:
+            fields["last_action"] = last_action
+        if last_outcome is not None:
+            fields["last_outcome"] = last_outcome
+        project = self._project(project_id)
         now = self.clock()
-        fields = {"session_id": session_id} if session_id else {}
-        handoff = SessionHandoff(
-            **fields,
-            project_id=self._project(project_id),
-            agent=agent,
-            started_at=started_at or now,
-            ended_at=now,
-            summary=summary,
-            key_decisions=list(key_decisions),
-            blockers=list(blockers),
-            next_steps=list(next_steps),
-            work_items=list(dict.fromkeys(work_items)),
+        if session_id:
+            (found,) = yield [GetOp(session_namespace(project, agent), session_id)]
+            if found is not None:
+                handoff = SessionHandoff.model_validate(found.value)
+                if handoff.ended_at is not None:
+                    raise ProgressError(
+                        f"session {session_id!r} already ended at {handoff.ended_at}"
+                    )
+                handoff = closed(handoff, now, fields)
+                yield [put_session(handoff)]
+                return handoff
+        ids = {"session_id": session_id} if session_id else {}
+        opened = SessionHandoff(
+            **ids, project_id=project, agent=agent, started_at=started_at or now
         )
+        handoff = closed(opened, now, fields)
         yield [put_session(handoff)]
         return handoff
 
     def previous_sessions(
-        self, limit: int = 5, agent: str | None = None, project_id: str | None = None
+        self, project_id: str | None = None, agent: str | None = None, limit: int = 5
     ) -> StorePlan[list[SessionHandoff]]:
         """Ended sessions, latest first: of `agent`, or of every agent when None."""
         project = self._project(project_id)
@@ -255,6 +272,21 @@ class SessionCore:
         else:
             when = prev.ended_at.strftime("%Y-%m-%d %H:%M UTC") if prev.ended_at else "?"
             lines.append(f"Last session ({when}): {prev.summary or '(no summary)'}")
+            if prev.current_goal:
+                lines.append(f"Goal: {prev.current_goal}")
+            if prev.last_action:
+                outcome = f" ({prev.last_outcome})" if prev.last_outcome else ""
+                lines.append(f"Last action: {prev.last_action}{outcome}")
+            if prev.active_files:
+                lines.append("Active files: " + ", ".join(prev.active_files[:10]))
+            if prev.test_status:
+                failing = [t for t, ok in prev.test_status.items() if not ok]
+                lines.append(
+                    f"Tests: {len(prev.test_status) - len(failing)}/{len(prev.test_status)} "
+                    "passing" + (f"; failing: {', '.join(failing[:5])}" if failing else "")
+                )
+            if prev.risk_flags:
+                lines.append("Risks: " + "; ".join(prev.risk_flags))
             if prev.key_decisions:
                 lines.append("Decisions: " + "; ".join(prev.key_decisions[-3:]))
             if prev.blockers:

@@ -6,13 +6,22 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from langgraph_alma.extraction.rules import split_tasks
+from langgraph_alma.memory.learning import stable_key
+from langgraph_alma.memory.scope import MemoryScope
+from langgraph_alma.memory.scoring import MemorySlice
+from langgraph_alma.memory.types import new_id, utcnow
 from langgraph_alma.progress import AsyncProgressTracker, ProgressTracker, WorkItem
+from langgraph_alma.progress.core import ProgressError
+from langgraph_alma.session.calls import Body, adrive, drive
+from langgraph_alma.session.manager import AsyncSessionManager, SessionManager
+from langgraph_alma.session.models import RULES_OF_ENGAGEMENT, SessionContext, SessionHandoff
 
 
 class CodebaseOrientation(BaseModel):
@@ -26,29 +35,69 @@ class CodebaseOrientation(BaseModel):
     error: str | None = None
 
 
-class InitializationResult(BaseModel):
-    """Everything an agent needs before its first step."""
+class RulesOfEngagement(BaseModel):
+    """What an agent works under: its scope's and domain's rules, constraints and gates."""
 
+    scope_rules: list[str] = Field(default_factory=list)
+    constraints: list[str] = Field(default_factory=list)
+    quality_gates: list[str] = Field(default_factory=list)
+
+
+class InitializationResult(BaseModel):
+    """Everything an agent needs before its first step, with the PRD's fields:
+    `session_id`, `goal`, `work_items`, `recommended_start`, `relevant_memories` (a
+    `MemorySlice`), `scope_rules`, `constraints`, `quality_gates`. `recommended`, `rules`
+    and `memories` (the slice as prompt text) are our older names."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    id: str = Field(default_factory=new_id)
+    session_id: str | None = None
     project_id: str
     agent: str
     goal: str
     work_items: list[WorkItem] = Field(default_factory=list)
-    recommended: WorkItem | None = None
+    recommended_start: WorkItem | None = Field(
+        default=None, validation_alias=AliasChoices("recommended_start", "recommended")
+    )
     orientation: CodebaseOrientation | None = None
-    memories: str = ""
-    rules: list[str] = Field(default_factory=list)
+    relevant_memories: MemorySlice = Field(default_factory=MemorySlice)
+    scope_rules: list[str] = Field(
+        default_factory=list, validation_alias=AliasChoices("scope_rules", "rules")
+    )
     constraints: list[str] = Field(default_factory=list)
     quality_gates: list[str] = Field(default_factory=list)
+    previous_handoff: SessionHandoff | None = None
+    initialized_at: datetime = Field(default_factory=utcnow)
+
+    @property
+    def recommended(self) -> WorkItem | None:
+        return self.recommended_start
+
+    @property
+    def rules(self) -> list[str]:
+        return self.scope_rules
+
+    @property
+    def memories(self) -> str:
+        """The relevant memories as prompt text."""
+        return self.relevant_memories.to_prompt(max_tokens=800)
 
     def to_prompt(self) -> str:
         """The result as a compact system prompt."""
         parts = [f"Goal: {self.goal}"]
-        if self.recommended:
-            parts.append(f"Start with: {self.recommended.title}")
+        if self.recommended_start:
+            parts.append(f"Start with: {self.recommended_start.title}")
         if self.work_items:
             parts.append("Work items:\n" + "\n".join(f"- {w.title}" for w in self.work_items))
+        prev = self.previous_handoff
+        if prev is not None and (prev.summary or prev.next_steps or prev.blockers):
+            lines = [f"Last session: {prev.summary or prev.last_action or '(no summary)'}"]
+            lines += [f"- next: {x}" for x in prev.next_steps]
+            lines += [f"- blocker: {x}" for x in prev.blockers]
+            parts.append("\n".join(lines))
         for title, lines in (
-            ("Rules", self.rules),
+            ("Rules", self.scope_rules),
             ("Constraints", self.constraints),
             ("Quality gates", self.quality_gates),
         ):
@@ -60,8 +109,8 @@ class InitializationResult(BaseModel):
                 f"Codebase: branch {o.branch}, {len(o.changed_files)} changed files, "
                 f"top level {', '.join(o.layout[:10])}"
             )
-        if self.memories:
-            parts.append(self.memories)
+        if memories := self.memories:
+            parts.append(memories)
         return "\n\n".join(parts)
 
 
@@ -99,17 +148,47 @@ def orient(path: str | Path, commits: int = 5) -> CodebaseOrientation:
         return CodebaseOrientation(path=str(root), error=str(reason).strip()[:200])
 
 
-def _titles(prompt: str, auto_expand: bool) -> list[str] | None:
-    """The titles when they need no call (None: ask the extractor)."""
-    if not prompt or not prompt.strip():
-        raise ValueError("user_prompt must not be empty")
-    return None if auto_expand else [prompt.strip()]
+_TYPE_WORDS = (
+    ("bug", ("fix", "bug", "broken", "error", "crash", "flaky", "regression", "fails")),
+    ("test", ("test", "tests", "coverage", "verify")),
+    ("feature", ("add", "implement", "build", "create", "support", "new")),
+)
+
+
+def item_type_of(title: str, domain: Any = None) -> str:
+    """A work item's type from its words (bug, test, feature), kept when the domain
+    declares that entity type (or names none); "task" otherwise."""
+    words = set(title.lower().replace(",", " ").split())
+    guess = next((t for t, cue in _TYPE_WORDS if words & set(cue)), "task")
+    declared = {e.name for e in getattr(domain, "entity_types", None) or []}
+    return guess if not declared or guess in declared else "task"
 
 
 def _extractor(configured: Any) -> Any:
     from langgraph_alma.extraction import default_extractor
 
     return configured or default_extractor()
+
+
+def rules_of_engagement(
+    alma: Any, agent: str, scope: MemoryScope | None = None
+) -> RulesOfEngagement:
+    """The rules an agent works under, from its `MemoryScope` (default: the one `alma`
+    gives it) and `alma`'s domain."""
+    scope = scope or alma.core.scope_of(agent)
+    rules = []
+    if scope.can_learn:
+        rules.append(f"Learn only about: {', '.join(scope.can_learn)}")
+    if scope.cannot_learn:
+        rules.append(f"Never learn about: {', '.join(scope.cannot_learn)}")
+    domain = getattr(alma, "domain", None)
+    if domain is not None:
+        rules.append(f"Work within the {domain.name} domain")
+    rules += list(RULES_OF_ENGAGEMENT)
+    gates = ["Each work item ends in review or done, never silently dropped"]
+    if domain is not None and domain.name == "coding":
+        gates.append("Tests for a work item pass before it is done")
+    return RulesOfEngagement(scope_rules=rules, quality_gates=gates)
 
 
 def _result(
@@ -119,62 +198,183 @@ def _result(
     prompt: str,
     items: list[WorkItem],
     recommended: WorkItem | None,
-    found: Any,
+    found: MemorySlice,
     orientation: CodebaseOrientation | None,
+    opened: SessionContext,
 ) -> InitializationResult:
     """Rules, constraints and gates from the agent's scope, its domain and its memories."""
-    scope = alma.core.scope_of(agent)
-    rules = []
-    if scope.can_learn:
-        rules.append(f"Learn only about: {', '.join(scope.can_learn)}")
-    if scope.cannot_learn:
-        rules.append(f"Never learn about: {', '.join(scope.cannot_learn)}")
-    domain = getattr(alma, "domain", None)
-    if domain is not None:
-        rules.append(f"Work within the {domain.name} domain")
+    rules = rules_of_engagement(alma, agent)
     constraints = [f"Avoid: {a.pattern} ({a.why_bad})" for a in found.anti_patterns]
     constraints += [f"User prefers: {p.preference}" for p in found.preferences]
-    gates = ["Each work item ends in review or done, never silently dropped"]
-    if any(w.tests for w in items) or (domain is not None and domain.name == "coding"):
-        gates.append("Tests for a work item pass before it is done")
+    constraints += [f"Carried blocker: {b}" for b in opened.blockers]
+    gates = list(rules.quality_gates)
+    test_gate = "Tests for a work item pass before it is done"
+    if any(w.tests for w in items) and test_gate not in gates:
+        gates.append(test_gate)
     gates += [f"Prefer: {h.strategy} (confidence {h.confidence:.0%})" for h in found.heuristics[:3]]
     return InitializationResult(
+        session_id=opened.session_id,
         project_id=project_id,
         agent=agent,
         goal=prompt.strip(),
         work_items=items,
-        recommended=recommended,
+        recommended_start=recommended,
         orientation=orientation,
-        memories=found.to_prompt(max_tokens=800),
-        rules=rules,
+        relevant_memories=found,
+        scope_rules=rules.scope_rules,
         constraints=constraints,
         quality_gates=gates,
+        previous_handoff=opened.previous_handoff,
     )
 
 
-def _item_kwargs(agent: str, project_id: str, prompt: str, i: int) -> dict[str, Any]:
-    return {
-        "agent": agent,
-        "project_id": project_id,
-        "priority": max(1, 90 - 10 * i),
-        "description": prompt,
-    }
+def work_item_id(project_id: str, key: str, index: int, title: str) -> str:
+    """The id of the `index`-th work item a session keyed `key` (a thread) creates: the
+    same key and title always name the same item, so a rerun creates nothing new."""
+    return stable_key("w", project_id, key, str(index), title)
 
 
-class SessionInitializer:
-    """Initializes a session for an agent on top of `Alma` and a `ProgressTracker`.
+class _Initializer:
+    """The initialization, written once as a body of calls (`session.calls`)."""
 
-    >>> SessionInitializer(alma).initialize("shop", "helena", "1. add login\\n2. test it")
-    ... # doctest: +SKIP
-    """
+    _asynchronous = False
 
     def __init__(
-        self, alma: Any, tracker: ProgressTracker | None = None, extractor: Any = None
+        self,
+        alma: Any,
+        tracker: Any = None,
+        extractor: Any = None,
+        codebase_path: str | Path | None = None,
     ) -> None:
         self.alma = alma
         self.tracker = tracker
         # The LLM expands prompts when one is configured; rules otherwise.
         self.extractor = extractor or getattr(alma, "extractor", None)
+        self.codebase_path = codebase_path
+
+    def _tracker(self, project_id: str) -> Any:
+        if self.tracker is not None:
+            return self.tracker
+        cls = AsyncProgressTracker if self._asynchronous else ProgressTracker
+        return cls(self.alma.store, project_id=project_id, clock=self.alma.core.clock)
+
+    def _sessions(self, project_id: str) -> Any:
+        cls = AsyncSessionManager if self._asynchronous else SessionManager
+        return cls(self.alma.store, project_id=project_id, clock=self.alma.core.clock)
+
+    def _titles(self, user_prompt: str, auto_expand: bool) -> Body[list[str]]:
+        if not user_prompt or not user_prompt.strip():
+            raise ValueError("user_prompt must not be empty")
+        if not auto_expand:
+            return [user_prompt.strip()]
+        ex = _extractor(self.extractor)
+        if self._asynchronous:
+            titles = yield lambda: ex.aexpand_tasks(user_prompt)
+        else:
+            titles = yield lambda: ex.expand_tasks(user_prompt)
+        return list(titles or [user_prompt.strip()])
+
+    def _orient(self, path: str | Path) -> Body[CodebaseOrientation]:
+        if self._asynchronous:
+            return (yield lambda: asyncio.to_thread(orient, path))
+        return (yield lambda: orient(path))
+
+    def _expand_body(self, user_prompt: str, domain: Any, auto_expand: bool = True) -> Body:
+        titles = yield from self._titles(user_prompt, auto_expand)
+        domain = domain if domain is not None else getattr(self.alma, "domain", None)
+        if isinstance(domain, str):
+            from langgraph_alma.domains import DomainMemoryFactory
+
+            domain = DomainMemoryFactory.get_preset(domain)
+        return [
+            WorkItem(
+                title=t,
+                description=user_prompt,
+                item_type=item_type_of(t, domain),
+                priority=max(1, 90 - 10 * i),
+                project_id=self.alma.core.project_id,
+            )
+            for i, t in enumerate(titles)
+        ]
+
+    def _initialize_body(
+        self,
+        project_id: str,
+        agent: str,
+        user_prompt: str,
+        auto_expand: bool,
+        codebase_path: str | Path | None,
+        key: str | None,
+        context: Any,
+    ) -> Body[InitializationResult]:
+        planned = yield from self._expand_body(user_prompt, None, auto_expand)
+        tracker, sessions = self._tracker(project_id), self._sessions(project_id)
+        opened = yield lambda: sessions.start_session(project_id, agent)
+        existing: dict[str, WorkItem] = {}
+        if key is not None:
+            existing = {w.id: w for w in (yield lambda: tracker.list_items(project_id))}
+        items = []
+        for i, w in enumerate(planned):
+            item_id = work_item_id(project_id, key, i, w.title) if key is not None else None
+            if item_id is not None and item_id in existing:
+                items.append(existing[item_id])
+                continue
+            fields = {
+                "description": w.description,
+                "item_type": w.item_type,
+                "priority": w.priority,
+                "agent": agent,
+                "project_id": project_id,
+                "item_id": item_id,
+            }
+            try:
+                made = yield lambda t=w.title, f=fields: tracker.create_work_item(t, **f)
+            except ProgressError as exc:
+                if item_id is None:
+                    raise
+                # Another run of the same session made it first.
+                made = yield lambda i=item_id: tracker.get_item(i, project_id)
+                if made is None:
+                    raise exc
+            items.append(made)
+        found = yield lambda: self.alma.retrieve(
+            user_prompt,
+            agent=agent,
+            project_id=project_id,
+            context=context,
+            include_workflow_outcomes=True,
+        )
+        path = codebase_path if codebase_path is not None else self.codebase_path
+        orientation = (yield from self._orient(path)) if path else None
+        recommended = yield lambda: tracker.get_next_item(project_id, agent=agent)
+        return _result(
+            self.alma,
+            project_id,
+            agent,
+            user_prompt,
+            items,
+            recommended,
+            found,
+            orientation,
+            opened,
+        )
+
+    def get_rules_of_engagement(
+        self, agent: str, scope: MemoryScope | None = None
+    ) -> RulesOfEngagement:
+        """The rules `agent` works under (its scope's, or `scope`'s, and the domain's)."""
+        return rules_of_engagement(self.alma, agent, scope)
+
+
+class SessionInitializer(_Initializer):
+    """Initializes a session for an agent on top of `Alma`: opens a `SessionManager`
+    session, turns the prompt into work items (once per `key`, e.g. the thread), recalls
+    what the agent learned (past workflow runs included), the rules it works under, and
+    recommends where to start.
+
+    >>> SessionInitializer(alma).initialize("shop", "helena", "1. add login\\n2. test it")
+    ... # doctest: +SKIP
+    """
 
     def initialize(
         self,
@@ -183,39 +383,32 @@ class SessionInitializer:
         user_prompt: str,
         auto_expand: bool = True,
         codebase_path: str | Path | None = None,
+        *,
+        key: str | None = None,
+        context: Any = None,
     ) -> InitializationResult:
-        titles = _titles(user_prompt, auto_expand)
-        if titles is None:
-            titles = _extractor(self.extractor).expand_tasks(user_prompt) or [user_prompt.strip()]
-        tracker = self.tracker or ProgressTracker(
-            self.alma.store, project_id=project_id, clock=self.alma.core.clock
-        )
-        items = [
-            tracker.create_work_item(t, **_item_kwargs(agent, project_id, user_prompt, i))
-            for i, t in enumerate(titles)
-        ]
-        found = self.alma.retrieve(user_prompt, agent=agent, project_id=project_id)
-        return _result(
-            self.alma,
-            project_id,
-            agent,
-            user_prompt,
-            items,
-            tracker.get_next_item(project_id, agent=agent),
-            found,
-            orient(codebase_path) if codebase_path else None,
+        """The session's start; with `key`, a rerun finds the work items it made before."""
+        return drive(
+            self._initialize_body(
+                project_id, agent, user_prompt, auto_expand, codebase_path, key, context
+            )
         )
 
+    def expand_prompt(self, user_prompt: str, domain: Any = None) -> list[WorkItem]:
+        """The prompt as work items (not saved), typed by `domain` (a schema or preset
+        name; default the Alma's): "feature", "bug", "test" or "task"."""
+        return drive(self._expand_body(user_prompt, domain))
 
-class AsyncSessionInitializer:
+    def orient_to_codebase(self, project_id: str | None = None) -> CodebaseOrientation:
+        """Branch, changed files, recent commits and layout of the codebase (the
+        `codebase_path` given at construction, else the working directory)."""
+        return orient(self.codebase_path or ".")
+
+
+class AsyncSessionInitializer(_Initializer):
     """`SessionInitializer` over an `AsyncAlma` and an `AsyncProgressTracker`."""
 
-    def __init__(
-        self, alma: Any, tracker: AsyncProgressTracker | None = None, extractor: Any = None
-    ) -> None:
-        self.alma = alma
-        self.tracker = tracker
-        self.extractor = extractor or getattr(alma, "extractor", None)
+    _asynchronous = True
 
     async def initialize(
         self,
@@ -224,27 +417,21 @@ class AsyncSessionInitializer:
         user_prompt: str,
         auto_expand: bool = True,
         codebase_path: str | Path | None = None,
+        *,
+        key: str | None = None,
+        context: Any = None,
     ) -> InitializationResult:
-        titles = _titles(user_prompt, auto_expand)
-        if titles is None:
-            expanded = await _extractor(self.extractor).aexpand_tasks(user_prompt)
-            titles = expanded or [user_prompt.strip()]
-        tracker = self.tracker or AsyncProgressTracker(
-            self.alma.store, project_id=project_id, clock=self.alma.core.clock
+        """Async `SessionInitializer.initialize`."""
+        return await adrive(
+            self._initialize_body(
+                project_id, agent, user_prompt, auto_expand, codebase_path, key, context
+            )
         )
-        items = [
-            await tracker.create_work_item(t, **_item_kwargs(agent, project_id, user_prompt, i))
-            for i, t in enumerate(titles)
-        ]
-        found = await self.alma.retrieve(user_prompt, agent=agent, project_id=project_id)
-        orientation = await asyncio.to_thread(orient, codebase_path) if codebase_path else None
-        return _result(
-            self.alma,
-            project_id,
-            agent,
-            user_prompt,
-            items,
-            await tracker.get_next_item(project_id, agent=agent),
-            found,
-            orientation,
-        )
+
+    async def expand_prompt(self, user_prompt: str, domain: Any = None) -> list[WorkItem]:
+        """Async `SessionInitializer.expand_prompt`."""
+        return await adrive(self._expand_body(user_prompt, domain))
+
+    async def orient_to_codebase(self, project_id: str | None = None) -> CodebaseOrientation:
+        """Async `SessionInitializer.orient_to_codebase`."""
+        return await asyncio.to_thread(orient, self.codebase_path or ".")

@@ -62,24 +62,46 @@ class SessionManager:
         task = self.core.retrieval_task(snap)
         if self.alma is not None and agent is not None and task:
             found = self.alma.retrieve(
-                task, agent=agent, project_id=opened.project_id, top_k=RETRIEVE_TOP_K
+                task,
+                agent=agent,
+                project_id=opened.project_id,
+                top_k=RETRIEVE_TOP_K,
+                include_workflow_outcomes=True,
             )
         return self.core.context(opened, snap, found)
 
     def end_session(self, session_id: str, **handoff: Any) -> SessionHandoff:
-        """Close a started session: agent, summary, key_decisions, blockers, next_steps,
-        work_items, project_id."""
+        """Close a started session: agent, project_id and handoff fields (summary,
+        last_action, last_outcome, key_decisions, blockers, next_steps, active_files,
+        test_status, risk_flags, work_items...)."""
         return self._run(self.core.end_session(session_id, **handoff))
 
-    def create_handoff(self, **handoff: Any) -> SessionHandoff:
-        """Record a complete handoff: agent, summary, key_decisions, blockers, next_steps,
-        work_items, started_at, session_id, project_id."""
-        return self._run(self.core.create_handoff(**handoff))
+    def create_handoff(
+        self,
+        project_id: str | None = None,
+        agent: str | None = None,
+        session_id: str | None = None,
+        last_action: str = "",
+        last_outcome: str | None = None,
+        **context: Any,
+    ) -> SessionHandoff:
+        """The PRD's call: close the open session `session_id` with its handoff, or
+        record a complete one; `context` holds the other handoff fields.
+
+        >>> sessions.create_handoff("shop", "helena", sid, "ran the tests", "success",
+        ...                         next_steps=["signup form"])          # doctest: +SKIP
+        """
+        return self._run(
+            self.core.create_handoff(
+                project_id, agent, session_id, last_action, last_outcome, **context
+            )
+        )
 
     def get_previous_sessions(
-        self, limit: int = 5, agent: str | None = None, project_id: str | None = None
+        self, project_id: str | None = None, agent: str | None = None, limit: int = 5
     ) -> list[SessionHandoff]:
-        return self._run(self.core.previous_sessions(limit, agent, project_id))
+        """Ended sessions, latest first: of `agent`, or of every agent when None."""
+        return self._run(self.core.previous_sessions(project_id, agent, limit))
 
     def get_quick_reload(self, project_id: str | None = None, agent: str | None = None) -> str:
         project = project_id if project_id is not None else self.project_id
@@ -120,20 +142,38 @@ class AsyncSessionManager:
         task = self.core.retrieval_task(snap)
         if self.alma is not None and agent is not None and task:
             found = await self.alma.retrieve(
-                task, agent=agent, project_id=opened.project_id, top_k=RETRIEVE_TOP_K
+                task,
+                agent=agent,
+                project_id=opened.project_id,
+                top_k=RETRIEVE_TOP_K,
+                include_workflow_outcomes=True,
             )
         return self.core.context(opened, snap, found)
 
     async def end_session(self, session_id: str, **handoff: Any) -> SessionHandoff:
         return await self._run(self.core.end_session(session_id, **handoff))
 
-    async def create_handoff(self, **handoff: Any) -> SessionHandoff:
-        return await self._run(self.core.create_handoff(**handoff))
+    async def create_handoff(
+        self,
+        project_id: str | None = None,
+        agent: str | None = None,
+        session_id: str | None = None,
+        last_action: str = "",
+        last_outcome: str | None = None,
+        **context: Any,
+    ) -> SessionHandoff:
+        """Async `SessionManager.create_handoff`."""
+        return await self._run(
+            self.core.create_handoff(
+                project_id, agent, session_id, last_action, last_outcome, **context
+            )
+        )
 
     async def get_previous_sessions(
-        self, limit: int = 5, agent: str | None = None, project_id: str | None = None
+        self, project_id: str | None = None, agent: str | None = None, limit: int = 5
     ) -> list[SessionHandoff]:
-        return await self._run(self.core.previous_sessions(limit, agent, project_id))
+        """Async `SessionManager.get_previous_sessions`."""
+        return await self._run(self.core.previous_sessions(project_id, agent, limit))
 
     async def get_quick_reload(
         self, project_id: str | None = None, agent: str | None = None

@@ -52,6 +52,21 @@ WHERE tenant_id = %(tenant)s AND thread_id = %(thread)s AND checkpoint_ns = ''
 ORDER BY seq IS NULL, seq DESC, checkpoint_id DESC
 LIMIT 1"""
 
+# A run's newest manager checkpoint on any branch (when its main branch has none).
+LATEST_ANY_BRANCH = """
+SELECT checkpoint_id, seq, node_id, created_at, branch_id
+FROM alma_checkpoints
+WHERE tenant_id = %(tenant)s AND thread_id = %(thread)s AND checkpoint_ns = ''
+  AND seq IS NOT NULL
+ORDER BY created_at DESC, checkpoint_id DESC
+LIMIT 1"""
+
+# The workflow a run belongs to, as its checkpoints record it.
+WORKFLOW_OF_RUN = """
+SELECT workflow_id FROM alma_checkpoints
+WHERE tenant_id = %(tenant)s AND thread_id = %(thread)s AND workflow_id IS NOT NULL
+LIMIT 1"""
+
 # Cleanup holds every counter row of the run, so no writer of the run is between its
 # lock and its commit while checkpoints and blobs go.
 LOCK_RUN = """

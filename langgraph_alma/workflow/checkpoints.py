@@ -55,6 +55,11 @@ class CheckpointRecord:
     pending_writes: list[tuple[str, str, Any]] = field(default_factory=list)
 
     @property
+    def sequence_number(self) -> int:
+        """The PRD's name for `seq`: the checkpoint's number on its branch."""
+        return self.seq
+
+    @property
     def config(self) -> RunnableConfig:
         """The LangGraph config of this checkpoint (resume a graph from it)."""
         return {
@@ -180,25 +185,34 @@ class CheckpointManager:
     def resume_point(
         self, run_id: str, branch_id: str | None = None, tenant_id: str | None = None
     ) -> Plan[CheckpointRecord | None]:
-        """The newest checkpoint of a branch (None: the main branch) with its state and
-        pending writes; None when the branch has none. A run whose checkpoints a graph
-        wrote (no manager checkpoints) resumes from the graph's newest, `seq` its step."""
+        """The newest checkpoint of a branch with its state and pending writes; None when
+        the branch has none. With no branch: the main branch's newest, else (every
+        checkpoint of the run is on a named branch) the run's newest on any branch. A run
+        whose checkpoints a graph wrote (no manager checkpoints) resumes from the graph's
+        newest, `seq` its step."""
         if not run_id:
             raise ConfigError("get_resume_point needs a run_id")
         config = self._config(WorkflowContext(tenant_id=tenant_id), str(run_id))
         tenant = self.saver.tenant(config)
         key = {"tenant": tenant, "thread": str(run_id), "branch": branch_id or MAIN_BRANCH}
         rows = yield [set_tenant(tenant), Sql(_sql.LATEST, key, fetch=True)]
-        if not rows[1]:
+        found = rows[1]
+        branch = branch_id
+        if not found and branch_id is None:
+            rows = yield [set_tenant(tenant), Sql(_sql.LATEST_ANY_BRANCH, key, fetch=True)]
+            found = rows[1]
+            if found:
+                branch = found[0][4]
+        if not found:
             return None
-        checkpoint_id, seq, node_id, created_at = rows[1][0]
+        checkpoint_id, seq, node_id, created_at = found[0][:4]
         config["configurable"]["checkpoint_id"] = checkpoint_id
         tup = yield from self.saver.get_tuple(config)
         if tup is None:  # deleted between the two reads
             return None
         return CheckpointRecord(
             str(run_id),
-            branch_id,
+            branch,
             int(seq),
             node_id,
             checkpoint_id,
@@ -206,6 +220,15 @@ class CheckpointManager:
             created_at,
             list(tup.pending_writes or []),
         )
+
+    def workflow_of(self, run_id: str, tenant_id: str | None = None) -> Plan[str | None]:
+        """The workflow run `run_id` belongs to, as its checkpoints record it (None when
+        it has none naming a workflow)."""
+        config = self._config(WorkflowContext(tenant_id=tenant_id), str(run_id))
+        tenant = self.saver.tenant(config)
+        key = {"tenant": tenant, "thread": str(run_id)}
+        rows = yield [set_tenant(tenant), Sql(_sql.WORKFLOW_OF_RUN, key, fetch=True)]
+        return str(rows[1][0][0]) if rows[1] else None
 
     def cleanup(self, run_id: str, keep_latest: int = 1, tenant_id: str | None = None) -> Plan[int]:
         """Delete all but the newest `keep_latest` (>= 1) manager checkpoints of each

@@ -99,3 +99,28 @@ class WorkflowContext(BaseModel):
     def with_node(self, node_id: str | None, branch_id: str | None = None) -> WorkflowContext:
         """This context at another node (and branch)."""
         return self.model_copy(update={"node_id": node_id, "branch_id": branch_id})
+
+
+_NEEDS_WORKFLOW = ("node", "run", "workflow")
+
+
+def needs_workflow(context: Any, scope: Any) -> str | None:
+    """The run whose workflow a retrieval must look up: `scope` is NODE, RUN or WORKFLOW
+    and `context` names a run but no workflow (the summary's
+    `WorkflowContext(run_id="run-123")`). None when nothing is missing."""
+    if str(getattr(scope, "value", scope)) not in _NEEDS_WORKFLOW or context is None:
+        return None
+    get = context.get if isinstance(context, Mapping) else lambda k: getattr(context, k, None)
+    run = get("run_id")
+    return str(run) if run is not None and get("workflow_id") is None else None
+
+
+def with_workflow(context: Any, workflow_id: str | None) -> Any:
+    """`context` with `workflow_id` filled in (unchanged when None)."""
+    if workflow_id is None:
+        return context
+    if isinstance(context, WorkflowContext):
+        return context.model_copy(update={"workflow_id": workflow_id})
+    if isinstance(context, Mapping):
+        return {**context, "workflow_id": workflow_id}
+    return context

@@ -17,9 +17,14 @@ from langgraph_alma.errors import AlmaError, ConfigError
 from langgraph_alma.memory import items as it
 from langgraph_alma.memory._plan import StorePlan
 from langgraph_alma.memory.core import MemoryCore
+from langgraph_alma.memory.decay import Usage
+from langgraph_alma.memory.scoring import MemorySlice, score
 from langgraph_alma.memory.types import ArtifactRef, MemoryKind, Outcome, WorkflowOutcome
 from langgraph_alma.workflow.context import WorkflowContext
 
+_WORKFLOW = ("workflow_id",)
+_RUN = ("workflow_id", "run_id")
+_NODE = ("workflow_id", "run_id", "node_id")
 WORKFLOW_TASK_TYPE = "workflow"  # the category workflow patterns are learned under
 MAX_ARTIFACTS = 1000
 
@@ -50,7 +55,8 @@ class WorkflowCore:
         """Store how a run ended (scoped by `ctx`, embedded for search) and feed each of
         its successful and failed patterns to heuristic and anti-pattern learning as an
         outcome of `agent` on `task_type`. Without an agent the outcome is stored
-        agent-less (found by TENANT-scope retrieval) and no pattern is learned."""
+        agent-less, the tenant's: every agent's retrieval with
+        `include_workflow_outcomes` finds it (`shared_outcomes`)."""
         ctx.require("workflow_id", "run_id")
         record = (
             outcome.model_copy(deep=True)
@@ -84,6 +90,37 @@ class WorkflowCore:
         for o in patterns:
             yield from self.memory._consolidate(agent, o)  # type: ignore[arg-type]
         return record
+
+    def shared_outcomes(
+        self, task: str, top_k: int, context: Any = None, scope: Any = "agent"
+    ) -> StorePlan[list[WorkflowOutcome]]:
+        """Workflow outcomes saved without an agent (the tenant's, every agent learns from
+        them) that match `task`, best first, scored as retrieval scores; within the
+        workflow, run or node the context names when `scope` is that narrow."""
+        filt: dict[str, Any] = {}
+        needed = {"node": _NODE, "run": _RUN, "workflow": _WORKFLOW}.get(
+            str(getattr(scope, "value", scope)), ()
+        )
+        for name in needed:
+            value = (
+                context.get(name) if isinstance(context, Mapping) else getattr(context, name, None)
+            )
+            if value is None:
+                return []  # the agent's own retrieval says what is missing
+            filt[name] = str(value)
+        prefix = (*it.kind_prefix(self.memory.project_id, MemoryKind.WORKFLOW_OUTCOME), it.NO_OWNER)
+        (hits,) = yield [
+            SearchOp(prefix, filt or None, limit=top_k, query=task or None, refresh_ttl=False)
+        ]
+        best = max((h.score or 0.0 for h in hits), default=0.0) or 1.0
+        now = self.memory.clock()
+        found = []
+        for h in cast(list[SearchItem], hits):
+            record = cast(WorkflowOutcome, it.from_item(h))
+            value = score(record, (h.score or 0.0) / best, Usage(), now, self.memory.weights)
+            record.metadata = {**record.metadata, "score": value}
+            found.append(record)
+        return sorted(found, key=lambda r: -r.metadata["score"])
 
     def find_memory(self, memory_id: str) -> StorePlan[Any]:
         """The memory with this id in the project (an indexed lookup on the item value)."""
@@ -144,3 +181,15 @@ def merge_states(states: Sequence[Mapping[str, Any]], config: Any = None) -> dic
     elif isinstance(config, Mapping):
         config = ReducerConfig(**config)
     return StateMerger(config).merge(list(states))
+
+
+def merge_shared(found: MemorySlice, shared: Sequence[WorkflowOutcome], top_k: int) -> MemorySlice:
+    """`found` with the tenant's agent-less workflow outcomes among its own, best
+    `top_k` kept."""
+    have = {w.id for w in found.workflow_outcomes}
+    merged = [*found.workflow_outcomes, *(w for w in shared if w.id not in have)]
+    merged.sort(key=lambda w: -w.metadata.get("score", 0.0))
+    found.workflow_outcomes = merged[:top_k]
+    for w in found.workflow_outcomes:
+        found.scores[w.id] = w.metadata.get("score", 0.0)
+    return found

@@ -27,18 +27,18 @@ def test_strategy_that_worked_on_similar_tasks_ranks_first(make_alma, clock) -> 
     alma.learn("ana", "write release notes", "success", "draft from the changelog")
     engine = ConfidenceEngine(alma)
     task = "export the invoice table to a csv file"
-    ranked = engine.rank_strategies(task, [BAD, GOOD], agent="ana")
-    assert [s.strategy for s in ranked] == [GOOD, BAD]
-    good, bad = ranked
+    pairs = engine.rank_strategies([BAD, GOOD], task, agent="ana")
+    assert [s for s, _ in pairs] == [GOOD, BAD]
+    (_, good), (_, bad) = pairs
     assert good.predicted_success > 0.6 > 0.4 > bad.predicted_success
     assert good.evidence_count == 3 and bad.evidence_count == 3
     assert good.recommendation in ("strong_yes", "yes")
     assert bad.recommendation in ("caution", "avoid")
-    risks = {r.kind for r in engine.detect_risks(task, BAD, agent="ana")}
-    assert {"similar_failures", "anti_pattern"} <= risks
-    single = engine.assess_strategy(task, GOOD, agent="ana")
+    risks = {r.kind for r in engine.detect_risks(BAD, task, agent="ana")}
+    assert {"similar_to_failure", "anti_pattern"} <= risks
+    single = engine.assess_strategy(GOOD, task, agent="ana")
     assert single.predicted_success == good.predicted_success
-    ops = engine.detect_opportunities(task, agent="ana")
+    ops = engine.opportunities_for(task, agent="ana")
     assert ops and {o.strategy for o in ops} == {GOOD}
     assert {o.kind for o in ops} >= {"proven_pattern", "recent_success"}
 
@@ -50,8 +50,8 @@ def test_same_strategy_is_predicted_by_context(make_alma) -> None:
         alma.learn("ana", f"export the invoice ledger to csv {i}", "success", "retry", "ops")
         alma.learn("ana", f"restart the kafka consumer group {i}", "failure", "retry", "ops")
     engine = ConfidenceEngine(alma)
-    invoice = engine.assess_strategy("export the invoice ledger to csv", "retry", "ana")
-    kafka = engine.assess_strategy("restart the kafka consumer group", "retry", "ana")
+    invoice = engine.assess_strategy("retry", "export the invoice ledger to csv", "ana")
+    kafka = engine.assess_strategy("retry", "restart the kafka consumer group", "ana")
     assert invoice.prior == kafka.prior  # same heuristic (3 of 6) either way
     assert invoice.predicted_success > 0.6 > 0.4 > kafka.predicted_success
 
@@ -59,7 +59,7 @@ def test_same_strategy_is_predicted_by_context(make_alma) -> None:
 def test_unknown_strategy_is_neutral_and_untested(make_alma) -> None:
     alma = make_alma()
     alma.learn("ana", "export the invoice table", "success", GOOD, task_type="export")
-    signal = ConfidenceEngine(alma).assess_strategy("export invoices", "ask a human", "ana")
+    signal = ConfidenceEngine(alma).assess_strategy("ask a human", "export invoices", "ana")
     assert signal.evidence_count == 0 and signal.prior == 0.5
     assert any(r.kind == "untested_context" and r.severity == 1.0 for r in signal.risks)
 
@@ -84,7 +84,7 @@ class _AsyncStub:
     def __init__(self) -> None:
         self.calls = 0
 
-    async def retrieve(self, task, agent, top_k=5, context=None) -> MemorySlice:
+    async def retrieve(self, task, agent, top_k=5, context=None, record_use=True) -> MemorySlice:
         self.calls += 1
         return _slice()
 
@@ -92,13 +92,13 @@ class _AsyncStub:
 def test_async_engine_shares_the_core_with_one_retrieve_per_call() -> None:
     stub = _AsyncStub()
     engine = AsyncConfidenceEngine(stub)
-    ranked = asyncio.run(engine.rank_strategies("t", ["b", "a"], agent="x"))
+    ranked = asyncio.run(engine.rank_strategies(["b", "a"], "t", agent="x"))
     assert stub.calls == 1
-    assert [s.strategy for s in ranked] == ["a", "b"]
-    assert ranked[1].recommendation in ("caution", "avoid")
-    risks = asyncio.run(engine.detect_risks("t", "b", "x"))
+    assert [s for s, _ in ranked] == ["a", "b"]
+    assert ranked[1][1].recommendation in ("caution", "avoid")
+    risks = asyncio.run(engine.detect_risks("b", "t", "x"))
     assert any(r.kind == "anti_pattern" for r in risks)
-    ops = asyncio.run(engine.detect_opportunities("t", "x"))
+    ops = asyncio.run(engine.opportunities_for("t", "x"))
     assert {o.strategy for o in ops} == {"A"} or {o.strategy for o in ops} == {"a"}
 
 
@@ -131,10 +131,10 @@ async def test_async_engine_on_a_real_async_alma(pool, tenant, clock, _indexed) 
             await alma.learn("ada", f"parse the csv export {i}", "failure", "read it all", "etl")
         engine = AsyncConfidenceEngine(alma)
         ranked = await engine.rank_strategies(
-            "parse the csv export", ["read it all", "stream rows"], agent="ada"
+            ["read it all", "stream rows"], "parse the csv export", agent="ada"
         )
-        assert [s.strategy for s in ranked] == ["stream rows", "read it all"]
-        assert ranked[0].predicted_success > 0.6 > 0.4 > ranked[1].predicted_success
+        assert [s for s, _ in ranked] == ["stream rows", "read it all"]
+        assert ranked[0][1].predicted_success > 0.6 > 0.4 > ranked[1][1].predicted_success
 
 
 def test_engine_feeds_retrieval_ranking(make_alma) -> None:
@@ -178,3 +178,23 @@ def test_engine_feeds_retrieval_ranking(make_alma) -> None:
     assert found.scores[found.heuristics[0].id] > found.scores[risky.id]
     for h in found.heuristics:
         assert h.metadata["score"] == found.scores[h.id] and "confidence_score" in h.metadata
+
+
+def test_engine_evidence_is_not_biased_towards_successes(make_alma, clock) -> None:
+    """The prompt's ranking favours successful outcomes; the engine's evidence must not:
+    with room for 4 outcomes, it reads the 4 most similar (failures), not 4 successes
+    on less similar tasks."""
+    import warnings
+
+    alma = make_alma()
+    task = "sync the invoice ledger"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for _ in range(6):
+            alma.learn("ana", task, "failure", "retry", task_type="ops")
+            alma.learn("ana", f"{task} of the archived billing system", "success", "retry", "ops")
+            clock.advance(hours=1)
+    signal = ConfidenceEngine(alma, top_k=4).assess_strategy("retry", task, "ana")
+    assert signal.evidence_count == 4 and signal.predicted_success < 0.5
+    prompt_slice = alma.retrieve(task, "ana", top_k=4)
+    assert all(o.success for o in prompt_slice.outcomes)  # what a prompt gets

@@ -28,7 +28,7 @@ def test_similar_failures_lower_the_prediction_more_than_distant_ones() -> None:
     alone = model.posterior("s", wins).mean
     assert near < far <= alone
     signal = model.assess("t", "s", [*wins, *[ev(False, 0.9) for _ in range(3)]])
-    assert any(r.kind == "similar_failures" for r in signal.risks)
+    assert any(r.kind == "similar_to_failure" for r in signal.risks)
 
 
 def test_only_the_strategy_own_outcomes_count_up_to_case_and_spacing() -> None:
@@ -72,7 +72,7 @@ def test_untested_context_and_complexity_risks() -> None:
         [ev(True, similarity=0.1)],
     )
     kinds = {r.kind for r in signal.risks}
-    assert {"untested_context", "complexity"} <= kinds
+    assert {"untested_context", "high_complexity"} <= kinds
     assert model.complexity("fix a typo") < 0.3
 
 

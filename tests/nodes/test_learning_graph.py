@@ -159,7 +159,8 @@ def test_rank_strategies_routes_with_command(make_alma) -> None:
 
 def test_workflow_learning_under_a_domain_uses_the_node_task_type(make_alma) -> None:
     """With a workflow in the config, `learn` records a workflow outcome; under the coding
-    domain it must learn under a category the domain allows, not "workflow"."""
+    domain it learns under a category the domain allows: the default "workflow" (every
+    preset allows it) or the node's task type."""
     from langgraph_alma.domains import DomainMemoryFactory
     from langgraph_alma.errors import ScopeViolation
 
@@ -172,6 +173,7 @@ def test_workflow_learning_under_a_domain_uses_the_node_task_type(make_alma) -> 
     assert [(o.strategy_used, o.task_type) for o in found.outcomes] == [
         ("pin the clock", "debugging")
     ]
-    config = {"configurable": {"workflow_id": "fix-flaky", "run_id": f"r-{uuid.uuid4().hex}"}}
-    with pytest.raises(ScopeViolation):  # the default category, which the domain refuses
-        nodes.learn(alma, "helena")(state, config)
+    config = {"configurable": {"workflow_id": "fix-flaky", "thread_id": f"r-{uuid.uuid4().hex}"}}
+    assert nodes.learn(alma, "helena")(state, config) == {"outcome": "success"}  # "workflow"
+    with pytest.raises(ScopeViolation):  # a category the domain does not list
+        nodes.learn(alma, "helena", task_type="astrology")(state, config)

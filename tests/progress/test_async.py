@@ -14,11 +14,11 @@ async def test_async_tracker_round_trip(atracker, tracker, clock) -> None:
     with pytest.raises(DependencyCycle):
         await atracker.add_dependency(a.id, blocked_by=b.id)
     with pytest.raises(InvalidTransition):
-        await atracker.update_status(a.id, "done")
+        await atracker.set_status(a.id, "done")
     assert (await atracker.get_next_item()).id == a.id
-    await atracker.update_status(a.id, "in_progress")
+    await atracker.set_status(a.id, "in_progress")
     clock.advance(seconds=2)
-    done = await atracker.update_status(a.id, "done")
+    done = await atracker.set_status(a.id, "done")
     assert done.time_spent_ms == 2000
     assert (await atracker.get_item(b.id)).status is WorkStatus.PENDING
     assert (await atracker.get_next_item(strategy="quick_win")).id == b.id

@@ -33,7 +33,7 @@ async def test_tasks_updating_one_project_lose_none(astore, project, clock) -> N
     )
     assert sorted((await tracker.get_item(root.id)).blocks) == sorted(c.id for c in children)
     # finishing the root unblocks every child in the same transaction
-    await tracker.update_status(root.id, "in_progress")
-    await tracker.update_status(root.id, "done")
+    await tracker.set_status(root.id, "in_progress")
+    await tracker.set_status(root.id, "done")
     statuses = {i.status for i in await tracker.list_items() if i.id != root.id}
     assert statuses == {WorkStatus.PENDING}

@@ -35,19 +35,19 @@ def test_create_and_read_back(tracker, store, project, clock) -> None:
 def test_valid_transitions_record_timestamps_and_time(tracker, clock) -> None:
     item = tracker.create_work_item("task")
     clock.advance(minutes=1)
-    started = tracker.update_status(item.id, "in_progress")
+    started = tracker.set_status(item.id, "in_progress")
     assert started.started_at == clock.now and started.attempts == 1
     clock.advance(seconds=30)
-    paused = tracker.update_status(item.id, WorkStatus.BLOCKED)
+    paused = tracker.set_status(item.id, WorkStatus.BLOCKED)
     assert paused.time_spent_ms == 30_000 and paused.completed_at is None
-    tracker.update_status(item.id, "pending")
+    tracker.set_status(item.id, "pending")
     clock.advance(seconds=10)
-    again = tracker.update_status(item.id, "in_progress")
+    again = tracker.set_status(item.id, "in_progress")
     assert again.attempts == 2 and again.started_at == started.started_at  # first start kept
     clock.advance(seconds=5)
-    tracker.update_status(item.id, "review")
+    tracker.set_status(item.id, "review")
     clock.advance(seconds=100)  # review time is not work time
-    done = tracker.update_status(item.id, "done", tests_passing=True)
+    done = tracker.set_status(item.id, "done", tests_passing=True)
     assert done.status is WorkStatus.DONE and done.completed_at == clock.now
     assert done.time_spent_ms == 35_000 and done.tests_passing
     assert tracker.get_item(item.id) == done
@@ -55,10 +55,10 @@ def test_valid_transitions_record_timestamps_and_time(tracker, clock) -> None:
 
 def test_failed_then_retry(tracker, clock) -> None:
     item = tracker.create_work_item("flaky")
-    tracker.update_status(item.id, "in_progress")
-    failed = tracker.update_status(item.id, "failed")
+    tracker.set_status(item.id, "in_progress")
+    failed = tracker.set_status(item.id, "failed")
     assert failed.completed_at == clock.now
-    retried = tracker.update_status(item.id, "in_progress")
+    retried = tracker.set_status(item.id, "in_progress")
     assert retried.completed_at is None and retried.attempts == 2
 
 
@@ -74,9 +74,9 @@ def test_failed_then_retry(tracker, clock) -> None:
 def test_invalid_transition_is_refused_with_from_and_to(tracker, path, bad) -> None:
     item = tracker.create_work_item("task")
     for status in path:
-        item = tracker.update_status(item.id, status)
+        item = tracker.set_status(item.id, status)
     with pytest.raises(InvalidTransition) as err:
-        tracker.update_status(item.id, bad)
+        tracker.set_status(item.id, bad)
     message = str(err.value)
     assert repr(item.status.value) in message and repr(bad) in message
     assert err.value.from_status is item.status and err.value.to_status == bad
@@ -85,10 +85,10 @@ def test_invalid_transition_is_refused_with_from_and_to(tracker, path, bad) -> N
 
 def test_unknown_item_and_status(tracker) -> None:
     with pytest.raises(WorkItemNotFound):
-        tracker.update_status("missing", "in_progress")
+        tracker.set_status("missing", "in_progress")
     item = tracker.create_work_item("task")
     with pytest.raises(ValueError):
-        tracker.update_status(item.id, "finished")
+        tracker.set_status(item.id, "finished")
 
 
 def test_unknown_dependency_ids_are_refused(tracker) -> None:
@@ -140,16 +140,16 @@ def test_done_blocker_unblocks_dependants_when_all_blockers_done(tracker) -> Non
     c = tracker.create_work_item("c", blocked_by=[a.id, b.id])
     d = tracker.create_work_item("d", blocked_by=[a.id])
     for status in ("in_progress", "done"):
-        tracker.update_status(a.id, status)
+        tracker.set_status(a.id, status)
     assert tracker.get_item(d.id).status is WorkStatus.PENDING  # its only blocker is done
     assert tracker.get_item(c.id).status is WorkStatus.BLOCKED  # still waits on b
     for status in ("in_progress", "review", "done"):
-        tracker.update_status(b.id, status)
+        tracker.set_status(b.id, status)
     assert tracker.get_item(c.id).status is WorkStatus.PENDING
     # a blocker failing does not unblock
     e = tracker.create_work_item("e")
     f = tracker.create_work_item("f", blocked_by=[e.id])
-    tracker.update_status(e.id, "failed")
+    tracker.set_status(e.id, "failed")
     assert tracker.get_item(f.id).status is WorkStatus.BLOCKED
 
 
@@ -162,7 +162,7 @@ def test_next_item_priority(tracker, clock) -> None:
     tracker.create_work_item("high later", priority=90)
     tracker.create_work_item("blocked top", priority=100, blocked_by=[low.id])
     assert tracker.get_next_item().id == high.id  # blocked skipped; ties: oldest first
-    tracker.update_status(high.id, "in_progress")
+    tracker.set_status(high.id, "in_progress")
     assert tracker.get_next_item().title == "high later"  # only pending items
 
 
@@ -171,7 +171,7 @@ def test_next_item_for_agent(tracker) -> None:
     mine = tracker.create_work_item("helena's", priority=50, agent="helena")
     shared = tracker.create_work_item("anyone's", priority=60)
     assert tracker.get_next_item(agent="helena").id == shared.id
-    tracker.update_status(shared.id, "in_progress")
+    tracker.set_status(shared.id, "in_progress")
     assert tracker.get_next_item(agent="helena").id == mine.id
     assert tracker.get_next_item().title == "victor's"
 
@@ -213,9 +213,9 @@ def test_summary(tracker) -> None:
     b = tracker.create_work_item("b", blocked_by=[a.id])
     c = tracker.create_work_item("c")
     tracker.create_work_item("d")
-    tracker.update_status(c.id, "in_progress")
-    tracker.update_status(c.id, "done")
-    tracker.update_status(a.id, "in_progress")
+    tracker.set_status(c.id, "in_progress")
+    tracker.set_status(c.id, "done")
+    tracker.set_status(a.id, "in_progress")
     s = tracker.get_progress_summary()
     assert s.total == 4 and s.percent_done == 25.0
     assert s.by_status == {
@@ -228,13 +228,13 @@ def test_summary(tracker) -> None:
 
 def test_log_session_progress(tracker, clock) -> None:
     a = tracker.create_work_item("a")
-    tracker.update_status(a.id, "in_progress")
+    tracker.set_status(a.id, "in_progress")
     log = tracker.log_session_progress(
         agent="helena", session_id="s1", notes="halfway", items_touched=[a.id]
     )
     assert log.created_at == clock.now and log.summary.by_status["in_progress"] == 1
     clock.advance(minutes=5)
-    tracker.update_status(a.id, "done")
+    tracker.set_status(a.id, "done")
     later = tracker.log_session_progress(agent="helena", session_id="s1")
     assert later.summary.percent_done == 100.0
     logs = tracker.get_progress_logs()
@@ -252,7 +252,7 @@ def test_projects_are_separate(tracker, store, clock) -> None:
 def test_persists_across_a_fresh_pool_and_store(tracker, database, tenant, project) -> None:
     a = tracker.create_work_item("a", priority=70)
     b = tracker.create_work_item("b", blocked_by=[a.id])
-    tracker.update_status(a.id, "in_progress")
+    tracker.set_status(a.id, "in_progress")
     with ConnectionPool(database.url, min_size=1, max_size=2, kwargs=connection_kwargs()) as p:
         fresh = ProgressTracker(AlmaStore(p, tenant_id=tenant), project_id=project)
         assert {i.id for i in fresh.list_items()} == {a.id, b.id}
@@ -272,11 +272,11 @@ def test_cannot_start_an_item_whose_blockers_are_not_done(tracker) -> None:
     a = tracker.create_work_item("schema")
     b = tracker.create_work_item("api", blocked_by=[a.id])
     with pytest.raises(ProgressError, match="waits on 'schema' \\(pending\\)"):
-        tracker.update_status(b.id, "in_progress")
+        tracker.set_status(b.id, "in_progress")
     # blocked for an outside reason (no blocker items): may be resumed directly
     c = tracker.create_work_item("deploy")
-    tracker.update_status(c.id, "blocked")
-    assert tracker.update_status(c.id, "in_progress").status is WorkStatus.IN_PROGRESS
+    tracker.set_status(c.id, "blocked")
+    assert tracker.set_status(c.id, "in_progress").status is WorkStatus.IN_PROGRESS
 
 
 def test_scans_read_every_page(tracker, monkeypatch) -> None:

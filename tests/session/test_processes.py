@@ -17,7 +17,7 @@ def test_progress_and_handoff_persist_across_processes(database, tenant) -> None
             tracker = ProgressTracker(store, project_id={project!r})
             a = tracker.create_work_item("write the parser", priority=90)
             tracker.create_work_item("test the parser", blocked_by=[a.id])
-            tracker.update_status(a.id, "in_progress")
+            tracker.set_status(a.id, "in_progress")
             SessionManager(store, project_id={project!r}).create_handoff(
                 agent="ana", summary="parser half done", blockers=["grammar unclear"],
                 key_decisions=["use a PEG"])

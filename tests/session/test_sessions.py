@@ -110,7 +110,7 @@ def test_focus_and_progress_from_the_tracker(sessions, tracker) -> None:
     assert ctx.suggested_focus.id == a.id  # b is higher but blocked; victor's is not hers
     assert ctx.progress.total == 3 and ctx.progress.blocked[0]["id"] == b.id
     low = tracker.create_work_item("docs", priority=10)
-    tracker.update_status(low.id, "in_progress")
+    tracker.set_status(low.id, "in_progress")
     # carry on with what is in progress before starting anything new
     assert sessions.start_session(agent="helena").suggested_focus.id == low.id
 
@@ -119,8 +119,8 @@ def test_quick_reload_content(sessions, tracker, clock, project) -> None:
     a = tracker.create_work_item("login form", priority=80)
     tracker.create_work_item("signup form", blocked_by=[a.id])
     done = tracker.create_work_item("setup")
-    tracker.update_status(done.id, "in_progress")
-    tracker.update_status(done.id, "done")
+    tracker.set_status(done.id, "in_progress")
+    tracker.set_status(done.id, "done")
     ctx = sessions.start_session(agent="helena")
     sessions.end_session(
         ctx.session_id,
