@@ -135,7 +135,7 @@ class SaverCore:
         if thread is not None:
             for (ns, channel), r in self.memory.thread(tenant, thread).items():
                 memo[(thread, ns, channel, r.version)] = r
-        lists = [k for k, r in memo.items() if r.items is not None]
+        lists = [k for k, r in memo.items() if r.pieces is not None]
         params.update(
             tenant=tenant,
             kt=[k[0] for k in lists],
@@ -244,7 +244,7 @@ class SaverCore:
         for channel in blob_channels:
             key = (thread, ns, channel, str(versions.get(channel)))
             known = memo.get(key)
-            if key not in chain and (known is None or known.items is None):
+            if key not in chain and (known is None or known.pieces is None):
                 continue  # never stored (LangGraph's own savers drop such values too)
             values[channel], memo[key] = rebuild(
                 key, chain, memo, self.serde.loads_typed, remember_path=remember_path
