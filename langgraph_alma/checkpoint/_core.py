@@ -6,8 +6,8 @@ objects; the sync and async savers only choose a connection and drive the plan.
 
 from __future__ import annotations
 
-import math
 import random
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -39,22 +39,45 @@ from langgraph_alma.checkpoint._delta import (
     encode,
     rebuild,
 )
+from langgraph_alma.checkpoint._values import is_inline, lone_surrogate
 from langgraph_alma.db.plan import Plan, Sql, set_tenant
 from langgraph_alma.db.tenancy import resolve_tenant
-from langgraph_alma.errors import ConfigError, StateTooLarge, ThreadIdRequired
+from langgraph_alma.errors import (
+    ConfigError,
+    InvalidChannelValue,
+    InvalidLimit,
+    StateTooLarge,
+    ThreadIdRequired,
+)
 
 PRUNE_STRATEGIES = ("keep_latest", "delete")
 _PULL = "~__pregel_pull"
 _PUSH = "~__pregel_push"
+_MAX_LIMIT = 2**63 - 1
+_RUNTIME = "__pregel_runtime"  # LangGraph's per-run object in configurable
 
 
-def _is_inline(value: Any) -> bool:
-    """Primitive values live in the checkpoint row itself, as JSON."""
-    if value is None or isinstance(value, bool | int):
-        return True
-    if isinstance(value, float):
-        return math.isfinite(value)
-    return isinstance(value, str) and "\x00" not in value
+_REFUSED_RUNS = 64
+
+
+def _run_of(config: RunnableConfig) -> Any:
+    return (config.get("configurable") or {}).get(_RUNTIME)
+
+
+def check_limit(limit: Any) -> int | None:
+    """`limit` as given, if PostgreSQL can take it; else `InvalidLimit` (before any I/O)."""
+    if limit is None:
+        return None
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 0 <= limit <= _MAX_LIMIT:
+        raise InvalidLimit(limit)
+    return limit
+
+
+def _checked(where: str, value: Any) -> Any:
+    """`value`, once known to hold no str PostgreSQL and the serializer cannot store."""
+    if (path := lone_surrogate(value)) is not None:
+        raise InvalidChannelValue(where, path)
+    return value
 
 
 @dataclass(frozen=True)
@@ -100,6 +123,10 @@ class SaverCore:
         self.max_state_bytes = max_state_bytes
         self.max_chain = max_chain
         self.memory = memory
+        # The last runs (LangGraph's per-run `Runtime`, by identity, held so that its id
+        # is not reused) whose checkpoint put was refused for a bad value: LangGraph runs
+        # the next tasks anyway and saves their writes, which are refused too.
+        self.refused: OrderedDict[int, Any] = OrderedDict()
 
     # -- tenancy -----------------------------------------------------------------
     def tenant(self, config: RunnableConfig | None = None) -> str:
@@ -207,6 +234,16 @@ class SaverCore:
         filter: dict[str, Any] | None = None,
         before: RunnableConfig | None = None,
         limit: int | None = None,
+    ) -> Plan[list[CheckpointTuple]]:
+        """Checkpoints matching, newest first; arguments checked now, before any I/O."""
+        return self._list(config, filter, before, check_limit(limit))
+
+    def _list(
+        self,
+        config: RunnableConfig | None,
+        filter: dict[str, Any] | None,
+        before: RunnableConfig | None,
+        limit: int | None,
     ) -> Plan[list[CheckpointTuple]]:
         tenant = self.tenant(config)
         where, params, thread = "", {}, None
@@ -317,9 +354,16 @@ class SaverCore:
         conf = config["configurable"]
         ns = conf.get("checkpoint_ns", "")
         mem = self.memory.thread(tenant, thread)
-        params, learned = self._put_params(
-            tenant, thread, ns, config, checkpoint, metadata, new_versions, mem
-        )
+        try:
+            params, learned = self._put_params(
+                tenant, thread, ns, config, checkpoint, metadata, new_versions, mem
+            )
+        except InvalidChannelValue:
+            if (run := _run_of(config)) is not None:
+                self.refused[id(run)] = run
+                while len(self.refused) > _REFUSED_RUNS:
+                    self.refused.popitem(last=False)
+            raise
         try:
             yield [Sql(_sql.PUT, params)]
         except psycopg.errors.ForeignKeyViolation:
@@ -330,6 +374,10 @@ class SaverCore:
                 tenant, thread, ns, config, checkpoint, metadata, new_versions, {}
             )
             yield [Sql(_sql.PUT, params)]
+        except psycopg.DataError as exc:  # the checks above should leave none
+            raise InvalidChannelValue(
+                "checkpoint", "(a value)", f"PostgreSQL refused it: {exc}"
+            ) from exc
         self.memory.remember(tenant, thread, learned)
         saved: RunnableConfig = {
             "configurable": {
@@ -360,8 +408,8 @@ class SaverCore:
         learned: list[tuple[tuple[str, str], Remembered]] = []
         sizes: dict[str, int] = {}
         for channel, value in checkpoint["channel_values"].items():
-            if _is_inline(value):
-                inline[channel] = value
+            if is_inline(value):
+                inline[channel] = _checked(f"channel {channel!r}", value)
                 sizes[channel] = len(str(value))
                 continue
             blob_channels.append(channel)
@@ -370,7 +418,14 @@ class SaverCore:
             if known is not None and known.version == version and channel not in new_versions:
                 sizes[channel] = known.nbytes  # stored by an earlier put
                 continue
-            enc = encode(channel, version, value, known, self.serde.dumps_typed, self.max_chain)
+            enc = encode(
+                channel,
+                version,
+                value,
+                known,
+                lambda v, where=f"channel {channel!r}": self.serde.dumps_typed(_checked(where, v)),
+                self.max_chain,
+            )
             rows.append(enc.row)
             learned.append(((ns, channel), enc.remembered))
             sizes[channel] = enc.remembered.nbytes
@@ -378,7 +433,7 @@ class SaverCore:
         if total > self.max_state_bytes:
             raise StateTooLarge(total, self.max_state_bytes, sizes)
         stored = {k: v for k, v in checkpoint.items() if k != "channel_values"}
-        meta = get_serializable_checkpoint_metadata(config, metadata)
+        meta = _checked("metadata", get_serializable_checkpoint_metadata(config, metadata))
         params = {
             "tenant": tenant,
             "thread": thread,
@@ -416,8 +471,16 @@ class SaverCore:
         conf = config["configurable"]
         if not writes:
             return
+        run = _run_of(config)
+        if run is not None and self.refused.get(id(run)) is run:
+            raise InvalidChannelValue(
+                f"writes of task {task_id!r}", "its run", "a checkpoint of this run was refused"
+            )
         node_id, branch_id = task_node(task_path)
-        dumped = [self.serde.dumps_typed(value) for _, value in writes]
+        dumped = [
+            self.serde.dumps_typed(_checked(f"write to channel {ch!r}", value))
+            for ch, value in writes
+        ]
         sizes: dict[str, int] = {}
         for (channel, _), (_, blob) in zip(writes, dumped, strict=True):
             sizes[channel] = sizes.get(channel, 0) + len(blob)
@@ -443,7 +506,12 @@ class SaverCore:
                 "put_writes needs configurable.checkpoint_id (the checkpoint written to)"
             )
         special = all(ch in WRITES_IDX_MAP for ch, _ in writes)
-        yield [Sql(_sql.UPSERT_WRITES if special else _sql.INSERT_WRITES, params)]
+        try:
+            yield [Sql(_sql.UPSERT_WRITES if special else _sql.INSERT_WRITES, params)]
+        except psycopg.DataError as exc:
+            raise InvalidChannelValue(
+                "writes", "(a value)", f"PostgreSQL refused it: {exc}"
+            ) from exc
 
     def threads(
         self,
@@ -453,10 +521,11 @@ class SaverCore:
         limit: int | None = None,
     ) -> Plan[list[ThreadSummary]]:
         """The tenant's threads, most recently updated first (`limit`: at most that many)."""
-        if limit is not None and (
-            isinstance(limit, bool) or not isinstance(limit, int) or limit < 0
-        ):
-            raise ConfigError(f"limit must be a non-negative integer, got {limit!r}")
+        return self._threads(agent, workflow_id, check_limit(limit))
+
+    def _threads(
+        self, agent: str | None, workflow_id: str | None, limit: int | None
+    ) -> Plan[list[ThreadSummary]]:
         tenant = self.tenant()
         params = {"tenant": tenant, "agent": agent, "workflow": workflow_id, "limit": limit}
         results = yield [set_tenant(tenant), Sql(_sql.THREADS, params, fetch=True)]
