@@ -28,6 +28,7 @@ from langgraph.checkpoint.base import (
     writes_sort_key,
 )
 from langgraph.checkpoint.serde.base import SerializerProtocol
+from langgraph.checkpoint.serde.types import TASKS
 from psycopg.types.json import Jsonb
 
 from langgraph_alma.checkpoint import _sql
@@ -176,7 +177,7 @@ class SaverCore:
         if limit is not None:
             params["limit"] = int(limit)
         results = yield [Sql(query, params, fetch=True)]
-        checkpoints, writes, chain = [], {}, {}
+        checkpoints, writes, sends, chain = [], {}, {}, {}
         for row in results[0] or ():
             kind, thread_id, ns, id_, ref, channel, type_, blob, n, depth, task_path = row[:11]
             if kind == "c":
@@ -185,6 +186,8 @@ class SaverCore:
                 writes.setdefault((thread_id, ns, id_), []).append(
                     (ref, channel, type_, blob, task_path, n)
                 )
+            elif kind == "s":
+                sends.setdefault((thread_id, ns, id_), []).append((task_path, ref, n, type_, blob))
             else:
                 chain[(thread_id, ns, channel, id_)] = BlobRow(
                     channel, id_, type_, blob, ref, n, depth
@@ -192,7 +195,14 @@ class SaverCore:
         checkpoints.sort(key=lambda r: r[8])  # rn: newest first
         many = len(checkpoints) > 1
         found = [
-            self._load(row, writes.get((row[1], row[2], row[3]), ()), chain, memo, many)
+            self._load(
+                row,
+                writes.get((row[1], row[2], row[3]), ()),
+                sends.get((row[1], row[2], row[3]), ()),
+                chain,
+                memo,
+                many,
+            )
             for row in checkpoints
         ]
         for tup in found:
@@ -271,6 +281,7 @@ class SaverCore:
         self,
         row: tuple[Any, ...],
         writes: Sequence[tuple[Any, ...]],
+        sends: Sequence[tuple[Any, ...]],
         chain: dict[Key, BlobRow],
         memo: dict[Key, Remembered],
         remember_path: bool,
@@ -286,6 +297,9 @@ class SaverCore:
             values[channel], memo[key] = rebuild(
                 key, chain, memo, self.serde.loads_typed, remember_path=remember_path
             )
+        if sends:  # a checkpoint before format 4: its parent's sends become a channel
+            values[TASKS] = [self.serde.loads_typed((w[3], w[4])) for w in sorted(sends)]
+            versions[TASKS] = max(versions.values()) if versions else self.next_version(None)
         checkpoint["channel_values"] = values
         pending = sorted(writes, key=lambda w: writes_sort_key(w[4], w[0], w[5]))
         parent_config: RunnableConfig | None = None

@@ -76,6 +76,18 @@ FROM cps c, LATERAL (
       AND w.checkpoint_ns = c.checkpoint_ns AND w.checkpoint_id = c.checkpoint_id
 ) AS w
 UNION ALL
+-- 's': for a checkpoint older than format 4, its parent's pending sends, which readers
+-- move into the checkpoint's __pregel_tasks channel (as PostgresSaver does).
+SELECT 's', w.thread_id, w.checkpoint_ns, c.checkpoint_id, w.task_id, w.channel, w.type,
+       w.blob, w.idx, NULL, w.task_path, NULL, NULL, NULL, NULL
+FROM cps c, LATERAL (
+    SELECT * FROM alma_checkpoint_writes w
+    WHERE w.tenant_id = %(tenant)s AND w.thread_id = c.thread_id
+      AND w.checkpoint_ns = c.checkpoint_ns AND w.checkpoint_id = c.parent_checkpoint_id
+      AND w.channel = '__pregel_tasks'
+) AS w
+WHERE (c.checkpoint ->> 'v')::int < 4 AND c.parent_checkpoint_id IS NOT NULL
+UNION ALL
 SELECT 'b', b.thread_id, b.checkpoint_ns, b.version, b.base_version, b.channel, b.type,
        b.blob, b.keep_len, b.depth, NULL, NULL, NULL, NULL, NULL
 FROM chain b"""
@@ -199,7 +211,8 @@ PRUNE_SNAPSHOT = "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"
 # stores a value for; enough to keep every DeltaChannel's ancestors back to its seed.
 PRUNE_CHAIN = """
 SELECT checkpoint_ns, checkpoint_id, parent_checkpoint_id,
-       blob_channels || ARRAY(SELECT jsonb_object_keys(inline_values)) AS stored,
+       blob_channels || ARRAY(SELECT e.key FROM jsonb_each(inline_values) AS e
+                              WHERE e.value <> 'null'::jsonb) AS stored,
        ARRAY(SELECT jsonb_object_keys(
            coalesce(metadata -> 'counters_since_delta_snapshot', '{}'))) AS delta_channels
 FROM alma_checkpoints
@@ -242,7 +255,8 @@ WHERE b.tenant_id = %(tenant)s AND b.thread_id = %(thread)s
         AND live.version = b.version)"""
 
 # The parent chain of a checkpoint, walked for DeltaChannel history: from the target's
-# parent upward, each ancestor with the channels it stores a value for, the requested
+# parent upward, each ancestor with the channels it stores a value for (an inline JSON
+# null is none: the walk goes on past it, as PostgresSaver's does), the requested
 # channels still looking for their seed, and its writes to those channels. The walk
 # stops once every requested channel has found an ancestor that stores it.
 DELTA_WALK = (
@@ -262,7 +276,8 @@ target AS (
 ),
 walk AS (
     SELECT c.checkpoint_id, c.parent_checkpoint_id,
-           c.blob_channels || ARRAY(SELECT jsonb_object_keys(c.inline_values)) AS stored,
+           c.blob_channels || ARRAY(SELECT e.key FROM jsonb_each(c.inline_values) AS e
+                                   WHERE e.value <> 'null'::jsonb) AS stored,
            %(channels)s::text[] AS wanted, 1 AS depth
     FROM target, LATERAL (  -- LATERAL: read only once _tenant has set the tenant
         SELECT * FROM alma_checkpoints c
@@ -271,7 +286,8 @@ walk AS (
     ) AS c
   UNION ALL
     SELECT c.checkpoint_id, c.parent_checkpoint_id,
-           c.blob_channels || ARRAY(SELECT jsonb_object_keys(c.inline_values)),
+           c.blob_channels || ARRAY(SELECT e.key FROM jsonb_each(c.inline_values) AS e
+                                    WHERE e.value <> 'null'::jsonb),
            ARRAY(SELECT unnest(w.wanted) EXCEPT SELECT unnest(w.stored)), w.depth + 1
     FROM walk w
     JOIN alma_checkpoints c
