@@ -167,8 +167,7 @@ class InvalidChannelValue(AlmaError, ValueError):
     def __init__(self, where: str, path: str, reason: str = "") -> None:
         self.where, self.path = where, path
         reason = reason or (
-            "a str with a lone surrogate, which PostgreSQL cannot store "
-            "(text must be valid UTF-8)"
+            "a str with a lone surrogate, which PostgreSQL cannot store (text must be valid UTF-8)"
         )
         super().__init__(f"{where}: {reason}, at {path}; nothing was written")
 

@@ -56,9 +56,16 @@ _PULL = "~__pregel_pull"
 _PUSH = "~__pregel_push"
 _MAX_LIMIT = 2**63 - 1
 _RUNTIME = "__pregel_runtime"  # LangGraph's per-run object in configurable
+_DURABILITY = "__pregel_durability"  # set by LangGraph when a run names its durability
 
 
 _REFUSED_RUNS = 64
+
+
+def _async_durability(conf: dict[str, Any]) -> bool:
+    """Writes from a LangGraph run that does not wait for them (durability "async" or
+    "exit"); direct calls and durability "sync" wait for a synchronous commit."""
+    return _RUNTIME in conf and conf.get(_DURABILITY, "async") != "sync"
 
 
 def _run_of(config: RunnableConfig) -> Any:
@@ -117,8 +124,10 @@ class SaverCore:
         max_state_bytes: int,
         max_chain: int,
         memory: ChannelMemory,
+        writes_async_commit: bool = True,
     ) -> None:
         self.serde = serde
+        self.writes_async_commit = writes_async_commit
         self.tenant_id = tenant_id
         self.default_tenant = default_tenant
         self.max_state_bytes = max_state_bytes
@@ -514,6 +523,7 @@ class SaverCore:
             "channel": [ch for ch, _ in writes],
             "type": [t for t, _ in dumped],
             "blob": [b for _, b in dumped],
+            "commit": "off" if self.writes_async_commit and _async_durability(conf) else "on",
         }
         if params["id"] is None:
             raise ConfigError(

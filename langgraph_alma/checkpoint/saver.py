@@ -88,6 +88,7 @@ class _AlmaSaverBase(BaseCheckpointSaver[str]):
             max_state_bytes=settings.max_state_bytes,
             max_chain=settings.delta_max_chain,
             memory=ChannelMemory(settings.cache_size),
+            writes_async_commit=settings.writes_async_commit,
         )
 
     @property
