@@ -200,8 +200,9 @@ def rebuild(
         if not isinstance(decoded, list):
             return decoded, Remembered(whole.version, None, None, depth, nbytes)
         value = decoded
-        # A get_tuple keeps the serializer's bytes, pickled at the next read if there is
-        # one; a list pickles now, as its older checkpoints thaw this piece again.
+        # A get_tuple keeps the serializer's bytes (here and for each delta below),
+        # pickled at the next read if there is one; a list pickles now, as its older
+        # checkpoints thaw these pieces again.
         pieces = (
             freeze(value, whole.type, whole.blob)
             if remember_path
@@ -218,7 +219,12 @@ def rebuild(
         tail = loads((row.type, row.blob))
         del value[keep:]
         value.extend(tail)
-        pieces = (*truncate(pieces, keep), freeze(tail, row.type, row.blob))
+        piece = (
+            freeze(tail, row.type, row.blob)
+            if remember_path
+            else Piece(row.type, row.blob, len(tail))
+        )
+        pieces = (*truncate(pieces, keep), piece)
         depth = row.depth
         if remember_path or row is path[0]:
             memo[(thread, ns, channel, row.version)] = Remembered(

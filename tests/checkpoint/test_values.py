@@ -145,3 +145,28 @@ def test_floats_read_back_exactly(database, saver, tenant) -> None:
     with psycopg.connect(database.url, **connection_kwargs()) as conn:
         fresh = AlmaSaver(conn).get_tuple(saved).checkpoint["channel_values"]
     assert _same(EXACT, fresh), fresh
+
+
+def test_writes_commit_asynchronously_only_for_runs_that_do_not_wait(database) -> None:
+    """A LangGraph run's writes (durability async or exit) skip the WAL flush wait; its
+    next checkpoint flushes them. Direct calls and durability="sync" wait for it."""
+    with psycopg.connect(database.url, **connection_kwargs()) as conn:
+        core = AlmaSaver(conn)._core
+
+        def commit(**conf: Any) -> str:
+            cfg = {"configurable": {"thread_id": "t", "checkpoint_id": "c", **conf}}
+            return next(core.put_writes(cfg, [("x", 1)], "task"))[0].params["commit"]
+
+        run = object()
+        assert commit() == "on"
+        assert commit(__pregel_runtime=run) == "off"
+        assert commit(__pregel_runtime=run, __pregel_durability="exit") == "off"
+        assert commit(__pregel_runtime=run, __pregel_durability="sync") == "on"
+        core.writes_async_commit = False  # ALMA_WRITES_ASYNC_COMMIT=false
+        assert commit(__pregel_runtime=run) == "on"
+
+
+def test_writes_async_commit_setting_from_environment(database, monkeypatch) -> None:
+    monkeypatch.setenv("ALMA_WRITES_ASYNC_COMMIT", "false")
+    with psycopg.connect(database.url, **connection_kwargs()) as conn:
+        assert AlmaSaver(conn)._core.writes_async_commit is False
