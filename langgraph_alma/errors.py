@@ -178,6 +178,6 @@ class InvalidLimit(ConfigError):
     def __init__(self, limit: Any, name: str = "limit") -> None:
         self.limit = limit
         super().__init__(
-            f"{name} must be None or an int from 0 to {2**63 - 1} (not a bool, str or float); "
-            f"got {limit!r}"
+            f"{name} must be a non-negative integer (an int from 0 to {2**63 - 1}, not a "
+            f"bool, str or float) or None; got {limit!r}"
         )

@@ -155,7 +155,7 @@ def test_bad_limits_are_refused_before_any_io(database, bad) -> None:
         saver = AlmaSaver(conn)
         conn.close()  # any I/O would now fail with SaverClosed instead
         cfg = {"configurable": {"thread_id": "x"}}
-        with pytest.raises(InvalidLimit, match="limit must be None or an int from 0 to") as err:
+        with pytest.raises(InvalidLimit, match="limit must be a non-negative integer") as err:
             list(saver.list(cfg, limit=bad))
         assert isinstance(err.value, AlmaError) and err.value.limit is bad
         with pytest.raises(InvalidLimit):
