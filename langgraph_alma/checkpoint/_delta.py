@@ -51,10 +51,6 @@ class Remembered:
     depth: int
     nbytes: int
 
-    @property
-    def length(self) -> int:
-        return sum(p.count for p in self.pieces or ())
-
 
 @dataclass(frozen=True, slots=True)
 class BlobRow:
@@ -117,7 +113,8 @@ def thaw(pieces: Iterable[Piece], loads: Loads) -> tuple[list[Any], tuple[Piece,
             part = pickle.loads(piece.blob)  # noqa: S301 - pickled by this process
         else:
             part = loads((piece.type, piece.blob))
-            piece = freeze(part, piece.type, piece.blob)
+            frozen = freeze(part, piece.type, piece.blob)
+            piece = Piece(frozen.type, frozen.blob, piece.count)
         value.extend(part if len(part) <= piece.count else part[: piece.count])
         kept.append(piece)
     return value, tuple(kept)

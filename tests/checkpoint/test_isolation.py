@@ -238,3 +238,36 @@ async def test_graph_state_reads_share_nothing(open_saver, tenant) -> None:
         assert final["messages"][: len(expected["messages"])] == expected["messages"]
     async with open_saver() as fresh:
         assert (await _call(fresh, _graph(fresh), "get_state", cfg)).values == final
+
+
+async def test_warm_reads_after_edits_keep_what_was_stored(open_saver, tenant) -> None:
+    """A delta that keeps part of a list the saver has not read back yet (stored whole,
+    then trimmed, then appended to): reads in the saver that wrote it match a new saver's."""
+    cfg: dict[str, Any] = {
+        "configurable": {"thread_id": f"ed-{uuid.uuid4().hex[:8]}", "tenant_id": tenant}
+    }
+    cfg["configurable"]["checkpoint_ns"] = ""
+    msgs = _messages(5)
+    steps = [msgs, msgs[:2], [*msgs[:2], HumanMessage("x", id="x")], msgs[:1]]
+    async with open_saver() as saver:
+        version: Any = None
+        for step, value in enumerate(steps):
+            version = saver.get_next_version(version, None)
+            cp = empty_checkpoint()
+            cp["channel_values"] = {"messages": value}
+            cp["channel_versions"] = {"messages": version}
+            cfg = await saver.aput(cfg, cp, {"step": step}, {"messages": version})
+            cfg["configurable"]["tenant_id"] = tenant
+        got = (await saver.aget_tuple(cfg)).checkpoint["channel_values"]["messages"]
+        assert got == steps[-1]
+        listed = [t.checkpoint["channel_values"]["messages"] async for t in saver.alist(cfg)]
+        assert listed == [steps[-1]]
+        history = [
+            t.checkpoint["channel_values"]["messages"]
+            async for t in saver.alist(
+                {"configurable": {**cfg["configurable"], "checkpoint_id": None}}
+            )
+        ]
+    async with open_saver() as fresh:
+        assert (await fresh.aget_tuple(cfg)).checkpoint["channel_values"]["messages"] == got
+    assert history == steps[::-1]
