@@ -16,10 +16,12 @@ with the next value written, never handed out.
 
 from __future__ import annotations
 
+import gc
 import pickle
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -153,7 +155,34 @@ def encode(
 Key = tuple[str, str, str, str]  # thread, namespace, channel, version
 
 
+@contextmanager
+def _no_gc() -> Iterator[None]:
+    """No cyclic garbage collection while a read decodes thousands of objects: the
+    collections their allocation triggers (a full one now and then, whose cost grows
+    with the whole process's heap) cost several times the decoding itself."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def rebuild(
+    key: Key,
+    rows: Mapping[Key, BlobRow],
+    memo: dict[Key, Remembered],
+    loads: Loads,
+    *,
+    remember_path: bool = True,
+) -> tuple[Any, Remembered]:
+    """Rebuild one channel value from its chain of rows (see `_rebuild`)."""
+    with _no_gc():
+        return _rebuild(key, rows, memo, loads, remember_path=remember_path)
+
+
+def _rebuild(
     key: Key,
     rows: Mapping[Key, BlobRow],
     memo: dict[Key, Remembered],
@@ -227,7 +256,8 @@ def rebuild(
             memo[(thread, ns, channel, row.version)] = Remembered(
                 row.version, pieces, None, depth, nbytes
             )
-    if len(pieces) > _MERGE_AT:
+    if len(pieces) > _MERGE_AT and all(p.type == _PICKLE for p in pieces):
+        # (A cold read leaves the serializer's bytes to the next read, which merges.)
         merged = freeze(value, "", None)
         if merged.type == _PICKLE:
             pieces = (merged,)
