@@ -206,25 +206,30 @@ def chat_graph() -> StateGraph:
 
 
 def bench_chat(dbs: Databases, turns: int) -> dict[str, Any]:
-    """A 2-node chat graph for `turns` turns: invoke latency, storage, and list()."""
+    """A 2-node chat graph for `turns` turns: invoke latency, storage, and list(). The two
+    savers' turns are interleaved (alternating who goes first), so both see the same
+    machine load."""
     ours_url, theirs_url = dbs.pair("chat")
     result: dict[str, Any] = {}
     with ours_saver(ours_url) as ours, theirs_saver(theirs_url) as theirs:
-        for name, saver, url, tables in (
-            ("alma", ours, ours_url, OURS_TABLES),
-            ("postgres", theirs, theirs_url, THEIRS_TABLES),
-        ):
-            graph = chat_graph().compile(checkpointer=saver)
-            cfg = {"configurable": {"thread_id": f"chat-{name}"}}
-            times = []
-            for i in range(turns):
+        sides = {
+            "alma": (ours, ours_url, OURS_TABLES),
+            "postgres": (theirs, theirs_url, THEIRS_TABLES),
+        }
+        graphs = {name: chat_graph().compile(checkpointer=side[0]) for name, side in sides.items()}
+        times: dict[str, list[float]] = {name: [] for name in sides}
+        for i in range(turns):
+            for name in ("alma", "postgres") if i % 2 else ("postgres", "alma"):
+                cfg = {"configurable": {"thread_id": f"chat-{name}"}}
                 start = time.perf_counter()
-                graph.invoke({"messages": [HumanMessage(content=text(i))]}, cfg)
-                times.append((time.perf_counter() - start) * 1000)
-            final = graph.get_state(cfg).values
+                graphs[name].invoke({"messages": [HumanMessage(content=text(i))]}, cfg)
+                times[name].append((time.perf_counter() - start) * 1000)
+        for name, (saver, url, tables) in sides.items():
+            cfg = {"configurable": {"thread_id": f"chat-{name}"}}
+            final = graphs[name].get_state(cfg).values
             state_bytes = sum(len(saver.serde.dumps_typed(v)[1]) for v in final.values())
-            result[f"{name}_invoke_p50_ms"] = _p50(times)
-            result[f"{name}_invoke_last20_p50_ms"] = _p50(times[-20:])
+            result[f"{name}_invoke_p50_ms"] = _p50(times[name])
+            result[f"{name}_invoke_last20_p50_ms"] = _p50(times[name][-20:])
             result[f"{name}_table_bytes"] = _table_bytes(
                 url if name == "postgres" else _with_db(dbs.admin, urlsplit(url).path[1:]), tables
             )
@@ -233,10 +238,15 @@ def bench_chat(dbs: Databases, turns: int) -> dict[str, Any]:
             # list() of a 100-checkpoint thread: the first 100 checkpoints of the chat.
             hist_cfg = {"configurable": {"thread_id": f"hist-{name}"}}
             while len(list(saver.list(hist_cfg))) < 100:
-                graph.invoke({"messages": [HumanMessage(content=text(-1))]}, hist_cfg)
-            result[f"{name}_list100_ms"] = _p50(
-                _timed(lambda s=saver, c=hist_cfg: list(s.list(c, limit=100)), 10)
-            )
+                graphs[name].invoke({"messages": [HumanMessage(content=text(-1))]}, hist_cfg)
+        lists: dict[str, list[float]] = {name: [] for name in sides}
+        for i in range(10):
+            for name in ("alma", "postgres") if i % 2 else ("postgres", "alma"):
+                saver = sides[name][0]
+                hist_cfg = {"configurable": {"thread_id": f"hist-{name}"}}
+                lists[name] += _timed(lambda s=saver, c=hist_cfg: list(s.list(c, limit=100)), 1)
+        for name in sides:
+            result[f"{name}_list100_ms"] = _p50(lists[name])
     return result
 
 
