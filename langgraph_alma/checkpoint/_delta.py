@@ -256,8 +256,9 @@ def _rebuild(
             memo[(thread, ns, channel, row.version)] = Remembered(
                 row.version, pieces, None, depth, nbytes
             )
-    if len(pieces) > _MERGE_AT and all(p.type == _PICKLE for p in pieces):
-        # (A cold read leaves the serializer's bytes to the next read, which merges.)
+    if not remember_path and len(pieces) > _MERGE_AT and all(p.type == _PICKLE for p in pieces):
+        # What a get_tuple remembers, in one piece. (A cold read leaves the serializer's
+        # bytes to the next read, which merges; a list remembers nothing.)
         merged = freeze(value, "", None)
         if merged.type == _PICKLE:
             pieces = (merged,)
