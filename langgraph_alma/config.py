@@ -91,6 +91,11 @@ class Settings(BaseSettings):
         default=None,
         description="Bearer token the MCP HTTP transport requires; needed to bind off loopback.",
     )
+    writes_async_commit: bool = Field(
+        default=True,
+        description="A LangGraph run's pending writes commit without waiting for the WAL "
+        "flush unless its durability is 'sync' (its next checkpoint flushes them).",
+    )
 
     @classmethod
     def settings_customise_sources(

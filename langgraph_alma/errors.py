@@ -168,3 +168,27 @@ class MissingExtra(ConfigError, ModuleNotFoundError):
         install = f'pip install "langgraph-alma[{extra}]"'
         super().__init__(f"{feature} needs the {extra} extra: {install}")
         self.name = module or extra
+
+
+class InvalidChannelValue(AlmaError, ValueError):
+    """A checkpoint value, write or metadata cannot be stored faithfully (a str with a
+    lone surrogate is not valid UTF-8); nothing was written. `where` names the channel
+    (or `metadata`) and `path` the place inside the value."""
+
+    def __init__(self, where: str, path: str, reason: str = "") -> None:
+        self.where, self.path = where, path
+        reason = reason or (
+            "a str with a lone surrogate, which PostgreSQL cannot store (text must be valid UTF-8)"
+        )
+        super().__init__(f"{where}: {reason}, at {path}; nothing was written")
+
+
+class InvalidLimit(ConfigError):
+    """A `limit` argument is not a non-negative int PostgreSQL can take; nothing was read."""
+
+    def __init__(self, limit: Any, name: str = "limit") -> None:
+        self.limit = limit
+        super().__init__(
+            f"{name} must be a non-negative integer (an int from 0 to {2**63 - 1}, not a "
+            f"bool, str or float) or None; got {limit!r}"
+        )

@@ -6,8 +6,8 @@ objects; the sync and async savers only choose a connection and drive the plan.
 
 from __future__ import annotations
 
-import math
 import random
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -28,6 +28,7 @@ from langgraph.checkpoint.base import (
     writes_sort_key,
 )
 from langgraph.checkpoint.serde.base import SerializerProtocol
+from langgraph.checkpoint.serde.types import TASKS
 from psycopg.types.json import Jsonb
 
 from langgraph_alma.checkpoint import _sql
@@ -39,22 +40,52 @@ from langgraph_alma.checkpoint._delta import (
     encode,
     rebuild,
 )
+from langgraph_alma.checkpoint._values import is_inline, lone_surrogate
 from langgraph_alma.db.plan import Plan, Sql, set_tenant
 from langgraph_alma.db.tenancy import resolve_tenant
-from langgraph_alma.errors import ConfigError, StateTooLarge, ThreadIdRequired
+from langgraph_alma.errors import (
+    ConfigError,
+    InvalidChannelValue,
+    InvalidLimit,
+    StateTooLarge,
+    ThreadIdRequired,
+)
 
 PRUNE_STRATEGIES = ("keep_latest", "delete")
 _PULL = "~__pregel_pull"
 _PUSH = "~__pregel_push"
+_MAX_LIMIT = 2**63 - 1
+_RUNTIME = "__pregel_runtime"  # LangGraph's per-run object in configurable
+_DURABILITY = "__pregel_durability"  # set by LangGraph when a run names its durability
 
 
-def _is_inline(value: Any) -> bool:
-    """Primitive values live in the checkpoint row itself, as JSON."""
-    if value is None or isinstance(value, bool | int):
-        return True
-    if isinstance(value, float):
-        return math.isfinite(value)
-    return isinstance(value, str) and "\x00" not in value
+_REFUSED_RUNS = 64
+
+
+def _async_durability(conf: dict[str, Any]) -> bool:
+    """Writes from a LangGraph run that does not wait for them (durability "async" or
+    "exit"); direct calls and durability "sync" wait for a synchronous commit."""
+    return _RUNTIME in conf and conf.get(_DURABILITY, "async") != "sync"
+
+
+def _run_of(config: RunnableConfig) -> Any:
+    return (config.get("configurable") or {}).get(_RUNTIME)
+
+
+def check_limit(limit: Any) -> int | None:
+    """`limit` as given, if PostgreSQL can take it; else `InvalidLimit` (before any I/O)."""
+    if limit is None:
+        return None
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 0 <= limit <= _MAX_LIMIT:
+        raise InvalidLimit(limit)
+    return limit
+
+
+def _checked(where: str, value: Any) -> Any:
+    """`value`, once known to hold no str PostgreSQL and the serializer cannot store."""
+    if (path := lone_surrogate(value)) is not None:
+        raise InvalidChannelValue(where, path)
+    return value
 
 
 @dataclass(frozen=True)
@@ -93,13 +124,19 @@ class SaverCore:
         max_state_bytes: int,
         max_chain: int,
         memory: ChannelMemory,
+        writes_async_commit: bool = True,
     ) -> None:
         self.serde = serde
+        self.writes_async_commit = writes_async_commit
         self.tenant_id = tenant_id
         self.default_tenant = default_tenant
         self.max_state_bytes = max_state_bytes
         self.max_chain = max_chain
         self.memory = memory
+        # The last runs (LangGraph's per-run `Runtime`, by identity, held so that its id
+        # is not reused) whose checkpoint put was refused for a bad value: LangGraph runs
+        # the next tasks anyway and saves their writes, which are refused too.
+        self.refused: OrderedDict[int, Any] = OrderedDict()
 
     # -- tenancy -----------------------------------------------------------------
     def tenant(self, config: RunnableConfig | None = None) -> str:
@@ -135,7 +172,7 @@ class SaverCore:
         if thread is not None:
             for (ns, channel), r in self.memory.thread(tenant, thread).items():
                 memo[(thread, ns, channel, r.version)] = r
-        lists = [k for k, r in memo.items() if r.items is not None]
+        lists = [k for k, r in memo.items() if r.pieces is not None]
         params.update(
             tenant=tenant,
             kt=[k[0] for k in lists],
@@ -149,7 +186,7 @@ class SaverCore:
         if limit is not None:
             params["limit"] = int(limit)
         results = yield [Sql(query, params, fetch=True)]
-        checkpoints, writes, chain = [], {}, {}
+        checkpoints, writes, sends, chain = [], {}, {}, {}
         for row in results[0] or ():
             kind, thread_id, ns, id_, ref, channel, type_, blob, n, depth, task_path = row[:11]
             if kind == "c":
@@ -158,6 +195,8 @@ class SaverCore:
                 writes.setdefault((thread_id, ns, id_), []).append(
                     (ref, channel, type_, blob, task_path, n)
                 )
+            elif kind == "s":
+                sends.setdefault((thread_id, ns, id_), []).append((task_path, ref, n, type_, blob))
             else:
                 chain[(thread_id, ns, channel, id_)] = BlobRow(
                     channel, id_, type_, blob, ref, n, depth
@@ -165,7 +204,14 @@ class SaverCore:
         checkpoints.sort(key=lambda r: r[8])  # rn: newest first
         many = len(checkpoints) > 1
         found = [
-            self._load(row, writes.get((row[1], row[2], row[3]), ()), chain, memo, many)
+            self._load(
+                row,
+                writes.get((row[1], row[2], row[3]), ()),
+                sends.get((row[1], row[2], row[3]), ()),
+                chain,
+                memo,
+                many,
+            )
             for row in checkpoints
         ]
         for tup in found:
@@ -208,6 +254,16 @@ class SaverCore:
         before: RunnableConfig | None = None,
         limit: int | None = None,
     ) -> Plan[list[CheckpointTuple]]:
+        """Checkpoints matching, newest first; arguments checked now, before any I/O."""
+        return self._list(config, filter, before, check_limit(limit))
+
+    def _list(
+        self,
+        config: RunnableConfig | None,
+        filter: dict[str, Any] | None,
+        before: RunnableConfig | None,
+        limit: int | None,
+    ) -> Plan[list[CheckpointTuple]]:
         tenant = self.tenant(config)
         where, params, thread = "", {}, None
         conf = (config or {}).get("configurable") or {}
@@ -234,6 +290,7 @@ class SaverCore:
         self,
         row: tuple[Any, ...],
         writes: Sequence[tuple[Any, ...]],
+        sends: Sequence[tuple[Any, ...]],
         chain: dict[Key, BlobRow],
         memo: dict[Key, Remembered],
         remember_path: bool,
@@ -244,11 +301,14 @@ class SaverCore:
         for channel in blob_channels:
             key = (thread, ns, channel, str(versions.get(channel)))
             known = memo.get(key)
-            if key not in chain and (known is None or known.items is None):
+            if key not in chain and (known is None or known.pieces is None):
                 continue  # never stored (LangGraph's own savers drop such values too)
             values[channel], memo[key] = rebuild(
                 key, chain, memo, self.serde.loads_typed, remember_path=remember_path
             )
+        if sends:  # a checkpoint before format 4: its parent's sends become a channel
+            values[TASKS] = [self.serde.loads_typed((w[3], w[4])) for w in sorted(sends)]
+            versions[TASKS] = max(versions.values()) if versions else self.next_version(None)
         checkpoint["channel_values"] = values
         pending = sorted(writes, key=lambda w: writes_sort_key(w[4], w[0], w[5]))
         parent_config: RunnableConfig | None = None
@@ -317,9 +377,16 @@ class SaverCore:
         conf = config["configurable"]
         ns = conf.get("checkpoint_ns", "")
         mem = self.memory.thread(tenant, thread)
-        params, learned = self._put_params(
-            tenant, thread, ns, config, checkpoint, metadata, new_versions, mem
-        )
+        try:
+            params, learned = self._put_params(
+                tenant, thread, ns, config, checkpoint, metadata, new_versions, mem
+            )
+        except InvalidChannelValue:
+            if (run := _run_of(config)) is not None:
+                self.refused[id(run)] = run
+                while len(self.refused) > _REFUSED_RUNS:
+                    self.refused.popitem(last=False)
+            raise
         try:
             yield [Sql(_sql.PUT, params)]
         except psycopg.errors.ForeignKeyViolation:
@@ -330,6 +397,10 @@ class SaverCore:
                 tenant, thread, ns, config, checkpoint, metadata, new_versions, {}
             )
             yield [Sql(_sql.PUT, params)]
+        except psycopg.DataError as exc:  # the checks above should leave none
+            raise InvalidChannelValue(
+                "checkpoint", "(a value)", f"PostgreSQL refused it: {exc}"
+            ) from exc
         self.memory.remember(tenant, thread, learned)
         saved: RunnableConfig = {
             "configurable": {
@@ -360,8 +431,8 @@ class SaverCore:
         learned: list[tuple[tuple[str, str], Remembered]] = []
         sizes: dict[str, int] = {}
         for channel, value in checkpoint["channel_values"].items():
-            if _is_inline(value):
-                inline[channel] = value
+            if is_inline(value):
+                inline[channel] = _checked(f"channel {channel!r}", value)
                 sizes[channel] = len(str(value))
                 continue
             blob_channels.append(channel)
@@ -370,7 +441,14 @@ class SaverCore:
             if known is not None and known.version == version and channel not in new_versions:
                 sizes[channel] = known.nbytes  # stored by an earlier put
                 continue
-            enc = encode(channel, version, value, known, self.serde.dumps_typed, self.max_chain)
+            enc = encode(
+                channel,
+                version,
+                value,
+                known,
+                lambda v, where=f"channel {channel!r}": self.serde.dumps_typed(_checked(where, v)),
+                self.max_chain,
+            )
             rows.append(enc.row)
             learned.append(((ns, channel), enc.remembered))
             sizes[channel] = enc.remembered.nbytes
@@ -378,7 +456,7 @@ class SaverCore:
         if total > self.max_state_bytes:
             raise StateTooLarge(total, self.max_state_bytes, sizes)
         stored = {k: v for k, v in checkpoint.items() if k != "channel_values"}
-        meta = get_serializable_checkpoint_metadata(config, metadata)
+        meta = _checked("metadata", get_serializable_checkpoint_metadata(config, metadata))
         params = {
             "tenant": tenant,
             "thread": thread,
@@ -416,8 +494,16 @@ class SaverCore:
         conf = config["configurable"]
         if not writes:
             return
+        run = _run_of(config)
+        if run is not None and self.refused.get(id(run)) is run:
+            raise InvalidChannelValue(
+                f"writes of task {task_id!r}", "its run", "a checkpoint of this run was refused"
+            )
         node_id, branch_id = task_node(task_path)
-        dumped = [self.serde.dumps_typed(value) for _, value in writes]
+        dumped = [
+            self.serde.dumps_typed(_checked(f"write to channel {ch!r}", value))
+            for ch, value in writes
+        ]
         sizes: dict[str, int] = {}
         for (channel, _), (_, blob) in zip(writes, dumped, strict=True):
             sizes[channel] = sizes.get(channel, 0) + len(blob)
@@ -437,13 +523,19 @@ class SaverCore:
             "channel": [ch for ch, _ in writes],
             "type": [t for t, _ in dumped],
             "blob": [b for _, b in dumped],
+            "commit": "off" if self.writes_async_commit and _async_durability(conf) else "on",
         }
         if params["id"] is None:
             raise ConfigError(
                 "put_writes needs configurable.checkpoint_id (the checkpoint written to)"
             )
         special = all(ch in WRITES_IDX_MAP for ch, _ in writes)
-        yield [Sql(_sql.UPSERT_WRITES if special else _sql.INSERT_WRITES, params)]
+        try:
+            yield [Sql(_sql.UPSERT_WRITES if special else _sql.INSERT_WRITES, params)]
+        except psycopg.DataError as exc:
+            raise InvalidChannelValue(
+                "writes", "(a value)", f"PostgreSQL refused it: {exc}"
+            ) from exc
 
     def threads(
         self,
@@ -453,10 +545,11 @@ class SaverCore:
         limit: int | None = None,
     ) -> Plan[list[ThreadSummary]]:
         """The tenant's threads, most recently updated first (`limit`: at most that many)."""
-        if limit is not None and (
-            isinstance(limit, bool) or not isinstance(limit, int) or limit < 0
-        ):
-            raise ConfigError(f"limit must be a non-negative integer, got {limit!r}")
+        return self._threads(agent, workflow_id, check_limit(limit))
+
+    def _threads(
+        self, agent: str | None, workflow_id: str | None, limit: int | None
+    ) -> Plan[list[ThreadSummary]]:
         tenant = self.tenant()
         params = {"tenant": tenant, "agent": agent, "workflow": workflow_id, "limit": limit}
         results = yield [set_tenant(tenant), Sql(_sql.THREADS, params, fetch=True)]

@@ -6,24 +6,49 @@ read (`ChannelMemory`). When a new version of that channel starts with the same 
 keep them), only the tail is stored, with the length of the base it extends; every
 `max_chain` deltas the whole value is stored again, so a read replays a bounded chain.
 Stored rows are immutable, so a remembered version can stand in for its row on reads.
+
+What is remembered is bytes, never objects a caller holds: each read decodes a value of
+its own from `Piece`s (pickles made in this process, or the serializer's own bytes), so
+mutating what a read returned, or what was written, changes nothing another read sees.
+The elements last written or handed out are kept only to be compared by identity (`is`)
+with the next value written, never handed out.
 """
 
 from __future__ import annotations
 
+import gc
+import pickle
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 Loads = Callable[[tuple[str, bytes]], Any]
+Dumps = Callable[[Any], tuple[str, bytes]]
+
+_PICKLE = "\x00pickle"  # a piece pickled in this process (never read from the database)
+_MERGE_AT = 32  # pieces after which a remembered list is pickled again as one piece
+
+
+@dataclass(frozen=True, slots=True)
+class Piece:
+    """Bytes of consecutive list elements: the first `count` elements of the list that
+    `blob` decodes to (a pickle made in this process, or the serializer's `type`)."""
+
+    type: str
+    blob: bytes | None
+    count: int
 
 
 @dataclass(frozen=True, slots=True)
 class Remembered:
-    """A channel version known to be stored: its list elements (lists only) and size."""
+    """A channel version known to be stored: for a list, the pieces it is rebuilt from
+    and the elements last written or handed out (compared by identity only); its size."""
 
     version: str
+    pieces: tuple[Piece, ...] | None
     items: tuple[Any, ...] | None
     depth: int
     nbytes: int
@@ -59,29 +84,89 @@ def common_prefix(old: tuple[Any, ...], new: list[Any]) -> int:
     return i
 
 
+def truncate(pieces: tuple[Piece, ...], keep: int) -> tuple[Piece, ...]:
+    """The pieces of the first `keep` elements."""
+    out: list[Piece] = []
+    for piece in pieces:
+        if keep <= 0:
+            break
+        out.append(piece if piece.count <= keep else Piece(piece.type, piece.blob, keep))
+        keep -= piece.count
+    return tuple(out)
+
+
+def freeze(items: list[Any], type_: str, blob: bytes | None) -> Piece:
+    """A piece for `items` (freshly decoded from `blob`, or about to be handed out):
+    a pickle, which decodes several times faster than the serializer's bytes, or the
+    serializer's bytes when `items` cannot be pickled."""
+    try:
+        return Piece(_PICKLE, pickle.dumps(items, protocol=pickle.HIGHEST_PROTOCOL), len(items))
+    except Exception:  # an element pickle refuses: keep the serializer's bytes
+        return Piece(type_, blob, len(items))
+
+
+def thaw(pieces: Iterable[Piece], loads: Loads) -> tuple[list[Any], tuple[Piece, ...]]:
+    """Fresh objects for a remembered list, and its pieces with the serializer's bytes
+    replaced by pickles (so the next read decodes faster)."""
+    value: list[Any] = []
+    kept: list[Piece] = []
+    for piece in pieces:
+        if piece.type == _PICKLE:
+            part = pickle.loads(piece.blob)  # noqa: S301 - pickled by this process
+        else:
+            part = loads((piece.type, piece.blob))
+            frozen = freeze(part, piece.type, piece.blob)
+            piece = Piece(frozen.type, frozen.blob, piece.count)
+        value.extend(part if len(part) <= piece.count else part[: piece.count])
+        kept.append(piece)
+    return value, tuple(kept)
+
+
 def encode(
     channel: str,
     version: str,
     value: Any,
     previous: Remembered | None,
-    dumps: Callable[[Any], tuple[str, bytes]],
+    dumps: Dumps,
     max_chain: int,
 ) -> Encoded:
     """Encode one channel value: a delta when it extends `previous`, else whole."""
     if isinstance(value, list) and previous is not None and previous.items is not None:
         keep = common_prefix(previous.items, value)
-        if keep and previous.depth < max_chain:
-            type_, blob = dumps(value[keep:])
+        if keep and previous.depth < max_chain and previous.pieces is not None:
+            tail = value[keep:]
+            type_, blob = dumps(tail)
             prefix = previous.nbytes * keep // max(len(previous.items), 1)
             depth = previous.depth + 1
             row = BlobRow(channel, version, type_, blob, previous.version, keep, depth)
-            return Encoded(row, Remembered(version, tuple(value), depth, prefix + len(blob)))
+            pieces = (*truncate(previous.pieces, keep), Piece(type_, blob, len(tail)))
+            remembered = Remembered(version, pieces, tuple(value), depth, prefix + len(blob))
+            return Encoded(row, remembered)
     type_, blob = dumps(value)
-    items = tuple(value) if isinstance(value, list) else None
-    return Encoded(BlobRow(channel, version, type_, blob), Remembered(version, items, 0, len(blob)))
+    if isinstance(value, list):
+        remembered = Remembered(
+            version, (Piece(type_, blob, len(value)),), tuple(value), 0, len(blob)
+        )
+    else:
+        remembered = Remembered(version, None, None, 0, len(blob))
+    return Encoded(BlobRow(channel, version, type_, blob), remembered)
 
 
 Key = tuple[str, str, str, str]  # thread, namespace, channel, version
+
+
+@contextmanager
+def _no_gc() -> Iterator[None]:
+    """No cyclic garbage collection while a read decodes thousands of objects: the
+    collections their allocation triggers (a full one now and then, whose cost grows
+    with the whole process's heap) cost several times the decoding itself."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def rebuild(
@@ -92,22 +177,42 @@ def rebuild(
     *,
     remember_path: bool = True,
 ) -> tuple[Any, Remembered]:
-    """Rebuild one channel value from its chain of rows.
+    """Rebuild one channel value from its chain of rows (see `_rebuild`)."""
+    with _no_gc():
+        return _rebuild(key, rows, memo, loads, remember_path=remember_path)
+
+
+def _rebuild(
+    key: Key,
+    rows: Mapping[Key, BlobRow],
+    memo: dict[Key, Remembered],
+    loads: Loads,
+    *,
+    remember_path: bool = True,
+) -> tuple[Any, Remembered]:
+    """Rebuild one channel value from its chain of rows: objects of its own, shared with
+    nothing (the rows' bytes are decoded, remembered versions thawed).
 
     The walk stops early at a version in `memo` (what the saver remembers, and what this
-    read already rebuilt). The rebuilt version is added to `memo`, and with
-    `remember_path` every list version on the way too (a `list` reads many checkpoints
-    whose chains overlap; a `get_tuple` needs only the last).
+    read already rebuilt). The rebuilt version is added to `memo` (with the elements
+    handed out, for the next write's identity check), and with `remember_path` every
+    list version on the way too (a `list` reads many checkpoints whose chains overlap;
+    a `get_tuple` needs only the last).
     """
     thread, ns, channel, _ = key
     path: list[BlobRow] = []
     cursor: str | None = key[3]
-    value: Any = None
-    nbytes = depth = 0
+    value: list[Any]
+    pieces: tuple[Piece, ...]
     while cursor is not None:
         known = memo.get((thread, ns, channel, cursor))
-        if known is not None and known.items is not None:
-            value, nbytes, depth = list(known.items), known.nbytes, known.depth
+        if known is not None and known.pieces is not None:
+            value, pieces = thaw(known.pieces, loads)
+            nbytes, depth = known.nbytes, known.depth
+            if pieces != known.pieces:  # serializer bytes became pickles: keep those
+                memo[(thread, ns, channel, cursor)] = Remembered(
+                    known.version, pieces, known.items, depth, nbytes
+                )
             break
         row = rows.get((thread, ns, channel, cursor))
         if row is None:
@@ -116,26 +221,50 @@ def rebuild(
         cursor = row.base_version
     else:
         whole = path.pop()
-        value = loads((whole.type, whole.blob))
+        decoded = loads((whole.type, whole.blob))
         nbytes, depth = len(whole.blob or b""), whole.depth
-        if not isinstance(value, list):
-            return value, Remembered(whole.version, None, depth, nbytes)
+        if not isinstance(decoded, list):
+            return decoded, Remembered(whole.version, None, None, depth, nbytes)
+        value = decoded
+        # A get_tuple keeps the serializer's bytes (here and for each delta below),
+        # pickled at the next read if there is one; a list pickles now, as its older
+        # checkpoints thaw these pieces again.
+        pieces = (
+            freeze(value, whole.type, whole.blob)
+            if remember_path
+            else Piece(whole.type, whole.blob, len(value)),
+        )
         if remember_path or not path:
             memo[(thread, ns, channel, whole.version)] = Remembered(
-                whole.version, tuple(value), depth, nbytes
+                whole.version, pieces, None, depth, nbytes
             )
     for row in reversed(path):
         keep = row.keep_len or 0
         # Size of the kept prefix, estimated from the base's size (exact for appends).
         nbytes = nbytes * keep // max(len(value), 1) + len(row.blob or b"")
+        tail = loads((row.type, row.blob))
         del value[keep:]
-        value.extend(loads((row.type, row.blob)))
+        value.extend(tail)
+        piece = (
+            freeze(tail, row.type, row.blob)
+            if remember_path
+            else Piece(row.type, row.blob, len(tail))
+        )
+        pieces = (*truncate(pieces, keep), piece)
         depth = row.depth
         if remember_path or row is path[0]:
             memo[(thread, ns, channel, row.version)] = Remembered(
-                row.version, tuple(value), depth, nbytes
+                row.version, pieces, None, depth, nbytes
             )
-    return value, memo[key]
+    if not remember_path and len(pieces) > _MERGE_AT and all(p.type == _PICKLE for p in pieces):
+        # What a get_tuple remembers, in one piece. (A cold read leaves the serializer's
+        # bytes to the next read, which merges; a list remembers nothing.)
+        merged = freeze(value, "", None)
+        if merged.type == _PICKLE:
+            pieces = (merged,)
+    found = Remembered(key[3], pieces, tuple(value), depth, nbytes)
+    memo[key] = found
+    return value, found
 
 
 class ChannelMemory:

@@ -40,23 +40,31 @@ heads AS (
     FROM cps, unnest(cps.blob_channels) AS ch(name)
 ),
 chain AS (
-    SELECT b.thread_id, b.checkpoint_ns, b.channel, b.version, b.type, b.blob,
-           b.base_version, b.keep_len, b.depth
-    FROM heads
-    JOIN alma_checkpoint_blobs b
-      ON b.tenant_id = %(tenant)s AND b.thread_id = heads.thread_id
-     AND b.checkpoint_ns = heads.checkpoint_ns AND b.channel = heads.channel
-     AND b.version = heads.version
+    -- LATERAL ... LIMIT 1 (the primary key): one index lookup per version, never a scan
+    -- of every version of the channel.
+    SELECT b.*
+    FROM heads, LATERAL (
+        SELECT b.thread_id, b.checkpoint_ns, b.channel, b.version, b.type, b.blob,
+               b.base_version, b.keep_len, b.depth
+        FROM alma_checkpoint_blobs b
+        WHERE b.tenant_id = %(tenant)s AND b.thread_id = heads.thread_id
+          AND b.checkpoint_ns = heads.checkpoint_ns AND b.channel = heads.channel
+          AND b.version = heads.version
+        LIMIT 1
+    ) AS b
     WHERE NOT EXISTS (SELECT 1 FROM known k WHERE (k.thread_id, k.checkpoint_ns, k.channel,
                       k.version) = (b.thread_id, b.checkpoint_ns, b.channel, b.version))
   UNION
-    SELECT b.thread_id, b.checkpoint_ns, b.channel, b.version, b.type, b.blob,
-           b.base_version, b.keep_len, b.depth
-    FROM chain
-    JOIN alma_checkpoint_blobs b
-      ON b.tenant_id = %(tenant)s AND b.thread_id = chain.thread_id
-     AND b.checkpoint_ns = chain.checkpoint_ns AND b.channel = chain.channel
-     AND b.version = chain.base_version
+    SELECT b.*
+    FROM chain, LATERAL (
+        SELECT b.thread_id, b.checkpoint_ns, b.channel, b.version, b.type, b.blob,
+               b.base_version, b.keep_len, b.depth
+        FROM alma_checkpoint_blobs b
+        WHERE b.tenant_id = %(tenant)s AND b.thread_id = chain.thread_id
+          AND b.checkpoint_ns = chain.checkpoint_ns AND b.channel = chain.channel
+          AND b.version = chain.base_version
+        LIMIT 1
+    ) AS b
     WHERE NOT EXISTS (SELECT 1 FROM known k WHERE (k.thread_id, k.checkpoint_ns, k.channel,
                       k.version) = (b.thread_id, b.checkpoint_ns, b.channel, b.version))
 )
@@ -74,7 +82,21 @@ FROM cps c, LATERAL (
     SELECT * FROM alma_checkpoint_writes w
     WHERE w.tenant_id = %(tenant)s AND w.thread_id = c.thread_id
       AND w.checkpoint_ns = c.checkpoint_ns AND w.checkpoint_id = c.checkpoint_id
+    OFFSET 0  -- planned on its own: the primary key on all four, even in a generic plan
 ) AS w
+UNION ALL
+-- 's': for a checkpoint older than format 4, its parent's pending sends, which readers
+-- move into the checkpoint's __pregel_tasks channel (as PostgresSaver does).
+SELECT 's', w.thread_id, w.checkpoint_ns, c.checkpoint_id, w.task_id, w.channel, w.type,
+       w.blob, w.idx, NULL, w.task_path, NULL, NULL, NULL, NULL
+FROM cps c, LATERAL (
+    SELECT * FROM alma_checkpoint_writes w
+    WHERE w.tenant_id = %(tenant)s AND w.thread_id = c.thread_id
+      AND w.checkpoint_ns = c.checkpoint_ns AND w.checkpoint_id = c.parent_checkpoint_id
+      AND w.channel = '__pregel_tasks'
+    OFFSET 0
+) AS w
+WHERE (c.checkpoint ->> 'v')::int < 4 AND c.parent_checkpoint_id IS NOT NULL
 UNION ALL
 SELECT 'b', b.thread_id, b.checkpoint_ns, b.version, b.base_version, b.channel, b.type,
        b.blob, b.keep_len, b.depth, NULL, NULL, NULL, NULL, NULL
@@ -120,6 +142,10 @@ LEFT JOIN LATERAL (
     FROM alma_checkpoints p
     WHERE p.tenant_id = _tenant.tenant_id AND p.thread_id = %(thread)s
       AND p.checkpoint_ns = %(ns)s AND p.checkpoint_id = %(parent)s
+    -- The primary key's order: the planner looks the row up by the primary key, even
+    -- while the table's statistics are those of an empty table.
+    ORDER BY p.tenant_id, p.thread_id, p.checkpoint_ns, p.checkpoint_id
+    LIMIT 1
 ) AS p ON true
 ON CONFLICT (tenant_id, thread_id, checkpoint_ns, checkpoint_id) DO UPDATE SET
     checkpoint = EXCLUDED.checkpoint,
@@ -128,11 +154,16 @@ ON CONFLICT (tenant_id, thread_id, checkpoint_ns, checkpoint_id) DO UPDATE SET
     metadata = EXCLUDED.metadata"""
 )
 
+# `commit` is this transaction's synchronous_commit: 'off' for the writes of a LangGraph
+# run whose durability is not "sync" (LangGraph does not wait for them either; the
+# run's next checkpoint commits synchronously, which flushes them with it), else 'on'.
 _WRITES = (
     """
-WITH _tenant AS MATERIALIZED (SELECT """
+WITH _tenant AS MATERIALIZED (
+    SELECT """
     + SET_TENANT
-    + """ AS tenant_id)
+    + """ AS tenant_id
+    WHERE set_config('synchronous_commit', %(commit)s, true) IS NOT NULL)
 INSERT INTO alma_checkpoint_writes
     (tenant_id, thread_id, checkpoint_ns, checkpoint_id, task_id, task_path, node_id,
      branch_id, idx, channel, type, blob)
@@ -199,7 +230,8 @@ PRUNE_SNAPSHOT = "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"
 # stores a value for; enough to keep every DeltaChannel's ancestors back to its seed.
 PRUNE_CHAIN = """
 SELECT checkpoint_ns, checkpoint_id, parent_checkpoint_id,
-       blob_channels || ARRAY(SELECT jsonb_object_keys(inline_values)) AS stored,
+       blob_channels || ARRAY(SELECT e.key FROM jsonb_each(inline_values) AS e
+                              WHERE e.value <> 'null'::jsonb) AS stored,
        ARRAY(SELECT jsonb_object_keys(
            coalesce(metadata -> 'counters_since_delta_snapshot', '{}'))) AS delta_channels
 FROM alma_checkpoints
@@ -242,7 +274,8 @@ WHERE b.tenant_id = %(tenant)s AND b.thread_id = %(thread)s
         AND live.version = b.version)"""
 
 # The parent chain of a checkpoint, walked for DeltaChannel history: from the target's
-# parent upward, each ancestor with the channels it stores a value for, the requested
+# parent upward, each ancestor with the channels it stores a value for (an inline JSON
+# null is none: the walk goes on past it, as PostgresSaver's does), the requested
 # channels still looking for their seed, and its writes to those channels. The walk
 # stops once every requested channel has found an ancestor that stores it.
 DELTA_WALK = (
@@ -262,7 +295,8 @@ target AS (
 ),
 walk AS (
     SELECT c.checkpoint_id, c.parent_checkpoint_id,
-           c.blob_channels || ARRAY(SELECT jsonb_object_keys(c.inline_values)) AS stored,
+           c.blob_channels || ARRAY(SELECT e.key FROM jsonb_each(c.inline_values) AS e
+                                   WHERE e.value <> 'null'::jsonb) AS stored,
            %(channels)s::text[] AS wanted, 1 AS depth
     FROM target, LATERAL (  -- LATERAL: read only once _tenant has set the tenant
         SELECT * FROM alma_checkpoints c
@@ -271,12 +305,15 @@ walk AS (
     ) AS c
   UNION ALL
     SELECT c.checkpoint_id, c.parent_checkpoint_id,
-           c.blob_channels || ARRAY(SELECT jsonb_object_keys(c.inline_values)),
+           c.blob_channels || ARRAY(SELECT e.key FROM jsonb_each(c.inline_values) AS e
+                                    WHERE e.value <> 'null'::jsonb),
            ARRAY(SELECT unnest(w.wanted) EXCEPT SELECT unnest(w.stored)), w.depth + 1
-    FROM walk w
-    JOIN alma_checkpoints c
-      ON c.tenant_id = %(tenant)s AND c.thread_id = %(thread)s
-     AND c.checkpoint_ns = %(ns)s AND c.checkpoint_id = w.parent_checkpoint_id
+    FROM walk w, LATERAL (  -- LIMIT 1: a primary key lookup, in any plan
+        SELECT * FROM alma_checkpoints c
+        WHERE c.tenant_id = %(tenant)s AND c.thread_id = %(thread)s
+          AND c.checkpoint_ns = %(ns)s AND c.checkpoint_id = w.parent_checkpoint_id
+        LIMIT 1
+    ) AS c
     WHERE EXISTS (SELECT unnest(w.wanted) EXCEPT SELECT unnest(w.stored))
 )
 SELECT w.checkpoint_id, w.stored, w.wanted,

@@ -49,25 +49,37 @@ class SaverClosed(AlmaError):
     """The saver's connection or pool is closed."""
 
 
+def _check_tenant(tenant_id: Any, *, allow_none: bool) -> None:
+    if tenant_id is None and allow_none:
+        return
+    if not isinstance(tenant_id, str) or not tenant_id:
+        raise ConfigError(f"tenant_id must be a non-empty string, got {tenant_id!r}")
+
+
 class _AlmaSaverBase(BaseCheckpointSaver[str]):
     """What the sync and async savers share: configuration, tenancy and versions."""
 
     def __init__(
         self,
         conn: Any,
-        *,
+        pipe: Any = None,
         serde: SerializerProtocol | None = None,
+        *,
         tenant_id: str | None = None,
         settings: Settings | None = None,
         admin_url: str | None = None,
     ) -> None:
         super().__init__(serde=serde)
         settings = settings or get_settings()
-        if tenant_id is not None and (not isinstance(tenant_id, str) or not tenant_id):
-            raise ConfigError(f"tenant_id must be a non-empty string, got {tenant_id!r}")
+        _check_tenant(tenant_id, allow_none=True)
         if isinstance(conn, psycopg.Connection | psycopg.AsyncConnection) and not conn.autocommit:
             raise ConfigError("AlmaSaver needs a connection opened with autocommit=True")
+        if pipe is not None and isinstance(conn, ConnectionPool | AsyncConnectionPool):
+            raise ConfigError("a pipeline goes with a single connection, not a connection pool")
         self.conn = conn
+        # Accepted as PostgresSaver accepts it; not needed: every get_tuple, list, put and
+        # put_writes is already one statement in one round trip.
+        self.pipe = pipe
         self._admin_url = admin_url
         self._core = SaverCore(
             self.serde,
@@ -76,6 +88,7 @@ class _AlmaSaverBase(BaseCheckpointSaver[str]):
             max_state_bytes=settings.max_state_bytes,
             max_chain=settings.delta_max_chain,
             memory=ChannelMemory(settings.cache_size),
+            writes_async_commit=settings.writes_async_commit,
         )
 
     @property
@@ -88,6 +101,7 @@ class _AlmaSaverBase(BaseCheckpointSaver[str]):
 
         >>> acme = saver.for_tenant("acme"); acme.delete_thread("t1")   # doctest: +SKIP
         """
+        _check_tenant(tenant_id, allow_none=False)
         clone = copy.copy(self)
         clone._core = copy.copy(self._core)  # type: ignore[attr-defined]
         clone._core.tenant_id = tenant_id  # type: ignore[attr-defined]
@@ -114,8 +128,14 @@ class AlmaSaver(_AlmaSaverBase):
 
     conn: psycopg.Connection[Any] | ConnectionPool
 
-    def __init__(self, conn: psycopg.Connection[Any] | ConnectionPool, **kwargs: Any) -> None:
-        super().__init__(conn, **kwargs)
+    def __init__(
+        self,
+        conn: psycopg.Connection[Any] | ConnectionPool,
+        pipe: psycopg.Pipeline | None = None,
+        serde: SerializerProtocol | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(conn, pipe, serde, **kwargs)
         self.lock = threading.Lock()  # used only with a single connection, never a pool
 
     @classmethod
@@ -124,12 +144,15 @@ class AlmaSaver(_AlmaSaverBase):
         cls,
         conn_string: str | None = None,
         *,
+        pipeline: bool = False,
         pool_size: int | None = None,
         tenant_id: str | None = None,
         serde: SerializerProtocol | None = None,
     ) -> Iterator[AlmaSaver]:
         """A saver on a new pool of `pool_size` connections (default from settings);
-        with no URL, on `ALMA_DATABASE_URL` or the embedded server."""
+        with no URL, on `ALMA_DATABASE_URL` or the embedded server. `pipeline` is
+        accepted as PostgresSaver accepts it and changes nothing: each operation is
+        already one statement in one round trip."""
         target = resolve(conn_string)
         with ConnectionPool(
             target.url,
@@ -278,9 +301,13 @@ class AsyncAlmaSaver(_AlmaSaverBase):
     conn: psycopg.AsyncConnection[Any] | AsyncConnectionPool
 
     def __init__(
-        self, conn: psycopg.AsyncConnection[Any] | AsyncConnectionPool, **kwargs: Any
+        self,
+        conn: psycopg.AsyncConnection[Any] | AsyncConnectionPool,
+        pipe: psycopg.AsyncPipeline | None = None,
+        serde: SerializerProtocol | None = None,
+        **kwargs: Any,
     ) -> None:
-        super().__init__(conn, **kwargs)
+        super().__init__(conn, pipe, serde, **kwargs)
         self.lock = asyncio.Lock()
         self.loop = asyncio.get_running_loop()
 
@@ -290,11 +317,13 @@ class AsyncAlmaSaver(_AlmaSaverBase):
         cls,
         conn_string: str | None = None,
         *,
+        pipeline: bool = False,
         pool_size: int | None = None,
         tenant_id: str | None = None,
         serde: SerializerProtocol | None = None,
     ) -> AsyncIterator[AsyncAlmaSaver]:
-        """An async saver on a new pool (see `AlmaSaver.from_conn_string`)."""
+        """An async saver on a new pool (see `AlmaSaver.from_conn_string`, `pipeline`
+        included)."""
         target = await asyncio.to_thread(resolve, conn_string)
         async with AsyncConnectionPool(
             target.url,
