@@ -21,7 +21,7 @@ from contextlib import (
     asynccontextmanager,
     contextmanager,
 )
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import psycopg
@@ -199,6 +199,15 @@ class _AlmaSaverBase(BaseCheckpointSaver[str]):
         ttl = None if ttl_minutes is None else minutes("ttl_minutes", ttl_minutes)
         return retention.set_ttl(self._core.tenant(), str(thread_id), ttl)
 
+    def _inactive_plan(
+        self, older_than: timedelta, limit: int, all_tenants: bool
+    ) -> Plan[builtins.list[ExpiredThread]]:
+        if not isinstance(older_than, timedelta) or older_than.total_seconds() <= 0:
+            raise ConfigError(f"older_than must be a positive timedelta, got {older_than!r}")
+        limit = check_limit(limit) or 0
+        cutoff = datetime.now(UTC) - older_than
+        return retention.inactive(None if all_tenants else self._core.tenant(), cutoff, limit)
+
     def _sweep_seconds(self, sweep_interval_minutes: float | None) -> float:
         if sweep_interval_minutes is not None:
             return minutes("sweep_interval_minutes", sweep_interval_minutes) * 60
@@ -351,6 +360,17 @@ class AlmaSaver(_AlmaSaverBase):
         """Pin one thread's TTL in minutes, counted from its last write (None: it never
         expires), as `configurable["thread_ttl"]` does on a run."""
         self._run(self._set_ttl_plan(thread_id, ttl_minutes))
+
+    def inactive_threads(
+        self, older_than: timedelta, limit: int = 1000, *, all_tenants: bool = False
+    ) -> builtins.list[ExpiredThread]:
+        """Threads whose newest checkpoint is older than `older_than`, oldest first,
+        whether or not a TTL was set (a scan of the checkpoints: for administration)."""
+        return self._run(self._inactive_plan(older_than, limit, all_tenants))
+
+    def delete_threads(self, threads: Sequence[ExpiredThread]) -> int:
+        """Delete these threads (of any tenant the role may reach) in one transaction."""
+        return self._run(retention.delete_inactive(self._core, list(threads)), transaction=True)
 
     def start_ttl_sweeper(self, sweep_interval_minutes: float | None = None) -> threading.Thread:
         """Sweep every `sweep_interval_minutes` (default: the ttl's) in a daemon thread
@@ -582,6 +602,18 @@ class AsyncAlmaSaver(_AlmaSaverBase):
         """Async `AlmaSaver.set_thread_ttl`."""
         await self._arun(self._set_ttl_plan(thread_id, ttl_minutes))
 
+    async def ainactive_threads(
+        self, older_than: timedelta, limit: int = 1000, *, all_tenants: bool = False
+    ) -> builtins.list[ExpiredThread]:
+        """Async `AlmaSaver.inactive_threads`."""
+        return await self._arun(self._inactive_plan(older_than, limit, all_tenants))
+
+    async def adelete_threads(self, threads: Sequence[ExpiredThread]) -> int:
+        """Async `AlmaSaver.delete_threads`."""
+        return await self._arun(
+            retention.delete_inactive(self._core, list(threads)), transaction=True
+        )
+
     async def start_ttl_sweeper(
         self, sweep_interval_minutes: float | None = None
     ) -> asyncio.Task[None]:
@@ -680,3 +712,13 @@ class AsyncAlmaSaver(_AlmaSaverBase):
     def set_thread_ttl(self, thread_id: str, ttl_minutes: float | None) -> None:
         """Sync `aset_thread_ttl`."""
         self._sync(self.aset_thread_ttl(thread_id, ttl_minutes))
+
+    def inactive_threads(
+        self, older_than: timedelta, limit: int = 1000, *, all_tenants: bool = False
+    ) -> builtins.list[ExpiredThread]:
+        """Sync `ainactive_threads`."""
+        return self._sync(self.ainactive_threads(older_than, limit, all_tenants=all_tenants))
+
+    def delete_threads(self, threads: Sequence[ExpiredThread]) -> int:
+        """Sync `adelete_threads`."""
+        return self._sync(self.adelete_threads(threads))
