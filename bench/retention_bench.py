@@ -2,6 +2,7 @@
 threads that are live while it runs.
 
     python bench/retention_bench.py [--threads 100000] [--expired 0.1] [--strategy delete]
+                                    [--pace 1.0]
 
 Fills a fresh database on the embedded server (or ALMA_BENCH_ADMIN_URL) with `--threads`
 threads of a few checkpoints each, of which the `--expired` share is past its TTL (written
@@ -94,6 +95,9 @@ def main() -> None:
     parser.add_argument("--strategy", choices=["delete", "keep_latest"], default="delete")
     parser.add_argument("--sweep-limit", type=int, default=1000)
     parser.add_argument("--invokes", type=int, default=300)
+    parser.add_argument(
+        "--pace", type=float, default=1.0, help="sweep_ttl(pace=): rest per unit of work"
+    )
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
 
@@ -137,7 +141,7 @@ def main() -> None:
             def sweeper() -> None:
                 nonlocal swept
                 while True:
-                    batch = saver.sweep_ttl()
+                    batch = saver.sweep_ttl(pace=args.pace)
                     swept += len(batch)
                     if not batch:
                         break
@@ -157,6 +161,7 @@ def main() -> None:
             "checkpoints_per_thread": args.per_thread,
             "strategy": args.strategy,
             "sweep_limit": args.sweep_limit,
+            "pace": args.pace,
             "fill_s": round(fill_s, 2),
             "swept": swept,
             "sweep_s": round(sweep_s, 2),

@@ -6,8 +6,9 @@ for AlmaSaver, with its semantics.
 - A thread expires `default_ttl` minutes after its last checkpoint write. A run may set its
   thread's own TTL with `configurable["thread_ttl"]` (minutes, or `"never"` to exempt it);
   it sticks to the thread until another run sets it again.
-- `sweep_ttl()` handles up to `sweep_limit` expired threads in one transaction; the
-  threads are locked with `SKIP LOCKED`, so sweepers in several processes never take the
+- `sweep_ttl()` handles up to `sweep_limit` expired threads, in transactions of at most
+  `SWEEP_CHUNK` with a rest between them (live threads keep their speed); the threads are
+  locked with `SKIP LOCKED`, so sweepers in several processes never take the
   same thread and never wait for a thread being written (its writer holds its row).
 
 Each checkpoint write of a saver with a TTL also upserts the thread's row in
@@ -33,6 +34,7 @@ STRATEGIES = ("delete", "keep_latest")
 THREAD_TTL_KEY = "thread_ttl"  # configurable key: minutes, or "never"
 DEFAULT_SWEEP_LIMIT = 10_000  # LangGraph's platform default
 DEFAULT_SWEEP_MINUTES = 5.0
+SWEEP_CHUNK = 500  # threads per sweep transaction (short locks, paced between)
 
 # The thread's row, upserted by each checkpoint write. A run that names a TTL pins it; a
 # run that names none keeps a pinned TTL, else takes the default. Rewritten only when the
@@ -215,11 +217,11 @@ def _by_tenant(rows: list[tuple[Any, ...]]) -> Iterator[tuple[str, list[str]]]:
 
 
 def sweep(
-    core: Any, ttl: ThreadTTL, tenant: str | None, now: datetime | None = None
+    core: Any, ttl: ThreadTTL, tenant: str | None, now: datetime | None, limit: int
 ) -> Plan[list[ExpiredThread]]:
-    """One sweep, in one transaction (run with `transaction=True`): claim up to
-    `sweep_limit` expired threads nobody is writing, apply the strategy, return them."""
-    params = {"tenant": tenant, "limit": ttl.sweep_limit, "now": now}
+    """One transaction of a sweep (run with `transaction=True`): claim up to `limit`
+    expired threads nobody is writing, apply the strategy, return them."""
+    params = {"tenant": tenant, "limit": limit, "now": now}
     head = [set_tenant(tenant)] if tenant else []
     if ttl.strategy == "keep_latest":
         head = [Sql(_sql.PRUNE_SNAPSHOT), *head]

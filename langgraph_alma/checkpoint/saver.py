@@ -182,12 +182,23 @@ class _AlmaSaverBase(BaseCheckpointSaver[str]):
             thread_ttl(self.ttl, config.get("configurable") or {})
         return self._core.put_writes(config, writes, task_id, task_path)
 
-    def _sweep_plan(self, all_tenants: bool, now: datetime | None) -> Plan[list[ExpiredThread]]:
+    def _sweep_chunks(self, pace: float) -> Iterator[int]:
+        """Sizes of a sweep's transactions: `sweep_limit` threads in chunks."""
         if self.ttl is None:
             raise ConfigError("this saver has no ttl: AlmaSaver(..., ttl={'default_ttl': ...})")
-        return retention.sweep(
-            self._core, self.ttl, None if all_tenants else self._core.tenant(), now
-        )
+        if isinstance(pace, bool) or not isinstance(pace, int | float) or not 0 <= pace <= 100:
+            raise ConfigError(f"pace must be a number from 0 to 100, got {pace!r}")
+        left = self.ttl.sweep_limit
+        while left > 0:
+            yield min(retention.SWEEP_CHUNK, left)
+            left -= retention.SWEEP_CHUNK
+
+    def _sweep_plan(
+        self, all_tenants: bool, now: datetime | None, limit: int
+    ) -> Plan[list[ExpiredThread]]:
+        assert self.ttl is not None
+        tenant = None if all_tenants else self._core.tenant()
+        return retention.sweep(self._core, self.ttl, tenant, now, limit)
 
     def _expired_plan(
         self, limit: int, all_tenants: bool, now: datetime | None
@@ -339,16 +350,29 @@ class AlmaSaver(_AlmaSaverBase):
         return self._run(self._core.delta_history(config, channels))
 
     def sweep_ttl(
-        self, *, all_tenants: bool = False, now: datetime | None = None
+        self, *, all_tenants: bool = False, now: datetime | None = None, pace: float = 1.0
     ) -> builtins.list[ExpiredThread]:
         """Apply the TTL strategy to up to `sweep_limit` expired threads of this saver's
         tenant (`all_tenants=True`: every tenant, on a role that bypasses row-level
-        security), in one transaction; returns them. Safe to run from several processes.
+        security); returns them. Safe to run from several processes. Threads go in
+        transactions of at most 500, with a rest of `pace` times each one's duration
+        between them (0: none), so live threads keep their speed while it sweeps.
 
         >>> AlmaSaver(pool, ttl={"default_ttl": 60 * 24}).sweep_ttl()   # doctest: +SKIP
         """
-        return retry_transient(lambda: self._run(self._sweep_plan(all_tenants, now),
-                                                 transaction=True))  # fmt: skip
+        done: builtins.list[ExpiredThread] = []
+        for size in self._sweep_chunks(pace):
+            start = time.monotonic()
+            got = retry_transient(
+                lambda size=size: self._run(
+                    self._sweep_plan(all_tenants, now, size), transaction=True
+                )
+            )
+            done.extend(got)
+            if len(got) < size:
+                break
+            time.sleep(pace * (time.monotonic() - start))
+        return done
 
     def expired_threads(
         self, limit: int = 100, *, all_tenants: bool = False, now: datetime | None = None
@@ -585,12 +609,22 @@ class AsyncAlmaSaver(_AlmaSaverBase):
         return await self._arun(self._core.delta_history(config, channels))
 
     async def asweep_ttl(
-        self, *, all_tenants: bool = False, now: datetime | None = None
+        self, *, all_tenants: bool = False, now: datetime | None = None, pace: float = 1.0
     ) -> builtins.list[ExpiredThread]:
         """Async `AlmaSaver.sweep_ttl`."""
-        return await aretry_transient(
-            lambda: self._arun(self._sweep_plan(all_tenants, now), transaction=True)
-        )
+        done: builtins.list[ExpiredThread] = []
+        for size in self._sweep_chunks(pace):
+            start = time.monotonic()
+            got = await aretry_transient(
+                lambda size=size: self._arun(
+                    self._sweep_plan(all_tenants, now, size), transaction=True
+                )
+            )
+            done.extend(got)
+            if len(got) < size:
+                break
+            await asyncio.sleep(pace * (time.monotonic() - start))
+        return done
 
     async def aexpired_threads(
         self, limit: int = 100, *, all_tenants: bool = False, now: datetime | None = None
@@ -698,10 +732,10 @@ class AsyncAlmaSaver(_AlmaSaverBase):
         return self._sync(self.aget_delta_channel_history(config=config, channels=channels))
 
     def sweep_ttl(
-        self, *, all_tenants: bool = False, now: datetime | None = None
+        self, *, all_tenants: bool = False, now: datetime | None = None, pace: float = 1.0
     ) -> builtins.list[ExpiredThread]:
         """Sync `asweep_ttl`, from a thread other than the event loop's."""
-        return self._sync(self.asweep_ttl(all_tenants=all_tenants, now=now))
+        return self._sync(self.asweep_ttl(all_tenants=all_tenants, now=now, pace=pace))
 
     def expired_threads(
         self, limit: int = 100, *, all_tenants: bool = False, now: datetime | None = None
