@@ -96,6 +96,17 @@ class Settings(BaseSettings):
         description="A LangGraph run's pending writes commit without waiting for the WAL "
         "flush unless its durability is 'sync' (its next checkpoint flushes them).",
     )
+    checkpoint_ttl: dict[str, Any] | None = Field(
+        default=None,
+        description="Thread retention of the Studio factory's saver, as langgraph.json's "
+        "`checkpointer.ttl` (JSON): strategy, default_ttl, sweep_interval_minutes, sweep_limit.",
+    )
+    langgraph_checkpointer: dict[str, Any] | None = Field(
+        default=None,
+        validation_alias=AliasChoices("LANGGRAPH_CHECKPOINTER"),
+        description="langgraph.json's `checkpointer` block as langgraph-api passes it to the "
+        "server (LANGGRAPH_CHECKPOINTER); its `ttl` is used when ALMA_CHECKPOINT_TTL is unset.",
+    )
 
     @classmethod
     def settings_customise_sources(

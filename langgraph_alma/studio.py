@@ -18,6 +18,11 @@ relative to the server's working directory), runs `setup()` (migrations, idempot
 safe to race) and closes the pool on exit; the last factory to exit releases the embedded
 server (stopped when no other process uses it).
 
+Thread retention: the saver honours langgraph.json's `checkpointer.ttl` block (the
+platform's semantics: `strategy` delete or keep_latest, `default_ttl` minutes,
+`sweep_interval_minutes`, `sweep_limit`; `ALMA_CHECKPOINT_TTL`, as JSON, overrides its
+keys) and sweeps in the background while the server runs.
+
 A server serves one tenant: `ALMA_TENANT_ID` (default "default"). The saver and the store
 are bound to it, so a run whose config names another tenant is refused (`TenantMismatch`).
 
@@ -78,11 +83,17 @@ async def checkpointer() -> AsyncIterator[AsyncAlmaSaver]:
     >>> async with checkpointer() as saver:                      # doctest: +SKIP
     ...     await saver.aget_tuple({"configurable": {"thread_id": "t1"}})
     """
+    settings = await asyncio.to_thread(get_settings)  # off the loop: see `_tenant`
+    # langgraph.json's block, with ALMA_CHECKPOINT_TTL's keys over it.
+    ttl = {**((settings.langgraph_checkpointer or {}).get("ttl") or {}),
+           **(settings.checkpoint_ttl or {})} or None  # fmt: skip
     async with (
         _embedded_lease(),
-        AsyncAlmaSaver.from_conn_string(tenant_id=await _tenant()) as saver,
+        AsyncAlmaSaver.from_conn_string(tenant_id=settings.tenant_id, ttl=ttl) as saver,
     ):
         await saver.setup()
+        if saver.ttl is not None:  # stopped by from_conn_string's exit
+            await saver.start_ttl_sweeper()
         yield saver
 
 

@@ -590,6 +590,12 @@ class SaverCore:
             yield from self.delete_threads(threads)
             return
         yield [Sql(_sql.PRUNE_SNAPSHOT), set_tenant(tenant)]
+        yield from self.keep_latest(tenant, threads)
+
+    def keep_latest(self, tenant: str, threads: Sequence[str]) -> Plan[None]:
+        """`prune(..., "keep_latest")`'s work inside a transaction that has already set
+        the tenant and a repeatable-read snapshot (the TTL sweep runs it too)."""
+        self.memory.forget(tenant, list(threads))
         for thread in threads:
             params: dict[str, Any] = {"tenant": tenant, "thread": thread}
             results = yield [Sql(_sql.PRUNE_CHAIN, params, fetch=True)]

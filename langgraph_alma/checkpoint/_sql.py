@@ -184,6 +184,7 @@ DELETE_THREADS = [
         "alma_checkpoints",
         "alma_checkpoint_blobs",
         "alma_workflow_branches",  # the workflow manager's sequence counters of the run
+        "alma_threads",  # retention: the thread's last write and TTL
     )
 ]
 

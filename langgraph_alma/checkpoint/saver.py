@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import contextlib
 import copy
+import logging
+import random
 import threading
+import time
 from collections.abc import AsyncIterator, Collection, Iterator, Mapping, Sequence
 from contextlib import (
     AbstractAsyncContextManager,
@@ -17,6 +21,7 @@ from contextlib import (
     asynccontextmanager,
     contextmanager,
 )
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import psycopg
@@ -32,8 +37,16 @@ from langgraph.checkpoint.base import (
 from langgraph.checkpoint.serde.base import SerializerProtocol
 from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
-from langgraph_alma.checkpoint._core import SaverCore, ThreadSummary
+from langgraph_alma.checkpoint import retention
+from langgraph_alma.checkpoint._core import SaverCore, ThreadSummary, check_limit
 from langgraph_alma.checkpoint._delta import ChannelMemory
+from langgraph_alma.checkpoint.retention import (
+    ExpiredThread,
+    ThreadTTL,
+    minutes,
+    thread_ttl,
+    touching,
+)
 from langgraph_alma.config import Settings, get_settings
 from langgraph_alma.db.borrow import aborrow, borrow
 from langgraph_alma.db.connect import connection_kwargs, resolve
@@ -43,6 +56,30 @@ from langgraph_alma.errors import AlmaError, ConfigError
 from langgraph_alma.migrations import amigrate, migrate
 
 T = TypeVar("T")
+logger = logging.getLogger(__name__)
+_TRANSIENT = (psycopg.errors.SerializationFailure, psycopg.errors.DeadlockDetected)
+
+
+def retry_transient(call: Any, attempts: int = 5) -> Any:
+    """`call()`, again after a serialization failure or deadlock (a sweep racing writers)."""
+    for attempt in range(attempts):
+        try:
+            return call()
+        except _TRANSIENT:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(random.uniform(0, 0.05 * 2**attempt))
+
+
+async def aretry_transient(call: Any, attempts: int = 5) -> Any:
+    """Async `retry_transient`."""
+    for attempt in range(attempts):
+        try:
+            return await call()
+        except _TRANSIENT:
+            if attempt == attempts - 1:
+                raise
+            await asyncio.sleep(random.uniform(0, 0.05 * 2**attempt))
 
 
 class SaverClosed(AlmaError):
@@ -68,8 +105,10 @@ class _AlmaSaverBase(BaseCheckpointSaver[str]):
         tenant_id: str | None = None,
         settings: Settings | None = None,
         admin_url: str | None = None,
+        ttl: ThreadTTL | Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__(serde=serde)
+        self.ttl = ThreadTTL.parse(ttl)
         settings = settings or get_settings()
         _check_tenant(tenant_id, allow_none=True)
         if isinstance(conn, psycopg.Connection | psycopg.AsyncConnection) and not conn.autocommit:
@@ -117,6 +156,74 @@ class _AlmaSaverBase(BaseCheckpointSaver[str]):
     def get_next_version(self, current: str | int | None, channel: None = None) -> str:
         return SaverCore.next_version(current)
 
+    # -- retention (see `langgraph_alma.checkpoint.retention`) -------------------------
+    def _put_plan(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+    ) -> Plan[RunnableConfig]:
+        plan = self._core.put(config, checkpoint, metadata, new_versions)
+        if self.ttl is None:
+            return plan
+        ttl, pinned = thread_ttl(self.ttl, config.get("configurable") or {})
+        tenant, thread = self._core.tenant(config), SaverCore.thread_of(config)
+        return touching(plan, tenant, thread, ttl, pinned)
+
+    def _writes_plan(
+        self,
+        config: RunnableConfig,
+        writes: Sequence[tuple[str, Any]],
+        task_id: str,
+        task_path: str,
+    ) -> Plan[None]:
+        if self.ttl is not None:  # a run's bad thread_ttl is refused before any write
+            thread_ttl(self.ttl, config.get("configurable") or {})
+        return self._core.put_writes(config, writes, task_id, task_path)
+
+    def _sweep_chunks(self, pace: float) -> Iterator[int]:
+        """Sizes of a sweep's transactions: `sweep_limit` threads in chunks."""
+        if self.ttl is None:
+            raise ConfigError("this saver has no ttl: AlmaSaver(..., ttl={'default_ttl': ...})")
+        if isinstance(pace, bool) or not isinstance(pace, int | float) or not 0 <= pace <= 100:
+            raise ConfigError(f"pace must be a number from 0 to 100, got {pace!r}")
+        left = self.ttl.sweep_limit
+        while left > 0:
+            yield min(retention.SWEEP_CHUNK, left)
+            left -= retention.SWEEP_CHUNK
+
+    def _sweep_plan(
+        self, all_tenants: bool, now: datetime | None, limit: int
+    ) -> Plan[list[ExpiredThread]]:
+        assert self.ttl is not None
+        tenant = None if all_tenants else self._core.tenant()
+        return retention.sweep(self._core, self.ttl, tenant, now, limit)
+
+    def _expired_plan(
+        self, limit: int, all_tenants: bool, now: datetime | None
+    ) -> Plan[builtins.list[ExpiredThread]]:
+        limit = check_limit(limit) or 0
+        return retention.expired(None if all_tenants else self._core.tenant(), limit, now)
+
+    def _set_ttl_plan(self, thread_id: str, ttl_minutes: float | None) -> Plan[None]:
+        ttl = None if ttl_minutes is None else minutes("ttl_minutes", ttl_minutes)
+        return retention.set_ttl(self._core.tenant(), str(thread_id), ttl)
+
+    def _inactive_plan(
+        self, older_than: timedelta, limit: int, all_tenants: bool
+    ) -> Plan[builtins.list[ExpiredThread]]:
+        if not isinstance(older_than, timedelta) or older_than.total_seconds() <= 0:
+            raise ConfigError(f"older_than must be a positive timedelta, got {older_than!r}")
+        limit = check_limit(limit) or 0
+        cutoff = datetime.now(UTC) - older_than
+        return retention.inactive(None if all_tenants else self._core.tenant(), cutoff, limit)
+
+    def _sweep_seconds(self, sweep_interval_minutes: float | None) -> float:
+        if sweep_interval_minutes is not None:
+            return minutes("sweep_interval_minutes", sweep_interval_minutes) * 60
+        return (self.ttl.sweep_interval_minutes if self.ttl else 5.0) * 60
+
 
 class AlmaSaver(_AlmaSaverBase):
     """Sync checkpointer. Pass it as `checkpointer=` to `StateGraph.compile()`.
@@ -137,6 +244,8 @@ class AlmaSaver(_AlmaSaverBase):
     ) -> None:
         super().__init__(conn, pipe, serde, **kwargs)
         self.lock = threading.Lock()  # used only with a single connection, never a pool
+        self._sweeper: threading.Thread | None = None
+        self._sweeper_stop = threading.Event()
 
     @classmethod
     @contextmanager
@@ -148,6 +257,7 @@ class AlmaSaver(_AlmaSaverBase):
         pool_size: int | None = None,
         tenant_id: str | None = None,
         serde: SerializerProtocol | None = None,
+        ttl: ThreadTTL | Mapping[str, Any] | None = None,
     ) -> Iterator[AlmaSaver]:
         """A saver on a new pool of `pool_size` connections (default from settings);
         with no URL, on `ALMA_DATABASE_URL` or the embedded server. `pipeline` is
@@ -160,7 +270,11 @@ class AlmaSaver(_AlmaSaverBase):
             max_size=pool_size or get_settings().pool_max_size,
             kwargs=connection_kwargs(),
         ) as pool:
-            yield cls(pool, tenant_id=tenant_id, serde=serde, admin_url=target.admin_url)
+            saver = cls(pool, tenant_id=tenant_id, serde=serde, admin_url=target.admin_url, ttl=ttl)
+            try:
+                yield saver
+            finally:
+                saver.stop_ttl_sweeper()
 
     def setup(self) -> None:
         """Apply the schema migrations (idempotent, safe to run from several processes)."""
@@ -198,7 +312,7 @@ class AlmaSaver(_AlmaSaverBase):
         metadata: CheckpointMetadata,
         new_versions: ChannelVersions,
     ) -> RunnableConfig:
-        return self._run(self._core.put(config, checkpoint, metadata, new_versions))
+        return self._run(self._put_plan(config, checkpoint, metadata, new_versions))
 
     def put_writes(
         self,
@@ -207,7 +321,7 @@ class AlmaSaver(_AlmaSaverBase):
         task_id: str,
         task_path: str = "",
     ) -> None:
-        self._run(self._core.put_writes(config, writes, task_id, task_path))
+        self._run(self._writes_plan(config, writes, task_id, task_path))
 
     def list_threads(
         self, *, agent: str | None = None, workflow_id: str | None = None, limit: int | None = None
@@ -234,6 +348,83 @@ class AlmaSaver(_AlmaSaverBase):
         self, *, config: RunnableConfig, channels: Sequence[str]
     ) -> Mapping[str, DeltaChannelHistory]:
         return self._run(self._core.delta_history(config, channels))
+
+    def sweep_ttl(
+        self, *, all_tenants: bool = False, now: datetime | None = None, pace: float = 1.0
+    ) -> builtins.list[ExpiredThread]:
+        """Apply the TTL strategy to up to `sweep_limit` expired threads of this saver's
+        tenant (`all_tenants=True`: every tenant, on a role that bypasses row-level
+        security); returns them. Safe to run from several processes. Threads go in
+        transactions of at most 500, with a rest of `pace` times each one's duration
+        between them (0: none), so live threads keep their speed while it sweeps.
+
+        >>> AlmaSaver(pool, ttl={"default_ttl": 60 * 24}).sweep_ttl()   # doctest: +SKIP
+        """
+        done: builtins.list[ExpiredThread] = []
+        for size in self._sweep_chunks(pace):
+            start = time.monotonic()
+            got = retry_transient(
+                lambda size=size: self._run(
+                    self._sweep_plan(all_tenants, now, size), transaction=True
+                )
+            )
+            done.extend(got)
+            if len(got) < size:
+                break
+            time.sleep(pace * (time.monotonic() - start))
+        return done
+
+    def expired_threads(
+        self, limit: int = 100, *, all_tenants: bool = False, now: datetime | None = None
+    ) -> builtins.list[ExpiredThread]:
+        """Threads past their TTL that the next sweep would take, oldest expiry first."""
+        return self._run(self._expired_plan(limit, all_tenants, now))
+
+    def set_thread_ttl(self, thread_id: str, ttl_minutes: float | None) -> None:
+        """Pin one thread's TTL in minutes, counted from its last write (None: it never
+        expires), as `configurable["thread_ttl"]` does on a run."""
+        self._run(self._set_ttl_plan(thread_id, ttl_minutes))
+
+    def inactive_threads(
+        self, older_than: timedelta, limit: int = 1000, *, all_tenants: bool = False
+    ) -> builtins.list[ExpiredThread]:
+        """Threads whose newest checkpoint is older than `older_than`, oldest first,
+        whether or not a TTL was set (a scan of the checkpoints: for administration)."""
+        return self._run(self._inactive_plan(older_than, limit, all_tenants))
+
+    def delete_threads(self, threads: Sequence[ExpiredThread]) -> int:
+        """Delete these threads (of any tenant the role may reach) in one transaction."""
+        return self._run(retention.delete_inactive(self._core, list(threads)), transaction=True)
+
+    def start_ttl_sweeper(self, sweep_interval_minutes: float | None = None) -> threading.Thread:
+        """Sweep every `sweep_interval_minutes` (default: the ttl's) in a daemon thread
+        until `stop_ttl_sweeper()`."""
+        if self._sweeper is not None and self._sweeper.is_alive():
+            return self._sweeper
+        interval = self._sweep_seconds(sweep_interval_minutes)
+        self._sweeper_stop = stop = threading.Event()
+
+        def loop() -> None:
+            while not stop.wait(interval):
+                try:
+                    self.sweep_ttl()
+                except Exception:  # keep sweeping after a transient failure
+                    logger.exception("AlmaSaver TTL sweep failed")
+
+        self._sweeper = threading.Thread(target=loop, name="alma-saver-ttl-sweeper", daemon=True)
+        self._sweeper.start()
+        return self._sweeper
+
+    def stop_ttl_sweeper(self, timeout: float | None = None) -> bool:
+        """Stop the sweeper thread; True once it is stopped."""
+        self._sweeper_stop.set()
+        if self._sweeper is None:
+            return True
+        self._sweeper.join(timeout)
+        stopped = not self._sweeper.is_alive()
+        if stopped:
+            self._sweeper = None
+        return stopped
 
     # Async callers get the sync methods run in a worker thread.
     async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
@@ -310,6 +501,7 @@ class AsyncAlmaSaver(_AlmaSaverBase):
         super().__init__(conn, pipe, serde, **kwargs)
         self.lock = asyncio.Lock()
         self.loop = asyncio.get_running_loop()
+        self._sweeper: asyncio.Task[None] | None = None
 
     @classmethod
     @asynccontextmanager
@@ -321,6 +513,7 @@ class AsyncAlmaSaver(_AlmaSaverBase):
         pool_size: int | None = None,
         tenant_id: str | None = None,
         serde: SerializerProtocol | None = None,
+        ttl: ThreadTTL | Mapping[str, Any] | None = None,
     ) -> AsyncIterator[AsyncAlmaSaver]:
         """An async saver on a new pool (see `AlmaSaver.from_conn_string`, `pipeline`
         included)."""
@@ -332,7 +525,11 @@ class AsyncAlmaSaver(_AlmaSaverBase):
             kwargs=connection_kwargs(),
             open=False,
         ) as pool:
-            yield cls(pool, tenant_id=tenant_id, serde=serde, admin_url=target.admin_url)
+            saver = cls(pool, tenant_id=tenant_id, serde=serde, admin_url=target.admin_url, ttl=ttl)
+            try:
+                yield saver
+            finally:
+                await saver.stop_ttl_sweeper()
 
     async def setup(self) -> None:  # type: ignore[override]
         """Apply the schema migrations (idempotent, safe to run from several processes)."""
@@ -374,7 +571,7 @@ class AsyncAlmaSaver(_AlmaSaverBase):
         metadata: CheckpointMetadata,
         new_versions: ChannelVersions,
     ) -> RunnableConfig:
-        return await self._arun(self._core.put(config, checkpoint, metadata, new_versions))
+        return await self._arun(self._put_plan(config, checkpoint, metadata, new_versions))
 
     async def aput_writes(
         self,
@@ -383,7 +580,7 @@ class AsyncAlmaSaver(_AlmaSaverBase):
         task_id: str,
         task_path: str = "",
     ) -> None:
-        await self._arun(self._core.put_writes(config, writes, task_id, task_path))
+        await self._arun(self._writes_plan(config, writes, task_id, task_path))
 
     async def alist_threads(
         self, *, agent: str | None = None, workflow_id: str | None = None, limit: int | None = None
@@ -410,6 +607,76 @@ class AsyncAlmaSaver(_AlmaSaverBase):
         self, *, config: RunnableConfig, channels: Sequence[str]
     ) -> Mapping[str, DeltaChannelHistory]:
         return await self._arun(self._core.delta_history(config, channels))
+
+    async def asweep_ttl(
+        self, *, all_tenants: bool = False, now: datetime | None = None, pace: float = 1.0
+    ) -> builtins.list[ExpiredThread]:
+        """Async `AlmaSaver.sweep_ttl`."""
+        done: builtins.list[ExpiredThread] = []
+        for size in self._sweep_chunks(pace):
+            start = time.monotonic()
+            got = await aretry_transient(
+                lambda size=size: self._arun(
+                    self._sweep_plan(all_tenants, now, size), transaction=True
+                )
+            )
+            done.extend(got)
+            if len(got) < size:
+                break
+            await asyncio.sleep(pace * (time.monotonic() - start))
+        return done
+
+    async def aexpired_threads(
+        self, limit: int = 100, *, all_tenants: bool = False, now: datetime | None = None
+    ) -> builtins.list[ExpiredThread]:
+        """Async `AlmaSaver.expired_threads`."""
+        return await self._arun(self._expired_plan(limit, all_tenants, now))
+
+    async def aset_thread_ttl(self, thread_id: str, ttl_minutes: float | None) -> None:
+        """Async `AlmaSaver.set_thread_ttl`."""
+        await self._arun(self._set_ttl_plan(thread_id, ttl_minutes))
+
+    async def ainactive_threads(
+        self, older_than: timedelta, limit: int = 1000, *, all_tenants: bool = False
+    ) -> builtins.list[ExpiredThread]:
+        """Async `AlmaSaver.inactive_threads`."""
+        return await self._arun(self._inactive_plan(older_than, limit, all_tenants))
+
+    async def adelete_threads(self, threads: Sequence[ExpiredThread]) -> int:
+        """Async `AlmaSaver.delete_threads`."""
+        return await self._arun(
+            retention.delete_inactive(self._core, list(threads)), transaction=True
+        )
+
+    async def start_ttl_sweeper(
+        self, sweep_interval_minutes: float | None = None
+    ) -> asyncio.Task[None]:
+        """Sweep periodically in a task on the saver's loop until
+        `await stop_ttl_sweeper()`: `await saver.start_ttl_sweeper()`."""
+        if self._sweeper is not None and not self._sweeper.done():
+            return self._sweeper
+        interval = self._sweep_seconds(sweep_interval_minutes)
+
+        async def loop() -> None:
+            while True:
+                await asyncio.sleep(interval)
+                try:
+                    await self.asweep_ttl()
+                except Exception:  # keep sweeping after a transient failure
+                    logger.exception("AsyncAlmaSaver TTL sweep failed")
+
+        self._sweeper = self.loop.create_task(loop(), name="alma-saver-ttl-sweeper")
+        return self._sweeper
+
+    async def stop_ttl_sweeper(self) -> bool:
+        """Cancel the sweeper task; True once it is stopped."""
+        task, self._sweeper = self._sweeper, None
+        if task is None:
+            return True
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        return True
 
     # Sync callers (a sync graph on an async saver) run on the saver's event loop.
     def _sync(self, coro: Any) -> Any:
@@ -463,3 +730,29 @@ class AsyncAlmaSaver(_AlmaSaverBase):
         self, *, config: RunnableConfig, channels: Sequence[str]
     ) -> Mapping[str, DeltaChannelHistory]:
         return self._sync(self.aget_delta_channel_history(config=config, channels=channels))
+
+    def sweep_ttl(
+        self, *, all_tenants: bool = False, now: datetime | None = None, pace: float = 1.0
+    ) -> builtins.list[ExpiredThread]:
+        """Sync `asweep_ttl`, from a thread other than the event loop's."""
+        return self._sync(self.asweep_ttl(all_tenants=all_tenants, now=now, pace=pace))
+
+    def expired_threads(
+        self, limit: int = 100, *, all_tenants: bool = False, now: datetime | None = None
+    ) -> builtins.list[ExpiredThread]:
+        """Sync `aexpired_threads`."""
+        return self._sync(self.aexpired_threads(limit, all_tenants=all_tenants, now=now))
+
+    def set_thread_ttl(self, thread_id: str, ttl_minutes: float | None) -> None:
+        """Sync `aset_thread_ttl`."""
+        self._sync(self.aset_thread_ttl(thread_id, ttl_minutes))
+
+    def inactive_threads(
+        self, older_than: timedelta, limit: int = 1000, *, all_tenants: bool = False
+    ) -> builtins.list[ExpiredThread]:
+        """Sync `ainactive_threads`."""
+        return self._sync(self.ainactive_threads(older_than, limit, all_tenants=all_tenants))
+
+    def delete_threads(self, threads: Sequence[ExpiredThread]) -> int:
+        """Sync `adelete_threads`."""
+        return self._sync(self.adelete_threads(threads))

@@ -1,15 +1,20 @@
-"""`alma threads` and `alma history THREAD`: checkpoint threads and their history as tables."""
+"""`alma threads [--expired]`, `alma prune --older-than 30d` and `alma history THREAD`:
+checkpoint threads, their retention and their history."""
 
 from __future__ import annotations
 
+import re
+from datetime import timedelta
 from typing import Annotated, Any
 
 import typer
 from langgraph.checkpoint.base import CheckpointTuple
 
 from langgraph_alma.cli.app import app, state
-from langgraph_alma.cli.output import table
+from langgraph_alma.cli.output import progress_bar, say, table
 from langgraph_alma.errors import ThreadNotFound
+
+PRUNE_BATCH = 500  # threads deleted per transaction
 
 
 def _when(value: Any) -> str:
@@ -47,8 +52,21 @@ def threads(
         str | None, typer.Option("--workflow", help="only this workflow's threads")
     ] = None,
     limit: Annotated[int, typer.Option("--limit", min=1, help="at most this many threads")] = 50,
+    expired: Annotated[
+        bool, typer.Option("--expired", help="only threads past their TTL (AlmaSaver ttl=)")
+    ] = False,
 ) -> None:
     """The tenant's checkpoint threads, most recently updated first."""
+    if expired:
+        with state(ctx).alma() as alma:
+            gone = alma.saver.expired_threads(limit)
+            tenant = alma.core.tenant_id
+        table(
+            f"expired threads of tenant {tenant!r} ({len(gone)}), the next sweep's",
+            ["thread", "last write", "expired at"],
+            [(t.thread_id, _when(t.last_write_at), _when(t.expires_at)) for t in gone],
+        )
+        return
     with state(ctx).alma() as alma:
         found = alma.saver.list_threads(agent=agent, workflow_id=workflow, limit=limit)
         rows = [
@@ -64,6 +82,63 @@ def threads(
         ]
         title = f"threads of tenant {alma.core.tenant_id!r} ({len(rows)})"
     table(title, ["thread", "checkpoints", "last step", "updated", "workflow", "agent"], rows)
+
+
+def parse_age(text: str) -> timedelta:
+    """`30d`, `12h`, `90m`, `2w` (or a number of days) as a timedelta.
+
+    >>> parse_age("30d")
+    datetime.timedelta(days=30)
+    """
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([mhdw]?)\s*", text)
+    if not match or float(match[1]) <= 0:
+        raise typer.BadParameter(f"{text!r}: use a positive number with m, h, d or w (e.g. 30d)")
+    unit = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks", "": "days"}[match[2]]
+    return timedelta(**{unit: float(match[1])})
+
+
+@app.command("prune")
+def prune(
+    ctx: typer.Context,
+    older_than: Annotated[
+        str, typer.Option("--older-than", help="threads not written for this long: 30d, 12h, 2w")
+    ],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="only show what would go")] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="do not ask")] = False,
+    limit: Annotated[
+        int, typer.Option("--limit", min=1, help="at most this many threads")
+    ] = 100_000,
+    progress: Annotated[
+        bool | None,
+        typer.Option("--progress/--no-progress", help="a progress bar (default: on a terminal)"),
+    ] = None,
+) -> None:
+    """Delete the tenant's threads whose newest checkpoint is older than --older-than."""
+    age = parse_age(older_than)
+    with state(ctx).alma() as alma:
+        going = alma.saver.inactive_threads(age, limit)
+        tenant = alma.core.tenant_id
+        if not going:
+            say(f"no thread of tenant {tenant!r} is older than {older_than}")
+            return
+        table(
+            f"{len(going)} threads of tenant {tenant!r} not written for {older_than}",
+            ["thread", "last write"],
+            [(t.thread_id, _when(t.last_write_at)) for t in going[:50]],
+        )
+        if dry_run:
+            say(f"dry run: {len(going)} threads would be deleted")
+            return
+        if not yes and not typer.confirm(f"delete these {len(going)} threads?", err=True):
+            say("nothing deleted")
+            raise typer.Exit(1)
+        done = 0
+        with progress_bar("deleting", progress) as bar:
+            for start in range(0, len(going), PRUNE_BATCH):
+                done += alma.saver.delete_threads(going[start : start + PRUNE_BATCH])
+                if bar:
+                    bar(done, len(going))
+    say(f"deleted {done} threads")
 
 
 @app.command("history")
