@@ -26,7 +26,7 @@ cps AS MATERIALIZED (
     SELECT c.*, row_number() OVER (ORDER BY c.checkpoint_id DESC) AS rn
     FROM _tenant, LATERAL (
         SELECT * FROM alma_checkpoints c
-        WHERE c.tenant_id = _tenant.tenant_id {where}
+        WHERE c.tenant_id = _tenant.tenant_id AND c.tenant_id = %(tenant)s {where}
         ORDER BY c.checkpoint_id DESC {limit}
     ) AS c
 ),
@@ -140,7 +140,8 @@ FROM _tenant
 LEFT JOIN LATERAL (
     SELECT p.project_id, p.agent, p.workflow_id, p.checkpoint -> 'versions_seen' AS seen
     FROM alma_checkpoints p
-    WHERE p.tenant_id = _tenant.tenant_id AND p.thread_id = %(thread)s
+    WHERE p.tenant_id = _tenant.tenant_id AND p.tenant_id = %(tenant)s
+      AND p.thread_id = %(thread)s
       AND p.checkpoint_ns = %(ns)s AND p.checkpoint_id = %(parent)s
     -- The primary key's order: the planner looks the row up by the primary key, even
     -- while the table's statistics are those of an empty table.
@@ -288,8 +289,8 @@ target AS (
     SELECT _tenant.tenant_id, c.parent_checkpoint_id
     FROM _tenant, LATERAL (
         SELECT parent_checkpoint_id, checkpoint_id FROM alma_checkpoints c
-        WHERE c.tenant_id = _tenant.tenant_id AND c.thread_id = %(thread)s
-          AND c.checkpoint_ns = %(ns)s
+        WHERE c.tenant_id = _tenant.tenant_id AND c.tenant_id = %(tenant)s
+          AND c.thread_id = %(thread)s AND c.checkpoint_ns = %(ns)s
           AND (%(id)s::text IS NULL OR c.checkpoint_id = %(id)s)
         ORDER BY c.checkpoint_id DESC LIMIT 1
     ) AS c
