@@ -222,14 +222,14 @@ def _prepare_for_system_user(path: Path, user: str) -> None:
 
     ensure_user_exists(user)
     entry = pwd.getpwnam(user)
-    if path.stat().st_uid == entry.pw_uid:
-        return  # prepared before
+    if path.stat().st_uid != entry.pw_uid:  # new: once
+        ensure_prefix_permissions(POSTGRES_BIN_PATH)
+        read, execute = stat.S_IRGRP | stat.S_IROTH, stat.S_IXGRP | stat.S_IXOTH
+        ensure_folder_permissions(POSTGRES_BIN_PATH, execute | read)
+        ensure_folder_permissions(POSTGRES_BIN_PATH.parent / "lib", read)
+        os.chown(path, entry.pw_uid, entry.pw_gid)
+    # Every time, last: something (pytest's temp root, for one) may have closed a parent.
     ensure_prefix_permissions(path)
-    ensure_prefix_permissions(POSTGRES_BIN_PATH)
-    read, execute = stat.S_IRGRP | stat.S_IROTH, stat.S_IXGRP | stat.S_IXOTH
-    ensure_folder_permissions(POSTGRES_BIN_PATH, execute | read)
-    ensure_folder_permissions(POSTGRES_BIN_PATH.parent / "lib", read)
-    os.chown(path, entry.pw_uid, entry.pw_gid)
 
 
 @dataclass(frozen=True)

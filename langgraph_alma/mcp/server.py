@@ -10,11 +10,13 @@ import anyio
 from mcp.server.mcpserver import MCPServer
 
 from langgraph_alma.config import get_settings
+from langgraph_alma.db.embedded import serving
 from langgraph_alma.mcp import tools_memory, tools_work, tools_workflow
 from langgraph_alma.mcp._tooling import add_tools
 from langgraph_alma.mcp.domains import list_domains
 from langgraph_alma.mcp.http import BearerAuth, check_bind
 from langgraph_alma.mcp.runtime import AlmaRuntime, open_runtime, package_version
+from langgraph_alma.mcp.stdio import run_stdio
 from langgraph_alma.memory._plan import arun_store_plan
 
 Transport = Literal["stdio", "http"]
@@ -81,7 +83,7 @@ async def serve_async(
     async with open_runtime(tenant=tenant, privileged=privileged, url=url) as runtime:
         server = build_server(runtime, transport)
         if transport == "stdio":
-            await server.run_stdio_async()
+            await run_stdio(server)
             return
         import uvicorn
 
@@ -110,13 +112,16 @@ def serve(
     """
     if transport == "http":
         check_bind(host, get_settings().mcp_token)  # fail fast, before the event loop
-    anyio.run(
-        lambda: serve_async(
-            transport=transport,
-            host=host,
-            port=port,
-            privileged=privileged,
-            tenant=tenant,
-            url=url,
+    # SIGTERM and SIGHUP unwind the server as SIGINT does, and the embedded server (when
+    # it is the database) is held until then: a killed `alma mcp` leaves no postgres.
+    with serving(url):
+        anyio.run(
+            lambda: serve_async(
+                transport=transport,
+                host=host,
+                port=port,
+                privileged=privileged,
+                tenant=tenant,
+                url=url,
+            )
         )
-    )
