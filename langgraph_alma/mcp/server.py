@@ -14,7 +14,7 @@ from langgraph_alma.db.embedded import serving
 from langgraph_alma.mcp import tools_memory, tools_work, tools_workflow
 from langgraph_alma.mcp._tooling import add_tools
 from langgraph_alma.mcp.domains import list_domains
-from langgraph_alma.mcp.http import BearerAuth, check_bind
+from langgraph_alma.mcp.http import BearerAuth, bind_address, check_bind, transport_security
 from langgraph_alma.mcp.runtime import AlmaRuntime, open_runtime, package_version
 from langgraph_alma.mcp.stdio import run_stdio
 from langgraph_alma.memory._plan import arun_store_plan
@@ -87,10 +87,12 @@ async def serve_async(
             return
         import uvicorn
 
-        app: Any = server.streamable_http_app(host=host)
+        app: Any = server.streamable_http_app(
+            host=host, transport_security=transport_security(host)
+        )
         if token is not None:
             app = BearerAuth(app, token)
-        config = uvicorn.Config(app, host=host, port=port, log_level="warning")
+        config = uvicorn.Config(app, host=bind_address(host), port=port, log_level="warning")
         await uvicorn.Server(config).serve()
 
 
