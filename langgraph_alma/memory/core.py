@@ -12,6 +12,7 @@ from typing import Any
 
 from langgraph.store.base import GetOp, Item, PutOp, SearchOp
 
+from langgraph_alma.db.tenancy import run_tenant
 from langgraph_alma.errors import ConfigError, PrivilegeRequired
 from langgraph_alma.memory import items as it
 from langgraph_alma.memory import learning
@@ -52,7 +53,7 @@ class MemoryCore:
     def __init__(
         self,
         *,
-        tenant_id: str,
+        tenant_id: str | None,
         project_id: str = "default",
         scopes: Mapping[str, MemoryScope] | None = None,
         weights: ScoringWeights | None = None,
@@ -61,8 +62,9 @@ class MemoryCore:
         clock: Clock | None = None,
         category_check: Callable[[str, str], None] | None = None,
         default_scope: Callable[[str], MemoryScope] | None = None,
+        default_tenant: str = "default",
     ) -> None:
-        self.tenant_id = tenant_id
+        self.bound_tenant, self.default_tenant = tenant_id, default_tenant
         self.project_id = project_id
         self.scopes: dict[str, MemoryScope] = dict(scopes or {})
         self.weights = weights or ScoringWeights()
@@ -71,6 +73,12 @@ class MemoryCore:
         self.clock: Clock = clock or utcnow
         self.category_check = category_check  # a domain schema's own limits, if any
         self.default_scope = default_scope or (lambda agent: MemoryScope(agent_name=agent))
+
+    @property
+    def tenant_id(self) -> str:
+        """The tenant of this call, read where the store reads it: the bound one, else
+        the graph run's `configurable["tenant_id"]`, else the default."""
+        return run_tenant(self.bound_tenant, self.default_tenant)
 
     # -- scope -----------------------------------------------------------------------
     def scope_of(self, agent: str) -> MemoryScope:
