@@ -1,5 +1,6 @@
 """`alma mcp` (stdio and HTTP) on the embedded server, stopped by SIGTERM, SIGINT or
-SIGHUP: the command unwinds, the last holder leaves, and no `postgres` is left running."""
+SIGHUP: the command unwinds, the last holder leaves, and no `postgres` is left running.
+And a running server reports anti-patterns as log lines, not warnings."""
 
 from __future__ import annotations
 
@@ -12,14 +13,16 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
 
 from langgraph_alma.db.embedded import HOLDERS_FILE
-from tests.mcp.conftest import STARTUP_SECONDS, free_port
+from tests.mcp.conftest import STARTUP_SECONDS, free_port, server_env
 
 INITIALIZE = {
     "jsonrpc": "2.0",
@@ -101,3 +104,50 @@ def test_a_signal_stops_the_server_and_its_postgres(
         time.sleep(0.1)
     assert postgres_of(data_dir) == [], "postgres left running"
     assert json.loads((data_dir / HOLDERS_FILE).read_text()) == []
+
+
+def test_anti_patterns_are_one_log_line_each_not_warnings(database: Any, tmp_path: Path) -> None:
+    # Three failing learns of one strategy: the second and third find an anti-pattern.
+    calls = [
+        {
+            "jsonrpc": "2.0",
+            "id": 10 + i,
+            "method": "tools/call",
+            "params": {
+                "name": "alma_learn",
+                "arguments": {
+                    "agent": "helena",
+                    "task": f"form {i}",
+                    "outcome": "failure",
+                    "strategy_used": "sleep before asserting",
+                    "task_type": "forms",
+                },
+            },
+        }
+        for i in range(3)
+    ]
+    tenant = f"ap-{uuid.uuid4().hex[:8]}"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "langgraph_alma.mcp", "--tenant", tenant],
+        env=server_env(database),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=tmp_path,
+    )
+    assert proc.stdin is not None and proc.stdout is not None
+    proc.stdin.write(json.dumps(INITIALIZE).encode() + b"\n")
+    proc.stdin.flush()
+    proc.stdout.readline()
+    initialized = {"jsonrpc": "2.0", "method": "notifications/initialized"}
+    proc.stdin.write(json.dumps(initialized).encode() + b"\n")
+    for call in calls:  # one at a time: the order of the learns matters
+        proc.stdin.write(json.dumps(call).encode() + b"\n")
+        proc.stdin.flush()
+        assert b'"isError":true' not in proc.stdout.readline().replace(b" ", b"")
+    _, err = proc.communicate(timeout=60)
+    lines = err.decode().splitlines()
+    assert not [line for line in lines if "Warning" in line or "warn(" in line], lines
+    logged = [line for line in lines if "alma anti-pattern" in line]
+    assert len(logged) == 2, lines
+    assert json.loads(logged[-1].split("alma anti-pattern ", 1)[1])["failures"] == 3
