@@ -38,7 +38,7 @@ from langgraph_alma.memory.types import (
     utcnow,
 )
 
-PAGE = 1_000
+PAGE = 500
 """Items one page of a scan reads; scans page to the end, so counts are exact at any size."""
 MAX_STRATEGIES = 1_000
 """Most strategies of one agent and task type weighed for an anti-pattern's alternative."""
