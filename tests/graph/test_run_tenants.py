@@ -94,7 +94,8 @@ def _assert_no_crossing(database: Any, tenants: dict[str, str], results: dict[st
             ).fetchall()
             assert rels == [(tenant, tenant)], rels
             items = conn.execute(
-                "SELECT tenant_id, value->>'tenant_id' FROM alma_store WHERE value::text LIKE %s",
+                "SELECT tenant_id, value->>'tenant_id' FROM alma_store "
+                "WHERE value::text LIKE %s AND value ? 'kind'",  # memories, not running counts
                 (f"%{tag} %",),
             ).fetchall()
             assert items and set(items) == {(tenant, tenant)}, items
