@@ -4,6 +4,7 @@ knowledge, forget, stats, feedback). `Alma` and `AsyncAlma` drive these plans.""
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import json
 import logging
 import os
@@ -49,7 +50,17 @@ class AntiPatternWarning(UserWarning):
     """A learned outcome repeats a known failure; the outcome was still recorded."""
 
 
-_PACKAGE = str(Path(__file__).resolve().parents[1]) + os.sep
+def _package_dirs(module: str) -> list[str]:
+    spec = importlib.util.find_spec(module)
+    found = list(spec.submodule_search_locations or []) if spec else []  # namespace too
+    return [str(Path(d).resolve()) + os.sep for d in found]
+
+
+# Frames a warning skips to reach the user's line: ours, and LangGraph's runner when a
+# prebuilt node learned inside the user's graph.invoke.
+_LIBRARY_DIRS = tuple(
+    d for m in ("langgraph_alma", "langgraph", "langchain_core") for d in _package_dirs(m)
+)
 _anti_pattern_log: ContextVar[logging.Logger | None] = ContextVar(
     "alma_anti_pattern_log", default=None
 )
@@ -80,7 +91,7 @@ def anti_pattern_warning(message: str, **fields: Any) -> None:
         logger.warning("alma anti-pattern %s", json.dumps({"message": message, **fields}))
         return
     level, frame = 2, sys._getframe(1)
-    while frame.f_back is not None and frame.f_code.co_filename.startswith(_PACKAGE):
+    while frame.f_back is not None and frame.f_code.co_filename.startswith(_LIBRARY_DIRS):
         frame, level = frame.f_back, level + 1
     warnings.warn(message, AntiPatternWarning, stacklevel=level)
 
