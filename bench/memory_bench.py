@@ -1,6 +1,8 @@
-"""ALMA memory layer: learn and retrieve latency at 1k, 10k (and 100k) memories.
+"""ALMA memory layer: learn and retrieve latency at 1k, 10k (and 100k) memories, and
+learn latency against the number of past outcomes of the strategy learned.
 
     python bench/memory_bench.py [--sizes 1000,10000,100000] [--queries 100]
+                                 [--learn-outcomes 1000,50000] [--learns 50]
 
 Runs on the embedded server (data in .alma/bench-pgdata) unless ALMA_BENCH_ADMIN_URL is
 set, with the offline HashingEmbeddings (256 dims) so hybrid search runs both sides.
@@ -65,12 +67,49 @@ def fill(alma: Alma, n: int, rng: random.Random) -> None:
         alma.store.batch(batch)
 
 
+def learn_scaling(alma: Alma, sizes: list[int], learns: int) -> dict[str, float]:
+    """learn p50 (ms) of one agent's strategy after `size` past outcomes of it: a learn
+    updates running counts, so it should not grow with the outcomes."""
+    from langgraph.store.base import PutOp
+
+    result: dict[str, float] = {}
+    loaded, agent, strategy = 0, "learner", "retry with backoff"
+    for size in sizes:
+        batch: list[PutOp] = []
+        for i in range(loaded, size):
+            m = Outcome(
+                task_type="scaling",
+                task_description=text(i, 8),
+                success=i % 3 != 0,
+                strategy_used=strategy,
+            )
+            m.agent, m.tenant_id, m.project_id = agent, alma.core.tenant_id, alma.core.project_id
+            batch.append(PutOp(it.namespace(m), m.id, it.to_value(m), index=False))
+            if len(batch) == 2000:
+                alma.store.batch(batch)
+                batch = []
+        if batch:
+            alma.store.batch(batch)
+        loaded = size
+        alma.learn(agent, "warm up", "success", strategy, task_type="scaling")  # first: repair
+        times = []
+        for q in range(learns):
+            t0 = time.perf_counter()
+            alma.learn(agent, text(q, 8), "success", strategy, task_type="scaling")
+            times.append((time.perf_counter() - t0) * 1000)
+        result[str(size)] = statistics.median(times)
+    return result
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1000,10000")
     parser.add_argument("--queries", type=int, default=100)
+    parser.add_argument("--learn-outcomes", default="1000,50000")
+    parser.add_argument("--learns", type=int, default=50)
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
+    scaling: dict[str, float] = {}
     dbs = Databases()
     rng = random.Random(1)
     report: dict[str, dict[str, float]] = {}
@@ -116,11 +155,21 @@ def main() -> int:
                     "learn_p50_ms": statistics.median(learn),
                     "learn_p95_ms": _pct(learn, 0.95),
                 }
+            sizes = [int(s) for s in args.learn_outcomes.split(",") if s]
+            if sizes:
+                scaling = learn_scaling(alma, sizes, args.learns)
     finally:
         dbs.drop_all()
     out = {
         "command": " ".join(["python", *sys.argv]),
         "memories": report,
+        "learn_p50_ms_by_past_outcomes": scaling,
+        "learn_p50_ratio_largest_to_smallest": (
+            max(scaling.items(), key=lambda kv: int(kv[0]))[1]
+            / min(scaling.items(), key=lambda kv: int(kv[0]))[1]
+            if len(scaling) > 1
+            else None
+        ),
         "target_ms": {"scoped_retrieval_p95": 20.0},
         "run": uuid.uuid4().hex[:8],
     }
@@ -135,6 +184,10 @@ def main() -> int:
             f"{r['scoped_retrieve_p95_ms']:>12.1f}{r['learn_p50_ms']:>11.1f}"
             f"{r['learn_p95_ms']:>8.1f}"
         )
+    if scaling:
+        print(f"\n{'past outcomes':>14}{'learn p50':>11}  (ms, one strategy)")
+        for size, p50 in scaling.items():
+            print(f"{size:>14}{p50:>11.1f}")
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(out, indent=2))

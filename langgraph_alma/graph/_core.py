@@ -14,6 +14,7 @@ from typing import Any, Literal
 from psycopg.types.json import Jsonb
 
 from langgraph_alma.db.plan import Plan, Sql, set_tenant
+from langgraph_alma.db.tenancy import run_tenant
 from langgraph_alma.domains.schema import DomainSchema
 from langgraph_alma.errors import ConfigError, EntityNotFound
 from langgraph_alma.graph import _sql
@@ -74,22 +75,34 @@ def _properties(properties: Mapping[str, Any] | None) -> Jsonb:
 
 
 class GraphCore:
-    """Plans of one graph: a tenant, a project and an optional domain schema."""
+    """Plans of one graph: a tenant (bound, or each graph run's as the store reads it), a
+    project and an optional domain schema."""
 
     def __init__(
         self,
         *,
-        tenant_id: str,
+        tenant_id: str | None,
         project_id: str = "default",
         schema: DomainSchema | None = None,
         max_depth: int = DEFAULT_MAX_DEPTH,
+        default_tenant: str = "default",
     ) -> None:
-        for label, value in (("tenant_id", tenant_id), ("project_id", project_id)):
+        for label, value in (
+            ("tenant_id", "default" if tenant_id is None else tenant_id),
+            ("project_id", project_id),
+            ("default_tenant", default_tenant),
+        ):
             if not isinstance(value, str) or not value:
                 raise ConfigError(f"{label} must be a non-empty string, got {value!r}")
-        self.tenant_id, self.project_id = tenant_id, project_id
+        self.bound_tenant, self.default_tenant = tenant_id, default_tenant
+        self.project_id = project_id
         self.schema = schema
         self.max_depth = max_depth
+
+    @property
+    def tenant_id(self) -> str:
+        """The tenant of this call: the bound one, else the graph run's, else the default."""
+        return run_tenant(self.bound_tenant, self.default_tenant)
 
     # -- helpers --------------------------------------------------------------------
 

@@ -58,14 +58,17 @@ class _GraphMemoryBase:
             raise ConfigError("GraphMemory needs a connection opened with autocommit=True")
         self.conn = conn
         self._core = GraphCore(
-            tenant_id=tenant_id if tenant_id is not None else get_settings().tenant_id,
+            tenant_id=tenant_id,
             project_id=project_id,
             schema=schema,
             max_depth=max_depth,
+            default_tenant=get_settings().tenant_id,
         )
 
     @property
     def tenant_id(self) -> str:
+        """The tenant of a call made now: the bound one; unbound (`tenant_id=None`), the
+        graph run's `configurable["tenant_id"]`, else `ALMA_TENANT_ID`, as the store."""
         return self._core.tenant_id
 
     @property

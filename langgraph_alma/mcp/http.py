@@ -3,6 +3,9 @@ check in front of the streamable HTTP app.
 
 Without a token only a loopback address may be bound; with one (`ALMA_MCP_TOKEN`),
 every request on any address must carry `Authorization: Bearer <token>` or gets 401.
+On any loopback address, however spelled, requests must also name that address (or
+`localhost`) in `Host` and `Origin`: a web page whose DNS name resolves to loopback
+(DNS rebinding) is refused.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import hmac
 import ipaddress
 import json
 
+from mcp.server.transport_security import TransportSecuritySettings
 from pydantic import SecretStr
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -25,6 +29,48 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+def bind_address(host: str) -> str:
+    """The address to give the socket: `[::1]` is written for URLs, bound as `::1`."""
+    return host.strip()[1:-1] if host.strip().startswith("[") else host.strip()
+
+
+def loopback_names(host: str) -> list[str]:
+    """How a `Host` header may name a server bound to loopback `host`: the address (IPv6
+    in brackets) and, where it resolves there, `localhost`.
+
+    >>> loopback_names("LOCALHOST")
+    ['localhost', '127.0.0.1', '[::1]']
+    >>> loopback_names("127.0.0.2")
+    ['127.0.0.2']
+    """
+    name = bind_address(host).lower()
+    if name == "localhost":
+        return ["localhost", "127.0.0.1", "[::1]"]
+    address = ipaddress.ip_address(name)
+    spelled = f"[{address.compressed}]" if address.version == 6 else address.compressed
+    if address in (ipaddress.ip_address("127.0.0.1"), ipaddress.ip_address("::1")):
+        return [spelled, "localhost"]
+    return [spelled]
+
+
+def transport_security(host: str) -> TransportSecuritySettings | None:
+    """The SDK's DNS-rebinding protection for a loopback `host` (None for any other
+    address, which needs a token instead): `Host` and `Origin` must name the bound
+    address. The SDK switches it on only for three exact spellings.
+
+    >>> transport_security("127.0.0.2").allowed_hosts
+    ['127.0.0.2', '127.0.0.2:*']
+    """
+    if not is_loopback(host):
+        return None
+    names = loopback_names(host)
+    return TransportSecuritySettings(
+        enable_dns_rebinding_protection=True,
+        allowed_hosts=[h for n in names for h in (n, f"{n}:*")],
+        allowed_origins=[o for n in names for o in (f"http://{n}", f"http://{n}:*")],
+    )
 
 
 def check_bind(host: str, token: SecretStr | None) -> None:

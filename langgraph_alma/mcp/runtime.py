@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -42,34 +43,46 @@ def package_version(name: str) -> str | None:
         return None
 
 
-def redact_url(url: str | None) -> str | None:
-    """A connection string without its password (URL or `key=value` form).
+SECRET_PARAMETER = re.compile(r"pass|pwd|secret|token|key|auth|credential|signature", re.I)
+"""Connection parameters (and query-string keys) whose values are redacted:
+`password`, `sslpassword`, `api_key`, `access_token`, ..."""
 
-    >>> redact_url("postgresql://app:s3cret@db:5432/alma")
-    'postgresql://app:**********@db:5432/alma'
+
+def redact_url(url: str | None) -> str | None:
+    """A connection string (URL or `key=value` form) with its password and every
+    secret-bearing parameter redacted; one that cannot be parsed is redacted whole.
+
+    >>> redact_url("postgresql://app:s3cret@db:5432/alma?sslpassword=k&sslmode=require")
+    'postgresql://app:**********@db:5432/alma?sslpassword=**********&sslmode=require'
     """
     if not url:
         return url
-    if "://" not in url:
-        params = psycopg.conninfo.conninfo_to_dict(url)
-        if "password" in params:
-            params["password"] = REDACTED
-        return psycopg.conninfo.make_conninfo(**params)
-    parts = urlsplit(url)
-    netloc = parts.netloc
-    if parts.password is not None:
-        user, _, host = netloc.rpartition("@")
-        netloc = f"{user.split(':', 1)[0]}:{REDACTED}@{host}"
-    query = urlencode(
-        [(k, REDACTED if k == "password" else v) for k, v in parse_qsl(parts.query)], safe="*"
-    )
-    return urlunsplit(parts._replace(netloc=netloc, query=query))
+    try:
+        if "://" not in url:
+            params = psycopg.conninfo.conninfo_to_dict(url)
+            for key in params:
+                if SECRET_PARAMETER.search(key):
+                    params[key] = REDACTED
+            return psycopg.conninfo.make_conninfo(**params)
+        parts = urlsplit(url)
+        netloc = parts.netloc
+        if parts.password is not None:
+            user, _, host = netloc.rpartition("@")
+            netloc = f"{user.split(':', 1)[0]}:{REDACTED}@{host}"
+        pairs = parse_qsl(parts.query, keep_blank_values=True)
+        query = urlencode(
+            [(k, REDACTED if SECRET_PARAMETER.search(k) else v) for k, v in pairs], safe="*"
+        )
+        fragment = REDACTED if parts.fragment else ""
+        return urlunsplit(parts._replace(netloc=netloc, query=query, fragment=fragment))
+    except (ValueError, psycopg.Error):
+        return REDACTED
 
 
 def effective_config(settings: Settings, **server: Any) -> dict[str, Any]:
     """The settings in force, secrets and passwords redacted, plus the server's own."""
     values = settings.model_dump(mode="json")  # SecretStr fields dump as '**********'
-    for name in ("database_url", "admin_database_url"):
+    for name in ("database_url", "admin_database_url", "openai_base_url"):
         values[name] = redact_url(values.get(name))
     return {"settings": values, "server": server}
 

@@ -4,19 +4,25 @@
 from __future__ import annotations
 
 import json
+import logging
+import sys
 from typing import Any, Literal
 
 import anyio
 from mcp.server.mcpserver import MCPServer
 
 from langgraph_alma.config import get_settings
+from langgraph_alma.db.embedded import serving
 from langgraph_alma.mcp import tools_memory, tools_work, tools_workflow
 from langgraph_alma.mcp._tooling import add_tools
 from langgraph_alma.mcp.domains import list_domains
-from langgraph_alma.mcp.http import BearerAuth, check_bind
+from langgraph_alma.mcp.http import BearerAuth, bind_address, check_bind, transport_security
 from langgraph_alma.mcp.runtime import AlmaRuntime, open_runtime, package_version
+from langgraph_alma.mcp.stdio import run_stdio
 from langgraph_alma.memory._plan import arun_store_plan
+from langgraph_alma.memory.core import anti_patterns_logged
 
+LOGGER = logging.getLogger("langgraph_alma.mcp")
 Transport = Literal["stdio", "http"]
 TOOLS = [*tools_memory.TOOLS, *tools_workflow.TOOLS, *tools_work.TOOLS]
 """Every tool function the server registers, in the order `list_tools` shows them."""
@@ -63,6 +69,17 @@ def build_server(runtime: AlmaRuntime, transport: Transport = "stdio") -> MCPSer
     return server
 
 
+def _log_to_stderr() -> None:
+    """The server's records as one plain line each on stderr (the SDK's own handler
+    wraps long lines to the terminal's width)."""
+    if not LOGGER.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+        LOGGER.addHandler(handler)
+        LOGGER.setLevel(logging.INFO)
+        LOGGER.propagate = False
+
+
 async def serve_async(
     *,
     transport: Transport = "stdio",
@@ -78,18 +95,24 @@ async def serve_async(
     token = get_settings().mcp_token
     if transport == "http":
         check_bind(host, token)  # before anything connects or binds
-    async with open_runtime(tenant=tenant, privileged=privileged, url=url) as runtime:
-        server = build_server(runtime, transport)
-        if transport == "stdio":
-            await server.run_stdio_async()
-            return
-        import uvicorn
+    # Anti-patterns found while serving are log lines, not warnings: see
+    # `anti_patterns_logged`. Tasks the server starts inherit the setting.
+    _log_to_stderr()
+    with anti_patterns_logged(LOGGER):
+        async with open_runtime(tenant=tenant, privileged=privileged, url=url) as runtime:
+            server = build_server(runtime, transport)
+            if transport == "stdio":
+                await run_stdio(server)
+                return
+            import uvicorn
 
-        app: Any = server.streamable_http_app(host=host)
-        if token is not None:
-            app = BearerAuth(app, token)
-        config = uvicorn.Config(app, host=host, port=port, log_level="warning")
-        await uvicorn.Server(config).serve()
+            app: Any = server.streamable_http_app(
+                host=host, transport_security=transport_security(host)
+            )
+            if token is not None:
+                app = BearerAuth(app, token)
+            config = uvicorn.Config(app, host=bind_address(host), port=port, log_level="warning")
+            await uvicorn.Server(config).serve()
 
 
 def serve(
@@ -110,13 +133,16 @@ def serve(
     """
     if transport == "http":
         check_bind(host, get_settings().mcp_token)  # fail fast, before the event loop
-    anyio.run(
-        lambda: serve_async(
-            transport=transport,
-            host=host,
-            port=port,
-            privileged=privileged,
-            tenant=tenant,
-            url=url,
+    # SIGTERM and SIGHUP unwind the server as SIGINT does, and the embedded server (when
+    # it is the database) is held until then: a killed `alma mcp` leaves no postgres.
+    with serving(url):
+        anyio.run(
+            lambda: serve_async(
+                transport=transport,
+                host=host,
+                port=port,
+                privileged=privileged,
+                tenant=tenant,
+                url=url,
+            )
         )
-    )

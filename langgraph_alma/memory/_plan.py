@@ -4,6 +4,7 @@ yield batches of LangGraph store ops and receive their results (compare
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Generator, Sequence
 from contextlib import AbstractAsyncContextManager, AbstractContextManager, nullcontext
 from typing import Any, TypeVar
@@ -24,14 +25,48 @@ def run_store_plan(store: BaseStore, plan: StorePlan[T]) -> T:
         return done.value
 
 
+OFF_LOOP_ITEMS = 100
+"""A plan step handed more items than this (a scan, a consolidation) runs in a worker
+thread: converting and scoring thousands of items would hold the event loop, and every
+other caller on it, for as long."""
+
+
+class _OffLoop(tuple):  # type: ignore[type-arg]
+    pass
+
+
+OFF_LOOP: Sequence[Op] = _OffLoop()
+"""Yielded by a plan (no ops) before CPU work of its own, such as comparing thousands of
+vectors: the async runner runs the next step in a worker thread; the sync one goes on."""
+
+
+def _items_in(results: list[Result]) -> int:
+    return sum(len(r) if isinstance(r, list) else 1 for r in results)
+
+
+def _step(plan: StorePlan[T], results: list[Result]) -> tuple[bool, Any]:
+    # StopIteration may not cross a thread's future: returned, not raised.
+    try:
+        return False, plan.send(results)
+    except StopIteration as done:
+        return True, done.value
+
+
 async def arun_store_plan(store: BaseStore, plan: StorePlan[T]) -> T:
-    """Drive `plan` with `await store.abatch`."""
+    """Drive `plan` with `await store.abatch`; a step handed many items (`OFF_LOOP_ITEMS`)
+    or asked for (`OFF_LOOP`) runs in a worker thread, so the loop stays free."""
     try:
         ops = next(plan)
-        while True:
-            ops = plan.send(await store.abatch(ops) if ops else [])
     except StopIteration as done:
         return done.value
+    while True:
+        results = await store.abatch(ops) if ops else []
+        if isinstance(ops, _OffLoop) or _items_in(results) > OFF_LOOP_ITEMS:
+            finished, ops = await asyncio.to_thread(_step, plan, results)
+        else:
+            finished, ops = _step(plan, results)
+        if finished:
+            return ops  # type: ignore[no-any-return]
 
 
 def store_atomic(store: BaseStore, key: str) -> AbstractContextManager[Any]:

@@ -27,7 +27,7 @@ from pydantic import BaseModel, Field
 from langgraph_alma.errors import ConfigError
 from langgraph_alma.memory import items as it
 from langgraph_alma.memory import learning
-from langgraph_alma.memory._plan import StorePlan
+from langgraph_alma.memory._plan import OFF_LOOP, StorePlan
 from langgraph_alma.memory.decay import Usage
 from langgraph_alma.memory.types import (
     AntiPattern,
@@ -243,6 +243,7 @@ def apply(
 ) -> StorePlan[ConsolidationReport]:
     """Merge what `find_merges` groups: one batch writes every keeper, deletes every
     merged memory and its usage, and moves artifact links to the keeper."""
+    yield OFF_LOOP  # comparing every pair is CPU work: off an async caller's loop
     merges = find_merges(scanned.memories, vectors, threshold)
     report = ConsolidationReport(
         kind=scanned.kind,

@@ -3,15 +3,24 @@ knowledge, forget, stats, feedback). `Alma` and `AsyncAlma` drive these plans.""
 
 from __future__ import annotations
 
+import contextlib
+import importlib.util
+import json
+import logging
+import os
+import sys
 import time
 import uuid
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextvars import ContextVar
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from langgraph.store.base import GetOp, Item, PutOp, SearchOp
 
+from langgraph_alma.db.tenancy import run_tenant
 from langgraph_alma.errors import ConfigError, PrivilegeRequired
 from langgraph_alma.memory import items as it
 from langgraph_alma.memory import learning
@@ -30,12 +39,61 @@ from langgraph_alma.memory.types import (
     utcnow,
 )
 
-SCAN_LIMIT = 10_000  # largest number of items one learning or forgetting scan reads
+PAGE = 500
+"""Items one page of a scan reads; scans page to the end, so counts are exact at any size."""
+MAX_STRATEGIES = 1_000
+"""Most strategies of one agent and task type weighed for an anti-pattern's alternative."""
 Clock = Callable[[], datetime]
 
 
 class AntiPatternWarning(UserWarning):
     """A learned outcome repeats a known failure; the outcome was still recorded."""
+
+
+def _package_dirs(module: str) -> list[str]:
+    spec = importlib.util.find_spec(module)
+    found = list(spec.submodule_search_locations or []) if spec else []  # namespace too
+    return [str(Path(d).resolve()) + os.sep for d in found]
+
+
+# Frames a warning skips to reach the user's line: ours, and LangGraph's runner when a
+# prebuilt node learned inside the user's graph.invoke.
+_LIBRARY_DIRS = tuple(
+    d for m in ("langgraph_alma", "langgraph", "langchain_core") for d in _package_dirs(m)
+)
+_anti_pattern_log: ContextVar[logging.Logger | None] = ContextVar(
+    "alma_anti_pattern_log", default=None
+)
+
+
+@contextlib.contextmanager
+def anti_patterns_logged(logger: logging.Logger) -> Iterator[None]:
+    """Within this block (and the tasks and threads it starts), an anti-pattern is one
+    WARNING record on `logger` instead of an `AntiPatternWarning`: for servers, where a
+    warning per call would print two lines and grow Python's warning registry forever.
+
+    >>> with anti_patterns_logged(logging.getLogger("alma.mcp")):    # doctest: +SKIP
+    ...     await serve()
+    """
+    token = _anti_pattern_log.set(logger)
+    try:
+        yield
+    finally:
+        _anti_pattern_log.reset(token)
+
+
+def anti_pattern_warning(message: str, **fields: Any) -> None:
+    """Report an anti-pattern: a log record inside `anti_patterns_logged`, else an
+    `AntiPatternWarning` pointing at the caller's own line (the first frame outside
+    langgraph_alma)."""
+    logger = _anti_pattern_log.get()
+    if logger is not None:
+        logger.warning("alma anti-pattern %s", json.dumps({"message": message, **fields}))
+        return
+    level, frame = 2, sys._getframe(1)
+    while frame.f_back is not None and frame.f_code.co_filename.startswith(_LIBRARY_DIRS):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, AntiPatternWarning, stacklevel=level)
 
 
 def _context_value(context: Any, name: str) -> Any:
@@ -52,7 +110,7 @@ class MemoryCore:
     def __init__(
         self,
         *,
-        tenant_id: str,
+        tenant_id: str | None,
         project_id: str = "default",
         scopes: Mapping[str, MemoryScope] | None = None,
         weights: ScoringWeights | None = None,
@@ -61,8 +119,9 @@ class MemoryCore:
         clock: Clock | None = None,
         category_check: Callable[[str, str], None] | None = None,
         default_scope: Callable[[str], MemoryScope] | None = None,
+        default_tenant: str = "default",
     ) -> None:
-        self.tenant_id = tenant_id
+        self.bound_tenant, self.default_tenant = tenant_id, default_tenant
         self.project_id = project_id
         self.scopes: dict[str, MemoryScope] = dict(scopes or {})
         self.weights = weights or ScoringWeights()
@@ -71,6 +130,12 @@ class MemoryCore:
         self.clock: Clock = clock or utcnow
         self.category_check = category_check  # a domain schema's own limits, if any
         self.default_scope = default_scope or (lambda agent: MemoryScope(agent_name=agent))
+
+    @property
+    def tenant_id(self) -> str:
+        """The tenant of this call, read where the store reads it: the bound one, else
+        the graph run's `configurable["tenant_id"]`, else the default."""
+        return run_tenant(self.bound_tenant, self.default_tenant)
 
     # -- scope -----------------------------------------------------------------------
     def scope_of(self, agent: str) -> MemoryScope:
@@ -245,39 +310,58 @@ class MemoryCore:
         )
         self._stamp(record, agent, context, self.project_id)
         yield [it.put_op(record)]
-        yield from self._consolidate(agent, record)
+        yield from self._consolidate(agent, [record])
         return record
 
-    def _consolidate(self, agent: str, record: Outcome) -> StorePlan[None]:
-        """Recount the outcomes of this agent, task type and strategy; create or update
-        the one heuristic (and anti-pattern) they support."""
+    def _tally_namespace(self, agent: str) -> tuple[str, ...]:
+        return (it.ROOT, it.label(self.project_id), learning.TALLY, it.label(agent))
+
+    def _recount(
+        self, agent: str, task_type: str, strategy_key: str, strategy: str
+    ) -> StorePlan[learning.Tally]:
+        """Count every stored outcome of one strategy, page by page (exact at any size):
+        the repair when its running counts are missing (data older than them, a forget)."""
+        tally = learning.Tally(task_type, strategy, strategy_key)
+        prefix = (*it.kind_prefix(self.project_id, MemoryKind.OUTCOME), it.label(agent))
+        filt = {"agent": agent, "task_type": task_type, "strategy_key": strategy_key}
+        offset = 0
+        while True:
+            (page,) = yield [SearchOp(prefix, filt, limit=PAGE, offset=offset)]
+            tally = tally.add(it.from_item(i) for i in page)  # type: ignore[misc]
+            if len(page) < PAGE:
+                return tally
+            offset += PAGE
+
+    def _consolidate(self, agent: str, records: list[Outcome]) -> StorePlan[None]:
+        """Add `records` (already written; one task type and strategy) to their running
+        counts and create or update the one heuristic (and anti-pattern) they support.
+        O(1) in past outcomes: the counts are one item, updated in the learn's
+        transaction and recounted only when missing."""
+        record = records[-1]
         project, task_type = self.project_id, record.task_type
         strategy_key = it.normalise(record.strategy_used)
         condition = learning.condition_for(task_type)
         h_key = learning.heuristic_key(agent, condition, strategy_key)
         a_key = learning.anti_pattern_key(agent, task_type, strategy_key)
+        t_key = learning.tally_key(agent, task_type, strategy_key)
         owner = it.label(agent)
         h_ns = (it.ROOT, it.label(project), MemoryKind.HEURISTIC.value, owner)
         a_ns = (it.ROOT, it.label(project), MemoryKind.ANTI_PATTERN.value, owner)
-        same, others, heuristic, anti = yield [
-            SearchOp(
-                (*it.kind_prefix(project, MemoryKind.OUTCOME), owner),
-                {"agent": agent, "task_type": task_type, "strategy_key": strategy_key},
-                limit=SCAN_LIMIT,
-            ),
-            SearchOp(
-                (*it.kind_prefix(project, MemoryKind.OUTCOME), owner),
-                {"agent": agent, "task_type": task_type, "success": True},
-                limit=200,
-            ),
+        t_ns = self._tally_namespace(agent)
+        counted, heuristic, anti = yield [
+            GetOp(t_ns, t_key),
             GetOp(h_ns, h_key),
             GetOp(a_ns, a_key),
         ]
-        outcomes = [it.from_item(i) for i in same]
-        n = len(outcomes)
-        wins = sum(1 for o in outcomes if o.success)  # type: ignore[attr-defined]
+        if counted is None:  # repair: the written records are among those counted
+            tally = yield from self._recount(agent, task_type, strategy_key, record.strategy_used)
+        else:
+            tally = learning.Tally.from_value(counted.value).add(records)
+        writes: list[PutOp] = [
+            PutOp(t_ns, t_key, {**tally.to_value(), "agent": agent}, index=False)
+        ]
+        n, wins, failures = tally.occurrences, tally.successes, tally.failures
         now = self.clock()
-        writes: list[PutOp] = []
         if n >= self.scope_of(agent).min_occurrences_for_heuristic:
             h = (
                 it.from_item(heuristic)
@@ -295,8 +379,7 @@ class MemoryCore:
             h.confidence = learning.heuristic_confidence(wins, n)
             h.last_validated = now
             writes.append(it.put_op(h))
-        failures = [o for o in outcomes if not o.success]  # type: ignore[attr-defined]
-        if len(failures) >= learning.ANTI_PATTERN_MIN_FAILURES and wins < len(failures):
+        if failures >= learning.ANTI_PATTERN_MIN_FAILURES and wins < failures:
             a = (
                 it.from_item(anti)
                 if anti
@@ -306,31 +389,28 @@ class MemoryCore:
             )
             if not anti:
                 self._stamp(a, agent, None, project)
-            last_error = next(
-                (
-                    o.error_message
-                    for o in reversed(failures)  # type: ignore[attr-defined]
-                    if o.error_message
-                ),
-                None,
-            )  # type: ignore[attr-defined]
-            a.why_bad = f"failed {len(failures)} of {n} times on {task_type} tasks" + (
-                f"; last error: {last_error}" if last_error else ""
+            a.why_bad = f"failed {failures} of {n} times on {task_type} tasks" + (
+                f"; last error: {tally.last_error}" if tally.last_error else ""
             )
-            a.better_alternative = learning.best_alternative(
-                [it.from_item(i) for i in others], strategy_key
+            # The agent's other strategies on this task type, from their counts: as many
+            # items as strategies, not outcomes.
+            (others,) = yield [SearchOp(t_ns, {"task_type": task_type}, limit=MAX_STRATEGIES)]
+            a.better_alternative = learning.best_alternative_of(
+                (learning.Tally.from_value(i.value) for i in others), strategy_key
             )  # type: ignore[misc]
-            a.occurrence_count, a.last_seen = len(failures), now
+            a.occurrence_count, a.last_seen = failures, now
             writes.append(it.put_op(a))
             if not record.success:
-                warnings.warn(
+                anti_pattern_warning(
                     f"strategy {record.strategy_used!r} for {task_type} tasks is a known "
                     f"anti-pattern ({a.why_bad})",
-                    AntiPatternWarning,
-                    stacklevel=4,
+                    agent=agent,
+                    task_type=task_type,
+                    strategy=record.strategy_used,
+                    failures=failures,
+                    occurrences=n,
                 )
-        if writes:
-            yield writes
+        yield writes
 
     def add_user_preference(
         self, user_id: str, category: str, preference: str, source: str = "explicit_instruction"
@@ -381,19 +461,38 @@ class MemoryCore:
                 m.id = learning.stable_key("k", agent, m.domain, m.fact)
         if memories:
             yield [it.put_op(m) for m in memories]
-        for m in memories:
-            if isinstance(m, Outcome):
-                yield from self._consolidate(agent, m)
+        yield from self.count_outcomes(agent, [m for m in memories if isinstance(m, Outcome)])
         return memories
 
+    def count_outcomes(self, agent: str, outcomes: list[Outcome]) -> StorePlan[None]:
+        """Learn from `outcomes` of `agent`, already written in this transaction: their
+        running counts, heuristics and anti-patterns (each strategy counted once)."""
+        groups: dict[tuple[str, str], list[Outcome]] = {}
+        for o in outcomes:
+            groups.setdefault((o.task_type, it.normalise(o.strategy_used)), []).append(o)
+        for group in groups.values():
+            yield from self._consolidate(agent, group)
+
     # -- forgetting, stats, feedback -------------------------------------------------
-    def _scan(self, agent: str | None) -> StorePlan[list[Memory]]:
+    def _scan_items(self, agent: str | None) -> StorePlan[list[Item]]:
+        """Every memory item of the project (of `agent`), page by page: exact at any size."""
         kinds = [k for k in SLICE_FIELDS if k is not MemoryKind.USER_PREFERENCE or agent is None]
         filt = {"agent": agent} if agent else None
-        found = yield [
-            SearchOp(it.kind_prefix(self.project_id, k), filt, limit=SCAN_LIMIT) for k in kinds
-        ]
-        return [it.from_item(i) for hits in found for i in hits]
+        items: list[Item] = []
+        offset, pending = 0, kinds
+        while pending:
+            found = yield [
+                SearchOp(it.kind_prefix(self.project_id, k), filt, limit=PAGE, offset=offset)
+                for k in pending
+            ]
+            items += [i for hits in found for i in hits]
+            pending = [k for k, hits in zip(pending, found, strict=True) if len(hits) == PAGE]
+            offset += PAGE
+        return items
+
+    def _scan(self, agent: str | None) -> StorePlan[list[Memory]]:
+        found = yield from self._scan_items(agent)
+        return [it.from_item(i) for i in found]
 
     def forget(
         self,
@@ -437,6 +536,18 @@ class MemoryCore:
             ],
         }
         ops = [PutOp(it.namespace(m), m.id, None) for m, _ in removed]
+        # Running counts that counted a removed outcome go too: the next learn recounts.
+        ops += list(
+            {
+                (m.agent, m.task_type, it.normalise(m.strategy_used)): PutOp(
+                    self._tally_namespace(m.agent),
+                    learning.tally_key(m.agent, m.task_type, it.normalise(m.strategy_used)),
+                    None,
+                )
+                for m, _ in removed
+                if isinstance(m, Outcome) and m.agent
+            }.values()
+        )
         ops += [PutOp(it.usage_namespace(self.project_id), m.id, None) for m, _ in removed]
         ops.append(
             PutOp(
@@ -454,10 +565,10 @@ class MemoryCore:
         return sorted((i.value for i in found[0]), key=lambda v: v["at"], reverse=True)
 
     def get_stats(self, agent: str | None = None) -> StorePlan[dict[str, Any]]:
-        memories = yield from self._scan(agent)
+        found = yield from self._scan_items(agent)
         counts = {k.value: 0 for k in SLICE_FIELDS}
-        for m in memories:
-            counts[m.kind.value] += 1
+        for item in found:  # counted, not converted
+            counts[item.value["kind"]] += 1
         return {
             "project_id": self.project_id,
             "agent": agent,

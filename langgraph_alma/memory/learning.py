@@ -6,7 +6,9 @@ from __future__ import annotations
 import hashlib
 import math
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, replace
+from typing import Any
 
 from langgraph_alma.memory.items import normalise
 from langgraph_alma.memory.types import Outcome
@@ -56,3 +58,59 @@ def best_alternative(outcomes: Iterable[Outcome], failing: str) -> str:
         o.strategy_used for o in outcomes if o.success and normalise(o.strategy_used) != failing
     )
     return wins.most_common(1)[0][0] if wins else ""
+
+
+TALLY = "tally"
+"""Namespace label of the running outcome counts (one item per agent, task type and
+strategy), kept in each learn's transaction so a learn never recounts past outcomes."""
+
+
+@dataclass(frozen=True)
+class Tally:
+    """Running counts of one agent's outcomes of one strategy on one task type."""
+
+    task_type: str
+    strategy: str
+    strategy_key: str
+    occurrences: int = 0
+    successes: int = 0
+    last_error: str | None = None
+
+    @property
+    def failures(self) -> int:
+        return self.occurrences - self.successes
+
+    def add(self, outcomes: Iterable[Outcome]) -> Tally:
+        """These counts with `outcomes` added (the last failure's error is kept).
+
+        >>> Tally("t", "s", "s").add([Outcome(task_type="t", task_description="",
+        ...     success=True, strategy_used="s")]).occurrences
+        1
+        """
+        n, wins, error = self.occurrences, self.successes, self.last_error
+        for o in outcomes:
+            n, wins = n + 1, wins + bool(o.success)
+            if not o.success and o.error_message:
+                error = o.error_message
+        return replace(self, occurrences=n, successes=wins, last_error=error)
+
+    def to_value(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_value(cls, value: Mapping[str, Any]) -> Tally:
+        return cls(**{f: value.get(f) for f in cls.__dataclass_fields__})  # type: ignore[arg-type]
+
+
+def tally_key(agent: str, task_type: str, strategy_key: str) -> str:
+    return stable_key("t", agent, task_type, strategy_key)
+
+
+def best_alternative_of(tallies: Iterable[Tally], failing: str) -> str:
+    """The strategy with the most successes among `tallies`, other than `failing`."""
+    best = max(
+        (t for t in tallies if t.successes and t.strategy_key != failing),
+        key=lambda t: t.successes,
+        default=None,
+    )
+    return best.strategy if best else ""

@@ -87,8 +87,8 @@ class WorkflowCore:
                     self.memory._stamp(o, agent, ctx, self.memory.project_id)
                     patterns.append(o)
         yield [it.put_op(m) for m in (record, *patterns)]  # one batch: all or nothing
-        for o in patterns:
-            yield from self.memory._consolidate(agent, o)  # type: ignore[arg-type]
+        if agent is not None:
+            yield from self.memory.count_outcomes(agent, patterns)
         return record
 
     def shared_outcomes(

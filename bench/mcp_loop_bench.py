@@ -1,0 +1,261 @@
+"""The MCP server's event loop under load: the longest stall while 16 sessions make 40
+mixed calls each (retrieve, learn, add knowledge, stats, health) over streamable HTTP,
+one agent with 10,000 stored outcomes of the strategy it learns.
+
+    python bench/mcp_loop_bench.py [--sessions 16] [--calls 40] [--outcomes 10000] [--debug]
+
+The server runs in a subprocess (`--serve`) with a probe on its loop: a task that sleeps
+2 ms and records how late it wakes (a stall of the loop is lateness of every task on it).
+With `--debug`, asyncio's debug mode also names every callback slower than 5 ms (its
+slow-callback report; debug mode itself slows the loop). Runs on the embedded server (a
+database per run) unless ALMA_BENCH_ADMIN_URL is set. Prints one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from saver_bench import Databases, _with_db  # noqa: E402
+
+PROBE_INTERVAL = 0.002
+SLOW_CALLBACK = 0.005
+HEAVY_AGENT = "heavy"
+STRATEGY = "retry with backoff"
+
+
+# -- the server side ----------------------------------------------------------------
+
+
+async def _probe(seen: dict[str, Any]) -> None:
+    """Count probes; keep (wall time, lateness) of those more than 1 ms late."""
+    loop = asyncio.get_running_loop()
+    while True:
+        start = loop.time()
+        await asyncio.sleep(PROBE_INTERVAL)
+        late = loop.time() - start - PROBE_INTERVAL
+        seen["count"] += 1
+        if late > 0.001:
+            seen["late"].append((time.time(), late))
+
+
+class _SlowCallbacks(logging.Handler):
+    """asyncio's debug report: 'Executing <handle> took 0.012 seconds'."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.found: list[tuple[float, float, str]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if str(record.msg).startswith("Executing") and record.args:
+            args = record.args if isinstance(record.args, tuple) else (record.args,)
+            self.found.append((record.created, float(args[-1]), str(args[0])[:200]))
+
+
+def serve(port: int, report: Path, debug: bool) -> None:
+    """Run the MCP server with the probe; write what it saw to `report` every 0.5 s."""
+    from langgraph_alma.db.embedded import serving
+    from langgraph_alma.mcp.server import serve_async
+
+    async def main() -> None:
+        seen: dict[str, Any] = {"count": 0, "late": []}
+        slow = _SlowCallbacks()
+        if debug:
+            loop = asyncio.get_running_loop()
+            loop.set_debug(True)
+            loop.slow_callback_duration = SLOW_CALLBACK
+            logging.getLogger("asyncio").addHandler(slow)
+
+        async def write() -> None:
+            while True:
+                await asyncio.sleep(0.5)
+                report.write_text(json.dumps({**seen, "slow_callbacks": slow.found}))
+
+        tasks = [asyncio.create_task(_probe(seen)), asyncio.create_task(write())]
+        try:
+            await serve_async(transport="http", port=port, tenant="bench")
+        finally:
+            for task in tasks:
+                task.cancel()
+
+    with serving(None):
+        asyncio.run(main())
+
+
+# -- the client side ----------------------------------------------------------------
+
+
+def _preload(url: str, outcomes: int) -> None:
+    from langgraph.store.base import PutOp
+
+    from langgraph_alma.memory import Outcome
+    from langgraph_alma.memory import items as it
+    from langgraph_alma.store import AlmaStore
+
+    with AlmaStore.from_conn_string(url, tenant_id="bench") as store:
+        ops = []
+        for i in range(outcomes):
+            m = Outcome(
+                task_type="deploys",
+                task_description=f"deploy {i}",
+                success=i % 3 != 0,
+                strategy_used=STRATEGY,
+            )
+            m.agent, m.tenant_id = HEAVY_AGENT, "bench"
+            ops.append(PutOp(it.namespace(m), m.id, it.to_value(m), index=False))
+        for start in range(0, len(ops), 2000):
+            store.batch(ops[start : start + 2000])
+
+
+def _call(session: int, i: int) -> tuple[str, dict[str, Any]]:
+    agent = HEAVY_AGENT if session % 4 == 0 else f"agent-{session}"
+    kind = i % 5
+    if kind == 0:
+        return "alma_retrieve", {"task": f"deploy the service {i}", "agent": agent}
+    if kind == 1:
+        return "alma_learn", {
+            "agent": agent,
+            "task": f"deploy {session}-{i}",
+            "outcome": "success" if i % 3 else "failure",
+            "strategy_used": STRATEGY,
+            "task_type": "deploys",
+        }
+    if kind == 2:
+        return "alma_add_knowledge", {
+            "agent": agent,
+            "domain": "ops",
+            "fact": f"service {session} listens on port {8000 + i}",
+        }
+    if kind == 3:
+        return "alma_stats", {"agent": agent}
+    return "alma_health", {}
+
+
+async def _session(url: str, session: int, calls: int, latencies: dict[str, list[float]]):
+    import httpx2
+    from mcp import Client
+    from mcp.client.streamable_http import streamable_http_client
+
+    http = httpx2.AsyncClient(timeout=httpx2.Timeout(60, read=300))
+    async with Client(streamable_http_client(url, http_client=http)) as client:
+        for i in range(calls):
+            name, arguments = _call(session, i)
+            start = time.perf_counter()
+            result = await client.call_tool(name, arguments)
+            latencies.setdefault(name, []).append((time.perf_counter() - start) * 1000)
+            if result.is_error:
+                raise RuntimeError(f"{name}: {result.content}")
+
+
+async def _load(url: str, sessions: int, calls: int) -> dict[str, list[float]]:
+    latencies: dict[str, list[float]] = {}
+    await asyncio.gather(*(_session(url, s, calls, latencies) for s in range(sessions)))
+    return latencies
+
+
+def _wait_listening(port: int, proc: subprocess.Popen[bytes]) -> None:
+    import socket
+
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited {proc.returncode}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError("server did not listen")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sessions", type=int, default=16)
+    parser.add_argument("--calls", type=int, default=40)
+    parser.add_argument("--outcomes", type=int, default=10_000)
+    parser.add_argument("--debug", action="store_true", help="asyncio's slow-callback report")
+    parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--report", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        serve(args.serve, args.report, args.debug)
+        return 0
+
+    import socket
+
+    dbs = Databases()
+    report = Path(f"/tmp/alma-loop-{uuid.uuid4().hex[:8]}.json")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    try:
+        url, _ = dbs.pair("mcploop")
+        admin = _with_db(dbs.admin, urlsplit(url).path[1:])
+        _preload(url, args.outcomes)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("ALMA_")}
+        env.update(ALMA_DATABASE_URL=url, ALMA_ADMIN_DATABASE_URL=admin, ALMA_CONFIG=os.devnull)
+        command = [sys.executable, __file__, "--serve", str(port), "--report", str(report)]
+        proc = subprocess.Popen(
+            command + (["--debug"] if args.debug else []),
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            _wait_listening(port, proc)
+            time.sleep(1.0)  # the probe's first report
+            before = json.loads(report.read_text())["count"]
+            began = time.time()
+            latencies = asyncio.run(
+                _load(f"http://127.0.0.1:{port}/mcp", args.sessions, args.calls)
+            )
+            ended = time.time()
+            time.sleep(1.0)  # the probe's last report
+            seen = json.loads(report.read_text())
+        finally:
+            proc.terminate()
+            proc.wait(timeout=60)
+    finally:
+        dbs.drop_all()
+        report.unlink(missing_ok=True)
+    late = sorted(lag for t, lag in seen["late"] if began <= t <= ended + 0.1)
+    slow = sorted(
+        ((d, h) for t, d, h in seen["slow_callbacks"] if began <= t <= ended + 0.1), reverse=True
+    )
+    probes = max(1, seen["count"] - before)
+    out = {
+        "command": " ".join(["python", *sys.argv]),
+        "sessions": args.sessions,
+        "calls_per_session": args.calls,
+        "stored_outcomes": args.outcomes,
+        "wall_s": round(ended - began, 2),
+        "loop_stall_ms": {
+            "max": round((late[-1] if late else 0.0) * 1000, 1),
+            "probes": probes,
+            "over_5ms": sum(1 for x in late if x > 0.005),
+            "over_20ms": sum(1 for x in late if x > 0.020),
+            "over_50ms": sum(1 for x in late if x > 0.050),
+        },
+        "slowest_callbacks_ms": [(round(d * 1000, 1), h) for d, h in slow[:5]],
+        "call_p50_ms": {k: round(statistics.median(v), 1) for k, v in sorted(latencies.items())},
+        "run": uuid.uuid4().hex[:8],
+    }
+    print(json.dumps(out, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
