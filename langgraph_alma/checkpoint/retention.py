@@ -31,7 +31,9 @@ from langgraph_alma.errors import ConfigError
 T = TypeVar("T")
 
 STRATEGIES = ("delete", "keep_latest")
-THREAD_TTL_KEY = "thread_ttl"  # configurable key: minutes, or "never"
+"""What a sweep does to an expired thread: remove it, or keep only its latest checkpoint."""
+THREAD_TTL_KEY = "thread_ttl"
+"""The `configurable` key of a run that sets its thread's TTL: minutes, or "never"."""
 DEFAULT_SWEEP_LIMIT = 10_000  # LangGraph's platform default
 DEFAULT_SWEEP_MINUTES = 5.0
 SWEEP_CHUNK = 500  # threads per sweep transaction (short locks, paced between)
