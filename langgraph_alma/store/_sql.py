@@ -37,11 +37,19 @@ WITH req AS (
 SELECT DISTINCT ns_path, key, value, created_at, updated_at FROM found
 """
 
+# TTL refresh is best-effort, so it never waits for a row lock: rows another transaction
+# holds are skipped (SKIP LOCKED), the others are locked in key order. A refresh can then
+# never be part of a deadlock.
 _REFRESH_GOT = """, touched AS (
     UPDATE alma_store s SET expires_at = now() + s.ttl_minutes * interval '1 minute'
-    FROM found f
-    WHERE f.refresh AND f.ttl_minutes IS NOT NULL
-      AND s.tenant_id = %(tenant)s AND s.ns_path = f.ns_path AND s.key = f.key
+    FROM (
+        SELECT t.ns_path, t.key FROM alma_store t JOIN found f
+          ON t.tenant_id = %(tenant)s AND t.ns_path = f.ns_path AND t.key = f.key
+        WHERE f.refresh AND f.ttl_minutes IS NOT NULL
+        ORDER BY t.ns_path, t.key COLLATE "C"
+        FOR UPDATE OF t SKIP LOCKED
+    ) l
+    WHERE s.tenant_id = %(tenant)s AND s.ns_path = l.ns_path AND s.key = l.key
 )"""
 
 GET = _GET.format(refresh=_REFRESH_GOT)
@@ -52,10 +60,16 @@ GET_READ_ONLY = _GET.format(refresh="")
 REFRESH_FOUND = """
 , touched AS (
     UPDATE alma_store s SET expires_at = now() + s.ttl_minutes * interval '1 minute'
-    FROM page p
-    WHERE %(refresh)s AND s.ttl_minutes IS NOT NULL
-      AND s.tenant_id = %(tenant)s AND s.ns_path = p.ns_path AND s.key = p.key
+    FROM (
+        SELECT t.ns_path, t.key FROM alma_store t JOIN page p
+          ON t.tenant_id = %(tenant)s AND t.ns_path = p.ns_path AND t.key = p.key
+        WHERE %(refresh)s AND t.ttl_minutes IS NOT NULL
+        ORDER BY t.ns_path, t.key COLLATE "C"
+        FOR UPDATE OF t SKIP LOCKED
+    ) l
+    WHERE s.tenant_id = %(tenant)s AND s.ns_path = l.ns_path AND s.key = l.key
 )"""
+"""The TTL refresh of a search's page (best-effort: skips rows another transaction holds)."""
 
 SEARCH_PLAIN = """
 WITH page AS (
@@ -185,6 +199,23 @@ SELECT ns FROM (
 ) AS t
 ORDER BY ns COLLATE "C"
 LIMIT %(limit)s OFFSET %(offset)s
+"""
+
+# A batch's writes run between BEGIN and COMMIT sent in the same pipeline as the rest:
+# one round trip, and a failure anywhere leaves nothing written.
+BEGIN = "BEGIN"
+COMMIT = "COMMIT"
+ROLLBACK = "ROLLBACK"
+
+# Before a batch writes several keys, it locks the rows that exist in key order (the
+# order the write arrays are sorted in), so two batches never wait for each other in a
+# cycle.
+LOCK_KEYS = """
+SELECT 1 FROM alma_store s
+WHERE s.tenant_id = %(tenant)s
+  AND (s.ns_path, s.key) IN (SELECT * FROM unnest(%(ns)s::text[], %(keys)s::text[]))
+ORDER BY s.ns_path, s.key COLLATE "C"
+FOR UPDATE
 """
 
 DELETE = """
