@@ -348,6 +348,7 @@ class StoreCore:
         explicit = transaction and bool(writes)
         batch: list[Sql] = [Sql(_sql.BEGIN)] if explicit else []
         batch.append(set_tenant(tenant))
+        batch.extend(self._lock_slots(prepared))
         reads: list[tuple[int, int]] = []  # (op index, statement index)
         gets = [op for op in ops if isinstance(op, GetOp)]
         if gets:
@@ -473,20 +474,25 @@ class StoreCore:
         query = _sql.LIST_NAMESPACES.replace("{where}", " AND ".join(parts))
         return Sql(query, params, fetch=True)
 
+    @staticmethod
+    def _lock_slots(prepared: Prepared) -> list[Sql]:
+        """The statement that takes the key slots of the batch's writes (see
+        `_sql.KEY_SLOT`), before the batch touches any row, refreshes included."""
+        if not prepared.puts:
+            return []
+        params = {
+            "tenant": prepared.tenant,
+            "ns": [ns_path(k[0]) for k in prepared.puts],
+            "keys": [k[1] for k in prepared.puts],
+        }
+        return [Sql(_sql.LOCK_SLOTS, params)]
+
     def _writes(self, prepared: Prepared, document_vectors: Sequence[Sequence[float]]) -> list[Sql]:
         tenant = prepared.tenant
-        # Rows are written in key order, the order every batch locks them in (no deadlock).
         order = sorted(prepared.puts, key=lambda k: (ns_path(k[0]), k[1]))
         deletes = [k for k in order if prepared.puts[k].value is None]
         upserts = [k for k in order if prepared.puts[k].value is not None]
         stmts: list[Sql] = []
-        if len(order) > 1:
-            params = {
-                "tenant": tenant,
-                "ns": [ns_path(k[0]) for k in order],
-                "keys": [k[1] for k in order],
-            }
-            stmts.append(Sql(_sql.LOCK_KEYS, params))
         if deletes:
             params = {
                 "tenant": tenant,
