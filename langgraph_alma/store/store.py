@@ -21,7 +21,6 @@ from contextlib import (
     AbstractContextManager,
     asynccontextmanager,
     contextmanager,
-    nullcontext,
 )
 from contextvars import ContextVar
 from typing import Any, TypeVar
@@ -149,7 +148,7 @@ class _AlmaStoreBase(BaseStore):
         self._deserializer = deserializer
         settings = get_settings()
         self._retry_attempts = settings.store_retry_attempts
-        # The connection of the `atomic` block this thread or task is in, if any.
+        # (connection, lock) of the `atomic` block this thread or task is in, if any.
         self._pinned: ContextVar[Any] = ContextVar(f"alma_store_{id(self)}", default=None)
         self.index_config = index
         self.ttl_config = ttl
@@ -205,6 +204,23 @@ class _AlmaStoreBase(BaseStore):
         if isinstance(minutes, bool) or not isinstance(minutes, int | float) or not minutes > 0:
             raise ConfigError(f"sweep interval must be a positive number, got {minutes!r}")
         return float(minutes)
+
+
+@contextmanager
+def _one_at_a_time(conn: psycopg.Connection[Any], lock: Any) -> Iterator[Any]:
+    """The connection of an `atomic` block, for one store call at a time (tasks or threads
+    of the block may call concurrently; the block holds the lock only while a call runs)."""
+    with lock:
+        yield conn
+
+
+@asynccontextmanager
+async def _aone_at_a_time(
+    conn: psycopg.AsyncConnection[Any], lock: asyncio.Lock
+) -> AsyncIterator[Any]:
+    """`_one_at_a_time`, async."""
+    async with lock:
+        yield conn
 
 
 def _idle(conn: psycopg.Connection[Any] | psycopg.AsyncConnection[Any]) -> bool:
@@ -286,7 +302,7 @@ class AlmaStore(_AlmaStoreBase):
 
     def _connection(self) -> AbstractContextManager[psycopg.Connection[Any]]:
         if (pinned := self._pinned.get()) is not None:
-            return nullcontext(pinned)
+            return _one_at_a_time(*pinned)
         return borrow(self.conn, self.lock, StoreClosed, "store")
 
     @contextmanager
@@ -303,7 +319,7 @@ class AlmaStore(_AlmaStoreBase):
             return
         with self._connection() as conn, conn.transaction():
             conn.execute(LOCK_KEY, (name,))
-            token = self._pinned.set(conn)
+            token = self._pinned.set((conn, threading.RLock()))
             try:
                 yield
             finally:
@@ -459,7 +475,7 @@ class AsyncAlmaStore(_AlmaStoreBase):
 
     def _connection(self) -> AbstractAsyncContextManager[psycopg.AsyncConnection[Any]]:
         if (pinned := self._pinned.get()) is not None:
-            return nullcontext(pinned)
+            return _aone_at_a_time(*pinned)
         return aborrow(self.conn, self.lock, StoreClosed, "store")
 
     @asynccontextmanager
@@ -471,7 +487,7 @@ class AsyncAlmaStore(_AlmaStoreBase):
             return
         async with self._connection() as conn, conn.transaction():
             await conn.execute(LOCK_KEY, (name,))
-            token = self._pinned.set(conn)
+            token = self._pinned.set((conn, asyncio.Lock()))
             try:
                 yield
             finally:
