@@ -5,10 +5,8 @@ it is checked here first; each breach is a named error (`InvalidStoreKey`,
 `InvalidValue`, `ConfigError`) that says which op and which value. Limits come from
 `StoreLimits` (the settings `ALMA_STORE_*`).
 
->>> check_text(0, "key", "k\\x00", 1024)
-Traceback (most recent call last):
-...
-langgraph_alma.errors.InvalidStoreKey: op 0: key 'k\\x00' holds a NUL character, ...
+>>> text_problem("k\\x00")
+'holds a NUL character, which PostgreSQL text cannot hold'
 """
 
 from __future__ import annotations
@@ -98,7 +96,7 @@ def depth_exceeds(value: Any, limit: int) -> bool:
         item, depth = stack.pop()
         if isinstance(item, Mapping):
             children: Any = item.values()
-        elif isinstance(item, list | tuple):
+        elif isinstance(item, list | tuple | set | frozenset):
             children = item
         else:
             continue

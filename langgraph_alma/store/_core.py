@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import json
-import random
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -62,6 +61,7 @@ from langgraph_alma.store._checks import (
     trim_query,
     ttl_problem,
 )
+from langgraph_alma.store._failures import describe_ops
 from langgraph_alma.store._filters import build_filter
 
 DEFAULT_MAX_VALUE_BYTES = 1024 * 1024
@@ -553,40 +553,6 @@ class StoreCore:
         if self.index and self.index.ann == "hnsw" and (ddl := _sql.hnsw_index(self.index.dims)):
             return [ddl]
         return []
-
-
-# Conflicts that a retry of the whole batch resolves: it rolled back, nothing was written.
-TRANSIENT_ERRORS = (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure)
-
-
-def is_transient(exc: BaseException) -> bool:
-    """Whether `exc` (a `StoreBatchFailed`) came from a deadlock or serialization conflict."""
-    return isinstance(exc, StoreBatchFailed) and isinstance(exc.__cause__, TRANSIENT_ERRORS)
-
-
-def retry_delay(attempt: int, attempts: int, rng: random.Random | None = None) -> float | None:
-    """Seconds to wait before try `attempt + 1` of a batch that hit a transient conflict
-    (exponential, jittered so that the conflicting callers do not meet again); None when
-    the `attempts` tries are used up."""
-    if attempt + 1 >= attempts:
-        return None
-    return min(1.0, 0.005 * 2**attempt) * (0.5 + (rng or random).random())
-
-
-def describe_ops(ops: Sequence[Op]) -> str:
-    """A short account of a batch, for error messages: `2 puts (('a',), 'k1'), 1 search`."""
-    counts: dict[str, int] = {}
-    first: dict[str, str] = {}
-    for op in ops:
-        kind = {GetOp: "get", PutOp: "put", SearchOp: "search"}.get(type(op), "list")
-        counts[kind] = counts.get(kind, 0) + 1
-        if isinstance(op, GetOp | PutOp):
-            first.setdefault(kind, f" {op.namespace!r:.60} {op.key!r:.40}")
-    return ", ".join(
-        f"{n} {kind}{'s' if n > 1 else ''}{' first' if n > 1 and kind in first else ''}"
-        f"{first.get(kind, '')}"
-        for kind, n in counts.items()
-    )
 
 
 def _ttl(ttl: float | None) -> float | None:

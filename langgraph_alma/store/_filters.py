@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from langgraph_alma.errors import InvalidFilter
+from langgraph_alma.store._checks import depth_exceeds, text_problem
 
 OPERATORS = ("$eq", "$ne", "$gt", "$gte", "$lt", "$lte", "$in", "$nin", "$exists")
 _NUL_ESCAPE = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
@@ -115,14 +116,8 @@ class _Builder:
 
 
 def _check_text(text: str, root: Any) -> None:
-    if "\x00" in text:
-        raise InvalidFilter(f"{text!r:.80} holds a NUL character", root)
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise InvalidFilter(
-            f"{text!r:.80} holds a lone surrogate, which is not UTF-8", root
-        ) from exc
+    if problem := text_problem(text):
+        raise InvalidFilter(f"{text!r:.80} {problem}", root)
 
 
 def split_key(key: Any, root: Any) -> list[str]:
@@ -131,22 +126,6 @@ def split_key(key: Any, root: Any) -> list[str]:
         raise InvalidFilter(f"filter keys must be non-empty dotted names, got {key!r}", root)
     _check_text(key, root)
     return key.split(".")
-
-
-def _deeper_than(value: Any, limit: int) -> bool:
-    stack: list[tuple[Any, int]] = [(value, 0)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, Mapping):
-            children: Any = item.values()
-        elif isinstance(item, list | tuple | set | frozenset):
-            children = item
-        else:
-            continue
-        if depth >= limit:
-            return True
-        stack.extend((child, depth + 1) for child in children)
-    return False
 
 
 def build_filter(
@@ -164,7 +143,7 @@ def build_filter(
         return "TRUE"
     if not isinstance(filter, Mapping):
         raise InvalidFilter("a filter must be a dict", filter)
-    if max_depth is not None and _deeper_than(filter, max_depth):
+    if max_depth is not None and depth_exceeds(filter, max_depth):
         raise InvalidFilter(
             f"the filter nests deeper than {max_depth} levels (ALMA_STORE_MAX_DEPTH)",
             "<too deep to show>",

@@ -45,10 +45,8 @@ from langgraph_alma.store._core import (
     CheckedOp,
     Prepared,
     StoreCore,
-    describe_ops,
-    is_transient,
-    retry_delay,
 )
+from langgraph_alma.store._failures import describe_ops, is_transient, retry_delay
 
 T = TypeVar("T")
 logger = logging.getLogger(__name__)
