@@ -107,7 +107,7 @@ class Settings(BaseSettings):
         default=100 * 366 * 24 * 60, gt=0, le=1e9, description="Longest item TTL, in minutes."
     )
     store_retry_attempts: int = Field(
-        default=6, ge=1, description="Tries of a store batch that hit a deadlock or conflict."
+        default=10, ge=1, description="Tries of a store batch that hit a deadlock or conflict."
     )
     store_batch_max_ops: int = Field(
         default=512, gt=0, description="Most operations an async store gathers into one batch."
