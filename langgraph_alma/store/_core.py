@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import json
+import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -344,6 +345,15 @@ class StoreCore:
                 f"the embedder returned {len(document_vectors)} vectors for "
                 f"{len(prepared.documents)} texts"
             )
+        for text, vector in [
+            *zip(prepared.documents, document_vectors, strict=True),
+            *(query_vectors or {}).items(),
+        ]:
+            if not math.isfinite(sum(vector)):  # NaN or infinity: pgvector refuses it
+                raise ConfigError(
+                    f"the embedder returned a vector with NaN or infinity for {text[:80]!r}; "
+                    "nothing was written"
+                )
         writes = self._writes(prepared, document_vectors)
         explicit = transaction and bool(writes)
         batch: list[Sql] = [Sql(_sql.BEGIN)] if explicit else []

@@ -4,6 +4,8 @@ database error reaches the caller as a named `AlmaError`, never a raw psycopg er
 
 from __future__ import annotations
 
+import math
+
 import psycopg
 import pytest
 from langgraph.store.base import GetOp, PutOp, SearchOp
@@ -11,7 +13,15 @@ from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
 from langgraph_alma import AlmaStore, AsyncAlmaStore
 from langgraph_alma.db.connect import connection_kwargs
-from langgraph_alma.errors import AlmaError, InvalidStoreKey, InvalidValue, StoreBatchFailed
+from langgraph_alma.errors import (
+    AlmaError,
+    ConfigError,
+    InvalidStoreKey,
+    InvalidValue,
+    StoreBatchFailed,
+)
+
+from .conftest import DIMS, fake_embed
 
 
 def _bad_batches(ns):
@@ -108,3 +118,26 @@ async def test_an_async_database_error_is_named(database, tenant, ns) -> None:
                 + [SearchOp(ns, filter={"v": {"$ne": "y"}}, limit=1000)]
             )
         assert isinstance(info.value.__cause__, psycopg.errors.QueryCanceled)
+
+
+def _poisoned(texts: list[str]) -> list[list[float]]:
+    vectors = fake_embed(texts)
+    return [[math.nan] * DIMS if "poison" in t else v for t, v in zip(texts, vectors, strict=True)]
+
+
+def test_a_bad_embedding_is_refused_before_anything_is_sent(
+    pool, tenant, ns, indexed_setup
+) -> None:
+    store = AlmaStore(pool, tenant_id=tenant, index={"dims": DIMS, "embed": _poisoned})
+    store.put(ns, "old", {"text": "fine"})
+    ops = [
+        PutOp(ns, "old", None),
+        PutOp(ns, "new", {"text": "ok"}),
+        PutOp(ns, "x", {"text": "poison"}),
+    ]
+    with pytest.raises(ConfigError, match="NaN"):
+        store.batch(ops)
+    assert store.get(ns, "old").value == {"text": "fine"}
+    assert store.get(ns, "new") is None
+    with pytest.raises(ConfigError, match="NaN"):
+        store.search(ns, query="poison")
