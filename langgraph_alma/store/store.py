@@ -1,7 +1,9 @@
 """`AlmaStore` and `AsyncAlmaStore`: LangGraph stores on PostgreSQL.
 
 Both are thin shells over `StoreCore`: they embed texts (sync or async), pick a
-connection (from a pool, or a single connection guarded by a lock) and drive the plan.
+connection (from a pool, or a single connection guarded by a lock) and drive the plan,
+retrying a batch that hit a deadlock or serialization conflict. The async store gathers
+the single-op calls that arrive together into one batch per tenant (`_batching`).
 """
 
 from __future__ import annotations
@@ -96,9 +98,10 @@ def _pool_args(
     config = dict(pool_config or {})
     kwargs = {**connection_kwargs(), **(config.pop("kwargs", None) or {}), "autocommit": True}
     kwargs.pop("row_factory", None)  # our statements read rows by position
+    max_size = config.pop("max_size", None)
     args = {
         "min_size": config.pop("min_size", 1),
-        "max_size": pool_size or config.pop("max_size", None) or get_settings().pool_max_size,
+        "max_size": pool_size or max_size or get_settings().pool_max_size,
         "kwargs": kwargs,
         **config,
     }
@@ -153,7 +156,7 @@ class _AlmaStoreBase(BaseStore):
         self._admin_url = admin_url
         self._core = StoreCore(
             tenant_id=tenant_id,
-            default_tenant=get_settings().tenant_id,
+            default_tenant=settings.tenant_id,
             index=index,
             ttl=ttl,
             privileged=privileged,
@@ -323,9 +326,12 @@ class AlmaStore(_AlmaStoreBase):
             finally:
                 self._pinned.reset(token)
 
-    def _run(self, plan: Plan[T]) -> T:
-        with self._connection() as conn:
-            return run_plan(conn, plan)
+    def _run(self, plan: Plan[T], what: str = "store statements") -> T:
+        try:
+            with self._connection() as conn:
+                return run_plan(conn, plan)
+        except psycopg.Error as exc:
+            raise StoreBatchFailed(what, exc) from exc
 
     def _execute(self, prepared: Prepared) -> list[Result]:
         vectors: list[list[float]] = []
@@ -359,11 +365,11 @@ class AlmaStore(_AlmaStoreBase):
 
     def sweep_ttl(self) -> int:
         """Delete expired items (of every tenant); returns how many were deleted."""
-        return self._run(self._core.sweep())
+        return self._run(self._core.sweep(), "TTL sweep")
 
     def list_tenants(self) -> list[str]:
         """Every tenant that has items; needs a privileged store."""
-        return self._run(self._core.list_tenants())
+        return self._run(self._core.list_tenants(), "tenant list")
 
     def start_ttl_sweeper(
         self, sweep_interval_minutes: int | None = None
@@ -491,9 +497,12 @@ class AsyncAlmaStore(_AlmaStoreBase):
             finally:
                 self._pinned.reset(token)
 
-    async def _arun(self, plan: Plan[T]) -> T:
-        async with self._connection() as conn:
-            return await arun_plan(conn, plan)
+    async def _arun(self, plan: Plan[T], what: str = "store statements") -> T:
+        try:
+            async with self._connection() as conn:
+                return await arun_plan(conn, plan)
+        except psycopg.Error as exc:
+            raise StoreBatchFailed(what, exc) from exc
 
     async def _aexecute(self, prepared: Prepared) -> list[Result]:
         vectors: list[list[float]] = []
@@ -556,13 +565,13 @@ class AsyncAlmaStore(_AlmaStoreBase):
     async def sweep_ttl(self) -> int:
         """Delete expired items (of every tenant); returns how many were deleted (a
         coroutine, as AsyncPostgresStore's)."""
-        return await self._arun(self._core.sweep())
+        return await self._arun(self._core.sweep(), "TTL sweep")
 
     asweep_ttl = sweep_ttl
 
     async def alist_tenants(self) -> list[str]:
         """Every tenant that has items; needs a privileged store."""
-        return await self._arun(self._core.list_tenants())
+        return await self._arun(self._core.list_tenants(), "tenant list")
 
     async def start_ttl_sweeper(
         self, sweep_interval_minutes: int | None = None
