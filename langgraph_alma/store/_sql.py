@@ -46,16 +46,16 @@ SELECT DISTINCT ns_path, key, value, created_at, updated_at FROM found
 KEY_SLOT = "(hashtextextended({ns} || chr(31) || {key}, 0) & 255)::int4"
 TENANT_SLOTS = "hashtext(%(tenant)s)"
 
-_GOT_SLOT = KEY_SLOT.format(ns="f.ns_path", key="f.key")
-_PAGE_SLOT = KEY_SLOT.format(ns="p.ns_path", key="p.key")
+# On the row's own columns: tried only for rows that pass `t.ttl_minutes IS NOT NULL`.
+_ROW_SLOT = KEY_SLOT.format(ns="t.ns_path", key="t.key")
 
 _REFRESH_GOT = f""", touched AS (
     UPDATE alma_store s SET expires_at = now() + s.ttl_minutes * interval '1 minute'
     FROM (
         SELECT t.ns_path, t.key FROM alma_store t JOIN found f
           ON t.tenant_id = %(tenant)s AND t.ns_path = f.ns_path AND t.key = f.key
-        WHERE f.refresh AND f.ttl_minutes IS NOT NULL
-          AND pg_try_advisory_xact_lock({TENANT_SLOTS}, {_GOT_SLOT})
+        WHERE f.refresh AND t.ttl_minutes IS NOT NULL
+          AND pg_try_advisory_xact_lock({TENANT_SLOTS}, {_ROW_SLOT})
         ORDER BY t.ns_path, t.key COLLATE "C"
         FOR UPDATE OF t SKIP LOCKED
     ) l
@@ -74,7 +74,7 @@ REFRESH_FOUND = f"""
         SELECT t.ns_path, t.key FROM alma_store t JOIN page p
           ON t.tenant_id = %(tenant)s AND t.ns_path = p.ns_path AND t.key = p.key
         WHERE %(refresh)s AND t.ttl_minutes IS NOT NULL
-          AND pg_try_advisory_xact_lock({TENANT_SLOTS}, {_PAGE_SLOT})
+          AND pg_try_advisory_xact_lock({TENANT_SLOTS}, {_ROW_SLOT})
         ORDER BY t.ns_path, t.key COLLATE "C"
         FOR UPDATE OF t SKIP LOCKED
     ) l
