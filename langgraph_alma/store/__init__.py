@@ -4,8 +4,8 @@ Holds `store.py` (the sync and async shells), `_core.py` (validation and stateme
 written once for both), `_sql.py` (every statement), `_filters.py` (filters to SQL,
 pure), `_checks.py` (input checks and limits, pure), `_batching.py` (the async store
 gathering concurrent calls into batches) and `_failures.py` (naming and retrying a batch
-the database refused). May import `langgraph_alma.db`, `.config`, `.errors`, `.migrations`, LangGraph and
-psycopg; nothing above the persistence layer.
+the database refused). May import `langgraph_alma.db`, `.config`, `.errors`,
+`.migrations`, LangGraph and psycopg; nothing above the persistence layer.
 
 Schema (migration 0002): items in `alma_store`, keyed by (tenant_id, dotted namespace
 path, key); the path is C-collated text so a namespace prefix is a btree range, never a
