@@ -107,6 +107,27 @@ class Settings(BaseSettings):
         description="langgraph.json's `checkpointer` block as langgraph-api passes it to the "
         "server (LANGGRAPH_CHECKPOINTER); its `ttl` is used when ALMA_CHECKPOINT_TTL is unset.",
     )
+    store_max_depth: int = Field(
+        default=100, gt=0, description="Deepest nesting of dicts/lists in a store value or filter."
+    )
+    store_max_key_bytes: int = Field(
+        default=1024, gt=0, le=2048, description="Longest store key or namespace path, in bytes."
+    )
+    store_max_query_words: int = Field(
+        default=256, gt=0, description="Words a search query keeps (longer ones are trimmed)."
+    )
+    store_max_limit: int = Field(
+        default=2**31 - 1, gt=0, le=2**31 - 1, description="Largest search/list limit or offset."
+    )
+    store_max_ttl_minutes: float = Field(
+        default=100 * 366 * 24 * 60, gt=0, le=1e9, description="Longest item TTL, in minutes."
+    )
+    store_retry_attempts: int = Field(
+        default=10, ge=1, description="Tries of a store batch that hit a deadlock or conflict."
+    )
+    store_batch_max_ops: int = Field(
+        default=512, gt=0, description="Most operations an async store gathers into one batch."
+    )
 
     @classmethod
     def settings_customise_sources(

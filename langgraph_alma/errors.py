@@ -192,3 +192,26 @@ class InvalidLimit(ConfigError):
             f"{name} must be a non-negative integer (an int from 0 to {2**63 - 1}, not a "
             f"bool, str or float) or None; got {limit!r}"
         )
+
+
+class InvalidStoreKey(AlmaError, ValueError):
+    """A store key, namespace label or query PostgreSQL cannot hold (a NUL character, a
+    lone surrogate, too long); nothing was sent. `op` is the op's position in its batch."""
+
+    def __init__(self, op: int, what: str, value: Any, reason: str) -> None:
+        self.op, self.what, self.value = op, what, value
+        shown = value if not isinstance(value, str) or len(value) <= 80 else value[:77] + "..."
+        super().__init__(f"op {op}: {what} {shown!r} {reason}; nothing was written")
+
+
+class StoreBatchFailed(AlmaError):
+    """PostgreSQL refused a store batch (a lock timeout, a cancelled statement, a lost
+    connection...); its transaction was rolled back, so nothing of it was written. The
+    driver's error is the `__cause__`; `ops` says what the batch held."""
+
+    def __init__(self, ops: str, cause: BaseException) -> None:
+        self.ops = ops
+        super().__init__(
+            f"the store batch ({ops}) failed and was rolled back, nothing was written: "
+            f"{type(cause).__name__}: {str(cause).strip()}"
+        )

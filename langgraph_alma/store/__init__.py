@@ -1,9 +1,11 @@
 """AlmaStore: LangGraph's `BaseStore` on PostgreSQL, with hybrid search, TTL and tenants.
 
 Holds `store.py` (the sync and async shells), `_core.py` (validation and statement plans,
-written once for both), `_sql.py` (every statement) and `_filters.py` (filters to SQL,
-pure). May import `langgraph_alma.db`, `.config`, `.errors`, `.migrations`, LangGraph and
-psycopg; nothing above the persistence layer.
+written once for both), `_sql.py` (every statement), `_filters.py` (filters to SQL,
+pure), `_checks.py` (input checks and limits, pure), `_batching.py` (the async store
+gathering concurrent calls into batches) and `_failures.py` (naming and retrying a batch
+the database refused). May import `langgraph_alma.db`, `.config`, `.errors`,
+`.migrations`, LangGraph and psycopg; nothing above the persistence layer.
 
 Schema (migration 0002): items in `alma_store`, keyed by (tenant_id, dotted namespace
 path, key); the path is C-collated text so a namespace prefix is a btree range, never a

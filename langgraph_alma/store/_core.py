@@ -10,12 +10,16 @@ the last put of a key wins, results in op order).
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import json
+import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+import psycopg
 from langchain_core.embeddings import Embeddings
 from langchain_core.runnables import RunnableConfig
 from langgraph.store.base import (
@@ -40,11 +44,25 @@ from langgraph_alma.db.plan import Plan, Sql, set_tenant
 from langgraph_alma.db.tenancy import resolve_tenant
 from langgraph_alma.errors import (
     ConfigError,
+    InvalidStoreKey,
     InvalidValue,
     PrivilegeRequired,
+    StoreBatchFailed,
     ValueTooLarge,
 )
 from langgraph_alma.store import _sql
+from langgraph_alma.store._checks import (
+    StoreLimits,
+    check_max_depth,
+    check_namespace,
+    check_page,
+    check_text,
+    depth_exceeds,
+    text_problem,
+    trim_query,
+    ttl_problem,
+)
+from langgraph_alma.store._failures import describe_ops
 from langgraph_alma.store._filters import build_filter
 
 DEFAULT_MAX_VALUE_BYTES = 1024 * 1024
@@ -110,6 +128,16 @@ class Prepared:
     queries: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class CheckedOp:
+    """One op, validated and encoded: what `StoreCore.assemble` builds a batch from. An
+    async store checks each caller's op when it is called, then gathers them."""
+
+    op: Op
+    encoded: tuple[str, str] | None = None  # a put's value as JSON and its full-text source
+    documents: tuple[tuple[str, str], ...] = ()  # a put's (field, text) pairs to embed
+
+
 def ns_path(namespace: Sequence[str]) -> str:
     return ".".join(namespace)
 
@@ -144,7 +172,14 @@ class StoreCore:
         privileged: bool = False,
         max_value_bytes: int = DEFAULT_MAX_VALUE_BYTES,
         exact_search_max: int = DEFAULT_EXACT_SEARCH_MAX,
+        limits: StoreLimits | None = None,
     ) -> None:
+        self.limits = limits or StoreLimits.from_settings()
+        default_ttl = (ttl or {}).get("default_ttl")
+        if default_ttl is not None and (
+            problem := ttl_problem(default_ttl, self.limits.max_ttl_minutes)
+        ):
+            raise ConfigError(f"TTLConfig default_ttl: {problem}")
         if tenant_id is not None and (not isinstance(tenant_id, str) or not tenant_id):
             raise ConfigError(f"tenant_id must be a non-empty string, got {tenant_id!r}")
         if max_value_bytes <= 0:
@@ -153,6 +188,9 @@ class StoreCore:
         self.default_tenant = default_tenant
         self.index = IndexSettings.from_config(index) if index else None
         self.ttl = ttl
+        # LangGraph's TTLConfig `omit_expired`: ours defaults to True (an expired item is
+        # gone, swept or not); False returns expired items until the sweeper deletes them.
+        self.omit_expired = bool((ttl or {}).get("omit_expired", True))
         self.privileged = privileged
         self.max_value_bytes = max_value_bytes
         self.exact_search_max = exact_search_max
@@ -165,53 +203,105 @@ class StoreCore:
         return resolve_tenant(self.tenant_id, config, self.default_tenant)
 
     # -- validation and encoding ---------------------------------------------------
-    def prepare(self, ops: Iterable[Op], config: RunnableConfig | None = None) -> Prepared:
+    def prepare(
+        self,
+        ops: Iterable[Op],
+        config: RunnableConfig | None = None,
+        *,
+        tenant: str | None = None,
+    ) -> Prepared:
         """Validate `ops` and list what to embed; raises before anything is written."""
-        ops = list(ops)
-        puts: dict[Key, PutOp] = {}
-        encoded: dict[Key, str] = {}
+        checked = [self.check(op, i) for i, op in enumerate(ops)]
+        return self.assemble(tenant if tenant is not None else self.tenant(config), checked)
+
+    def check(self, op: Op, position: int = 0) -> CheckedOp:
+        """Validate and encode one op (`position`: its place in the batch, for errors);
+        raises `InvalidStoreKey`, `InvalidValue`, `InvalidFilter`, `ConfigError`..."""
+        limits = self.limits
+        if not isinstance(op, GetOp | PutOp | SearchOp | ListNamespacesOp):
+            raise ValueError(f"unknown store operation {op!r}")
+        if isinstance(op, GetOp | PutOp):
+            check_namespace(position, op.namespace, limits.max_key_bytes)
+            check_text(position, "key", op.key, limits.max_key_bytes)
+        elif isinstance(op, SearchOp):
+            check_namespace(position, op.namespace_prefix, limits.max_key_bytes)
+        validate_op_namespace(op)
+        if isinstance(op, PutOp):
+            if not op.namespace:
+                raise InvalidNamespaceError("Namespace cannot be empty.")
+            if op.value is None:  # a delete
+                return CheckedOp(op)
+            encoded = (self._encode(op, position), self._search_text(op))
+            return CheckedOp(op, encoded, tuple(self._documents(op)))
+        if isinstance(op, SearchOp | ListNamespacesOp):
+            check_page(position, op.limit, op.offset, limits.max_limit)
+        if isinstance(op, ListNamespacesOp):
+            check_max_depth(position, op.max_depth)
+            for cond in op.match_conditions or ():
+                check_namespace(position, [p for p in cond.path if p != "*"], limits.max_key_bytes)
+        if isinstance(op, SearchOp):
+            build_filter(op.filter, {}, max_depth=limits.max_depth)  # raises InvalidFilter
+            if op.query is not None:
+                if not isinstance(op.query, str):
+                    raise InvalidStoreKey(position, "query", op.query, "is not a string")
+                if problem := text_problem(op.query):
+                    raise InvalidStoreKey(position, "query", op.query, problem)
+                trimmed = trim_query(op.query, limits.max_query_words)
+                if trimmed != op.query:
+                    op = op._replace(query=trimmed)
+        return CheckedOp(op)
+
+    def assemble(self, tenant: str, checked: Sequence[CheckedOp]) -> Prepared:
+        """The batch of `checked` ops for `tenant`: the last put of a key wins (at its
+        position), and the texts to embed are those of the puts that remain."""
+        puts: dict[Key, CheckedOp] = {}
         queries: dict[str, None] = {}
-        for op in ops:
-            if not isinstance(op, GetOp | PutOp | SearchOp | ListNamespacesOp):
-                raise ValueError(f"unknown store operation {op!r}")
-            validate_op_namespace(op)
+        for c in checked:
+            op = c.op
             if isinstance(op, PutOp):
-                if not op.namespace:
-                    raise InvalidNamespaceError("Namespace cannot be empty.")
-                if not isinstance(op.key, str):
-                    raise InvalidValue("keys must be strings", repr(op.key))
                 puts.pop((op.namespace, op.key), None)  # keep the last put's position
-                puts[(op.namespace, op.key)] = op
-                if op.value is not None:  # every put is checked, even one a later put hides
-                    encoded[(op.namespace, op.key)] = self._encode(op)
+                puts[(op.namespace, op.key)] = c
             elif isinstance(op, SearchOp) and op.query and self.index:
                 queries[op.query] = None
-            if isinstance(op, SearchOp | ListNamespacesOp):
-                _check_page(op.limit, op.offset)
-            if isinstance(op, SearchOp):
-                build_filter(op.filter, {})  # raises InvalidFilter early
-        prepared = Prepared(self.tenant(config), ops, puts, {}, queries=list(queries))
-        for k, op in puts.items():
-            if op.value is not None:
-                prepared.encoded[k] = (encoded[k], self._search_text(op))
-                self._collect_documents(prepared, k, op)
+        prepared = Prepared(
+            tenant, [c.op for c in checked], {k: c.op for k, c in puts.items()}, {},
+            queries=list(queries),
+        )  # fmt: skip
+        for k, c in puts.items():
+            if c.encoded is not None:
+                prepared.encoded[k] = c.encoded
+                for path, text in c.documents:
+                    prepared.documents.append(text)
+                    prepared.document_refs.append((k, path))
         return prepared
 
-    def _encode(self, op: PutOp) -> str:
+    def _encode(self, op: PutOp, position: int = 0) -> str:
+        where = f"op {position}: "
         if not isinstance(op.value, Mapping):
-            raise InvalidValue(f"values must be dicts, got {type(op.value).__name__}", op.key)
-        ttl = op.ttl
-        if ttl is not None and (
-            isinstance(ttl, bool) or not isinstance(ttl, int | float) or ttl <= 0
-        ):
-            raise InvalidValue(f"ttl must be a positive number of minutes, got {op.ttl!r}", op.key)
+            raise InvalidValue(
+                f"{where}values must be dicts, got {type(op.value).__name__}", op.key
+            )
+        if op.ttl is not None and (problem := ttl_problem(op.ttl, self.limits.max_ttl_minutes)):
+            raise InvalidValue(where + problem, op.key)
+        if depth_exceeds(op.value, self.limits.max_depth):
+            raise InvalidValue(
+                f"{where}value nests deeper than {self.limits.max_depth} levels "
+                "(ALMA_STORE_MAX_DEPTH)",
+                op.key,
+            )
         try:
             text = json.dumps(op.value, ensure_ascii=False, allow_nan=False)
         except (TypeError, ValueError) as exc:
-            raise InvalidValue(f"value is not JSON-serialisable ({exc})", op.key) from exc
+            raise InvalidValue(f"{where}value is not JSON-serialisable ({exc})", op.key) from exc
         if _NUL_ESCAPE.search(text):
-            raise InvalidValue("PostgreSQL JSON cannot hold NUL characters", op.key)
-        size = len(text.encode())
+            raise InvalidValue(f"{where}PostgreSQL JSON cannot hold NUL characters", op.key)
+        try:
+            size = len(text.encode())
+        except UnicodeEncodeError as exc:
+            raise InvalidValue(
+                f"{where}value holds a lone surrogate ({text[exc.start]!r}), which is not UTF-8",
+                op.key,
+            ) from exc
         if size > self.max_value_bytes:
             raise ValueTooLarge(op.key, size, self.max_value_bytes)
         return text
@@ -228,14 +318,13 @@ class StoreCore:
     def _search_text(self, op: PutOp) -> str:
         return "\n".join(t for p, tokens in self._paths(op) for t in _texts(op.value, p, tokens))
 
-    def _collect_documents(self, prepared: Prepared, k: Key, op: PutOp) -> None:
+    def _documents(self, op: PutOp) -> Iterable[tuple[str, str]]:
         if not self.index:
             return
         for path, tokens in self._paths(op):
             texts = get_text_at_path(op.value, list(tokens) if path != "$" else "$")
             for i, text in enumerate(texts):
-                prepared.documents.append(text)
-                prepared.document_refs.append((k, f"{path}.{i}" if len(texts) > 1 else path))
+                yield (f"{path}.{i}" if len(texts) > 1 else path), text
 
     # -- the batch plan ------------------------------------------------------------
     def execute(
@@ -243,15 +332,33 @@ class StoreCore:
         prepared: Prepared,
         document_vectors: Sequence[Sequence[float]] = (),
         query_vectors: Mapping[str, Sequence[float]] | None = None,
+        *,
+        transaction: bool = False,
     ) -> Plan[list[Result]]:
-        """One pipeline: the batch's reads, then its writes, in one transaction."""
+        """One pipeline: the batch's reads, then its writes, in one transaction: an explicit
+        one (BEGIN ... COMMIT in the same pipeline) when `transaction` and the batch writes,
+        else the pipeline's implicit one (or the caller's, on a connection already in a
+        transaction). A database error rolls it back and raises `StoreBatchFailed`."""
         tenant, ops = prepared.tenant, prepared.ops
         if len(document_vectors) != len(prepared.documents):
             raise ConfigError(
                 f"the embedder returned {len(document_vectors)} vectors for "
                 f"{len(prepared.documents)} texts"
             )
-        batch: list[Sql] = [set_tenant(tenant)]
+        for text, vector in [
+            *zip(prepared.documents, document_vectors, strict=True),
+            *(query_vectors or {}).items(),
+        ]:
+            if not math.isfinite(sum(vector)):  # NaN or infinity: pgvector refuses it
+                raise ConfigError(
+                    f"the embedder returned a vector with NaN or infinity for {text[:80]!r}; "
+                    "nothing was written"
+                )
+        writes = self._writes(prepared, document_vectors)
+        explicit = transaction and bool(writes)
+        batch: list[Sql] = [Sql(_sql.BEGIN)] if explicit else []
+        batch.append(set_tenant(tenant))
+        batch.extend(self._lock_slots(prepared))
         reads: list[tuple[int, int]] = []  # (op index, statement index)
         gets = [op for op in ops if isinstance(op, GetOp)]
         if gets:
@@ -275,17 +382,32 @@ class StoreCore:
             elif isinstance(op, ListNamespacesOp):
                 batch.append(self._list_namespaces(tenant, op))
                 reads.append((i, len(batch) - 1))
-        batch.extend(self._writes(prepared, document_vectors))
+        batch.extend(writes)
+        if explicit:
+            batch.append(Sql(_sql.COMMIT))
+        if not self.omit_expired:  # reads admit expired, unswept items
+            batch = [replace(sql, query=sql.query.replace(_sql.LIVE, "TRUE")) for sql in batch]
 
-        results = yield batch
+        try:
+            results = yield batch
+        except psycopg.Error as exc:
+            if explicit:  # the transaction is open (failed, or cut short client-side)
+                with contextlib.suppress(psycopg.Error):
+                    yield [Sql(_sql.ROLLBACK)]
+            raise StoreBatchFailed(describe_ops(ops), exc) from exc
 
         out: list[Result] = [None] * len(ops)
         if gets:
             found = {(r[0], r[1]): r for r in results[get_stmt] or []}
+            handed: set[tuple[str, str]] = set()
             for i, op in enumerate(ops):
                 if isinstance(op, GetOp):
-                    row = found.get((ns_path(op.namespace), op.key))
-                    out[i] = _item(row) if row else None
+                    k = (ns_path(op.namespace), op.key)
+                    if row := found.get(k):
+                        # the same key asked twice (two callers gathered into one batch):
+                        # each gets a value of its own
+                        out[i] = _item(row) if k not in handed else _item(copy.deepcopy(row))
+                        handed.add(k)
         for i, stmt in reads:
             rows = results[stmt] or []
             if isinstance(ops[i], SearchOp):
@@ -362,10 +484,24 @@ class StoreCore:
         query = _sql.LIST_NAMESPACES.replace("{where}", " AND ".join(parts))
         return Sql(query, params, fetch=True)
 
+    @staticmethod
+    def _lock_slots(prepared: Prepared) -> list[Sql]:
+        """The statement that takes the key slots of the batch's writes (see
+        `_sql.KEY_SLOT`), before the batch touches any row, refreshes included."""
+        if not prepared.puts:
+            return []
+        params = {
+            "tenant": prepared.tenant,
+            "ns": [ns_path(k[0]) for k in prepared.puts],
+            "keys": [k[1] for k in prepared.puts],
+        }
+        return [Sql(_sql.LOCK_SLOTS, params)]
+
     def _writes(self, prepared: Prepared, document_vectors: Sequence[Sequence[float]]) -> list[Sql]:
         tenant = prepared.tenant
-        deletes = [k for k, op in prepared.puts.items() if op.value is None]
-        upserts = [k for k, op in prepared.puts.items() if op.value is not None]
+        order = sorted(prepared.puts, key=lambda k: (ns_path(k[0]), k[1]))
+        deletes = [k for k in order if prepared.puts[k].value is None]
+        upserts = [k for k in order if prepared.puts[k].value is not None]
         stmts: list[Sql] = []
         if deletes:
             params = {
@@ -427,12 +563,6 @@ class StoreCore:
         if self.index and self.index.ann == "hnsw" and (ddl := _sql.hnsw_index(self.index.dims)):
             return [ddl]
         return []
-
-
-def _check_page(limit: Any, offset: Any) -> None:
-    for name, n in (("limit", limit), ("offset", offset)):
-        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
-            raise ConfigError(f"{name} must be a non-negative integer, got {n!r}")
 
 
 def _ttl(ttl: float | None) -> float | None:

@@ -14,12 +14,15 @@ strings (by code point, as Python does); a value of another type never matches.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
 from langgraph_alma.errors import InvalidFilter
+from langgraph_alma.store._checks import depth_exceeds, text_problem
 
 OPERATORS = ("$eq", "$ne", "$gt", "$gte", "$lt", "$lte", "$in", "$nin", "$exists")
+_NUL_ESCAPE = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
 _RANGE = {"$gt": ">", "$gte": ">=", "$lt": "<", "$lte": "<="}
 
 
@@ -34,12 +37,19 @@ class _Builder:
         self.params[name] = value
         return f"%({name})s"
 
-    def json(self, value: Any) -> str:
+    def json_text(self, value: Any) -> str:
+        """`value` as JSON text PostgreSQL accepts, or `InvalidFilter`."""
         try:
             text = json.dumps(value, allow_nan=False, ensure_ascii=False)
-        except (TypeError, ValueError) as exc:
-            raise InvalidFilter(f"filter operand {value!r} is not JSON", self.root) from exc
-        return self.bind(text) + "::jsonb"
+        except (TypeError, ValueError, RecursionError) as exc:
+            raise InvalidFilter(f"filter operand {value!r:.80} is not JSON", self.root) from exc
+        if _NUL_ESCAPE.search(text):
+            raise InvalidFilter(f"filter operand {value!r:.80} holds a NUL character", self.root)
+        _check_text(text, self.root)
+        return text
+
+    def json(self, value: Any) -> str:
+        return self.bind(self.json_text(value)) + "::jsonb"
 
     def at(self, path: list[str]) -> str:
         return f"({self.column} #> {self.bind(path)}::text[])"
@@ -69,10 +79,11 @@ class _Builder:
         if op in ("$in", "$nin"):
             if not isinstance(operand, list | tuple | set | frozenset):
                 raise InvalidFilter(f"{op} needs a list, got {operand!r}", self.root)
-            options = [self.json(v) for v in operand]
-            if not options:
+            if not operand:
                 return "FALSE" if op == "$in" else "TRUE"
-            test = f"coalesce({self.at(path)}, 'null'::jsonb) IN ({', '.join(options)})"
+            # one array parameter, however many values (PostgreSQL takes 65,535 at most)
+            options = self.bind([self.json_text(v) for v in operand]) + "::text[]::jsonb[]"
+            test = f"coalesce({self.at(path)}, 'null'::jsonb) = ANY({options})"
             return test if op == "$in" else f"NOT {test}"
         if op == "$exists":
             if not isinstance(operand, bool):
@@ -88,6 +99,7 @@ class _Builder:
                 f"range operators compare numbers or strings, got {operand!r}", self.root
             )
         if isinstance(operand, str):
+            _check_text(operand, self.root)
             text = f"({self.column} #>> {self.bind(path)}::text[])"
             return (
                 f"(jsonb_typeof({self.at(path)}) = 'string' AND "
@@ -103,10 +115,16 @@ class _Builder:
         )
 
 
+def _check_text(text: str, root: Any) -> None:
+    if problem := text_problem(text):
+        raise InvalidFilter(f"{text!r:.80} {problem}", root)
+
+
 def split_key(key: Any, root: Any) -> list[str]:
     """`"a.b"` -> `["a", "b"]`: dotted filter keys address nested values."""
     if not isinstance(key, str) or not key or any(not part for part in key.split(".")):
         raise InvalidFilter(f"filter keys must be non-empty dotted names, got {key!r}", root)
+    _check_text(key, root)
     return key.split(".")
 
 
@@ -116,13 +134,20 @@ def build_filter(
     *,
     column: str = "s.value",
     prefix: str = "f",
+    max_depth: int | None = None,
 ) -> str:
     """A SQL condition on `column` for `filter`, binding operands into `params`
-    (named `prefix0`, `prefix1`, ...). Raises `InvalidFilter` for bad input."""
+    (named `prefix0`, `prefix1`, ...). Raises `InvalidFilter` for bad input, and for a
+    filter nesting deeper than `max_depth` (checked without recursion)."""
     if not filter:
         return "TRUE"
     if not isinstance(filter, Mapping):
         raise InvalidFilter("a filter must be a dict", filter)
+    if max_depth is not None and depth_exceeds(filter, max_depth):
+        raise InvalidFilter(
+            f"the filter nests deeper than {max_depth} levels (ALMA_STORE_MAX_DEPTH)",
+            "<too deep to show>",
+        )
     builder = _Builder(params, column, prefix, filter)
     parts: list[str] = []
     for key, expected in filter.items():

@@ -37,11 +37,29 @@ WITH req AS (
 SELECT DISTINCT ns_path, key, value, created_at, updated_at FROM found
 """
 
-_REFRESH_GOT = """, touched AS (
+# Writers and TTL refreshes agree on "key slots": 256 advisory locks per tenant, a key's
+# slot being a hash of its namespace path and key (`KEY_SLOT`). A batch that writes takes
+# the slots of its keys first, in slot order, before it touches any row (`LOCK_SLOTS`);
+# a refresh, which is best-effort, only tries the slot of each row it refreshes and skips
+# the row if the slot (or the row) is busy. So whoever holds a row lock holds its slot:
+# rows are never waited for, slots are waited for in one order, and no cycle can form.
+KEY_SLOT = "(hashtextextended({ns} || chr(31) || {key}, 0) & 255)::int4"
+TENANT_SLOTS = "hashtext(%(tenant)s)"
+
+# On the row's own columns: tried only for rows that pass `t.ttl_minutes IS NOT NULL`.
+_ROW_SLOT = KEY_SLOT.format(ns="t.ns_path", key="t.key")
+
+_REFRESH_GOT = f""", touched AS (
     UPDATE alma_store s SET expires_at = now() + s.ttl_minutes * interval '1 minute'
-    FROM found f
-    WHERE f.refresh AND f.ttl_minutes IS NOT NULL
-      AND s.tenant_id = %(tenant)s AND s.ns_path = f.ns_path AND s.key = f.key
+    FROM (
+        SELECT t.ns_path, t.key FROM alma_store t JOIN found f
+          ON t.tenant_id = %(tenant)s AND t.ns_path = f.ns_path AND t.key = f.key
+        WHERE f.refresh AND t.ttl_minutes IS NOT NULL
+          AND pg_try_advisory_xact_lock({TENANT_SLOTS}, {_ROW_SLOT})
+        ORDER BY t.ns_path, t.key COLLATE "C"
+        FOR UPDATE OF t SKIP LOCKED
+    ) l
+    WHERE s.tenant_id = %(tenant)s AND s.ns_path = l.ns_path AND s.key = l.key
 )"""
 
 GET = _GET.format(refresh=_REFRESH_GOT)
@@ -49,13 +67,20 @@ GET = _GET.format(refresh=_REFRESH_GOT)
 GET_READ_ONLY = _GET.format(refresh="")
 """Gets by (namespace, key), no TTL refresh: runs in a read-only transaction."""
 
-REFRESH_FOUND = """
+REFRESH_FOUND = f"""
 , touched AS (
     UPDATE alma_store s SET expires_at = now() + s.ttl_minutes * interval '1 minute'
-    FROM page p
-    WHERE %(refresh)s AND s.ttl_minutes IS NOT NULL
-      AND s.tenant_id = %(tenant)s AND s.ns_path = p.ns_path AND s.key = p.key
+    FROM (
+        SELECT t.ns_path, t.key FROM alma_store t JOIN page p
+          ON t.tenant_id = %(tenant)s AND t.ns_path = p.ns_path AND t.key = p.key
+        WHERE %(refresh)s AND t.ttl_minutes IS NOT NULL
+          AND pg_try_advisory_xact_lock({TENANT_SLOTS}, {_ROW_SLOT})
+        ORDER BY t.ns_path, t.key COLLATE "C"
+        FOR UPDATE OF t SKIP LOCKED
+    ) l
+    WHERE s.tenant_id = %(tenant)s AND s.ns_path = l.ns_path AND s.key = l.key
 )"""
+"""The TTL refresh of a search's page (best-effort: skips rows whose slot is busy)."""
 
 SEARCH_PLAIN = """
 WITH page AS (
@@ -185,6 +210,21 @@ SELECT ns FROM (
 ) AS t
 ORDER BY ns COLLATE "C"
 LIMIT %(limit)s OFFSET %(offset)s
+"""
+
+# A batch's writes run between BEGIN and COMMIT sent in the same pipeline as the rest:
+# one round trip, and a failure anywhere leaves nothing written.
+BEGIN = "BEGIN"
+COMMIT = "COMMIT"
+ROLLBACK = "ROLLBACK"
+
+# The key slots of a batch's writes (see KEY_SLOT), taken in slot order before any row.
+LOCK_SLOTS = f"""
+SELECT pg_advisory_xact_lock({TENANT_SLOTS}, slot) FROM (
+    SELECT DISTINCT {KEY_SLOT.format(ns="u.ns", key="u.key")} AS slot
+    FROM unnest(%(ns)s::text[], %(keys)s::text[]) AS u(ns, key)
+) AS slots
+ORDER BY slot
 """
 
 DELETE = """

@@ -1,29 +1,35 @@
 """`AlmaStore` and `AsyncAlmaStore`: LangGraph stores on PostgreSQL.
 
 Both are thin shells over `StoreCore`: they embed texts (sync or async), pick a
-connection (from a pool, or a single connection guarded by a lock) and drive the plan.
+connection (from a pool, or a single connection guarded by a lock) and drive the plan,
+retrying a batch that hit a deadlock or serialization conflict. The async store gathers
+the single-op calls that arrive together into one batch per tenant (`_batching`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import copy
+import functools
+import json
 import logging
 import threading
-from collections.abc import AsyncIterator, Iterable, Iterator
+import time
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from contextlib import (
     AbstractAsyncContextManager,
     AbstractContextManager,
     asynccontextmanager,
     contextmanager,
-    nullcontext,
 )
 from contextvars import ContextVar
 from typing import Any, TypeVar
 
 import psycopg
-from langgraph.store.base import BaseStore, IndexConfig, Op, Result, TTLConfig
+from langgraph.store.base import BaseStore, IndexConfig, Item, Op, Result, TTLConfig
+from psycopg.pq import TransactionStatus
 from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
 from langgraph_alma.config import get_settings
@@ -31,14 +37,18 @@ from langgraph_alma.db.borrow import aborrow, borrow
 from langgraph_alma.db.connect import connection_kwargs, resolve
 from langgraph_alma.db.loop import run_on_loop
 from langgraph_alma.db.plan import Plan, arun_plan, run_plan
-from langgraph_alma.errors import AlmaError, ConfigError
+from langgraph_alma.errors import AlmaError, ConfigError, StoreBatchFailed
 from langgraph_alma.migrations import amigrate, migrate
+from langgraph_alma.store._batching import OpGatherer
+from langgraph_alma.store._checks import StoreLimits
 from langgraph_alma.store._core import (
     DEFAULT_EXACT_SEARCH_MAX,
     DEFAULT_MAX_VALUE_BYTES,
+    CheckedOp,
     Prepared,
     StoreCore,
 )
+from langgraph_alma.store._failures import describe_ops, is_transient, retry_delay
 
 T = TypeVar("T")
 logger = logging.getLogger(__name__)
@@ -52,6 +62,64 @@ class StoreClosed(AlmaError):
     """The store's connection or pool is closed."""
 
 
+# Set while one of AsyncAlmaStore's single-op methods (aget, aput, ...) runs: its abatch
+# then queues the op to be gathered with other callers' (a direct abatch runs at once).
+_GATHER: ContextVar[bool] = ContextVar("alma_store_gather", default=False)
+
+
+def _gathered(method: Callable[..., Any]) -> Callable[..., Any]:
+    """`method` (one of BaseStore's single-op coroutines, which call `self.abatch([op])`)
+    with its op gathered into a batch with other callers' (see `AsyncAlmaStore.abatch`)."""
+
+    @functools.wraps(method)
+    async def gathered(self: Any, *args: Any, **kwargs: Any) -> Any:
+        token = _GATHER.set(True)
+        try:
+            return await method(self, *args, **kwargs)
+        finally:
+            _GATHER.reset(token)
+
+    return gathered
+
+
+def _pool_args(
+    conn_string: str | None,
+    *,
+    privileged: bool,
+    admin_url: str | None,
+    pool_size: int | None,
+    pool_config: Mapping[str, Any] | None,
+) -> tuple[str, str | None, dict[str, Any]]:
+    """(url, admin url, pool arguments) for `from_conn_string`; LangGraph's `pool_config`
+    (`min_size`, `max_size`, `kwargs`, any other `ConnectionPool` argument) is honoured,
+    except that connections stay in autocommit."""
+    target = resolve(conn_string)
+    admin = admin_url or target.admin_url
+    config = dict(pool_config or {})
+    kwargs = {**connection_kwargs(), **(config.pop("kwargs", None) or {}), "autocommit": True}
+    kwargs.pop("row_factory", None)  # our statements read rows by position
+    max_size = config.pop("max_size", None)
+    args = {
+        "min_size": config.pop("min_size", 1),
+        "max_size": pool_size or max_size or get_settings().pool_max_size,
+        "kwargs": kwargs,
+        **config,
+    }
+    return (admin if privileged else target.url), admin, args
+
+
+def _deserialized(results: list[Result], deserializer: Callable[..., Any] | None) -> list[Result]:
+    """Results with each item's value passed through LangGraph's `deserializer` (given the
+    value's JSON bytes, as PostgresStore gives it)."""
+    if deserializer is None:
+        return results
+    items = [r for r in results if isinstance(r, Item)]
+    items += [i for r in results if isinstance(r, list) for i in r if isinstance(i, Item)]
+    for item in items:
+        item.value = deserializer(json.dumps(item.value).encode())
+    return results
+
+
 class _AlmaStoreBase(BaseStore):
     """What the sync and async stores share: configuration and tenancy."""
 
@@ -61,6 +129,8 @@ class _AlmaStoreBase(BaseStore):
         self,
         conn: Any,
         *,
+        pipe: Any = None,
+        deserializer: Callable[[Any], dict[str, Any]] | None = None,
         index: IndexConfig | None = None,
         ttl: TTLConfig | None = None,
         tenant_id: str | None = None,
@@ -69,23 +139,44 @@ class _AlmaStoreBase(BaseStore):
         exact_search_max: int = DEFAULT_EXACT_SEARCH_MAX,
         admin_url: str | None = None,
     ) -> None:
+        """`conn`: a connection (autocommit) or a pool. `pipe` and `deserializer` are
+        PostgresStore's: `pipe` is not needed (each batch is already one pipeline, one
+        round trip) and is ignored; `deserializer` gets each value's JSON bytes."""
         if isinstance(conn, psycopg.Connection | psycopg.AsyncConnection) and not conn.autocommit:
             raise ConfigError("AlmaStore needs a connection opened with autocommit=True")
         self.conn = conn
-        # The connection of the `atomic` block this thread or task is in, if any.
+        self.pipe = pipe
+        self._deserializer = deserializer
+        settings = get_settings()
+        self._retry_attempts = settings.store_retry_attempts
+        # (connection, lock) of the `atomic` block this thread or task is in, if any.
         self._pinned: ContextVar[Any] = ContextVar(f"alma_store_{id(self)}", default=None)
         self.index_config = index
         self.ttl_config = ttl
         self._admin_url = admin_url
         self._core = StoreCore(
             tenant_id=tenant_id,
-            default_tenant=get_settings().tenant_id,
+            default_tenant=settings.tenant_id,
             index=index,
             ttl=ttl,
             privileged=privileged,
             max_value_bytes=max_value_bytes,
             exact_search_max=exact_search_max,
+            limits=StoreLimits.from_settings(settings),
         )
+        self._init_shell(settings.store_batch_max_ops)
+
+    def _init_shell(self, batch_max_ops: int) -> None:
+        """What the sync or async shell adds (locks, sweeper, gatherer)."""
+
+    def _retry(self, attempt: int, exc: StoreBatchFailed, own: bool) -> float:
+        """Seconds to wait before trying a failed batch again; re-raises `exc` when it is
+        not a transient conflict of the batch's own transaction, or tries are used up."""
+        delay = retry_delay(attempt, self._retry_attempts) if own and is_transient(exc) else None
+        if delay is None:
+            raise exc
+        logger.debug("store batch hit %s; retrying in %.3fs", type(exc.__cause__).__name__, delay)
+        return delay
 
     @property
     def tenant_id(self) -> str | None:
@@ -111,9 +202,31 @@ class _AlmaStoreBase(BaseStore):
 
     def _sweep_minutes(self, minutes: float | None) -> float:
         minutes = minutes or (self.ttl_config or {}).get("sweep_interval_minutes") or 5
-        if minutes <= 0:
-            raise ConfigError(f"sweep interval must be positive, got {minutes!r}")
+        if isinstance(minutes, bool) or not isinstance(minutes, int | float) or not minutes > 0:
+            raise ConfigError(f"sweep interval must be a positive number, got {minutes!r}")
         return float(minutes)
+
+
+@contextmanager
+def _one_at_a_time(conn: psycopg.Connection[Any], lock: Any) -> Iterator[Any]:
+    """The connection of an `atomic` block, for one store call at a time (tasks or threads
+    of the block may call concurrently; the block holds the lock only while a call runs)."""
+    with lock:
+        yield conn
+
+
+@asynccontextmanager
+async def _aone_at_a_time(
+    conn: psycopg.AsyncConnection[Any], lock: asyncio.Lock
+) -> AsyncIterator[Any]:
+    """`_one_at_a_time`, async."""
+    async with lock:
+        yield conn
+
+
+def _idle(conn: psycopg.Connection[Any] | psycopg.AsyncConnection[Any]) -> bool:
+    """The connection is in no transaction: a batch may open (and retry) its own."""
+    return conn.info.transaction_status == TransactionStatus.IDLE
 
 
 class AlmaStore(_AlmaStoreBase):
@@ -132,10 +245,10 @@ class AlmaStore(_AlmaStoreBase):
 
     conn: psycopg.Connection[Any] | ConnectionPool
 
-    def __init__(self, conn: psycopg.Connection[Any] | ConnectionPool, **kwargs: Any) -> None:
-        super().__init__(conn, **kwargs)
+    def _init_shell(self, batch_max_ops: int) -> None:
         self.lock = threading.Lock()  # used only with a single connection, never a pool
         self._sweeper: threading.Thread | None = None
+        self._sweeper_future: concurrent.futures.Future[None] | None = None
         self._sweeper_stop = threading.Event()
 
     @classmethod
@@ -144,6 +257,8 @@ class AlmaStore(_AlmaStoreBase):
         cls,
         conn_string: str | None = None,
         *,
+        pipeline: bool = False,
+        pool_config: Mapping[str, Any] | None = None,
         index: IndexConfig | None = None,
         ttl: TTLConfig | None = None,
         tenant_id: str | None = None,
@@ -153,15 +268,14 @@ class AlmaStore(_AlmaStoreBase):
         exact_search_max: int = DEFAULT_EXACT_SEARCH_MAX,
     ) -> Iterator[AlmaStore]:
         """A store on a new pool; with no URL, on `ALMA_DATABASE_URL` or the embedded
-        server. `privileged=True` connects as the admin role."""
-        target = resolve(conn_string)
-        admin = admin_url or target.admin_url
-        with ConnectionPool(
-            admin if privileged else target.url,
-            min_size=1,
-            max_size=pool_size or get_settings().pool_max_size,
-            kwargs=connection_kwargs(),
-        ) as pool:
+        server. `privileged=True` connects as the admin role. LangGraph's `pool_config`
+        sets the pool; `pipeline` is accepted and not needed (every batch is one
+        pipeline already)."""
+        url, admin, args = _pool_args(
+            conn_string, privileged=privileged, admin_url=admin_url, pool_size=pool_size,
+            pool_config=pool_config,
+        )  # fmt: skip
+        with ConnectionPool(url, **args) as pool:
             store = cls(
                 pool, index=index, ttl=ttl, tenant_id=tenant_id, privileged=privileged,
                 exact_search_max=exact_search_max,
@@ -189,7 +303,7 @@ class AlmaStore(_AlmaStoreBase):
 
     def _connection(self) -> AbstractContextManager[psycopg.Connection[Any]]:
         if (pinned := self._pinned.get()) is not None:
-            return nullcontext(pinned)
+            return _one_at_a_time(*pinned)
         return borrow(self.conn, self.lock, StoreClosed, "store")
 
     @contextmanager
@@ -206,15 +320,18 @@ class AlmaStore(_AlmaStoreBase):
             return
         with self._connection() as conn, conn.transaction():
             conn.execute(LOCK_KEY, (name,))
-            token = self._pinned.set(conn)
+            token = self._pinned.set((conn, threading.RLock()))
             try:
                 yield
             finally:
                 self._pinned.reset(token)
 
-    def _run(self, plan: Plan[T]) -> T:
-        with self._connection() as conn:
-            return run_plan(conn, plan)
+    def _run(self, plan: Plan[T], what: str = "store statements") -> T:
+        try:
+            with self._connection() as conn:
+                return run_plan(conn, plan)
+        except psycopg.Error as exc:
+            raise StoreBatchFailed(what, exc) from exc
 
     def _execute(self, prepared: Prepared) -> list[Result]:
         vectors: list[list[float]] = []
@@ -224,7 +341,20 @@ class AlmaStore(_AlmaStoreBase):
             if prepared.documents:
                 vectors = embeddings.embed_documents(prepared.documents)
             queries = {q: embeddings.embed_query(q) for q in prepared.queries}
-        return self._run(self._core.execute(prepared, vectors, queries))
+        attempt = 0
+        while True:
+            own = False
+            try:
+                with self._connection() as conn:
+                    own = _idle(conn)  # else: inside the caller's transaction (atomic)
+                    plan = self._core.execute(prepared, vectors, queries, transaction=own)
+                    return _deserialized(run_plan(conn, plan), self._deserializer)
+            except StoreBatchFailed as exc:
+                delay = self._retry(attempt, exc, own)
+            except psycopg.Error as exc:  # no connection to be had, for one
+                raise StoreBatchFailed(describe_ops(prepared.ops), exc) from exc
+            attempt += 1
+            time.sleep(delay)
 
     def batch(self, ops: Iterable[Op]) -> list[Result]:
         return self._execute(self._core.prepare(ops))
@@ -235,19 +365,23 @@ class AlmaStore(_AlmaStoreBase):
 
     def sweep_ttl(self) -> int:
         """Delete expired items (of every tenant); returns how many were deleted."""
-        return self._run(self._core.sweep())
+        return self._run(self._core.sweep(), "TTL sweep")
 
     def list_tenants(self) -> list[str]:
         """Every tenant that has items; needs a privileged store."""
-        return self._run(self._core.list_tenants())
+        return self._run(self._core.list_tenants(), "tenant list")
 
-    def start_ttl_sweeper(self, sweep_interval_minutes: float | None = None) -> threading.Thread:
+    def start_ttl_sweeper(
+        self, sweep_interval_minutes: int | None = None
+    ) -> concurrent.futures.Future[None]:
         """Sweep expired items every `sweep_interval_minutes` (default: the TTL config's,
-        else 5) in a daemon thread until `stop_ttl_sweeper()`."""
-        if self._sweeper and self._sweeper.is_alive():
-            return self._sweeper
+        else 5) in a daemon thread until `stop_ttl_sweeper()` (as PostgresStore's: the
+        future is done when the sweeper stops; cancelling it stops the sweeper)."""
+        if self._sweeper and self._sweeper.is_alive() and self._sweeper_future:
+            return self._sweeper_future
         interval = self._sweep_minutes(sweep_interval_minutes) * 60
         self._sweeper_stop = stop = threading.Event()
+        future: concurrent.futures.Future[None] = concurrent.futures.Future()
 
         def loop() -> None:
             while not stop.wait(interval):
@@ -255,20 +389,24 @@ class AlmaStore(_AlmaStoreBase):
                     self.sweep_ttl()
                 except Exception:  # keep sweeping after a transient failure
                     logger.exception("AlmaStore TTL sweep failed")
+            if not future.done():
+                future.set_result(None)
 
+        future.add_done_callback(lambda f: stop.set() if f.cancelled() else None)
+        self._sweeper_future = future
         self._sweeper = threading.Thread(target=loop, name="alma-store-ttl-sweeper", daemon=True)
         self._sweeper.start()
-        return self._sweeper
+        return future
 
     def stop_ttl_sweeper(self, timeout: float | None = None) -> bool:
-        """Stop the sweeper thread; True if it is stopped."""
+        """Stop the sweeper thread; True if it is stopped (False: `timeout` seconds passed)."""
         self._sweeper_stop.set()
         if self._sweeper is None:
             return True
         self._sweeper.join(timeout)
         stopped = not self._sweeper.is_alive()
         if stopped:
-            self._sweeper = None
+            self._sweeper = self._sweeper_future = None
         return stopped
 
 
@@ -282,13 +420,12 @@ class AsyncAlmaStore(_AlmaStoreBase):
 
     conn: psycopg.AsyncConnection[Any] | AsyncConnectionPool
 
-    def __init__(
-        self, conn: psycopg.AsyncConnection[Any] | AsyncConnectionPool, **kwargs: Any
-    ) -> None:
-        super().__init__(conn, **kwargs)
+    def _init_shell(self, batch_max_ops: int) -> None:
         self.lock = asyncio.Lock()
         self.loop = asyncio.get_running_loop()
         self._sweeper: asyncio.Task[None] | None = None
+        self._sweeper_stop = asyncio.Event()
+        self._gatherer = OpGatherer(self._run_checked, max_ops=batch_max_ops)
 
     @classmethod
     @asynccontextmanager
@@ -296,6 +433,8 @@ class AsyncAlmaStore(_AlmaStoreBase):
         cls,
         conn_string: str | None = None,
         *,
+        pipeline: bool = False,
+        pool_config: Mapping[str, Any] | None = None,
         index: IndexConfig | None = None,
         ttl: TTLConfig | None = None,
         tenant_id: str | None = None,
@@ -305,15 +444,13 @@ class AsyncAlmaStore(_AlmaStoreBase):
         exact_search_max: int = DEFAULT_EXACT_SEARCH_MAX,
     ) -> AsyncIterator[AsyncAlmaStore]:
         """An async store on a new pool (see `AlmaStore.from_conn_string`)."""
-        target = await asyncio.to_thread(resolve, conn_string)
-        admin = admin_url or target.admin_url
-        async with AsyncConnectionPool(
-            admin if privileged else target.url,
-            min_size=1,
-            max_size=pool_size or get_settings().pool_max_size,
-            kwargs=connection_kwargs(),
-            open=False,
-        ) as pool:
+        url, admin, args = await asyncio.to_thread(
+            functools.partial(
+                _pool_args, conn_string, privileged=privileged, admin_url=admin_url,
+                pool_size=pool_size, pool_config=pool_config,
+            )
+        )  # fmt: skip
+        async with AsyncConnectionPool(url, **args, open=False) as pool:
             store = cls(
                 pool, index=index, ttl=ttl, tenant_id=tenant_id, privileged=privileged,
                 exact_search_max=exact_search_max,
@@ -342,7 +479,7 @@ class AsyncAlmaStore(_AlmaStoreBase):
 
     def _connection(self) -> AbstractAsyncContextManager[psycopg.AsyncConnection[Any]]:
         if (pinned := self._pinned.get()) is not None:
-            return nullcontext(pinned)
+            return _aone_at_a_time(*pinned)
         return aborrow(self.conn, self.lock, StoreClosed, "store")
 
     @asynccontextmanager
@@ -354,15 +491,18 @@ class AsyncAlmaStore(_AlmaStoreBase):
             return
         async with self._connection() as conn, conn.transaction():
             await conn.execute(LOCK_KEY, (name,))
-            token = self._pinned.set(conn)
+            token = self._pinned.set((conn, asyncio.Lock()))
             try:
                 yield
             finally:
                 self._pinned.reset(token)
 
-    async def _arun(self, plan: Plan[T]) -> T:
-        async with self._connection() as conn:
-            return await arun_plan(conn, plan)
+    async def _arun(self, plan: Plan[T], what: str = "store statements") -> T:
+        try:
+            async with self._connection() as conn:
+                return await arun_plan(conn, plan)
+        except psycopg.Error as exc:
+            raise StoreBatchFailed(what, exc) from exc
 
     async def _aexecute(self, prepared: Prepared) -> list[Result]:
         vectors: list[list[float]] = []
@@ -373,10 +513,45 @@ class AsyncAlmaStore(_AlmaStoreBase):
                 vectors = await embeddings.aembed_documents(prepared.documents)
             found = await asyncio.gather(*(embeddings.aembed_query(q) for q in prepared.queries))
             queries = dict(zip(prepared.queries, found, strict=True))
-        return await self._arun(self._core.execute(prepared, vectors, queries))
+        attempt = 0
+        while True:
+            own = False
+            try:
+                async with self._connection() as conn:
+                    own = _idle(conn)  # else: inside the caller's transaction (aatomic)
+                    plan = self._core.execute(prepared, vectors, queries, transaction=own)
+                    return _deserialized(await arun_plan(conn, plan), self._deserializer)
+            except StoreBatchFailed as exc:
+                delay = self._retry(attempt, exc, own)
+            except psycopg.Error as exc:  # no connection to be had, for one
+                raise StoreBatchFailed(describe_ops(prepared.ops), exc) from exc
+            attempt += 1
+            await asyncio.sleep(delay)
+
+    async def _run_checked(self, tenant: str, checked: list[CheckedOp]) -> list[Result]:
+        return await self._aexecute(self._core.assemble(tenant, checked))
 
     async def abatch(self, ops: Iterable[Op]) -> list[Result]:
+        """Run `ops` as one batch, at once (see `aget` and co. for gathered calls)."""
+        ops = list(ops)
+        if (
+            _GATHER.get()
+            and len(ops) == 1
+            and self._pinned.get() is None  # an aatomic block runs on its own connection
+            and asyncio.get_running_loop() is self.loop
+        ):
+            # One caller's op: checked now (its error is its own), run with the ops other
+            # callers send meanwhile, as one batch per tenant.
+            tenant = self._core.tenant()  # the caller's run config is in this context
+            return [await self._gatherer.submit(tenant, self._core.check(ops[0]))]
         return await self._aexecute(self._core.prepare(ops))
+
+    # LangGraph's single-op methods, unchanged, except that their op is gathered.
+    aget = _gathered(BaseStore.aget)
+    asearch = _gathered(BaseStore.asearch)
+    aput = _gathered(BaseStore.aput)
+    adelete = _gathered(BaseStore.adelete)
+    alist_namespaces = _gathered(BaseStore.alist_namespaces)
 
     def batch(self, ops: Iterable[Op]) -> list[Result]:
         # Sync callers (a sync graph on an async store) run on the store's event loop;
@@ -387,44 +562,54 @@ class AsyncAlmaStore(_AlmaStoreBase):
     def _sync(self, coro: Any) -> Any:
         return run_on_loop(self.loop, coro, "AsyncAlmaStore")
 
-    async def asweep_ttl(self) -> int:
-        """Delete expired items (of every tenant); returns how many were deleted."""
-        return await self._arun(self._core.sweep())
+    async def sweep_ttl(self) -> int:
+        """Delete expired items (of every tenant); returns how many were deleted (a
+        coroutine, as AsyncPostgresStore's)."""
+        return await self._arun(self._core.sweep(), "TTL sweep")
 
-    def sweep_ttl(self) -> int:
-        """Sync `asweep_ttl`, from a thread other than the event loop's."""
-        return self._sync(self.asweep_ttl())
+    asweep_ttl = sweep_ttl
 
     async def alist_tenants(self) -> list[str]:
         """Every tenant that has items; needs a privileged store."""
-        return await self._arun(self._core.list_tenants())
+        return await self._arun(self._core.list_tenants(), "tenant list")
 
-    def start_ttl_sweeper(self, sweep_interval_minutes: float | None = None) -> asyncio.Task[None]:
+    async def start_ttl_sweeper(
+        self, sweep_interval_minutes: int | None = None
+    ) -> asyncio.Task[None]:
         """Sweep expired items periodically in a task on the store's loop until
-        `await stop_ttl_sweeper()`."""
+        `await stop_ttl_sweeper()`; returns the task (as AsyncPostgresStore's:
+        `await store.start_ttl_sweeper()`)."""
         if self._sweeper and not self._sweeper.done():
             return self._sweeper
         interval = self._sweep_minutes(sweep_interval_minutes) * 60
+        self._sweeper_stop = stop = asyncio.Event()
 
         async def loop() -> None:
             while True:
-                await asyncio.sleep(interval)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), interval)
+                if stop.is_set():
+                    return
                 try:
-                    await self.asweep_ttl()
+                    await self.sweep_ttl()
                 except Exception:  # keep sweeping after a transient failure
                     logger.exception("AsyncAlmaStore TTL sweep failed")
 
         self._sweeper = self.loop.create_task(loop(), name="alma-store-ttl-sweeper")
         return self._sweeper
 
-    async def stop_ttl_sweeper(self) -> bool:
-        """Cancel the sweeper task; True once it is stopped."""
-        task, self._sweeper = self._sweeper, None
-        if task is None:
+    async def stop_ttl_sweeper(self, timeout: float | None = None) -> bool:
+        """Stop the sweeper task; True once it is stopped (False: `timeout` seconds passed)."""
+        task = self._sweeper
+        self._sweeper_stop.set()
+        if task is None or task.done():
+            self._sweeper = None
             return True
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        try:
+            await asyncio.wait_for(asyncio.shield(task), timeout)
+        except TimeoutError:
+            return False
+        self._sweeper = None
         return True
 
 

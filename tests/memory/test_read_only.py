@@ -12,6 +12,7 @@ from psycopg_pool import ConnectionPool
 
 from langgraph_alma.alma import Alma
 from langgraph_alma.db.connect import connection_kwargs
+from langgraph_alma.errors import StoreBatchFailed
 from langgraph_alma.memory import items
 from langgraph_alma.store import AlmaStore
 from tests.memory.conftest import INDEX
@@ -29,8 +30,9 @@ def test_store_reads_without_refresh_run_read_only(pool, read_only_pool, tenant)
     replica = AlmaStore(read_only_pool, tenant_id=tenant)
     assert replica.get(("notes",), "n1", refresh_ttl=False).value == {"text": "retry once"}
     assert [i.key for i in replica.search(("notes",), refresh_ttl=False)] == ["n1"]
-    with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
+    with pytest.raises(StoreBatchFailed) as info:
         replica.get(("notes",), "n1")  # refreshing a TTL is a write
+    assert isinstance(info.value.__cause__, psycopg.errors.ReadOnlySqlTransaction)
 
 
 def test_retrieval_without_recording_uses_writes_nothing(
@@ -42,8 +44,9 @@ def test_retrieval_without_recording_uses_writes_nothing(
 
     found = replica.retrieve("flaky login test", agent="helena", record_use=False)
     assert [o.strategy_used for o in found.outcomes] == ["pin the clock"]
-    with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
+    with pytest.raises(StoreBatchFailed) as info:
         replica.retrieve("flaky login test", agent="helena")  # records a use: a write
+    assert isinstance(info.value.__cause__, psycopg.errors.ReadOnlySqlTransaction)
 
     memory_id = found.outcomes[0].id
     primary.retrieve("flaky login test", agent="helena")

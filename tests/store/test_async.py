@@ -33,7 +33,7 @@ async def test_async_bad_value_writes_nothing(astore: AsyncAlmaStore, ns) -> Non
 
 async def test_async_sweeper_task(astore: AsyncAlmaStore, database, ns) -> None:
     await astore.aput(ns, "k", {"v": 1}, ttl=1 / 60)
-    task = astore.start_ttl_sweeper(sweep_interval_minutes=0.3 / 60)
+    task = await astore.start_ttl_sweeper(sweep_interval_minutes=0.3 / 60)  # as LangGraph's
     await asyncio.sleep(1.6)
     assert await astore.stop_ttl_sweeper()
     assert task.done()

@@ -79,8 +79,8 @@ def test_put_over_an_expired_item_is_a_new_item(store, ns) -> None:
 def test_background_sweeper(pool, database, tenant, ns) -> None:
     store = AlmaStore(pool, tenant_id=tenant)
     store.put(ns, "k", {"v": 1}, ttl=SECOND)
-    thread = store.start_ttl_sweeper(sweep_interval_minutes=0.3 * SECOND)
-    assert store.start_ttl_sweeper() is thread
+    future = store.start_ttl_sweeper(sweep_interval_minutes=0.3 * SECOND)
+    assert store.start_ttl_sweeper() is future
     try:
         deadline = time.monotonic() + 5
         while expires_at(database, tenant, ns, "k") is not None:
@@ -88,7 +88,7 @@ def test_background_sweeper(pool, database, tenant, ns) -> None:
             time.sleep(0.1)
     finally:
         assert store.stop_ttl_sweeper(timeout=5)
-    assert not thread.is_alive()
+    assert future.result(timeout=1) is None  # done, as PostgresStore's sweeper future
 
 
 @pytest.mark.parametrize("minutes", [0, -1])
