@@ -107,6 +107,11 @@ class Settings(BaseSettings):
         description="langgraph.json's `checkpointer` block as langgraph-api passes it to the "
         "server (LANGGRAPH_CHECKPOINTER); its `ttl` is used when ALMA_CHECKPOINT_TTL is unset.",
     )
+    read_database_url: str | None = Field(
+        default=None,
+        description="A streaming replica (application role) for store reads that write "
+        "nothing; used once it shows the process's own writes, else the primary answers.",
+    )
     store_max_depth: int = Field(
         default=100, gt=0, description="Deepest nesting of dicts/lists in a store value or filter."
     )

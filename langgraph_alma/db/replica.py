@@ -80,20 +80,26 @@ def _tracking(plan: Plan[T], route: ReadRoute) -> Plan[T]:
     except StopIteration as done:
         return done.value
     while True:
+        # Inside the batch's transaction: before its COMMIT when it sends one.
+        at = len(batch) - 1 if batch and _is_commit(batch[-1]) else len(batch)
         try:
-            results = yield [*batch, WRITE_XID]
+            results = yield [*batch[:at], WRITE_XID, *batch[at:]]
         except Exception as exc:  # the driver throws errors in: the inner plan may answer
             try:
                 batch = plan.throw(exc)
             except StopIteration as done:
                 return done.value
             continue
-        rows = results[-1] or []
+        rows = results[at] or []
         route.wrote(rows[0][0] if rows else None)
         try:
-            batch = plan.send(results[:-1])
+            batch = plan.send([*results[:at], *results[at + 1 :]])
         except StopIteration as done:
             return done.value
+
+
+def _is_commit(sql: Sql) -> bool:
+    return isinstance(sql.query, str) and sql.query.strip().upper() == "COMMIT"
 
 
 def guarded(plan: Plan[T], route: ReadRoute) -> Plan[T]:

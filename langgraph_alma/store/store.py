@@ -23,6 +23,7 @@ from contextlib import (
     AbstractContextManager,
     asynccontextmanager,
     contextmanager,
+    nullcontext,
 )
 from contextvars import ContextVar
 from typing import Any, TypeVar
@@ -37,6 +38,7 @@ from langgraph_alma.db.borrow import aborrow, borrow
 from langgraph_alma.db.connect import connection_kwargs, resolve
 from langgraph_alma.db.loop import run_on_loop
 from langgraph_alma.db.plan import Plan, arun_plan, run_plan
+from langgraph_alma.db.replica import ReadRoute, StaleReplica, guarded, tracking
 from langgraph_alma.errors import AlmaError, ConfigError, StoreBatchFailed
 from langgraph_alma.migrations import amigrate, migrate
 from langgraph_alma.store._batching import OpGatherer
@@ -138,13 +140,18 @@ class _AlmaStoreBase(BaseStore):
         max_value_bytes: int = DEFAULT_MAX_VALUE_BYTES,
         exact_search_max: int = DEFAULT_EXACT_SEARCH_MAX,
         admin_url: str | None = None,
+        read: Any = None,
     ) -> None:
         """`conn`: a connection (autocommit) or a pool. `pipe` and `deserializer` are
         PostgresStore's: `pipe` is not needed (each batch is already one pipeline, one
-        round trip) and is ignored; `deserializer` gets each value's JSON bytes."""
+        round trip) and is ignored; `deserializer` gets each value's JSON bytes. `read`:
+        a pool (or connection) on a streaming replica for batches that write nothing
+        (gets and searches that refresh no TTL, namespace listings), used only once it
+        shows this store's own writes (else the primary answers: `db.replica`)."""
         if isinstance(conn, psycopg.Connection | psycopg.AsyncConnection) and not conn.autocommit:
             raise ConfigError("AlmaStore needs a connection opened with autocommit=True")
         self.conn = conn
+        self.read = ReadRoute(read) if read is not None else None
         self.pipe = pipe
         self._deserializer = deserializer
         settings = get_settings()
@@ -168,6 +175,16 @@ class _AlmaStoreBase(BaseStore):
 
     def _init_shell(self, batch_max_ops: int) -> None:
         """What the sync or async shell adds (locks, sweeper, gatherer)."""
+
+    def _replica_may_answer(self, prepared: Prepared) -> bool:
+        """A replica is configured, this batch writes nothing (no put, no TTL refresh) and
+        it runs outside an atomic block."""
+        return (
+            self.read is not None
+            and self._pinned.get() is None
+            and not prepared.puts
+            and not any(getattr(op, "refresh_ttl", False) for op in prepared.ops)
+        )
 
     def _retry(self, attempt: int, exc: StoreBatchFailed, own: bool) -> float:
         """Seconds to wait before trying a failed batch again; re-raises `exc` when it is
@@ -266,20 +283,26 @@ class AlmaStore(_AlmaStoreBase):
         pool_size: int | None = None,
         admin_url: str | None = None,
         exact_search_max: int = DEFAULT_EXACT_SEARCH_MAX,
+        read_url: str | None = None,
     ) -> Iterator[AlmaStore]:
         """A store on a new pool; with no URL, on `ALMA_DATABASE_URL` or the embedded
         server. `privileged=True` connects as the admin role. LangGraph's `pool_config`
         sets the pool; `pipeline` is accepted and not needed (every batch is one
-        pipeline already)."""
+        pipeline already). `read_url` (default `ALMA_READ_DATABASE_URL`): a streaming
+        replica for reads that write nothing, on a pool of its own."""
         url, admin, args = _pool_args(
             conn_string, privileged=privileged, admin_url=admin_url, pool_size=pool_size,
             pool_config=pool_config,
         )  # fmt: skip
-        with ConnectionPool(url, **args) as pool:
+        read_url = read_url or get_settings().read_database_url
+        with (
+            ConnectionPool(url, **args) as pool,
+            ConnectionPool(read_url, **args) if read_url else nullcontext() as replica,
+        ):
             store = cls(
                 pool, index=index, ttl=ttl, tenant_id=tenant_id, privileged=privileged,
                 exact_search_max=exact_search_max,
-                admin_url=admin,
+                admin_url=admin, read=replica,
             )  # fmt: skip
             try:
                 yield store
@@ -341,6 +364,14 @@ class AlmaStore(_AlmaStoreBase):
             if prepared.documents:
                 vectors = embeddings.embed_documents(prepared.documents)
             queries = {q: embeddings.embed_query(q) for q in prepared.queries}
+        if self._replica_may_answer(prepared):
+            assert self.read is not None
+            try:
+                with borrow(self.read.source, self.read.lock, StoreClosed, "store") as conn:
+                    plan = guarded(self._core.execute(prepared, vectors, queries), self.read)
+                    return _deserialized(run_plan(conn, plan), self._deserializer)
+            except (StaleReplica, StoreBatchFailed, psycopg.Error):
+                pass  # behind this store's writes, or unreachable: the primary answers
         attempt = 0
         while True:
             own = False
@@ -348,6 +379,7 @@ class AlmaStore(_AlmaStoreBase):
                 with self._connection() as conn:
                     own = _idle(conn)  # else: inside the caller's transaction (atomic)
                     plan = self._core.execute(prepared, vectors, queries, transaction=own)
+                    plan = tracking(plan, self.read)
                     return _deserialized(run_plan(conn, plan), self._deserializer)
             except StoreBatchFailed as exc:
                 delay = self._retry(attempt, exc, own)
@@ -442,19 +474,28 @@ class AsyncAlmaStore(_AlmaStoreBase):
         pool_size: int | None = None,
         admin_url: str | None = None,
         exact_search_max: int = DEFAULT_EXACT_SEARCH_MAX,
+        read_url: str | None = None,
     ) -> AsyncIterator[AsyncAlmaStore]:
-        """An async store on a new pool (see `AlmaStore.from_conn_string`)."""
+        """An async store on a new pool (see `AlmaStore.from_conn_string`, `read_url`
+        included)."""
         url, admin, args = await asyncio.to_thread(
             functools.partial(
                 _pool_args, conn_string, privileged=privileged, admin_url=admin_url,
                 pool_size=pool_size, pool_config=pool_config,
             )
         )  # fmt: skip
-        async with AsyncConnectionPool(url, **args, open=False) as pool:
+        if read_url is None:
+            read_url = (await asyncio.to_thread(get_settings)).read_database_url
+        async with (
+            AsyncConnectionPool(url, **args, open=False) as pool,
+            AsyncConnectionPool(read_url, **args, open=False)
+            if read_url
+            else nullcontext() as replica,
+        ):
             store = cls(
                 pool, index=index, ttl=ttl, tenant_id=tenant_id, privileged=privileged,
                 exact_search_max=exact_search_max,
-                admin_url=admin,
+                admin_url=admin, read=replica,
             )  # fmt: skip
             try:
                 yield store
@@ -513,6 +554,14 @@ class AsyncAlmaStore(_AlmaStoreBase):
                 vectors = await embeddings.aembed_documents(prepared.documents)
             found = await asyncio.gather(*(embeddings.aembed_query(q) for q in prepared.queries))
             queries = dict(zip(prepared.queries, found, strict=True))
+        if self._replica_may_answer(prepared):
+            assert self.read is not None
+            try:
+                async with aborrow(self.read.source, self.read.lock, StoreClosed, "store") as conn:
+                    plan = guarded(self._core.execute(prepared, vectors, queries), self.read)
+                    return _deserialized(await arun_plan(conn, plan), self._deserializer)
+            except (StaleReplica, StoreBatchFailed, psycopg.Error):
+                pass  # behind this store's writes, or unreachable: the primary answers
         attempt = 0
         while True:
             own = False
@@ -520,6 +569,7 @@ class AsyncAlmaStore(_AlmaStoreBase):
                 async with self._connection() as conn:
                     own = _idle(conn)  # else: inside the caller's transaction (aatomic)
                     plan = self._core.execute(prepared, vectors, queries, transaction=own)
+                    plan = tracking(plan, self.read)
                     return _deserialized(await arun_plan(conn, plan), self._deserializer)
             except StoreBatchFailed as exc:
                 delay = self._retry(attempt, exc, own)

@@ -98,3 +98,91 @@ def test_writes_through_the_replica_are_refused(replicated: Replicated) -> None:
         pytest.raises(psycopg.errors.ReadOnlySqlTransaction),
     ):
         run_plan(replica, _write("t3", "x"))
+
+
+# -- AlmaStore on a primary and its replica ------------------------------------------
+
+
+def _pools(replicated: Replicated):
+    from psycopg_pool import ConnectionPool
+
+    from langgraph_alma.db.connect import connection_kwargs
+
+    kw = {"kwargs": connection_kwargs(), "min_size": 1, "max_size": 4}
+    return ConnectionPool(replicated.primary, **kw), ConnectionPool(replicated.replica, **kw)
+
+
+def test_store_reads_right_after_writes_never_go_back(replicated: Replicated) -> None:
+    from langgraph_alma import AlmaStore
+
+    primary, replica = _pools(replicated)
+    with primary, replica:
+        store = AlmaStore(primary, tenant_id="s1", read=replica)
+        for i in range(40):
+            store.put(("docs",), f"k{i}", {"text": f"note {i}", "i": i})
+            item = store.get(("docs",), f"k{i}", refresh_ttl=False)
+            assert item is not None and item.value["i"] == i
+            assert len(store.search(("docs",), refresh_ttl=False, limit=100)) == i + 1
+
+
+def test_store_reads_that_write_nothing_are_served_by_the_replica(
+    replicated: Replicated,
+) -> None:
+    from langgraph_alma import AlmaStore
+
+    primary, replica = _pools(replicated)
+    with (
+        primary,
+        replica,
+        psycopg.connect(replicated.replica_admin, autocommit=True) as standby,
+    ):
+        store = AlmaStore(primary, tenant_id="s2", read=replica)
+        store.put(("docs",), "seen", {"text": "x"})
+        replicated.wait_replayed()
+        assert store.get(("docs",), "seen", refresh_ttl=False) is not None
+        assert store.read is not None and store.read.pending == []  # confirmed there
+        standby.execute("SELECT pg_wal_replay_pause()")
+        try:
+            # Written by someone else (not this store): the replica, paused, lacks it, and
+            # this store has nothing of its own pending, so the replica answers.
+            other = AlmaStore(primary, tenant_id="s2")
+            other.put(("docs",), "elsewhere", {"text": "y"})
+            assert store.get(("docs",), "elsewhere", refresh_ttl=False) is None
+            # A read that refreshes TTLs writes: the primary answers it.
+            assert store.get(("docs",), "elsewhere") is not None
+            # This store's own write: the paused replica is not read.
+            store.put(("docs",), "mine", {"text": "z"})
+            assert store.get(("docs",), "mine", refresh_ttl=False) is not None
+        finally:
+            standby.execute("SELECT pg_wal_replay_resume()")
+        replicated.wait_replayed()
+        assert store.get(("docs",), "elsewhere", refresh_ttl=False) is not None
+
+
+def test_a_store_on_the_replica_refuses_writes_with_a_named_error(
+    replicated: Replicated,
+) -> None:
+    from langgraph_alma import AlmaStore
+    from langgraph_alma.errors import StoreBatchFailed
+
+    primary, replica = _pools(replicated)
+    with primary, replica:
+        wrong = AlmaStore(replica, tenant_id="s3")
+        with pytest.raises(StoreBatchFailed, match="read-only transaction") as caught:
+            wrong.put(("docs",), "k", {"text": "x"})
+        assert isinstance(caught.value.__cause__, psycopg.errors.ReadOnlySqlTransaction)
+
+
+async def test_async_store_routes_reads_too(replicated: Replicated) -> None:
+    from langgraph_alma import AsyncAlmaStore
+
+    async with AsyncAlmaStore.from_conn_string(
+        replicated.primary, tenant_id="s4", read_url=replicated.replica
+    ) as store:
+        assert store.read is not None
+        for i in range(10):
+            await store.aput(("docs",), f"k{i}", {"text": f"note {i}"})
+            assert await store.aget(("docs",), f"k{i}", refresh_ttl=False) is not None
+        replicated.wait_replayed()
+        assert len(await store.asearch(("docs",), query="note", refresh_ttl=False)) == 10
+        assert store.read.pending == []
