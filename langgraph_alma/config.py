@@ -91,6 +91,18 @@ class Settings(BaseSettings):
         default=None,
         description="Bearer token the MCP HTTP transport requires; needed to bind off loopback.",
     )
+    text_search_config: str = Field(
+        default="english",
+        description="PostgreSQL text search configuration of AlmaStore's full text (documents "
+        "and queries): 'english' stems and drops stop words; 'simple', 'french'... also work.",
+    )
+    search_text_weight: float = Field(
+        default=0.5,
+        ge=0,
+        le=1,
+        description="Share of the gap to a perfect similarity a hybrid search hit's lexical "
+        "strength closes (0: vector order only, with lexical hits as candidates).",
+    )
 
     @classmethod
     def settings_customise_sources(

@@ -20,20 +20,18 @@ from langgraph_alma.confidence.model import (
 from langgraph_alma.memory.items import normalise
 from langgraph_alma.memory.scoring import MemorySlice
 from langgraph_alma.memory.types import utcnow
-from langgraph_alma.store._core import RRF_K
 
 DEFAULT_TOP_K = 20
 
 
-# The store's hybrid search scores by reciprocal rank fusion: 1/(k + vector rank) +
-# 1/(k + full-text rank), so a hit first on both sides scores 2/(k + 1).
-SEARCH_SCORE_MAX = 2.0 / (RRF_K + 1)
+# The store's search score is a similarity (cosine by default): at most 1.
+SEARCH_SCORE_MAX = 1.0
 SEARCH_SHARE = 0.5  # the rest of an outcome's similarity is word overlap with the task
 
 
 def search_similarity(raw: Sequence[float]) -> list[float]:
-    """Search scores (`metadata["similarity"]`) scaled to [0, 1]: by the fusion's best
-    possible score, or by the best score when a store scores on another scale."""
+    """Search scores (`metadata["similarity"]`) in [0, 1]: a similarity as it is, scaled
+    by the best score when a store scores on a larger scale."""
     top = max([SEARCH_SCORE_MAX, *raw])
     return [max(0.0, r / top) for r in raw]
 
