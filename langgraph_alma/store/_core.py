@@ -351,6 +351,7 @@ class StoreCore:
         }
         where = [_sql.LIVE, build_filter(op.filter, params)]
         vwhere, prefix = "TRUE", "TRUE"
+        params.update(prefix=None, prefix_lo=None, prefix_hi=None)
         if op.namespace_prefix:
             path = ns_path(op.namespace_prefix)
             params.update(prefix=path, prefix_lo=path + ".", prefix_hi=path + "/")
@@ -380,7 +381,7 @@ class StoreCore:
         )
         statement = _search.search_statement(
             condition, prefix, refresh, dims=index.dims, vector_type=index.vector_type,
-            distance_type=index.distance_type, vwhere=vwhere,
+            distance_type=index.distance_type, vwhere=vwhere, filtered=bool(op.filter),
         )  # fmt: skip
         return Sql(statement, params, fetch=True)
 

@@ -110,45 +110,50 @@ _LEXICAL = """
 lexq AS MATERIALIZED (
     SELECT to_tsquery(%(tscfg)s::regconfig, %(tsq)s) AS q,
            tsvector_to_array(to_tsvector(%(tscfg)s::regconfig, %(qwords)s)) AS lexemes
-), lex_docs AS MATERIALIZED (
-    SELECT s.ns_path, s.key, s.tsv FROM alma_store s, lexq
-    WHERE s.tenant_id = %(tenant)s AND {where} AND s.tsv @@ lexq.q
-), lex_tf AS (
-    SELECT d.ns_path, d.key, t.lexeme, cardinality(t.positions)::float8 AS tf,
-           length(d.tsv)::float8 AS dl
-    FROM lex_docs d CROSS JOIN lexq CROSS JOIN LATERAL unnest(d.tsv) AS t
+), lex_terms AS MATERIALIZED (
+    SELECT m.ns_path COLLATE "C" AS ns_path, m.key, t.lexeme,
+           cardinality(t.positions)::float8 AS tf, length(m.tsv)::float8 AS dl
+    FROM lexq,
+         alma_store_text_matches(lexq.q, %(prefix)s, %(prefix_lo)s, %(prefix_hi)s) AS m,
+         unnest(m.tsv) AS t
     WHERE t.lexeme = ANY (lexq.lexemes)
 ), lex_stats AS MATERIALIZED (
     SELECT (SELECT count(*) FROM (
                 SELECT 1 FROM alma_store s
                 WHERE s.tenant_id = %(tenant)s AND {prefix} LIMIT %(n_cap)s) AS c)::float8 AS n,
-           (SELECT avg(length(tsv)) FROM lex_docs)::float8 AS avgdl
-    WHERE EXISTS (SELECT 1 FROM lex_docs)
-), lex_df AS (
-    SELECT lexeme, count(*)::float8 AS df FROM lex_tf GROUP BY lexeme
-), lex_bm25 AS (
-    SELECT t.ns_path, t.key,
-           sum(greatest(ln(1 + (greatest(st.n, f.df) - f.df + 0.5) / (f.df + 0.5)), 1e-6)
-               * t.tf * ({k1} + 1)
-               / (t.tf + {k1} * (1 - {b} + {b} * t.dl / greatest(st.avgdl, 1)))) AS bm25
-    FROM lex_tf t JOIN lex_df f USING (lexeme) CROSS JOIN lex_stats st
-    GROUP BY t.ns_path, t.key
+           avg(dl) AS avgdl
+    FROM lex_terms
+    HAVING count(*) > 0
+), lex_idf AS (
+    SELECT f.lexeme,
+           greatest(ln(1 + (greatest(st.n, f.df) - f.df + 0.5) / (f.df + 0.5)), 1e-6) AS idf
+    FROM (SELECT lexeme, count(*)::float8 AS df FROM lex_terms GROUP BY lexeme) AS f,
+         lex_stats st
 ), lex AS MATERIALIZED (
-    SELECT ns_path, key, bm25 / max(bm25) OVER () AS t
-    FROM lex_bm25
-    ORDER BY bm25 DESC, ns_path, key
+    SELECT t.ns_path, t.key, sum(i.idf * t.tf * ({k1} + 1)
+               / (t.tf + {k1} * (1 - {b} + {b} * t.dl / greatest(st.avgdl, 1)))) AS bm25
+    FROM lex_terms t JOIN lex_idf i USING (lexeme) CROSS JOIN lex_stats st
+    WHERE EXISTS (SELECT 1 FROM alma_store s
+                  WHERE s.tenant_id = %(tenant)s AND s.ns_path = t.ns_path AND s.key = t.key
+                    AND {where})
+    GROUP BY t.ns_path, t.key
+    ORDER BY bm25 DESC, t.ns_path, t.key
     LIMIT %(k)s
+), lex_top AS (
+    SELECT ns_path, key, bm25 / max(bm25) OVER () AS t FROM lex
 )"""
 
 # When the filtered candidate set is small, rank it exactly (full recall): both tables
-# are read as ranges of their primary keys and joined. Otherwise walk the HNSW index with
+# are read as ranges of their primary keys and joined. The set is counted (up to the
+# bound) on the filter when there is one, else on the prefix alone, which an index-only
+# scan of the primary key answers. Otherwise walk the HNSW index with
 # an iterative scan, which keeps returning rows until enough pass the filters.
 # `(SELECT count(*) FROM cand)` is a one-time gate: PostgreSQL runs only the branch whose
 # gate is true.
 _VECTOR = """
 cand AS MATERIALIZED (
     SELECT s.ns_path, s.key FROM alma_store s
-    WHERE s.tenant_id = %(tenant)s AND {where}
+    WHERE s.tenant_id = %(tenant)s AND {gate}
     LIMIT %(exact_max)s::bigint + 1
 ), vec_exact AS (
     SELECT v.ns_path, v.key, {exact} AS dist
@@ -180,10 +185,15 @@ _ITEM_DIST = """(SELECT min({exact}) FROM alma_store_vectors v
         AND v.dims = {dims} AND {col} IS NOT NULL)"""
 
 _FUSE_HYBRID = """
-pool AS (
-    SELECT p.ns_path, p.key, p.t,
-           {sim_of_dist} AS sim
-    FROM (SELECT ns_path, key, vec.dist, lex.t FROM vec FULL JOIN lex USING (ns_path, key)) AS p
+lex_vec AS (
+    SELECT l.ns_path, l.key, min({exact}) AS dist
+    FROM lex l JOIN alma_store_vectors v
+      ON v.tenant_id = %(tenant)s AND v.ns_path = l.ns_path AND v.key = l.key
+    WHERE v.dims = {dims} AND {col} IS NOT NULL
+    GROUP BY l.ns_path, l.key
+), pool AS MATERIALIZED (
+    SELECT ns_path, key, lex.t, {sim_of_dist} AS sim
+    FROM vec FULL JOIN lex_top lex USING (ns_path, key) LEFT JOIN lex_vec USING (ns_path, key)
 ), ranked AS MATERIALIZED (
     SELECT ns_path, key, sim, t,
            coalesce(sim, min(sim) OVER (), {ceiling} - 1.0)
@@ -197,7 +207,7 @@ pool AS (
 _FUSE_TEXT = """
 ranked AS MATERIALIZED (
     SELECT ns_path, key, NULL::float8 AS sim, t, t AS score
-    FROM lex
+    FROM lex_top
     ORDER BY score DESC, ns_path, key
     LIMIT %(need)s
 )"""
@@ -213,19 +223,13 @@ _REST_AND_PAGE = """
     ORDER BY s.updated_at DESC, s.ns_path, s.key
     LIMIT %(need)s
 ), ordered AS MATERIALIZED (
-    SELECT * FROM (
-        SELECT ns_path, key, score, sim, t, 0 AS grp,
-               row_number() OVER (ORDER BY score DESC, ns_path, key) AS pos
-        FROM ranked
-        UNION ALL
-        SELECT ns_path, key, NULL, NULL, NULL, 1,
-               row_number() OVER (ORDER BY updated_at DESC, ns_path, key)
-        FROM rest
-    ) AS u
-    ORDER BY grp, pos
+    SELECT ns_path, key, score, sim, t, NULL::timestamptz AS newest FROM ranked
+    UNION ALL
+    SELECT ns_path, key, NULL, NULL, NULL, updated_at FROM rest
+    ORDER BY newest DESC NULLS FIRST, score DESC, ns_path, key
     LIMIT %(limit)s OFFSET %(offset)s
 ), page AS (
-    SELECT s.ns_path, s.key, s.value, s.created_at, s.updated_at, o.grp, o.pos, o.t,
+    SELECT s.ns_path, s.key, s.value, s.created_at, s.updated_at, o.newest, o.t,
            coalesce(o.sim, {rest_sim}) AS sim, o.score
     FROM ordered o JOIN alma_store s
       ON s.tenant_id = %(tenant)s AND s.ns_path = o.ns_path AND s.key = o.key
@@ -233,7 +237,7 @@ _REST_AND_PAGE = """
 SELECT ns_path, key, value, created_at, updated_at,
        coalesce(score, sim)::float8 AS score, sim::float8 AS similarity, t::float8 AS text_score
 FROM page
-ORDER BY grp, pos
+ORDER BY newest DESC NULLS FIRST, page.score DESC, ns_path, key
 """
 
 
@@ -246,13 +250,14 @@ def search_statement(
     vector_type: str = "vector",
     distance_type: str = "cosine",
     vwhere: str = "TRUE",
+    filtered: bool = True,
 ) -> str:
     """A query search in one statement: lexical alone (`dims=None`) or hybrid.
 
     `where` admits items (`s.`: liveness, prefix, filter); `prefix` is the prefix
     condition alone (`s.`, the collection BM25 counts); `vwhere` restricts vector rows
-    (`v.`) by namespace, so the exact branch reads a key range; `refresh` is the TTL
-    refresh CTE (or "")."""
+    (`v.`) by namespace, so the exact branch reads a key range; `filtered` says whether
+    `where` holds a filter; `refresh` is the TTL refresh CTE (or "")."""
     lexical = _LEXICAL.replace("{k1}", str(BM25_K1)).replace("{b}", str(BM25_B))
     if dims is None:
         body = "WITH" + lexical + "," + _FUSE_TEXT
@@ -267,10 +272,14 @@ def search_statement(
             _VECTOR.replace("{exact}", exact)
             .replace("{op}", op_t.format(a=col, b=qvec))
             .replace("{col}", col)
+            .replace("{gate}", "{where}" if filtered else "{prefix}")
         )
-        sim_of_dist = sim_t.format(d=f"coalesce(p.dist, {item_dist.format(alias='p')})")
-        fuse = _FUSE_HYBRID.replace("{sim_of_dist}", sim_of_dist).replace(
-            "{ceiling}", ceiling.format(max="max(sim) OVER ()")
+        sim_of_dist = sim_t.format(d="coalesce(vec.dist, lex_vec.dist)")
+        fuse = (
+            _FUSE_HYBRID.replace("{sim_of_dist}", sim_of_dist)
+            .replace("{ceiling}", ceiling.format(max="max(sim) OVER ()"))
+            .replace("{exact}", exact)
+            .replace("{col}", col)
         )
         body = "WITH" + lexical + "," + vector + "," + fuse
         rest_sim = sim_t.format(d=item_dist.format(alias="o"))

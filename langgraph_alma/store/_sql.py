@@ -14,7 +14,9 @@ PREFIX = "(s.ns_path = %(prefix)s OR (s.ns_path >= %(prefix_lo)s AND s.ns_path <
 VECTOR_PREFIX = PREFIX.replace("s.ns_path", "v.ns_path")
 
 # For query searches: pgvector's iterative scan keeps filtered HNSW searches filling
-# their LIMIT; ef_search follows the search window.
+# their LIMIT; ef_search follows the search window. The search statement runs on its
+# generic plan when prepared: its branches are chosen at run time (one-time gates), and
+# planning its CTEs afresh each time costs more than the statement itself.
 SEARCH_SETTINGS = (
     "SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true), "
     "set_config('hnsw.ef_search', %s, true)"
