@@ -68,6 +68,8 @@ class _AlmaStoreBase(BaseStore):
         max_value_bytes: int = DEFAULT_MAX_VALUE_BYTES,
         exact_search_max: int = DEFAULT_EXACT_SEARCH_MAX,
         admin_url: str | None = None,
+        text_config: str | None = None,
+        text_weight: float | None = None,
     ) -> None:
         if isinstance(conn, psycopg.Connection | psycopg.AsyncConnection) and not conn.autocommit:
             raise ConfigError("AlmaStore needs a connection opened with autocommit=True")
@@ -85,6 +87,8 @@ class _AlmaStoreBase(BaseStore):
             privileged=privileged,
             max_value_bytes=max_value_bytes,
             exact_search_max=exact_search_max,
+            text_config=text_config,
+            text_weight=text_weight,
         )
 
     @property
