@@ -97,7 +97,7 @@ class Settings(BaseSettings):
         "and queries): 'english' stems and drops stop words; 'simple', 'french'... also work.",
     )
     search_text_weight: float = Field(
-        default=0.5,
+        default=0.7,
         ge=0,
         le=1,
         description="Share of the gap to a perfect similarity a hybrid search hit's lexical "

@@ -33,7 +33,7 @@ from langgraph_alma.errors import ConfigError
 DISTANCE_TYPES = ("cosine", "l2", "inner_product")
 VECTOR_TYPES = ("vector", "halfvec")
 HNSW_MAX_DIMS = {"vector": 2000, "halfvec": 4000}  # pgvector's limits for HNSW
-DEFAULT_TEXT_WEIGHT = 0.5
+DEFAULT_TEXT_WEIGHT = 0.7
 BM25_K1 = 1.2
 BM25_B = 0.75
 BM25_N_CAP = 10_000
@@ -124,11 +124,13 @@ lexq AS MATERIALIZED (
            avg(dl) AS avgdl
     FROM lex_terms
     HAVING count(*) > 0
-), lex_idf AS (
-    SELECT f.lexeme,
-           greatest(ln(1 + (greatest(st.n, f.df) - f.df + 0.5) / (f.df + 0.5)), 1e-6) AS idf
-    FROM (SELECT lexeme, count(*)::float8 AS df FROM lex_terms GROUP BY lexeme) AS f,
-         lex_stats st
+), lex_idf AS MATERIALIZED (
+    SELECT q.lexeme,
+           greatest(ln(1 + (greatest(st.n, coalesce(f.df, 0)) - coalesce(f.df, 0) + 0.5)
+                           / (coalesce(f.df, 0) + 0.5)), 1e-6) AS idf
+    FROM lexq CROSS JOIN unnest(lexq.lexemes) AS q(lexeme) CROSS JOIN lex_stats st
+    LEFT JOIN (SELECT lexeme, count(*)::float8 AS df FROM lex_terms GROUP BY lexeme) AS f
+      ON f.lexeme = q.lexeme
 ), lex AS MATERIALIZED (
     SELECT t.ns_path, t.key, sum(i.idf * t.tf * ({k1} + 1)
                / (t.tf + {k1} * (1 - {b} + {b} * t.dl / greatest(st.avgdl, 1)))) AS bm25
@@ -140,7 +142,8 @@ lexq AS MATERIALIZED (
     ORDER BY bm25 DESC, t.ns_path, t.key
     LIMIT %(k)s
 ), lex_top AS (
-    SELECT ns_path, key, bm25 / max(bm25) OVER () AS t FROM lex
+    -- the share of the query's information (the idf of all its words) an item matches
+    SELECT ns_path, key, least(1.0, bm25 / (SELECT sum(idf) FROM lex_idf)) AS t FROM lex
 )"""
 
 # When the filtered candidate set is small, rank it exactly (full recall): both tables

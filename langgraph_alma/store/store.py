@@ -155,6 +155,8 @@ class AlmaStore(_AlmaStoreBase):
         pool_size: int | None = None,
         admin_url: str | None = None,
         exact_search_max: int = DEFAULT_EXACT_SEARCH_MAX,
+        text_config: str | None = None,
+        text_weight: float | None = None,
     ) -> Iterator[AlmaStore]:
         """A store on a new pool; with no URL, on `ALMA_DATABASE_URL` or the embedded
         server. `privileged=True` connects as the admin role."""
@@ -169,7 +171,7 @@ class AlmaStore(_AlmaStoreBase):
             store = cls(
                 pool, index=index, ttl=ttl, tenant_id=tenant_id, privileged=privileged,
                 exact_search_max=exact_search_max,
-                admin_url=admin,
+                admin_url=admin, text_config=text_config, text_weight=text_weight,
             )  # fmt: skip
             try:
                 yield store
@@ -307,6 +309,8 @@ class AsyncAlmaStore(_AlmaStoreBase):
         pool_size: int | None = None,
         admin_url: str | None = None,
         exact_search_max: int = DEFAULT_EXACT_SEARCH_MAX,
+        text_config: str | None = None,
+        text_weight: float | None = None,
     ) -> AsyncIterator[AsyncAlmaStore]:
         """An async store on a new pool (see `AlmaStore.from_conn_string`)."""
         target = await asyncio.to_thread(resolve, conn_string)
@@ -321,7 +325,7 @@ class AsyncAlmaStore(_AlmaStoreBase):
             store = cls(
                 pool, index=index, ttl=ttl, tenant_id=tenant_id, privileged=privileged,
                 exact_search_max=exact_search_max,
-                admin_url=admin,
+                admin_url=admin, text_config=text_config, text_weight=text_weight,
             )  # fmt: skip
             try:
                 yield store
