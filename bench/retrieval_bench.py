@@ -44,32 +44,48 @@ FACTS: list[dict[str, Any]] = [
     {
         "say": "I finally adopted a {animal} and named it {name}.",
         "ask": "What did I call my new {animal_q}?",
-        "slots": {"animal": [("beagle", "puppy"), ("kitten", "cat"), ("parrot", "bird")],
-                  "name": [("Biscuit", None), ("Mochi", None), ("Pepper", None)]},
+        "slots": {
+            "animal": [("beagle", "puppy"), ("kitten", "cat"), ("parrot", "bird")],
+            "name": [("Biscuit", None), ("Mochi", None), ("Pepper", None)],
+        },
     },
     {
         "say": "My {relative} just moved to {city} for a new job.",
         "ask": "Which city does my {relative_q} live in these days?",
-        "slots": {"relative": [("sister", "sibling"), ("brother", "sibling"), ("aunt", "relative")],
-                  "city": [("Lisbon", None), ("Osaka", None), ("Denver", None)]},
+        "slots": {
+            "relative": [("sister", "sibling"), ("brother", "sibling"), ("aunt", "relative")],
+            "city": [("Lisbon", None), ("Osaka", None), ("Denver", None)],
+        },
     },
     {
         "say": "I have been practising the {instrument} every evening after dinner.",
         "ask": "Which musical {instrument_q} am I learning to play?",
-        "slots": {"instrument": [("cello", "instrument"), ("violin", "instrument"),
-                                 ("trumpet", "instrument")]},
+        "slots": {
+            "instrument": [
+                ("cello", "instrument"),
+                ("violin", "instrument"),
+                ("trumpet", "instrument"),
+            ]
+        },
     },
     {
         "say": "I work as a {job} at a small firm downtown.",
         "ask": "What is my {job_q}?",
-        "slots": {"job": [("nurse", "occupation"), ("carpenter", "occupation"),
-                          ("accountant", "profession")]},
+        "slots": {
+            "job": [
+                ("nurse", "occupation"),
+                ("carpenter", "occupation"),
+                ("accountant", "profession"),
+            ]
+        },
     },
     {
         "say": "Next month we are flying to {country} for our vacation.",
         "ask": "Where am I travelling for the upcoming {trip_q}?",
-        "slots": {"country": [("Peru", None), ("Norway", None), ("Vietnam", None)],
-                  "trip": [("vacation", "holiday")]},
+        "slots": {
+            "country": [("Peru", None), ("Norway", None), ("Vietnam", None)],
+            "trip": [("vacation", "holiday")],
+        },
     },
     {
         "say": "I am allergic to {food}, so I always check the menu.",
@@ -79,32 +95,66 @@ FACTS: list[dict[str, Any]] = [
     {
         "say": "I bought a used {brand} hatchback last week.",
         "ask": "What kind of {car_q} did I purchase recently?",
-        "slots": {"brand": [("Toyota", None), ("Honda", None), ("Volvo", None)],
-                  "car": [("hatchback", "automobile")]},
+        "slots": {
+            "brand": [("Toyota", None), ("Honda", None), ("Volvo", None)],
+            "car": [("hatchback", "automobile")],
+        },
     },
     {
         "say": "My daughter turns {age} on {month} the {day}.",
         "ask": "When is my {kid_q}'s birthday?",
-        "slots": {"age": [("seven", None), ("nine", None)],
-                  "month": [("March", None), ("July", None), ("October", None)],
-                  "day": [("fourth", None), ("twelfth", None)],
-                  "kid": [("daughter", "kid")]},
+        "slots": {
+            "age": [("seven", None), ("nine", None)],
+            "month": [("March", None), ("July", None), ("October", None)],
+            "day": [("fourth", None), ("twelfth", None)],
+            "kid": [("daughter", "kid")],
+        },
     },
 ]
 # The "meaning" a semantic model would give: each question word and its statement word
 # fold to one concept (and common paraphrases with them).
 CONCEPTS = {
-    "puppy": "dog", "beagle": "dog", "kitten": "cat", "parrot": "bird",
-    "sibling": "sibling", "sister": "sibling", "brother": "sibling", "aunt": "relative",
-    "instrument": "instrument", "cello": "instrument", "violin": "instrument",
-    "trumpet": "instrument", "practising": "learn", "learning": "learn",
-    "occupation": "job", "profession": "job", "nurse": "job", "carpenter": "job",
-    "accountant": "job", "work": "job", "holiday": "vacation", "travelling": "fly",
-    "flying": "fly", "food": "food", "peanuts": "food", "shellfish": "food",
-    "gluten": "food", "ingredient": "food", "allergic": "allergy", "automobile": "car",
-    "hatchback": "car", "purchase": "buy", "bought": "buy", "kid": "child",
-    "daughter": "child", "birthday": "birthday", "turns": "birthday", "moved": "live",
-    "live": "live", "named": "name", "call": "name",
+    "puppy": "dog",
+    "beagle": "dog",
+    "kitten": "cat",
+    "parrot": "bird",
+    "sibling": "sibling",
+    "sister": "sibling",
+    "brother": "sibling",
+    "aunt": "relative",
+    "instrument": "instrument",
+    "cello": "instrument",
+    "violin": "instrument",
+    "trumpet": "instrument",
+    "practising": "learn",
+    "learning": "learn",
+    "occupation": "job",
+    "profession": "job",
+    "nurse": "job",
+    "carpenter": "job",
+    "accountant": "job",
+    "work": "job",
+    "holiday": "vacation",
+    "travelling": "fly",
+    "flying": "fly",
+    "food": "food",
+    "peanuts": "food",
+    "shellfish": "food",
+    "gluten": "food",
+    "ingredient": "food",
+    "allergic": "allergy",
+    "automobile": "car",
+    "hatchback": "car",
+    "purchase": "buy",
+    "bought": "buy",
+    "kid": "child",
+    "daughter": "child",
+    "birthday": "birthday",
+    "turns": "birthday",
+    "moved": "live",
+    "live": "live",
+    "named": "name",
+    "call": "name",
 }
 CHATTER = [
     "What do you think about the weather this week?",
@@ -247,7 +297,8 @@ def main() -> None:
     print(f"\n{'setup':36} {'R@1':>6} {'R@5':>6} {'R@10':>6} {'MRR':>6}")
     for key, m in report.items():
         if isinstance(m, dict):
-            print(f"{key:36} {m['recall@1']:>6} {m['recall@5']:>6} {m['recall@10']:>6} {m['mrr']:>6}")
+            cells = " ".join(f"{m[c]:>6}" for c in ("recall@1", "recall@5", "recall@10", "mrr"))
+            print(f"{key:36} {cells}")
 
 
 if __name__ == "__main__":

@@ -71,8 +71,6 @@ class AlmaConfig(BaseModel):
         return {n: MemoryScope(agent_name=n, **a.model_dump()) for n, a in self.agents.items()}
 
 
-
-
 def default_embeddings(
     embeddings: Embeddings | Callable[..., Any] | str | None, dims: int | None
 ) -> tuple[Embeddings | Callable[..., Any] | str | None, int | None]:

@@ -70,7 +70,12 @@ def query_words(query: str) -> str:
 _DISTANCE = {
     "cosine": ("cosine_distance({a}, {b})", "{a} <=> {b}", "1 - {d}", "1.0"),
     "l2": ("l2_distance({a}, {b})", "{a} <-> {b}", "-({d})", "0.0"),
-    "inner_product": ("(-inner_product({a}, {b}))", "{a} <#> {b}", "-({d})", "greatest(1.0, {max})"),
+    "inner_product": (
+        "(-inner_product({a}, {b}))",
+        "{a} <#> {b}",
+        "-({d})",
+        "greatest(1.0, {max})",
+    ),
 }
 _OPS = {"cosine": "cosine_ops", "l2": "l2_ops", "inner_product": "ip_ops"}
 COLUMN = {"vector": "embedding", "halfvec": "half"}
@@ -97,7 +102,7 @@ def hnsw_index(
     with_ = ", ".join(f"{k} = {int(v)}" for k, v in params.items() if v)
     return (
         f"CREATE INDEX IF NOT EXISTS {name} ON alma_store_vectors USING hnsw "
-        f"(({vector_column(vector_type, d, 'alma_store_vectors')[len('alma_store_vectors.'):]})"
+        f"(({vector_column(vector_type, d, 'alma_store_vectors')[len('alma_store_vectors.') :]})"
         f" {vector_type}_{_OPS[distance_type]})"
         + (f" WITH ({with_})" if with_ else "")
         + f" WHERE dims = {d}"
@@ -151,20 +156,20 @@ lexq AS MATERIALIZED (
 # bound) on the filter when there is one, else on the prefix alone, which an index-only
 # scan of the primary key answers. Otherwise walk the HNSW index with
 # an iterative scan, which keeps returning rows until enough pass the filters.
-# `(SELECT count(*) FROM cand)` is a one-time gate: PostgreSQL runs only the branch whose
+# `(SELECT n FROM gate)` is a one-time gate: PostgreSQL runs only the branch whose
 # gate is true.
 _VECTOR = """
-cand AS MATERIALIZED (
-    SELECT s.ns_path, s.key FROM alma_store s
-    WHERE s.tenant_id = %(tenant)s AND {gate}
-    LIMIT %(exact_max)s::bigint + 1
+gate AS MATERIALIZED (
+    SELECT count(*) AS n FROM (
+        SELECT 1 FROM alma_store s WHERE s.tenant_id = %(tenant)s AND {gate}
+        LIMIT %(exact_max)s::bigint + 1) AS c
 ), vec_exact AS (
     SELECT v.ns_path, v.key, {exact} AS dist
     FROM alma_store_vectors v JOIN alma_store s
       ON s.tenant_id = v.tenant_id AND s.ns_path = v.ns_path AND s.key = v.key
     WHERE v.dims = {dims} AND v.tenant_id = %(tenant)s AND {vwhere} AND {where}
       AND {col} IS NOT NULL
-      AND (SELECT count(*) FROM cand) <= %(exact_max)s::bigint
+      AND (SELECT n FROM gate) <= %(exact_max)s::bigint
     ORDER BY dist
     LIMIT %(k)s
 ), vec_ann AS (
@@ -172,7 +177,7 @@ cand AS MATERIALIZED (
     FROM alma_store_vectors v JOIN alma_store s
       ON s.tenant_id = v.tenant_id AND s.ns_path = v.ns_path AND s.key = v.key
     WHERE v.dims = {dims} AND v.tenant_id = %(tenant)s AND {where}
-      AND (SELECT count(*) FROM cand) > %(exact_max)s::bigint
+      AND (SELECT n FROM gate) > %(exact_max)s::bigint
     ORDER BY {op}
     LIMIT %(k)s
 ), vec AS (

@@ -19,7 +19,8 @@ VECTOR_PREFIX = PREFIX.replace("s.ns_path", "v.ns_path")
 # planning its CTEs afresh each time costs more than the statement itself.
 SEARCH_SETTINGS = (
     "SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true), "
-    "set_config('hnsw.ef_search', %s, true)"
+    "set_config('hnsw.ef_search', %s, true), "
+    "set_config('plan_cache_mode', 'force_generic_plan', true)"
 )
 
 # Reads carry their TTL refresh (an UPDATE) only when asked to, so that reads without it
@@ -129,4 +130,3 @@ ON CONFLICT (tenant_id, ns_path, key, field) DO UPDATE SET
 SWEEP = "SELECT alma_store_sweep()"
 
 LIST_TENANTS = "SELECT DISTINCT tenant_id FROM alma_store ORDER BY tenant_id"
-
