@@ -3,8 +3,8 @@
 -- `tsv` was generated with the `simple` configuration (no stemming, no stop words). It
 -- becomes a plain column that every write sets with the store's text search
 -- configuration (`english` by default, a setting), and existing rows are rebuilt here
--- with `english`, the default. A store configured otherwise rebuilds its rows with
--- `AlmaStore.reindex_text()`.
+-- with `english`, the default. A store configured otherwise indexes each item with its
+-- own configuration when the item is next written.
 --
 -- `half` holds the embeddings of stores whose index says `vector_type: halfvec` (half
 -- the storage of `vector`); exactly one of `embedding` and `half` is set.
