@@ -223,3 +223,26 @@ def test_fusion_does_not_lose_to_either_side(database, tenant, embedder) -> None
         results["lexical"] = rb.evaluate(store, questions)["mrr"]
     print(embedder, results)
     assert results["fused"] >= max(results["lexical"], results["vector"]), results
+
+
+def test_text_matches_function_is_confined_to_the_tenant(pool, database, ns) -> None:
+    """`alma_store_text_matches` bypasses row-level security to use the GIN index; it
+    must still see only the tenant the transaction acts for."""
+    a, b = (f"iso-{uuid.uuid4().hex[:6]}" for _ in range(2))
+    AlmaStore(pool, tenant_id=a).put(ns, "mine", {"text": "confidential merger plan"})
+    AlmaStore(pool, tenant_id=b).put(ns, "theirs", {"text": "confidential merger plan"})
+    found = AlmaStore(pool, tenant_id=a).search((), query="merger", limit=50)
+    assert [i.key for i in found if i.text_score] == ["mine"]
+    with psycopg.connect(database.url, autocommit=True) as conn, conn.transaction():
+        conn.execute("SELECT set_config('alma.tenant_id', %s, true)", (a,))
+        rows = conn.execute(
+            "SELECT key FROM alma_store_text_matches("
+            "to_tsquery('english', 'merger'), NULL, NULL, NULL)"
+        ).fetchall()
+        assert rows == [("mine",)]
+    with psycopg.connect(database.url, autocommit=True) as conn:  # no tenant set: nothing
+        rows = conn.execute(
+            "SELECT key FROM alma_store_text_matches("
+            "to_tsquery('english', 'merger'), NULL, NULL, NULL)"
+        ).fetchall()
+        assert rows == []
