@@ -367,6 +367,7 @@ class StoreCore:
             tsq=_search.tsquery_text(op.query),
             qwords=_search.query_words(op.query),
             n_cap=_search.BM25_N_CAP,
+            max_df=_search.BM25_MAX_DF,
             k=self._window(op),
             need=op.offset + op.limit,
         )

@@ -37,6 +37,7 @@ DEFAULT_TEXT_WEIGHT = 0.7
 BM25_K1 = 1.2
 BM25_B = 0.75
 BM25_N_CAP = 10_000
+BM25_MAX_DF = 2_000  # words in more items do not bring candidates (see _LEXICAL)
 _CONFIG_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?")
 _WORD = re.compile(r"[^\W_]+")
 
@@ -115,11 +116,25 @@ _LEXICAL = """
 lexq AS MATERIALIZED (
     SELECT to_tsquery(%(tscfg)s::regconfig, %(tsq)s) AS q,
            tsvector_to_array(to_tsvector(%(tscfg)s::regconfig, %(qwords)s)) AS lexemes
+), lex_df AS MATERIALIZED (
+    SELECT d.lexeme, d.df::float8 AS df
+    FROM lexq, alma_store_text_df(lexq.lexemes, %(prefix)s, %(prefix_lo)s, %(prefix_hi)s) AS d
+), lex_pick AS MATERIALIZED (
+    -- candidates come from the selective words (in at most `max_df` items), or from the
+    -- rarest word when every word is common: bounded work, and an item holding only
+    -- common words would rank low anyway
+    SELECT array_to_string(array_agg(plainto_tsquery('simple', lexeme)::text), ' | ')::tsquery
+               AS q
+    FROM (SELECT lexeme, df, rank() OVER (ORDER BY df, lexeme) AS r FROM lex_df
+          WHERE df > 0) AS d
+    WHERE df <= %(max_df)s OR r = 1
+    HAVING count(*) > 0
 ), lex_terms AS MATERIALIZED (
     SELECT m.ns_path COLLATE "C" AS ns_path, m.key, t.lexeme,
            cardinality(t.positions)::float8 AS tf, length(m.tsv)::float8 AS dl
-    FROM lexq,
-         alma_store_text_matches(lexq.q, %(prefix)s, %(prefix_lo)s, %(prefix_hi)s) AS m,
+    FROM lexq, lex_pick,
+         alma_store_text_matches(lex_pick.q, %(prefix)s, %(prefix_lo)s, %(prefix_hi)s,
+                                 %(max_df)s) AS m,
          unnest(m.tsv) AS t
     WHERE t.lexeme = ANY (lexq.lexemes)
 ), lex_stats AS MATERIALIZED (
@@ -130,12 +145,9 @@ lexq AS MATERIALIZED (
     FROM lex_terms
     HAVING count(*) > 0
 ), lex_idf AS MATERIALIZED (
-    SELECT q.lexeme,
-           greatest(ln(1 + (greatest(st.n, coalesce(f.df, 0)) - coalesce(f.df, 0) + 0.5)
-                           / (coalesce(f.df, 0) + 0.5)), 1e-6) AS idf
-    FROM lexq CROSS JOIN unnest(lexq.lexemes) AS q(lexeme) CROSS JOIN lex_stats st
-    LEFT JOIN (SELECT lexeme, count(*)::float8 AS df FROM lex_terms GROUP BY lexeme) AS f
-      ON f.lexeme = q.lexeme
+    SELECT f.lexeme,
+           greatest(ln(1 + (greatest(st.n, f.df) - f.df + 0.5) / (f.df + 0.5)), 1e-6) AS idf
+    FROM lex_df f CROSS JOIN lex_stats st
 ), lex AS MATERIALIZED (
     SELECT t.ns_path, t.key, sum(i.idf * t.tf * ({k1} + 1)
                / (t.tf + {k1} * (1 - {b} + {b} * t.dl / greatest(st.avgdl, 1)))) AS bm25

@@ -237,12 +237,14 @@ def test_text_matches_function_is_confined_to_the_tenant(pool, database, ns) -> 
         conn.execute("SELECT set_config('alma.tenant_id', %s, true)", (a,))
         rows = conn.execute(
             "SELECT key FROM alma_store_text_matches("
-            "to_tsquery('english', 'merger'), NULL, NULL, NULL)"
+            "to_tsquery('english', 'merger'), NULL, NULL, NULL, 100)"
         ).fetchall()
         assert rows == [("mine",)]
+        df = "SELECT df FROM alma_store_text_df(ARRAY['merger'], NULL, NULL, NULL)"
+        assert conn.execute(df).fetchall() == [(1,)]
     with psycopg.connect(database.url, autocommit=True) as conn:  # no tenant set: nothing
         rows = conn.execute(
             "SELECT key FROM alma_store_text_matches("
-            "to_tsquery('english', 'merger'), NULL, NULL, NULL)"
+            "to_tsquery('english', 'merger'), NULL, NULL, NULL, 100)"
         ).fetchall()
         assert rows == []

@@ -25,14 +25,17 @@ ALTER TABLE alma_store_vectors DROP CONSTRAINT IF EXISTS alma_store_vectors_one_
 ALTER TABLE alma_store_vectors ADD CONSTRAINT alma_store_vectors_one_embedding
     CHECK ((embedding IS NULL) <> (half IS NULL));
 
--- Full-text matches of the current tenant (`alma_current_tenant()`, never a parameter)
--- under a namespace prefix (NULL: all). Row-level security keeps PostgreSQL from using
--- the GIN index for `@@` (the operator is not leakproof), which makes a tenant-wide query
--- scan every row of the tenant; this function, owned by the migration role, reads with
--- the index and confines itself to the tenant the transaction acts for, as the policy
--- does. An owner that does not bypass row-level security still gets correct results
--- (the policy applies), only without the index.
-CREATE OR REPLACE FUNCTION alma_store_text_matches(q tsquery, prefix text, lo text, hi text)
+-- Full-text matches and document frequencies of the current tenant
+-- (`alma_current_tenant()`, never a parameter) under a namespace prefix (NULL: all).
+-- Row-level security keeps PostgreSQL from using the GIN index for `@@` (the operator is
+-- not leakproof), which makes a tenant-wide query scan every row of the tenant; these
+-- functions, owned by the migration role, read with the index and confine themselves to
+-- the tenant the transaction acts for, as the policy does. An owner that does not bypass
+-- row-level security still gets correct results (the policy applies), only without the
+-- index.
+CREATE OR REPLACE FUNCTION alma_store_text_matches(
+    q tsquery, prefix text, lo text, hi text, lim bigint
+)
 RETURNS TABLE (ns_path text, key text, tsv tsvector)
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public
 ROWS 100
@@ -41,12 +44,32 @@ AS $$
     WHERE s.tenant_id = alma_current_tenant() AND s.tsv @@ q
       AND (prefix IS NULL OR s.ns_path = prefix OR (s.ns_path >= lo AND s.ns_path < hi))
       AND (s.expires_at IS NULL OR s.expires_at > now())
+    LIMIT lim
 $$;
-REVOKE ALL ON FUNCTION alma_store_text_matches(tsquery, text, text, text) FROM PUBLIC;
+
+-- How many live items under the prefix hold each lexeme (BM25's document frequency).
+CREATE OR REPLACE FUNCTION alma_store_text_df(lexemes text[], prefix text, lo text, hi text)
+RETURNS TABLE (lexeme text, df bigint)
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public
+ROWS 10
+AS $$
+    SELECT l.lexeme, (
+        SELECT count(*) FROM alma_store s
+        WHERE s.tenant_id = alma_current_tenant()
+          AND s.tsv @@ plainto_tsquery('simple', l.lexeme)
+          AND (prefix IS NULL OR s.ns_path = prefix OR (s.ns_path >= lo AND s.ns_path < hi))
+          AND (s.expires_at IS NULL OR s.expires_at > now()))
+    FROM unnest(lexemes) AS l(lexeme)
+$$;
+
+REVOKE ALL ON FUNCTION alma_store_text_matches(tsquery, text, text, text, bigint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION alma_store_text_df(text[], text, text, text) FROM PUBLIC;
 DO $$
 BEGIN
     IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'alma_app') THEN
-        GRANT EXECUTE ON FUNCTION alma_store_text_matches(tsquery, text, text, text) TO alma_app;
+        GRANT EXECUTE ON FUNCTION alma_store_text_matches(tsquery, text, text, text, bigint)
+            TO alma_app;
+        GRANT EXECUTE ON FUNCTION alma_store_text_df(text[], text, text, text) TO alma_app;
     END IF;
 END
 $$;
