@@ -10,13 +10,17 @@ application role (row-level security on); PostgresStore runs as the admin role, 
 compares the vector ranking with exact cosine search over the same candidates; queries
 use words the corpus never contains verbatim (a `zz` suffix the embedder ignores), so
 full text finds nothing and AlmaStore's hybrid ranking is the vector ranking.
-Prints one JSON object, then a table. AlmaStore runs twice: with its default HNSW
-index, and with index `ann: exact` (no vector index; exact ranking of filtered candidates).
+Prints one JSON object, then a table. AlmaStore runs three times: with its default HNSW
+index, with `halfvec` storage and an HNSW index built with `ef_construction` 32, and with
+index `ann: exact` (no vector index; exact ranking of filtered candidates). All stores are
+loaded first, then every query runs on every store in turn (rotating the order), so the
+load of a busy machine falls on all alike.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import random
@@ -99,36 +103,55 @@ def _timed(fn: Callable[[], Any], runs: list[Any]) -> float:
     return time.perf_counter() - t
 
 
-def run_one(
-    store: BaseStore, items: list, queries: list[str], rng: random.Random, admin_db_url: str
-) -> dict:
+def load(store: BaseStore, items: list, admin_db_url: str) -> dict[str, Any]:
     t0 = time.perf_counter()
     for i in range(0, len(items), BATCH):
         store.batch([PutOp(ns, key, value) for ns, key, value in items[i : i + BATCH]])
     insert_s = time.perf_counter() - t0
-    result: dict[str, Any] = {"insert_items_per_s": round(len(items) / insert_s, 1)}
     with psycopg.connect(admin_db_url, autocommit=True) as conn:
         conn.execute("ANALYZE")  # what autovacuum does soon after a bulk load, for both stores
-    users = [f"u{rng.randrange(NAMESPACES)}" for _ in queries]
-    cases: dict[str, Callable[[str, str], Any]] = {
+    return {"insert_items_per_s": round(len(items) / insert_s, 1)}
+
+
+def cases(store: BaseStore) -> dict[str, Callable[[str, str], Any]]:
+    return {
         "search_prefix": lambda q, u: store.search(("users", u), query=q, limit=10),
         "search_prefix_filter": lambda q, u: store.search(
             ("users", u), query=q, filter={"kind": "note"}, limit=10
         ),
         "search_no_prefix": lambda q, u: store.search((), query=q, limit=10),
     }
-    answers: dict[str, list] = {}
-    for name, fn in cases.items():
+
+
+def run_queries(
+    stores: dict[str, BaseStore], items: list, queries: list[str], rng: random.Random
+) -> dict[str, dict[str, Any]]:
+    """Every case on every store, interleaved query by query (store order rotating), so a
+    busy machine slows each store alike and the ratios stay fair."""
+    users = [f"u{rng.randrange(NAMESPACES)}" for _ in queries]
+    out: dict[str, dict[str, Any]] = {name: {} for name in stores}
+    names = list(stores)
+    for case in ("search_prefix", "search_prefix_filter", "search_no_prefix"):
+        fns = {name: cases(store)[case] for name, store in stores.items()}
         for q, u in list(zip(queries, users, strict=True))[:5]:
-            fn(q, u)  # warm up
-        runs: list[Any] = []
-        pairs = zip(queries, users, strict=True)
-        result[name + "_ms"] = _ms([_timed(lambda q=q, u=u, f=fn: f(q, u), runs) for q, u in pairs])
-        answers[name] = runs
-    keys = [items[rng.randrange(len(items))] for _ in range(200)]
-    result["get_ms"] = _ms([_timed(lambda k=k: store.get(k[0], k[1]), []) for k in keys])
-    result["_answers"] = (users, answers)
-    return result
+            for fn in fns.values():
+                fn(q, u)  # warm up
+        times: dict[str, list[float]] = {name: [] for name in stores}
+        runs: dict[str, list[Any]] = {name: [] for name in stores}
+        for i, (q, u) in enumerate(zip(queries, users, strict=True)):
+            for name in names[i % len(names) :] + names[: i % len(names)]:
+                times[name].append(_timed(lambda f=fns[name], q=q, u=u: f(q, u), runs[name]))
+        for name in stores:
+            out[name][case + "_ms"] = _ms(times[name])
+            out[name].setdefault("_answers", (users, {}))[1][case] = runs[name]
+    keys = [items[rng.randrange(len(items))] for _ in range(300)]
+    gets: dict[str, list[float]] = {name: [] for name in stores}
+    for i, k in enumerate(keys):
+        for name in names[i % len(names) :] + names[: i % len(names)]:
+            gets[name].append(_timed(lambda s=stores[name], k=k: s.get(k[0], k[1]), []))
+    for name in stores:
+        out[name]["get_ms"] = _ms(gets[name])
+    return out
 
 
 def recall(
@@ -165,6 +188,10 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=100)
     parser.add_argument("--admin-url", help="superuser URL; default: a temp embedded server")
     parser.add_argument("--app-url", help="URL of the alma_app role (with --admin-url)")
+    parser.add_argument(
+        "--variants", nargs="*", default=["alma", "alma_half", "alma_exact"],
+        help="AlmaStore variants to run (alma, alma_half, alma_exact)",
+    )  # fmt: skip
     args = parser.parse_args()
     n = args.items or (100_000 if args.full else 10_000)
 
@@ -187,58 +214,76 @@ def main() -> None:
         for _ in range(args.queries)
     ]
     index = {"dims": DIMS, "embed": embed, "fields": ["text"]}
-    exact_db = _create_db(admin_url, "alma_exact_bench")
-    alma_db, lg_db = _create_db(admin_url, "alma_bench"), _create_db(admin_url, "lg_bench")
+    # "alma": the default (HNSW on `vector`); "alma_half": HNSW on `halfvec` storage with
+    # ef_construction 32; "alma_exact": no vector index (exact ranking of candidates).
+    variants = {
+        "alma": {},
+        "alma_half": {"ann_index_config": {"vector_type": "halfvec", "ef_construction": 32}},
+        "alma_exact": {"ann": "exact"},
+    }
+    variants = {k: v for k, v in variants.items() if k in args.variants}
+    dbs = {name: _create_db(admin_url, name + "_bench") for name in [*variants, "postgres_store"]}
     report: dict[str, Any] = {"items": n, "namespaces": NAMESPACES, "batch": BATCH, "dims": DIMS}
     try:
-        # "alma": the default (HNSW); "alma_exact": index {"ann": "exact"}, no vector index.
-        for name, db, ann in [("alma", alma_db, "hnsw"), ("alma_exact", exact_db, "exact")]:
-            with psycopg.connect(_with_db(admin_url, db), autocommit=True) as conn:
-                migrate(conn)
-            with AlmaStore.from_conn_string(
-                _with_db(app_url, db), index={**index, "ann": ann}, tenant_id="bench",
-                admin_url=_with_db(admin_url, db),
-            ) as alma:  # fmt: skip
-                alma.setup()
-                report[name] = run_one(
-                    alma, items, queries, random.Random(3), _with_db(admin_url, db)
+        with contextlib.ExitStack() as stack:
+            stores: dict[str, BaseStore] = {}
+            for name, extra in variants.items():
+                db = dbs[name]
+                with psycopg.connect(_with_db(admin_url, db), autocommit=True) as conn:
+                    migrate(conn)
+                store = stack.enter_context(
+                    AlmaStore.from_conn_string(
+                        _with_db(app_url, db),
+                        index={**index, **extra},
+                        tenant_id="bench",
+                        admin_url=_with_db(admin_url, db),
+                    )  # fmt: skip
                 )
-        with PostgresStore.from_conn_string(_with_db(admin_url, lg_db), index=index) as lg:
+                store.setup()
+                stores[name] = store
+            lg_url = _with_db(admin_url, dbs["postgres_store"])
+            lg = stack.enter_context(PostgresStore.from_conn_string(lg_url, index=index))
             lg.setup()
-            report["postgres_store"] = run_one(
-                lg, items, queries, random.Random(3), _with_db(admin_url, lg_db)
-            )
+            stores["postgres_store"] = lg
+            for name, store in stores.items():
+                report[name] = load(store, items, _with_db(admin_url, dbs[name]))
+            for name, timings in run_queries(stores, items, queries, random.Random(3)).items():
+                report[name].update(timings)
     finally:
-        for db in (alma_db, exact_db, lg_db):
+        for db in dbs.values():
             _drop_db(admin_url, db)
         if server is not None:
             server.stop()
 
     vectors = np.array(embed([v["text"] for _, _, v in items]), dtype=np.float32)
-    names = ("alma", "alma_exact", "postgres_store")
+    names = (*variants, "postgres_store")
     for name in names:
         users, answers = report[name].pop("_answers")
         report[name].update(recall(items, vectors, queries, users, answers))
     p = report["postgres_store"]
-    report["ratios"] = {
-        name: {
-            "insert_x": round(report[name]["insert_items_per_s"] / p["insert_items_per_s"], 2),
-            "filtered_search_p95_x": round(
-                report[name]["search_prefix_filter_ms"]["p95"]
-                / p["search_prefix_filter_ms"]["p95"],
-                2,
-            ),
-        }
-        for name in ("alma", "alma_exact")
-    }
+    report["ratios"] = {name: ratios(report[name], p) for name in names[:-1]}
     print(json.dumps(report))
-    print(f"\n{'metric':30} {'Alma (hnsw)':>12} {'Alma (exact)':>13} {'PostgresStore':>14}")
+    titles = {"alma": "Alma (hnsw)", "alma_half": "Alma (halfvec)", "alma_exact": "Alma (exact)"}
+    heads = [titles.get(n, "PostgresStore") for n in names]
+    print(f"\n{'metric':30} " + " ".join(f"{h:>14}" for h in heads))
     for key in p:
         for sub in ("p50", "p95") if isinstance(p[key], dict) else (None,):
             label = f"{key} {sub}" if sub else key
             cells = [report[n][key][sub] if sub else report[n][key] for n in names]
-            print(f"{label:30} {cells[0]:>12} {cells[1]:>13} {cells[2]:>14}")
-    print(f"ratios vs PostgresStore: {report['ratios']}")
+            print(f"{label:30} " + " ".join(f"{c:>14}" for c in cells))
+    print("ratios vs PostgresStore (x; < 1 is faster for latencies, > 1 for inserts):")
+    for name, r in report["ratios"].items():
+        print(f"  {name}: {r}")
+
+
+def ratios(alma: dict[str, Any], pg: dict[str, Any]) -> dict[str, float]:
+    """Alma / PostgresStore for each latency (p50, p95) and for insert throughput."""
+    out = {"insert_x": round(alma["insert_items_per_s"] / pg["insert_items_per_s"], 2)}
+    for key, value in pg.items():
+        if isinstance(value, dict) and "p50" in value:
+            for sub in ("p50", "p95"):
+                out[f"{key.removesuffix('_ms')}_{sub}_x"] = round(alma[key][sub] / value[sub], 2)
+    return out
 
 
 if __name__ == "__main__":

@@ -133,6 +133,18 @@ class Settings(BaseSettings):
     store_batch_max_ops: int = Field(
         default=512, gt=0, description="Most operations an async store gathers into one batch."
     )
+    text_search_config: str = Field(
+        default="english",
+        description="PostgreSQL text search configuration of AlmaStore's full text (documents "
+        "and queries): 'english' stems and drops stop words; 'simple', 'french'... also work.",
+    )
+    search_text_weight: float = Field(
+        default=0.7,
+        ge=0,
+        le=1,
+        description="Share of the gap to a perfect similarity a hybrid search hit's lexical "
+        "strength closes (0: vector order only, with lexical hits as candidates).",
+    )
 
     @classmethod
     def settings_customise_sources(

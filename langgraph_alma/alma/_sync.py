@@ -12,7 +12,7 @@ from typing import Any
 from langchain_core.embeddings import Embeddings
 
 from langgraph_alma.alma._base import MEMORY_EXACT_SEARCH_MAX, AlmaBase, merge_slices
-from langgraph_alma.alma.config import AlmaConfig
+from langgraph_alma.alma.config import AlmaConfig, default_embeddings
 from langgraph_alma.checkpoint import AlmaSaver
 from langgraph_alma.embeddings import index_config
 from langgraph_alma.extraction import default_extractor
@@ -67,7 +67,11 @@ class Alma(AlmaBase):
         **kwargs: Any,
     ) -> Alma:
         """Open a store and a saver (the embedded server when no URL) and run migrations
-        unless `setup=False`. Close it with `close()` or use it as a context manager."""
+        unless `setup=False`. Close it with `close()` or use it as a context manager.
+
+        `embeddings` None takes the `ALMA_EMBEDDINGS` setting (`hashing:256`, offline, by
+        default), as the CLI, the MCP server and Studio do; `"none"` is full text only."""
+        embeddings, embedding_dims = default_embeddings(embeddings, embedding_dims)
         stack = contextlib.ExitStack()
         try:
             store = stack.enter_context(

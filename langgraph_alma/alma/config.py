@@ -7,9 +7,12 @@ embeddings, agents, domain, scoring weights) and each agent's `AgentConfig`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import yaml
+from langchain_core.embeddings import Embeddings
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from langgraph_alma.errors import ConfigError
@@ -35,7 +38,11 @@ class AlmaConfig(BaseModel):
     database_url: str | None = None
     tenant_id: str = "default"
     project_id: str = "default"
-    embeddings: str | None = Field(default=None, description='"provider:model" or none')
+    embeddings: str | None = Field(
+        default=None,
+        description='"hashing:<dims>", "provider:model" or "none"; unset: ALMA_EMBEDDINGS '
+        "(hashing:256)",
+    )
     embedding_dims: int | None = Field(default=None, gt=0)
     agents: dict[str, AgentConfig] = Field(default_factory=dict)
     domain: str | None = Field(default=None, description="a preset domain schema name")
@@ -64,3 +71,20 @@ class AlmaConfig(BaseModel):
         return {n: MemoryScope(agent_name=n, **a.model_dump()) for n, a in self.agents.items()}
 
 
+def default_embeddings(
+    embeddings: Embeddings | Callable[..., Any] | str | None, dims: int | None
+) -> tuple[Embeddings | Callable[..., Any] | str | None, int | None]:
+    """The embeddings `Alma.connect` uses: the given ones; for None, the `ALMA_EMBEDDINGS`
+    setting (`hashing:256` unless set) with its dims; `"none"` for full text only (None).
+
+    >>> default_embeddings("none", None)
+    (None, None)
+    """
+    if embeddings is None:
+        from langgraph_alma.config import get_settings
+
+        settings = get_settings()
+        embeddings, dims = settings.embeddings, dims or settings.embedding_dims
+    if isinstance(embeddings, str) and embeddings.strip().lower() == "none":
+        return None, None
+    return embeddings, dims

@@ -20,7 +20,6 @@ from langgraph_alma.confidence.model import (
 from langgraph_alma.memory.items import normalise
 from langgraph_alma.memory.scoring import MemorySlice, ScoringWeights
 from langgraph_alma.memory.types import utcnow
-from langgraph_alma.store._core import RRF_K
 
 DEFAULT_TOP_K = 40
 
@@ -48,14 +47,13 @@ def evidence_facade(alma: Any) -> Any:
     )
 
 
-# The store's hybrid search scores by reciprocal rank fusion: 1/(k + vector rank) +
-# 1/(k + full-text rank), so a hit first on both sides scores 2/(k + 1).
-SEARCH_SCORE_MAX = 2.0 / (RRF_K + 1)
+# The store's search score is a similarity (cosine by default): at most 1.
+SEARCH_SCORE_MAX = 1.0
 
 
 def search_similarity(raw: Sequence[float]) -> list[float]:
-    """Search scores (`metadata["similarity"]`) scaled to [0, 1]: by the fusion's best
-    possible score, or by the best score when a store scores on another scale."""
+    """Search scores (`metadata["similarity"]`) in [0, 1]: a similarity as it is, scaled
+    by the best score when a store scores on a larger scale."""
     top = max([SEARCH_SCORE_MAX, *raw])
     return [max(0.0, r / top) for r in raw]
 
@@ -66,7 +64,7 @@ def evidence_from(found: MemorySlice, now: datetime, task: str | None = None) ->
     the cosine of their embeddings (`metadata["vector_similarity"]`) blended with the
     word overlap of the two tasks (`model.word_similarity`) when the task is given; the
     search score (`metadata["similarity"]`, scaled) when neither is known. Rank fusion's
-    score says where a hit ranked, not how similar it is, so it is the last resort."""
+    score is a similarity too, but fused with full text, so it is the last resort."""
     sims = search_similarity([float(o.metadata.get("similarity", 0.0)) for o in found.outcomes])
     out = []
     for o, ranked in zip(found.outcomes, sims, strict=True):

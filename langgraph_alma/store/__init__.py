@@ -1,29 +1,33 @@
 """AlmaStore: LangGraph's `BaseStore` on PostgreSQL, with hybrid search, TTL and tenants.
 
 Holds `store.py` (the sync and async shells), `_core.py` (validation and statement plans,
-written once for both), `_sql.py` (every statement), `_filters.py` (filters to SQL,
-pure), `_checks.py` (input checks and limits, pure), `_batching.py` (the async store
-gathering concurrent calls into batches) and `_failures.py` (naming and retrying a batch
-the database refused). May import `langgraph_alma.db`, `.config`, `.errors`,
-`.migrations`, LangGraph and psycopg; nothing above the persistence layer.
+written once for both), `_sql.py` (every statement but the query search), `_search.py`
+(the query search statement: BM25 full text, vectors per `distance_type`, calibrated
+fusion), `_filters.py` (filters to SQL, pure), `_checks.py` (input checks and limits,
+pure), `_batching.py` (the async store gathering concurrent calls into batches) and
+`_failures.py` (naming and retrying a batch the database refused). May import
+`langgraph_alma.db`, `.config`, `.errors`, `.migrations`, LangGraph and psycopg; nothing
+above the persistence layer.
 
-Schema (migration 0002): items in `alma_store`, keyed by (tenant_id, dotted namespace
-path, key); the path is C-collated text so a namespace prefix is a btree range, never a
-`LIKE`. A generated `tsvector` over the indexed fields' text serves full-text search.
-Embeddings live in `alma_store_vectors` (one row per embedded field) in a `vector` column
-without a fixed dimension, since dims are only known from `IndexConfig` at runtime;
-`setup()` adds a partial HNSW expression index for the store's dims
-(`(embedding::vector(384)) vector_cosine_ops WHERE dims = 384`, built from the integer
-only). A query search fuses vector and full-text ranks by reciprocal rank fusion in one
-statement; the vector side ranks a small filtered candidate set (`exact_search_max`,
-2000 by default) exactly and walks HNSW with pgvector's iterative scan otherwise, so
-filters do not cost recall. `IndexConfig` may add `"ann": "exact"` for no vector index at
-all: writes are several times faster, and every vector search ranks its candidates
-exactly (right for namespace-scoped searches; tenant-wide ones scan the tenant).
+Schema (migrations 0002, 0005): items in `alma_store`, keyed by (tenant_id, dotted
+namespace path, key); the path is C-collated text so a namespace prefix is a btree range,
+never a `LIKE`. A `tsvector` of the indexed fields' text, built on write with the store's
+text search configuration (`english` by default), serves full-text search. Embeddings live
+in `alma_store_vectors` (one row per embedded field) in a `vector` (or, for `halfvec`
+indexes, `half`) column without a fixed dimension, since dims are only known from
+`IndexConfig` at runtime; `setup()` adds a partial HNSW expression index for the store's
+dims, vector type and distance (`(embedding::vector(384)) vector_cosine_ops WHERE dims =
+384`, built from integers and fixed names only). A query search ranks in one statement
+(see `_search`); the vector side ranks a small filtered candidate set
+(`exact_search_max`, 2000 by default) exactly and walks HNSW with pgvector's iterative
+scan otherwise, so filters do not cost recall. `IndexConfig` may add `"ann": "exact"` (or
+`ann_index_config.kind: "flat"`) for no vector index at all: writes are several times
+faster, and every vector search ranks its candidates exactly.
 
-Known limit: under row-level security PostgreSQL does not use the GIN index for `@@`
-(the operator is not leakproof), so the full-text side scans the namespace range (cheap)
-or, for a tenant-wide query search, the tenant's rows.
+Full-text matches come through `alma_store_text_matches()`, a SECURITY DEFINER function
+confined to `alma_current_tenant()`: under row-level security PostgreSQL does not use the
+GIN index for `@@` (the operator is not leakproof), which made a tenant-wide query scan
+every row of the tenant.
 
 Every row carries `tenant_id` and row-level security (policy `tenant_id =
 alma_current_tenant()`) confines the application role `alma_app` to the tenant set for

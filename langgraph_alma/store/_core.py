@@ -40,6 +40,7 @@ from langgraph.store.base import (
     validate_op_namespace,
 )
 
+from langgraph_alma.config import get_settings
 from langgraph_alma.db.plan import Plan, Sql, set_tenant
 from langgraph_alma.db.tenancy import resolve_tenant
 from langgraph_alma.errors import (
@@ -50,7 +51,7 @@ from langgraph_alma.errors import (
     StoreBatchFailed,
     ValueTooLarge,
 )
-from langgraph_alma.store import _sql
+from langgraph_alma.store import _search, _sql
 from langgraph_alma.store._checks import (
     StoreLimits,
     check_max_depth,
@@ -67,7 +68,6 @@ from langgraph_alma.store._filters import build_filter
 
 DEFAULT_MAX_VALUE_BYTES = 1024 * 1024
 DEFAULT_EXACT_SEARCH_MAX = 2000
-RRF_K = 60
 # "hnsw": an HNSW index, used when the filtered candidate set is large; "exact": no
 # vector index (fastest writes), every vector search ranks its candidates exactly.
 ANN_CHOICES = ("hnsw", "exact")
@@ -89,12 +89,20 @@ def run_config() -> RunnableConfig | None:
 
 @dataclass(frozen=True)
 class IndexSettings:
-    """An `IndexConfig` resolved: dims, an `Embeddings`, and tokenized field paths."""
+    """An `IndexConfig` resolved: dims, an `Embeddings`, tokenized field paths, and the
+    vector search settings of LangGraph's `PostgresIndexConfig`: `distance_type`
+    (`cosine`, `l2`, `inner_product`) and `ann_index_config` (`kind` `hnsw` or `flat`,
+    `vector_type` `vector` or `halfvec`, HNSW `m` and `ef_construction`). AlmaStore's own
+    `ann: "exact"` is `kind: "flat"`: no vector index, exact ranking of candidates."""
 
     dims: int
     embeddings: Embeddings
     fields: tuple[tuple[str, tuple[str, ...]], ...]
     ann: str = "hnsw"
+    distance_type: str = "cosine"
+    vector_type: str = "vector"
+    m: int | None = None
+    ef_construction: int | None = None
 
     @classmethod
     def from_config(cls, index: IndexConfig) -> IndexSettings:
@@ -104,14 +112,42 @@ class IndexSettings:
         if index.get("embed") is None:
             raise ConfigError("index needs `embed`: Embeddings, a function or 'provider:model'")
         fields = index.get("fields") or ["$"]
-        ann = index.get("ann", "hnsw")  # type: ignore[typeddict-item]
+        extra: Mapping[str, Any] = index  # type: ignore[assignment]
+        ann_config = extra.get("ann_index_config") or {}
+        if not isinstance(ann_config, Mapping):
+            raise ConfigError(f"index ann_index_config must be a dict, got {ann_config!r}")
+        kind = ann_config.get("kind", "hnsw")
+        if kind not in ("hnsw", "flat"):
+            raise ConfigError(f"ann_index_config kind must be 'hnsw' or 'flat', got {kind!r}")
+        ann = extra.get("ann", "exact" if kind == "flat" else "hnsw")
         if ann not in ANN_CHOICES:
             raise ConfigError(f"index ann must be one of {ANN_CHOICES}, got {ann!r}")
+        distance = extra.get("distance_type", "cosine")
+        if distance not in _search.DISTANCE_TYPES:
+            raise ConfigError(
+                f"index distance_type must be one of {_search.DISTANCE_TYPES}, got {distance!r}"
+            )
+        vector_type = ann_config.get("vector_type", "vector")
+        if vector_type not in _search.VECTOR_TYPES:
+            raise ConfigError(
+                f"vector_type must be one of {_search.VECTOR_TYPES}, got {vector_type!r}"
+            )
+        hnsw: dict[str, int | None] = {}
+        for name in ("m", "ef_construction"):
+            value = ann_config.get(name)
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int) or value <= 0
+            ):
+                raise ConfigError(f"ann_index_config {name} must be a positive int, got {value!r}")
+            hnsw[name] = value
         return cls(
             dims=dims,
             embeddings=ensure_embeddings(index["embed"]),
             fields=tuple((f, tuple(tokenize_path(f))) for f in fields),
             ann=ann,
+            distance_type=distance,
+            vector_type=vector_type,
+            **hnsw,
         )
 
 
@@ -173,6 +209,8 @@ class StoreCore:
         max_value_bytes: int = DEFAULT_MAX_VALUE_BYTES,
         exact_search_max: int = DEFAULT_EXACT_SEARCH_MAX,
         limits: StoreLimits | None = None,
+        text_config: str | None = None,
+        text_weight: float | None = None,
     ) -> None:
         self.limits = limits or StoreLimits.from_settings()
         default_ttl = (ttl or {}).get("default_ttl")
@@ -194,6 +232,12 @@ class StoreCore:
         self.privileged = privileged
         self.max_value_bytes = max_value_bytes
         self.exact_search_max = exact_search_max
+        settings = get_settings()
+        self.text_config = _search.check_text_config(text_config or settings.text_search_config)
+        weight = settings.search_text_weight if text_weight is None else text_weight
+        if isinstance(weight, bool) or not isinstance(weight, int | float) or not 0 <= weight <= 1:
+            raise ConfigError(f"text_weight must be a number in [0, 1], got {weight!r}")
+        self.text_weight = float(weight)
 
     # -- tenancy -----------------------------------------------------------------
     def tenant(self, config: RunnableConfig | None = None) -> str:
@@ -410,8 +454,8 @@ class StoreCore:
                         handed.add(k)
         for i, stmt in reads:
             rows = results[stmt] or []
-            if isinstance(ops[i], SearchOp):
-                out[i] = [_search_item(r) for r in rows]
+            if isinstance(op := ops[i], SearchOp):
+                out[i] = [_search_item(r, op.offset + n + 1) for n, r in enumerate(rows)]
             else:
                 out[i] = [tuple(r[0]) for r in rows]
         return out
@@ -428,25 +472,41 @@ class StoreCore:
             "refresh": bool(op.refresh_ttl),
         }
         where = [_sql.LIVE, build_filter(op.filter, params)]
-        vwhere = "TRUE"
+        vwhere, prefix = "TRUE", "TRUE"
+        params.update(prefix=None, prefix_lo=None, prefix_hi=None)
         if op.namespace_prefix:
             path = ns_path(op.namespace_prefix)
             params.update(prefix=path, prefix_lo=path + ".", prefix_hi=path + "/")
             where.append(_sql.PREFIX)
-            vwhere = _sql.VECTOR_PREFIX
+            vwhere, prefix = _sql.VECTOR_PREFIX, _sql.PREFIX
         condition = " AND ".join(where)
         # Items may carry a per-put ttl even without a TTL config: refresh whenever asked.
-        refresh = bool(op.refresh_ttl)
+        refresh = _sql.REFRESH_FOUND if op.refresh_ttl else ""
         if not op.query:
-            return Sql(_sql.search_plain(condition, refresh), params, fetch=True)
-        params.update(tsq=_sql.tsquery_text(op.query), k=self._window(op), rrf_k=RRF_K)
-        dims = None
-        if self.index:
-            dims = self.index.dims
-            vector = query_vectors[op.query]
-            exact_max = self.exact_search_max if self.index.ann == "hnsw" else 2**62
-            params.update(qvec=_vector_text(vector, dims), exact_max=exact_max)
-        return Sql(_sql.search_ranked(condition, dims, refresh, vwhere), params, fetch=True)
+            return Sql(_sql.search_plain(condition, bool(op.refresh_ttl)), params, fetch=True)
+        params.update(
+            tscfg=self.text_config,
+            tsq=_search.tsquery_text(op.query),
+            qwords=_search.query_words(op.query),
+            n_cap=_search.BM25_N_CAP,
+            max_df=_search.BM25_MAX_DF,
+            k=self._window(op),
+            need=op.offset + op.limit,
+        )
+        if not self.index:
+            return Sql(_search.search_statement(condition, prefix, refresh), params, fetch=True)
+        index = self.index
+        exact_max = self.exact_search_max if index.ann == "hnsw" else 2**62
+        params.update(
+            qvec=_vector_text(query_vectors[op.query], index.dims),
+            exact_max=exact_max,
+            text_weight=self.text_weight,
+        )
+        statement = _search.search_statement(
+            condition, prefix, refresh, dims=index.dims, vector_type=index.vector_type,
+            distance_type=index.distance_type, vwhere=vwhere, filtered=bool(op.filter),
+        )  # fmt: skip
+        return Sql(statement, params, fetch=True)
 
     def _list_namespaces(self, tenant: str, op: ListNamespacesOp) -> Sql:
         params: dict[str, Any] = {
@@ -518,6 +578,7 @@ class StoreCore:
                 "values": [prepared.encoded[k][0] for k in upserts],
                 "texts": [prepared.encoded[k][1] for k in upserts],
                 "ttls": [_ttl(prepared.puts[k].ttl) for k in upserts],
+                "tscfg": self.text_config,
             }
             stmts.append(Sql(_sql.UPSERT, params))
             if self.index:
@@ -533,6 +594,7 @@ class StoreCore:
                     {
                         "tenant": tenant,
                         "dims": dims,
+                        "half": self.index.vector_type == "halfvec",
                         "ns": [ns_path(k[0]) for k, _ in refs],
                         "keys": [k[1] for k, _ in refs],
                         "fields": [f for _, f in refs],
@@ -560,8 +622,13 @@ class StoreCore:
 
     def setup_statements(self) -> list[str]:
         """DDL that depends on this store's configuration (after the migrations)."""
-        if self.index and self.index.ann == "hnsw" and (ddl := _sql.hnsw_index(self.index.dims)):
-            return [ddl]
+        index = self.index
+        if index and index.ann == "hnsw":
+            ddl = _search.hnsw_index(
+                index.dims, index.vector_type, index.distance_type, index.m, index.ef_construction
+            )
+            if ddl:
+                return [ddl]
         return []
 
 
@@ -586,18 +653,30 @@ def _item(row: Sequence[Any]) -> Item:
 
 
 class AlmaSearchItem(SearchItem):
-    """A `SearchItem` that also carries `similarity`: the cosine similarity of its vector to
-    the query's (None when only full text found it, or without vectors). `score` is the
-    rank-fusion score the results are ordered by."""
+    """A `SearchItem` with how the query found it. `score` is LangGraph's: the similarity
+    of the item's vector to the query's for the index's `distance_type`, raised toward
+    the similarity ceiling by lexical evidence (see `langgraph_alma.store._search`);
+    `similarity` is the vector similarity alone (None without a vector), `text_score` the
+    lexical strength in [0, 1] (1: the query's best full-text match; None: no match), and
+    `rank` the 1-based position in the results (offset included)."""
 
-    __slots__ = ("similarity",)
+    __slots__ = ("rank", "similarity", "text_score")
 
-    def __init__(self, *args: Any, similarity: float | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        similarity: float | None = None,
+        text_score: float | None = None,
+        rank: int | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.similarity = similarity
+        self.text_score = text_score
+        self.rank = rank
 
 
-def _search_item(row: Sequence[Any]) -> SearchItem:
+def _search_item(row: Sequence[Any], rank: int | None = None) -> SearchItem:
     return AlmaSearchItem(
         namespace=tuple(row[0].split(".")),
         key=row[1],
@@ -606,4 +685,6 @@ def _search_item(row: Sequence[Any]) -> SearchItem:
         updated_at=row[4],
         score=row[5],
         similarity=row[6] if len(row) > 6 else None,
+        text_score=row[7] if len(row) > 7 else None,
+        rank=rank if len(row) > 6 else None,
     )

@@ -7,8 +7,6 @@ the row-level security policy, so a privileged connection stays scoped too.
 
 from __future__ import annotations
 
-import re
-
 LIVE = "(s.expires_at IS NULL OR s.expires_at > now())"
 
 # Namespace prefix as a btree range on the C-collated dotted path.
@@ -16,7 +14,9 @@ PREFIX = "(s.ns_path = %(prefix)s OR (s.ns_path >= %(prefix_lo)s AND s.ns_path <
 VECTOR_PREFIX = PREFIX.replace("s.ns_path", "v.ns_path")
 
 # For query searches: pgvector's iterative scan keeps filtered HNSW searches filling
-# their LIMIT; ef_search follows the search window.
+# their LIMIT; ef_search follows the search window. (Forcing the search statement onto
+# its generic plan saved its ~1.8 ms of planning in bench/store_bench.py but made the
+# memory layer's filtered searches 2-3x slower in bench/memory_bench.py: not done.)
 SEARCH_SETTINGS = (
     "SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true), "
     "set_config('hnsw.ef_search', %s, true)"
@@ -94,112 +94,10 @@ SELECT ns_path, key, value, created_at, updated_at, score FROM page
 ORDER BY updated_at DESC, ns_path, key
 """
 
-# Full-text candidates: the query's words ORed (a natural-language query rarely has
-# every word in a document), ranked by cover density. The tsquery text is built by
-# `tsquery_text` from bound words, so the planner sees a constant and can use the GIN index.
-_FTS = """
-fts AS (
-    SELECT s.ns_path, s.key,
-           row_number() OVER (
-               ORDER BY ts_rank_cd(s.tsv, to_tsquery('simple', %(tsq)s)) DESC, s.ns_path, s.key
-           ) AS rank
-    FROM alma_store s
-    WHERE s.tenant_id = %(tenant)s AND s.tsv @@ to_tsquery('simple', %(tsq)s) AND {where}
-    ORDER BY rank
-    LIMIT %(k)s
-)"""
-
-# Vector candidates. When the filtered candidate set is small, rank it exactly (full
-# recall): both tables are read as ranges of their primary keys and joined, and
-# `cosine_distance()` (not the operator) keeps the HNSW index out of this branch.
-# Otherwise walk the HNSW index with an iterative scan, which keeps returning rows until
-# enough pass the filters. `(SELECT count(*) FROM cand)` is a one-time gate: PostgreSQL
-# runs only the branch whose gate is true.
-_VEC = """
-cand AS MATERIALIZED (
-    SELECT s.ns_path, s.key FROM alma_store s
-    WHERE s.tenant_id = %(tenant)s AND {where}
-    LIMIT %(exact_max)s::bigint + 1
-), vec_exact AS (
-    SELECT v.ns_path, v.key,
-           cosine_distance(v.embedding::vector({dims}), %(qvec)s::vector({dims})) AS dist
-    FROM alma_store_vectors v JOIN alma_store s
-      ON s.tenant_id = v.tenant_id AND s.ns_path = v.ns_path AND s.key = v.key
-    WHERE v.dims = {dims} AND v.tenant_id = %(tenant)s AND {vwhere} AND {where}
-      AND (SELECT count(*) FROM cand) <= %(exact_max)s::bigint
-    ORDER BY dist
-    LIMIT %(k)s
-), vec_ann AS (
-    SELECT v.ns_path, v.key, v.embedding::vector({dims}) <=> %(qvec)s::vector({dims}) AS dist
-    FROM alma_store_vectors v JOIN alma_store s
-      ON s.tenant_id = v.tenant_id AND s.ns_path = v.ns_path AND s.key = v.key
-    WHERE v.dims = {dims} AND v.tenant_id = %(tenant)s AND {where}
-      AND (SELECT count(*) FROM cand) > %(exact_max)s::bigint
-    ORDER BY v.embedding::vector({dims}) <=> %(qvec)s::vector({dims})
-    LIMIT %(k)s
-), vec AS (
-    SELECT ns_path, key, row_number() OVER (ORDER BY min(dist), ns_path, key) AS rank,
-           1 - min(dist) AS similarity
-    FROM (SELECT * FROM vec_exact UNION ALL SELECT * FROM vec_ann) AS both_
-    GROUP BY ns_path, key
-)"""
-
-# MATERIALIZED: the page is cut before values are fetched, and the join back to
-# alma_store is then a primary-key lookup per result.
-_FUSE_HYBRID = """
-ranked AS MATERIALIZED (
-    SELECT ns_path, key,
-           coalesce(1.0 / (%(rrf_k)s + vec.rank), 0) + coalesce(1.0 / (%(rrf_k)s + fts.rank), 0)
-               AS score,
-           vec.similarity
-    FROM vec FULL JOIN fts USING (ns_path, key)
-    ORDER BY score DESC, ns_path, key
-    LIMIT %(limit)s OFFSET %(offset)s
-)"""
-
-_FUSE_TEXT = """
-ranked AS MATERIALIZED (
-    SELECT ns_path, key, 1.0 / (%(rrf_k)s + fts.rank) AS score, NULL::float8 AS similarity
-    FROM fts
-    ORDER BY score DESC, ns_path, key
-    LIMIT %(limit)s OFFSET %(offset)s
-)"""
-
-_PAGE = """
-, page AS (
-    SELECT s.ns_path, s.key, s.value, s.created_at, s.updated_at, r.score::float8 AS score,
-           r.similarity::float8 AS similarity
-    FROM ranked r JOIN alma_store s
-      ON s.tenant_id = %(tenant)s AND s.ns_path = r.ns_path AND s.key = r.key
-){refresh}
-SELECT ns_path, key, value, created_at, updated_at, score, similarity FROM page
-ORDER BY score DESC, ns_path, key
-"""
-
-
-def tsquery_text(query: str) -> str | None:
-    """`'w1' | 'w2'` for the words of `query` (None if it has none); words are `\\w+`, so
-    they hold no quote or operator."""
-    words = dict.fromkeys(re.findall(r"\w+", query.lower()))
-    return " | ".join(f"'{w}'" for w in words) or None
-
 
 def search_plain(where: str, refresh: bool) -> str:
     """A search without a query: newest first."""
     return SEARCH_PLAIN.format(where=where, refresh=REFRESH_FOUND if refresh else "")
-
-
-def search_ranked(where: str, dims: int | None, refresh: bool, vwhere: str = "TRUE") -> str:
-    """A query search in one statement: full text alone (`dims=None`) or hybrid, full
-    text and vector ranks fused by reciprocal rank fusion. `vwhere` restricts the vector
-    rows (`v.`) by namespace, so the exact branch reads a key range."""
-    if dims is None:
-        body = "WITH" + _FTS + "," + _FUSE_TEXT
-    else:
-        body = "WITH" + _FTS + "," + _VEC + "," + _FUSE_HYBRID
-    text = body + _PAGE.format(refresh=REFRESH_FOUND if refresh else "")
-    text = text.replace("{vwhere}", vwhere).replace("{where}", where)
-    return text.replace("{dims}", str(int(dims or 0)))
 
 
 LIST_NAMESPACES = f"""
@@ -234,13 +132,16 @@ WHERE s.tenant_id = %(tenant)s AND s.ns_path = d.ns AND s.key = d.key
 """
 
 UPSERT = """
-INSERT INTO alma_store AS s (tenant_id, ns_path, key, value, search_text, ttl_minutes, expires_at)
-SELECT %(tenant)s, u.ns, u.key, u.value, u.text, u.ttl, now() + u.ttl * interval '1 minute'
+INSERT INTO alma_store AS s (tenant_id, ns_path, key, value, search_text, tsv, ttl_minutes,
+                              expires_at)
+SELECT %(tenant)s, u.ns, u.key, u.value, u.text, to_tsvector(%(tscfg)s::regconfig, u.text), u.ttl,
+       now() + u.ttl * interval '1 minute'
 FROM unnest(%(ns)s::text[], %(keys)s::text[], %(values)s::text[]::jsonb[], %(texts)s::text[],
             %(ttls)s::float8[]) AS u(ns, key, value, text, ttl)
 ON CONFLICT (tenant_id, ns_path, key) DO UPDATE SET
     value = excluded.value,
     search_text = excluded.search_text,
+    tsv = excluded.tsv,
     ttl_minutes = excluded.ttl_minutes,
     expires_at = excluded.expires_at,
     updated_at = now(),
@@ -256,29 +157,15 @@ WHERE v.tenant_id = %(tenant)s AND v.ns_path = d.ns AND v.key = d.key
 """
 
 INSERT_VECTORS = """
-INSERT INTO alma_store_vectors (tenant_id, ns_path, key, field, dims, embedding)
-SELECT %(tenant)s, u.ns, u.key, u.field, %(dims)s, u.vec::vector
+INSERT INTO alma_store_vectors (tenant_id, ns_path, key, field, dims, embedding, half)
+SELECT %(tenant)s, u.ns, u.key, u.field, %(dims)s,
+       CASE WHEN NOT %(half)s THEN u.vec::vector END, CASE WHEN %(half)s THEN u.vec::halfvec END
 FROM unnest(%(ns)s::text[], %(keys)s::text[], %(fields)s::text[], %(vecs)s::text[])
      AS u(ns, key, field, vec)
 ON CONFLICT (tenant_id, ns_path, key, field) DO UPDATE SET
-    dims = excluded.dims, embedding = excluded.embedding
+    dims = excluded.dims, embedding = excluded.embedding, half = excluded.half
 """
 
 SWEEP = "SELECT alma_store_sweep()"
 
 LIST_TENANTS = "SELECT DISTINCT tenant_id FROM alma_store ORDER BY tenant_id"
-
-
-HNSW_MAX_DIMS = 2000  # pgvector's limit for HNSW on `vector`
-
-
-def hnsw_index(dims: int) -> str | None:
-    """The partial HNSW index for embeddings of `dims` dimensions (run by `setup()`);
-    None above pgvector's HNSW limit, where searches stay exact."""
-    d = int(dims)
-    if d > HNSW_MAX_DIMS:
-        return None
-    return (
-        f"CREATE INDEX IF NOT EXISTS alma_store_vectors_hnsw_{d} ON alma_store_vectors "
-        f"USING hnsw ((embedding::vector({d})) vector_cosine_ops) WHERE dims = {d}"
-    )

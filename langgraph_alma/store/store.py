@@ -141,6 +141,8 @@ class _AlmaStoreBase(BaseStore):
         exact_search_max: int = DEFAULT_EXACT_SEARCH_MAX,
         admin_url: str | None = None,
         read: Any = None,
+        text_config: str | None = None,
+        text_weight: float | None = None,
     ) -> None:
         """`conn`: a connection (autocommit) or a pool. `pipe` and `deserializer` are
         PostgresStore's: `pipe` is not needed (each batch is already one pipeline, one
@@ -170,6 +172,8 @@ class _AlmaStoreBase(BaseStore):
             max_value_bytes=max_value_bytes,
             exact_search_max=exact_search_max,
             limits=StoreLimits.from_settings(settings),
+            text_config=text_config,
+            text_weight=text_weight,
         )
         self._init_shell(settings.store_batch_max_ops)
 
@@ -284,6 +288,8 @@ class AlmaStore(_AlmaStoreBase):
         admin_url: str | None = None,
         exact_search_max: int = DEFAULT_EXACT_SEARCH_MAX,
         read_url: str | None = None,
+        text_config: str | None = None,
+        text_weight: float | None = None,
     ) -> Iterator[AlmaStore]:
         """A store on a new pool; with no URL, on `ALMA_DATABASE_URL` or the embedded
         server. `privileged=True` connects as the admin role. LangGraph's `pool_config`
@@ -302,7 +308,8 @@ class AlmaStore(_AlmaStoreBase):
             store = cls(
                 pool, index=index, ttl=ttl, tenant_id=tenant_id, privileged=privileged,
                 exact_search_max=exact_search_max,
-                admin_url=admin, read=replica,
+                admin_url=admin, read=replica, text_config=text_config,
+                text_weight=text_weight,
             )  # fmt: skip
             try:
                 yield store
@@ -475,6 +482,8 @@ class AsyncAlmaStore(_AlmaStoreBase):
         admin_url: str | None = None,
         exact_search_max: int = DEFAULT_EXACT_SEARCH_MAX,
         read_url: str | None = None,
+        text_config: str | None = None,
+        text_weight: float | None = None,
     ) -> AsyncIterator[AsyncAlmaStore]:
         """An async store on a new pool (see `AlmaStore.from_conn_string`, `read_url`
         included)."""
@@ -495,7 +504,8 @@ class AsyncAlmaStore(_AlmaStoreBase):
             store = cls(
                 pool, index=index, ttl=ttl, tenant_id=tenant_id, privileged=privileged,
                 exact_search_max=exact_search_max,
-                admin_url=admin, read=replica,
+                admin_url=admin, read=replica, text_config=text_config,
+                text_weight=text_weight,
             )  # fmt: skip
             try:
                 yield store

@@ -41,7 +41,7 @@ def test_bad_filters_raise(bad: dict) -> None:
 
 
 def test_tsquery_text_holds_only_quoted_words() -> None:
-    from langgraph_alma.store._sql import tsquery_text
+    from langgraph_alma.store._search import tsquery_text
 
     assert tsquery_text("Don't  stop: ZX-4471!") == "'don' | 't' | 'stop' | 'zx' | '4471'"
     assert tsquery_text("?! --") is None

@@ -1,0 +1,305 @@
+"""Retrieval quality of AlmaStore search on a deterministic labelled corpus.
+
+    python bench/retrieval_bench.py                 # 60 conversations, embedded server
+    python bench/retrieval_bench.py --users 200     # more
+    python bench/retrieval_bench.py --weights 0.3 0.5 0.7   # sweep the text weight
+
+Each simulated user has a conversation of ~50 turns (user and assistant) stored one turn
+per item under `("conv", user)`. A few user turns state facts ("I finally adopted a beagle
+and named it Biscuit"); the assistant echoes their words in later turns and chit-chat
+shares the common ones, so lexical matching has distractors. Each fact gets a question
+that paraphrases it ("What did I call my new puppy?"; half the time the question keeps
+the statement's word instead: "...my new beagle?"); its answer is the fact's turn.
+Reported per setup: recall@1/5/10 and MRR of that turn among `search(("conv", user),
+query=question)` results. Setups: full text alone (`english`, stemming and stop words;
+`simple`, neither), vector alone (`text_weight=0`), and fused (the default weight), with
+two embedders: `hashing:256` (the offline default, lexical overlap only: weak) and
+`concept` (the same hashing after folding the generator's synonyms into one concept: a
+stand-in for a semantic model, strong). A regression guard, not a target.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import re
+import tempfile
+import uuid
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+from langchain_core.embeddings import Embeddings
+from langgraph.store.base import PutOp
+
+from langgraph_alma import AlmaStore
+from langgraph_alma.embeddings import HashingEmbeddings
+from langgraph_alma.migrations import migrate
+
+# Each fact: a statement, a question that paraphrases it, and the slots both use. A slot
+# value is (word in the statement, word in the question): the question rarely repeats it.
+FACTS: list[dict[str, Any]] = [
+    {
+        "say": "I finally adopted a {animal} and named it {name}.",
+        "ask": "What did I call my new {animal_q}?",
+        "slots": {
+            "animal": [("beagle", "puppy"), ("kitten", "cat"), ("parrot", "bird")],
+            "name": [("Biscuit", None), ("Mochi", None), ("Pepper", None)],
+        },
+    },
+    {
+        "say": "My {relative} just moved to {city} for a new job.",
+        "ask": "Which city does my {relative_q} live in these days?",
+        "slots": {
+            "relative": [("sister", "sibling"), ("brother", "sibling"), ("aunt", "relative")],
+            "city": [("Lisbon", None), ("Osaka", None), ("Denver", None)],
+        },
+    },
+    {
+        "say": "I have been practising the {instrument} every evening after dinner.",
+        "ask": "Which musical {instrument_q} am I learning to play?",
+        "slots": {
+            "instrument": [
+                ("cello", "instrument"),
+                ("violin", "instrument"),
+                ("trumpet", "instrument"),
+            ]
+        },
+    },
+    {
+        "say": "I work as a {job} at a small firm downtown.",
+        "ask": "What is my {job_q}?",
+        "slots": {
+            "job": [
+                ("nurse", "occupation"),
+                ("carpenter", "occupation"),
+                ("accountant", "profession"),
+            ]
+        },
+    },
+    {
+        "say": "Next month we are flying to {country} for our vacation.",
+        "ask": "Where am I travelling for the upcoming {trip_q}?",
+        "slots": {
+            "country": [("Peru", None), ("Norway", None), ("Vietnam", None)],
+            "trip": [("vacation", "holiday")],
+        },
+    },
+    {
+        "say": "I am allergic to {food}, so I always check the menu.",
+        "ask": "Which {food_q} gives me an allergic reaction?",
+        "slots": {"food": [("peanuts", "food"), ("shellfish", "food"), ("gluten", "ingredient")]},
+    },
+    {
+        "say": "I bought a used {brand} hatchback last week.",
+        "ask": "What kind of {car_q} did I purchase recently?",
+        "slots": {
+            "brand": [("Toyota", None), ("Honda", None), ("Volvo", None)],
+            "car": [("hatchback", "automobile")],
+        },
+    },
+    {
+        "say": "My daughter turns {age} on {month} the {day}.",
+        "ask": "When is my {kid_q}'s birthday?",
+        "slots": {
+            "age": [("seven", None), ("nine", None)],
+            "month": [("March", None), ("July", None), ("October", None)],
+            "day": [("fourth", None), ("twelfth", None)],
+            "kid": [("daughter", "kid")],
+        },
+    },
+]
+# The "meaning" a semantic model would give: each question word and its statement word
+# fold to one concept (and common paraphrases with them).
+CONCEPTS = {
+    "puppy": "dog",
+    "beagle": "dog",
+    "kitten": "cat",
+    "parrot": "bird",
+    "sibling": "sibling",
+    "sister": "sibling",
+    "brother": "sibling",
+    "aunt": "relative",
+    "instrument": "instrument",
+    "cello": "instrument",
+    "violin": "instrument",
+    "trumpet": "instrument",
+    "practising": "learn",
+    "learning": "learn",
+    "occupation": "job",
+    "profession": "job",
+    "nurse": "job",
+    "carpenter": "job",
+    "accountant": "job",
+    "work": "job",
+    "holiday": "vacation",
+    "travelling": "fly",
+    "flying": "fly",
+    "food": "food",
+    "peanuts": "food",
+    "shellfish": "food",
+    "gluten": "food",
+    "ingredient": "food",
+    "allergic": "allergy",
+    "automobile": "car",
+    "hatchback": "car",
+    "purchase": "buy",
+    "bought": "buy",
+    "kid": "child",
+    "daughter": "child",
+    "birthday": "birthday",
+    "turns": "birthday",
+    "moved": "live",
+    "live": "live",
+    "named": "name",
+    "call": "name",
+}
+CHATTER = [
+    "What do you think about the weather this week?",
+    "I had a long day at work and I am tired.",
+    "Can you recommend a good book to read?",
+    "We went to the park with the family on Sunday.",
+    "I need to plan my week better, any tips?",
+    "Thanks, that is really helpful!",
+    "What should I cook for dinner tonight?",
+    "My new phone keeps running out of battery.",
+    "I watched a great movie last night.",
+    "How do I stay motivated to exercise?",
+    "Our neighbours are renovating their house, so noisy.",
+    "I want to learn something new this year.",
+]
+REPLIES = [
+    "That sounds great! Tell me more about the {w}.",
+    "Good to know about the {w}. I will remember that.",
+    "Interesting, how do you feel about the {w}?",
+    "Here are a few ideas related to {w} you might like.",
+]
+_WORD = re.compile(r"[A-Za-z]+")
+
+
+class ConceptEmbeddings(Embeddings):
+    """Hashing embeddings after folding `CONCEPTS`: a deterministic stand-in for a
+    semantic embedder that knows the corpus's paraphrases."""
+
+    def __init__(self, dims: int = 256) -> None:
+        self.inner = HashingEmbeddings(dims)
+
+    def _fold(self, text: str) -> str:
+        return " ".join(CONCEPTS.get(w.lower(), w.lower()) for w in _WORD.findall(text))
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.inner.embed_query(self._fold(text))
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return [self.embed_query(t) for t in texts]
+
+
+def corpus(users: int, seed: int = 5) -> tuple[list[PutOp], list[tuple[str, str, str]]]:
+    """(puts, questions as (user, question, answer key))."""
+    rng = random.Random(seed)
+    puts: list[PutOp] = []
+    questions: list[tuple[str, str, str]] = []
+    for u in range(users):
+        user = f"user{u:04d}"
+        turns: list[str] = []
+        facts = rng.sample(FACTS, 5)
+        answers: list[tuple[int, str]] = []
+        for fact in facts:
+            chosen = {slot: rng.choice(values) for slot, values in fact["slots"].items()}
+            say = fact["say"].format(**{s: v[0] for s, v in chosen.items()})
+            # half the time a question keeps the statement's own word
+            ask = fact["ask"].format(
+                **{f"{s}_q": (v[1] if v[1] and rng.random() < 0.5 else v[0])
+                   for s, v in chosen.items()},
+                **{s: v[0] for s, v in chosen.items()},
+            )  # fmt: skip
+            for _ in range(rng.randint(3, 8)):
+                turns.append(rng.choice(CHATTER))
+                turns.append(rng.choice(REPLIES).format(w=rng.choice(["week", "plan", "idea"])))
+            answers.append((len(turns), ask))
+            turns.append(say)
+            for _ in range(rng.randint(1, 3)):  # the assistant echoes the fact's words
+                word = rng.choice([v[0] for v in chosen.values()])
+                turns.append(rng.choice(REPLIES).format(w=word))
+        for i, text in enumerate(turns):
+            role = "user" if i % 2 == 0 or i in {a for a, _ in answers} else "assistant"
+            puts.append(PutOp(("conv", user), f"t{i:03d}", {"role": role, "text": text}))
+        questions += [(user, ask, f"t{i:03d}") for i, ask in answers]
+    return puts, questions
+
+
+def evaluate(store: AlmaStore, questions: list[tuple[str, str, str]]) -> dict[str, float]:
+    ranks: list[int | None] = []
+    for user, question, answer in questions:
+        found = [i.key for i in store.search(("conv", user), query=question, limit=10)]
+        ranks.append(found.index(answer) + 1 if answer in found else None)
+    n = len(ranks)
+    out = {f"recall@{k}": sum(1 for r in ranks if r and r <= k) / n for k in (1, 5, 10)}
+    out["mrr"] = sum(1 / r for r in ranks if r) / n
+    return {k: round(v, 3) for k, v in out.items()}
+
+
+def _with_db(url: str, name: str) -> str:
+    return urlunsplit(urlsplit(url)._replace(path="/" + name))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--users", type=int, default=60)
+    parser.add_argument("--weights", type=float, nargs="*", help="text weights to sweep")
+    parser.add_argument("--admin-url", help="superuser URL; default: a temp embedded server")
+    args = parser.parse_args()
+
+    server = None
+    if args.admin_url:
+        admin_url = args.admin_url
+    else:
+        from langgraph_alma.db.embedded import start_embedded
+
+        server = start_embedded(Path(tempfile.mkdtemp(prefix="alma-rbench-")) / "pgdata")
+        admin_url = server.admin_url
+    name = f"alma_rbench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = _with_db(admin_url, name)
+    puts, questions = corpus(args.users)
+    report: dict[str, Any] = {"users": args.users, "items": len(puts), "questions": len(questions)}
+    embedders = {"hashing:256": HashingEmbeddings(256), "concept": ConceptEmbeddings(256)}
+    try:
+        with psycopg.connect(url, autocommit=True) as conn:
+            migrate(conn)
+        for config in ("english", "simple"):
+            tenant = f"bench-{config}"
+            with AlmaStore.from_conn_string(url, tenant_id=tenant, text_config=config) as store:
+                store.batch(puts)
+                report[f"text {config}"] = evaluate(store, questions)
+            for label, embedder in embedders.items():
+                index = {"dims": 256, "embed": embedder, "fields": ["text"], "ann": "exact"}
+                tenant = f"bench-{config}-{label}"
+                with AlmaStore.from_conn_string(
+                    url, tenant_id=tenant, index=index, text_config=config
+                ) as store:
+                    for i in range(0, len(puts), 500):
+                        store.batch(puts[i : i + 500])
+                    weights = [0.0, *(args.weights or [store._core.text_weight])]
+                    for w in weights:
+                        store._core.text_weight = w
+                        kind = "vector" if w == 0 else f"fused w={w}"
+                        report[f"{kind} {label} {config}"] = evaluate(store, questions)
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if server is not None:
+            server.stop()
+    print(json.dumps(report))
+    print(f"\n{'setup':36} {'R@1':>6} {'R@5':>6} {'R@10':>6} {'MRR':>6}")
+    for key, m in report.items():
+        if isinstance(m, dict):
+            cells = " ".join(f"{m[c]:>6}" for c in ("recall@1", "recall@5", "recall@10", "mrr"))
+            print(f"{key:36} {cells}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,309 @@
+"""The query search of AlmaStore: its statement and the pure pieces it is built from.
+
+A query search is one statement with up to three parts:
+
+- **lexical**: the items of the searched prefix (and filter) whose `tsvector` matches any
+  word of the query, reduced by the store's text search configuration (`english` by
+  default: stemmed, stop words dropped), ranked by BM25. Document frequencies and the
+  collection size are counted within the tenant, prefix and filter of the search (the
+  snapshot the statement reads, so always consistent with the data; the collection size is
+  counted up to `BM25_N_CAP` rows, which bounds its cost); document length is the number
+  of distinct lexemes.
+- **vector**: the nearest vectors for the index's `distance_type`, exactly over a small
+  filtered candidate set, else through the HNSW index with pgvector's iterative scan.
+- **fusion**: every candidate gets its similarity (`1 - cosine distance`, the inner
+  product, or the negative L2 distance, as LangGraph's stores define `score`) and its
+  lexical strength `t` in [0, 1] (its BM25 over the query's best). Its score is
+  `sim + text_weight * t * (ceiling - sim)`: a vector-only hit scores exactly its
+  similarity; a lexical hit moves toward the similarity ceiling (1 for cosine and inner
+  product of unit vectors, 0 for L2) by a share of the remaining gap, so every score stays
+  in the similarity range, higher is better, and lexical evidence never lowers a score.
+  A lexical hit without a vector takes the lowest similarity of the candidates as its own.
+
+Items the query finds nothing for are still results (a query orders, it never removes):
+after the ranked ones, newest first, with `score` their similarity (None without one).
+"""
+
+from __future__ import annotations
+
+import re
+
+from langgraph_alma.errors import ConfigError
+
+DISTANCE_TYPES = ("cosine", "l2", "inner_product")
+VECTOR_TYPES = ("vector", "halfvec")
+HNSW_MAX_DIMS = {"vector": 2000, "halfvec": 4000}  # pgvector's limits for HNSW
+DEFAULT_TEXT_WEIGHT = 0.7
+BM25_K1 = 1.2
+BM25_B = 0.75
+BM25_N_CAP = 10_000
+BM25_MAX_DF = 2_000  # words in more items do not bring candidates (see _LEXICAL)
+_CONFIG_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?")
+_WORD = re.compile(r"[^\W_]+")
+
+
+def check_text_config(name: str) -> str:
+    """A text search configuration name (`english`, `simple`, `pg_catalog.french`...);
+    it is sent as a bound parameter, this only rejects what cannot be one."""
+    if not isinstance(name, str) or not _CONFIG_NAME.fullmatch(name):
+        raise ConfigError(f"bad text search configuration {name!r}: use a name like 'english'")
+    return name
+
+
+def tsquery_text(query: str) -> str | None:
+    """`'w1' | 'w2'` for the words of `query` (None if it has none). Words are letters
+    and digits only, so they hold no quote or operator; `to_tsquery` then reduces each
+    with the text search configuration (stems it, drops it if it is a stop word)."""
+    words = dict.fromkeys(_WORD.findall(query.lower()))
+    return " | ".join(f"'{w}'" for w in words) or None
+
+
+def query_words(query: str) -> str:
+    """The query's words separated by spaces, for `to_tsvector` (the query lexemes)."""
+    return " ".join(dict.fromkeys(_WORD.findall(query.lower())))
+
+
+# -- vectors -------------------------------------------------------------------------
+
+# Per distance type: the exact function (not an operator, which keeps HNSW out of the
+# exact branch), the index operator, the similarity of a distance `d`, and the ceiling
+# of the similarity range (fusion moves lexical hits toward it).
+_DISTANCE = {
+    "cosine": ("cosine_distance({a}, {b})", "{a} <=> {b}", "1 - {d}", "1.0"),
+    "l2": ("l2_distance({a}, {b})", "{a} <-> {b}", "-({d})", "0.0"),
+    "inner_product": (
+        "(-inner_product({a}, {b}))",
+        "{a} <#> {b}",
+        "-({d})",
+        "greatest(1.0, {max})",
+    ),
+}
+_OPS = {"cosine": "cosine_ops", "l2": "l2_ops", "inner_product": "ip_ops"}
+COLUMN = {"vector": "embedding", "halfvec": "half"}
+
+
+def vector_column(vector_type: str, dims: int, alias: str = "v") -> str:
+    return f"{alias}.{COLUMN[vector_type]}::{vector_type}({int(dims)})"
+
+
+def hnsw_index(
+    dims: int, vector_type: str = "vector", distance_type: str = "cosine",
+    m: int | None = None, ef_construction: int | None = None,
+) -> str | None:  # fmt: skip
+    """The partial HNSW index for vectors of `dims` dimensions (run by `setup()`); None
+    above pgvector's HNSW limit, where searches stay exact. Built from integers and fixed
+    names only."""
+    d = int(dims)
+    if d > HNSW_MAX_DIMS[vector_type]:
+        return None
+    name = f"alma_store_vectors_hnsw_{d}"
+    if (vector_type, distance_type) != ("vector", "cosine"):
+        name += f"_{vector_type}_{distance_type}"
+    params = {"m": m, "ef_construction": ef_construction}
+    with_ = ", ".join(f"{k} = {int(v)}" for k, v in params.items() if v)
+    return (
+        f"CREATE INDEX IF NOT EXISTS {name} ON alma_store_vectors USING hnsw "
+        f"(({vector_column(vector_type, d, 'alma_store_vectors')[len('alma_store_vectors.') :]})"
+        f" {vector_type}_{_OPS[distance_type]})"
+        + (f" WITH ({with_})" if with_ else "")
+        + f" WHERE dims = {d}"
+    )
+
+
+# -- the statement -------------------------------------------------------------------
+
+_LEXICAL = """
+lexq AS MATERIALIZED (
+    SELECT to_tsquery(%(tscfg)s::regconfig, %(tsq)s) AS q,
+           tsvector_to_array(to_tsvector(%(tscfg)s::regconfig, %(qwords)s)) AS lexemes
+), lex_df AS MATERIALIZED (
+    SELECT d.lexeme, d.df::float8 AS df
+    FROM lexq, alma_store_text_df(lexq.lexemes, %(prefix)s, %(prefix_lo)s, %(prefix_hi)s) AS d
+), lex_pick AS MATERIALIZED (
+    -- candidates come from the selective words (in at most `max_df` items), or from the
+    -- rarest word when every word is common: bounded work, and an item holding only
+    -- common words would rank low anyway
+    SELECT array_to_string(array_agg(plainto_tsquery('simple', lexeme)::text), ' | ')::tsquery
+               AS q
+    FROM (SELECT lexeme, df, rank() OVER (ORDER BY df, lexeme) AS r FROM lex_df
+          WHERE df > 0) AS d
+    WHERE df <= %(max_df)s OR r = 1
+    HAVING count(*) > 0
+), lex_terms AS MATERIALIZED (
+    SELECT m.ns_path COLLATE "C" AS ns_path, m.key, t.lexeme,
+           cardinality(t.positions)::float8 AS tf, length(m.tsv)::float8 AS dl
+    FROM lexq, lex_pick,
+         alma_store_text_matches(lex_pick.q, %(prefix)s, %(prefix_lo)s, %(prefix_hi)s,
+                                 %(max_df)s) AS m,
+         unnest(m.tsv) AS t
+    WHERE t.lexeme = ANY (lexq.lexemes)
+), lex_stats AS MATERIALIZED (
+    SELECT (SELECT count(*) FROM (
+                SELECT 1 FROM alma_store s
+                WHERE s.tenant_id = %(tenant)s AND {prefix} LIMIT %(n_cap)s) AS c)::float8 AS n,
+           avg(dl) AS avgdl
+    FROM lex_terms
+    HAVING count(*) > 0
+), lex_idf AS MATERIALIZED (
+    SELECT f.lexeme,
+           greatest(ln(1 + (greatest(st.n, f.df) - f.df + 0.5) / (f.df + 0.5)), 1e-6) AS idf
+    FROM lex_df f CROSS JOIN lex_stats st
+), lex AS MATERIALIZED (
+    SELECT t.ns_path, t.key, sum(i.idf * t.tf * ({k1} + 1)
+               / (t.tf + {k1} * (1 - {b} + {b} * t.dl / greatest(st.avgdl, 1)))) AS bm25
+    FROM lex_terms t JOIN lex_idf i USING (lexeme) CROSS JOIN lex_stats st
+    WHERE EXISTS (SELECT 1 FROM alma_store s
+                  WHERE s.tenant_id = %(tenant)s AND s.ns_path = t.ns_path AND s.key = t.key
+                    AND {where})
+    GROUP BY t.ns_path, t.key
+    ORDER BY bm25 DESC, t.ns_path, t.key
+    LIMIT %(k)s
+), lex_top AS (
+    -- the share of the query's information (the idf of all its words) an item matches
+    SELECT ns_path, key, least(1.0, bm25 / (SELECT sum(idf) FROM lex_idf)) AS t FROM lex
+)"""
+
+# When the filtered candidate set is small, rank it exactly (full recall): both tables
+# are read as ranges of their primary keys and joined. The set is counted (up to the
+# bound) on the filter when there is one, else on the prefix alone, which an index-only
+# scan of the primary key answers. Otherwise walk the HNSW index with
+# an iterative scan, which keeps returning rows until enough pass the filters.
+# `(SELECT n FROM gate)` is a one-time gate: PostgreSQL runs only the branch whose
+# gate is true.
+_VECTOR = """
+gate AS MATERIALIZED (
+    SELECT count(*) AS n FROM (
+        SELECT 1 FROM alma_store s WHERE s.tenant_id = %(tenant)s AND {gate}
+        LIMIT %(exact_max)s::bigint + 1) AS c
+), vec_exact AS (
+    SELECT v.ns_path, v.key, {exact} AS dist
+    FROM alma_store_vectors v JOIN alma_store s
+      ON s.tenant_id = v.tenant_id AND s.ns_path = v.ns_path AND s.key = v.key
+    WHERE v.dims = {dims} AND v.tenant_id = %(tenant)s AND {vwhere} AND {where}
+      AND {col} IS NOT NULL
+      AND (SELECT n FROM gate) <= %(exact_max)s::bigint
+    ORDER BY dist
+    LIMIT %(k)s
+), vec_ann AS (
+    SELECT v.ns_path, v.key, {op} AS dist
+    FROM alma_store_vectors v JOIN alma_store s
+      ON s.tenant_id = v.tenant_id AND s.ns_path = v.ns_path AND s.key = v.key
+    WHERE v.dims = {dims} AND v.tenant_id = %(tenant)s AND {where}
+      AND (SELECT n FROM gate) > %(exact_max)s::bigint
+    ORDER BY {op}
+    LIMIT %(k)s
+), vec AS (
+    SELECT ns_path, key, min(dist) AS dist
+    FROM (SELECT * FROM vec_exact UNION ALL SELECT * FROM vec_ann) AS both_
+    GROUP BY ns_path, key
+)"""
+
+# The best similarity of an item's vectors (one per embedded field), for items the
+# vector side did not return.
+_ITEM_DIST = """(SELECT min({exact}) FROM alma_store_vectors v
+      WHERE v.tenant_id = %(tenant)s AND v.ns_path = {alias}.ns_path AND v.key = {alias}.key
+        AND v.dims = {dims} AND {col} IS NOT NULL)"""
+
+_FUSE_HYBRID = """
+lex_vec AS (
+    SELECT l.ns_path, l.key, min({exact}) AS dist
+    FROM lex l JOIN alma_store_vectors v
+      ON v.tenant_id = %(tenant)s AND v.ns_path = l.ns_path AND v.key = l.key
+    WHERE v.dims = {dims} AND {col} IS NOT NULL
+    GROUP BY l.ns_path, l.key
+), pool AS MATERIALIZED (
+    SELECT ns_path, key, lex.t, {sim_of_dist} AS sim
+    FROM vec FULL JOIN lex_top lex USING (ns_path, key) LEFT JOIN lex_vec USING (ns_path, key)
+), ranked AS MATERIALIZED (
+    SELECT ns_path, key, sim, t,
+           coalesce(sim, min(sim) OVER (), {ceiling} - 1.0)
+             + %(text_weight)s * coalesce(t, 0)
+               * ({ceiling} - coalesce(sim, min(sim) OVER (), {ceiling} - 1.0)) AS score
+    FROM pool
+    ORDER BY score DESC, ns_path, key
+    LIMIT %(need)s
+)"""
+
+_FUSE_TEXT = """
+ranked AS MATERIALIZED (
+    SELECT ns_path, key, NULL::float8 AS sim, t, t AS score
+    FROM lex_top
+    ORDER BY score DESC, ns_path, key
+    LIMIT %(need)s
+)"""
+
+# Items the query found nothing for still follow, newest first (only looked up when the
+# ranked ones do not fill the page).
+_REST_AND_PAGE = """
+, rest AS (
+    SELECT s.ns_path, s.key, s.updated_at FROM alma_store s
+    WHERE s.tenant_id = %(tenant)s AND {where}
+      AND (SELECT count(*) FROM ranked) < %(need)s
+      AND NOT EXISTS (SELECT 1 FROM ranked r WHERE r.ns_path = s.ns_path AND r.key = s.key)
+    ORDER BY s.updated_at DESC, s.ns_path, s.key
+    LIMIT %(need)s
+), ordered AS MATERIALIZED (
+    SELECT ns_path, key, score, sim, t, NULL::timestamptz AS newest FROM ranked
+    UNION ALL
+    SELECT ns_path, key, NULL, NULL, NULL, updated_at FROM rest
+    ORDER BY newest DESC NULLS FIRST, score DESC, ns_path, key
+    LIMIT %(limit)s OFFSET %(offset)s
+), page AS (
+    SELECT s.ns_path, s.key, s.value, s.created_at, s.updated_at, o.newest, o.t,
+           coalesce(o.sim, {rest_sim}) AS sim, o.score
+    FROM ordered o JOIN alma_store s
+      ON s.tenant_id = %(tenant)s AND s.ns_path = o.ns_path AND s.key = o.key
+){refresh}
+SELECT ns_path, key, value, created_at, updated_at,
+       coalesce(score, sim)::float8 AS score, sim::float8 AS similarity, t::float8 AS text_score
+FROM page
+ORDER BY newest DESC NULLS FIRST, page.score DESC, ns_path, key
+"""
+
+
+def search_statement(
+    where: str,
+    prefix: str,
+    refresh: str,
+    *,
+    dims: int | None = None,
+    vector_type: str = "vector",
+    distance_type: str = "cosine",
+    vwhere: str = "TRUE",
+    filtered: bool = True,
+) -> str:
+    """A query search in one statement: lexical alone (`dims=None`) or hybrid.
+
+    `where` admits items (`s.`: liveness, prefix, filter); `prefix` is the prefix
+    condition alone (`s.`, the collection BM25 counts); `vwhere` restricts vector rows
+    (`v.`) by namespace, so the exact branch reads a key range; `filtered` says whether
+    `where` holds a filter; `refresh` is the TTL refresh CTE (or "")."""
+    lexical = _LEXICAL.replace("{k1}", str(BM25_K1)).replace("{b}", str(BM25_B))
+    if dims is None:
+        body = "WITH" + lexical + "," + _FUSE_TEXT
+        rest_sim = "NULL::float8"
+    else:
+        exact_t, op_t, sim_t, ceiling = _DISTANCE[distance_type]
+        col = vector_column(vector_type, dims)
+        qvec = f"%(qvec)s::{vector_type}({int(dims)})"
+        exact = exact_t.format(a=col, b=qvec)
+        item_dist = _ITEM_DIST.format(exact=exact, col=col, dims=int(dims), alias="{alias}")
+        vector = (
+            _VECTOR.replace("{exact}", exact)
+            .replace("{op}", op_t.format(a=col, b=qvec))
+            .replace("{col}", col)
+            .replace("{gate}", "{where}" if filtered else "{prefix}")
+        )
+        sim_of_dist = sim_t.format(d="coalesce(vec.dist, lex_vec.dist)")
+        fuse = (
+            _FUSE_HYBRID.replace("{sim_of_dist}", sim_of_dist)
+            .replace("{ceiling}", ceiling.format(max="max(sim) OVER ()"))
+            .replace("{exact}", exact)
+            .replace("{col}", col)
+        )
+        body = "WITH" + lexical + "," + vector + "," + fuse
+        rest_sim = sim_t.format(d=item_dist.format(alias="o"))
+        body = body.replace("{dims}", str(int(dims)))
+        rest_sim = rest_sim.replace("{dims}", str(int(dims)))
+    text = body + _REST_AND_PAGE.replace("{rest_sim}", rest_sim).replace("{refresh}", refresh)
+    return text.replace("{vwhere}", vwhere).replace("{prefix}", prefix).replace("{where}", where)
