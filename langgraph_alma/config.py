@@ -110,7 +110,8 @@ class Settings(BaseSettings):
     read_database_url: str | None = Field(
         default=None,
         description="A streaming replica (application role) for store reads that write "
-        "nothing; used once it shows the process's own writes, else the primary answers.",
+        "nothing and checkpoint history (`list`); used once it shows the process's own "
+        "writes, else the primary answers.",
     )
     store_max_depth: int = Field(
         default=100, gt=0, description="Deepest nesting of dicts/lists in a store value or filter."

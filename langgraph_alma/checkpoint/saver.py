@@ -14,7 +14,7 @@ import logging
 import random
 import threading
 import time
-from collections.abc import AsyncIterator, Collection, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import (
     AbstractAsyncContextManager,
     AbstractContextManager,
@@ -52,6 +52,7 @@ from langgraph_alma.db.borrow import aborrow, borrow
 from langgraph_alma.db.connect import connection_kwargs, resolve
 from langgraph_alma.db.loop import run_on_loop
 from langgraph_alma.db.plan import Plan, arun_plan, run_plan
+from langgraph_alma.db.replica import ReadRoute, StaleReplica, guarded, tracking
 from langgraph_alma.errors import AlmaError, ConfigError
 from langgraph_alma.migrations import amigrate, migrate
 
@@ -106,9 +107,13 @@ class _AlmaSaverBase(BaseCheckpointSaver[str]):
         settings: Settings | None = None,
         admin_url: str | None = None,
         ttl: ThreadTTL | Mapping[str, Any] | None = None,
+        read: Any = None,
     ) -> None:
         super().__init__(serde=serde)
         self.ttl = ThreadTTL.parse(ttl)
+        # A streaming replica for `list` (history), used once it shows this saver's own
+        # writes (`db.replica`); `get_tuple` always reads the primary.
+        self.read = ReadRoute(read) if read is not None else None
         settings = settings or get_settings()
         _check_tenant(tenant_id, allow_none=True)
         if isinstance(conn, psycopg.Connection | psycopg.AsyncConnection) and not conn.autocommit:
@@ -165,11 +170,11 @@ class _AlmaSaverBase(BaseCheckpointSaver[str]):
         new_versions: ChannelVersions,
     ) -> Plan[RunnableConfig]:
         plan = self._core.put(config, checkpoint, metadata, new_versions)
-        if self.ttl is None:
-            return plan
-        ttl, pinned = thread_ttl(self.ttl, config.get("configurable") or {})
-        tenant, thread = self._core.tenant(config), SaverCore.thread_of(config)
-        return touching(plan, tenant, thread, ttl, pinned)
+        if self.ttl is not None:
+            ttl, pinned = thread_ttl(self.ttl, config.get("configurable") or {})
+            tenant, thread = self._core.tenant(config), SaverCore.thread_of(config)
+            plan = touching(plan, tenant, thread, ttl, pinned)
+        return tracking(plan, self.read)
 
     def _writes_plan(
         self,
@@ -180,7 +185,7 @@ class _AlmaSaverBase(BaseCheckpointSaver[str]):
     ) -> Plan[None]:
         if self.ttl is not None:  # a run's bad thread_ttl is refused before any write
             thread_ttl(self.ttl, config.get("configurable") or {})
-        return self._core.put_writes(config, writes, task_id, task_path)
+        return tracking(self._core.put_writes(config, writes, task_id, task_path), self.read)
 
     def _sweep_chunks(self, pace: float) -> Iterator[int]:
         """Sizes of a sweep's transactions: `sweep_limit` threads in chunks."""
@@ -258,19 +263,26 @@ class AlmaSaver(_AlmaSaverBase):
         tenant_id: str | None = None,
         serde: SerializerProtocol | None = None,
         ttl: ThreadTTL | Mapping[str, Any] | None = None,
+        read_url: str | None = None,
     ) -> Iterator[AlmaSaver]:
         """A saver on a new pool of `pool_size` connections (default from settings);
         with no URL, on `ALMA_DATABASE_URL` or the embedded server. `pipeline` is
         accepted as PostgresSaver accepts it and changes nothing: each operation is
-        already one statement in one round trip."""
+        already one statement in one round trip. `read_url` (default
+        `ALMA_READ_DATABASE_URL`): a streaming replica for `list` (history)."""
         target = resolve(conn_string)
-        with ConnectionPool(
-            target.url,
-            min_size=1,
-            max_size=pool_size or get_settings().pool_max_size,
-            kwargs=connection_kwargs(),
-        ) as pool:
-            saver = cls(pool, tenant_id=tenant_id, serde=serde, admin_url=target.admin_url, ttl=ttl)
+        settings = get_settings()
+        read_url = read_url or settings.read_database_url
+        size = pool_size or settings.pool_max_size
+        kw = {"min_size": 1, "max_size": size, "kwargs": connection_kwargs()}
+        with (
+            ConnectionPool(target.url, **kw) as pool,
+            ConnectionPool(read_url, **kw) if read_url else contextlib.nullcontext() as replica,
+        ):
+            saver = cls(
+                pool, tenant_id=tenant_id, serde=serde, admin_url=target.admin_url, ttl=ttl,
+                read=replica,
+            )  # fmt: skip
             try:
                 yield saver
             finally:
@@ -292,6 +304,16 @@ class AlmaSaver(_AlmaSaverBase):
         with self._connection() as conn:
             return run_plan(conn, plan, transaction=transaction)
 
+    def _read(self, make: Callable[[], Plan[T]]) -> T:
+        """`make()`'s plan on the replica when it shows this saver's writes, else here."""
+        if self.read is not None:
+            try:
+                with borrow(self.read.source, self.read.lock, SaverClosed, "saver") as conn:
+                    return run_plan(conn, guarded(make(), self.read))
+            except (StaleReplica, psycopg.Error):
+                pass  # behind, or unreachable: the primary answers
+        return self._run(make())
+
     def get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
         return self._run(self._core.get_tuple(config))
 
@@ -303,7 +325,9 @@ class AlmaSaver(_AlmaSaverBase):
         before: RunnableConfig | None = None,
         limit: int | None = None,
     ) -> Iterator[CheckpointTuple]:
-        yield from self._run(self._core.list(config, filter=filter, before=before, limit=limit))
+        yield from self._read(
+            lambda: self._core.list(config, filter=filter, before=before, limit=limit)
+        )
 
     def put(
         self,
@@ -514,18 +538,25 @@ class AsyncAlmaSaver(_AlmaSaverBase):
         tenant_id: str | None = None,
         serde: SerializerProtocol | None = None,
         ttl: ThreadTTL | Mapping[str, Any] | None = None,
+        read_url: str | None = None,
     ) -> AsyncIterator[AsyncAlmaSaver]:
         """An async saver on a new pool (see `AlmaSaver.from_conn_string`, `pipeline`
-        included)."""
+        and `read_url` included)."""
         target = await asyncio.to_thread(resolve, conn_string)
-        async with AsyncConnectionPool(
-            target.url,
-            min_size=1,
-            max_size=pool_size or get_settings().pool_max_size,
-            kwargs=connection_kwargs(),
-            open=False,
-        ) as pool:
-            saver = cls(pool, tenant_id=tenant_id, serde=serde, admin_url=target.admin_url, ttl=ttl)
+        settings = await asyncio.to_thread(get_settings)
+        read_url = read_url or settings.read_database_url
+        size = pool_size or settings.pool_max_size
+        kw = {"min_size": 1, "max_size": size, "kwargs": connection_kwargs(), "open": False}
+        async with (
+            AsyncConnectionPool(target.url, **kw) as pool,
+            AsyncConnectionPool(read_url, **kw)
+            if read_url
+            else contextlib.nullcontext() as replica,
+        ):
+            saver = cls(
+                pool, tenant_id=tenant_id, serde=serde, admin_url=target.admin_url, ttl=ttl,
+                read=replica,
+            )  # fmt: skip
             try:
                 yield saver
             finally:
@@ -549,6 +580,16 @@ class AsyncAlmaSaver(_AlmaSaverBase):
         async with self._connection() as conn:
             return await arun_plan(conn, plan, transaction=transaction)
 
+    async def _aread(self, make: Callable[[], Plan[T]]) -> T:
+        """Async `AlmaSaver._read`."""
+        if self.read is not None:
+            try:
+                async with aborrow(self.read.source, self.read.lock, SaverClosed, "saver") as c:
+                    return await arun_plan(c, guarded(make(), self.read))
+            except (StaleReplica, psycopg.Error):
+                pass  # behind, or unreachable: the primary answers
+        return await self._arun(make())
+
     async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
         return await self._arun(self._core.get_tuple(config))
 
@@ -560,8 +601,10 @@ class AsyncAlmaSaver(_AlmaSaverBase):
         before: RunnableConfig | None = None,
         limit: int | None = None,
     ) -> AsyncIterator[CheckpointTuple]:
-        plan = self._core.list(config, filter=filter, before=before, limit=limit)
-        for item in await self._arun(plan):
+        found = await self._aread(
+            lambda: self._core.list(config, filter=filter, before=before, limit=limit)
+        )
+        for item in found:
             yield item
 
     async def aput(
@@ -693,8 +736,9 @@ class AsyncAlmaSaver(_AlmaSaverBase):
         before: RunnableConfig | None = None,
         limit: int | None = None,
     ) -> Iterator[CheckpointTuple]:
-        plan = self._core.list(config, filter=filter, before=before, limit=limit)
-        yield from self._sync(self._arun(plan))
+        yield from self._sync(
+            self._aread(lambda: self._core.list(config, filter=filter, before=before, limit=limit))
+        )
 
     def put(
         self,

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import operator
+from typing import Annotated, TypedDict
+
 import psycopg
 import pytest
+from langgraph.graph import START, StateGraph
 
 from langgraph_alma.db.plan import Sql, run_plan, set_tenant
 from langgraph_alma.db.replica import ReadRoute, StaleReplica, guarded, tracking
@@ -186,3 +190,72 @@ async def test_async_store_routes_reads_too(replicated: Replicated) -> None:
         replicated.wait_replayed()
         assert len(await store.asearch(("docs",), query="note", refresh_ttl=False)) == 10
         assert store.read.pending == []
+
+
+# -- AlmaSaver: history from the replica, never older than its own writes -------------
+
+
+class _Log(TypedDict):
+    log: Annotated[list[int], operator.add]
+
+
+def _chat(saver):
+    builder = StateGraph(_Log)
+    builder.add_node("step", lambda s: {"log": [len(s["log"])]})
+    builder.add_edge(START, "step")
+    return builder.compile(checkpointer=saver)
+
+
+def test_saver_history_right_after_writes_is_never_older(replicated: Replicated) -> None:
+    from langgraph_alma import AlmaSaver
+
+    primary, replica = _pools(replicated)
+    with primary, replica:
+        graph = _chat(AlmaSaver(primary, tenant_id="c1", read=replica))
+        cfg = {"configurable": {"thread_id": "chat"}}
+        for turn in range(1, 16):
+            graph.invoke({"log": []}, cfg)
+            history = list(graph.get_state_history(cfg))
+            assert history[0].values["log"] == list(range(turn))
+            assert len(history) == 3 * turn  # input, start and step checkpoints of a turn
+
+
+def test_saver_history_is_served_by_the_replica(replicated: Replicated) -> None:
+    from langgraph_alma import AlmaSaver
+
+    primary, replica = _pools(replicated)
+    with (
+        primary,
+        replica,
+        psycopg.connect(replicated.replica_admin, autocommit=True) as standby,
+    ):
+        writer = _chat(AlmaSaver(primary, tenant_id="c2"))
+        reader = AlmaSaver(primary, tenant_id="c2", read=replica)
+        cfg = {"configurable": {"thread_id": "t"}}
+        writer.invoke({"log": []}, cfg)
+        replicated.wait_replayed()
+        assert len(list(reader.list(cfg))) == 3
+        standby.execute("SELECT pg_wal_replay_pause()")
+        try:
+            writer.invoke({"log": []}, cfg)  # another saver's write: the replica lags
+            assert len(list(reader.list(cfg))) == 3  # served by the paused replica
+            assert reader.get_tuple(cfg).checkpoint["channel_values"]["log"] == [0, 1]
+        finally:
+            standby.execute("SELECT pg_wal_replay_resume()")
+        replicated.wait_replayed()
+        assert len(list(reader.list(cfg))) == 6
+
+
+async def test_async_saver_history_from_the_replica(replicated: Replicated) -> None:
+    from langgraph_alma import AsyncAlmaSaver
+
+    async with AsyncAlmaSaver.from_conn_string(
+        replicated.primary, tenant_id="c3", read_url=replicated.replica
+    ) as saver:
+        assert saver.read is not None
+        graph = _chat(saver)
+        cfg = {"configurable": {"thread_id": "a"}}
+        for turn in range(1, 6):
+            await graph.ainvoke({"log": []}, cfg)
+            history = [s async for s in graph.aget_state_history(cfg)]
+            assert len(history) == 3 * turn
