@@ -180,7 +180,7 @@ gate AS MATERIALIZED (
     FROM alma_store_vectors v JOIN alma_store s
       ON s.tenant_id = v.tenant_id AND s.ns_path = v.ns_path AND s.key = v.key
     WHERE v.dims = {dims} AND v.tenant_id = %(tenant)s AND {vwhere} AND {where}
-      AND {col} IS NOT NULL
+      AND {stored} IS NOT NULL
       AND (SELECT n FROM gate) <= %(exact_max)s::bigint
     ORDER BY dist
     LIMIT %(k)s
@@ -202,14 +202,14 @@ gate AS MATERIALIZED (
 # vector side did not return.
 _ITEM_DIST = """(SELECT min({exact}) FROM alma_store_vectors v
       WHERE v.tenant_id = %(tenant)s AND v.ns_path = {alias}.ns_path AND v.key = {alias}.key
-        AND v.dims = {dims} AND {col} IS NOT NULL)"""
+        AND v.dims = {dims} AND {stored} IS NOT NULL)"""
 
 _FUSE_HYBRID = """
 lex_vec AS (
     SELECT l.ns_path, l.key, min({exact}) AS dist
     FROM lex l JOIN alma_store_vectors v
       ON v.tenant_id = %(tenant)s AND v.ns_path = l.ns_path AND v.key = l.key
-    WHERE v.dims = {dims} AND {col} IS NOT NULL
+    WHERE v.dims = {dims} AND {stored} IS NOT NULL
     GROUP BY l.ns_path, l.key
 ), pool AS MATERIALIZED (
     SELECT ns_path, key, lex.t, {sim_of_dist} AS sim
@@ -286,12 +286,16 @@ def search_statement(
         exact_t, op_t, sim_t, ceiling = _DISTANCE[distance_type]
         col = vector_column(vector_type, dims)
         qvec = f"%(qvec)s::{vector_type}({int(dims)})"
-        exact = exact_t.format(a=col, b=qvec)
-        item_dist = _ITEM_DIST.format(exact=exact, col=col, dims=int(dims), alias="{alias}")
+        # The exact paths cast only rows of these dims, whatever order the planner
+        # evaluates quals in (a privileged search reads every tenant's rows, of any dims).
+        stored = f"v.{COLUMN[vector_type]}"
+        safe_col = f"(CASE WHEN v.dims = {int(dims)} THEN {stored} END)::{vector_type}({int(dims)})"
+        exact = exact_t.format(a=safe_col, b=qvec)
+        item_dist = _ITEM_DIST.format(exact=exact, stored=stored, dims=int(dims), alias="{alias}")
         vector = (
             _VECTOR.replace("{exact}", exact)
             .replace("{op}", op_t.format(a=col, b=qvec))
-            .replace("{col}", col)
+            .replace("{stored}", stored)
             .replace("{gate}", "{where}" if filtered else "{prefix}")
         )
         sim_of_dist = sim_t.format(d="coalesce(vec.dist, lex_vec.dist)")
@@ -299,7 +303,7 @@ def search_statement(
             _FUSE_HYBRID.replace("{sim_of_dist}", sim_of_dist)
             .replace("{ceiling}", ceiling.format(max="max(sim) OVER ()"))
             .replace("{exact}", exact)
-            .replace("{col}", col)
+            .replace("{stored}", stored)
         )
         body = "WITH" + lexical + "," + vector + "," + fuse
         rest_sim = sim_t.format(d=item_dist.format(alias="o"))

@@ -175,3 +175,34 @@ def test_global_scope_needs_a_privileged_store(make_alma, database, tenant, cloc
         found = admin.retrieve("zebra runbook", agent="ops", scope=RetrievalScope.GLOBAL, top_k=50)
     tenants = {k.tenant_id for k in found.domain_knowledge}
     assert {tenant + "-a", tenant + "-b"} <= tenants
+
+
+def test_global_scope_over_a_tenant_indexed_with_other_dims(
+    make_alma, pool, database, tenant, clock
+) -> None:
+    """A privileged GLOBAL retrieval reads every tenant, including one whose items were
+    embedded with another `dims`: they are skipped by the vector side, not cast (which
+    PostgreSQL refuses: "expected 256 dimensions, not 64")."""
+    from psycopg_pool import ConnectionPool
+
+    from langgraph_alma.alma import Alma
+    from langgraph_alma.db.connect import connection_kwargs
+    from langgraph_alma.embeddings import HashingEmbeddings
+    from langgraph_alma.memory import RetrievalScope
+    from langgraph_alma.store import AlmaStore
+    from tests.memory.conftest import INDEX
+
+    index64 = {"dims": 64, "embed": HashingEmbeddings(64)}
+    other = AlmaStore(pool, tenant_id=tenant + "-64", index=index64)
+    for i in range(10):
+        other.put(("docs", f"w{i}"), f"k{i}", {"text": f"zebra runbook note {i}", "n": i})
+    make_alma(tenant_id=tenant + "-a").add_domain_knowledge("ops", "infra", "zebra runbook")
+    with ConnectionPool(
+        database.admin_url, min_size=1, max_size=2, kwargs=connection_kwargs()
+    ) as admin_pool:
+        admin = Alma(
+            AlmaStore(admin_pool, index=INDEX, tenant_id=tenant + "-a", privileged=True),
+            clock=clock,
+        )
+        found = admin.retrieve("zebra runbook", agent="ops", scope=RetrievalScope.GLOBAL, top_k=50)
+    assert tenant + "-a" in {k.tenant_id for k in found.domain_knowledge}

@@ -231,3 +231,23 @@ def test_search_items_are_alma_search_items(istore: AlmaStore, ns) -> None:
     [item] = istore.search(ns, query="feline")
     assert isinstance(item, AlmaSearchItem) and item.rank == 1
     assert math.isclose(item.score, item.similarity)
+
+
+def test_a_search_skips_vectors_of_other_dims(pool, tenant) -> None:
+    """Items embedded by a store of another `dims` (an index changed, or a privileged
+    search over tenants indexed differently) are ranked without their vectors, never cast
+    to the wrong size (which PostgreSQL refuses)."""
+    from langgraph_alma import AlmaStore
+    from langgraph_alma.embeddings import HashingEmbeddings
+
+    small = AlmaStore(pool, tenant_id=tenant, index={"dims": 64, "embed": HashingEmbeddings(64)})
+    for i in range(30):
+        small.put(("mixed",), f"k{i}", {"text": f"zebra runbook step {i}"})
+        small.put(("mixed",), f"o{i}", {"text": f"unrelated note {i}"})  # the rest, unmatched
+    big = AlmaStore(pool, tenant_id=tenant, index={"dims": 256, "embed": HashingEmbeddings(256)})
+    big.put(("mixed",), "new", {"text": "zebra runbook, the new one"})
+    hits = big.search(("mixed",), query="zebra runbook", limit=100)
+    assert len(hits) == 61
+    by_key = {h.key: h for h in hits}
+    assert by_key["new"].similarity is not None  # the one item with a vector of these dims
+    assert by_key["k0"].similarity is None
