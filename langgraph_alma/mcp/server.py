@@ -13,7 +13,7 @@ from mcp.server.mcpserver import MCPServer
 
 from langgraph_alma.config import get_settings
 from langgraph_alma.db.embedded import serving
-from langgraph_alma.mcp import tools_memory, tools_work, tools_workflow
+from langgraph_alma.mcp import tools_admin, tools_memory, tools_work, tools_workflow
 from langgraph_alma.mcp._tooling import add_tools
 from langgraph_alma.mcp.domains import list_domains
 from langgraph_alma.mcp.http import BearerAuth, bind_address, check_bind, transport_security
@@ -46,6 +46,8 @@ def build_server(runtime: AlmaRuntime, transport: Transport = "stdio") -> MCPSer
         log_level="WARNING",
     )
     add_tools(server, runtime, TOOLS)
+    if runtime.privileged:  # thread retention across tenants: an operator's tool
+        add_tools(server, runtime, tools_admin.TOOLS)
 
     @server.resource(
         "alma://config",

@@ -96,3 +96,39 @@ async def test_a_privileged_server_acts_for_any_tenant(start_http: Any) -> None:
             )
         )
         assert [k["fact"] for k in found["domain_knowledge"]] == [SECRET]
+
+
+async def test_only_a_privileged_server_prunes_threads(start_http: Any, database: Any) -> None:
+    """`alma_prune_threads` exists on a privileged server only, shows (dry run) then
+    deletes a tenant's threads not written for a while, and leaves recent ones."""
+    import psycopg
+    from langchain_core.messages import HumanMessage
+
+    from langgraph_alma import AlmaSaver
+    from tests.cli.conftest import _chat_graph
+
+    tenant = new_tenant()
+    with AlmaSaver.from_conn_string(database.url, tenant_id=tenant) as saver:
+        graph = _chat_graph().compile(checkpointer=saver)
+        for thread in ("old", "recent"):
+            graph.invoke(
+                {"messages": [HumanMessage("hi")]}, {"configurable": {"thread_id": thread}}
+            )
+    with psycopg.connect(database.admin_url, autocommit=True) as conn:
+        conn.execute(
+            "UPDATE alma_checkpoints SET created_at = now() - interval '40 days' "
+            "WHERE tenant_id = %s AND thread_id = 'old'",
+            (tenant,),
+        )
+    async with start_http("--tenant", tenant).client() as client:
+        names = {t.name for t in (await client.list_tools()).tools}
+        assert "alma_prune_threads" not in names
+    async with start_http("--privileged", "--tenant", new_tenant()).client() as client:
+        args = {"older_than_days": 30, "tenant_id": tenant}
+        shown = payload(await client.call_tool("alma_prune_threads", args))
+        assert [t["thread_id"] for t in shown["threads"]] == ["old"] and shown["deleted"] == 0
+        done = payload(await client.call_tool("alma_prune_threads", {**args, "dry_run": False}))
+        assert done["deleted"] == 1
+    with AlmaSaver.from_conn_string(database.url, tenant_id=tenant) as saver:
+        assert list(saver.list({"configurable": {"thread_id": "old"}})) == []
+        assert list(saver.list({"configurable": {"thread_id": "recent"}}))
