@@ -96,7 +96,7 @@ def main() -> None:
     parser.add_argument("--sweep-limit", type=int, default=1000)
     parser.add_argument("--invokes", type=int, default=300)
     parser.add_argument(
-        "--pace", type=float, default=1.0, help="sweep_ttl(pace=): rest per unit of work"
+        "--pace", type=float, default=4.0, help="sweep_ttl(pace=): rest per unit of work"
     )
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()

@@ -7,7 +7,8 @@ for AlmaSaver, with its semantics.
   thread's own TTL with `configurable["thread_ttl"]` (minutes, or `"never"` to exempt it);
   it sticks to the thread until another run sets it again.
 - `sweep_ttl()` handles up to `sweep_limit` expired threads, in transactions of at most
-  `SWEEP_CHUNK` with a rest between them (live threads keep their speed); the threads are
+  `SWEEP_CHUNK` with a rest between them (`pace` times each one's duration, 4 by default:
+  live threads keep their speed); the threads are
   locked with `SKIP LOCKED`, so sweepers in several processes never take the
   same thread and never wait for a thread being written (its writer holds its row).
 

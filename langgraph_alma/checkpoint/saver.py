@@ -374,7 +374,7 @@ class AlmaSaver(_AlmaSaverBase):
         return self._run(self._core.delta_history(config, channels))
 
     def sweep_ttl(
-        self, *, all_tenants: bool = False, now: datetime | None = None, pace: float = 1.0
+        self, *, all_tenants: bool = False, now: datetime | None = None, pace: float = 4.0
     ) -> builtins.list[ExpiredThread]:
         """Apply the TTL strategy to up to `sweep_limit` expired threads of this saver's
         tenant (`all_tenants=True`: every tenant, on a role that bypasses row-level
@@ -652,7 +652,7 @@ class AsyncAlmaSaver(_AlmaSaverBase):
         return await self._arun(self._core.delta_history(config, channels))
 
     async def asweep_ttl(
-        self, *, all_tenants: bool = False, now: datetime | None = None, pace: float = 1.0
+        self, *, all_tenants: bool = False, now: datetime | None = None, pace: float = 4.0
     ) -> builtins.list[ExpiredThread]:
         """Async `AlmaSaver.sweep_ttl`."""
         done: builtins.list[ExpiredThread] = []
@@ -776,7 +776,7 @@ class AsyncAlmaSaver(_AlmaSaverBase):
         return self._sync(self.aget_delta_channel_history(config=config, channels=channels))
 
     def sweep_ttl(
-        self, *, all_tenants: bool = False, now: datetime | None = None, pace: float = 1.0
+        self, *, all_tenants: bool = False, now: datetime | None = None, pace: float = 4.0
     ) -> builtins.list[ExpiredThread]:
         """Sync `asweep_ttl`, from a thread other than the event loop's."""
         return self._sync(self.asweep_ttl(all_tenants=all_tenants, now=now, pace=pace))
