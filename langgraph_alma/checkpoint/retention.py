@@ -26,7 +26,7 @@ from datetime import datetime
 from typing import Any, Literal, TypeVar
 
 from langgraph_alma.checkpoint import _sql
-from langgraph_alma.db.plan import Plan, Sql, set_tenant
+from langgraph_alma.db.plan import Plan, Sql, set_tenant, spliced
 from langgraph_alma.errors import ConfigError
 
 T = TypeVar("T")
@@ -163,25 +163,9 @@ def thread_ttl(ttl: ThreadTTL, configurable: Mapping[str, Any]) -> tuple[float |
 
 def touching(plan: Plan[T], tenant: str, thread: str, ttl: float | None, pinned: bool) -> Plan[T]:
     """`plan` (a checkpoint write) with the thread's row upserted first, in each batch."""
-    head = [set_tenant(tenant), Sql(TOUCH, {"tenant": tenant, "thread": thread, "ttl": ttl,
-                                            "pinned": pinned})]  # fmt: skip
-    try:
-        batch = next(plan)
-    except StopIteration as done:
-        return done.value
-    while True:
-        try:
-            results = yield [*head, *batch]
-        except Exception as exc:  # the driver throws errors in: the inner plan may answer
-            try:
-                batch = plan.throw(exc)
-            except StopIteration as done:
-                return done.value
-            continue
-        try:
-            batch = plan.send(results[len(head) :])
-        except StopIteration as done:
-            return done.value
+    params = {"tenant": tenant, "thread": thread, "ttl": ttl, "pinned": pinned}
+    head = [set_tenant(tenant), Sql(TOUCH, params)]
+    return spliced(plan, lambda batch: (0, head))
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ was opened with (LangGraph's documentation opens them with `row_factory=dict_row
 
 from __future__ import annotations
 
-from collections.abc import Generator, Mapping, Sequence
+from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -50,6 +50,41 @@ def set_tenant(tenant_id: str) -> Sql:
     """The statement that makes row-level security act for `tenant_id` until the
     end of the current transaction (a pipeline batch is one implicit transaction)."""
     return Sql("SELECT " + SET_TENANT, {"tenant": tenant_id})
+
+
+def spliced(
+    plan: Plan[T],
+    extra: Callable[[Batch], tuple[int, Sequence[Sql]]],
+    seen: Callable[[list[Rows | None]], None] | None = None,
+) -> Plan[T]:
+    """`plan` with statements added to each of its batches, in the same round trip:
+    `extra(batch)` says where (an index into the batch) and which; their results go to
+    `seen`, the plan gets its own. Errors the driver throws in reach the plan, which may
+    answer with another batch.
+
+    >>> spliced(plan, lambda batch: (0, [set_tenant("acme")]))          # doctest: +SKIP
+    """
+    try:
+        batch = next(plan)
+    except StopIteration as done:
+        return done.value
+    while True:
+        at, added = extra(batch)
+        n = len(added)
+        try:
+            results = yield [*batch[:at], *added, *batch[at:]]
+        except Exception as exc:
+            try:
+                batch = plan.throw(exc)
+            except StopIteration as done:
+                return done.value
+            continue
+        if seen is not None:
+            seen(results[at : at + n])
+        try:
+            batch = plan.send([*results[:at], *results[at + n :]])
+        except StopIteration as done:
+            return done.value
 
 
 def run_plan(conn: psycopg.Connection[Any], plan: Plan[T], *, transaction: bool = False) -> T:

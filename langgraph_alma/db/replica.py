@@ -20,7 +20,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from langgraph_alma.db.plan import Plan, Sql
+from langgraph_alma.db.plan import Batch, Plan, Rows, Sql, spliced
 
 T = TypeVar("T")
 
@@ -71,31 +71,16 @@ def tracking(plan: Plan[T], route: ReadRoute | None) -> Plan[T]:
     """`plan`, with the id of its writing transaction recorded in `route` after each batch."""
     if route is None:
         return plan
-    return _tracking(plan, route)
 
-
-def _tracking(plan: Plan[T], route: ReadRoute) -> Plan[T]:
-    try:
-        batch = next(plan)
-    except StopIteration as done:
-        return done.value
-    while True:
+    def extra(batch: Batch) -> tuple[int, list[Sql]]:
         # Inside the batch's transaction: before its COMMIT when it sends one.
-        at = len(batch) - 1 if batch and _is_commit(batch[-1]) else len(batch)
-        try:
-            results = yield [*batch[:at], WRITE_XID, *batch[at:]]
-        except Exception as exc:  # the driver throws errors in: the inner plan may answer
-            try:
-                batch = plan.throw(exc)
-            except StopIteration as done:
-                return done.value
-            continue
-        rows = results[at] or []
+        return (len(batch) - 1 if batch and _is_commit(batch[-1]) else len(batch)), [WRITE_XID]
+
+    def seen(results: list[Rows | None]) -> None:
+        rows = results[0] or []
         route.wrote(rows[0][0] if rows else None)
-        try:
-            batch = plan.send([*results[:at], *results[at + 1 :]])
-        except StopIteration as done:
-            return done.value
+
+    return spliced(plan, extra, seen)
 
 
 def _is_commit(sql: Sql) -> bool:
