@@ -10,7 +10,6 @@ import asyncio
 import builtins
 import contextlib
 import copy
-import logging
 import random
 import threading
 import time
@@ -53,11 +52,11 @@ from langgraph_alma.db.connect import connection_kwargs, resolve
 from langgraph_alma.db.loop import run_on_loop
 from langgraph_alma.db.plan import Plan, arun_plan, run_plan
 from langgraph_alma.db.replica import ReadRoute, StaleReplica, guarded, tracking
+from langgraph_alma.db.sweeper import TaskSweeper, ThreadSweeper
 from langgraph_alma.errors import AlmaError, ConfigError
 from langgraph_alma.migrations import amigrate, migrate
 
 T = TypeVar("T")
-logger = logging.getLogger(__name__)
 _TRANSIENT = (psycopg.errors.SerializationFailure, psycopg.errors.DeadlockDetected)
 
 
@@ -249,8 +248,7 @@ class AlmaSaver(_AlmaSaverBase):
     ) -> None:
         super().__init__(conn, pipe, serde, **kwargs)
         self.lock = threading.Lock()  # used only with a single connection, never a pool
-        self._sweeper: threading.Thread | None = None
-        self._sweeper_stop = threading.Event()
+        self._sweeper = ThreadSweeper("alma-saver-ttl-sweeper")
 
     @classmethod
     @contextmanager
@@ -423,32 +421,13 @@ class AlmaSaver(_AlmaSaverBase):
     def start_ttl_sweeper(self, sweep_interval_minutes: float | None = None) -> threading.Thread:
         """Sweep every `sweep_interval_minutes` (default: the ttl's) in a daemon thread
         until `stop_ttl_sweeper()`."""
-        if self._sweeper is not None and self._sweeper.is_alive():
-            return self._sweeper
-        interval = self._sweep_seconds(sweep_interval_minutes)
-        self._sweeper_stop = stop = threading.Event()
-
-        def loop() -> None:
-            while not stop.wait(interval):
-                try:
-                    self.sweep_ttl()
-                except Exception:  # keep sweeping after a transient failure
-                    logger.exception("AlmaSaver TTL sweep failed")
-
-        self._sweeper = threading.Thread(target=loop, name="alma-saver-ttl-sweeper", daemon=True)
-        self._sweeper.start()
-        return self._sweeper
+        self._sweeper.start(self.sweep_ttl, self._sweep_seconds(sweep_interval_minutes))
+        assert self._sweeper.thread is not None
+        return self._sweeper.thread
 
     def stop_ttl_sweeper(self, timeout: float | None = None) -> bool:
         """Stop the sweeper thread; True once it is stopped."""
-        self._sweeper_stop.set()
-        if self._sweeper is None:
-            return True
-        self._sweeper.join(timeout)
-        stopped = not self._sweeper.is_alive()
-        if stopped:
-            self._sweeper = None
-        return stopped
+        return self._sweeper.stop(timeout)
 
     # Async callers get the sync methods run in a worker thread.
     async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
@@ -525,7 +504,7 @@ class AsyncAlmaSaver(_AlmaSaverBase):
         super().__init__(conn, pipe, serde, **kwargs)
         self.lock = asyncio.Lock()
         self.loop = asyncio.get_running_loop()
-        self._sweeper: asyncio.Task[None] | None = None
+        self._sweeper = TaskSweeper("alma-saver-ttl-sweeper")
 
     @classmethod
     @asynccontextmanager
@@ -696,30 +675,12 @@ class AsyncAlmaSaver(_AlmaSaverBase):
     ) -> asyncio.Task[None]:
         """Sweep periodically in a task on the saver's loop until
         `await stop_ttl_sweeper()`: `await saver.start_ttl_sweeper()`."""
-        if self._sweeper is not None and not self._sweeper.done():
-            return self._sweeper
         interval = self._sweep_seconds(sweep_interval_minutes)
+        return self._sweeper.start(self.loop, self.asweep_ttl, interval)
 
-        async def loop() -> None:
-            while True:
-                await asyncio.sleep(interval)
-                try:
-                    await self.asweep_ttl()
-                except Exception:  # keep sweeping after a transient failure
-                    logger.exception("AsyncAlmaSaver TTL sweep failed")
-
-        self._sweeper = self.loop.create_task(loop(), name="alma-saver-ttl-sweeper")
-        return self._sweeper
-
-    async def stop_ttl_sweeper(self) -> bool:
-        """Cancel the sweeper task; True once it is stopped."""
-        task, self._sweeper = self._sweeper, None
-        if task is None:
-            return True
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        return True
+    async def stop_ttl_sweeper(self, timeout: float | None = None) -> bool:
+        """Stop the sweeper task; True once it is stopped (False: `timeout` seconds passed)."""
+        return await self._sweeper.stop(timeout)
 
     # Sync callers (a sync graph on an async saver) run on the saver's event loop.
     def _sync(self, coro: Any) -> Any:

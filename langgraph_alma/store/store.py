@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import contextlib
 import copy
 import functools
 import json
@@ -39,6 +38,7 @@ from langgraph_alma.db.connect import connection_kwargs, resolve
 from langgraph_alma.db.loop import run_on_loop
 from langgraph_alma.db.plan import Plan, arun_plan, run_plan
 from langgraph_alma.db.replica import ReadRoute, StaleReplica, guarded, tracking
+from langgraph_alma.db.sweeper import TaskSweeper, ThreadSweeper
 from langgraph_alma.errors import AlmaError, ConfigError, StoreBatchFailed
 from langgraph_alma.migrations import amigrate, migrate
 from langgraph_alma.store._batching import OpGatherer
@@ -268,9 +268,7 @@ class AlmaStore(_AlmaStoreBase):
 
     def _init_shell(self, batch_max_ops: int) -> None:
         self.lock = threading.Lock()  # used only with a single connection, never a pool
-        self._sweeper: threading.Thread | None = None
-        self._sweeper_future: concurrent.futures.Future[None] | None = None
-        self._sweeper_stop = threading.Event()
+        self._sweeper = ThreadSweeper("alma-store-ttl-sweeper")
 
     @classmethod
     @contextmanager
@@ -416,37 +414,12 @@ class AlmaStore(_AlmaStoreBase):
         """Sweep expired items every `sweep_interval_minutes` (default: the TTL config's,
         else 5) in a daemon thread until `stop_ttl_sweeper()` (as PostgresStore's: the
         future is done when the sweeper stops; cancelling it stops the sweeper)."""
-        if self._sweeper and self._sweeper.is_alive() and self._sweeper_future:
-            return self._sweeper_future
         interval = self._sweep_minutes(sweep_interval_minutes) * 60
-        self._sweeper_stop = stop = threading.Event()
-        future: concurrent.futures.Future[None] = concurrent.futures.Future()
-
-        def loop() -> None:
-            while not stop.wait(interval):
-                try:
-                    self.sweep_ttl()
-                except Exception:  # keep sweeping after a transient failure
-                    logger.exception("AlmaStore TTL sweep failed")
-            if not future.done():
-                future.set_result(None)
-
-        future.add_done_callback(lambda f: stop.set() if f.cancelled() else None)
-        self._sweeper_future = future
-        self._sweeper = threading.Thread(target=loop, name="alma-store-ttl-sweeper", daemon=True)
-        self._sweeper.start()
-        return future
+        return self._sweeper.start(self.sweep_ttl, interval)
 
     def stop_ttl_sweeper(self, timeout: float | None = None) -> bool:
         """Stop the sweeper thread; True if it is stopped (False: `timeout` seconds passed)."""
-        self._sweeper_stop.set()
-        if self._sweeper is None:
-            return True
-        self._sweeper.join(timeout)
-        stopped = not self._sweeper.is_alive()
-        if stopped:
-            self._sweeper = self._sweeper_future = None
-        return stopped
+        return self._sweeper.stop(timeout)
 
 
 class AsyncAlmaStore(_AlmaStoreBase):
@@ -462,8 +435,7 @@ class AsyncAlmaStore(_AlmaStoreBase):
     def _init_shell(self, batch_max_ops: int) -> None:
         self.lock = asyncio.Lock()
         self.loop = asyncio.get_running_loop()
-        self._sweeper: asyncio.Task[None] | None = None
-        self._sweeper_stop = asyncio.Event()
+        self._sweeper = TaskSweeper("alma-store-ttl-sweeper")
         self._gatherer = OpGatherer(self._run_checked, max_ops=batch_max_ops)
 
     @classmethod
@@ -639,38 +611,12 @@ class AsyncAlmaStore(_AlmaStoreBase):
         """Sweep expired items periodically in a task on the store's loop until
         `await stop_ttl_sweeper()`; returns the task (as AsyncPostgresStore's:
         `await store.start_ttl_sweeper()`)."""
-        if self._sweeper and not self._sweeper.done():
-            return self._sweeper
         interval = self._sweep_minutes(sweep_interval_minutes) * 60
-        self._sweeper_stop = stop = asyncio.Event()
-
-        async def loop() -> None:
-            while True:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), interval)
-                if stop.is_set():
-                    return
-                try:
-                    await self.sweep_ttl()
-                except Exception:  # keep sweeping after a transient failure
-                    logger.exception("AsyncAlmaStore TTL sweep failed")
-
-        self._sweeper = self.loop.create_task(loop(), name="alma-store-ttl-sweeper")
-        return self._sweeper
+        return self._sweeper.start(self.loop, self.sweep_ttl, interval)
 
     async def stop_ttl_sweeper(self, timeout: float | None = None) -> bool:
         """Stop the sweeper task; True once it is stopped (False: `timeout` seconds passed)."""
-        task = self._sweeper
-        self._sweeper_stop.set()
-        if task is None or task.done():
-            self._sweeper = None
-            return True
-        try:
-            await asyncio.wait_for(asyncio.shield(task), timeout)
-        except TimeoutError:
-            return False
-        self._sweeper = None
-        return True
+        return await self._sweeper.stop(timeout)
 
 
 __all__ = ["AlmaStore", "AsyncAlmaStore", "StoreClosed"]

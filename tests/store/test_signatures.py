@@ -174,7 +174,7 @@ def test_sync_sweeper_future_like_postgres_store(pool, tenant) -> None:
     assert isinstance(future, concurrent.futures.Future) and not future.done()
     future.cancel()  # as with PostgresStore: cancelling the future stops the sweeper
     deadline = time.monotonic() + 5
-    while store._sweeper is not None and store._sweeper.is_alive():
+    while store._sweeper.running():  # the thread ends once the future is cancelled
         assert time.monotonic() < deadline
         time.sleep(0.05)
     assert store.stop_ttl_sweeper(timeout=1)
