@@ -247,7 +247,9 @@ class AlmaSaver(_AlmaSaverBase):
         **kwargs: Any,
     ) -> None:
         super().__init__(conn, pipe, serde, **kwargs)
-        self.lock = threading.Lock()  # used only with a single connection, never a pool
+        # PostgresSaver/PostgresStore have one; ours is unused: a single connection is
+        # guarded by db.borrow's lock, shared by every owner of that connection.
+        self.lock = threading.Lock()
         self._sweeper = ThreadSweeper("alma-saver-ttl-sweeper")
 
     @classmethod
@@ -296,7 +298,7 @@ class AlmaSaver(_AlmaSaverBase):
                 migrate(conn)
 
     def _connection(self) -> AbstractContextManager[psycopg.Connection[Any]]:
-        return borrow(self.conn, self.lock, SaverClosed, "saver")
+        return borrow(self.conn, SaverClosed, "saver")
 
     def _run(self, plan: Plan[T], *, transaction: bool = False) -> T:
         with self._connection() as conn:
@@ -306,7 +308,7 @@ class AlmaSaver(_AlmaSaverBase):
         """`make()`'s plan on the replica when it shows this saver's writes, else here."""
         if self.read is not None:
             try:
-                with borrow(self.read.source, self.read.lock, SaverClosed, "saver") as conn:
+                with borrow(self.read.source, SaverClosed, "saver") as conn:
                     return run_plan(conn, guarded(make(), self.read))
             except (StaleReplica, psycopg.Error):
                 pass  # behind, or unreachable: the primary answers
@@ -553,7 +555,7 @@ class AsyncAlmaSaver(_AlmaSaverBase):
                 await amigrate(conn)
 
     def _connection(self) -> AbstractAsyncContextManager[psycopg.AsyncConnection[Any]]:
-        return aborrow(self.conn, self.lock, SaverClosed, "saver")
+        return aborrow(self.conn, SaverClosed, "saver")
 
     async def _arun(self, plan: Plan[T], *, transaction: bool = False) -> T:
         async with self._connection() as conn:
@@ -563,7 +565,7 @@ class AsyncAlmaSaver(_AlmaSaverBase):
         """Async `AlmaSaver._read`."""
         if self.read is not None:
             try:
-                async with aborrow(self.read.source, self.read.lock, SaverClosed, "saver") as c:
+                async with aborrow(self.read.source, SaverClosed, "saver") as c:
                     return await arun_plan(c, guarded(make(), self.read))
             except (StaleReplica, psycopg.Error):
                 pass  # behind, or unreachable: the primary answers

@@ -88,14 +88,13 @@ def aconnection_lock(conn: psycopg.AsyncConnection[Any]) -> TaskLock:
 @contextmanager
 def borrow(
     source: psycopg.Connection[Any] | ConnectionPool,
-    lock: Any,
     closed: type[Exception],
     owner: str,
 ) -> Iterator[psycopg.Connection[Any]]:
-    """A connection from `source` for the duration of the block. (`lock`, the owner's
-    own, is no longer used: a single connection is guarded by `connection_lock`.)
+    """A connection from `source` for the duration of the block (a single connection is
+    guarded by `connection_lock`, shared by every owner of that connection).
 
-    >>> with borrow(pool, lock, SaverClosed, "saver") as conn: ...   # doctest: +SKIP
+    >>> with borrow(pool, SaverClosed, "saver") as conn: ...   # doctest: +SKIP
     """
     try:
         if isinstance(source, ConnectionPool):
@@ -113,7 +112,6 @@ def borrow(
 @asynccontextmanager
 async def aborrow(
     source: psycopg.AsyncConnection[Any] | AsyncConnectionPool,
-    lock: Any,
     closed: type[Exception],
     owner: str,
 ) -> AsyncIterator[psycopg.AsyncConnection[Any]]:

@@ -44,7 +44,6 @@ class ReadRoute:
     the replica has not been seen to show yet."""
 
     source: Any
-    lock: Any = None  # the owner's lock for a single connection (None for a pool)
     _pending: dict[str, None] = field(default_factory=dict, repr=False)
     _guard: threading.Lock = field(default_factory=threading.Lock, repr=False)
 

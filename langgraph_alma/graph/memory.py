@@ -7,7 +7,6 @@ instance-wide lock, or a single connection guarded by a lock) and drive the plan
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 from contextlib import (
     AbstractAsyncContextManager,
@@ -93,7 +92,6 @@ class GraphMemory(_GraphMemoryBase):
 
     def __init__(self, conn: psycopg.Connection[Any] | ConnectionPool, **kwargs: Any) -> None:
         super().__init__(conn, **kwargs)
-        self.lock = threading.Lock()  # used only with a single connection, never a pool
 
     @classmethod
     @contextmanager
@@ -112,7 +110,7 @@ class GraphMemory(_GraphMemoryBase):
             yield cls(pool, **kwargs)
 
     def _connection(self) -> AbstractContextManager[psycopg.Connection[Any]]:
-        return borrow(self.conn, self.lock, GraphClosed, "graph memory")
+        return borrow(self.conn, GraphClosed, "graph memory")
 
     def _run(self, plan: Plan[T], *, transaction: bool = False) -> T:
         with self._connection() as conn:
@@ -221,7 +219,6 @@ class AsyncGraphMemory(_GraphMemoryBase):
         self, conn: psycopg.AsyncConnection[Any] | AsyncConnectionPool, **kwargs: Any
     ) -> None:
         super().__init__(conn, **kwargs)
-        self.lock = asyncio.Lock()
 
     @classmethod
     @asynccontextmanager
@@ -240,7 +237,7 @@ class AsyncGraphMemory(_GraphMemoryBase):
             yield cls(pool, **kwargs)
 
     def _connection(self) -> AbstractAsyncContextManager[psycopg.AsyncConnection[Any]]:
-        return aborrow(self.conn, self.lock, GraphClosed, "graph memory")
+        return aborrow(self.conn, GraphClosed, "graph memory")
 
     async def _arun(self, plan: Plan[T], *, transaction: bool = False) -> T:
         async with self._connection() as conn:

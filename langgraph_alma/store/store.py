@@ -267,7 +267,9 @@ class AlmaStore(_AlmaStoreBase):
     conn: psycopg.Connection[Any] | ConnectionPool
 
     def _init_shell(self, batch_max_ops: int) -> None:
-        self.lock = threading.Lock()  # used only with a single connection, never a pool
+        # PostgresSaver/PostgresStore have one; ours is unused: a single connection is
+        # guarded by db.borrow's lock, shared by every owner of that connection.
+        self.lock = threading.Lock()
         self._sweeper = ThreadSweeper("alma-store-ttl-sweeper")
 
     @classmethod
@@ -332,7 +334,7 @@ class AlmaStore(_AlmaStoreBase):
     def _connection(self) -> AbstractContextManager[psycopg.Connection[Any]]:
         if (pinned := self._pinned.get()) is not None:
             return _one_at_a_time(*pinned)
-        return borrow(self.conn, self.lock, StoreClosed, "store")
+        return borrow(self.conn, StoreClosed, "store")
 
     @contextmanager
     def atomic(self, key: str) -> Iterator[None]:
@@ -372,7 +374,7 @@ class AlmaStore(_AlmaStoreBase):
         if self._replica_may_answer(prepared):
             assert self.read is not None
             try:
-                with borrow(self.read.source, self.read.lock, StoreClosed, "store") as conn:
+                with borrow(self.read.source, StoreClosed, "store") as conn:
                     plan = guarded(self._core.execute(prepared, vectors, queries), self.read)
                     return _deserialized(run_plan(conn, plan), self._deserializer)
             except (StaleReplica, StoreBatchFailed, psycopg.Error):
@@ -503,7 +505,7 @@ class AsyncAlmaStore(_AlmaStoreBase):
     def _connection(self) -> AbstractAsyncContextManager[psycopg.AsyncConnection[Any]]:
         if (pinned := self._pinned.get()) is not None:
             return _aone_at_a_time(*pinned)
-        return aborrow(self.conn, self.lock, StoreClosed, "store")
+        return aborrow(self.conn, StoreClosed, "store")
 
     @asynccontextmanager
     async def aatomic(self, key: str) -> AsyncIterator[None]:
@@ -539,7 +541,7 @@ class AsyncAlmaStore(_AlmaStoreBase):
         if self._replica_may_answer(prepared):
             assert self.read is not None
             try:
-                async with aborrow(self.read.source, self.read.lock, StoreClosed, "store") as conn:
+                async with aborrow(self.read.source, StoreClosed, "store") as conn:
                     plan = guarded(self._core.execute(prepared, vectors, queries), self.read)
                     return _deserialized(await arun_plan(conn, plan), self._deserializer)
             except (StaleReplica, StoreBatchFailed, psycopg.Error):

@@ -115,7 +115,7 @@ def import_langgraph_postgres(
                 progress(done, total)
 
         # One connection of the target store, one transaction: all of it, or nothing.
-        with borrow(store.conn, None, StoreClosed, "store") as conn, conn.transaction():
+        with borrow(store.conn, StoreClosed, "store") as conn, conn.transaction():
             if saver is not None:
                 into = AlmaSaver(conn, serde=saver.serde, tenant_id=target)
                 for thread_id in threads:
