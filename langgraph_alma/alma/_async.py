@@ -98,7 +98,9 @@ class AsyncAlma(AlmaBase):
         return alma
 
     @classmethod
-    async def from_config(cls, path: str | Path = ".alma/config.yaml", **kwargs: Any) -> AsyncAlma:
+    async def from_config(
+        cls, path: str | Path = ".alma/config.yaml", **kwargs: Any
+    ) -> AsyncAlma:
         """Build from a YAML config (database URL, embeddings, agents, domain)."""
         config = AlmaConfig.load(path)
         domain = None

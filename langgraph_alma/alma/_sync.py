@@ -82,7 +82,9 @@ class Alma(AlmaBase):
                     exact_search_max=MEMORY_EXACT_SEARCH_MAX,
                 )
             )
-            saver = stack.enter_context(AlmaSaver.from_conn_string(url, tenant_id=tenant_id))
+            saver = stack.enter_context(
+                AlmaSaver.from_conn_string(url, tenant_id=tenant_id)
+            )
             if setup:
                 store.setup()
             alma = cls(store, saver, project_id=project_id, scopes=scopes, **kwargs)
@@ -93,7 +95,9 @@ class Alma(AlmaBase):
         return alma
 
     @classmethod
-    def from_config(cls, path: str | Path = ".alma/config.yaml", **kwargs: Any) -> Alma:
+    def from_config(
+        cls, path: str | Path = ".alma/config.yaml", **kwargs: Any
+    ) -> Alma:
         """Build from a YAML config (database URL, embeddings, agents, domain)."""
         config = AlmaConfig.load(path)
         domain = None
