@@ -585,8 +585,7 @@ class SaverCore:
         threads = [str(t) for t in thread_ids]
         if not threads:
             return
-        self.memory.forget(tenant, threads)
-        if strategy == "delete":
+        if strategy == "delete":  # each branch forgets what this process remembered
             yield from self.delete_threads(threads)
             return
         yield [Sql(_sql.PRUNE_SNAPSHOT), set_tenant(tenant)]

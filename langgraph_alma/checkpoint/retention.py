@@ -215,9 +215,9 @@ def sweep(
     results = yield [*head, Sql(CLAIM, params, fetch=True)]
     rows = results[-1] or []
     for owner, threads in _by_tenant(rows):
-        core.memory.forget(owner, threads)
         done = {"tenant": owner, "threads": threads}
         if ttl.strategy == "delete":
+            core.memory.forget(owner, threads)  # (keep_latest forgets them itself)
             yield [set_tenant(owner), *(Sql(q, done) for q in _sql.DELETE_THREADS)]
         else:
             yield [set_tenant(owner)]
