@@ -32,6 +32,7 @@ from langgraph.checkpoint.serde.types import TASKS
 from psycopg.types.json import Jsonb
 
 from langgraph_alma.checkpoint import _sql
+from langgraph_alma.checkpoint._decode import Loads, fast_loads
 from langgraph_alma.checkpoint._delta import (
     BlobRow,
     ChannelMemory,
@@ -137,6 +138,15 @@ class SaverCore:
         # is not reused) whose checkpoint put was refused for a bad value: LangGraph runs
         # the next tasks anyway and saves their writes, which are refused too.
         self.refused: OrderedDict[int, Any] = OrderedDict()
+        self._loads: tuple[SerializerProtocol, Loads] | None = None
+
+    @property
+    def loads(self) -> Loads:
+        """What reads decode with: `serde.loads_typed`, faster for LangChain messages
+        (see `_decode`); follows `serde` when a clone is given another."""
+        if self._loads is None or self._loads[0] is not self.serde:
+            self._loads = (self.serde, fast_loads(self.serde))
+        return self._loads[1]
 
     # -- tenancy -----------------------------------------------------------------
     def tenant(self, config: RunnableConfig | None = None) -> str:
@@ -304,10 +314,10 @@ class SaverCore:
             if key not in chain and (known is None or known.pieces is None):
                 continue  # never stored (LangGraph's own savers drop such values too)
             values[channel], memo[key] = rebuild(
-                key, chain, memo, self.serde.loads_typed, remember_path=remember_path
+                key, chain, memo, self.loads, remember_path=remember_path
             )
         if sends:  # a checkpoint before format 4: its parent's sends become a channel
-            values[TASKS] = [self.serde.loads_typed((w[3], w[4])) for w in sorted(sends)]
+            values[TASKS] = [self.loads((w[3], w[4])) for w in sorted(sends)]
             versions[TASKS] = max(versions.values()) if versions else self.next_version(None)
         checkpoint["channel_values"] = values
         pending = sorted(writes, key=lambda w: writes_sort_key(w[4], w[0], w[5]))
@@ -323,7 +333,7 @@ class SaverCore:
             checkpoint=checkpoint,
             metadata=metadata,
             parent_config=parent_config,
-            pending_writes=[(w[0], w[1], self.serde.loads_typed((w[2], w[3]))) for w in pending],
+            pending_writes=[(w[0], w[1], self.loads((w[2], w[3]))) for w in pending],
         )
 
     def delta_history(
@@ -347,7 +357,7 @@ class SaverCore:
         seed_at: dict[str, str] = {}
         for cid, stored, wanted, rows in reversed(results[0] or []):  # oldest first
             for w in sorted(rows or (), key=lambda w: writes_sort_key(w[4], w[0], w[5])):
-                writes[w[1]].append((w[0], w[1], self.serde.loads_typed((w[2], w[3]))))
+                writes[w[1]].append((w[0], w[1], self.loads((w[2], w[3]))))
             for ch in set(wanted) & set(stored):  # only at the nearest ancestor storing ch
                 seed_at[ch] = cid
         history: dict[str, DeltaChannelHistory] = {ch: {"writes": writes[ch]} for ch in channels}
