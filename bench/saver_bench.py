@@ -1,6 +1,6 @@
 """AlmaSaver vs LangGraph's PostgresSaver, side by side in one run on one server.
 
-    python bench/saver_bench.py [--turns 200] [--out bench/results/saver.json]
+    python bench/saver_bench.py [--turns 200] [--only chat] [--out bench/results/saver.json]
 
 Uses the embedded server (a data directory under .alma/bench-pgdata) unless
 ALMA_BENCH_ADMIN_URL names a server whose superuser can create databases. Each section
@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import json
 import os
 import random
 import statistics
+import subprocess
 import sys
 import time
 import uuid
@@ -51,6 +53,53 @@ def text(seed: int, words: int = 40) -> str:
     rng = random.Random(seed)
     return " ".join(rng.choice(WORDS) + str(rng.randint(0, 999)) for _ in range(words))
 
+
+# The chat section's two corpora, messages of about 350 characters as `text` makes:
+# prose-like text (common English words, Zipf-weighted, in sentences: zlib takes a
+# conversation to about 0.4 of its size) and noise (random base64 words: about 0.75).
+PROSE_WORDS = (
+    "the of and to a in is it you that he was for on are with as I his they be at one have "
+    "this from or had by not word but what some we can out other were all there when up use "
+    "your how said an each she which do their time if will way about many then them write "
+    "would like so these her long make thing see him two has look more day could go come "
+    "did number sound no most people my over know water than call first who may down side "
+    "been now find any new work part take get place made live where after back little only "
+    "round man year came show every good me give our under name very through just form "
+    "sentence great think say help low line differ turn cause much mean before move right "
+    "boy old too same tell does set three want air well also play small end put home read "
+    "hand port large spell add even land here must big high such follow act why ask men "
+    "change went light kind off need house picture try us again animal point mother world "
+    "near build self earth father head stand own page should country found answer school"
+).split()
+_ZIPF = [1 / (rank + 1) for rank in range(len(PROSE_WORDS))]
+
+
+def prose(seed: int, words: int = 80) -> str:
+    """Deterministic prose-like message text (compressible, as conversation is)."""
+    rng = random.Random(seed)
+    out, sentence = [], 0
+    for word in rng.choices(PROSE_WORDS, weights=_ZIPF, k=words):
+        out.append(word.capitalize() if sentence == 0 else word)
+        sentence += 1
+        if sentence > 6 and rng.random() < 0.15:
+            out[-1] += rng.choice(".?!")
+            sentence = 0
+    return " ".join(out) + "."
+
+
+def noise(seed: int, words: int = 50) -> str:
+    """Deterministic incompressible message text: random base64 words of 3-9 characters."""
+    rng = random.Random(seed)
+    raw = base64.b64encode(rng.randbytes(words * 5)).decode()
+    out, at = [], 0
+    while len(out) < words:
+        size = rng.randint(3, 9)
+        out.append(raw[at : at + size])
+        at += size
+    return " ".join(out)
+
+
+CORPORA: dict[str, Callable[[int], str]] = {"prose": prose, "noise": noise}
 
 OURS_TABLES = ("alma_checkpoints", "alma_checkpoint_blobs", "alma_checkpoint_writes")
 THEIRS_TABLES = ("checkpoints", "checkpoint_blobs", "checkpoint_writes")
@@ -109,6 +158,20 @@ def theirs_saver(url: str) -> Iterator[PostgresSaver]:
         yield saver
 
 
+def _relation_bytes(url: str, tables: tuple[str, ...]) -> dict[str, int]:
+    """Size of each table's heap, TOAST and indexes (after `_table_bytes`' VACUUM)."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        out: dict[str, int] = {}
+        for t in tables:
+            heap, toast, indexes = conn.execute(
+                "SELECT pg_relation_size(%s), pg_total_relation_size(%s) - pg_relation_size(%s)"
+                " - pg_indexes_size(%s), pg_indexes_size(%s)",
+                (t, t, t, t, t),
+            ).fetchone()
+            out.update({t: heap, f"{t} (toast)": toast, f"{t} (indexes)": indexes})
+        return out
+
+
 def _table_bytes(url: str, tables: tuple[str, ...]) -> int:
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("VACUUM")  # counts what is stored, not dead tuples awaiting cleanup
@@ -138,8 +201,8 @@ def _message(i: int) -> AnyMessage:
 
 def bench_put_get(dbs: Databases, sizes: list[int], repeat: int) -> dict[str, Any]:
     """put + put_writes of one step that appends a message to a thread of N messages, and
-    get_tuple of that thread's latest checkpoint (warm: the saver that wrote it; cold: a
-    new saver with no memory of the thread)."""
+    get_tuple of that thread's latest checkpoint (warm: the saver that wrote it; cold:
+    `bench_cold_get`, for the largest N)."""
     ours_url, theirs_url = dbs.pair("putget")
     result: dict[str, Any] = {}
     with ours_saver(ours_url) as ours, theirs_saver(theirs_url) as theirs:
@@ -171,16 +234,46 @@ def bench_put_get(dbs: Databases, sizes: list[int], repeat: int) -> dict[str, An
                 row[f"{name}_put_ms"] = _p50(_timed(step, repeat))
                 cfg = {"configurable": {"thread_id": thread, "checkpoint_ns": ""}}
                 row[f"{name}_get_ms"] = _p50(_timed(lambda s=saver, c=cfg: s.get_tuple(c), repeat))
-            with ours_saver(ours_url) as cold:
-                cfg = {"configurable": {"thread_id": f"alma-{n}", "checkpoint_ns": ""}}
-
-                def cold_get(cold=cold, cfg=cfg) -> None:
-                    cold._core.memory.forget("default")
-                    cold.get_tuple(cfg)
-
-                row["alma_get_cold_ms"] = _p50(_timed(cold_get, repeat))
             result[str(n)] = row
+    result["cold"] = bench_cold_get(ours_url, theirs_url, sizes[-1], repeat)
     return result
+
+
+def bench_cold_get(ours_url: str, theirs_url: str, n: int, repeat: int) -> dict[str, Any]:
+    """`get_tuple` of the `n`-message threads `bench_put_get` wrote, from a new process:
+    each round opens a new connection and a new saver (nothing remembered) for each
+    saver in turn, and times its first `get_tuple`, and that plus opening the saver."""
+    child = [sys.executable, __file__, "--cold-child", ours_url, theirs_url, str(n), str(repeat)]
+    done = subprocess.run(child, capture_output=True, text=True, check=False)
+    if done.returncode:
+        raise RuntimeError(f"the cold-get process failed:\n{done.stderr}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _cold_child(ours_url: str, theirs_url: str, n: int, repeat: int) -> None:
+    opened: dict[str, list[float]] = {"alma": [], "postgres": []}
+    got: dict[str, list[float]] = {"alma": [], "postgres": []}
+    for i in range(repeat):
+        for name in ("alma", "postgres") if i % 2 else ("postgres", "alma"):
+            cfg = {"configurable": {"thread_id": f"{name}-{n}", "checkpoint_ns": ""}}
+            start = time.perf_counter()
+            if name == "alma":
+                conn = psycopg.connect(ours_url, **connection_kwargs())
+                saver: Any = AlmaSaver(conn)
+            else:
+                conn = psycopg.connect(theirs_url, **THEIRS_KWARGS)
+                saver = PostgresSaver(conn)
+            ready = time.perf_counter()
+            found = saver.get_tuple(cfg)
+            end = time.perf_counter()
+            conn.close()
+            assert found is not None and len(found.checkpoint["channel_values"]["messages"]) > n
+            opened[name].append((end - start) * 1000)
+            got[name].append((end - ready) * 1000)
+    out = {f"{name}_cold_get_ms": _p50(got[name]) for name in got}
+    out.update({f"{name}_cold_open_get_ms": _p50(opened[name]) for name in opened})
+    out["first_round"] = {name: got[name][0] for name in got}
+    print(json.dumps(out))
 
 
 class ChatState(TypedDict):
@@ -205,12 +298,15 @@ def chat_graph() -> StateGraph:
     return builder
 
 
-def bench_chat(dbs: Databases, turns: int) -> dict[str, Any]:
-    """A 2-node chat graph for `turns` turns: invoke latency, storage, and list(). The two
-    savers' turns are interleaved (alternating who goes first), so both see the same
-    machine load."""
-    ours_url, theirs_url = dbs.pair("chat")
-    result: dict[str, Any] = {}
+def bench_chat(
+    dbs: Databases, turns: int, corpus: str = "prose", history: bool = True
+) -> dict[str, Any]:
+    """A 2-node chat graph for `turns` turns of `corpus` text: invoke latency, storage,
+    and (with `history`) list(). The two savers' turns are interleaved (alternating who
+    goes first), so both see the same machine load."""
+    say = CORPORA[corpus]
+    ours_url, theirs_url = dbs.pair(f"chat_{corpus}")
+    result: dict[str, Any] = {"corpus": corpus}
     with ours_saver(ours_url) as ours, theirs_saver(theirs_url) as theirs:
         sides = {
             "alma": (ours, ours_url, OURS_TABLES),
@@ -222,7 +318,7 @@ def bench_chat(dbs: Databases, turns: int) -> dict[str, Any]:
             for name in ("alma", "postgres") if i % 2 else ("postgres", "alma"):
                 cfg = {"configurable": {"thread_id": f"chat-{name}"}}
                 start = time.perf_counter()
-                graphs[name].invoke({"messages": [HumanMessage(content=text(i))]}, cfg)
+                graphs[name].invoke({"messages": [HumanMessage(content=say(i))]}, cfg)
                 times[name].append((time.perf_counter() - start) * 1000)
         for name, (saver, url, tables) in sides.items():
             cfg = {"configurable": {"thread_id": f"chat-{name}"}}
@@ -230,23 +326,24 @@ def bench_chat(dbs: Databases, turns: int) -> dict[str, Any]:
             state_bytes = sum(len(saver.serde.dumps_typed(v)[1]) for v in final.values())
             result[f"{name}_invoke_p50_ms"] = _p50(times[name])
             result[f"{name}_invoke_last20_p50_ms"] = _p50(times[name][-20:])
-            result[f"{name}_table_bytes"] = _table_bytes(
-                url if name == "postgres" else _with_db(dbs.admin, urlsplit(url).path[1:]), tables
-            )
+            admin_url = url if name == "postgres" else _with_db(dbs.admin, urlsplit(url).path[1:])
+            result[f"{name}_table_bytes"] = _table_bytes(admin_url, tables)
+            result[f"{name}_relations"] = _relation_bytes(admin_url, tables)
             result[f"{name}_bytes_per_state_byte"] = result[f"{name}_table_bytes"] / state_bytes
             result["final_state_bytes"] = state_bytes
-            # list() of a 100-checkpoint thread: the first 100 checkpoints of the chat.
-            hist_cfg = {"configurable": {"thread_id": f"hist-{name}"}}
-            while len(list(saver.list(hist_cfg))) < 100:
-                graphs[name].invoke({"messages": [HumanMessage(content=text(-1))]}, hist_cfg)
-        lists: dict[str, list[float]] = {name: [] for name in sides}
-        for i in range(10):
-            for name in ("alma", "postgres") if i % 2 else ("postgres", "alma"):
-                saver = sides[name][0]
+            if history:  # list() of a 100-checkpoint thread: the first 100 of a chat.
                 hist_cfg = {"configurable": {"thread_id": f"hist-{name}"}}
-                lists[name] += _timed(lambda s=saver, c=hist_cfg: list(s.list(c, limit=100)), 1)
-        for name in sides:
-            result[f"{name}_list100_ms"] = _p50(lists[name])
+                while len(list(saver.list(hist_cfg))) < 100:
+                    graphs[name].invoke({"messages": [HumanMessage(content=say(-1))]}, hist_cfg)
+        if history:
+            lists: dict[str, list[float]] = {name: [] for name in sides}
+            for i in range(10):
+                for name in ("alma", "postgres") if i % 2 else ("postgres", "alma"):
+                    saver = sides[name][0]
+                    hist_cfg = {"configurable": {"thread_id": f"hist-{name}"}}
+                    lists[name] += _timed(lambda s=saver, c=hist_cfg: list(s.list(c, limit=100)), 1)
+            for name in sides:
+                result[f"{name}_list100_ms"] = _p50(lists[name])
     return result
 
 
@@ -409,25 +506,66 @@ def _ratios(r: dict[str, Any]) -> dict[str, float]:
             out[f"small_graph_{mode}"] = (
                 small[f"{mode}_alma_p50_ms"] / small[f"{mode}_postgres_p50_ms"]
             )
+    out.update(_saver_ratios(r))
+    return out
+
+
+def _saver_ratios(r: dict[str, Any]) -> dict[str, float]:
+    """The put/get, chat (both corpora) and concurrency sections' ratios."""
+    out: dict[str, float] = {}
     if putget := r.get("put_get"):
         out["put_put_writes_10"] = putget["10"]["alma_put_ms"] / putget["10"]["postgres_put_ms"]
         out["get_tuple_1000_warm"] = (
             putget["1000"]["alma_get_ms"] / putget["1000"]["postgres_get_ms"]
         )
-        out["get_tuple_1000_cold"] = (
-            putget["1000"]["alma_get_cold_ms"] / putget["1000"]["postgres_get_ms"]
-        )
-    if chat := r.get("chat"):
-        out["invoke_turn200"] = (
-            chat["alma_invoke_last20_p50_ms"] / chat["postgres_invoke_last20_p50_ms"]
-        )
-        out["storage_after_turns"] = (
-            chat["alma_bytes_per_state_byte"] / chat["postgres_bytes_per_state_byte"]
-        )
-        out["list_100"] = chat["alma_list100_ms"] / chat["postgres_list100_ms"]
+        cold = putget["cold"]
+        out["get_tuple_1000_cold"] = cold["alma_cold_get_ms"] / cold["postgres_cold_get_ms"]
+    for corpus in CORPORA:
+        if chat := r.get(f"chat_{corpus}"):
+            out[f"invoke_turn200_{corpus}"] = (
+                chat["alma_invoke_last20_p50_ms"] / chat["postgres_invoke_last20_p50_ms"]
+            )
+            out[f"storage_{corpus}"] = (
+                chat["alma_bytes_per_state_byte"] / chat["postgres_bytes_per_state_byte"]
+            )
+            if "alma_list100_ms" in chat:
+                out["list_100"] = chat["alma_list100_ms"] / chat["postgres_list100_ms"]
     if conc := r.get("concurrency"):
         out["throughput_8_threads"] = conc["alma_turns_per_s"] / conc["postgres_turns_per_s"]
     return out
+
+
+def _print_saver_tables(report: dict[str, Any]) -> None:
+    """The put/get, cold get and storage tables, in ms and bytes."""
+    if putget := report.get("put_get"):
+        print(
+            f"\n{'N msgs':<8}{'alma put':>10}{'pg put':>10}{'alma get':>10}{'pg get':>10}"
+            "  (ms, p50)"
+        )
+        for n, row in putget.items():
+            if n != "cold":
+                print(
+                    f"{n:<8}{row['alma_put_ms']:>10.2f}{row['postgres_put_ms']:>10.2f}"
+                    f"{row['alma_get_ms']:>10.2f}{row['postgres_get_ms']:>10.2f}"
+                )
+        cold = putget["cold"]
+        print(
+            "cold get_tuple, 1000 messages, new process (ms, p50): "
+            f"alma {cold['alma_cold_get_ms']:.2f}, postgres {cold['postgres_cold_get_ms']:.2f}; "
+            f"with opening the saver: alma {cold['alma_cold_open_get_ms']:.2f}, "
+            f"postgres {cold['postgres_cold_open_get_ms']:.2f}"
+        )
+    for corpus in CORPORA:
+        if chat := report.get(f"chat_{corpus}"):
+            print(
+                f"\nstorage after the chat, {corpus} corpus "
+                f"(state {chat['final_state_bytes']} bytes):"
+            )
+            for name in ("alma", "postgres"):
+                parts = ", ".join(
+                    f"{k} {v / 1024:.0f}K" for k, v in chat[f"{name}_relations"].items()
+                )
+                print(f"  {name}: {chat[f'{name}_table_bytes'] / 1024:.0f}K = {parts}")
 
 
 TARGETS = {
@@ -436,8 +574,10 @@ TARGETS = {
         for m in ("sync_conn", "sync_pool", "async_conn", "async_pool")
     },
     "put_put_writes_10": ("<=", 1.0),
-    "invoke_turn200": ("<=", 0.5),
-    "storage_after_turns": ("<=", 0.1),
+    "invoke_turn200_prose": ("<=", 0.5),
+    "invoke_turn200_noise": ("<=", 0.5),
+    "storage_prose": ("<=", 0.1),
+    "storage_noise": ("<=", 0.1),
     "get_tuple_1000_warm": ("<=", 0.3),
     "get_tuple_1000_cold": ("<=", 0.7),
     "list_100": ("<=", 0.3),
@@ -463,7 +603,8 @@ def main() -> int:
         if "putget" in sections:
             report["put_get"] = bench_put_get(dbs, [10, 100, 1000], args.repeat)
         if "chat" in sections:
-            report["chat"] = bench_chat(dbs, args.turns)
+            report["chat_prose"] = bench_chat(dbs, args.turns, "prose")
+            report["chat_noise"] = bench_chat(dbs, args.turns, "noise", history=False)
         if "conc" in sections:
             report["concurrency"] = asyncio.run(bench_concurrency(dbs, 8, args.conc_turns))
     finally:
@@ -475,17 +616,7 @@ def main() -> int:
         op, goal = TARGETS[key]
         met = value <= goal if op == "<=" else value >= goal
         print(f"{key:<26}{value:>8.3f}  {op} {goal:<5} {'yes' if met else 'NO'}")
-    if putget := report.get("put_get"):
-        print(
-            f"\n{'N msgs':<8}{'alma put':>10}{'pg put':>10}{'alma get':>10}"
-            f"{'cold get':>10}{'pg get':>10}  (ms, p50)"
-        )
-        for n, row in putget.items():
-            print(
-                f"{n:<8}{row['alma_put_ms']:>10.2f}{row['postgres_put_ms']:>10.2f}"
-                f"{row['alma_get_ms']:>10.2f}{row['alma_get_cold_ms']:>10.2f}"
-                f"{row['postgres_get_ms']:>10.2f}"
-            )
+    _print_saver_tables(report)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(report, indent=2))
@@ -493,4 +624,7 @@ def main() -> int:
 
 
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["--cold-child"]:  # bench_cold_get's new process
+        _cold_child(sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]))
+        sys.exit(0)
     sys.exit(main())

@@ -32,6 +32,7 @@ from langgraph.checkpoint.serde.types import TASKS
 from psycopg.types.json import Jsonb
 
 from langgraph_alma.checkpoint import _sql
+from langgraph_alma.checkpoint._compress import unpacking
 from langgraph_alma.checkpoint._decode import Loads, fast_loads
 from langgraph_alma.checkpoint._delta import (
     BlobRow,
@@ -142,10 +143,11 @@ class SaverCore:
 
     @property
     def loads(self) -> Loads:
-        """What reads decode with: `serde.loads_typed`, faster for LangChain messages
-        (see `_decode`); follows `serde` when a clone is given another."""
+        """What reads decode with: `serde.loads_typed` of stored blobs (`_compress`),
+        faster for LangChain messages (`_decode`); follows `serde` when a clone is given
+        another."""
         if self._loads is None or self._loads[0] is not self.serde:
-            self._loads = (self.serde, fast_loads(self.serde))
+            self._loads = (self.serde, unpacking(fast_loads(self.serde)))
         return self._loads[1]
 
     # -- tenancy -----------------------------------------------------------------

@@ -11,7 +11,8 @@ What is remembered is bytes, never objects a caller holds: each read decodes a v
 its own from `Piece`s (pickles made in this process, or the serializer's own bytes), so
 mutating what a read returned, or what was written, changes nothing another read sees.
 The elements last written or handed out are kept only to be compared by identity (`is`)
-with the next value written, never handed out.
+with the next value written, never handed out. Rows and pieces hold the serializer's
+bytes as stored (`_compress.pack`); the `loads` given here unpacks them.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
+
+from langgraph_alma.checkpoint._compress import pack, raw_size
 
 Loads = Callable[[tuple[str, bytes]], Any]
 Dumps = Callable[[Any], tuple[str, bytes]]
@@ -135,20 +138,21 @@ def encode(
         keep = common_prefix(previous.items, value)
         if keep and previous.depth < max_chain and previous.pieces is not None:
             tail = value[keep:]
-            type_, blob = dumps(tail)
+            type_, raw = dumps(tail)
+            type_, blob = pack(type_, raw)
             prefix = previous.nbytes * keep // max(len(previous.items), 1)
             depth = previous.depth + 1
             row = BlobRow(channel, version, type_, blob, previous.version, keep, depth)
             pieces = (*truncate(previous.pieces, keep), Piece(type_, blob, len(tail)))
-            remembered = Remembered(version, pieces, tuple(value), depth, prefix + len(blob))
+            remembered = Remembered(version, pieces, tuple(value), depth, prefix + len(raw or b""))
             return Encoded(row, remembered)
-    type_, blob = dumps(value)
+    type_, raw = dumps(value)
+    type_, blob = pack(type_, raw)
+    nbytes = len(raw or b"")  # limits count serialized bytes, not stored ones
     if isinstance(value, list):
-        remembered = Remembered(
-            version, (Piece(type_, blob, len(value)),), tuple(value), 0, len(blob)
-        )
+        remembered = Remembered(version, (Piece(type_, blob, len(value)),), tuple(value), 0, nbytes)
     else:
-        remembered = Remembered(version, None, None, 0, len(blob))
+        remembered = Remembered(version, None, None, 0, nbytes)
     return Encoded(BlobRow(channel, version, type_, blob), remembered)
 
 
@@ -222,7 +226,7 @@ def _rebuild(
     else:
         whole = path.pop()
         decoded = loads((whole.type, whole.blob))
-        nbytes, depth = len(whole.blob or b""), whole.depth
+        nbytes, depth = raw_size(whole.type, whole.blob), whole.depth
         if not isinstance(decoded, list):
             return decoded, Remembered(whole.version, None, None, depth, nbytes)
         value = decoded
@@ -241,7 +245,7 @@ def _rebuild(
     for row in reversed(path):
         keep = row.keep_len or 0
         # Size of the kept prefix, estimated from the base's size (exact for appends).
-        nbytes = nbytes * keep // max(len(value), 1) + len(row.blob or b"")
+        nbytes = nbytes * keep // max(len(value), 1) + raw_size(row.type, row.blob)
         tail = loads((row.type, row.blob))
         del value[keep:]
         value.extend(tail)

@@ -1,0 +1,100 @@
+"""Channel values are stored zstd-compressed, with a dictionary of the serializer's
+framing. Pure code, no I/O.
+
+Most blob rows are small (a delta holds the one or two messages a step appended), far
+below the 2 KB from which PostgreSQL compresses a row, and half of a message's bytes
+are its framing (`langchain_core.messages.ai`, `additional_kwargs`, ...): zstd with
+those strings as a dictionary stores a typical message in about half its size, and a
+whole conversation in less than PostgreSQL's pglz does. A compressed blob's type is
+the serializer's type behind `TAG` (`z1:msgpack`); a blob that does not shrink by an
+eighth (encrypted, already compressed) is stored as it is.
+
+>>> stored = pack("msgpack", blob)                    # doctest: +SKIP
+>>> unpack(*stored) == ("msgpack", blob)              # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import zstandard
+
+TAG = "z1:"  # the dictionary's version: "z1" always means exactly _DICTIONARY below
+_MIN_SIZE = 64  # smaller blobs gain nothing worth a frame's header
+_LEVEL = 3
+
+# Never edit: stored blobs were compressed with these bytes (tests pin their digest). A
+# new dictionary gets a new TAG, and `unpack` keeps reading this one. Raw content: the
+# msgpack framing of LangChain's messages as LangGraph's serializer writes them.
+_DICTIONARY = b"".join(
+    (
+        b"\xb3model_validate_json\xa7content\xb1additional_kwargs\x80\xb1response_metadata\x80",
+        b"\xa4type\xa4name\xc0\xa2id\xd9$\xaatool_calls\x90\xb2invalid_tool_calls\x90",
+        b"\xaeusage_metadata\xc0\xacinput_tokens\xadoutput_tokens\xactotal_tokens",
+        b"\xadfinish_reason\xa4stop\xaamodel_name\xa8\xa4args\x81\xa4\xa9tool_call",
+        b"\xactool_call_id\xa8artifact\xc0\xa6status\xa7success\xa4role\xa8messages\x91",
+        b"\x94\xbclangchain_core.messages.tool\xabToolMessage\x87",
+        b"\x94\xbelangchain_core.messages.system\xadSystemMessage\x86\xa4type\xa6system",
+        b"\x94\xbalangchain_core.messages.ai\xa9AIMessage\x89\xa4type\xa2ai",
+        b"\x94\xbdlangchain_core.messages.human\xacHumanMessage\x86\xa4type\xa5human",
+        b"\xa7content\xa0\xb1additional_kwargs\x80\xb1response_metadata\x80\xa4type\xa5human",
+        b"\xa4name\xc0\xa2id\xd9$\xb3model_validate_json\x81\xa8messages\x91\xc7\xaa\x05",
+    )
+)
+
+
+class _Codecs(threading.local):
+    """zstd contexts are not thread-safe: one compressor and decompressor per thread."""
+
+    def __init__(self) -> None:
+        data = zstandard.ZstdCompressionDict(_DICTIONARY, dict_type=zstandard.DICT_TYPE_RAWCONTENT)
+        self.compressor = zstandard.ZstdCompressor(
+            level=_LEVEL,
+            dict_data=data,
+            write_checksum=False,
+            write_content_size=True,
+            write_dict_id=False,
+        )
+        self.decompressor = zstandard.ZstdDecompressor(dict_data=data)
+
+
+_codecs = _Codecs()
+
+
+def pack(type_: str, blob: bytes | None) -> tuple[str, bytes | None]:
+    """What to store for a serialized value: compressed when that saves an eighth."""
+    if blob is None or len(blob) < _MIN_SIZE or type_.startswith(TAG):
+        return type_, blob
+    packed = _codecs.compressor.compress(blob)
+    if len(packed) > len(blob) - len(blob) // 8:
+        return type_, blob
+    return TAG + type_, packed
+
+
+def unpack(type_: str, blob: bytes | None) -> tuple[str, bytes | None]:
+    """The serializer's (type, bytes) of a stored blob."""
+    if not type_.startswith(TAG) or blob is None:
+        return type_, blob
+    return type_[len(TAG) :], _codecs.decompressor.decompress(blob)
+
+
+def raw_size(type_: str, blob: bytes | None) -> int:
+    """Size of a stored blob once unpacked (read from the zstd frame's header)."""
+    if blob is None:
+        return 0
+    if type_.startswith(TAG):
+        return int(zstandard.frame_content_size(blob))
+    return len(blob)
+
+
+def unpacking(loads: Callable[[tuple[str, bytes]], Any]) -> Callable[[tuple[str, bytes]], Any]:
+    """`loads` for stored blobs: unpacks compressed ones first."""
+
+    def read(data: tuple[str, bytes]) -> Any:
+        if data[0].startswith(TAG):
+            data = unpack(*data)  # type: ignore[assignment]
+        return loads(data)
+
+    return read

@@ -1,0 +1,142 @@
+"""Channel values are stored zstd-compressed with a dictionary of the serializer's
+framing (issue 13: storage); rows stored uncompressed by earlier versions still read,
+and size limits count serialized bytes, not stored ones."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import uuid
+from typing import Annotated, Any, TypedDict
+
+import psycopg
+import pytest
+from langchain_core.messages import AIMessage, AnyMessage, HumanMessage
+from langgraph.checkpoint.base import empty_checkpoint
+from langgraph.graph import END, START, StateGraph
+from langgraph.graph.message import add_messages
+from psycopg_pool import ConnectionPool
+
+from langgraph_alma import AlmaSaver
+from langgraph_alma.checkpoint import _compress
+from langgraph_alma.checkpoint._compress import TAG, pack, raw_size, unpack
+from langgraph_alma.config import Settings
+from langgraph_alma.db.connect import connection_kwargs
+from langgraph_alma.errors import StateTooLarge
+
+
+def test_the_dictionary_never_changes() -> None:
+    """Stored blobs tagged z1: were compressed with these exact bytes."""
+    assert TAG == "z1:"
+    digest = hashlib.sha256(_compress._DICTIONARY).hexdigest()
+    assert digest == "5aa9f25c8b676ed14c0cbd9cd497b2d5084e51dcdc9d64909b9647edb69ae339"
+
+
+def test_pack_round_trips_and_keeps_what_does_not_shrink() -> None:
+    from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
+
+    type_, blob = JsonPlusSerializer().dumps_typed(
+        [HumanMessage("the same words again and again " * 3, id="h1")]
+    )
+    stored = pack(type_, blob)
+    assert stored[0] == TAG + type_
+    assert len(stored[1]) < len(blob) * 0.7
+    assert unpack(*stored) == (type_, blob)
+    assert raw_size(*stored) == len(blob)
+    noise = os.urandom(500)
+    assert pack("msgpack", noise) == ("msgpack", noise)  # encrypted-like: stored as it is
+    assert pack("msgpack", b"tiny") == ("msgpack", b"tiny")
+    assert pack("null", None) == ("null", None)
+
+
+class Chat(TypedDict):
+    messages: Annotated[list[AnyMessage], add_messages]
+
+
+def _chat() -> Any:
+    def respond(state: Chat) -> dict[str, Any]:
+        return {"messages": [AIMessage(f"echo {len(state['messages'])}")]}
+
+    builder = StateGraph(Chat)
+    builder.add_node("respond", respond)
+    builder.add_edge(START, "respond")
+    builder.add_edge("respond", END)
+    return builder
+
+
+@pytest.fixture
+def pool(database):
+    with ConnectionPool(database.url, min_size=1, max_size=2, kwargs=connection_kwargs()) as p:
+        yield p
+
+
+def test_a_chat_is_stored_compressed_and_reads_back(database, pool, tenant) -> None:
+    thread = f"z-{uuid.uuid4().hex[:8]}"
+    cfg = {"configurable": {"thread_id": thread, "tenant_id": tenant}}
+    graph = _chat().compile(checkpointer=AlmaSaver(pool))
+    for i in range(6):
+        graph.invoke({"messages": [HumanMessage(f"question number {i} about the weather")]}, cfg)
+    with psycopg.connect(database.admin_url, autocommit=True) as conn:
+        types = conn.execute(
+            "SELECT type FROM alma_checkpoint_blobs WHERE tenant_id = %s AND thread_id = %s"
+            " AND channel = 'messages'",
+            (tenant, thread),
+        ).fetchall()
+    assert types and all(t.startswith(TAG) for (t,) in types)
+    expected = graph.get_state(cfg).values["messages"]
+    fresh = _chat().compile(checkpointer=AlmaSaver(pool))
+    assert fresh.get_state(cfg).values["messages"] == expected
+    assert len(expected) == 12
+
+
+def test_rows_stored_uncompressed_still_read(database, pool, tenant) -> None:
+    """A thread written before compression (whole value and deltas uncompressed), then
+    continued: its chain mixes both, and every reader rebuilds it."""
+    thread = f"z-{uuid.uuid4().hex[:8]}"
+    cfg = {"configurable": {"thread_id": thread, "tenant_id": tenant}}
+    graph = _chat().compile(checkpointer=AlmaSaver(pool))
+    for i in range(3):
+        graph.invoke({"messages": [HumanMessage(f"before the upgrade {i} " * 4)]}, cfg)
+    with psycopg.connect(database.admin_url, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT channel, version, type, blob FROM alma_checkpoint_blobs"
+            " WHERE tenant_id = %s AND thread_id = %s",
+            (tenant, thread),
+        ).fetchall()
+        for channel, version, type_, blob in rows:  # as an earlier version stored them
+            plain_type, plain = unpack(type_, blob)
+            conn.execute(
+                "UPDATE alma_checkpoint_blobs SET type = %s, blob = %s WHERE tenant_id = %s"
+                " AND thread_id = %s AND channel = %s AND version = %s",
+                (plain_type, plain, tenant, thread, channel, version),
+            )
+    assert any(t.startswith(TAG) for _, _, t, _ in rows)
+    upgraded = _chat().compile(checkpointer=AlmaSaver(pool))
+    assert len(upgraded.get_state(cfg).values["messages"]) == 6
+    for i in range(2):
+        upgraded.invoke({"messages": [HumanMessage(f"after the upgrade {i} " * 4)]}, cfg)
+    messages = _chat().compile(checkpointer=AlmaSaver(pool)).get_state(cfg).values["messages"]
+    assert [m.content for m in messages] == [
+        m.content for m in graph.get_state(cfg).values["messages"]
+    ]
+    assert len(messages) == 10
+    history = list(AlmaSaver(pool).list(cfg))
+    assert [len(t.checkpoint["channel_values"].get("messages", [])) for t in history][:3] == [
+        10,
+        9,
+        8,
+    ]
+
+
+def test_the_state_limit_counts_serialized_bytes(pool, tenant) -> None:
+    """A value that compresses far below the limit is still refused when its serialized
+    bytes exceed it (the limit means what it meant before compression)."""
+    saver = AlmaSaver(pool, settings=Settings(max_state_bytes=20_000))
+    cfg = {"configurable": {"thread_id": f"z-{uuid.uuid4().hex[:8]}", "tenant_id": tenant}}
+    cp = empty_checkpoint()
+    cp["channel_values"] = {"messages": [HumanMessage("a" * 30_000, id="big")]}
+    cp["channel_versions"] = {"messages": saver.get_next_version(None, None)}
+    assert len(pack(*saver.serde.dumps_typed(cp["channel_values"]["messages"]))[1]) < 20_000
+    with pytest.raises(StateTooLarge):
+        saver.put(cfg, cp, {"step": 1}, dict(cp["channel_versions"]))
+    assert saver.get_tuple(cfg) is None
