@@ -7,6 +7,12 @@ ALMA_BENCH_ADMIN_URL names a server whose superuser can create databases. Each s
 runs each saver in a database of its own, so table sizes are the section's alone. Prints
 one JSON object and a table of ratios (AlmaSaver / PostgresSaver; lower is better except
 throughput). Not a test: numbers depend on the machine; ratios are what we track.
+
+Sections: small (a 3-node graph of small channels), putget (direct put/get_tuple, and
+get_tuple of a 1000-message thread from a new process: the cold get), chat (a 2-node
+chat for --turns turns, twice: prose-like and incompressible text; invoke p50 of the
+last 20 turns, storage per relation, list of 100 checkpoints), conc (8 conversations at
+once on one async saver and pool: turns/s).
 """
 
 from __future__ import annotations
@@ -49,7 +55,8 @@ WORDS = (
 
 
 def text(seed: int, words: int = 40) -> str:
-    """Deterministic, realistic (not trivially compressible) message text."""
+    """Deterministic message text of 23 words and numbers (the put/get and concurrency
+    sections' corpus, unchanged so that their figures compare with earlier runs)."""
     rng = random.Random(seed)
     return " ".join(rng.choice(WORDS) + str(rng.randint(0, 999)) for _ in range(words))
 
@@ -159,7 +166,8 @@ def theirs_saver(url: str) -> Iterator[PostgresSaver]:
 
 
 def _relation_bytes(url: str, tables: tuple[str, ...]) -> dict[str, int]:
-    """Size of each table's heap, TOAST and indexes (after `_table_bytes`' VACUUM)."""
+    """Size of each table's heap, TOAST (with the free space and visibility maps) and
+    indexes (after `_table_bytes`' VACUUM)."""
     with psycopg.connect(url, autocommit=True) as conn:
         out: dict[str, int] = {}
         for t in tables:
@@ -168,7 +176,7 @@ def _relation_bytes(url: str, tables: tuple[str, ...]) -> dict[str, int]:
                 " - pg_indexes_size(%s), pg_indexes_size(%s)",
                 (t, t, t, t, t),
             ).fetchone()
-            out.update({t: heap, f"{t} (toast)": toast, f"{t} (indexes)": indexes})
+            out.update({t: heap, f"{t} (toast, maps)": toast, f"{t} (indexes)": indexes})
         return out
 
 
