@@ -108,6 +108,27 @@ def freeze(items: list[Any], type_: str, blob: bytes | None) -> Piece:
         return Piece(type_, blob, len(items))
 
 
+def merge_tail(pieces: tuple[Piece, ...], value: list[Any]) -> tuple[Piece, ...]:
+    """`pieces` of `value` (its elements, in order), the last ones pickled again as one
+    while the one before the last holds no more elements than the last: a binary
+    counter, so a list of n elements is in at most about log2(n) pieces and each element
+    is pickled again about log2(n) times. A `list` thaws every checkpoint's value from
+    these pieces, and unpickling a few large pieces costs a third of many small ones."""
+    out = list(pieces)
+    while (
+        len(out) >= 2
+        and out[-1].type == _PICKLE
+        and out[-2].type == _PICKLE
+        and out[-2].count <= out[-1].count
+    ):
+        count = out[-2].count + out[-1].count
+        merged = freeze(value[len(value) - count :], "", None)
+        if merged.type != _PICKLE:
+            break
+        out[-2:] = [merged]
+    return tuple(out)
+
+
 def thaw(pieces: Iterable[Piece], loads: Loads) -> tuple[list[Any], tuple[Piece, ...]]:
     """Fresh objects for a remembered list, and its pieces with the serializer's bytes
     replaced by pickles (so the next read decodes faster)."""
@@ -255,6 +276,8 @@ def _rebuild(
             else Piece(row.type, row.blob, len(tail))
         )
         pieces = (*truncate(pieces, keep), piece)
+        if remember_path:
+            pieces = merge_tail(pieces, value)
         depth = row.depth
         if remember_path or row is path[0]:
             memo[(thread, ns, channel, row.version)] = Remembered(

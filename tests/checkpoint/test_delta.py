@@ -233,3 +233,29 @@ def test_long_conversation_storage_grows_linearly(database, pool, fresh, tenant)
     deltas = [r for r in rows if r[1] is not None]
     assert len(deltas) >= 2 * turns - 5  # a whole value only every delta_max_chain versions
     assert stored < 3 * len(saver.serde.dumps_typed(final)[1])
+
+
+def test_a_listed_chain_is_remembered_in_few_pieces() -> None:
+    """`list` remembers every version on a chain in about log2(n) pickled pieces (a
+    binary counter), each version thawing to its own elements, equal to the stored ones."""
+    from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
+
+    from langgraph_alma.checkpoint._delta import BlobRow, rebuild
+
+    serde = JsonPlusSerializer()
+    msgs = [HumanMessage(f"m{i}", id=f"m{i}") for i in range(100)]
+    rows = {("t", "", "messages", "v0"): BlobRow("messages", "v0", *serde.dumps_typed(msgs[:1]))}
+    for i in range(1, 100):
+        type_, blob = serde.dumps_typed(msgs[i : i + 1])
+        rows[("t", "", "messages", f"v{i}")] = BlobRow(
+            "messages", f"v{i}", type_, blob, f"v{i - 1}", i, i
+        )
+    memo: dict = {}
+    value, _ = rebuild(("t", "", "messages", "v99"), rows, memo, serde.loads_typed)
+    assert value == msgs
+    for i in (0, 1, 2, 6, 63, 64, 99):
+        remembered = memo[("t", "", "messages", f"v{i}")]
+        assert len(remembered.pieces) <= (i + 1).bit_length()
+        again, _ = rebuild(("t", "", "messages", f"v{i}"), {}, dict(memo), serde.loads_typed)
+        assert again == msgs[: i + 1]
+        assert all(a is not b for a, b in zip(again, value, strict=False))
