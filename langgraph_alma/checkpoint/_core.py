@@ -489,7 +489,11 @@ class SaverCore:
         writes: Sequence[tuple[str, Any]],
         task_id: str,
         task_path: str = "",
+        *,
+        synchronous: bool = False,
     ) -> Plan[None]:
+        """`synchronous`: commit synchronously whatever the run's durability (the writes
+        share a transaction with a checkpoint that does)."""
         tenant, thread = self.tenant(config), self.thread_of(config)
         conf = config["configurable"]
         if not writes:
@@ -523,7 +527,7 @@ class SaverCore:
             "channel": [ch for ch, _ in writes],
             "type": [t for t, _ in dumped],
             "blob": [b for _, b in dumped],
-            "commit": "off" if self.writes_async_commit and _async_durability(conf) else "on",
+            "commit": "on" if synchronous or self.waits_for_commit(config) else "off",
         }
         if params["id"] is None:
             raise ConfigError(
@@ -536,6 +540,12 @@ class SaverCore:
             raise InvalidChannelValue(
                 "writes", "(a value)", f"PostgreSQL refused it: {exc}"
             ) from exc
+
+    def waits_for_commit(self, config: RunnableConfig) -> bool:
+        """Whether writes made with `config` commit synchronously: all but a LangGraph
+        run's whose durability is not "sync" (unless `writes_async_commit` is off)."""
+        conf = config.get("configurable") or {}
+        return not (self.writes_async_commit and _async_durability(conf))
 
     def threads(
         self,

@@ -1,0 +1,255 @@
+"""Writes that wait for the connection together go in one round trip (checkpoint._coalesce):
+a put and a put_writes queued behind the same connection commit in one transaction; a
+statement that fails sends each write again alone; a bad value fails only its own call;
+and a graph run on one shared connection gives the same history as LangGraph's own saver.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import operator
+import threading
+import time
+import uuid
+from typing import Annotated, Any, TypedDict
+
+import psycopg
+import pytest
+from langgraph.checkpoint.base import empty_checkpoint
+from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.graph import END, START, StateGraph
+from langgraph.types import Send
+
+from langgraph_alma import AlmaSaver, AsyncAlmaSaver
+from langgraph_alma.db.borrow import aconnection_lock, connection_lock
+from langgraph_alma.db.connect import connection_kwargs
+from langgraph_alma.errors import InvalidChannelValue
+
+
+def _config(tenant: str, thread: str | None = None) -> dict:
+    return {
+        "configurable": {
+            "thread_id": thread or f"co-{uuid.uuid4().hex[:8]}",
+            "tenant_id": tenant,
+            "checkpoint_ns": "",
+        }
+    }
+
+
+def _checkpoint(values: dict[str, Any], version: str) -> Any:
+    cp = empty_checkpoint()
+    cp["channel_values"] = dict(values)
+    cp["channel_versions"] = {k: version for k in values}
+    return cp
+
+
+def _xmins(database, tenant: str, thread: str) -> tuple[set[str], set[str]]:
+    """The transactions that wrote the thread's checkpoints, and its writes."""
+    with psycopg.connect(database.admin_url, autocommit=True) as conn:
+        cps = conn.execute(
+            "SELECT xmin::text FROM alma_checkpoints WHERE tenant_id = %s AND thread_id = %s",
+            (tenant, thread),
+        ).fetchall()
+        ws = conn.execute(
+            "SELECT xmin::text FROM alma_checkpoint_writes WHERE tenant_id = %s AND thread_id = %s",
+            (tenant, thread),
+        ).fetchall()
+    return {r[0] for r in cps}, {r[0] for r in ws}
+
+
+def _wait_queued(saver: Any, n: int) -> None:
+    deadline = time.monotonic() + 10
+    while len(saver._outbox._queue) < n:
+        assert time.monotonic() < deadline, "the writes never queued"
+        time.sleep(0.005)
+
+
+def test_put_and_writes_waiting_together_commit_in_one_transaction(database, tenant) -> None:
+    with psycopg.connect(database.url, **connection_kwargs()) as conn:
+        saver = AlmaSaver(conn)
+        first = saver.put(_config(tenant), _checkpoint({"n": 1}, "1"), {"step": 0}, {"n": "1"})
+        thread = first["configurable"]["thread_id"]
+        results: dict[str, Any] = {}
+        with connection_lock(conn):  # the connection is busy: both writes must wait
+            writes = threading.Thread(
+                target=lambda: results.setdefault(
+                    "writes", saver.put_writes(first, [("n", 2), ("log", ["a"])], "task-1")
+                )
+            )
+            put = threading.Thread(
+                target=lambda: results.setdefault(
+                    "put",
+                    saver.put(
+                        _config(tenant, thread) | {},
+                        _checkpoint({"n": 2, "log": ["a"]}, "2"),
+                        {"step": 1},
+                        {"n": "2", "log": "2"},
+                    ),
+                )
+            )
+            writes.start()
+            _wait_queued(saver, 1)
+            put.start()
+            _wait_queued(saver, 2)
+        writes.join(10)
+        put.join(10)
+        assert results["writes"] is None
+        assert results["put"]["configurable"]["thread_id"] == thread
+        cps, ws = _xmins(database, tenant, thread)
+        assert len(cps) == 2 and len(ws) == 1
+        assert ws <= cps  # the writes and the second checkpoint: one transaction
+        tup = saver.get_tuple(_config(tenant, thread))
+        assert tup is not None and tup.checkpoint["channel_values"] == {"n": 2, "log": ["a"]}
+        older = saver.get_tuple(first)
+        assert older is not None
+        assert [(w[1], w[2]) for w in older.pending_writes] == [("n", 2), ("log", ["a"])]
+
+
+def test_a_bad_value_fails_only_its_own_call(database, tenant) -> None:
+    with psycopg.connect(database.url, **connection_kwargs()) as conn:
+        saver = AlmaSaver(conn)
+        first = saver.put(_config(tenant), _checkpoint({"n": 1}, "1"), {"step": 0}, {"n": "1"})
+        errors: list[BaseException] = []
+
+        def bad() -> None:
+            try:
+                saver.put_writes(first, [("s", "\ud800")], "task-bad")
+            except BaseException as exc:
+                errors.append(exc)
+
+        with connection_lock(conn):
+            threads = [
+                threading.Thread(target=bad),
+                threading.Thread(target=lambda: saver.put_writes(first, [("n", 5)], "task-good")),
+            ]
+            for i, t in enumerate(threads):
+                t.start()
+                _wait_queued(saver, i + 1)
+        for t in threads:
+            t.join(10)
+        assert len(errors) == 1 and isinstance(errors[0], InvalidChannelValue)
+        tup = saver.get_tuple(first)
+        assert tup is not None
+        assert [(w[0], w[1], w[2]) for w in tup.pending_writes] == [("task-good", "n", 5)]
+        assert not saver._outbox._queue
+
+
+def test_a_failed_batch_sends_each_write_alone(database, tenant) -> None:
+    """A delta whose base another saver deleted fails the shared batch; run alone, the
+    put stores its value whole (its own retry) and the other thread's writes still land."""
+    with psycopg.connect(database.url, **connection_kwargs()) as conn:
+        saver = AlmaSaver(conn)
+        cfg = _config(tenant)
+        thread = cfg["configurable"]["thread_id"]
+        cfg = saver.put(cfg, _checkpoint({"log": ["a", "b"]}, "1"), {"step": 0}, {"log": "1"})
+        other = saver.put(_config(tenant), _checkpoint({"n": 1}, "1"), {"step": 0}, {"n": "1"})
+        # Another saver deletes the thread; this one still remembers its list.
+        AlmaSaver(conn, tenant_id=tenant).delete_thread(thread)
+        done: dict[str, Any] = {}
+        with connection_lock(conn):
+            jobs = [
+                threading.Thread(
+                    target=lambda: done.setdefault(
+                        "put",
+                        saver.put(
+                            cfg, _checkpoint({"log": list("abc")}, "2"), {"step": 1}, {"log": "2"}
+                        ),
+                    )
+                ),
+                threading.Thread(target=lambda: saver.put_writes(other, [("n", 7)], "task-o")),
+            ]
+            for i, t in enumerate(jobs):
+                t.start()
+                _wait_queued(saver, i + 1)
+        for t in jobs:
+            t.join(10)
+        tup = saver.get_tuple(done["put"])
+        assert tup is not None and tup.checkpoint["channel_values"] == {"log": ["a", "b", "c"]}
+        fresh = AlmaSaver(conn)  # remembers nothing: reads the stored rows
+        tup = fresh.get_tuple(done["put"])
+        assert tup is not None and tup.checkpoint["channel_values"] == {"log": ["a", "b", "c"]}
+        o = fresh.get_tuple(other)
+        assert o is not None and [(w[1], w[2]) for w in o.pending_writes] == [("n", 7)]
+
+
+async def test_async_put_and_writes_waiting_together_commit_in_one_transaction(
+    database, tenant
+) -> None:
+    conn = await psycopg.AsyncConnection.connect(database.url, **connection_kwargs())
+    try:
+        saver = AsyncAlmaSaver(conn)
+        first = await saver.aput(
+            _config(tenant), _checkpoint({"n": 1}, "1"), {"step": 0}, {"n": "1"}
+        )
+        thread = first["configurable"]["thread_id"]
+        async with aconnection_lock(conn).hold():
+            # Fresh contexts: tasks started inside a hold would pass through it.
+            tasks = [
+                asyncio.create_task(
+                    saver.aput_writes(first, [("n", 2)], "task-1"), context=contextvars.Context()
+                ),
+                asyncio.create_task(
+                    saver.aput(
+                        _config(tenant, thread),
+                        _checkpoint({"n": 2}, "2"),
+                        {"step": 1},
+                        {"n": "2"},
+                    ),
+                    context=contextvars.Context(),
+                ),
+            ]
+            for _ in range(100):
+                if len(saver._outbox._queue) == 2:
+                    break
+                await asyncio.sleep(0.005)
+            assert len(saver._outbox._queue) == 2
+        await asyncio.gather(*tasks)
+        cps, ws = await asyncio.to_thread(_xmins, database, tenant, thread)
+        assert len(cps) == 2 and len(ws) == 1 and ws <= cps
+    finally:
+        await conn.close()
+
+
+class FanState(TypedDict):
+    log: Annotated[list[str], operator.add]
+
+
+def _fan_graph() -> StateGraph:
+    def start(state: FanState) -> Any:
+        return {"log": ["start"]}
+
+    def route(state: FanState) -> list[Send]:
+        return [Send("work", {"log": [f"w{i}"]}) for i in range(4)]
+
+    def work(state: FanState) -> Any:
+        return {"log": [f"done-{state['log'][-1]}"]}
+
+    b = StateGraph(FanState)
+    b.add_node("start", start)
+    b.add_node("work", work)
+    b.add_node("end", lambda s: {"log": ["end"]})
+    b.add_edge(START, "start")
+    b.add_conditional_edges("start", route, ["work"])
+    b.add_edge("work", "end")
+    b.add_edge("end", END)
+    return b
+
+
+def _history(graph: Any, cfg: dict) -> list[tuple[Any, ...]]:
+    return [(sorted(s.values.get("log", [])), s.next) for s in graph.get_state_history(cfg)]
+
+
+@pytest.mark.parametrize("durability", ["sync", "async", "exit"])
+def test_fan_out_on_one_connection_matches_langgraph(database, tenant, durability) -> None:
+    """Parallel branches on one shared connection (their writes queue together): the
+    result and the history are those of LangGraph's InMemorySaver."""
+    with psycopg.connect(database.url, **connection_kwargs()) as conn:
+        alma = _fan_graph().compile(checkpointer=AlmaSaver(conn))
+        mem = _fan_graph().compile(checkpointer=InMemorySaver())
+        for i in range(3):
+            cfg = {"configurable": {"thread_id": f"fan-{i}", "tenant_id": tenant}}
+            got = alma.invoke({"log": []}, cfg, durability=durability)
+            want = mem.invoke({"log": []}, cfg, durability=durability)
+            assert sorted(got["log"]) == sorted(want["log"])
+            assert _history(alma, cfg) == _history(mem, cfg)
