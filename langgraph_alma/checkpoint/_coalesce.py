@@ -26,6 +26,7 @@ from typing import Any, Generic, TypeVar
 import psycopg
 
 from langgraph_alma.db.plan import Plan, arun_plan, run_plan
+from langgraph_alma.errors import CheckpointWriteInterrupted
 
 T = TypeVar("T")
 # make(synchronous): the write's plan; `synchronous` is True when the batch it rides in
@@ -36,20 +37,24 @@ MakePlan = Callable[[bool], Plan[Any]]
 class Entry(Generic[T]):
     """One queued write: its plan's factory and, once run, its outcome."""
 
-    __slots__ = ("tenant", "make", "synchronous", "taken", "value", "error", "done")
+    __slots__ = ("tenant", "make", "synchronous", "taken", "finished", "value", "error", "waiter")
 
-    def __init__(self, tenant: str, make: MakePlan, synchronous: bool, done: Any) -> None:
+    def __init__(self, tenant: str, make: MakePlan, synchronous: bool) -> None:
         self.tenant = tenant
         self.make = make
         self.synchronous = synchronous
         self.taken = False
+        self.finished = False
         self.value: Any = None
         self.error: BaseException | None = None
-        self.done = done  # threading.Event or asyncio.Event
+        # An async caller waiting for another leader; a sync one waits on the outbox's
+        # condition (made only when needed: most writes lead their own batch).
+        self.waiter: asyncio.Future[None] | None = None
 
     def finish(self, value: Any = None, error: BaseException | None = None) -> None:
-        self.value, self.error = value, error
-        self.done.set()
+        self.value, self.error, self.finished = value, error, True
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_result(None)
 
     def outcome(self) -> Any:
         if self.error is not None:
@@ -126,11 +131,20 @@ def _finish(entry: Entry[Any], plan: Plan[Any], batch: Sequence[Any]) -> Plan[No
         plan.close()
 
 
+def _cut(exc: BaseException) -> CheckpointWriteInterrupted:
+    """What a write learns when the caller that led its batch was interrupted: never the
+    interruption itself (a task must not see another's cancellation as its own)."""
+    err = CheckpointWriteInterrupted(f"a write it was sent with was interrupted: {exc!r}")
+    err.__cause__ = exc
+    return err
+
+
 class Outbox:
     """The queue of one saver's writes waiting for a connection (see the module doc)."""
 
     def __init__(self) -> None:
         self._guard = threading.Lock()
+        self._led = threading.Condition(self._guard)  # a sync leader finished a batch
         self._queue: list[Entry[Any]] = []
 
     def _enqueue(self, entry: Entry[Any]) -> None:
@@ -159,20 +173,24 @@ class Outbox:
         synchronous: bool,
     ) -> Any:
         """Run the write `make(...)` makes, with whatever writes of `tenant` wait too."""
-        entry: Entry[Any] = Entry(tenant, make, synchronous, threading.Event())
+        entry: Entry[Any] = Entry(tenant, make, synchronous)
         self._enqueue(entry)
         batch: list[Entry[Any]] = []
         try:
             with connection() as conn:
                 batch = self._take(entry, conn)
                 if batch:
-                    run_plan(conn, together(batch))
+                    try:
+                        run_plan(conn, together(batch))
+                    finally:
+                        with self._led:
+                            self._led.notify_all()
         except BaseException as exc:
             if self._failed(entry, batch, exc):
                 raise
-            entry.done.wait()  # another leader took it: its outcome is ours
-            return entry.outcome()
-        entry.done.wait()
+        if not entry.finished:  # another leader took it: its outcome is ours
+            with self._led:
+                self._led.wait_for(lambda: entry.finished)
         return entry.outcome()
 
     async def arun(
@@ -183,7 +201,7 @@ class Outbox:
         synchronous: bool,
     ) -> Any:
         """Async `run` (every caller on the saver's event loop)."""
-        entry: Entry[Any] = Entry(tenant, make, synchronous, asyncio.Event())
+        entry: Entry[Any] = Entry(tenant, make, synchronous)
         self._enqueue(entry)
         batch: list[Entry[Any]] = []
         try:
@@ -194,9 +212,9 @@ class Outbox:
         except BaseException as exc:
             if self._failed(entry, batch, exc):
                 raise
-            await entry.done.wait()  # another leader took it: its outcome is ours
-            return entry.outcome()
-        await entry.done.wait()
+        if not entry.finished:  # another leader took it: its outcome is ours
+            entry.waiter = asyncio.get_running_loop().create_future()
+            await entry.waiter
         return entry.outcome()
 
     def _failed(self, entry: Entry[Any], batch: Sequence[Entry[Any]], exc: BaseException) -> bool:
@@ -204,8 +222,8 @@ class Outbox:
         led fail with it; its own, if no other leader took it, will never run); False
         if another leader took `entry` (an error, not a cancellation: wait for that)."""
         for e in batch:
-            if not e.done.is_set():
-                e.finish(error=exc)
+            if not e.finished:
+                e.finish(error=exc if e is entry or isinstance(exc, Exception) else _cut(exc))
         with self._guard:
             if entry.taken and entry not in batch and isinstance(exc, Exception):
                 return False

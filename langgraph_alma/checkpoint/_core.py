@@ -388,7 +388,7 @@ class SaverCore:
                     self.refused.popitem(last=False)
             raise
         try:
-            yield [Sql(_sql.PUT, params)]
+            yield [Sql(_sql.PUT[params.pop("_rows")], params)]
         except psycopg.errors.ForeignKeyViolation:
             # A delta's base was deleted meanwhile (prune, delete_thread elsewhere):
             # forget what we remembered and store whole values instead.
@@ -396,7 +396,7 @@ class SaverCore:
             params, learned = self._put_params(
                 tenant, thread, ns, config, checkpoint, metadata, new_versions, {}
             )
-            yield [Sql(_sql.PUT, params)]
+            yield [Sql(_sql.PUT[params.pop("_rows")], params)]
         except psycopg.DataError as exc:  # the checks above should leave none
             raise InvalidChannelValue(
                 "checkpoint", "(a value)", f"PostgreSQL refused it: {exc}"
@@ -473,14 +473,24 @@ class SaverCore:
             "inline": Jsonb(inline),
             "blob_channels": blob_channels,
             "metadata": Jsonb(meta),
-            "b_channel": [r.channel for r in rows],
-            "b_version": [r.version for r in rows],
-            "b_type": [r.type for r in rows],
-            "b_blob": [r.blob for r in rows],
-            "b_base": [r.base_version for r in rows],
-            "b_keep": [r.keep_len for r in rows],
-            "b_depth": [r.depth for r in rows],
+            "_rows": min(len(rows), 2),  # which statement: no blob row, one, or several
         }
+        if len(rows) == 1:
+            r = rows[0]
+            params.update(
+                b_channel=r.channel, b_version=r.version, b_type=r.type, b_blob=r.blob,
+                b_base=r.base_version, b_keep=r.keep_len, b_depth=r.depth,
+            )  # fmt: skip
+        elif rows:
+            params.update(
+                b_channel=[r.channel for r in rows],
+                b_version=[r.version for r in rows],
+                b_type=[r.type for r in rows],
+                b_blob=[r.blob for r in rows],
+                b_base=[r.base_version for r in rows],
+                b_keep=[r.keep_len for r in rows],
+                b_depth=[r.depth for r in rows],
+            )
         return params, learned
 
     def put_writes(
@@ -533,9 +543,13 @@ class SaverCore:
             raise ConfigError(
                 "put_writes needs configurable.checkpoint_id (the checkpoint written to)"
             )
+        many = len(writes) > 1
+        if not many:  # one row: scalars, not one-element arrays
+            for key in ("idx", "channel", "type", "blob"):
+                params[key] = params[key][0]
         special = all(ch in WRITES_IDX_MAP for ch, _ in writes)
         try:
-            yield [Sql(_sql.UPSERT_WRITES if special else _sql.INSERT_WRITES, params)]
+            yield [Sql(_sql.WRITES[(many, special)], params)]
         except psycopg.DataError as exc:
             raise InvalidChannelValue(
                 "writes", "(a value)", f"PostgreSQL refused it: {exc}"
