@@ -3,7 +3,7 @@
 LangGraph saves a superstep's pending writes (`put_writes`) and the next checkpoint
 (`put`) from background threads or tasks at nearly the same moment; on one connection,
 each waits for the one before it. An `Outbox` lets whichever write gets the connection
-first (the leader) send every write of the same tenant queued meanwhile in one pipeline
+first (the leader) send every write of the same thread queued meanwhile in one pipeline
 batch: one round trip and one commit instead of one each. Nobody returns before their
 own write is committed, so what a caller was promised is unchanged; writes that ride
 with a checkpoint commit synchronously with it (never the reverse: a batch commits
@@ -12,14 +12,14 @@ synchronously when any of its writes asks for it).
 A batch is one transaction: if any statement fails, the leader runs each write of it
 again alone, so one write's bad value never fails another's.
 
->>> outbox.run(saver._connection, tenant, make_plan)            # doctest: +SKIP
+>>> outbox.run(saver._connection, (tenant, thread), make_plan, True)            # doctest: +SKIP
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from typing import Any, Generic, TypeVar
 
@@ -37,10 +37,10 @@ MakePlan = Callable[[bool], Plan[Any]]
 class Entry(Generic[T]):
     """One queued write: its plan's factory and, once run, its outcome."""
 
-    __slots__ = ("tenant", "make", "synchronous", "taken", "finished", "value", "error", "waiter")
+    __slots__ = ("key", "make", "synchronous", "taken", "finished", "value", "error", "waiter")
 
-    def __init__(self, tenant: str, make: MakePlan, synchronous: bool) -> None:
-        self.tenant = tenant
+    def __init__(self, key: Hashable, make: MakePlan, synchronous: bool) -> None:
+        self.key = key  # (tenant, thread): what may share a batch
         self.make = make
         self.synchronous = synchronous
         self.taken = False
@@ -154,12 +154,12 @@ class Outbox:
     def _take(self, entry: Entry[Any], conn: Any) -> list[Entry[Any]]:
         """The batch `entry` leads: nothing if another leader took it; only itself when
         the connection is inside a caller's transaction (whose fate others must not
-        share); else every queued write of its tenant, in arrival order."""
+        share); else every queued write of its thread, in arrival order."""
         with self._guard:
             if entry.taken:
                 return []
             alone = conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE
-            batch = [entry] if alone else [e for e in self._queue if e.tenant == entry.tenant]
+            batch = [entry] if alone else [e for e in self._queue if e.key == entry.key]
             for e in batch:
                 e.taken = True
             self._queue = [e for e in self._queue if not e.taken]
@@ -168,12 +168,12 @@ class Outbox:
     def run(
         self,
         connection: Callable[[], AbstractContextManager[psycopg.Connection[Any]]],
-        tenant: str,
+        key: Hashable,
         make: MakePlan,
         synchronous: bool,
     ) -> Any:
-        """Run the write `make(...)` makes, with whatever writes of `tenant` wait too."""
-        entry: Entry[Any] = Entry(tenant, make, synchronous)
+        """Run the write `make(...)` makes, with whatever writes of its `key` wait too."""
+        entry: Entry[Any] = Entry(key, make, synchronous)
         self._enqueue(entry)
         batch: list[Entry[Any]] = []
         try:
@@ -196,12 +196,12 @@ class Outbox:
     async def arun(
         self,
         connection: Callable[[], AbstractAsyncContextManager[psycopg.AsyncConnection[Any]]],
-        tenant: str,
+        key: Hashable,
         make: MakePlan,
         synchronous: bool,
     ) -> Any:
         """Async `run` (every caller on the saver's event loop)."""
-        entry: Entry[Any] = Entry(tenant, make, synchronous)
+        entry: Entry[Any] = Entry(key, make, synchronous)
         self._enqueue(entry)
         batch: list[Entry[Any]] = []
         try:

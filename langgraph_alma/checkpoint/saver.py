@@ -198,10 +198,12 @@ class _AlmaSaverBase(BaseCheckpointSaver[str]):
         checkpoint: Checkpoint,
         metadata: CheckpointMetadata,
         new_versions: ChannelVersions,
-    ) -> tuple[str, Callable[[bool], Plan[RunnableConfig]], bool]:
-        """A put for the outbox: (tenant, plan factory, commits synchronously)."""
-        tenant = self._core.tenant(config)
-        return tenant, lambda _: self._put_plan(config, checkpoint, metadata, new_versions), True
+    ) -> tuple[tuple[str, str], Callable[[bool], Plan[RunnableConfig]], bool]:
+        """A put for the outbox: ((tenant, thread), plan factory, commits synchronously).
+        Only one thread's writes share a batch: a batch of several threads' rows could
+        lock them in another order than a concurrent one on a pool (a deadlock)."""
+        key = (self._core.tenant(config), SaverCore.thread_of(config))
+        return key, lambda _: self._put_plan(config, checkpoint, metadata, new_versions), True
 
     def _writes_entry(
         self,
@@ -209,11 +211,10 @@ class _AlmaSaverBase(BaseCheckpointSaver[str]):
         writes: Sequence[tuple[str, Any]],
         task_id: str,
         task_path: str,
-    ) -> tuple[str, Callable[[bool], Plan[None]], bool]:
+    ) -> tuple[tuple[str, str], Callable[[bool], Plan[None]], bool]:
         """A put_writes for the outbox (see `_put_entry`)."""
-        tenant = self._core.tenant(config)
         return (
-            tenant,
+            (self._core.tenant(config), SaverCore.thread_of(config)),
             lambda sync: self._writes_plan(config, writes, task_id, task_path, sync),
             self._core.waits_for_commit(config),
         )

@@ -136,41 +136,78 @@ def test_a_bad_value_fails_only_its_own_call(database, tenant) -> None:
 
 
 def test_a_failed_batch_sends_each_write_alone(database, tenant) -> None:
-    """A delta whose base another saver deleted fails the shared batch; run alone, the
-    put stores its value whole (its own retry) and the other thread's writes still land."""
+    """A statement PostgreSQL refuses (a task id with a NUL) fails the shared batch, which
+    rolls back whole; run alone, the others land and only the bad call raises."""
     with psycopg.connect(database.url, **connection_kwargs()) as conn:
         saver = AlmaSaver(conn)
-        cfg = _config(tenant)
-        thread = cfg["configurable"]["thread_id"]
-        cfg = saver.put(cfg, _checkpoint({"log": ["a", "b"]}, "1"), {"step": 0}, {"log": "1"})
-        other = saver.put(_config(tenant), _checkpoint({"n": 1}, "1"), {"step": 0}, {"n": "1"})
-        # Another saver deletes the thread; this one still remembers its list.
-        AlmaSaver(conn, tenant_id=tenant).delete_thread(thread)
+        first = saver.put(_config(tenant), _checkpoint({"n": 1}, "1"), {"step": 0}, {"n": "1"})
+        thread = first["configurable"]["thread_id"]
         done: dict[str, Any] = {}
+
+        def call(name: str, fn: Any) -> None:
+            try:
+                done[name] = fn()
+            except Exception as exc:
+                done[name] = exc
+
         with connection_lock(conn):
             jobs = [
                 threading.Thread(
-                    target=lambda: done.setdefault(
+                    target=call,
+                    args=(
                         "put",
-                        saver.put(
-                            cfg, _checkpoint({"log": list("abc")}, "2"), {"step": 1}, {"log": "2"}
+                        lambda: saver.put(
+                            _config(tenant, thread),
+                            _checkpoint({"n": 2}, "2"),
+                            {"step": 1},
+                            {"n": "2"},
                         ),
-                    )
+                    ),
                 ),
-                threading.Thread(target=lambda: saver.put_writes(other, [("n", 7)], "task-o")),
+                threading.Thread(
+                    target=call, args=("bad", lambda: saver.put_writes(first, [("n", 7)], "t\x00"))
+                ),
+                threading.Thread(
+                    target=call, args=("good", lambda: saver.put_writes(first, [("n", 8)], "ok"))
+                ),
             ]
             for i, t in enumerate(jobs):
                 t.start()
                 _wait_queued(saver, i + 1)
         for t in jobs:
             t.join(10)
-        tup = saver.get_tuple(done["put"])
-        assert tup is not None and tup.checkpoint["channel_values"] == {"log": ["a", "b", "c"]}
+        assert isinstance(done["bad"], InvalidChannelValue)
+        assert done["good"] is None
+        assert done["put"]["configurable"]["thread_id"] == thread
         fresh = AlmaSaver(conn)  # remembers nothing: reads the stored rows
-        tup = fresh.get_tuple(done["put"])
-        assert tup is not None and tup.checkpoint["channel_values"] == {"log": ["a", "b", "c"]}
-        o = fresh.get_tuple(other)
-        assert o is not None and [(w[1], w[2]) for w in o.pending_writes] == [("n", 7)]
+        tup = fresh.get_tuple(_config(tenant, thread))
+        assert tup is not None and tup.checkpoint["channel_values"] == {"n": 2}
+        older = fresh.get_tuple(first)
+        assert older is not None and [(w[0], w[2]) for w in older.pending_writes] == [("ok", 8)]
+        cps, ws = _xmins(database, tenant, thread)
+        assert len(cps) == 2 and len(ws) == 1 and not ws & cps  # each committed alone
+        assert not saver._outbox._queue
+
+
+def test_writes_of_different_threads_never_share_a_batch(database, tenant) -> None:
+    with psycopg.connect(database.url, **connection_kwargs()) as conn:
+        saver = AlmaSaver(conn)
+        cfgs = [
+            saver.put(_config(tenant), _checkpoint({"n": 1}, "1"), {"step": 0}, {"n": "1"})
+            for _ in range(2)
+        ]
+        with connection_lock(conn):
+            jobs = [
+                threading.Thread(target=lambda c=c: saver.put_writes(c, [("n", 2)], "task"))
+                for c in cfgs
+            ]
+            for i, t in enumerate(jobs):
+                t.start()
+                _wait_queued(saver, i + 1)
+        for t in jobs:
+            t.join(10)
+        (_, a), (_, b) = (_xmins(database, tenant, c["configurable"]["thread_id"]) for c in cfgs)
+        assert len(a) == len(b) == 1 and a != b
 
 
 async def test_async_put_and_writes_waiting_together_commit_in_one_transaction(
