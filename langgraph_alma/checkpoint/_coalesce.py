@@ -221,10 +221,11 @@ class Outbox:
         """After `exc` in `entry`'s caller: True if the caller must raise it (the writes it
         led fail with it; its own, if no other leader took it, will never run); False
         if another leader took `entry` (an error, not a cancellation: wait for that)."""
-        for e in batch:
-            if not e.finished:
-                e.finish(error=exc if e is entry or isinstance(exc, Exception) else _cut(exc))
-        with self._guard:
+        with self._led:
+            for e in batch:
+                if not e.finished:
+                    e.finish(error=exc if e is entry or isinstance(exc, Exception) else _cut(exc))
+            self._led.notify_all()
             if entry.taken and entry not in batch and isinstance(exc, Exception):
                 return False
             entry.taken = True
