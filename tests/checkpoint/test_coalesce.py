@@ -24,7 +24,7 @@ from langgraph.types import Send
 from langgraph_alma import AlmaSaver, AsyncAlmaSaver
 from langgraph_alma.db.borrow import aconnection_lock, connection_lock
 from langgraph_alma.db.connect import connection_kwargs
-from langgraph_alma.errors import InvalidChannelValue
+from langgraph_alma.errors import CheckpointWriteInterrupted, InvalidChannelValue
 
 
 def _config(tenant: str, thread: str | None = None) -> dict:
@@ -290,3 +290,64 @@ def test_fan_out_on_one_connection_matches_langgraph(database, tenant, durabilit
             want = mem.invoke({"log": []}, cfg, durability=durability)
             assert sorted(got["log"]) == sorted(want["log"])
             assert _history(alma, cfg) == _history(mem, cfg)
+
+
+async def test_a_cancelled_leader_fails_the_writes_it_carried_with_a_named_error(
+    database, tenant
+) -> None:
+    """The leader's task is cancelled while its batch waits on a row lock: the write it
+    carried for another task raises CheckpointWriteInterrupted (never that task's own
+    cancellation), and the saver goes on working."""
+    conn = await psycopg.AsyncConnection.connect(database.url, **connection_kwargs())
+    blocker = await psycopg.AsyncConnection.connect(database.url, **connection_kwargs())
+    try:
+        saver = AsyncAlmaSaver(conn)
+        first = await saver.aput(
+            _config(tenant), _checkpoint({"n": 1}, "1"), {"step": 0}, {"n": "1"}
+        )
+        conf = first["configurable"]
+        # Another transaction holds the key the leader's write inserts: the batch waits.
+        await blocker.execute("BEGIN")
+        await blocker.execute("SELECT set_config('alma.tenant_id', %s, true)", (tenant,))
+        await blocker.execute(
+            "INSERT INTO alma_checkpoint_writes (tenant_id, thread_id, checkpoint_ns,"
+            " checkpoint_id, task_id, idx, channel, type, blob)"
+            " VALUES (%s, %s, '', %s, 'lead', 0, 'n', 'msgpack', '\\x00')",
+            (tenant, conf["thread_id"], conf["checkpoint_id"]),
+        )
+        async with aconnection_lock(conn).hold():
+            leader = asyncio.create_task(
+                saver.aput_writes(first, [("n", 2)], "lead"), context=contextvars.Context()
+            )
+            for _ in range(200):
+                if len(saver._outbox._queue) == 1:
+                    break
+                await asyncio.sleep(0.005)
+            follower = asyncio.create_task(
+                saver.aput_writes(first, [("n", 3)], "follow"), context=contextvars.Context()
+            )
+            for _ in range(200):
+                if len(saver._outbox._queue) == 2:
+                    break
+                await asyncio.sleep(0.005)
+            assert len(saver._outbox._queue) == 2
+        for _ in range(1000):  # the leader took both: from here their fates are shared
+            if not saver._outbox._queue:
+                break
+            await asyncio.sleep(0.005)
+        assert not saver._outbox._queue
+        await asyncio.sleep(0.1)  # most likely waiting on the row lock by now
+        leader.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await leader
+        with pytest.raises(CheckpointWriteInterrupted):
+            await follower
+        await blocker.execute("ROLLBACK")
+        later = await saver.aput(
+            _config(tenant, conf["thread_id"]), _checkpoint({"n": 2}, "2"), {"step": 1}, {"n": "2"}
+        )
+        tup = await saver.aget_tuple(later)
+        assert tup is not None and tup.checkpoint["channel_values"] == {"n": 2}
+    finally:
+        await blocker.close()
+        await conn.close()
