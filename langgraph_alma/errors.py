@@ -215,3 +215,9 @@ class StoreBatchFailed(AlmaError):
             f"the store batch ({ops}) failed and was rolled back, nothing was written: "
             f"{type(cause).__name__}: {str(cause).strip()}"
         )
+
+
+class CheckpointWriteInterrupted(AlmaError):
+    """A checkpoint write was sent in one batch with another caller's, whose call was
+    interrupted (a cancelled task, KeyboardInterrupt) before the batch finished: it may
+    or may not be stored. The interruption is the `__cause__`."""

@@ -400,7 +400,7 @@ class SaverCore:
                     self.refused.popitem(last=False)
             raise
         try:
-            yield [Sql(_sql.PUT, params)]
+            yield [Sql(_sql.PUT[params.pop("_rows")], params)]
         except psycopg.errors.ForeignKeyViolation:
             # A delta's base was deleted meanwhile (prune, delete_thread elsewhere):
             # forget what we remembered and store whole values instead.
@@ -408,7 +408,7 @@ class SaverCore:
             params, learned = self._put_params(
                 tenant, thread, ns, config, checkpoint, metadata, new_versions, {}
             )
-            yield [Sql(_sql.PUT, params)]
+            yield [Sql(_sql.PUT[params.pop("_rows")], params)]
         except psycopg.DataError as exc:  # the checks above should leave none
             raise InvalidChannelValue(
                 "checkpoint", "(a value)", f"PostgreSQL refused it: {exc}"
@@ -485,14 +485,24 @@ class SaverCore:
             "inline": Jsonb(inline),
             "blob_channels": blob_channels,
             "metadata": Jsonb(meta),
-            "b_channel": [r.channel for r in rows],
-            "b_version": [r.version for r in rows],
-            "b_type": [r.type for r in rows],
-            "b_blob": [r.blob for r in rows],
-            "b_base": [r.base_version for r in rows],
-            "b_keep": [r.keep_len for r in rows],
-            "b_depth": [r.depth for r in rows],
+            "_rows": min(len(rows), 2),  # which statement: no blob row, one, or several
         }
+        if len(rows) == 1:
+            r = rows[0]
+            params.update(
+                b_channel=r.channel, b_version=r.version, b_type=r.type, b_blob=r.blob,
+                b_base=r.base_version, b_keep=r.keep_len, b_depth=r.depth,
+            )  # fmt: skip
+        elif rows:
+            params.update(
+                b_channel=[r.channel for r in rows],
+                b_version=[r.version for r in rows],
+                b_type=[r.type for r in rows],
+                b_blob=[r.blob for r in rows],
+                b_base=[r.base_version for r in rows],
+                b_keep=[r.keep_len for r in rows],
+                b_depth=[r.depth for r in rows],
+            )
         return params, learned
 
     def put_writes(
@@ -501,7 +511,11 @@ class SaverCore:
         writes: Sequence[tuple[str, Any]],
         task_id: str,
         task_path: str = "",
+        *,
+        synchronous: bool = False,
     ) -> Plan[None]:
+        """`synchronous`: commit synchronously whatever the run's durability (the writes
+        share a transaction with a checkpoint that does)."""
         tenant, thread = self.tenant(config), self.thread_of(config)
         conf = config["configurable"]
         if not writes:
@@ -535,19 +549,29 @@ class SaverCore:
             "channel": [ch for ch, _ in writes],
             "type": [t for t, _ in dumped],
             "blob": [b for _, b in dumped],
-            "commit": "off" if self.writes_async_commit and _async_durability(conf) else "on",
+            "commit": "on" if synchronous or self.waits_for_commit(config) else "off",
         }
         if params["id"] is None:
             raise ConfigError(
                 "put_writes needs configurable.checkpoint_id (the checkpoint written to)"
             )
+        many = len(writes) > 1
+        if not many:  # one row: scalars, not one-element arrays
+            for key in ("idx", "channel", "type", "blob"):
+                params[key] = params[key][0]
         special = all(ch in WRITES_IDX_MAP for ch, _ in writes)
         try:
-            yield [Sql(_sql.UPSERT_WRITES if special else _sql.INSERT_WRITES, params)]
+            yield [Sql(_sql.WRITES[(many, special)], params)]
         except psycopg.DataError as exc:
             raise InvalidChannelValue(
                 "writes", "(a value)", f"PostgreSQL refused it: {exc}"
             ) from exc
+
+    def waits_for_commit(self, config: RunnableConfig) -> bool:
+        """Whether writes made with `config` commit synchronously: all but a LangGraph
+        run's whose durability is not "sync" (unless `writes_async_commit` is off)."""
+        conf = config.get("configurable") or {}
+        return not (self.writes_async_commit and _async_durability(conf))
 
     def threads(
         self,

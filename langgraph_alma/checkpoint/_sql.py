@@ -103,23 +103,45 @@ SELECT 'b', b.thread_id, b.checkpoint_ns, b.version, b.base_version, b.channel, 
 FROM chain b"""
 )
 
-# One statement: the blobs (whole values or deltas) and the checkpoint row. The node
-# that produced the checkpoint is read from the writes stored against its parent.
-PUT = (
-    """
-WITH _tenant AS MATERIALIZED (SELECT """
-    + SET_TENANT
-    + """ AS tenant_id),
+# The rows a write statement inserts: from arrays (unnest), or, for the usual single row,
+# from scalars (psycopg dumps a one-element array several times slower than a scalar).
+_BLOB_COLUMNS = ("channel", "version", "type", "blob", "base", "keep", "depth")
+_BLOB_TYPES = ("text", "text", "text", "bytea", "text", "int", "int")
+_WRITE_COLUMNS = ("idx", "channel", "type", "blob")
+_WRITE_TYPES = ("int", "text", "text", "bytea")
+
+
+def _rows(prefix: str, columns: tuple[str, ...], types: tuple[str, ...], many: bool) -> str:
+    if many:
+        arrays = ", ".join(f"%({prefix}{c})s::{t}[]" for c, t in zip(columns, types, strict=True))
+        return f"unnest({arrays})"
+    values = ", ".join(f"%({prefix}{c})s::{t}" for c, t in zip(columns, types, strict=True))
+    return f"(VALUES ({values}))"
+
+
+def _put(blob_rows: str | None) -> str:
+    """One statement: the blobs (whole values or deltas; none: no blob CTE at all) and
+    the checkpoint row. The node that produced the checkpoint is read from the parent."""
+    blobs = (
+        f""",
 blobs AS (
     INSERT INTO alma_checkpoint_blobs
         (tenant_id, thread_id, checkpoint_ns, channel, version, type, blob,
          base_version, keep_len, depth)
     SELECT _tenant.tenant_id, %(thread)s, %(ns)s, u.*
-    FROM _tenant, unnest(%(b_channel)s::text[], %(b_version)s::text[], %(b_type)s::text[],
-                %(b_blob)s::bytea[], %(b_base)s::text[], %(b_keep)s::int[],
-                %(b_depth)s::int[]) AS u
+    FROM _tenant, {blob_rows} AS u
     ON CONFLICT DO NOTHING
-)
+)"""
+        if blob_rows
+        else ""
+    )
+    return (
+        """
+WITH _tenant AS MATERIALIZED (SELECT """
+        + SET_TENANT
+        + """ AS tenant_id)"""
+        + blobs
+        + """
 INSERT INTO alma_checkpoints
     (tenant_id, thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id, run_id,
      project_id, agent, workflow_id, node_id, step, source, checkpoint, inline_values,
@@ -153,30 +175,49 @@ ON CONFLICT (tenant_id, thread_id, checkpoint_ns, checkpoint_id) DO UPDATE SET
     inline_values = EXCLUDED.inline_values,
     blob_channels = EXCLUDED.blob_channels,
     metadata = EXCLUDED.metadata"""
+    )
+
+
+# PUT[n]: the put of a checkpoint with n blob rows (0, 1, or 2 for "2 or more").
+PUT = (
+    _put(None),
+    _put(_rows("b_", _BLOB_COLUMNS, _BLOB_TYPES, many=False)),
+    _put(_rows("b_", _BLOB_COLUMNS, _BLOB_TYPES, many=True)),
 )
 
-# `commit` is this transaction's synchronous_commit: 'off' for the writes of a LangGraph
-# run whose durability is not "sync" (LangGraph does not wait for them either; the
-# run's next checkpoint commits synchronously, which flushes them with it), else 'on'.
-_WRITES = (
-    """
+
+def _writes(many: bool, upsert: bool) -> str:
+    """A task's pending writes. `commit` is this transaction's synchronous_commit: 'off'
+    for the writes of a LangGraph run whose durability is not "sync" (LangGraph does not
+    wait for them either; the run's next checkpoint commits synchronously, which flushes
+    them with it), else 'on'."""
+    return (
+        """
 WITH _tenant AS MATERIALIZED (
     SELECT """
-    + SET_TENANT
-    + """ AS tenant_id
+        + SET_TENANT
+        + f""" AS tenant_id
     WHERE set_config('synchronous_commit', %(commit)s, true) IS NOT NULL)
 INSERT INTO alma_checkpoint_writes
     (tenant_id, thread_id, checkpoint_ns, checkpoint_id, task_id, task_path, node_id,
      branch_id, idx, channel, type, blob)
 SELECT _tenant.tenant_id, %(thread)s, %(ns)s, %(id)s, %(task_id)s, %(task_path)s,
        %(node_id)s, %(branch_id)s, u.*
-FROM _tenant, unnest(%(idx)s::int[], %(channel)s::text[], %(type)s::text[], %(blob)s::bytea[]) AS u
+FROM _tenant, {_rows("", _WRITE_COLUMNS, _WRITE_TYPES, many)} AS u
 ON CONFLICT (tenant_id, thread_id, checkpoint_ns, checkpoint_id, task_id, idx) DO """
-)
-INSERT_WRITES = _WRITES + "NOTHING"
-UPSERT_WRITES = (
-    _WRITES + "UPDATE SET channel = EXCLUDED.channel, type = EXCLUDED.type, blob = EXCLUDED.blob"
-)
+        + (
+            "UPDATE SET channel = EXCLUDED.channel, type = EXCLUDED.type, blob = EXCLUDED.blob"
+            if upsert
+            else "NOTHING"
+        )
+    )
+
+
+# WRITES[(many, upsert)]: one row or several; special channels (errors, interrupts...)
+# replace what the task wrote before, others are kept as first written.
+WRITES = {
+    (many, upsert): _writes(many, upsert) for many in (False, True) for upsert in (False, True)
+}
 
 DELETE_THREADS = [
     f"DELETE FROM {table} WHERE tenant_id = %(tenant)s AND thread_id = ANY(%(threads)s)"

@@ -37,6 +37,7 @@ from langgraph.checkpoint.serde.base import SerializerProtocol
 from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
 from langgraph_alma.checkpoint import retention
+from langgraph_alma.checkpoint._coalesce import Outbox
 from langgraph_alma.checkpoint._core import SaverCore, ThreadSummary, check_limit
 from langgraph_alma.checkpoint._delta import ChannelMemory
 from langgraph_alma.checkpoint.retention import (
@@ -133,6 +134,9 @@ class _AlmaSaverBase(BaseCheckpointSaver[str]):
             memory=ChannelMemory(settings.cache_size),
             writes_async_commit=settings.writes_async_commit,
         )
+        # put and put_writes waiting for the connection at the same time share one round
+        # trip (`checkpoint._coalesce`); views from `for_tenant` share it too.
+        self._outbox = Outbox()
 
     @property
     def tenant_id(self) -> str | None:
@@ -181,10 +185,39 @@ class _AlmaSaverBase(BaseCheckpointSaver[str]):
         writes: Sequence[tuple[str, Any]],
         task_id: str,
         task_path: str,
+        synchronous: bool = False,
     ) -> Plan[None]:
         if self.ttl is not None:  # a run's bad thread_ttl is refused before any write
             thread_ttl(self.ttl, config.get("configurable") or {})
-        return tracking(self._core.put_writes(config, writes, task_id, task_path), self.read)
+        plan = self._core.put_writes(config, writes, task_id, task_path, synchronous=synchronous)
+        return tracking(plan, self.read)
+
+    def _put_entry(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+    ) -> tuple[tuple[str, str], Callable[[bool], Plan[RunnableConfig]], bool]:
+        """A put for the outbox: ((tenant, thread), plan factory, commits synchronously).
+        Only one thread's writes share a batch: a batch of several threads' rows could
+        lock them in another order than a concurrent one on a pool (a deadlock)."""
+        key = (self._core.tenant(config), SaverCore.thread_of(config))
+        return key, lambda _: self._put_plan(config, checkpoint, metadata, new_versions), True
+
+    def _writes_entry(
+        self,
+        config: RunnableConfig,
+        writes: Sequence[tuple[str, Any]],
+        task_id: str,
+        task_path: str,
+    ) -> tuple[tuple[str, str], Callable[[bool], Plan[None]], bool]:
+        """A put_writes for the outbox (see `_put_entry`)."""
+        return (
+            (self._core.tenant(config), SaverCore.thread_of(config)),
+            lambda sync: self._writes_plan(config, writes, task_id, task_path, sync),
+            self._core.waits_for_commit(config),
+        )
 
     def _sweep_chunks(self, pace: float) -> Iterator[int]:
         """Sizes of a sweep's transactions: `sweep_limit` threads in chunks."""
@@ -336,7 +369,8 @@ class AlmaSaver(_AlmaSaverBase):
         metadata: CheckpointMetadata,
         new_versions: ChannelVersions,
     ) -> RunnableConfig:
-        return self._run(self._put_plan(config, checkpoint, metadata, new_versions))
+        entry = self._put_entry(config, checkpoint, metadata, new_versions)
+        return self._outbox.run(self._connection, *entry)
 
     def put_writes(
         self,
@@ -345,7 +379,7 @@ class AlmaSaver(_AlmaSaverBase):
         task_id: str,
         task_path: str = "",
     ) -> None:
-        self._run(self._writes_plan(config, writes, task_id, task_path))
+        self._outbox.run(self._connection, *self._writes_entry(config, writes, task_id, task_path))
 
     def list_threads(
         self, *, agent: str | None = None, workflow_id: str | None = None, limit: int | None = None
@@ -595,7 +629,8 @@ class AsyncAlmaSaver(_AlmaSaverBase):
         metadata: CheckpointMetadata,
         new_versions: ChannelVersions,
     ) -> RunnableConfig:
-        return await self._arun(self._put_plan(config, checkpoint, metadata, new_versions))
+        entry = self._put_entry(config, checkpoint, metadata, new_versions)
+        return await self._outbox.arun(self._connection, *entry)
 
     async def aput_writes(
         self,
@@ -604,7 +639,8 @@ class AsyncAlmaSaver(_AlmaSaverBase):
         task_id: str,
         task_path: str = "",
     ) -> None:
-        await self._arun(self._writes_plan(config, writes, task_id, task_path))
+        entry = self._writes_entry(config, writes, task_id, task_path)
+        await self._outbox.arun(self._connection, *entry)
 
     async def alist_threads(
         self, *, agent: str | None = None, workflow_id: str | None = None, limit: int | None = None

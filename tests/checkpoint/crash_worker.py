@@ -1,15 +1,17 @@
 """A graph run in a child process by `test_crash.py`, which kills it with SIGKILL mid-run.
 
-    python crash_worker.py SHAPE THREAD TENANT DURABILITY WORKDIR (start|resume)
+    python crash_worker.py SHAPE THREAD TENANT DURABILITY WORKDIR (start|resume) [conn]
 
 Every node appends one unique token to `tokens` (an `operator.add` channel) and logs
 each execution to WORKDIR/runs. With ALMA_CRASH_BLOCK=1 the node `p3` of the parallel
 shape (`l6` of the linear one) writes WORKDIR/ready and then hangs until killed. The
-database comes from ALMA_DATABASE_URL (set by the test session).
+database comes from ALMA_DATABASE_URL (set by the test session). With `conn`, the saver
+runs on one connection instead of a pool (its writes then queue and go together).
 """
 
 from __future__ import annotations
 
+import contextlib
 import operator
 import os
 import sys
@@ -17,9 +19,11 @@ import time
 from pathlib import Path
 from typing import Annotated, TypedDict
 
+import psycopg
 from langgraph.graph import END, START, StateGraph
 
 from langgraph_alma import AlmaSaver
+from langgraph_alma.db.connect import connection_kwargs, resolve
 
 LINEAR_NODES = [f"l{i}" for i in range(8)]
 
@@ -70,9 +74,14 @@ def build(shape: str, workdir: Path) -> StateGraph:
 
 
 def main(argv: list[str]) -> None:
-    shape, thread, tenant, durability, workdir, mode = argv
+    shape, thread, tenant, durability, workdir, mode = argv[:6]
     config = {"configurable": {"thread_id": thread, "tenant_id": tenant}}
-    with AlmaSaver.from_conn_string() as saver:
+    with contextlib.ExitStack() as stack:
+        if argv[6:] == ["conn"]:
+            conn = stack.enter_context(psycopg.connect(resolve().url, **connection_kwargs()))
+            saver = AlmaSaver(conn)
+        else:
+            saver = stack.enter_context(AlmaSaver.from_conn_string())
         graph = build(shape, Path(workdir)).compile(checkpointer=saver)
         inputs = {"tokens": ["tok-input"]} if mode == "start" else None
         result = graph.invoke(inputs, config, durability=durability)

@@ -165,3 +165,34 @@ def _final_tokens_partial(database, tenant: str, thread: str) -> list[str]:
         tup = saver.get_tuple({"configurable": {"thread_id": thread, "tenant_id": tenant}})
         assert tup is not None
         return tup.checkpoint["channel_values"]["tokens"]
+
+
+@pytest.mark.parametrize("durability", ["sync", "async"])
+def test_kill_between_supersteps_on_one_connection(
+    database, tenant, tmp_path, spawn, durability
+) -> None:
+    """On one connection a step's writes and the next checkpoint go to PostgreSQL together
+    (checkpoint._coalesce). Killed while l6 runs, the thread keeps every step before it:
+    with durability "sync" LangGraph started l6 only once l5's checkpoint was saved."""
+    thread = f"crash-{uuid.uuid4().hex[:8]}"
+    args = ["linear", thread, tenant, durability, str(tmp_path), "start", "conn"]
+    proc = spawn(args, block=True)
+    _wait_for(lambda: (tmp_path / "ready").exists(), proc, "l6 to block")
+    if durability == "async":  # l5's checkpoint is saved in the background: wait for it
+        _wait_for(
+            lambda: "tok-l5" in _final_tokens_partial(database, tenant, thread),
+            proc,
+            "l5's checkpoint",
+        )
+    _kill(proc)
+    committed = _final_tokens_partial(database, tenant, thread)
+    assert committed == ["tok-input"] + [f"tok-l{i}" for i in range(6)]
+
+    proc = spawn([*args[:5], "resume", "conn"], block=False)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    expected = ["tok-input"] + [f"tok-{n}" for n in LINEAR_NODES]
+    assert out.strip().split(",") == expected
+    assert _final_tokens(database, tenant, thread) == expected
+    runs = _runs(tmp_path)
+    assert runs == {**{n: 1 for n in LINEAR_NODES}, "l6": 2}

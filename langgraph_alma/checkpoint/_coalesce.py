@@ -1,0 +1,233 @@
+"""Checkpoint writes that arrive together go to PostgreSQL together.
+
+LangGraph saves a superstep's pending writes (`put_writes`) and the next checkpoint
+(`put`) from background threads or tasks at nearly the same moment; on one connection,
+each waits for the one before it. An `Outbox` lets whichever write gets the connection
+first (the leader) send every write of the same thread queued meanwhile in one pipeline
+batch: one round trip and one commit instead of one each. Nobody returns before their
+own write is committed, so what a caller was promised is unchanged; writes that ride
+with a checkpoint commit synchronously with it (never the reverse: a batch commits
+synchronously when any of its writes asks for it).
+
+A batch is one transaction: if any statement fails, the leader runs each write of it
+again alone, so one write's bad value never fails another's.
+
+>>> outbox.run(saver._connection, (tenant, thread), make_plan, True)            # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable, Hashable, Sequence
+from contextlib import AbstractAsyncContextManager, AbstractContextManager
+from typing import Any, Generic, TypeVar
+
+import psycopg
+
+from langgraph_alma.db.plan import Plan, arun_plan, run_plan
+from langgraph_alma.errors import CheckpointWriteInterrupted
+
+T = TypeVar("T")
+# make(synchronous): the write's plan; `synchronous` is True when the batch it rides in
+# commits synchronously (its own durability may then be raised, never lowered).
+MakePlan = Callable[[bool], Plan[Any]]
+
+
+class Entry(Generic[T]):
+    """One queued write: its plan's factory and, once run, its outcome."""
+
+    __slots__ = ("key", "make", "synchronous", "taken", "finished", "value", "error", "waiter")
+
+    def __init__(self, key: Hashable, make: MakePlan, synchronous: bool) -> None:
+        self.key = key  # (tenant, thread): what may share a batch
+        self.make = make
+        self.synchronous = synchronous
+        self.taken = False
+        self.finished = False
+        self.value: Any = None
+        self.error: BaseException | None = None
+        # An async caller waiting for another leader; a sync one waits on the outbox's
+        # condition (made only when needed: most writes lead their own batch).
+        self.waiter: asyncio.Future[None] | None = None
+
+    def finish(self, value: Any = None, error: BaseException | None = None) -> None:
+        self.value, self.error, self.finished = value, error, True
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_result(None)
+
+    def outcome(self) -> Any:
+        if self.error is not None:
+            raise self.error
+        return self.value
+
+
+def together(entries: Sequence[Entry[Any]]) -> Plan[None]:
+    """One plan for `entries`: their first batches in one, each write's outcome recorded
+    in its entry (a later batch of a write, e.g. a retry, runs after, alone)."""
+    synchronous = any(e.synchronous for e in entries)
+    started: list[tuple[Entry[Any], Plan[Any], Sequence[Any]]] = []
+    for entry in entries:
+        try:
+            plan = entry.make(synchronous)
+            started.append((entry, plan, next(plan)))
+        except StopIteration as done:
+            entry.finish(done.value)
+        except Exception as exc:  # refused before any I/O (a bad value, a limit)
+            entry.finish(error=exc)
+    if len(started) == 1:
+        entry, plan, batch = started[0]
+        yield from _finish(entry, plan, batch)
+        return
+    if not started:
+        return
+    try:
+        results = yield [sql for _, _, batch in started for sql in batch]
+    except psycopg.Error:
+        # The batch rolled back whole: each write again, alone, from the start.
+        for _, plan, _ in started:
+            plan.close()
+        for entry, _, _ in started:
+            try:
+                plan = entry.make(synchronous)
+                batch = next(plan)
+            except StopIteration as done:
+                entry.finish(done.value)
+                continue
+            except Exception as exc:
+                entry.finish(error=exc)
+                continue
+            yield from _finish(entry, plan, batch)
+        return
+    at = 0
+    for entry, plan, batch in started:
+        part, at = results[at : at + len(batch)], at + len(batch)
+        try:
+            following = plan.send(part)
+        except StopIteration as done:
+            entry.finish(done.value)
+            continue
+        except Exception as exc:
+            entry.finish(error=exc)
+            continue
+        yield from _finish(entry, plan, following)
+
+
+def _finish(entry: Entry[Any], plan: Plan[Any], batch: Sequence[Any]) -> Plan[None]:
+    """Drive one write's plan from `batch` on, as `db.plan` would, into its entry."""
+    try:
+        while True:
+            try:
+                results = yield batch
+            except psycopg.Error as exc:
+                batch = plan.throw(exc)  # the plan may answer with another batch
+                continue
+            batch = plan.send(results)
+    except StopIteration as done:
+        entry.finish(done.value)
+    except Exception as exc:
+        entry.finish(error=exc)
+    finally:
+        plan.close()
+
+
+def _cut(exc: BaseException) -> CheckpointWriteInterrupted:
+    """What a write learns when the caller that led its batch was interrupted: never the
+    interruption itself (a task must not see another's cancellation as its own)."""
+    err = CheckpointWriteInterrupted(f"a write it was sent with was interrupted: {exc!r}")
+    err.__cause__ = exc
+    return err
+
+
+class Outbox:
+    """The queue of one saver's writes waiting for a connection (see the module doc)."""
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._led = threading.Condition(self._guard)  # a sync leader finished a batch
+        self._queue: list[Entry[Any]] = []
+
+    def _enqueue(self, entry: Entry[Any]) -> None:
+        with self._guard:
+            self._queue.append(entry)
+
+    def _take(self, entry: Entry[Any], conn: Any) -> list[Entry[Any]]:
+        """The batch `entry` leads: nothing if another leader took it; only itself when
+        the connection is inside a caller's transaction (whose fate others must not
+        share); else every queued write of its thread, in arrival order."""
+        with self._guard:
+            if entry.taken:
+                return []
+            alone = conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE
+            batch = [entry] if alone else [e for e in self._queue if e.key == entry.key]
+            for e in batch:
+                e.taken = True
+            self._queue = [e for e in self._queue if not e.taken]
+            return batch
+
+    def run(
+        self,
+        connection: Callable[[], AbstractContextManager[psycopg.Connection[Any]]],
+        key: Hashable,
+        make: MakePlan,
+        synchronous: bool,
+    ) -> Any:
+        """Run the write `make(...)` makes, with whatever writes of its `key` wait too."""
+        entry: Entry[Any] = Entry(key, make, synchronous)
+        self._enqueue(entry)
+        batch: list[Entry[Any]] = []
+        try:
+            with connection() as conn:
+                batch = self._take(entry, conn)
+                if batch:
+                    try:
+                        run_plan(conn, together(batch))
+                    finally:
+                        with self._led:
+                            self._led.notify_all()
+        except BaseException as exc:
+            if self._failed(entry, batch, exc):
+                raise
+        if not entry.finished:  # another leader took it: its outcome is ours
+            with self._led:
+                self._led.wait_for(lambda: entry.finished)
+        return entry.outcome()
+
+    async def arun(
+        self,
+        connection: Callable[[], AbstractAsyncContextManager[psycopg.AsyncConnection[Any]]],
+        key: Hashable,
+        make: MakePlan,
+        synchronous: bool,
+    ) -> Any:
+        """Async `run` (every caller on the saver's event loop)."""
+        entry: Entry[Any] = Entry(key, make, synchronous)
+        self._enqueue(entry)
+        batch: list[Entry[Any]] = []
+        try:
+            async with connection() as conn:
+                batch = self._take(entry, conn)
+                if batch:
+                    await arun_plan(conn, together(batch))
+        except BaseException as exc:
+            if self._failed(entry, batch, exc):
+                raise
+        if not entry.finished:  # another leader took it: its outcome is ours
+            entry.waiter = asyncio.get_running_loop().create_future()
+            await entry.waiter
+        return entry.outcome()
+
+    def _failed(self, entry: Entry[Any], batch: Sequence[Entry[Any]], exc: BaseException) -> bool:
+        """After `exc` in `entry`'s caller: True if the caller must raise it (the writes it
+        led fail with it; its own, if no other leader took it, will never run); False
+        if another leader took `entry` (an error, not a cancellation: wait for that)."""
+        with self._led:
+            for e in batch:
+                if not e.finished:
+                    e.finish(error=exc if e is entry or isinstance(exc, Exception) else _cut(exc))
+            self._led.notify_all()
+            if entry.taken and entry not in batch and isinstance(exc, Exception):
+                return False
+            entry.taken = True
+            self._queue = [e for e in self._queue if e is not entry]
+        return True
