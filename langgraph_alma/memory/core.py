@@ -24,8 +24,8 @@ from langgraph_alma.db.tenancy import run_tenant
 from langgraph_alma.errors import ConfigError, PrivilegeRequired
 from langgraph_alma.memory import items as it
 from langgraph_alma.memory import learning
-from langgraph_alma.memory._plan import StorePlan
 from langgraph_alma.memory.decay import ForgetPolicy, Usage
+from langgraph_alma.memory.plan import StorePlan
 from langgraph_alma.memory.scope import MemoryScope, RetrievalScope, readable_agents
 from langgraph_alma.memory.scoring import SLICE_FIELDS, MemorySlice, ScoringWeights, score
 from langgraph_alma.memory.types import (

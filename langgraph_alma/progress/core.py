@@ -1,5 +1,5 @@
 """`ProgressCore`: progress tracking written once as store plans (see
-`langgraph_alma.memory._plan`); `ProgressTracker` and `AsyncProgressTracker` drive them.
+`langgraph_alma.memory.plan`); `ProgressTracker` and `AsyncProgressTracker` drive them.
 
 Layout: each work item is an item in `("alma", project, "work_item")` keyed by its id;
 progress logs live in `("alma", project, "progress_log")`. Dependencies are stored on
@@ -16,7 +16,7 @@ from langgraph.store.base import GetOp, Item, PutOp, SearchOp
 
 from langgraph_alma.errors import AlmaError
 from langgraph_alma.memory import items as it
-from langgraph_alma.memory._plan import StorePlan
+from langgraph_alma.memory.plan import StorePlan
 from langgraph_alma.memory.types import utcnow
 from langgraph_alma.progress.models import (
     TRANSITIONS,

@@ -14,7 +14,7 @@ from typing import Any, overload
 
 from langgraph.store.base import BaseStore
 
-from langgraph_alma.memory._plan import (
+from langgraph_alma.memory.plan import (
     arun_store_plan,
     astore_atomic,
     run_store_plan,

@@ -17,7 +17,7 @@ from typing import Any
 from langgraph.store.base import GetOp, Item, PutOp
 
 from langgraph_alma.memory import items as it
-from langgraph_alma.memory._plan import StorePlan
+from langgraph_alma.memory.plan import StorePlan
 from langgraph_alma.memory.types import utcnow
 from langgraph_alma.progress.core import (
     ProgressError,

@@ -9,7 +9,7 @@ from typing import Any
 
 from langgraph.store.base import BaseStore
 
-from langgraph_alma.memory._plan import arun_store_plan, run_store_plan
+from langgraph_alma.memory.plan import arun_store_plan, run_store_plan
 from langgraph_alma.progress.tracker import AsyncProgressTracker, ProgressTracker
 from langgraph_alma.session.core import OPEN_SESSION_TTL_MINUTES, SessionCore
 from langgraph_alma.session.models import SessionContext, SessionHandoff

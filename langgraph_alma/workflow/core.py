@@ -15,9 +15,9 @@ from langgraph.store.base import SearchItem, SearchOp
 
 from langgraph_alma.errors import AlmaError, ConfigError
 from langgraph_alma.memory import items as it
-from langgraph_alma.memory._plan import StorePlan
 from langgraph_alma.memory.core import MemoryCore
 from langgraph_alma.memory.decay import Usage
+from langgraph_alma.memory.plan import StorePlan
 from langgraph_alma.memory.scoring import MemorySlice, score
 from langgraph_alma.memory.types import ArtifactRef, MemoryKind, Outcome, WorkflowOutcome
 from langgraph_alma.workflow.context import WorkflowContext
