@@ -1,5 +1,7 @@
 """`SessionInitializer`: turn a user's prompt into work items, look at the codebase,
 recall what the agent learned and the rules it works under, and recommend where to start.
+`SessionInitializer` is GENERATED from `AsyncSessionInitializer` by `scripts/unasync.py`:
+edit the async class only.
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ from langgraph_alma.memory.scoring import MemorySlice
 from langgraph_alma.memory.types import new_id, utcnow
 from langgraph_alma.progress import AsyncProgressTracker, ProgressTracker, WorkItem
 from langgraph_alma.progress.core import ProgressError
-from langgraph_alma.session.calls import Body, adrive, drive
 from langgraph_alma.session.manager import AsyncSessionManager, SessionManager
 from langgraph_alma.session.models import RULES_OF_ENGAGEMENT, SessionContext, SessionHandoff
 
@@ -234,10 +235,15 @@ def work_item_id(project_id: str, key: str, index: int, title: str) -> str:
     return stable_key("w", project_id, key, str(index), title)
 
 
-class _Initializer:
-    """The initialization, written once as a body of calls (`session.calls`)."""
+class AsyncSessionInitializer:
+    """`AsyncSessionInitializer`: initializes a session for an agent on top of an
+    `AsyncAlma`: opens a session (`AsyncSessionManager`), turns the prompt into work items
+    (once per `key`, e.g. the thread), recalls what the agent learned (past workflow runs
+    included), the rules it works under, and recommends where to start.
 
-    _asynchronous = False
+    >>> await AsyncSessionInitializer(alma).initialize("shop", "helena", "1. add login")
+    ... # doctest: +SKIP
+    """
 
     def __init__(
         self,
@@ -255,32 +261,27 @@ class _Initializer:
     def _tracker(self, project_id: str) -> Any:
         if self.tracker is not None:
             return self.tracker
-        cls = AsyncProgressTracker if self._asynchronous else ProgressTracker
-        return cls(self.alma.store, project_id=project_id, clock=self.alma.core.clock)
+        return AsyncProgressTracker(
+            self.alma.store, project_id=project_id, clock=self.alma.core.clock
+        )
 
-    def _sessions(self, project_id: str) -> Any:
-        cls = AsyncSessionManager if self._asynchronous else SessionManager
-        return cls(self.alma.store, project_id=project_id, clock=self.alma.core.clock)
+    def _sessions(self, project_id: str) -> AsyncSessionManager:
+        return AsyncSessionManager(
+            self.alma.store, project_id=project_id, clock=self.alma.core.clock
+        )
 
-    def _titles(self, user_prompt: str, auto_expand: bool) -> Body[list[str]]:
+    async def _titles(self, user_prompt: str, auto_expand: bool) -> list[str]:
         if not user_prompt or not user_prompt.strip():
             raise ValueError("user_prompt must not be empty")
         if not auto_expand:
             return [user_prompt.strip()]
-        ex = _extractor(self.extractor)
-        if self._asynchronous:
-            titles = yield lambda: ex.aexpand_tasks(user_prompt)
-        else:
-            titles = yield lambda: ex.expand_tasks(user_prompt)
+        titles = await _extractor(self.extractor).aexpand_tasks(user_prompt)
         return list(titles or [user_prompt.strip()])
 
-    def _orient(self, path: str | Path) -> Body[CodebaseOrientation]:
-        if self._asynchronous:
-            return (yield lambda: asyncio.to_thread(orient, path))
-        return (yield lambda: orient(path))
-
-    def _expand_body(self, user_prompt: str, domain: Any, auto_expand: bool = True) -> Body:
-        titles = yield from self._titles(user_prompt, auto_expand)
+    async def _expand(
+        self, user_prompt: str, domain: Any, auto_expand: bool = True
+    ) -> list[WorkItem]:
+        titles = await self._titles(user_prompt, auto_expand)
         domain = domain if domain is not None else getattr(self.alma, "domain", None)
         if isinstance(domain, str):
             from langgraph_alma.domains import DomainMemoryFactory
@@ -297,22 +298,24 @@ class _Initializer:
             for i, t in enumerate(titles)
         ]
 
-    def _initialize_body(
+    async def initialize(
         self,
         project_id: str,
         agent: str,
         user_prompt: str,
-        auto_expand: bool,
-        codebase_path: str | Path | None,
-        key: str | None,
-        context: Any,
-    ) -> Body[InitializationResult]:
-        planned = yield from self._expand_body(user_prompt, None, auto_expand)
+        auto_expand: bool = True,
+        codebase_path: str | Path | None = None,
+        *,
+        key: str | None = None,
+        context: Any = None,
+    ) -> InitializationResult:
+        """The session's start; with `key`, a rerun finds the work items it made before."""
+        planned = await self._expand(user_prompt, None, auto_expand)
         tracker, sessions = self._tracker(project_id), self._sessions(project_id)
-        opened = yield lambda: sessions.start_session(project_id, agent)
+        opened = await sessions.start_session(project_id, agent)
         existing: dict[str, WorkItem] = {}
         if key is not None:
-            existing = {w.id: w for w in (yield lambda: tracker.list_items(project_id))}
+            existing = {w.id: w for w in await tracker.list_items(project_id)}
         items = []
         for i, w in enumerate(planned):
             item_id = work_item_id(project_id, key, i, w.title) if key is not None else None
@@ -328,16 +331,16 @@ class _Initializer:
                 "item_id": item_id,
             }
             try:
-                made = yield lambda t=w.title, f=fields: tracker.create_work_item(t, **f)
+                made = await tracker.create_work_item(w.title, **fields)
             except ProgressError as exc:
                 if item_id is None:
                     raise
                 # Another run of the same session made it first.
-                made = yield lambda i=item_id: tracker.get_item(i, project_id)
+                made = await tracker.get_item(item_id, project_id)
                 if made is None:
                     raise exc
             items.append(made)
-        found = yield lambda: self.alma.retrieve(
+        found = await self.alma.retrieve(
             user_prompt,
             agent=agent,
             project_id=project_id,
@@ -345,8 +348,8 @@ class _Initializer:
             include_workflow_outcomes=True,
         )
         path = codebase_path if codebase_path is not None else self.codebase_path
-        orientation = (yield from self._orient(path)) if path else None
-        recommended = yield lambda: tracker.get_next_item(project_id, agent=agent)
+        orientation = await asyncio.to_thread(orient, path) if path else None
+        recommended = await tracker.get_next_item(project_id, agent=agent)
         return _result(
             self.alma,
             project_id,
@@ -359,6 +362,16 @@ class _Initializer:
             opened,
         )
 
+    async def expand_prompt(self, user_prompt: str, domain: Any = None) -> list[WorkItem]:
+        """The prompt as work items (not saved), typed by `domain` (a schema or preset
+        name; default the Alma's): "feature", "bug", "test" or "task"."""
+        return await self._expand(user_prompt, domain)
+
+    async def orient_to_codebase(self, project_id: str | None = None) -> CodebaseOrientation:
+        """Branch, changed files, recent commits and layout of the codebase (the
+        `codebase_path` given at construction, else the working directory)."""
+        return await asyncio.to_thread(orient, self.codebase_path or ".")
+
     def get_rules_of_engagement(
         self, agent: str, scope: MemoryScope | None = None
     ) -> RulesOfEngagement:
@@ -366,15 +379,65 @@ class _Initializer:
         return rules_of_engagement(self.alma, agent, scope)
 
 
-class SessionInitializer(_Initializer):
-    """Initializes a session for an agent on top of `Alma`: opens a `SessionManager`
-    session, turns the prompt into work items (once per `key`, e.g. the thread), recalls
-    what the agent learned (past workflow runs included), the rules it works under, and
-    recommends where to start.
+# ---- GENERATED below by scripts/unasync.py from the Async* classes above: edit those ----
 
-    >>> SessionInitializer(alma).initialize("shop", "helena", "1. add login\\n2. test it")
+
+class SessionInitializer:
+    """`SessionInitializer`: initializes a session for an agent on top of an
+    `Alma`: opens a session (`SessionManager`), turns the prompt into work items
+    (once per `key`, e.g. the thread), recalls what the agent learned (past workflow runs
+    included), the rules it works under, and recommends where to start.
+
+    >>> SessionInitializer(alma).initialize("shop", "helena", "1. add login")
     ... # doctest: +SKIP
     """
+
+    def __init__(
+        self,
+        alma: Any,
+        tracker: Any = None,
+        extractor: Any = None,
+        codebase_path: str | Path | None = None,
+    ) -> None:
+        self.alma = alma
+        self.tracker = tracker
+        # The LLM expands prompts when one is configured; rules otherwise.
+        self.extractor = extractor or getattr(alma, "extractor", None)
+        self.codebase_path = codebase_path
+
+    def _tracker(self, project_id: str) -> Any:
+        if self.tracker is not None:
+            return self.tracker
+        return ProgressTracker(self.alma.store, project_id=project_id, clock=self.alma.core.clock)
+
+    def _sessions(self, project_id: str) -> SessionManager:
+        return SessionManager(self.alma.store, project_id=project_id, clock=self.alma.core.clock)
+
+    def _titles(self, user_prompt: str, auto_expand: bool) -> list[str]:
+        if not user_prompt or not user_prompt.strip():
+            raise ValueError("user_prompt must not be empty")
+        if not auto_expand:
+            return [user_prompt.strip()]
+        titles = _extractor(self.extractor).expand_tasks(user_prompt)
+        return list(titles or [user_prompt.strip()])
+
+    def _expand(self, user_prompt: str, domain: Any, auto_expand: bool = True) -> list[WorkItem]:
+        titles = self._titles(user_prompt, auto_expand)
+        domain = domain if domain is not None else getattr(self.alma, "domain", None)
+        if isinstance(domain, str):
+            from langgraph_alma.domains import DomainMemoryFactory
+
+            domain = DomainMemoryFactory.get_preset(domain)
+        return [
+            WorkItem(
+                title=t,
+                description=user_prompt,
+                item_type=item_type_of(t, domain),
+                priority=max(1, 90 - 10 * i),
+                project_id=self.alma.core.project_id,
+            )
+            for i, t in enumerate(titles)
+        ]
 
     def initialize(
         self,
@@ -388,50 +451,70 @@ class SessionInitializer(_Initializer):
         context: Any = None,
     ) -> InitializationResult:
         """The session's start; with `key`, a rerun finds the work items it made before."""
-        return drive(
-            self._initialize_body(
-                project_id, agent, user_prompt, auto_expand, codebase_path, key, context
-            )
+        planned = self._expand(user_prompt, None, auto_expand)
+        tracker, sessions = self._tracker(project_id), self._sessions(project_id)
+        opened = sessions.start_session(project_id, agent)
+        existing: dict[str, WorkItem] = {}
+        if key is not None:
+            existing = {w.id: w for w in tracker.list_items(project_id)}
+        items = []
+        for i, w in enumerate(planned):
+            item_id = work_item_id(project_id, key, i, w.title) if key is not None else None
+            if item_id is not None and item_id in existing:
+                items.append(existing[item_id])
+                continue
+            fields = {
+                "description": w.description,
+                "item_type": w.item_type,
+                "priority": w.priority,
+                "agent": agent,
+                "project_id": project_id,
+                "item_id": item_id,
+            }
+            try:
+                made = tracker.create_work_item(w.title, **fields)
+            except ProgressError as exc:
+                if item_id is None:
+                    raise
+                # Another run of the same session made it first.
+                made = tracker.get_item(item_id, project_id)
+                if made is None:
+                    raise exc
+            items.append(made)
+        found = self.alma.retrieve(
+            user_prompt,
+            agent=agent,
+            project_id=project_id,
+            context=context,
+            include_workflow_outcomes=True,
+        )
+        path = codebase_path if codebase_path is not None else self.codebase_path
+        orientation = orient(path) if path else None
+        recommended = tracker.get_next_item(project_id, agent=agent)
+        return _result(
+            self.alma,
+            project_id,
+            agent,
+            user_prompt,
+            items,
+            recommended,
+            found,
+            orientation,
+            opened,
         )
 
     def expand_prompt(self, user_prompt: str, domain: Any = None) -> list[WorkItem]:
         """The prompt as work items (not saved), typed by `domain` (a schema or preset
         name; default the Alma's): "feature", "bug", "test" or "task"."""
-        return drive(self._expand_body(user_prompt, domain))
+        return self._expand(user_prompt, domain)
 
     def orient_to_codebase(self, project_id: str | None = None) -> CodebaseOrientation:
         """Branch, changed files, recent commits and layout of the codebase (the
         `codebase_path` given at construction, else the working directory)."""
         return orient(self.codebase_path or ".")
 
-
-class AsyncSessionInitializer(_Initializer):
-    """`SessionInitializer` over an `AsyncAlma` and an `AsyncProgressTracker`."""
-
-    _asynchronous = True
-
-    async def initialize(
-        self,
-        project_id: str,
-        agent: str,
-        user_prompt: str,
-        auto_expand: bool = True,
-        codebase_path: str | Path | None = None,
-        *,
-        key: str | None = None,
-        context: Any = None,
-    ) -> InitializationResult:
-        """Async `SessionInitializer.initialize`."""
-        return await adrive(
-            self._initialize_body(
-                project_id, agent, user_prompt, auto_expand, codebase_path, key, context
-            )
-        )
-
-    async def expand_prompt(self, user_prompt: str, domain: Any = None) -> list[WorkItem]:
-        """Async `SessionInitializer.expand_prompt`."""
-        return await adrive(self._expand_body(user_prompt, domain))
-
-    async def orient_to_codebase(self, project_id: str | None = None) -> CodebaseOrientation:
-        """Async `SessionInitializer.orient_to_codebase`."""
-        return await asyncio.to_thread(orient, self.codebase_path or ".")
+    def get_rules_of_engagement(
+        self, agent: str, scope: MemoryScope | None = None
+    ) -> RulesOfEngagement:
+        """The rules `agent` works under (its scope's, or `scope`'s, and the domain's)."""
+        return rules_of_engagement(self.alma, agent, scope)
