@@ -20,7 +20,7 @@ from langgraph.store.base import GetOp, PutOp, get_text_at_path, tokenize_path
 from langgraph_alma.db.plan import run_plan
 from langgraph_alma.errors import ConfigError
 from langgraph_alma.store import AlmaStore
-from langgraph_alma.transfer.jsonl import _Item, _restore_times
+from langgraph_alma.transfer.jsonl.sql import ImportedItem, restore_times
 from langgraph_alma.transfer.langgraph_postgres.source import SourceItem
 
 Document = tuple[str, list[float]]  # (text, its stored vector)
@@ -136,8 +136,8 @@ class ItemWriter:
             self.store.batch([op for op, _ in entries])
             if self.replay.queue:
                 raise ConfigError("the store embedded other texts than the source's vectors")
-            stamps = [_Item(op, item.created_at, item.updated_at) for op, item in entries]
-            run_plan(self.conn, _restore_times(self.tenant, stamps))
+            stamps = [ImportedItem(op, item.created_at, item.updated_at) for op, item in entries]
+            run_plan(self.conn, restore_times(self.tenant, stamps))
             result.items += len(entries)
         if tick:
             tick(len(page))
