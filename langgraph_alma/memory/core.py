@@ -154,7 +154,9 @@ class MemoryCore:
         if self.category_check is not None:
             self.category_check(agent, category)
 
-    def _stamp(self, memory: Memory, agent: str | None, context: Any, project: str) -> Memory:
+    def stamp(self, memory: Memory, agent: str | None, context: Any, project: str) -> Memory:
+        """`memory` stamped before a write: this core's tenant, `project`, `agent`, the
+        clock's time, and the workflow, run and node ids `context` names."""
         now = self.clock()
         memory.tenant_id, memory.project_id, memory.agent = self.tenant_id, project, agent
         memory.created_at = memory.last_used_at = now
@@ -162,6 +164,8 @@ class MemoryCore:
             if (value := _context_value(context, name)) is not None:
                 setattr(memory, name, str(value))
         return memory
+
+    _stamp = stamp  # the name this module's own plans call it by
 
     # -- retrieval -------------------------------------------------------------------
     def _searches(

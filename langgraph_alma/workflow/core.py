@@ -66,7 +66,7 @@ class WorkflowCore:
         agent = agent or record.agent
         if agent is not None:
             self.memory.check_learning(agent, task_type)  # before anything is written
-        self.memory._stamp(record, agent, ctx, self.memory.project_id)
+        self.memory.stamp(record, agent, ctx, self.memory.project_id)
         patterns: list[Outcome] = []
         if agent is not None:
             about = record.summary or f"workflow {ctx.workflow_id}"
@@ -84,7 +84,7 @@ class WorkflowCore:
                         error_message=None if success else record.error_message,
                         context={"workflow_outcome_id": record.id},
                     )
-                    self.memory._stamp(o, agent, ctx, self.memory.project_id)
+                    self.memory.stamp(o, agent, ctx, self.memory.project_id)
                     patterns.append(o)
         yield [it.put_op(m) for m in (record, *patterns)]  # one batch: all or nothing
         if agent is not None:
@@ -155,7 +155,7 @@ class WorkflowCore:
             size_bytes=size_bytes,
             mime_type=mime_type,
         )
-        self.memory._stamp(ref, memory.agent, memory, memory.project_id)
+        self.memory.stamp(ref, memory.agent, memory, memory.project_id)
         yield [it.put_op(ref)]
         return ref
 
