@@ -12,7 +12,7 @@ from typing import Any
 
 from langgraph_alma.memory.scope import MemoryScope
 from langgraph_alma.progress import AsyncProgressTracker, ProgressTracker, WorkItem
-from langgraph_alma.progress.core import ProgressError
+from langgraph_alma.progress.rules import ProgressError
 from langgraph_alma.session.briefing import (
     InitializationResult,
     RulesOfEngagement,
