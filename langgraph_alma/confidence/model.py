@@ -190,9 +190,9 @@ def risks(
         sev = fail_w / (post.weight + 1.0)
         out.append(
             RiskSignal(
-                kind="similar_to_failure",
+                signal_type="similar_to_failure",
                 severity=min(1.0, sev),
-                detail=f"{len(failed)} similar task(s) failed with this strategy",
+                description=f"{len(failed)} similar task(s) failed with this strategy",
                 source="outcomes",
                 strategy=strategy,
             )
@@ -203,9 +203,9 @@ def risks(
         if pat and (pat == key or pat in key or key in pat):
             out.append(
                 RiskSignal(
-                    kind="anti_pattern",
+                    signal_type="anti_pattern",
                     severity=min(1.0, 0.6 + 0.1 * ap.occurrences),
-                    detail=f"known anti-pattern: {ap.pattern}"
+                    description=f"known anti-pattern: {ap.pattern}"
                     + (f" ({ap.why_bad})" if ap.why_bad else "")
                     + (f"; try {ap.better_alternative}" if ap.better_alternative else ""),
                     source="anti_pattern",
@@ -215,9 +215,9 @@ def risks(
     if post.weight < config.untested_below:
         out.append(
             RiskSignal(
-                kind="untested_context",
+                signal_type="untested_context",
                 severity=1.0 - post.weight / config.untested_below,
-                detail=f"only {post.weight:.2f} effective similar outcomes of this strategy",
+                description=f"only {post.weight:.2f} effective similar outcomes of this strategy",
                 source="outcomes",
                 strategy=strategy,
             )
@@ -226,9 +226,9 @@ def risks(
     if c >= 0.3:
         out.append(
             RiskSignal(
-                kind="high_complexity",
+                signal_type="high_complexity",
                 severity=c,
-                detail="long or complex task",
+                description="long or complex task",
                 source="task",
                 strategy=strategy,
             )
@@ -250,9 +250,9 @@ def opportunities(
     ):
         out.append(
             OpportunitySignal(
-                kind="proven_pattern",
+                signal_type="proven_pattern",
                 strength=prior.confidence,
-                detail=f"succeeded {prior.successes} of {prior.occurrences} times",
+                description=f"succeeded {prior.successes} of {prior.occurrences} times",
                 source="heuristic",
                 strategy=strategy,
             )
@@ -266,9 +266,9 @@ def opportunities(
     if close and 2 * len(wins) > len(close):
         out.append(
             OpportunitySignal(
-                kind="high_similarity",
+                signal_type="high_similarity",
                 strength=min(1.0, max(e.similarity for e in wins)) * len(wins) / len(close),
-                detail=f"{len(wins)} of {len(close)} very similar tasks succeeded with it",
+                description=f"{len(wins)} of {len(close)} very similar tasks succeeded with it",
                 source="outcomes",
                 strategy=strategy,
             )
@@ -284,9 +284,9 @@ def opportunities(
     if recent:
         out.append(
             OpportunitySignal(
-                kind="recent_success",
+                signal_type="recent_success",
                 strength=max(min(1.0, e.similarity) for e in recent),
-                detail=f"{len(recent)} recent success(es) on similar tasks",
+                description=f"{len(recent)} recent success(es) on similar tasks",
                 source="outcomes",
                 strategy=strategy,
             )

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from langgraph.store.base import GetOp, Item, PutOp, SearchOp
+from langgraph.store.base import GetOp, Item, PutOp, Result, SearchOp
 
 from langgraph_alma.memory import items as it
 from langgraph_alma.memory.plan import StorePlan
@@ -84,12 +84,15 @@ def scan_op(project_id: str) -> SearchOp:
     return page_op(work_namespace(project_id))
 
 
-def scan_rest(first_op: SearchOp, first: Sequence[Item]) -> StorePlan[list[Item]]:
-    """Every item under `first_op`'s namespace, given its first page: one more round trip
-    per further page, none when the first page was not full."""
-    found, page = list(first), first
+def scan_rest(first_op: SearchOp, first: Result) -> StorePlan[list[Item]]:
+    """Every item under `first_op`'s namespace, given its first page (the result of
+    `first_op`): one more round trip per further page, none when the first page was not
+    full."""
+    page = cast(list[Item], first)
+    found = list(page)
     while len(page) == first_op.limit:
-        (page,) = yield [page_op(first_op.namespace_prefix, len(found))]
+        (result,) = yield [page_op(first_op.namespace_prefix, len(found))]
+        page = cast(list[Item], result)
         found += page
     return found
 
@@ -117,7 +120,8 @@ class ProgressCore:
 
     def get_item(self, item_id: str, project_id: str | None = None) -> StorePlan[WorkItem | None]:
         """The work item with this id, or None."""
-        (found,) = yield [GetOp(work_namespace(self._project(project_id)), item_id)]
+        (result,) = yield [GetOp(work_namespace(self._project(project_id)), item_id)]
+        found = cast(Item | None, result)
         return WorkItem.model_validate(found.value) if found is not None else None
 
     def create_work_item(
@@ -182,9 +186,9 @@ class ProgressCore:
             item.status = WorkStatus.BLOCKED
         puts = [put_item(item)]
         for b in item.blocked_by:
-            blocker = items[b]
-            blocker.blocks = [*blocker.blocks, item.id]
-            puts.append(put_item(blocker))
+            blocking = items[b]
+            blocking.blocks = [*blocking.blocks, item.id]
+            puts.append(put_item(blocking))
         for d in item.blocks:
             dependant = items[d]
             dependant.blocked_by = [*dependant.blocked_by, item.id]

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, overload
+from typing import Any, TypeVar, overload
 
 from langgraph.store.base import BaseStore
 
 from langgraph_alma.memory.plan import (
+    StorePlan,
     arun_store_plan,
     astore_atomic,
     run_store_plan,
@@ -23,6 +24,8 @@ from langgraph_alma.memory.plan import (
 )
 from langgraph_alma.progress.core import ProgressCore, Strategy
 from langgraph_alma.progress.models import ProgressLog, ProgressSummary, WorkItem, WorkStatus
+
+T = TypeVar("T")
 
 _ITEM_FIELDS = (
     "description",
@@ -87,10 +90,10 @@ class AsyncProgressTracker:
         """The project used when a call names none."""
         return self.core.project_id
 
-    async def _run(self, plan: Any) -> Any:
+    async def _run(self, plan: StorePlan[T]) -> T:
         return await arun_store_plan(self.store, plan)
 
-    async def _change(self, plan: Any, project_id: str | None) -> Any:
+    async def _change(self, plan: StorePlan[T], project_id: str | None) -> T:
         async with astore_atomic(self.store, change_key(self.core, project_id)):
             return await arun_store_plan(self.store, plan)
 
@@ -227,10 +230,10 @@ class ProgressTracker:
         """The project used when a call names none."""
         return self.core.project_id
 
-    def _run(self, plan: Any) -> Any:
+    def _run(self, plan: StorePlan[T]) -> T:
         return run_store_plan(self.store, plan)
 
-    def _change(self, plan: Any, project_id: str | None) -> Any:
+    def _change(self, plan: StorePlan[T], project_id: str | None) -> T:
         with store_atomic(self.store, change_key(self.core, project_id)):
             return run_store_plan(self.store, plan)
 

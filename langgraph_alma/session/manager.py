@@ -6,16 +6,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from langgraph.store.base import BaseStore
 
-from langgraph_alma.memory.plan import arun_store_plan, run_store_plan
+from langgraph_alma.memory.plan import StorePlan, arun_store_plan, run_store_plan
 from langgraph_alma.progress.tracker import AsyncProgressTracker, ProgressTracker
 from langgraph_alma.session.core import OPEN_SESSION_TTL_MINUTES, SessionCore
 from langgraph_alma.session.models import SessionContext, SessionHandoff
 
 RETRIEVE_TOP_K = 5
+T = TypeVar("T")
 
 
 class AsyncSessionManager:
@@ -52,7 +53,7 @@ class AsyncSessionManager:
         """The project used when a call names none."""
         return self.core.project_id
 
-    async def _run(self, plan: Any) -> Any:
+    async def _run(self, plan: StorePlan[T]) -> T:
         return await arun_store_plan(self.store, plan)
 
     async def start_session(
@@ -152,7 +153,7 @@ class SessionManager:
         """The project used when a call names none."""
         return self.core.project_id
 
-    def _run(self, plan: Any) -> Any:
+    def _run(self, plan: StorePlan[T]) -> T:
         return run_store_plan(self.store, plan)
 
     def start_session(

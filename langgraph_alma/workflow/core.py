@@ -109,13 +109,14 @@ class WorkflowCore:
                 return []  # the agent's own retrieval says what is missing
             filt[name] = str(value)
         prefix = (*it.kind_prefix(self.memory.project_id, MemoryKind.WORKFLOW_OUTCOME), it.NO_OWNER)
-        (hits,) = yield [
+        (result,) = yield [
             SearchOp(prefix, filt or None, limit=top_k, query=task or None, refresh_ttl=False)
         ]
+        hits = cast(list[SearchItem], result)
         best = max((h.score or 0.0 for h in hits), default=0.0) or 1.0
         now = self.memory.clock()
         found = []
-        for h in cast(list[SearchItem], hits):
+        for h in hits:
             record = cast(WorkflowOutcome, it.from_item(h))
             value = score(record, (h.score or 0.0) / best, Usage(), now, self.memory.weights)
             record.metadata = {**record.metadata, "score": value}

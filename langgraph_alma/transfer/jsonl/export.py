@@ -59,7 +59,7 @@ def _checkpoint_record(
             continue  # unchanged: the importer takes it from the parent
         old = parent_values.get(channel)
         keep = _kept(old, value) if isinstance(old, list) and isinstance(value, list) else 0
-        if keep and keep == len(old):  # type: ignore[arg-type]
+        if keep and keep == len(old):
             appends[channel] = {"keep": keep, **blob(serde, value[keep:])}
         else:
             changed[channel] = blob(serde, value)

@@ -171,7 +171,7 @@ def read_lines(source: str | Path | IO[str] | Iterable[str]) -> tuple[str, list[
         with path.open(encoding="utf-8") as f:  # FileNotFoundError names the path
             return str(path), f.read().splitlines()
     if isinstance(source, io.TextIOBase) or hasattr(source, "read"):
-        return getattr(source, "name", "input"), source.read().splitlines()  # type: ignore[union-attr]
+        return getattr(source, "name", "input"), source.read().splitlines()
     return "input", [line.rstrip("\n") for line in source]
 
 
