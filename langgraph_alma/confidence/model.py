@@ -23,47 +23,18 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from langgraph_alma.confidence.signals import (
+from langgraph_alma.confidence.signals import (  # the types, importable from here as before
     DEFAULT,
     AntiPatternHit,
     ConfidenceSignal,
     Evidence,
     ModelConfig,
-    OpportunityKind,
     OpportunitySignal,
     Prior,
     Recommendation,
-    RiskKind,
     RiskSignal,
 )
 from langgraph_alma.memory.items import normalise
-
-# The types live in `signals`; they stay importable from here, as before.
-__all__ = [
-    "DEFAULT",
-    "AntiPatternHit",
-    "ConfidenceSignal",
-    "Evidence",
-    "ModelConfig",
-    "OpportunityKind",
-    "OpportunitySignal",
-    "Posterior",
-    "Prior",
-    "Recommendation",
-    "RiskKind",
-    "RiskSignal",
-    "assess",
-    "baseline",
-    "complexity",
-    "matches",
-    "opportunities",
-    "posterior",
-    "recommend",
-    "risks",
-    "weight",
-    "word_similarity",
-    "words",
-]
 
 _FLAT_STD = math.sqrt(1 / 12)  # std of Beta(1, 1)
 COMPLEXITY_WORDS = frozenset(

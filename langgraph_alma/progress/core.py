@@ -37,27 +37,6 @@ from langgraph_alma.progress.rules import (
     summarise,
 )
 
-__all__ = [
-    "PAGE",
-    "PROGRESS_LOG",
-    "WORK_ITEM",
-    "DependencyCycle",
-    "InvalidTransition",
-    "ProgressCore",
-    "ProgressError",
-    "Strategy",
-    "WorkItemNotFound",
-    "items_of",
-    "log_namespace",
-    "page_op",
-    "pick_next",
-    "put_item",
-    "scan_op",
-    "scan_rest",
-    "summarise",
-    "work_namespace",
-]
-
 PAGE = 1_000  # items per search while scanning a namespace (more pages as needed)
 WORK_ITEM = "work_item"
 PROGRESS_LOG = "progress_log"

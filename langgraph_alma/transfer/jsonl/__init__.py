@@ -29,8 +29,7 @@ from langgraph_alma.transfer.jsonl.load import import_jsonl
 from langgraph_alma.transfer.jsonl.records import (
     FORMAT,
     FORMAT_VERSION,
-    Progress,
     TransferReport,
 )
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "Progress", "TransferReport", "export_jsonl", "import_jsonl"]
+__all__ = ["FORMAT", "FORMAT_VERSION", "TransferReport", "export_jsonl", "import_jsonl"]
