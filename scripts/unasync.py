@@ -129,12 +129,16 @@ def twin_module(text: str, path: Path) -> str:
     return ruff_format(head.rstrip() + "\n\n\n" + GENERATED_MARK + "\n\n\n" + body, path)
 
 
+def wanted(path: Path) -> str:
+    """What the generated file `path` (`TARGET` or one of `SHELLS`) should hold."""
+    if path == TARGET:
+        return unasync(SOURCE.read_text())
+    return twin_module(path.read_text(), path)
+
+
 def generated() -> dict[Path, str]:
     """Every generated file and what it should hold."""
-    out = {TARGET: unasync(SOURCE.read_text())}
-    for path in SHELLS:
-        out[path] = twin_module(path.read_text(), path)
-    return out
+    return {path: wanted(path) for path in [TARGET, *SHELLS]}
 
 
 def main(argv: list[str] | None = None) -> int:
