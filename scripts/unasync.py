@@ -1,20 +1,42 @@
-"""Generate the sync facade `langgraph_alma/alma/_sync.py` from `_async.py`.
+"""Generate every sync twin of the package from its async source (as psycopg and httpcore do).
 
-`AsyncAlma` is the source of truth; `Alma` is the same code with `async`/`await` removed
-and the async names swapped for their sync twins (as psycopg and httpcore do). Edit
-`_async.py`, then run `python scripts/unasync.py`; `--check` exits 1 when `_sync.py` is
-stale (a test runs it).
+Two shapes, one set of rules:
+- the facade: `langgraph_alma/alma/_sync.py` (`Alma`) is the whole of `_async.py`
+  (`AsyncAlma`) with `async`/`await` removed and the async names swapped for their sync twins;
+- the shells (`SHELLS`): one module holds the hand-written `Async*` classes, then the marker
+  line `GENERATED_MARK`, then their sync twins, generated (so a reader sees the mirror at once
+  and every public import path stays where it was).
+
+Edit the async code, then run `python scripts/unasync.py`; `--check` exits 1 when a generated
+file is stale (tests/test_unasync.py runs it). Generated shells are formatted with ruff.
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
 import re
+import subprocess
 import sys
 from pathlib import Path
 
-FACADE = Path(__file__).resolve().parent.parent / "langgraph_alma" / "alma"
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = ROOT / "langgraph_alma"
+FACADE = PACKAGE / "alma"
 SOURCE, TARGET = FACADE / "_async.py", FACADE / "_sync.py"
+
+# Modules whose sync classes are generated from the async classes above `GENERATED_MARK`.
+SHELLS: list[Path] = [
+    PACKAGE / "progress" / "tracker.py",
+    PACKAGE / "session" / "manager.py",
+    PACKAGE / "session" / "initializer.py",
+    PACKAGE / "confidence" / "engine.py",
+    PACKAGE / "graph" / "memory.py",
+]
+
+GENERATED_MARK = (
+    "# ---- GENERATED below by scripts/unasync.py from the Async* classes above: edit those ----"
+)
 
 DOCSTRING = '''"""`Alma`: ALMA's API, sync. GENERATED from `_async.py` by `scripts/unasync.py`: edit
 that file and run `python scripts/unasync.py`, never this one.
@@ -24,17 +46,29 @@ that file and run `python scripts/unasync.py`, never this one.
 RULES: list[tuple[str, str]] = [
     (r"\basync def ", "def "),
     (r"\basync with ", "with "),
+    (r"\basync for ", "for "),
+    (r"\bawait asyncio\.to_thread\(([\w.]+), ", r"\1("),
     (r"\bawait ", ""),
     (r"\bAsyncAlmaSaver\b", "AlmaSaver"),
     (r"\bAsyncAlmaStore\b", "AlmaStore"),
     (r"\bAsyncGraphMemory\b", "GraphMemory"),
     (r"\bAsyncAlma\b", "Alma"),
     (r"\bAsyncExitStack\b", "ExitStack"),
+    # Every other `AsyncX` (AsyncProgressTracker, AsyncConnectionPool, AsyncIterator...) is `X`.
+    (r"\bAsync([A-Z]\w*)", r"\1"),
+    (r"\bAbstractAsyncContextManager\b", "AbstractContextManager"),
+    (r"\basynccontextmanager\b", "contextmanager"),
     (r"\barun_store_plan\b", "run_store_plan"),
+    (r"\barun_plan\b", "run_plan"),
+    (r"\baborrow\b", "borrow"),
+    (r"\badrive\b", "drive"),
     (r"\._arun\(", "._run("),
+    (r"\bdef _arun\(", "def _run("),
     (r"\balist_tenants\b", "list_tenants"),
     (r"\baextract\b", "extract"),
+    (r"\baexpand_tasks\b", "expand_tasks"),
     (r"\baembed_documents\b", "embed_documents"),
+    (r"\babatch\b", "batch"),
     (r"\benter_async_context\b", "enter_context"),
     (r"\baclose\b", "close"),
     (r"\baatomic\b", "atomic"),
@@ -45,26 +79,82 @@ RULES: list[tuple[str, str]] = [
 ]
 
 
+def unasync_code(text: str) -> str:
+    """`text` (async code) with every rule applied: its sync twin."""
+    for pattern, replacement in RULES:
+        text = re.sub(pattern, replacement, text)
+    return text
+
+
 def unasync(text: str) -> str:
     """The sync twin of the async facade's source."""
     body = text.split('"""', 2)[2]  # drop the module docstring: the sync file has its own
-    for pattern, replacement in RULES:
-        body = re.sub(pattern, replacement, body)
-    return DOCSTRING + body
+    return DOCSTRING + unasync_code(body)
+
+
+def async_classes(head: str) -> list[str]:
+    """The source of each top-level `Async*` class of `head`, decorators included."""
+    lines = head.splitlines(keepends=True)
+    out = []
+    for node in ast.parse(head).body:
+        if isinstance(node, ast.ClassDef) and node.name.startswith("Async"):
+            start = min([node.lineno, *(d.lineno for d in node.decorator_list)]) - 1
+            out.append("".join(lines[start : node.end_lineno]))
+    return out
+
+
+def ruff_format(text: str, path: Path) -> str:
+    """`text` as `ruff format` writes it (the project's settings)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "ruff", "format", "--stdin-filename", str(path), "-"],
+        input=text,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"ruff format failed on {path}:\n{done.stderr}")
+    return done.stdout
+
+
+def twin_module(text: str, path: Path) -> str:
+    """A shell module with its sync classes regenerated below `GENERATED_MARK`."""
+    head, found, _ = text.partition(GENERATED_MARK)
+    if not found:
+        raise SystemExit(f"{path} has no line {GENERATED_MARK!r}")
+    classes = async_classes(head)
+    if not classes:
+        raise SystemExit(f"{path} has no Async* class above {GENERATED_MARK!r}")
+    body = "\n\n".join(unasync_code(c) for c in classes)
+    return ruff_format(head.rstrip() + "\n\n\n" + GENERATED_MARK + "\n\n\n" + body, path)
+
+
+def wanted(path: Path) -> str:
+    """What the generated file `path` (`TARGET` or one of `SHELLS`) should hold."""
+    if path == TARGET:
+        return unasync(SOURCE.read_text())
+    return twin_module(path.read_text(), path)
+
+
+def generated() -> dict[Path, str]:
+    """Every generated file and what it should hold."""
+    return {path: wanted(path) for path in [TARGET, *SHELLS]}
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="fail if _sync.py is stale")
+    parser.add_argument("--check", action="store_true", help="fail if a generated file is stale")
     args = parser.parse_args(argv)
-    wanted = unasync(SOURCE.read_text())
-    if args.check:
-        if TARGET.read_text() != wanted:
-            print(f"{TARGET} is stale: run python scripts/unasync.py", file=sys.stderr)
-            return 1
-        return 0
-    TARGET.write_text(wanted)
-    return 0
+    stale = 0
+    for path, wanted in generated().items():
+        if path.read_text() == wanted:
+            continue
+        if args.check:
+            print(f"{path} is stale: run python scripts/unasync.py", file=sys.stderr)
+            stale += 1
+        else:
+            path.write_text(wanted)
+    return 1 if stale else 0
 
 
 if __name__ == "__main__":

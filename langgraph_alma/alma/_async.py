@@ -21,8 +21,8 @@ from langgraph_alma.embeddings import index_config
 from langgraph_alma.extraction import default_extractor
 from langgraph_alma.graph import AsyncGraphMemory
 from langgraph_alma.memory import consolidate as consolidation
-from langgraph_alma.memory._plan import arun_store_plan, astore_atomic
 from langgraph_alma.memory.decay import Usage
+from langgraph_alma.memory.plan import arun_store_plan, astore_atomic
 from langgraph_alma.memory.scope import MemoryScope, RetrievalScope
 from langgraph_alma.memory.scoring import MemorySlice
 from langgraph_alma.memory.types import (

@@ -18,8 +18,8 @@ from langgraph_alma.embeddings import index_config
 from langgraph_alma.extraction import default_extractor
 from langgraph_alma.graph import GraphMemory
 from langgraph_alma.memory import consolidate as consolidation
-from langgraph_alma.memory._plan import run_store_plan, store_atomic
 from langgraph_alma.memory.decay import Usage
+from langgraph_alma.memory.plan import run_store_plan, store_atomic
 from langgraph_alma.memory.scope import MemoryScope, RetrievalScope
 from langgraph_alma.memory.scoring import MemorySlice
 from langgraph_alma.memory.types import (

@@ -83,7 +83,10 @@ def _debug_wanted(ctx: typer.Context) -> bool:
 class AlmaGroup(TyperGroup):
     """Runs a command and turns a user-caused error into `error: ...` and exit code 1."""
 
-    def invoke(self, ctx: typer.Context) -> Any:
+    def invoke(
+        self,
+        ctx: typer.Context,  # type: ignore[override]  # typer's Context subclasses click's
+    ) -> Any:
         try:
             return super().invoke(ctx)
         except USER_ERRORS as exc:

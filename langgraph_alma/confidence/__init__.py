@@ -2,7 +2,7 @@
 similar past outcomes, heuristics and anti-patterns."""
 
 from langgraph_alma.confidence.engine import AsyncConfidenceEngine, ConfidenceEngine
-from langgraph_alma.confidence.model import (
+from langgraph_alma.confidence.signals import (
     ConfidenceSignal,
     Evidence,
     ModelConfig,

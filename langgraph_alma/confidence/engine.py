@@ -1,5 +1,6 @@
-"""Confidence engines over an `Alma` (sync) or `AsyncAlma`: one `retrieve` per call
-gathers the evidence, the pure core in `model` does the scoring."""
+"""Confidence engines over an `AsyncAlma` or an `Alma`: one `retrieve` per call gathers the
+evidence, the pure core in `model` does the scoring. `ConfidenceEngine` is GENERATED from
+`AsyncConfidenceEngine` by `scripts/unasync.py`: edit the async class only."""
 
 from __future__ import annotations
 
@@ -192,13 +193,96 @@ class _Core:
         return sorted(out, key=lambda o: -o.strength)
 
 
-class ConfidenceEngine(_Core):
-    """Forward-looking confidence for strategies, over a sync `Alma`, with the PRD's
-    calls: `assess_strategy(strategy, context, agent, heuristic=None)`,
-    `rank_strategies(strategies, context, agent)`, `detect_risks(strategy, context, agent)`,
-    `detect_opportunities(strategy, context, agent)`. `context` is the task at hand (text).
+class AsyncConfidenceEngine(_Core):
+    """`AsyncConfidenceEngine`: forward-looking confidence for strategies, over an
+    `AsyncAlma`, with the PRD's calls: `assess_strategy(strategy, context, agent,
+    heuristic=None)`, `rank_strategies(strategies, context, agent)`,
+    `detect_risks(strategy, context, agent)`, `detect_opportunities(strategy, context,
+    agent)`. `context` is the task at hand (text).
 
-    >>> engine = ConfidenceEngine(alma)                                  # doctest: +SKIP
+    >>> engine = AsyncConfidenceEngine(alma)                             # doctest: +SKIP
+    >>> await engine.assess_strategy("retry once", "fix the flaky login test", "helena")
+    """
+
+    def __init__(
+        self, alma: Any, top_k: int = DEFAULT_TOP_K, config: ModelConfig | None = None
+    ) -> None:
+        super().__init__(alma, top_k, config)
+
+    async def _retrieve(self, task: str, agent: str, workflow: Any = None) -> MemorySlice:
+        # Reading evidence is not using a memory: nothing is reinforced.
+        return await self.evidence.retrieve(
+            task, agent, top_k=self.top_k, context=workflow, record_use=False
+        )
+
+    async def assess_strategy(
+        self,
+        strategy: str,
+        context: Any,
+        agent: str,
+        heuristic: Any = None,
+        *,
+        workflow: Any = None,
+    ) -> ConfidenceSignal:
+        """How likely `strategy` is to work on the task `context` describes: a prediction
+        with its risks, opportunities and a recommendation, from `agent`'s relevant
+        memories (`heuristic`, when given, is the prior; `workflow` a `WorkflowContext`
+        for retrieval).
+
+        >>> await engine.assess_strategy("retry once", "fix the flaky test", "helena")
+        ... # doctest: +SKIP
+        """
+        task = task_of(context)
+        found = await self._retrieve(task, agent, workflow)
+        return self._assess(found, task, strategy, agent, heuristic)
+
+    async def rank_strategies(
+        self, strategies: Sequence[str], context: Any, agent: str, *, workflow: Any = None
+    ) -> list[tuple[str, ConfidenceSignal]]:
+        """`(strategy, signal)` pairs, best first (one retrieval for all of them).
+
+        >>> best, signal = (await engine.rank_strategies(["a", "b"], "the task", "helena"))[0]
+        ... # doctest: +SKIP
+        """
+        task = task_of(context)
+        return self._rank(await self._retrieve(task, agent, workflow), task, strategies, agent)
+
+    async def detect_risks(self, strategy: str, context: Any, agent: str) -> list[RiskSignal]:
+        """The risks of `assess_strategy(strategy, context, agent)`."""
+        return (await self.assess_strategy(strategy, context, agent)).risk_signals
+
+    async def detect_opportunities(
+        self, strategy: str, context: Any, agent: str
+    ) -> list[OpportunitySignal]:
+        """The opportunities of `assess_strategy(strategy, context, agent)`."""
+        return (await self.assess_strategy(strategy, context, agent)).opportunity_signals
+
+    async def opportunities_for(self, context: Any, agent: str) -> list[OpportunitySignal]:
+        """What `agent`'s memories suggest could work well for the task, any strategy."""
+        task = task_of(context)
+        return self._opportunities(await self._retrieve(task, agent), task)
+
+    async def retrieve(self, task: str, agent: str, top_k: int = 5, **kwargs: Any) -> MemorySlice:
+        """`AsyncAlma.retrieve` with heuristics ranked by the engine too (see `_rerank`).
+
+        >>> await AsyncConfidenceEngine(alma).retrieve("fix the flaky test", "helena")
+        ... # doctest: +SKIP
+        """
+        found = await self.alma.retrieve(task, agent, top_k=max(top_k, self.top_k), **kwargs)
+        return self._rerank(found, task, top_k)
+
+
+# ---- GENERATED below by scripts/unasync.py from the Async* classes above: edit those ----
+
+
+class ConfidenceEngine(_Core):
+    """`ConfidenceEngine`: forward-looking confidence for strategies, over an
+    `Alma`, with the PRD's calls: `assess_strategy(strategy, context, agent,
+    heuristic=None)`, `rank_strategies(strategies, context, agent)`,
+    `detect_risks(strategy, context, agent)`, `detect_opportunities(strategy, context,
+    agent)`. `context` is the task at hand (text).
+
+    >>> engine = ConfidenceEngine(alma)                             # doctest: +SKIP
     >>> engine.assess_strategy("retry once", "fix the flaky login test", "helena")
     """
 
@@ -227,7 +311,8 @@ class ConfidenceEngine(_Core):
         memories (`heuristic`, when given, is the prior; `workflow` a `WorkflowContext`
         for retrieval).
 
-        >>> engine.assess_strategy("retry once", "fix the flaky test", "helena")  # doctest: +SKIP
+        >>> engine.assess_strategy("retry once", "fix the flaky test", "helena")
+        ... # doctest: +SKIP
         """
         task = task_of(context)
         found = self._retrieve(task, agent, workflow)
@@ -238,7 +323,7 @@ class ConfidenceEngine(_Core):
     ) -> list[tuple[str, ConfidenceSignal]]:
         """`(strategy, signal)` pairs, best first (one retrieval for all of them).
 
-        >>> best, signal = engine.rank_strategies(["a", "b"], "the task", "helena")[0]
+        >>> best, signal = (engine.rank_strategies(["a", "b"], "the task", "helena"))[0]
         ... # doctest: +SKIP
         """
         task = task_of(context)
@@ -246,13 +331,13 @@ class ConfidenceEngine(_Core):
 
     def detect_risks(self, strategy: str, context: Any, agent: str) -> list[RiskSignal]:
         """The risks of `assess_strategy(strategy, context, agent)`."""
-        return self.assess_strategy(strategy, context, agent).risk_signals
+        return (self.assess_strategy(strategy, context, agent)).risk_signals
 
     def detect_opportunities(
         self, strategy: str, context: Any, agent: str
     ) -> list[OpportunitySignal]:
         """The opportunities of `assess_strategy(strategy, context, agent)`."""
-        return self.assess_strategy(strategy, context, agent).opportunity_signals
+        return (self.assess_strategy(strategy, context, agent)).opportunity_signals
 
     def opportunities_for(self, context: Any, agent: str) -> list[OpportunitySignal]:
         """What `agent`'s memories suggest could work well for the task, any strategy."""
@@ -262,62 +347,8 @@ class ConfidenceEngine(_Core):
     def retrieve(self, task: str, agent: str, top_k: int = 5, **kwargs: Any) -> MemorySlice:
         """`Alma.retrieve` with heuristics ranked by the engine too (see `_rerank`).
 
-        >>> ConfidenceEngine(alma).retrieve("fix the flaky test", "helena")  # doctest: +SKIP
+        >>> ConfidenceEngine(alma).retrieve("fix the flaky test", "helena")
+        ... # doctest: +SKIP
         """
         found = self.alma.retrieve(task, agent, top_k=max(top_k, self.top_k), **kwargs)
-        return self._rerank(found, task, top_k)
-
-
-class AsyncConfidenceEngine(_Core):
-    """The same engine over an `AsyncAlma`."""
-
-    def __init__(
-        self, alma: Any, top_k: int = DEFAULT_TOP_K, config: ModelConfig | None = None
-    ) -> None:
-        super().__init__(alma, top_k, config)
-
-    async def _retrieve(self, task: str, agent: str, workflow: Any = None) -> MemorySlice:
-        return await self.evidence.retrieve(
-            task, agent, top_k=self.top_k, context=workflow, record_use=False
-        )
-
-    async def assess_strategy(
-        self,
-        strategy: str,
-        context: Any,
-        agent: str,
-        heuristic: Any = None,
-        *,
-        workflow: Any = None,
-    ) -> ConfidenceSignal:
-        """Async `ConfidenceEngine.assess_strategy`."""
-        task = task_of(context)
-        found = await self._retrieve(task, agent, workflow)
-        return self._assess(found, task, strategy, agent, heuristic)
-
-    async def rank_strategies(
-        self, strategies: Sequence[str], context: Any, agent: str, *, workflow: Any = None
-    ) -> list[tuple[str, ConfidenceSignal]]:
-        """Async `ConfidenceEngine.rank_strategies`."""
-        task = task_of(context)
-        return self._rank(await self._retrieve(task, agent, workflow), task, strategies, agent)
-
-    async def detect_risks(self, strategy: str, context: Any, agent: str) -> list[RiskSignal]:
-        """Async `ConfidenceEngine.detect_risks`."""
-        return (await self.assess_strategy(strategy, context, agent)).risk_signals
-
-    async def detect_opportunities(
-        self, strategy: str, context: Any, agent: str
-    ) -> list[OpportunitySignal]:
-        """Async `ConfidenceEngine.detect_opportunities`."""
-        return (await self.assess_strategy(strategy, context, agent)).opportunity_signals
-
-    async def opportunities_for(self, context: Any, agent: str) -> list[OpportunitySignal]:
-        """Async `ConfidenceEngine.opportunities_for`."""
-        task = task_of(context)
-        return self._opportunities(await self._retrieve(task, agent), task)
-
-    async def retrieve(self, task: str, agent: str, top_k: int = 5, **kwargs: Any) -> MemorySlice:
-        """Async `ConfidenceEngine.retrieve`."""
-        found = await self.alma.retrieve(task, agent, top_k=max(top_k, self.top_k), **kwargs)
         return self._rerank(found, task, top_k)

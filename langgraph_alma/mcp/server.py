@@ -19,8 +19,8 @@ from langgraph_alma.mcp.domains import list_domains
 from langgraph_alma.mcp.http import BearerAuth, bind_address, check_bind, transport_security
 from langgraph_alma.mcp.runtime import AlmaRuntime, open_runtime, package_version
 from langgraph_alma.mcp.stdio import run_stdio
-from langgraph_alma.memory._plan import arun_store_plan
 from langgraph_alma.memory.core import anti_patterns_logged
+from langgraph_alma.memory.plan import arun_store_plan
 
 LOGGER = logging.getLogger("langgraph_alma.mcp")
 Transport = Literal["stdio", "http"]

@@ -13,7 +13,7 @@ from langgraph_alma.mcp import shape
 from langgraph_alma.mcp._tooling import Agent, OptionalAgent, TenantId
 from langgraph_alma.mcp.domains import save_domain
 from langgraph_alma.mcp.runtime import AlmaRuntime
-from langgraph_alma.memory._plan import arun_store_plan
+from langgraph_alma.memory.plan import arun_store_plan
 from langgraph_alma.session.initializer import AsyncSessionInitializer
 
 Id = Annotated[str, Field(min_length=1)]

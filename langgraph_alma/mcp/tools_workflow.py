@@ -10,7 +10,7 @@ from pydantic import Field
 from langgraph_alma.mcp import shape
 from langgraph_alma.mcp._tooling import Agent, TenantId
 from langgraph_alma.mcp.runtime import AlmaRuntime
-from langgraph_alma.memory._plan import arun_store_plan
+from langgraph_alma.memory.plan import arun_store_plan
 from langgraph_alma.memory.types import ArtifactType, WorkflowResult
 from langgraph_alma.workflow.context import WorkflowContext
 from langgraph_alma.workflow.core import WORKFLOW_TASK_TYPE, WorkflowCore

@@ -27,8 +27,8 @@ from pydantic import BaseModel, Field
 from langgraph_alma.errors import ConfigError
 from langgraph_alma.memory import items as it
 from langgraph_alma.memory import learning
-from langgraph_alma.memory._plan import OFF_LOOP, StorePlan
 from langgraph_alma.memory.decay import Usage
+from langgraph_alma.memory.plan import OFF_LOOP, StorePlan
 from langgraph_alma.memory.types import (
     AntiPattern,
     ArtifactRef,

@@ -24,8 +24,8 @@ from langgraph_alma.db.tenancy import run_tenant
 from langgraph_alma.errors import ConfigError, PrivilegeRequired
 from langgraph_alma.memory import items as it
 from langgraph_alma.memory import learning
-from langgraph_alma.memory._plan import StorePlan
 from langgraph_alma.memory.decay import ForgetPolicy, Usage
+from langgraph_alma.memory.plan import StorePlan
 from langgraph_alma.memory.scope import MemoryScope, RetrievalScope, readable_agents
 from langgraph_alma.memory.scoring import SLICE_FIELDS, MemorySlice, ScoringWeights, score
 from langgraph_alma.memory.types import (
@@ -154,7 +154,9 @@ class MemoryCore:
         if self.category_check is not None:
             self.category_check(agent, category)
 
-    def _stamp(self, memory: Memory, agent: str | None, context: Any, project: str) -> Memory:
+    def stamp(self, memory: Memory, agent: str | None, context: Any, project: str) -> Memory:
+        """`memory` stamped before a write: this core's tenant, `project`, `agent`, the
+        clock's time, and the workflow, run and node ids `context` names."""
         now = self.clock()
         memory.tenant_id, memory.project_id, memory.agent = self.tenant_id, project, agent
         memory.created_at = memory.last_used_at = now
@@ -162,6 +164,8 @@ class MemoryCore:
             if (value := _context_value(context, name)) is not None:
                 setattr(memory, name, str(value))
         return memory
+
+    _stamp = stamp  # the name this module's own plans call it by
 
     # -- retrieval -------------------------------------------------------------------
     def _searches(

@@ -1,22 +1,22 @@
 """`ProgressCore`: progress tracking written once as store plans (see
-`langgraph_alma.memory._plan`); `ProgressTracker` and `AsyncProgressTracker` drive them.
+`langgraph_alma.memory.plan`); `ProgressTracker` and `AsyncProgressTracker` drive them.
 
 Layout: each work item is an item in `("alma", project, "work_item")` keyed by its id;
 progress logs live in `("alma", project, "progress_log")`. Dependencies are stored on
-both sides (`blocks` on the blocker, `blocked_by` on the dependant).
+both sides (`blocks` on the blocker, `blocked_by` on the dependant). The pure rules (errors,
+strategies, cycles, summaries) are in `rules`; their names stay importable from here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, cast
 
-from langgraph.store.base import GetOp, Item, PutOp, SearchOp
+from langgraph.store.base import GetOp, Item, PutOp, Result, SearchOp
 
-from langgraph_alma.errors import AlmaError
 from langgraph_alma.memory import items as it
-from langgraph_alma.memory._plan import StorePlan
+from langgraph_alma.memory.plan import StorePlan
 from langgraph_alma.memory.types import utcnow
 from langgraph_alma.progress.models import (
     TRANSITIONS,
@@ -26,36 +26,20 @@ from langgraph_alma.progress.models import (
     WorkItem,
     WorkStatus,
 )
+from langgraph_alma.progress.rules import (
+    DependencyCycle,
+    InvalidTransition,
+    ProgressError,
+    Strategy,
+    WorkItemNotFound,
+    pick_next,
+    reaches,
+    summarise,
+)
 
 PAGE = 1_000  # items per search while scanning a namespace (more pages as needed)
 WORK_ITEM = "work_item"
 PROGRESS_LOG = "progress_log"
-Strategy = Literal["priority", "blocked_unblock", "quick_win"]
-STRATEGIES = ("priority", "blocked_unblock", "quick_win")
-
-
-class ProgressError(AlmaError, ValueError):
-    """A progress operation that cannot be done as asked."""
-
-
-class InvalidTransition(ProgressError):
-    """A status change `TRANSITIONS` does not allow; carries the item and both statuses."""
-
-    def __init__(self, item_id: str, old: WorkStatus, new: WorkStatus) -> None:
-        allowed = ", ".join(sorted(s.value for s in TRANSITIONS[old])) or "none (terminal)"
-        super().__init__(
-            f"work item {item_id!r}: cannot go from {old.value!r} to {new.value!r} "
-            f"(allowed from {old.value!r}: {allowed})"
-        )
-        self.item_id, self.from_status, self.to_status = item_id, old, new
-
-
-class DependencyCycle(ProgressError):
-    """A dependency that would make a work item depend on itself, directly or not."""
-
-
-class WorkItemNotFound(ProgressError, LookupError):
-    """No work item with that id in this project."""
 
 
 def work_namespace(project_id: str) -> tuple[str, ...]:
@@ -79,81 +63,21 @@ def scan_op(project_id: str) -> SearchOp:
     return page_op(work_namespace(project_id))
 
 
-def scan_rest(first_op: SearchOp, first: Sequence[Item]) -> StorePlan[list[Item]]:
-    """Every item under `first_op`'s namespace, given its first page: one more round trip
-    per further page, none when the first page was not full."""
-    found, page = list(first), first
+def scan_rest(first_op: SearchOp, first: Result) -> StorePlan[list[Item]]:
+    """Every item under `first_op`'s namespace, given its first page (the result of
+    `first_op`): one more round trip per further page, none when the first page was not
+    full."""
+    page = cast(list[Item], first)
+    found = list(page)
     while len(page) == first_op.limit:
-        (page,) = yield [page_op(first_op.namespace_prefix, len(found))]
+        (result,) = yield [page_op(first_op.namespace_prefix, len(found))]
+        page = cast(list[Item], result)
         found += page
     return found
 
 
 def items_of(results: Iterable[Item]) -> dict[str, WorkItem]:
     return {i.key: WorkItem.model_validate(i.value) for i in results}
-
-
-def _reaches(start: str, target: str, items: dict[str, WorkItem]) -> list[str] | None:
-    """A path start -> ... -> target following `blocks` edges, or None."""
-    stack: list[list[str]] = [[start]]
-    seen: set[str] = set()
-    while stack:
-        path = stack.pop()
-        node = path[-1]
-        if node == target:
-            return path
-        if node in seen:
-            continue
-        seen.add(node)
-        item = items.get(node)
-        if item is not None:
-            stack.extend([*path, nxt] for nxt in item.blocks)
-    return None
-
-
-def summarise(project_id: str, items: Iterable[WorkItem]) -> ProgressSummary:
-    summary = ProgressSummary(project_id=project_id)
-    for item in sorted(items, key=lambda i: (-i.priority, i.created_at)):
-        summary.total += 1
-        summary.by_status[item.status.value] += 1
-        if item.status is WorkStatus.BLOCKED:
-            summary.blocked.append(
-                {"id": item.id, "title": item.title, "blocked_by": list(item.blocked_by)}
-            )
-        elif item.status is WorkStatus.IN_PROGRESS:
-            summary.in_progress.append({"id": item.id, "title": item.title, "agent": item.agent})
-    if summary.total:
-        summary.percent_done = round(100.0 * summary.by_status["done"] / summary.total, 1)
-    return summary
-
-
-def pick_next(items: dict[str, WorkItem], agent: str | None, strategy: str) -> WorkItem | None:
-    """The next pending item for `agent` (its own or unassigned ones) by `strategy`."""
-    if strategy not in STRATEGIES:
-        raise ProgressError(f"unknown strategy {strategy!r}; use one of {', '.join(STRATEGIES)}")
-    ready = [
-        i
-        for i in items.values()
-        if i.status is WorkStatus.PENDING
-        and (agent is None or i.agent in (None, agent))
-        and all(items[b].status is WorkStatus.DONE for b in i.blocked_by if b in items)
-    ]
-    if not ready:
-        return None
-
-    def waiting(item: WorkItem) -> int:  # dependants not done yet
-        return sum(1 for d in item.blocks if d in items and items[d].status is not WorkStatus.DONE)
-
-    def key(item: WorkItem) -> tuple[Any, ...]:
-        base = (-item.priority, item.created_at, item.id)
-        if strategy == "blocked_unblock":
-            return (-waiting(item), *base)
-        if strategy == "quick_win":
-            estimate = item.estimate_ms if item.estimate_ms is not None else float("inf")
-            return (estimate, len(item.tests), *base)
-        return base
-
-    return min(ready, key=key)
 
 
 class ProgressCore:
@@ -175,7 +99,8 @@ class ProgressCore:
 
     def get_item(self, item_id: str, project_id: str | None = None) -> StorePlan[WorkItem | None]:
         """The work item with this id, or None."""
-        (found,) = yield [GetOp(work_namespace(self._project(project_id)), item_id)]
+        (result,) = yield [GetOp(work_namespace(self._project(project_id)), item_id)]
+        found = cast(Item | None, result)
         return WorkItem.model_validate(found.value) if found is not None else None
 
     def create_work_item(
@@ -233,16 +158,16 @@ class ProgressCore:
             )
         for blocked in item.blocks:  # new edges: blocker -> item -> blocked
             for blocker in item.blocked_by:
-                if path := _reaches(blocked, blocker, items):
+                if path := reaches(blocked, blocker, items):
                     cycle = " -> ".join([item.id, *path, item.id])
                     raise DependencyCycle(f"dependency cycle refused: {cycle}")
         if any(items[b].status is not WorkStatus.DONE for b in item.blocked_by):
             item.status = WorkStatus.BLOCKED
         puts = [put_item(item)]
         for b in item.blocked_by:
-            blocker = items[b]
-            blocker.blocks = [*blocker.blocks, item.id]
-            puts.append(put_item(blocker))
+            blocking = items[b]
+            blocking.blocks = [*blocking.blocks, item.id]
+            puts.append(put_item(blocking))
         for d in item.blocks:
             dependant = items[d]
             dependant.blocked_by = [*dependant.blocked_by, item.id]
@@ -262,7 +187,7 @@ class ProgressCore:
             if i not in items:
                 raise WorkItemNotFound(f"unknown work item {i!r} in project {project!r}")
         # the new edge blocked_by -> item_id closes a cycle if item_id already reaches it
-        path = [item_id] if item_id == blocked_by else _reaches(item_id, blocked_by, items)
+        path = [item_id] if item_id == blocked_by else reaches(item_id, blocked_by, items)
         if path:
             cycle = " -> ".join([*path, item_id])
             raise DependencyCycle(f"dependency cycle refused: {cycle}")

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Generator
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 T = TypeVar("T")
 Body = Generator[Callable[[], Any], Any, T]
@@ -31,7 +31,7 @@ def drive(body: Body[T]) -> T:
                 continue
             call = body.send(result)
     except StopIteration as done:
-        return done.value
+        return cast(T, done.value)  # the body's return value
 
 
 async def adrive(body: Body[T]) -> T:
@@ -48,4 +48,4 @@ async def adrive(body: Body[T]) -> T:
                 continue
             call = body.send(result)
     except StopIteration as done:
-        return done.value
+        return cast(T, done.value)  # the body's return value

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from langgraph.store.base import GetOp, Item, PutOp
 
 from langgraph_alma.memory import items as it
-from langgraph_alma.memory._plan import StorePlan
+from langgraph_alma.memory.plan import StorePlan
 from langgraph_alma.memory.types import utcnow
 from langgraph_alma.progress.core import (
     ProgressError,
@@ -198,7 +198,8 @@ class SessionCore:
         blockers, next_steps, active_files, test_status, work_items)."""
         fields = handoff_fields(fields)
         project = self._project(project_id)
-        (found,) = yield [GetOp(session_namespace(project, agent), session_id)]
+        (result,) = yield [GetOp(session_namespace(project, agent), session_id)]
+        found = cast(Item | None, result)
         if found is None:
             raise SessionNotFound(
                 f"no session {session_id!r} for agent {agent!r} in project {project!r}"
@@ -232,7 +233,8 @@ class SessionCore:
         project = self._project(project_id)
         now = self.clock()
         if session_id:
-            (found,) = yield [GetOp(session_namespace(project, agent), session_id)]
+            (result,) = yield [GetOp(session_namespace(project, agent), session_id)]
+            found = cast(Item | None, result)
             if found is not None:
                 handoff = SessionHandoff.model_validate(found.value)
                 if handoff.ended_at is not None:
@@ -242,7 +244,7 @@ class SessionCore:
                 handoff = closed(handoff, now, fields)
                 yield [put_session(handoff)]
                 return handoff
-        ids = {"session_id": session_id} if session_id else {}
+        ids: dict[str, Any] = {"session_id": session_id} if session_id else {}
         opened = SessionHandoff(
             **ids, project_id=project, agent=agent, started_at=started_at or now
         )

@@ -15,9 +15,9 @@ from langgraph.store.base import SearchItem, SearchOp
 
 from langgraph_alma.errors import AlmaError, ConfigError
 from langgraph_alma.memory import items as it
-from langgraph_alma.memory._plan import StorePlan
 from langgraph_alma.memory.core import MemoryCore
 from langgraph_alma.memory.decay import Usage
+from langgraph_alma.memory.plan import StorePlan
 from langgraph_alma.memory.scoring import MemorySlice, score
 from langgraph_alma.memory.types import ArtifactRef, MemoryKind, Outcome, WorkflowOutcome
 from langgraph_alma.workflow.context import WorkflowContext
@@ -66,7 +66,7 @@ class WorkflowCore:
         agent = agent or record.agent
         if agent is not None:
             self.memory.check_learning(agent, task_type)  # before anything is written
-        self.memory._stamp(record, agent, ctx, self.memory.project_id)
+        self.memory.stamp(record, agent, ctx, self.memory.project_id)
         patterns: list[Outcome] = []
         if agent is not None:
             about = record.summary or f"workflow {ctx.workflow_id}"
@@ -84,7 +84,7 @@ class WorkflowCore:
                         error_message=None if success else record.error_message,
                         context={"workflow_outcome_id": record.id},
                     )
-                    self.memory._stamp(o, agent, ctx, self.memory.project_id)
+                    self.memory.stamp(o, agent, ctx, self.memory.project_id)
                     patterns.append(o)
         yield [it.put_op(m) for m in (record, *patterns)]  # one batch: all or nothing
         if agent is not None:
@@ -109,13 +109,14 @@ class WorkflowCore:
                 return []  # the agent's own retrieval says what is missing
             filt[name] = str(value)
         prefix = (*it.kind_prefix(self.memory.project_id, MemoryKind.WORKFLOW_OUTCOME), it.NO_OWNER)
-        (hits,) = yield [
+        (result,) = yield [
             SearchOp(prefix, filt or None, limit=top_k, query=task or None, refresh_ttl=False)
         ]
+        hits = cast(list[SearchItem], result)
         best = max((h.score or 0.0 for h in hits), default=0.0) or 1.0
         now = self.memory.clock()
         found = []
-        for h in cast(list[SearchItem], hits):
+        for h in hits:
             record = cast(WorkflowOutcome, it.from_item(h))
             value = score(record, (h.score or 0.0) / best, Usage(), now, self.memory.weights)
             record.metadata = {**record.metadata, "score": value}
@@ -155,7 +156,7 @@ class WorkflowCore:
             size_bytes=size_bytes,
             mime_type=mime_type,
         )
-        self.memory._stamp(ref, memory.agent, memory, memory.project_id)
+        self.memory.stamp(ref, memory.agent, memory, memory.project_id)
         yield [it.put_op(ref)]
         return ref
 

@@ -8,7 +8,7 @@ import threading
 from langgraph.store.base import PutOp, SearchOp
 from langgraph.store.memory import InMemoryStore
 
-from langgraph_alma.memory._plan import OFF_LOOP, OFF_LOOP_ITEMS, arun_store_plan
+from langgraph_alma.memory.plan import OFF_LOOP, OFF_LOOP_ITEMS, arun_store_plan
 
 
 async def test_big_steps_run_off_the_event_loop() -> None:

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from langgraph_alma.memory._plan import run_store_plan, store_atomic
+from langgraph_alma.memory.plan import run_store_plan, store_atomic
 from langgraph_alma.transfer.alma_memory.mapping import (
     SourceData,
     map_artifact,

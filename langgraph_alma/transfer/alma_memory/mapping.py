@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any, get_args
 from pydantic import ValidationError
 
 from langgraph_alma.memory import items as it
-from langgraph_alma.memory._plan import StorePlan
 from langgraph_alma.memory.decay import Usage
+from langgraph_alma.memory.plan import StorePlan
 from langgraph_alma.memory.types import (
     AntiPattern,
     ArtifactRef,

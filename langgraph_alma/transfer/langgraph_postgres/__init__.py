@@ -133,14 +133,14 @@ def import_langgraph_postgres(
             writer = ItemWriter(conn, target, src.dims)
             for page in src.items():
                 try:
-                    result = writer.write(page, tick)
+                    written = writer.write(page, tick)
                 except (AlmaError, psycopg.Error) as exc:
                     raise TransferError(f"store items: {exc}", source=label) from exc
-                report.items += result.items
-                report.vectors += result.vectors
-                report.skip("items already imported (same value)", result.present)
-                report.skip("expired items", result.expired)
-                report.skip("stale vectors (their field left the item)", result.stale_vectors)
+                report.items += written.items
+                report.vectors += written.vectors
+                report.skip("items already imported (same value)", written.present)
+                report.skip("expired items", written.expired)
+                report.skip("stale vectors (their field left the item)", written.stale_vectors)
     return report
 
 

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from langchain_core.runnables import RunnableConfig
-from langgraph.checkpoint.base import CheckpointTuple
+from langgraph.checkpoint.base import Checkpoint, CheckpointMetadata, CheckpointTuple
 
 from langgraph_alma.checkpoint import AlmaSaver
 from langgraph_alma.transfer.langgraph_postgres.source import SourceThread
@@ -132,13 +132,17 @@ def write_thread(saver: AlmaSaver, thread: SourceThread) -> ThreadResult:
             for name in SCOPE_KEYS:
                 if isinstance(metadata.get(name), str):
                     config["configurable"][name] = metadata[name]
-            checkpoint = {**tup.checkpoint, "channel_values": share_parent_values(tup, parent)}
-            saved = saver.put(config, checkpoint, metadata, new_versions(tup, parent))  # type: ignore[arg-type]
+            checkpoint: Checkpoint = {
+                **tup.checkpoint,
+                "channel_values": share_parent_values(tup, parent),
+            }
+            meta = cast(CheckpointMetadata, metadata)  # the source's own, plus scope keys
+            saved = saver.put(config, checkpoint, meta, new_versions(tup, parent))
             result.checkpoints += 1
             have = set()
             written[(ns, cid)] = CheckpointTuple(
                 tup.config, checkpoint, tup.metadata, tup.parent_config, tup.pending_writes
-            )  # type: ignore[arg-type]
+            )
         for task_id, writes in writes_by_task(tup):
             if all((task_id, channel) in have for channel, _ in writes):
                 result.present_writes += len(writes)

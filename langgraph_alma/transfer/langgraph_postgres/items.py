@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from langchain_core.embeddings import Embeddings
 from langgraph.store.base import GetOp, PutOp, get_text_at_path, tokenize_path
@@ -20,7 +20,7 @@ from langgraph.store.base import GetOp, PutOp, get_text_at_path, tokenize_path
 from langgraph_alma.db.plan import run_plan
 from langgraph_alma.errors import ConfigError
 from langgraph_alma.store import AlmaStore
-from langgraph_alma.transfer.jsonl import _Item, _restore_times
+from langgraph_alma.transfer.jsonl.sql import ImportedItem, restore_times
 from langgraph_alma.transfer.langgraph_postgres.source import SourceItem
 
 Document = tuple[str, list[float]]  # (text, its stored vector)
@@ -55,7 +55,8 @@ def vector_plan(item: SourceItem) -> tuple[list[str], list[Document], int]:
     with its vector, in the order a put embeds them; and how many stored vectors match
     no text of the value (PostgresStore leaves a field's vector behind when a later put
     no longer indexes it), which are left out."""
-    value, paths = item.value, {}
+    value = item.value
+    paths: dict[str, None] = {}  # an ordered set of paths
     for name in item.vectors:
         try:
             if name == "$" or len(_texts(value, name)) == 1:
@@ -119,7 +120,7 @@ class ItemWriter:
                 continue
             # Without an index at the source, the store's default full text; with one, an
             # item it stored no vector for stays unindexed.
-            index: list[str] | bool | None = False if self.dims else None
+            index: Literal[False] | list[str] | None = False if self.dims else None
             if item.vectors:
                 paths, documents, stale = vector_plan(item)
                 if any(len(vector) != self.dims for _, vector in documents):
@@ -136,8 +137,8 @@ class ItemWriter:
             self.store.batch([op for op, _ in entries])
             if self.replay.queue:
                 raise ConfigError("the store embedded other texts than the source's vectors")
-            stamps = [_Item(op, item.created_at, item.updated_at) for op, item in entries]
-            run_plan(self.conn, _restore_times(self.tenant, stamps))
+            stamps = [ImportedItem(op, item.created_at, item.updated_at) for op, item in entries]
+            run_plan(self.conn, restore_times(self.tenant, stamps))
             result.items += len(entries)
         if tick:
             tick(len(page))

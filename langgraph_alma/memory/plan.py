@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Generator, Sequence
 from contextlib import AbstractAsyncContextManager, AbstractContextManager, nullcontext
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from langgraph.store.base import BaseStore, Op, Result
 
@@ -31,7 +31,7 @@ thread: converting and scoring thousands of items would hold the event loop, and
 other caller on it, for as long."""
 
 
-class _OffLoop(tuple):  # type: ignore[type-arg]
+class _OffLoop(tuple[Any, ...]):
     pass
 
 
@@ -62,11 +62,12 @@ async def arun_store_plan(store: BaseStore, plan: StorePlan[T]) -> T:
     while True:
         results = await store.abatch(ops) if ops else []
         if isinstance(ops, _OffLoop) or _items_in(results) > OFF_LOOP_ITEMS:
-            finished, ops = await asyncio.to_thread(_step, plan, results)
+            finished, step = await asyncio.to_thread(_step, plan, results)
         else:
-            finished, ops = _step(plan, results)
+            finished, step = _step(plan, results)
         if finished:
-            return ops  # type: ignore[no-any-return]
+            return cast(T, step)  # the plan's return value
+        ops = step
 
 
 def store_atomic(store: BaseStore, key: str) -> AbstractContextManager[Any]:
