@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import gc
+import importlib
 import json
 import logging
 import sys
@@ -83,12 +84,20 @@ def _log_to_stderr() -> None:
         LOGGER.propagate = False
 
 
+LAZY_IMPORTS = ("langchain_core.runnables.config",)
+"""Modules that calls would import on first use, with the event loop held (LangChain's
+`Embeddings.aembed_query` imports its runnables, some 0.3 s): the server imports them
+before it serves."""
+
+
 def freeze_startup_heap() -> None:
-    """Keep what startup allocated (modules, the runtime, its pools) out of every later
-    garbage collection (`gc.freeze`): a full collection walks each object the collector
-    tracks, with the event loop held, so over a startup heap of some 10^5 objects each
-    one held every client's calls for 50-100 ms. Objects the calls allocate are still
-    collected as before."""
+    """Import `LAZY_IMPORTS`, then keep what startup allocated (modules, the runtime, its
+    pools) out of every later garbage collection (`gc.freeze`): a full collection walks
+    each object the collector tracks, with the event loop held, so over a startup heap of
+    some 10^5 objects each one held every client's calls for 50-100 ms. Objects the calls
+    allocate are still collected as before."""
+    for name in LAZY_IMPORTS:
+        importlib.import_module(name)
     gc.collect()
     gc.freeze()
 
