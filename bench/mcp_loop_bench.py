@@ -5,7 +5,9 @@ one agent with 10,000 stored outcomes of the strategy it learns.
     python bench/mcp_loop_bench.py [--sessions 16] [--calls 40] [--outcomes 10000] [--debug]
 
 The server runs in a subprocess (`--serve`) with a probe on its loop: a task that sleeps
-2 ms and records how late it wakes (a stall of the loop is lateness of every task on it).
+2 ms and records how late it wakes (a stall of the loop is lateness of every task on it)
+and how much CPU the loop's thread used meanwhile (`loop_cpu_in_one_stall_ms`: work on
+the loop; the rest of a stall is waiting for a core or for the GIL, on a busy machine).
 With `--debug`, asyncio's debug mode also names every callback slower than 5 ms (its
 slow-callback report; debug mode itself slows the loop). Runs on the embedded server (a
 database per run) unless ALMA_BENCH_ADMIN_URL is set. Prints one JSON object.
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import logging
 import os
@@ -41,15 +44,18 @@ STRATEGY = "retry with backoff"
 
 
 async def _probe(seen: dict[str, Any]) -> None:
-    """Count probes; keep (wall time, lateness) of those more than 1 ms late."""
+    """Count probes; keep (wall time, lateness, loop CPU) of those more than 1 ms late.
+    Lateness is what every task on the loop waited; loop CPU is how much of it the loop's
+    thread spent running (our callbacks), the rest being waits for a core or for the GIL
+    (a busy machine, worker threads)."""
     loop = asyncio.get_running_loop()
     while True:
-        start = loop.time()
+        start, cpu = loop.time(), time.thread_time()
         await asyncio.sleep(PROBE_INTERVAL)
         late = loop.time() - start - PROBE_INTERVAL
         seen["count"] += 1
         if late > 0.001:
-            seen["late"].append((time.time(), late))
+            seen["late"].append((time.time(), late, time.thread_time() - cpu))
 
 
 class _SlowCallbacks(logging.Handler):
@@ -65,14 +71,33 @@ class _SlowCallbacks(logging.Handler):
             self.found.append((record.created, float(args[-1]), str(args[0])[:200]))
 
 
+class _GcPauses:
+    """Garbage collections over 1 ms, in any thread (a collection holds the GIL, so the
+    loop too): (wall time, generation, seconds)."""
+
+    def __init__(self, found: list[tuple[float, int, float]]) -> None:
+        self.found, self.started = found, 0.0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self.started = time.perf_counter()
+        elif (took := time.perf_counter() - self.started) > 0.001:
+            self.found.append((time.time(), info["generation"], took))
+
+
+def _write_json(path: Path, data: Any) -> None:
+    path.write_text(json.dumps(data))
+
+
 def serve(port: int, report: Path, debug: bool) -> None:
     """Run the MCP server with the probe; write what it saw to `report` every 0.5 s."""
     from langgraph_alma.db.embedded import serving
     from langgraph_alma.mcp.server import serve_async
 
     async def main() -> None:
-        seen: dict[str, Any] = {"count": 0, "late": []}
+        seen: dict[str, Any] = {"count": 0, "late": [], "gc": []}
         slow = _SlowCallbacks()
+        gc.callbacks.append(_GcPauses(seen["gc"]))
         if debug:
             loop = asyncio.get_running_loop()
             loop.set_debug(True)
@@ -82,7 +107,15 @@ def serve(port: int, report: Path, debug: bool) -> None:
         async def write() -> None:
             while True:
                 await asyncio.sleep(0.5)
-                report.write_text(json.dumps({**seen, "slow_callbacks": slow.found}))
+                # A copy here (cheap); the JSON and the file in a thread: not a stall of
+                # the loop it measures.
+                snapshot = {
+                    **seen,
+                    "late": list(seen["late"]),
+                    "gc": list(seen["gc"]),
+                    "slow_callbacks": list(slow.found),
+                }
+                await asyncio.to_thread(_write_json, report, snapshot)
 
         tasks = [asyncio.create_task(_probe(seen)), asyncio.create_task(write())]
         try:
@@ -166,6 +199,14 @@ async def _load(url: str, sessions: int, calls: int) -> dict[str, list[float]]:
     return latencies
 
 
+def _p99(values: list[float]) -> float:
+    return (
+        statistics.quantiles(values, n=100, method="inclusive")[98]
+        if len(values) > 1
+        else values[0]
+    )
+
+
 def _wait_listening(port: int, proc: subprocess.Popen[bytes]) -> None:
     import socket
 
@@ -231,7 +272,10 @@ def main() -> int:
     finally:
         dbs.drop_all()
         report.unlink(missing_ok=True)
-    late = sorted(lag for t, lag in seen["late"] if began <= t <= ended + 0.1)
+    during = [(lag, cpu) for t, lag, cpu in seen["late"] if began <= t <= ended + 0.1]
+    late = sorted(lag for lag, _ in during)
+    busy = sorted(cpu for _, cpu in during)
+    pauses = [(g, d) for t, g, d in seen["gc"] if began <= t <= ended + 0.1]
     slow = sorted(
         ((d, h) for t, d, h in seen["slow_callbacks"] if began <= t <= ended + 0.1), reverse=True
     )
@@ -249,8 +293,20 @@ def main() -> int:
             "over_20ms": sum(1 for x in late if x > 0.020),
             "over_50ms": sum(1 for x in late if x > 0.050),
         },
+        "loop_cpu_in_one_stall_ms": {
+            "max": round((busy[-1] if busy else 0.0) * 1000, 1),
+            "over_5ms": sum(1 for x in busy if x > 0.005),
+            "over_20ms": sum(1 for x in busy if x > 0.020),
+        },
+        "gc_pause_ms": {
+            "max": round(max((d for _, d in pauses), default=0.0) * 1000, 1),
+            "over_5ms": sum(1 for _, d in pauses if d > 0.005),
+            "full_collections": sum(1 for g, _ in pauses if g == 2),
+        },
         "slowest_callbacks_ms": [(round(d * 1000, 1), h) for d, h in slow[:5]],
         "call_p50_ms": {k: round(statistics.median(v), 1) for k, v in sorted(latencies.items())},
+        "call_p99_ms": {k: round(_p99(v), 1) for k, v in sorted(latencies.items())},
+        "load_average": [round(x, 1) for x in os.getloadavg()],
         "run": uuid.uuid4().hex[:8],
     }
     print(json.dumps(out, indent=2))

@@ -16,11 +16,16 @@ was opened with (LangGraph's documentation opens them with `row_factory=dict_row
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import contextvars
 from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import psycopg
+from psycopg.adapt import Transformer
+from psycopg.pq import ExecStatus
 from psycopg.rows import tuple_row
 
 T = TypeVar("T")
@@ -156,7 +161,14 @@ async def _adrive(conn: psycopg.AsyncConnection[Any], plan: Plan[T]) -> T:
             except psycopg.Error as exc:
                 batch = plan.throw(exc)
                 continue
-            batch = plan.send(results)
+            if sum(len(rows) for rows in results if rows) > OFF_LOOP_ROWS:
+                # Turning many rows into objects (a page of items) is CPU work.
+                finished, value = await off_loop(_step, plan, results)
+                if finished:
+                    return value  # type: ignore[no-any-return]
+                batch = value
+            else:
+                batch = plan.send(results)
     except StopIteration as done:
         return done.value
     finally:
@@ -181,10 +193,7 @@ async def _asend(conn: psycopg.AsyncConnection[Any], batch: Batch) -> list[Rows 
         for cur, sql in zip(cursors, batch, strict=True):
             await cur.execute(sql.query, sql.params)
     try:
-        return [
-            await cur.fetchall() if sql.fetch else None
-            for cur, sql in zip(cursors, batch, strict=True)
-        ]
+        return [await _afetch(cur, sql) for cur, sql in zip(cursors, batch, strict=True)]
     finally:
         for cur in cursors:
             await cur.close()
@@ -195,4 +204,66 @@ def _fetch(cur: psycopg.Cursor[Any], sql: Sql) -> Rows | None:
 
 
 async def _afetch(cur: psycopg.AsyncCursor[Any], sql: Sql) -> Rows | None:
-    return await cur.fetchall() if sql.fetch else None
+    if not sql.fetch:
+        return None
+    if _large(cur.pgresult):
+        return await off_loop(_load_rows, cur)
+    return await cur.fetchall()
+
+
+# -- keeping the event loop free ------------------------------------------------------
+
+OFF_LOOP_ROWS = 100
+"""An async plan decodes a result of more rows than this (or of more than
+`OFF_LOOP_BYTES`), and takes its next step after a batch that returned more, in a worker
+thread: decoding thousands of JSON values, or building an item of each row, would hold
+the event loop, and every other task on it, for as long."""
+OFF_LOOP_BYTES = 256 * 1024
+
+
+def _large(res: Any) -> bool:
+    """`res` (a result not yet decoded) holds more than a few milliseconds of decoding."""
+    if res is None or res.status != ExecStatus.TUPLES_OK:
+        return False  # nothing to decode, or an error fetchall raises as usual
+    rows, cols = res.ntuples, res.nfields
+    if rows > OFF_LOOP_ROWS:
+        return True
+    size = 0
+    for r in range(rows):  # at most OFF_LOOP_ROWS rows: a copy is cheap next to a decode
+        for c in range(cols):
+            size += len(res.get_value(r, c) or b"")
+    return size > OFF_LOOP_BYTES
+
+
+def _load_rows(cur: psycopg.AsyncCursor[Any]) -> Rows:
+    """What `cur.fetchall()` returns, decoded by a transformer of the cursor's adapters
+    (fit for a worker thread: it touches no connection)."""
+    res = cur.pgresult
+    assert res is not None
+    tx = Transformer.from_context(cur)
+    tx.set_pgresult(res)
+    return tx.load_rows(0, res.ntuples, tuple)  # type: ignore[no-any-return]
+
+
+def _step(plan: Plan[T], results: list[Rows | None]) -> tuple[bool, Any]:
+    # StopIteration may not cross a thread's future: returned, not raised.
+    try:
+        return False, plan.send(results)
+    except StopIteration as done:
+        return True, done.value
+
+
+async def off_loop(fn: Callable[..., T], *args: Any) -> T:
+    """`fn(*args)` in a worker thread (in this task's context), as `asyncio.to_thread`;
+    a cancelled caller still waits for the thread to finish, so nothing it was handed
+    (a plan, a cursor) is used by two threads at once."""
+    loop = asyncio.get_running_loop()
+    ctx = contextvars.copy_context()
+    future = loop.run_in_executor(None, lambda: ctx.run(fn, *args))
+    try:
+        return await asyncio.shield(future)
+    except asyncio.CancelledError:
+        while not future.done():
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait([future])
+        raise

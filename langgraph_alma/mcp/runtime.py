@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -36,6 +37,7 @@ from langgraph_alma.store import AsyncAlmaStore
 REDACTED = "**********"
 
 
+@functools.cache  # reading installed metadata walks sys.path: ~10 ms on the event loop
 def package_version(name: str) -> str | None:
     try:
         return metadata.version(name)

@@ -25,7 +25,7 @@ from langgraph_alma.errors import ConfigError, PrivilegeRequired
 from langgraph_alma.memory import items as it
 from langgraph_alma.memory import learning
 from langgraph_alma.memory.decay import ForgetPolicy, Usage
-from langgraph_alma.memory.plan import StorePlan
+from langgraph_alma.memory.plan import OFF_LOOP, OFF_LOOP_ITEMS, StorePlan
 from langgraph_alma.memory.scope import MemoryScope, RetrievalScope, readable_agents
 from langgraph_alma.memory.scoring import SLICE_FIELDS, MemorySlice, ScoringWeights, score
 from langgraph_alma.memory.types import (
@@ -478,25 +478,24 @@ class MemoryCore:
             yield from self._consolidate(agent, group)
 
     # -- forgetting, stats, feedback -------------------------------------------------
-    def _scan_items(self, agent: str | None) -> StorePlan[list[Item]]:
-        """Every memory item of the project (of `agent`), page by page: exact at any size."""
+    def _scan(
+        self, agent: str | None, each_page: Callable[[list[Item]], StorePlan[None]]
+    ) -> StorePlan[None]:
+        """Every memory item of the project (of `agent`), page by page (exact at any
+        size), each page handed to the plan `each_page` and then dropped: a caller keeps
+        what it needs, not every item (ten thousand decoded items held at once would make
+        each garbage collection walk them all, holding the event loop as long)."""
         kinds = [k for k in SLICE_FIELDS if k is not MemoryKind.USER_PREFERENCE or agent is None]
         filt = {"agent": agent} if agent else None
-        items: list[Item] = []
         offset, pending = 0, kinds
         while pending:
             found = yield [
                 SearchOp(it.kind_prefix(self.project_id, k), filt, limit=PAGE, offset=offset)
                 for k in pending
             ]
-            items += [i for hits in found for i in hits]
+            yield from each_page([i for hits in found for i in hits])
             pending = [k for k, hits in zip(pending, found, strict=True) if len(hits) == PAGE]
             offset += PAGE
-        return items
-
-    def _scan(self, agent: str | None) -> StorePlan[list[Memory]]:
-        found = yield from self._scan_items(agent)
-        return [it.from_item(i) for i in found]
 
     def forget(
         self,
@@ -511,15 +510,21 @@ class MemoryCore:
             min_strength=self.policy.min_strength,
             half_lives=self.policy.half_lives,
         )
-        memories = yield from self._scan(agent)
-        usages = yield [GetOp(it.usage_namespace(self.project_id), m.id) for m in memories]
         now = self.clock()
-        removed = []
-        for memory, used in zip(memories, usages, strict=True):
-            if (why := policy.reason(memory, it.usage_of(used), now)) is not None:
-                removed.append((memory, why))
+        removed: list[tuple[Memory, str]] = []
+
+        def judge(items: list[Item]) -> StorePlan[None]:
+            memories = [it.from_item(i) for i in items]
+            usages = yield [GetOp(it.usage_namespace(self.project_id), m.id) for m in memories]
+            for memory, used in zip(memories, usages, strict=True):
+                if (why := policy.reason(memory, it.usage_of(used), now)) is not None:
+                    removed.append((memory, why))
+
+        yield from self._scan(agent, judge)
         if not removed:
             return 0
+        if len(removed) > OFF_LOOP_ITEMS:
+            yield OFF_LOOP  # the audit of thousands: not on an event loop
         audit = {
             "at": now.isoformat(),
             "agent": agent,
@@ -569,10 +574,14 @@ class MemoryCore:
         return sorted((i.value for i in found[0]), key=lambda v: v["at"], reverse=True)
 
     def get_stats(self, agent: str | None = None) -> StorePlan[dict[str, Any]]:
-        found = yield from self._scan_items(agent)
         counts = {k.value: 0 for k in SLICE_FIELDS}
-        for item in found:  # counted, not converted
-            counts[item.value["kind"]] += 1
+
+        def count(items: list[Item]) -> StorePlan[None]:
+            for item in items:  # counted, not converted
+                counts[item.value["kind"]] += 1
+            yield from ()  # no statements of its own
+
+        yield from self._scan(agent, count)
         return {
             "project_id": self.project_id,
             "agent": agent,

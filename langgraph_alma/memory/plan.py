@@ -4,12 +4,13 @@ yield batches of LangGraph store ops and receive their results (compare
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Generator, Sequence
 from contextlib import AbstractAsyncContextManager, AbstractContextManager, nullcontext
 from typing import Any, TypeVar, cast
 
 from langgraph.store.base import BaseStore, Op, Result
+
+from langgraph_alma.db.plan import off_loop
 
 T = TypeVar("T")
 StorePlan = Generator[Sequence[Op], list[Result], T]
@@ -62,7 +63,7 @@ async def arun_store_plan(store: BaseStore, plan: StorePlan[T]) -> T:
     while True:
         results = await store.abatch(ops) if ops else []
         if isinstance(ops, _OffLoop) or _items_in(results) > OFF_LOOP_ITEMS:
-            finished, step = await asyncio.to_thread(_step, plan, results)
+            finished, step = await off_loop(_step, plan, results)
         else:
             finished, step = _step(plan, results)
         if finished:

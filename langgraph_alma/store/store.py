@@ -36,7 +36,7 @@ from langgraph_alma.config import get_settings
 from langgraph_alma.db.borrow import aborrow, borrow
 from langgraph_alma.db.connect import connection_kwargs, resolve
 from langgraph_alma.db.loop import run_on_loop
-from langgraph_alma.db.plan import Plan, arun_plan, run_plan
+from langgraph_alma.db.plan import OFF_LOOP_ROWS, Plan, arun_plan, off_loop, run_plan
 from langgraph_alma.db.replica import ReadRoute, StaleReplica, guarded, tracking
 from langgraph_alma.db.sweeper import TaskSweeper, ThreadSweeper
 from langgraph_alma.errors import AlmaError, ConfigError, StoreBatchFailed
@@ -578,6 +578,8 @@ class AsyncAlmaStore(_AlmaStoreBase):
             # callers send meanwhile, as one batch per tenant.
             tenant = self._core.tenant()  # the caller's run config is in this context
             return [await self._gatherer.submit(tenant, self._core.check(ops[0]))]
+        if len(ops) > OFF_LOOP_ROWS:  # checking thousands of ops: not on the event loop
+            return await self._aexecute(await off_loop(self._core.prepare, ops))
         return await self._aexecute(self._core.prepare(ops))
 
     # LangGraph's single-op methods, unchanged, except that their op is gathered.

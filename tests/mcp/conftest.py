@@ -4,13 +4,9 @@ client over stdio or streamable HTTP."""
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,30 +18,7 @@ from mcp import Client
 from mcp.client.stdio import StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 
-STARTUP_SECONDS = 90  # imports and migrations on a loaded two-core machine
-
-
-def server_env(database: Any, **extra: str) -> dict[str, str]:
-    """The subprocess environment: the test database's URLs, no token unless given."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ALMA_")}
-    env.update(
-        ALMA_DATABASE_URL=database.url,
-        ALMA_ADMIN_DATABASE_URL=database.admin_url,
-        ALMA_CONFIG=os.devnull,
-        PYTHONUNBUFFERED="1",
-    )
-    env.update(extra)
-    return env
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def command(*args: str) -> list[str]:
-    return [sys.executable, "-m", "langgraph_alma.mcp", *args]
+from tests.mcp.servers import command, free_port, server_env, wait_listening
 
 
 @dataclass
@@ -66,16 +39,7 @@ class HttpServer:
         return Client(streamable_http_client(self.url, http_client=http))
 
     def wait_ready(self) -> None:
-        deadline = time.monotonic() + STARTUP_SECONDS
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                err = self.process.stderr.read().decode() if self.process.stderr else ""
-                raise RuntimeError(f"MCP server exited {self.process.returncode}: {err}")
-            with contextlib.suppress(OSError):
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                return
-            time.sleep(0.2)
-        raise RuntimeError(f"MCP server did not listen on {self.port}")
+        wait_listening(self.process, self.port)
 
     def stop(self) -> None:
         if self.process.poll() is None:

@@ -15,20 +15,10 @@ from pydantic import SecretStr
 from langgraph_alma.errors import ConfigError
 from langgraph_alma.mcp import serve
 from langgraph_alma.mcp.http import check_bind, is_loopback
-from tests.mcp.conftest import command, free_port, payload, server_env
+from tests.mcp.conftest import payload
+from tests.mcp.servers import INITIALIZE, MCP_HEADERS, command, free_port, server_env
 
 TOKEN = "s3cret-token-for-tests"
-INITIALIZE = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-06-18",
-        "capabilities": {},
-        "clientInfo": {"name": "raw", "version": "0"},
-    },
-}
-MCP_HEADERS = {"Accept": "application/json, text/event-stream"}
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "127.8.0.1", "::1", "[::1]", "localhost"])

@@ -3,8 +3,6 @@ any secret of the connection strings."""
 
 from __future__ import annotations
 
-import contextlib
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -16,19 +14,16 @@ import pytest
 
 from langgraph_alma.mcp.http import bind_address, transport_security
 from langgraph_alma.mcp.runtime import REDACTED, redact_url
-from tests.mcp.conftest import STARTUP_SECONDS, command, free_port, server_env
+from tests.mcp.servers import (
+    INITIALIZE,
+    MCP_HEADERS,
+    STARTUP_SECONDS,
+    command,
+    free_port,
+    server_env,
+    wait_listening,
+)
 
-INITIALIZE = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-06-18",
-        "capabilities": {},
-        "clientInfo": {"name": "raw", "version": "0"},
-    },
-}
-MCP_HEADERS = {"Accept": "application/json, text/event-stream"}
 SPELLINGS = ["LOCALHOST", "localhost", "127.0.0.1", "127.0.0.2", "[::1]", "::1"]
 
 
@@ -53,15 +48,9 @@ def servers(database: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         )
         started[host] = (process, bind_address(host).lower(), port)
     try:
-        deadline = time.monotonic() + STARTUP_SECONDS
-        for host, (process, address, port) in started.items():
-            while True:
-                assert process.poll() is None, process.stderr.read() if process.stderr else ""
-                with contextlib.suppress(OSError):
-                    socket.create_connection((address, port), timeout=1).close()
-                    break
-                assert time.monotonic() < deadline, f"{host} did not listen"
-                time.sleep(0.2)
+        deadline = time.monotonic() + STARTUP_SECONDS  # for them all: they start at once
+        for process, address, port in started.values():
+            wait_listening(process, port, address, deadline)
         yield {h: f"http://{_url_host(h)}:{port}/mcp" for h, (_, _, port) in started.items()}
     finally:
         for process, _, _ in started.values():

@@ -8,7 +8,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -22,18 +21,7 @@ import psutil
 import pytest
 
 from langgraph_alma.db.embedded import HOLDERS_FILE
-from tests.mcp.conftest import STARTUP_SECONDS, free_port, server_env
-
-INITIALIZE = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-06-18",
-        "capabilities": {},
-        "clientInfo": {"name": "raw", "version": "0"},
-    },
-}
+from tests.mcp.servers import INITIALIZE, free_port, server_env, wait_listening
 
 
 def postgres_of(data_dir: Path) -> list[psutil.Process]:
@@ -68,14 +56,8 @@ def _start(data_dir: Path, http: bool) -> tuple[subprocess.Popen[bytes], int]:
         stderr=subprocess.PIPE,
         cwd="/",
     )
-    deadline = time.monotonic() + STARTUP_SECONDS
     if http:
-        while time.monotonic() < deadline and proc.poll() is None:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.2)
+        wait_listening(proc, port)
     else:  # answered `initialize`: serving
         assert proc.stdin is not None and proc.stdout is not None
         proc.stdin.write(json.dumps(INITIALIZE).encode() + b"\n")
