@@ -165,7 +165,7 @@ async def _adrive(conn: psycopg.AsyncConnection[Any], plan: Plan[T]) -> T:
                 # Turning many rows into objects (a page of items) is CPU work.
                 finished, value = await off_loop(_step, plan, results)
                 if finished:
-                    return value  # type: ignore[no-any-return]
+                    return value
                 batch = value
             else:
                 batch = plan.send(results)
@@ -242,7 +242,7 @@ def _load_rows(cur: psycopg.AsyncCursor[Any]) -> Rows:
     assert res is not None
     tx = Transformer.from_context(cur)
     tx.set_pgresult(res)
-    return tx.load_rows(0, res.ntuples, tuple)  # type: ignore[no-any-return]
+    return tx.load_rows(0, res.ntuples, tuple)
 
 
 def _step(plan: Plan[T], results: list[Rows | None]) -> tuple[bool, Any]:
