@@ -160,6 +160,11 @@ class Settings(BaseSettings):
         description="Lead of a hybrid search's best vector hit over the runner-up (as a share "
         "of the runner-up's gap to a perfect similarity) at which the vectors count as sure.",
     )
+    rank_heuristics_by_confidence: bool = Field(
+        default=True,
+        description="Alma.retrieve and the prebuilt nodes order heuristics by the confidence "
+        "engine's forward-looking score (blended with relevance); false: relevance order.",
+    )
 
     @classmethod
     def settings_customise_sources(
