@@ -15,9 +15,11 @@ from __future__ import annotations
 from datetime import datetime
 
 from langgraph_alma.confidence import model
-from langgraph_alma.confidence.engine import anti_patterns_from, evidence_from, prior_from
+from langgraph_alma.confidence.engine import anti_patterns_from, evidence_from, prior_of
 from langgraph_alma.confidence.model import ModelConfig
+from langgraph_alma.memory.items import normalise
 from langgraph_alma.memory.scoring import MemorySlice
+from langgraph_alma.memory.types import Heuristic
 
 RETRIEVAL_SHARE = 0.5
 """How much of a heuristic's rank is its retrieval score (the rest is the engine's)."""
@@ -35,10 +37,15 @@ def rank_heuristics(
     config = config or model.DEFAULT
     evidence = evidence_from(found, now, task)
     risks = anti_patterns_from(found)
+    # a strategy's prior: its best-supported heuristic (as `engine.prior_from`, grouped once)
+    best: dict[str, Heuristic] = {}
     for h in found.heuristics:
-        signal = model.assess(
-            task, h.strategy, evidence, prior_from(found, h.strategy), risks, config
-        )
+        key = normalise(h.strategy)
+        if key not in best or h.occurrence_count > best[key].occurrence_count:
+            best[key] = h
+    for h in found.heuristics:
+        prior = prior_of(best[normalise(h.strategy)])
+        signal = model.assess(task, h.strategy, evidence, prior, risks, config)
         blended = (
             RETRIEVAL_SHARE * found.scores.get(h.id, 0.0) + (1 - RETRIEVAL_SHARE) * signal.score
         )
