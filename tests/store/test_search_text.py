@@ -255,3 +255,18 @@ def test_text_matches_function_is_confined_to_the_tenant(pool, database, ns) -> 
             "to_tsquery('english', 'merger'), NULL, NULL, NULL, 100)"
         ).fetchall()
         assert rows == []
+
+
+def test_text_weight_zero_orders_by_vectors_alone(pool, tenant, indexed_setup, ns) -> None:
+    """`text_weight=0` turns every lexical lift off, the adaptive one too: a sole,
+    clear full-text hit among vectors with no leader (the toy model ignores codes, so all
+    three items embed alike) then scores exactly its similarity."""
+    index = {"dims": DIMS, "embed": fake_embed, "fields": ["text"]}
+    store = AlmaStore(pool, tenant_id=tenant, index=index, text_weight=0.0)
+    for key, code in {"a": "x42", "b": "y77", "c": "z99"}.items():
+        store.put(ns, key, {"text": f"ticket {code} filed"})
+    found = store.search(ns, query="x42", limit=10)
+    [hit] = [i for i in found if i.key == "a"]
+    assert hit.text_score and hit.text_score > 0
+    assert all(i.score == pytest.approx(i.similarity) for i in found)
+    assert [i.score for i in found] == sorted((i.score for i in found), reverse=True)
