@@ -3,6 +3,8 @@
     python bench/retrieval_bench.py                 # 60 conversations, embedded server
     python bench/retrieval_bench.py --users 200     # more
     python bench/retrieval_bench.py --weights 0.3 0.5 0.7   # sweep the text weight
+    python bench/retrieval_bench.py --lead-weights 0 0.5 0.9 --vector-leads 0.2 0.3
+                                                    # sweep the adaptive lead lift
 
 Each simulated user has a conversation of ~50 turns (user and assistant) stored one turn
 per item under `("conv", user)`. A few user turns state facts ("I finally adopted a beagle
@@ -12,7 +14,8 @@ that paraphrases it ("What did I call my new puppy?"; half the time the question
 the statement's word instead: "...my new beagle?"); its answer is the fact's turn.
 Reported per setup: recall@1/5/10 and MRR of that turn among `search(("conv", user),
 query=question)` results. Setups: full text alone (`english`, stemming and stop words;
-`simple`, neither), vector alone (`text_weight=0`), and fused (the default weight), with
+`simple`, neither), vector alone (`text_weight=0`), and fused (the default weights:
+`text_weight` 0.7, `text_lead_weight` 0.9, `vector_lead` 0.3), with
 two embedders: `hashing:256` (the offline default, lexical overlap only: weak) and
 `concept` (the same hashing after folding the generator's synonyms into one concept: a
 stand-in for a semantic model, strong). A regression guard, not a target.
@@ -21,6 +24,7 @@ stand-in for a semantic model, strong). A regression guard, not a target.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import random
 import re
@@ -35,6 +39,7 @@ from langchain_core.embeddings import Embeddings
 from langgraph.store.base import PutOp
 
 from langgraph_alma import AlmaStore
+from langgraph_alma.config import get_settings
 from langgraph_alma.embeddings import HashingEmbeddings
 from langgraph_alma.migrations import migrate
 
@@ -249,6 +254,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--users", type=int, default=60)
     parser.add_argument("--weights", type=float, nargs="*", help="text weights to sweep")
+    parser.add_argument("--lead-weights", type=float, nargs="*", help="lead weights to sweep")
+    parser.add_argument("--vector-leads", type=float, nargs="*", help="vector leads to sweep")
     parser.add_argument("--admin-url", help="superuser URL; default: a temp embedded server")
     args = parser.parse_args()
 
@@ -267,6 +274,7 @@ def main() -> None:
     puts, questions = corpus(args.users)
     report: dict[str, Any] = {"users": args.users, "items": len(puts), "questions": len(questions)}
     embedders = {"hashing:256": HashingEmbeddings(256), "concept": ConceptEmbeddings(256)}
+    settings = get_settings()
     try:
         with psycopg.connect(url, autocommit=True) as conn:
             migrate(conn)
@@ -283,10 +291,17 @@ def main() -> None:
                 ) as store:
                     for i in range(0, len(puts), 500):
                         store.batch(puts[i : i + 500])
-                    weights = [0.0, *(args.weights or [store._core.text_weight])]
-                    for w in weights:
-                        store._core.text_weight = w
-                        kind = "vector" if w == 0 else f"fused w={w}"
+                    core = store._core
+                    core.text_weight = 0.0  # vectors alone (the lead lift is off too)
+                    report[f"vector {label} {config}"] = evaluate(store, questions)
+                    sweep = itertools.product(
+                        args.weights or [settings.search_text_weight],
+                        args.lead_weights or [settings.search_text_lead_weight],
+                        args.vector_leads or [settings.search_vector_lead],
+                    )
+                    for w, lead, vlead in sweep:
+                        core.text_weight, core.text_lead_weight, core.vector_lead = w, lead, vlead
+                        kind = f"fused {w}/{lead}/{vlead}"
                         report[f"{kind} {label} {config}"] = evaluate(store, questions)
     finally:
         with psycopg.connect(admin_url, autocommit=True) as conn:
@@ -294,11 +309,12 @@ def main() -> None:
         if server is not None:
             server.stop()
     print(json.dumps(report))
-    print(f"\n{'setup':36} {'R@1':>6} {'R@5':>6} {'R@10':>6} {'MRR':>6}")
+    head = "setup (fused: text weight/lead weight/vector lead)"
+    print(f"\n{head:52} " + " ".join(f"{c:>6}" for c in ("R@1", "R@5", "R@10", "MRR")))
     for key, m in report.items():
         if isinstance(m, dict):
             cells = " ".join(f"{m[c]:>6}" for c in ("recall@1", "recall@5", "recall@10", "mrr"))
-            print(f"{key:36} {cells}")
+            print(f"{key:52} {cells}")
 
 
 if __name__ == "__main__":

@@ -146,6 +146,25 @@ class Settings(BaseSettings):
         description="Share of the gap to a perfect similarity a hybrid search hit's lexical "
         "strength closes (0: vector order only, with lexical hits as candidates).",
     )
+    search_text_lead_weight: float = Field(
+        default=0.9,
+        ge=0,
+        lt=1,
+        description="Further share of the gap a hybrid search's lexical hits close when full "
+        "text has a clear best hit and the vectors do not (scaled by both leads).",
+    )
+    search_vector_lead: float = Field(
+        default=0.3,
+        gt=0,
+        le=1,
+        description="Lead of a hybrid search's best vector hit over the runner-up (as a share "
+        "of the runner-up's gap to a perfect similarity) at which the vectors count as sure.",
+    )
+    rank_heuristics_by_confidence: bool = Field(
+        default=True,
+        description="Alma.retrieve and the prebuilt nodes order heuristics by the confidence "
+        "engine's forward-looking score (blended with relevance); false: relevance order.",
+    )
 
     @classmethod
     def settings_customise_sources(

@@ -14,7 +14,12 @@ from typing import Any
 
 from langchain_core.embeddings import Embeddings
 
-from langgraph_alma.alma._base import MEMORY_EXACT_SEARCH_MAX, AlmaBase, merge_slices
+from langgraph_alma.alma._base import (
+    MEMORY_EXACT_SEARCH_MAX,
+    AlmaBase,
+    heuristic_ranking,
+    merge_slices,
+)
 from langgraph_alma.alma.config import AlmaConfig, default_embeddings
 from langgraph_alma.checkpoint import AsyncAlmaSaver
 from langgraph_alma.embeddings import index_config
@@ -98,9 +103,7 @@ class AsyncAlma(AlmaBase):
         return alma
 
     @classmethod
-    async def from_config(
-        cls, path: str | Path = ".alma/config.yaml", **kwargs: Any
-    ) -> AsyncAlma:
+    async def from_config(cls, path: str | Path = ".alma/config.yaml", **kwargs: Any) -> AsyncAlma:
         """Build from a YAML config (database URL, embeddings, agents, domain)."""
         config = AlmaConfig.load(path)
         domain = None
@@ -151,14 +154,20 @@ class AsyncAlma(AlmaBase):
         include_workflow_outcomes: bool = False,
         follow_relationships: int = 0,
         record_use: bool = True,
+        rank_by_confidence: bool | None = None,
     ) -> MemorySlice:
         """Memories relevant to `task` for `agent`, scored, best first; with
         `follow_relationships=N`, also the graph N hops around entities the task names.
-        Each memory returned counts a use; `record_use=False` writes nothing (a replica)."""
+        Each memory returned counts a use; `record_use=False` writes nothing (a replica).
+        Heuristics are ranked by the confidence engine's forward-looking score for their
+        strategy on this task, blended with relevance (`confidence.ranking`);
+        `rank_by_confidence=False` (or `ALMA_RANK_HEURISTICS_BY_CONFIDENCE=false`) keeps
+        relevance order."""
         if run := needs_workflow(context, scope):  # the run's checkpoints name its workflow
             saver, manager = self._checkpoints()
             context = with_workflow(context, await saver._arun(manager.workflow_of(run)))
         args = (task, agent, project_id, user_id, top_k, context)
+        rerank = heuristic_ranking(self.core, task, rank_by_confidence)
         if RetrievalScope(scope) is RetrievalScope.GLOBAL:
             self.core.require_privilege()
             return merge_slices(
@@ -170,6 +179,7 @@ class AsyncAlma(AlmaBase):
                             scope=RetrievalScope.TENANT,
                             include_workflow_outcomes=include_workflow_outcomes,
                             record_use=record_use,
+                            rerank=rerank,
                         ),
                     )
                     for t in await self.store.alist_tenants()
@@ -182,6 +192,7 @@ class AsyncAlma(AlmaBase):
                 scope=scope,
                 include_workflow_outcomes=include_workflow_outcomes,
                 record_use=record_use,
+                rerank=rerank,
             )
         )
         wide = (RetrievalScope.TENANT, RetrievalScope.GLOBAL)

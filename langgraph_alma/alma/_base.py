@@ -3,10 +3,11 @@ graph memory on the store's connections, and merging per-tenant slices."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from langgraph_alma.checkpoint import AlmaSaver, AsyncAlmaSaver
+from langgraph_alma.confidence.ranking import rank_heuristics
 from langgraph_alma.config import get_settings
 from langgraph_alma.graph import AsyncGraphMemory, GraphMemory
 from langgraph_alma.memory.core import Clock, MemoryCore
@@ -66,6 +67,19 @@ def merge_slices(slices: list[MemorySlice], top_k: int) -> MemorySlice:
     for s in slices:
         merged.scores.update(s.scores)
     return merged
+
+
+def heuristic_ranking(
+    core: MemoryCore, task: str, rank_by_confidence: bool | None
+) -> Callable[[MemorySlice], MemorySlice] | None:
+    """What `retrieve` re-orders a slice's heuristics with: the confidence engine's
+    ranking (`confidence.ranking`) unless `rank_by_confidence` (None: the
+    `ALMA_RANK_HEURISTICS_BY_CONFIDENCE` setting, on by default) turns it off."""
+    if rank_by_confidence is None:
+        rank_by_confidence = get_settings().rank_heuristics_by_confidence
+    if not rank_by_confidence:
+        return None
+    return lambda found: rank_heuristics(found, task, core.clock())
 
 
 class AlmaBase:

@@ -11,7 +11,12 @@ from typing import Any
 
 from langchain_core.embeddings import Embeddings
 
-from langgraph_alma.alma._base import MEMORY_EXACT_SEARCH_MAX, AlmaBase, merge_slices
+from langgraph_alma.alma._base import (
+    MEMORY_EXACT_SEARCH_MAX,
+    AlmaBase,
+    heuristic_ranking,
+    merge_slices,
+)
 from langgraph_alma.alma.config import AlmaConfig, default_embeddings
 from langgraph_alma.checkpoint import AlmaSaver
 from langgraph_alma.embeddings import index_config
@@ -95,9 +100,7 @@ class Alma(AlmaBase):
         return alma
 
     @classmethod
-    def from_config(
-        cls, path: str | Path = ".alma/config.yaml", **kwargs: Any
-    ) -> Alma:
+    def from_config(cls, path: str | Path = ".alma/config.yaml", **kwargs: Any) -> Alma:
         """Build from a YAML config (database URL, embeddings, agents, domain)."""
         config = AlmaConfig.load(path)
         domain = None
@@ -148,14 +151,20 @@ class Alma(AlmaBase):
         include_workflow_outcomes: bool = False,
         follow_relationships: int = 0,
         record_use: bool = True,
+        rank_by_confidence: bool | None = None,
     ) -> MemorySlice:
         """Memories relevant to `task` for `agent`, scored, best first; with
         `follow_relationships=N`, also the graph N hops around entities the task names.
-        Each memory returned counts a use; `record_use=False` writes nothing (a replica)."""
+        Each memory returned counts a use; `record_use=False` writes nothing (a replica).
+        Heuristics are ranked by the confidence engine's forward-looking score for their
+        strategy on this task, blended with relevance (`confidence.ranking`);
+        `rank_by_confidence=False` (or `ALMA_RANK_HEURISTICS_BY_CONFIDENCE=false`) keeps
+        relevance order."""
         if run := needs_workflow(context, scope):  # the run's checkpoints name its workflow
             saver, manager = self._checkpoints()
             context = with_workflow(context, saver._run(manager.workflow_of(run)))
         args = (task, agent, project_id, user_id, top_k, context)
+        rerank = heuristic_ranking(self.core, task, rank_by_confidence)
         if RetrievalScope(scope) is RetrievalScope.GLOBAL:
             self.core.require_privilege()
             return merge_slices(
@@ -167,6 +176,7 @@ class Alma(AlmaBase):
                             scope=RetrievalScope.TENANT,
                             include_workflow_outcomes=include_workflow_outcomes,
                             record_use=record_use,
+                            rerank=rerank,
                         ),
                     )
                     for t in self.store.list_tenants()
@@ -179,6 +189,7 @@ class Alma(AlmaBase):
                 scope=scope,
                 include_workflow_outcomes=include_workflow_outcomes,
                 record_use=record_use,
+                rerank=rerank,
             )
         )
         wide = (RetrievalScope.TENANT, RetrievalScope.GLOBAL)

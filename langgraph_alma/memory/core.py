@@ -212,10 +212,13 @@ class MemoryCore:
         scope: RetrievalScope | str = RetrievalScope.AGENT,
         include_workflow_outcomes: bool = False,
         record_use: bool = True,
+        rerank: Callable[[MemorySlice], MemorySlice] | None = None,
     ) -> StorePlan[MemorySlice]:
         """The scored slice for `task`; with `record_use`, each memory returned counts a
         use (reinforcement and decay read it). Without, nothing is written: the plan runs
-        in a read-only transaction (a replica)."""
+        in a read-only transaction (a replica). `rerank` re-orders the slice of every
+        candidate (each kind's `top_k * 3` best, sorted) before each kind is cut to
+        `top_k` (the confidence engine's ranking of heuristics, from the facade)."""
         started = time.perf_counter()
         scope = RetrievalScope(scope)
         if scope is RetrievalScope.GLOBAL:
@@ -261,18 +264,27 @@ class MemoryCore:
             value = score(memory, similarity, usage, now, self.weights)
             chosen.setdefault(memory.kind, []).append((value, memory, usage))
         result = MemorySlice(query=task, agent=agent)
-        reinforce: list[PutOp] = []
+        usage_of: dict[str, Usage] = {}
         for kind, scored in chosen.items():
             scored.sort(key=lambda s: -s[0])
-            for value, memory, usage in scored[:top_k]:
+            for value, memory, usage in scored:
                 memory.metadata = {**memory.metadata, "score": value}
                 result.scores[memory.id] = value
                 getattr(result, SLICE_FIELDS[kind]).append(memory)
-                reinforce.append(
-                    it.usage_put(
-                        project, memory.id, Usage(usage.use_count + 1, now, usage.reinforcement)
-                    )
-                )
+                usage_of[memory.id] = usage
+        if rerank is not None:
+            result = rerank(result)
+        kept: dict[str, float] = {}
+        for name in SLICE_FIELDS.values():
+            top = getattr(result, name)[:top_k]
+            setattr(result, name, top)
+            kept.update((m.id, result.scores[m.id]) for m in top)
+        result.scores = kept
+        reinforce: list[PutOp] = [
+            it.usage_put(project, mid, Usage(u.use_count + 1, now, u.reinforcement))
+            for mid in kept
+            if (u := usage_of.get(mid)) is not None
+        ]
         if reinforce and record_use:
             yield reinforce  # retrieval strengthens what it returns
         result.retrieval_time_ms = (time.perf_counter() - started) * 1000

@@ -41,6 +41,7 @@ def initializer(
     codebase_path: str | None = None,
     result_key: str = "initialization",
     session_key: str = "session_id",
+    rank_by_confidence: bool | None = None,
 ) -> AlmaNode:
     """A node that opens a session (its id in `state[session_key]`, for the `handoff`
     node to close), retrieves `agent`'s memories for the task, past workflow runs
@@ -50,6 +51,10 @@ def initializer(
     With `session` (a `SessionInitializer`) or `expand=True` it initializes the session
     instead (work items from the task, rules, constraints, memories; the result also in
     `state[result_key]`); the work items are made once per thread, however many runs.
+
+    Heuristics come ranked by the confidence engine's forward-looking score for their
+    strategy on the task (see `Alma.retrieve`); `rank_by_confidence=False` (or
+    `ALMA_RANK_HEURISTICS_BY_CONFIDENCE=false`) keeps relevance order.
 
     Built without `alma`, it uses the store the graph runs with (`compile(store=...)`
     or the server's) and the run's `configurable` tenant, project and agent; sync and
@@ -91,6 +96,7 @@ def initializer(
                 top_k=top_k,
                 context=ctx,
                 include_workflow_outcomes=True,
+                rank_by_confidence=rank_by_confidence,
             )
             prompt, session_id = found.to_prompt(max_tokens=max_tokens), opened.session_id
         update[output_key] = prompt

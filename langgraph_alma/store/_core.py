@@ -238,6 +238,8 @@ class StoreCore:
         if isinstance(weight, bool) or not isinstance(weight, int | float) or not 0 <= weight <= 1:
             raise ConfigError(f"text_weight must be a number in [0, 1], got {weight!r}")
         self.text_weight = float(weight)
+        self.text_lead_weight = settings.search_text_lead_weight
+        self.vector_lead = settings.search_vector_lead
 
     # -- tenancy -----------------------------------------------------------------
     def tenant(self, config: RunnableConfig | None = None) -> str:
@@ -500,7 +502,7 @@ class StoreCore:
         params.update(
             qvec=_vector_text(query_vectors[op.query], index.dims),
             exact_max=exact_max,
-            text_weight=self.text_weight,
+            **_search.fusion_params(self.text_weight, self.text_lead_weight, self.vector_lead),
         )
         statement = _search.search_statement(
             condition, prefix, refresh, dims=index.dims, vector_type=index.vector_type,

@@ -13,12 +13,21 @@ A query search is one statement with up to three parts:
   filtered candidate set, else through the HNSW index with pgvector's iterative scan.
 - **fusion**: every candidate gets its similarity (`1 - cosine distance`, the inner
   product, or the negative L2 distance, as LangGraph's stores define `score`) and its
-  lexical strength `t` in [0, 1] (its BM25 over the query's best). Its score is
-  `sim + text_weight * t * (ceiling - sim)`: a vector-only hit scores exactly its
-  similarity; a lexical hit moves toward the similarity ceiling (1 for cosine and inner
-  product of unit vectors, 0 for L2) by a share of the remaining gap, so every score stays
-  in the similarity range, higher is better, and lexical evidence never lowers a score.
-  A lexical hit without a vector takes the lowest similarity of the candidates as its own.
+  lexical strength `t` in [0, 1] (its BM25 over the sum of the idf of the query's words).
+  Its score is `sim + share * (ceiling - sim)`, with
+  `share = 1 - (1 - text_weight * t) * (1 - lead * t / t1)`: a lexical hit closes a
+  share of the gap to the similarity ceiling (1 for cosine and inner product of unit
+  vectors, 0 for L2), so every score stays in the similarity range, higher is better, a
+  vector-only hit scores exactly its similarity, and lexical evidence never lowers a
+  score. `lead` adapts the weight to how informative each side is for this query:
+  `lead_weight * lexical_lead * (1 - vector_lead)`, where the lexical lead is the best
+  lexical hit's lead over the runner-up (`(t1 - t2) / t1`, 1 for a sole hit) and the
+  vector lead the best similarity's over the runner-up as a share of the runner-up's gap
+  to the ceiling, divided by `vector_lead` and capped at 1 (a side whose best hit stands
+  out is sure of it). Full text with a clear winner then outranks weak vectors (hashing
+  embeddings, a pasted text), and sure vectors keep their order (measured on
+  `bench/retrieval_bench.py`). A lexical hit without a vector takes the lowest similarity
+  of the candidates as its own.
 
 Items the query finds nothing for are still results (a query orders, it never removes):
 after the ranked ones, newest first, with `score` their similarity (None without one).
@@ -61,6 +70,16 @@ def tsquery_text(query: str) -> str | None:
 def query_words(query: str) -> str:
     """The query's words separated by spaces, for `to_tsvector` (the query lexemes)."""
     return " ".join(dict.fromkeys(_WORD.findall(query.lower())))
+
+
+def fusion_params(text_weight: float, lead_weight: float, vector_lead: float) -> dict[str, float]:
+    """The fusion's statement parameters. `text_weight` 0 orders by vectors alone, so
+    it turns the lead lift off too."""
+    return {
+        "text_weight": float(text_weight),
+        "lead_weight": float(lead_weight) if text_weight > 0 else 0.0,
+        "vector_lead": float(vector_lead),
+    }
 
 
 # -- vectors -------------------------------------------------------------------------
@@ -214,12 +233,29 @@ lex_vec AS (
 ), pool AS MATERIALIZED (
     SELECT ns_path, key, lex.t, {sim_of_dist} AS sim
     FROM vec FULL JOIN lex_top lex USING (ns_path, key) LEFT JOIN lex_vec USING (ns_path, key)
+), leads AS MATERIALIZED (
+    -- each side's best hit and runner-up (see `fusion` in the module docstring)
+    SELECT (SELECT t FROM pool WHERE t IS NOT NULL ORDER BY t DESC LIMIT 1) AS t1,
+           (SELECT t FROM pool WHERE t IS NOT NULL ORDER BY t DESC OFFSET 1 LIMIT 1) AS t2,
+           (SELECT sim FROM pool WHERE sim IS NOT NULL ORDER BY sim DESC LIMIT 1) AS s1,
+           (SELECT sim FROM pool WHERE sim IS NOT NULL ORDER BY sim DESC OFFSET 1 LIMIT 1)
+               AS s2
+), lift AS MATERIALIZED (
+    -- the lead weight of this query: the lexical side's lead times the vector side's lack
+    -- of one (each in [0, 1])
+    SELECT t1, %(lead_weight)s
+             * coalesce((t1 - t2) / nullif(t1, 0), 1.0)
+             * (1.0 - coalesce(least(1.0, (s1 - s2)
+                   / greatest({lead_ceiling} - s2, 1e-9) / %(vector_lead)s), 1.0)) AS a
+    FROM leads
 ), ranked AS MATERIALIZED (
     SELECT ns_path, key, sim, t,
-           coalesce(sim, min(sim) OVER (), {ceiling} - 1.0)
-             + %(text_weight)s * coalesce(t, 0)
-               * ({ceiling} - coalesce(sim, min(sim) OVER (), {ceiling} - 1.0)) AS score
-    FROM pool
+           base + (1.0 - (1.0 - %(text_weight)s * coalesce(t, 0))
+                       * (1.0 - coalesce(lift.a * t / nullif(lift.t1, 0), 0)))
+                  * (ceiling - base) AS score
+    FROM (SELECT ns_path, key, sim, t, {ceiling} AS ceiling,
+                 coalesce(sim, min(sim) OVER (), {ceiling} - 1.0) AS base
+          FROM pool) AS p CROSS JOIN lift
     ORDER BY score DESC, ns_path, key
     LIMIT %(need)s
 )"""
@@ -301,6 +337,7 @@ def search_statement(
         sim_of_dist = sim_t.format(d="coalesce(vec.dist, lex_vec.dist)")
         fuse = (
             _FUSE_HYBRID.replace("{sim_of_dist}", sim_of_dist)
+            .replace("{lead_ceiling}", ceiling.format(max="s1"))
             .replace("{ceiling}", ceiling.format(max="max(sim) OVER ()"))
             .replace("{exact}", exact)
             .replace("{stored}", stored)

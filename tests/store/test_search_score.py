@@ -174,8 +174,14 @@ def test_hybrid_hit_is_raised_within_the_similarity_range(vstore) -> None:
     assert hit.score > hit.similarity  # lexical evidence raises it...
     ceiling = {"cosine": 1.0, "l2": 0.0, "inner_product": max(1.0, *(i.similarity for i in found))}
     assert hit.score <= ceiling[distance] + 1e-9  # ...within the range
-    weight = store._core.text_weight
-    expected = hit.similarity + weight * hit.text_score * (ceiling[distance] - hit.similarity)
+    # The one lexical hit leads full text outright (lead 1); the vectors' lead is the best
+    # similarity's over the runner-up, as a share of the runner-up's gap to the ceiling.
+    core, c = store._core, ceiling[distance]
+    s1, s2 = sorted((i.similarity for i in found), reverse=True)[:2]
+    vector_sure = min(1.0, (s1 - s2) / max(c - s2, 1e-9) / core.vector_lead)
+    lead = core.text_lead_weight * (1 - vector_sure)
+    share = 1 - (1 - core.text_weight * hit.text_score) * (1 - lead)
+    expected = hit.similarity + share * (c - hit.similarity)
     assert hit.score == pytest.approx(expected, rel=1e-6)
     for item in found:
         if item is not hit:
