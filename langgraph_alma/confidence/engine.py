@@ -4,21 +4,26 @@ evidence, the pure core in `model` does the scoring. `ConfidenceEngine` is GENER
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from langgraph_alma.confidence import model
+from langgraph_alma.confidence.evidence import (
+    anti_patterns_from,
+    evidence_from,
+    prior_from,
+    prior_of,
+    strategies_in,
+)
 from langgraph_alma.confidence.model import (
-    AntiPatternHit,
     ConfidenceSignal,
-    Evidence,
     ModelConfig,
     OpportunitySignal,
-    Prior,
     RiskSignal,
 )
-from langgraph_alma.memory.items import normalise
+from langgraph_alma.confidence.ranking import rank_heuristics
 from langgraph_alma.memory.scoring import MemorySlice, ScoringWeights
 from langgraph_alma.memory.types import utcnow
 
@@ -48,74 +53,6 @@ def evidence_facade(alma: Any) -> Any:
     )
 
 
-# The store's search score is a similarity (cosine by default): at most 1.
-SEARCH_SCORE_MAX = 1.0
-
-
-def search_similarity(raw: Sequence[float]) -> list[float]:
-    """Search scores (`metadata["similarity"]`) in [0, 1]: a similarity as it is, scaled
-    by the best score when a store scores on a larger scale."""
-    top = max([SEARCH_SCORE_MAX, *raw])
-    return [max(0.0, r / top) for r in raw]
-
-
-def evidence_from(found: MemorySlice, now: datetime, task: str | None = None) -> list[Evidence]:
-    """The slice's outcomes as evidence, aged by when they were stored (`created_at`,
-    stamped by the facade's clock like `now`). How similar an outcome's task is to this one:
-    the cosine of their embeddings (`metadata["vector_similarity"]`) blended with the
-    word overlap of the two tasks (`model.word_similarity`) when the task is given; the
-    search score (`metadata["similarity"]`, scaled) when neither is known. Rank fusion's
-    score is a similarity too, but fused with full text, so it is the last resort."""
-    sims = search_similarity([float(o.metadata.get("similarity", 0.0)) for o in found.outcomes])
-    out = []
-    for o, ranked in zip(found.outcomes, sims, strict=True):
-        vector = o.metadata.get("vector_similarity")
-        parts = [max(0.0, min(1.0, float(vector)))] if vector is not None else []
-        if task is not None:
-            parts.append(model.word_similarity(task, o.task_description))
-        similarity = sum(parts) / len(parts) if parts else ranked
-        out.append(
-            Evidence(
-                strategy=o.strategy_used,
-                success=o.success,
-                similarity=similarity,
-                age_days=max(0.0, (now - (o.created_at or o.timestamp)).total_seconds() / 86400),
-                task=o.task_description,
-            )
-        )
-    return out
-
-
-def prior_from(found: MemorySlice, strategy: str) -> Prior | None:
-    """The best-supported heuristic for this strategy, as a prior."""
-    key = normalise(strategy)
-    hs = [h for h in found.heuristics if normalise(h.strategy) == key]
-    if not hs:
-        return None
-    h = max(hs, key=lambda h: h.occurrence_count)
-    return Prior(h.success_count, h.occurrence_count, h.confidence)
-
-
-def anti_patterns_from(found: MemorySlice) -> list[AntiPatternHit]:
-    return [
-        AntiPatternHit(a.pattern, a.why_bad, a.better_alternative, a.occurrence_count)
-        for a in found.anti_patterns
-    ]
-
-
-def strategies_in(found: MemorySlice) -> list[str]:
-    """Every distinct strategy the slice mentions (heuristics, then outcomes)."""
-    seen: dict[str, str] = {}
-    for s in [h.strategy for h in found.heuristics] + [o.strategy_used for o in found.outcomes]:
-        seen.setdefault(normalise(s), s)
-    return list(seen.values())
-
-
-def prior_of(heuristic: Any) -> Prior:
-    """A heuristic the caller hands in (the PRD's `heuristic=`), as the prior."""
-    return Prior(heuristic.success_count, heuristic.occurrence_count, heuristic.confidence)
-
-
 def task_of(context: Any) -> str:
     """The task text of the PRD's `context` argument: a string, or a mapping naming it
     under "task", "task_description", "description" or "query"."""
@@ -133,6 +70,10 @@ class _Core:
     def __init__(self, alma: Any, top_k: int, config: ModelConfig | None) -> None:
         self.alma, self.top_k, self.config = alma, top_k, config or model.DEFAULT
         self.evidence = evidence_facade(alma)  # what the engine reads its evidence from
+        # A facade ranks heuristics itself by default; the engine asks for its plain order
+        # (any object with a `retrieve` of the facade's older shape works too).
+        takes = "rank_by_confidence" in inspect.signature(alma.retrieve).parameters
+        self.unranked: dict[str, Any] = {"rank_by_confidence": False} if takes else {}
 
     def _now(self) -> datetime:
         core = getattr(self.alma, "core", None)
@@ -167,20 +108,10 @@ class _Core:
         return [(s.strategy, s) for s in signals]
 
     def _rerank(self, found: MemorySlice, task: str, top_k: int) -> MemorySlice:
-        """Heuristics re-ordered by retrieval score blended (half and half) with the
-        engine's score for their strategy in this context; each gets its signal's score
-        and recommendation in its metadata."""
-        for h in found.heuristics:
-            signal = self._assess(found, task, h.strategy)
-            blended = 0.5 * found.scores.get(h.id, 0.0) + 0.5 * signal.score
-            h.metadata = {
-                **h.metadata,
-                "confidence_score": signal.score,
-                "recommendation": signal.recommendation,
-                "score": blended,
-            }
-            found.scores[h.id] = blended
-        found.heuristics = sorted(found.heuristics, key=lambda h: -found.scores[h.id])[:top_k]
+        """The `top_k` heuristics by `confidence.ranking` (the ranking `Alma.retrieve`
+        applies by default), with this engine's model config."""
+        found = rank_heuristics(found, task, self._now(), self.config)
+        found.heuristics = found.heuristics[:top_k]
         return found
 
     def _opportunities(self, found: MemorySlice, task: str) -> list[OpportunitySignal]:
@@ -212,7 +143,12 @@ class AsyncConfidenceEngine(_Core):
     async def _retrieve(self, task: str, agent: str, workflow: Any = None) -> MemorySlice:
         # Reading evidence is not using a memory: nothing is reinforced.
         return await self.evidence.retrieve(
-            task, agent, top_k=self.top_k, context=workflow, record_use=False
+            task,
+            agent,
+            top_k=self.top_k,
+            context=workflow,
+            record_use=False,
+            **self.unranked,
         )
 
     async def assess_strategy(
@@ -268,6 +204,7 @@ class AsyncConfidenceEngine(_Core):
         >>> await AsyncConfidenceEngine(alma).retrieve("fix the flaky test", "helena")
         ... # doctest: +SKIP
         """
+        kwargs = {**self.unranked, **kwargs}  # ranked once, here
         found = await self.alma.retrieve(task, agent, top_k=max(top_k, self.top_k), **kwargs)
         return self._rerank(found, task, top_k)
 
@@ -294,7 +231,12 @@ class ConfidenceEngine(_Core):
     def _retrieve(self, task: str, agent: str, workflow: Any = None) -> MemorySlice:
         # Reading evidence is not using a memory: nothing is reinforced.
         return self.evidence.retrieve(
-            task, agent, top_k=self.top_k, context=workflow, record_use=False
+            task,
+            agent,
+            top_k=self.top_k,
+            context=workflow,
+            record_use=False,
+            **self.unranked,
         )
 
     def assess_strategy(
@@ -350,5 +292,6 @@ class ConfidenceEngine(_Core):
         >>> ConfidenceEngine(alma).retrieve("fix the flaky test", "helena")
         ... # doctest: +SKIP
         """
+        kwargs = {**self.unranked, **kwargs}  # ranked once, here
         found = self.alma.retrieve(task, agent, top_k=max(top_k, self.top_k), **kwargs)
         return self._rerank(found, task, top_k)

@@ -15,7 +15,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from langgraph_alma.confidence import model
-from langgraph_alma.confidence.engine import anti_patterns_from, evidence_from, prior_of
+from langgraph_alma.confidence.evidence import anti_patterns_from, evidence_from, prior_of
 from langgraph_alma.confidence.model import ModelConfig
 from langgraph_alma.memory.items import normalise
 from langgraph_alma.memory.scoring import MemorySlice

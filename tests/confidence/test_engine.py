@@ -169,10 +169,16 @@ def test_engine_feeds_retrieval_ranking(make_alma) -> None:
                 "deploy all at once",
                 task_type="deploys",
             )
+    plain = alma.retrieve(
+        "deploy the api service", "ops", top_k=40, rank_by_confidence=False, record_use=False
+    )
     engine = ConfidenceEngine(alma)
     found = engine.retrieve("deploy the api service", "ops", top_k=5)
     ranked = [h.strategy for h in found.heuristics]
     assert ranked[0] == "canary release"
+    for h in found.heuristics:  # blended once: half retrieval score, half the engine's
+        expected = 0.5 * plain.scores[h.id] + 0.5 * h.metadata["confidence_score"]
+        assert h.metadata["score"] == pytest.approx(expected)
     risky = next(h for h in found.heuristics if h.strategy == "deploy all at once")
     assert risky.metadata["recommendation"] in ("caution", "avoid")
     assert found.scores[found.heuristics[0].id] > found.scores[risky.id]
