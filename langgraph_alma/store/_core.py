@@ -41,7 +41,7 @@ from langgraph.store.base import (
 )
 
 from langgraph_alma.config import get_settings
-from langgraph_alma.db.plan import Plan, Sql, set_tenant
+from langgraph_alma.db.plan import Plan, Sql
 from langgraph_alma.db.tenancy import resolve_tenant
 from langgraph_alma.errors import (
     ConfigError,
@@ -401,7 +401,7 @@ class StoreCore:
         writes = self._writes(prepared, document_vectors)
         explicit = transaction and bool(writes)
         batch: list[Sql] = [Sql(_sql.BEGIN)] if explicit else []
-        batch.append(set_tenant(tenant))
+        batch.append(Sql(_sql.BATCH_SETTINGS, {"tenant": tenant}))
         batch.extend(self._lock_slots(prepared))
         reads: list[tuple[int, int]] = []  # (op index, statement index)
         gets = [op for op in ops if isinstance(op, GetOp)]
