@@ -400,10 +400,9 @@ class StoreCore:
                 )
         writes = self._writes(prepared, document_vectors)
         explicit = transaction and bool(writes)
-        batch: list[Sql] = [Sql(_sql.BEGIN)] if explicit else []
-        batch.append(Sql(_sql.BATCH_SETTINGS, {"tenant": tenant}))
-        batch.extend(self._lock_slots(prepared))
-        reads: list[tuple[int, int]] = []  # (op index, statement index)
+        settings = Sql(_sql.BATCH_SETTINGS, {"tenant": tenant})
+        reading: list[Sql] = []
+        reads: list[tuple[int, int]] = []  # (op index, index in `reading`)
         gets = [op for op in ops if isinstance(op, GetOp)]
         if gets:
             params = {
@@ -413,32 +412,52 @@ class StoreCore:
                 "refresh": [bool(op.refresh_ttl) for op in gets],
             }
             statement = _sql.GET if any(params["refresh"]) else _sql.GET_READ_ONLY
-            batch.append(Sql(statement, params, fetch=True))
-        get_stmt = len(batch) - 1
+            reading.append(Sql(statement, params, fetch=True))
         ranked = [op for op in ops if isinstance(op, SearchOp) and op.query]
         if ranked:
             ef = str(min(1000, max(40, *(self._window(op) for op in ranked))))
-            batch.append(Sql(_sql.SEARCH_SETTINGS, (ef,)))
+            reading.append(Sql(_sql.SEARCH_SETTINGS, (ef,)))
         for i, op in enumerate(ops):
             if isinstance(op, SearchOp):
-                batch.append(self._search(tenant, op, query_vectors or {}))
-                reads.append((i, len(batch) - 1))
+                reading.append(self._search(tenant, op, query_vectors or {}))
+                reads.append((i, len(reading) - 1))
             elif isinstance(op, ListNamespacesOp):
-                batch.append(self._list_namespaces(tenant, op))
-                reads.append((i, len(batch) - 1))
-        batch.extend(writes)
+                reading.append(self._list_namespaces(tenant, op))
+                reads.append((i, len(reading) - 1))
+        # A batch that writes takes its keys' slots before it touches any row (see
+        # `_sql.KEY_SLOT`). With a transaction of its own, a batch that reads and writes
+        # sends its reads in a round trip of their own (their implicit transaction ends
+        # there, so a TTL refresh holds no slot after it), then its writes as one
+        # transaction, only if the reads succeeded: slots are held for the writes
+        # alone, not for the batch's searches, so concurrent batches (the rounds an
+        # async store gathers) queue on each other for less time. Otherwise (no reads,
+        # or inside a caller's transaction) the batch is one round trip.
+        locks = self._lock_slots(prepared)
         if explicit:
-            batch.append(Sql(_sql.COMMIT))
+            first = [settings, *reading] if reading else []
+            last = [Sql(_sql.BEGIN), settings, *locks, *writes, Sql(_sql.COMMIT)]
+            at = 1  # where `reading` starts in `first`
+        else:
+            first, last = [settings, *locks, *reading, *writes], []
+            at = 1 + len(locks)
         if not self.omit_expired:  # reads admit expired, unswept items
-            batch = [replace(sql, query=sql.query.replace(_sql.LIVE, "TRUE")) for sql in batch]
+            first = [replace(sql, query=sql.query.replace(_sql.LIVE, "TRUE")) for sql in first]
 
+        results: list[Any] = []
+        opened = False
         try:
-            results = yield batch
+            if first:
+                results = yield first
+            if last:
+                opened = True
+                yield last
         except psycopg.Error as exc:
-            if explicit:  # the transaction is open (failed, or cut short client-side)
+            if opened:  # the transaction may be open (failed, or cut short client-side)
                 with contextlib.suppress(psycopg.Error):
                     yield [Sql(_sql.ROLLBACK)]
             raise StoreBatchFailed(describe_ops(ops), exc) from exc
+        results = results[at:]
+        get_stmt = 0
 
         out: list[Result] = [None] * len(ops)
         if gets:
