@@ -3,9 +3,10 @@
 A batch runs in two steps, so that sync and async differ only in I/O:
 `StoreCore.prepare(ops)` validates every op and lists the texts to embed (nothing is
 written if any op is bad); the shell embeds them (sync or async); then
-`StoreCore.execute(...)` is one plan of one pipeline: reads first, then writes, in one
-transaction, with LangGraph's semantics (reads see the state before the batch's writes,
-the last put of a key wins, results in op order).
+`StoreCore.execute(...)` is one plan: reads first, then writes in one transaction (one
+pipeline; a batch that both reads and writes on a connection of its own sends its reads
+in a round trip before), with LangGraph's semantics (reads see the state before the
+batch's writes, the last put of a key wins, results in op order).
 """
 
 from __future__ import annotations
@@ -379,10 +380,12 @@ class StoreCore:
         *,
         transaction: bool = False,
     ) -> Plan[list[Result]]:
-        """One pipeline: the batch's reads, then its writes, in one transaction: an explicit
-        one (BEGIN ... COMMIT in the same pipeline) when `transaction` and the batch writes,
-        else the pipeline's implicit one (or the caller's, on a connection already in a
-        transaction). A database error rolls it back and raises `StoreBatchFailed`."""
+        """The batch's reads, then its writes in one transaction: an explicit one (BEGIN ...
+        COMMIT in one pipeline, after the reads' own round trip if there are reads) when
+        `transaction` and the batch writes, else one pipeline in its implicit transaction
+        (or the caller's, on a connection already in a transaction). A database error
+        rolls the writes back (none are sent if a read failed) and raises
+        `StoreBatchFailed`."""
         tenant, ops = prepared.tenant, prepared.ops
         if len(document_vectors) != len(prepared.documents):
             raise ConfigError(
