@@ -27,9 +27,7 @@ faster, and every vector search ranks its candidates exactly.
 Full-text matches come through `alma_store_text_matches()`, a SECURITY DEFINER function
 confined to `alma_current_tenant()`: under row-level security PostgreSQL does not use the
 GIN index for `@@` (the operator is not leakproof), which made a tenant-wide query scan
-every row of the tenant. Every batch runs its prepared statements on their generic plans
-(`_sql.BATCH_SETTINGS`; migration 0007 shapes the full-text functions for them), so a
-search is not planned afresh each time.
+every row of the tenant.
 
 Every row carries `tenant_id` and row-level security (policy `tenant_id =
 alma_current_tenant()`) confines the application role `alma_app` to the tenant set for

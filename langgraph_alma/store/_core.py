@@ -3,10 +3,9 @@
 A batch runs in two steps, so that sync and async differ only in I/O:
 `StoreCore.prepare(ops)` validates every op and lists the texts to embed (nothing is
 written if any op is bad); the shell embeds them (sync or async); then
-`StoreCore.execute(...)` is one plan: reads first, then writes in one transaction (one
-pipeline; a batch that both reads and writes on a connection of its own sends its reads
-in a round trip before), with LangGraph's semantics (reads see the state before the
-batch's writes, the last put of a key wins, results in op order).
+`StoreCore.execute(...)` is one plan of one pipeline: reads first, then writes, in one
+transaction, with LangGraph's semantics (reads see the state before the batch's writes,
+the last put of a key wins, results in op order).
 """
 
 from __future__ import annotations
@@ -42,7 +41,7 @@ from langgraph.store.base import (
 )
 
 from langgraph_alma.config import get_settings
-from langgraph_alma.db.plan import Plan, Sql
+from langgraph_alma.db.plan import Plan, Sql, set_tenant
 from langgraph_alma.db.tenancy import resolve_tenant
 from langgraph_alma.errors import (
     ConfigError,
@@ -380,12 +379,10 @@ class StoreCore:
         *,
         transaction: bool = False,
     ) -> Plan[list[Result]]:
-        """The batch's reads, then its writes in one transaction: an explicit one (BEGIN ...
-        COMMIT in one pipeline, after the reads' own round trip if there are reads) when
-        `transaction` and the batch writes, else one pipeline in its implicit transaction
-        (or the caller's, on a connection already in a transaction). A database error
-        rolls the writes back (none are sent if a read failed) and raises
-        `StoreBatchFailed`."""
+        """One pipeline: the batch's reads, then its writes, in one transaction: an explicit
+        one (BEGIN ... COMMIT in the same pipeline) when `transaction` and the batch writes,
+        else the pipeline's implicit one (or the caller's, on a connection already in a
+        transaction). A database error rolls it back and raises `StoreBatchFailed`."""
         tenant, ops = prepared.tenant, prepared.ops
         if len(document_vectors) != len(prepared.documents):
             raise ConfigError(
@@ -403,9 +400,10 @@ class StoreCore:
                 )
         writes = self._writes(prepared, document_vectors)
         explicit = transaction and bool(writes)
-        settings = Sql(_sql.BATCH_SETTINGS, {"tenant": tenant})
-        reading: list[Sql] = []
-        reads: list[tuple[int, int]] = []  # (op index, index in `reading`)
+        batch: list[Sql] = [Sql(_sql.BEGIN)] if explicit else []
+        batch.append(set_tenant(tenant))
+        batch.extend(self._lock_slots(prepared))
+        reads: list[tuple[int, int]] = []  # (op index, statement index)
         gets = [op for op in ops if isinstance(op, GetOp)]
         if gets:
             params = {
@@ -415,52 +413,32 @@ class StoreCore:
                 "refresh": [bool(op.refresh_ttl) for op in gets],
             }
             statement = _sql.GET if any(params["refresh"]) else _sql.GET_READ_ONLY
-            reading.append(Sql(statement, params, fetch=True))
+            batch.append(Sql(statement, params, fetch=True))
+        get_stmt = len(batch) - 1
         ranked = [op for op in ops if isinstance(op, SearchOp) and op.query]
         if ranked:
             ef = str(min(1000, max(40, *(self._window(op) for op in ranked))))
-            reading.append(Sql(_sql.SEARCH_SETTINGS, (ef,)))
+            batch.append(Sql(_sql.SEARCH_SETTINGS, (ef,)))
         for i, op in enumerate(ops):
             if isinstance(op, SearchOp):
-                reading.append(self._search(tenant, op, query_vectors or {}))
-                reads.append((i, len(reading) - 1))
+                batch.append(self._search(tenant, op, query_vectors or {}))
+                reads.append((i, len(batch) - 1))
             elif isinstance(op, ListNamespacesOp):
-                reading.append(self._list_namespaces(tenant, op))
-                reads.append((i, len(reading) - 1))
-        # A batch that writes takes its keys' slots before it touches any row (see
-        # `_sql.KEY_SLOT`). With a transaction of its own, a batch that reads and writes
-        # sends its reads in a round trip of their own (their implicit transaction ends
-        # there, so a TTL refresh holds no slot after it), then its writes as one
-        # transaction, only if the reads succeeded: slots are held for the writes
-        # alone, not for the batch's searches, so concurrent batches (the rounds an
-        # async store gathers) queue on each other for less time. Otherwise (no reads,
-        # or inside a caller's transaction) the batch is one round trip.
-        locks = self._lock_slots(prepared)
+                batch.append(self._list_namespaces(tenant, op))
+                reads.append((i, len(batch) - 1))
+        batch.extend(writes)
         if explicit:
-            first = [settings, *reading] if reading else []
-            last = [Sql(_sql.BEGIN), settings, *locks, *writes, Sql(_sql.COMMIT)]
-            at = 1  # where `reading` starts in `first`
-        else:
-            first, last = [settings, *locks, *reading, *writes], []
-            at = 1 + len(locks)
+            batch.append(Sql(_sql.COMMIT))
         if not self.omit_expired:  # reads admit expired, unswept items
-            first = [replace(sql, query=sql.query.replace(_sql.LIVE, "TRUE")) for sql in first]
+            batch = [replace(sql, query=sql.query.replace(_sql.LIVE, "TRUE")) for sql in batch]
 
-        results: list[Any] = []
-        opened = False
         try:
-            if first:
-                results = yield first
-            if last:
-                opened = True
-                yield last
+            results = yield batch
         except psycopg.Error as exc:
-            if opened:  # the transaction may be open (failed, or cut short client-side)
+            if explicit:  # the transaction is open (failed, or cut short client-side)
                 with contextlib.suppress(psycopg.Error):
                     yield [Sql(_sql.ROLLBACK)]
             raise StoreBatchFailed(describe_ops(ops), exc) from exc
-        results = results[at:]
-        get_stmt = 0
 
         out: list[Result] = [None] * len(ops)
         if gets:

@@ -7,30 +7,26 @@ the row-level security policy, so a privileged connection stays scoped too.
 
 from __future__ import annotations
 
-from langgraph_alma.db.plan import SET_TENANT
-
 LIVE = "(s.expires_at IS NULL OR s.expires_at > now())"
 
 # Namespace prefix as a btree range on the C-collated dotted path.
 PREFIX = "(s.ns_path = %(prefix)s OR (s.ns_path >= %(prefix_lo)s AND s.ns_path < %(prefix_hi)s))"
 VECTOR_PREFIX = PREFIX.replace("s.ns_path", "v.ns_path")
 
-# Every batch starts here: row-level security acts for the batch's tenant, and its
-# statements run on their prepared generic plans. The store's statements are keyed
-# lookups and bounded scans whose best plan does not depend on the values bound, and
-# planning the search statement's CTEs afresh (~1.8 ms) cost more than running them; the
-# full-text functions it calls read either the tenant or the prefix's key range, in
-# branches gated on their arguments (migration 0007), so their generic plans keep the
-# range. Without prepared statements (`prepare_threshold=None`) it changes nothing.
-BATCH_SETTINGS = (
-    "SELECT " + SET_TENANT + ", set_config('plan_cache_mode', 'force_generic_plan', true)"
-)
-
 # For query searches: pgvector's iterative scan keeps filtered HNSW searches filling
-# their LIMIT; ef_search follows the search window.
+# their LIMIT; ef_search follows the search window; and the rest of the batch (its query
+# searches and writes) runs on prepared generic plans: planning the search statement's
+# CTEs afresh (~1.8 ms) cost about as much as running them. The full-text functions it
+# calls read either the tenant or the prefix's key range, in branches gated on their
+# arguments (migration 0007), so their generic plans keep the range. Gets and plain
+# searches, which come before, keep custom plans: forcing generic plans on every
+# statement of a batch made the memory layer's retrieve and learn 2-3x slower in
+# `bench/memory_bench.py` (plain filtered searches and multi-key gets, whose best plan
+# depends on the values bound). Without prepared statements it changes nothing.
 SEARCH_SETTINGS = (
     "SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true), "
-    "set_config('hnsw.ef_search', %s, true)"
+    "set_config('hnsw.ef_search', %s, true), "
+    "set_config('plan_cache_mode', 'force_generic_plan', true)"
 )
 
 # Reads carry their TTL refresh (an UPDATE) only when asked to, so that reads without it
