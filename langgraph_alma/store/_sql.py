@@ -14,12 +14,20 @@ PREFIX = "(s.ns_path = %(prefix)s OR (s.ns_path >= %(prefix_lo)s AND s.ns_path <
 VECTOR_PREFIX = PREFIX.replace("s.ns_path", "v.ns_path")
 
 # For query searches: pgvector's iterative scan keeps filtered HNSW searches filling
-# their LIMIT; ef_search follows the search window. (Forcing the search statement onto
-# its generic plan saved its ~1.8 ms of planning in bench/store_bench.py but made the
-# memory layer's filtered searches 2-3x slower in bench/memory_bench.py: not done.)
+# their LIMIT; ef_search follows the search window; and the rest of the batch (its
+# searches, namespace listings and writes) runs on prepared generic plans: planning the
+# search statement's CTEs afresh (~1.8 ms) cost about as much as running them. The
+# full-text functions it calls read either the tenant or the prefix's key range, in
+# branches gated on their arguments (migration 0007), so their generic plans keep the
+# range. Gets (sent before) and batches without a query search keep custom plans: forcing
+# generic plans on every statement of every batch made the memory layer's retrieve and
+# learn 2-3x slower in `bench/memory_bench.py` (plain filtered searches and multi-key
+# gets, whose best plan depends on the values bound). Without prepared statements
+# (`prepare_threshold=None`) it changes nothing.
 SEARCH_SETTINGS = (
     "SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true), "
-    "set_config('hnsw.ef_search', %s, true)"
+    "set_config('hnsw.ef_search', %s, true), "
+    "set_config('plan_cache_mode', 'force_generic_plan', true)"
 )
 
 # Reads carry their TTL refresh (an UPDATE) only when asked to, so that reads without it

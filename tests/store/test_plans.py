@@ -1,0 +1,43 @@
+"""Query searches run on their prepared generic plans (issue 11, speed).
+
+Planning the search statement's CTEs afresh cost about as much as running them. A batch
+with query searches now sets `plan_cache_mode` before them, so the statement is planned
+once per connection; the full-text functions the search calls read the tenant or the
+prefix's range in branches gated on their arguments, so their generic plans still answer
+both (results checked here with and without a prefix).
+"""
+
+from __future__ import annotations
+
+from psycopg_pool import ConnectionPool
+
+from langgraph_alma import AlmaStore
+from langgraph_alma.db.connect import connection_kwargs
+
+from .conftest import DIMS, fake_embed
+
+PLANS = """
+SELECT generic_plans, custom_plans FROM pg_prepared_statements
+WHERE statement LIKE %s ORDER BY generic_plans + custom_plans DESC LIMIT 1
+"""
+
+
+def test_query_searches_use_generic_plans(database, tenant, ns, indexed_setup) -> None:
+    kwargs = {**connection_kwargs(), "prepare_threshold": 0}
+    with ConnectionPool(database.url, min_size=1, max_size=1, kwargs=kwargs) as pool:
+        index = {"dims": DIMS, "embed": fake_embed, "fields": ["text"]}
+        store = AlmaStore(pool, tenant_id=tenant, index=index)
+        store.batch([])  # warm the connection
+        for i in range(12):
+            store.put((*ns, f"u{i % 3}"), f"k{i}", {"text": f"red car number {i}"})
+        for i in range(8):
+            assert store.get((*ns, f"u{i % 3}"), f"k{i}") is not None
+            in_prefix = store.search((*ns, "u1"), query="red car")
+            everywhere = store.search(ns, query="red car")
+            assert {h.key for h in in_prefix} == {"k1", "k4", "k7", "k10"}
+            assert len(everywhere) == 10
+            assert all(h.text_score is not None for h in in_prefix + everywhere)
+        with pool.connection() as conn:
+            search_plans = conn.execute(PLANS, ("%lexq AS MATERIALIZED%",)).fetchone()
+    assert search_plans is not None
+    assert search_plans[1] == 0 and search_plans[0] >= 8, search_plans
