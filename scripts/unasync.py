@@ -64,6 +64,8 @@ RULES: list[tuple[str, str]] = [
     (r"\badrive\b", "drive"),
     (r"\._arun\(", "._run("),
     (r"\bdef _arun\(", "def _run("),
+    (r"\.arun\(", ".run("),
+    (r"\bdef arun\(", "def run("),
     (r"\balist_tenants\b", "list_tenants"),
     (r"\baextract\b", "extract"),
     (r"\baexpand_tasks\b", "expand_tasks"),

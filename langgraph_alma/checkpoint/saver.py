@@ -139,6 +139,12 @@ class _AlmaSaverBase(BaseCheckpointSaver[str]):
         self._outbox = Outbox()
 
     @property
+    def core(self) -> SaverCore:
+        """The `SaverCore` whose plans this saver drives (its tenant, serde, channel
+        memory), for packages that build plans on its checkpoints; run them with `run`."""
+        return self._core
+
+    @property
     def tenant_id(self) -> str | None:
         """The tenant this saver is bound to (None: taken from each call's config)."""
         return self._core.tenant_id
@@ -333,7 +339,9 @@ class AlmaSaver(_AlmaSaverBase):
     def _connection(self) -> AbstractContextManager[psycopg.Connection[Any]]:
         return borrow(self.conn, SaverClosed, "saver")
 
-    def _run(self, plan: Plan[T], *, transaction: bool = False) -> T:
+    def run(self, plan: Plan[T], *, transaction: bool = False) -> T:
+        """Drive a `SaverCore` plan (`self.core`'s, say) on one of this saver's
+        connections; `transaction=True`: all its statements in one transaction."""
         with self._connection() as conn:
             return run_plan(conn, plan, transaction=transaction)
 
@@ -345,10 +353,10 @@ class AlmaSaver(_AlmaSaverBase):
                     return run_plan(conn, guarded(make(), self.read))
             except (StaleReplica, psycopg.Error):
                 pass  # behind, or unreachable: the primary answers
-        return self._run(make())
+        return self.run(make())
 
     def get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
-        return self._run(self._core.get_tuple(config))
+        return self.run(self._core.get_tuple(config))
 
     def list(
         self,
@@ -388,24 +396,24 @@ class AlmaSaver(_AlmaSaverBase):
 
         >>> [t.thread_id for t in saver.for_tenant("acme").list_threads(limit=10)]  # doctest: +SKIP
         """
-        return self._run(self._core.threads(agent=agent, workflow_id=workflow_id, limit=limit))
+        return self.run(self._core.threads(agent=agent, workflow_id=workflow_id, limit=limit))
 
     def delete_thread(self, thread_id: str) -> None:
-        self._run(self._core.delete_threads([thread_id]))
+        self.run(self._core.delete_threads([thread_id]))
 
     def delete_for_runs(self, run_ids: Sequence[str]) -> None:
-        self._run(self._core.delete_for_runs(run_ids))
+        self.run(self._core.delete_for_runs(run_ids))
 
     def copy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
-        self._run(self._core.copy_thread(source_thread_id, target_thread_id), transaction=True)
+        self.run(self._core.copy_thread(source_thread_id, target_thread_id), transaction=True)
 
     def prune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
-        self._run(self._core.prune(thread_ids, strategy), transaction=True)
+        self.run(self._core.prune(thread_ids, strategy), transaction=True)
 
     def get_delta_channel_history(
         self, *, config: RunnableConfig, channels: Sequence[str]
     ) -> Mapping[str, DeltaChannelHistory]:
-        return self._run(self._core.delta_history(config, channels))
+        return self.run(self._core.delta_history(config, channels))
 
     def sweep_ttl(
         self, *, all_tenants: bool = False, now: datetime | None = None, pace: float = 4.0
@@ -422,7 +430,7 @@ class AlmaSaver(_AlmaSaverBase):
         for size in self._sweep_chunks(pace):
             start = time.monotonic()
             got = retry_transient(
-                lambda size=size: self._run(
+                lambda size=size: self.run(
                     self._sweep_plan(all_tenants, now, size), transaction=True
                 )
             )
@@ -436,23 +444,23 @@ class AlmaSaver(_AlmaSaverBase):
         self, limit: int = 100, *, all_tenants: bool = False, now: datetime | None = None
     ) -> builtins.list[ExpiredThread]:
         """Threads past their TTL that the next sweep would take, oldest expiry first."""
-        return self._run(self._expired_plan(limit, all_tenants, now))
+        return self.run(self._expired_plan(limit, all_tenants, now))
 
     def set_thread_ttl(self, thread_id: str, ttl_minutes: float | None) -> None:
         """Pin one thread's TTL in minutes, counted from its last write (None: it never
         expires), as `configurable["thread_ttl"]` does on a run."""
-        self._run(self._set_ttl_plan(thread_id, ttl_minutes))
+        self.run(self._set_ttl_plan(thread_id, ttl_minutes))
 
     def inactive_threads(
         self, older_than: timedelta, limit: int = 1000, *, all_tenants: bool = False
     ) -> builtins.list[ExpiredThread]:
         """Threads whose newest checkpoint is older than `older_than`, oldest first,
         whether or not a TTL was set (a scan of the checkpoints: for administration)."""
-        return self._run(self._inactive_plan(older_than, limit, all_tenants))
+        return self.run(self._inactive_plan(older_than, limit, all_tenants))
 
     def delete_threads(self, threads: Sequence[ExpiredThread]) -> int:
         """Delete these threads (of any tenant the role may reach) in one transaction."""
-        return self._run(retention.delete_inactive(self._core, list(threads)), transaction=True)
+        return self.run(retention.delete_inactive(self._core, list(threads)), transaction=True)
 
     def start_ttl_sweeper(self, sweep_interval_minutes: float | None = None) -> threading.Thread:
         """Sweep every `sweep_interval_minutes` (default: the ttl's) in a daemon thread
@@ -591,7 +599,9 @@ class AsyncAlmaSaver(_AlmaSaverBase):
     def _connection(self) -> AbstractAsyncContextManager[psycopg.AsyncConnection[Any]]:
         return aborrow(self.conn, SaverClosed, "saver")
 
-    async def _arun(self, plan: Plan[T], *, transaction: bool = False) -> T:
+    async def arun(self, plan: Plan[T], *, transaction: bool = False) -> T:
+        """Async `AlmaSaver.run`: drive a `SaverCore` plan on one of this saver's
+        connections."""
         async with self._connection() as conn:
             return await arun_plan(conn, plan, transaction=transaction)
 
@@ -603,10 +613,10 @@ class AsyncAlmaSaver(_AlmaSaverBase):
                     return await arun_plan(c, guarded(make(), self.read))
             except (StaleReplica, psycopg.Error):
                 pass  # behind, or unreachable: the primary answers
-        return await self._arun(make())
+        return await self.arun(make())
 
     async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
-        return await self._arun(self._core.get_tuple(config))
+        return await self.arun(self._core.get_tuple(config))
 
     async def alist(
         self,
@@ -647,26 +657,26 @@ class AsyncAlmaSaver(_AlmaSaverBase):
     ) -> builtins.list[ThreadSummary]:  # `list` here is the method
         """Async `AlmaSaver.list_threads`."""
         plan = self._core.threads(agent=agent, workflow_id=workflow_id, limit=limit)
-        return await self._arun(plan)
+        return await self.arun(plan)
 
     async def adelete_thread(self, thread_id: str) -> None:
-        await self._arun(self._core.delete_threads([thread_id]))
+        await self.arun(self._core.delete_threads([thread_id]))
 
     async def adelete_for_runs(self, run_ids: Sequence[str]) -> None:
-        await self._arun(self._core.delete_for_runs(run_ids))
+        await self.arun(self._core.delete_for_runs(run_ids))
 
     async def acopy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
-        await self._arun(
+        await self.arun(
             self._core.copy_thread(source_thread_id, target_thread_id), transaction=True
         )
 
     async def aprune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
-        await self._arun(self._core.prune(thread_ids, strategy), transaction=True)
+        await self.arun(self._core.prune(thread_ids, strategy), transaction=True)
 
     async def aget_delta_channel_history(
         self, *, config: RunnableConfig, channels: Sequence[str]
     ) -> Mapping[str, DeltaChannelHistory]:
-        return await self._arun(self._core.delta_history(config, channels))
+        return await self.arun(self._core.delta_history(config, channels))
 
     async def asweep_ttl(
         self, *, all_tenants: bool = False, now: datetime | None = None, pace: float = 4.0
@@ -676,7 +686,7 @@ class AsyncAlmaSaver(_AlmaSaverBase):
         for size in self._sweep_chunks(pace):
             start = time.monotonic()
             got = await aretry_transient(
-                lambda size=size: self._arun(
+                lambda size=size: self.arun(
                     self._sweep_plan(all_tenants, now, size), transaction=True
                 )
             )
@@ -690,21 +700,21 @@ class AsyncAlmaSaver(_AlmaSaverBase):
         self, limit: int = 100, *, all_tenants: bool = False, now: datetime | None = None
     ) -> builtins.list[ExpiredThread]:
         """Async `AlmaSaver.expired_threads`."""
-        return await self._arun(self._expired_plan(limit, all_tenants, now))
+        return await self.arun(self._expired_plan(limit, all_tenants, now))
 
     async def aset_thread_ttl(self, thread_id: str, ttl_minutes: float | None) -> None:
         """Async `AlmaSaver.set_thread_ttl`."""
-        await self._arun(self._set_ttl_plan(thread_id, ttl_minutes))
+        await self.arun(self._set_ttl_plan(thread_id, ttl_minutes))
 
     async def ainactive_threads(
         self, older_than: timedelta, limit: int = 1000, *, all_tenants: bool = False
     ) -> builtins.list[ExpiredThread]:
         """Async `AlmaSaver.inactive_threads`."""
-        return await self._arun(self._inactive_plan(older_than, limit, all_tenants))
+        return await self.arun(self._inactive_plan(older_than, limit, all_tenants))
 
     async def adelete_threads(self, threads: Sequence[ExpiredThread]) -> int:
         """Async `AlmaSaver.delete_threads`."""
-        return await self._arun(
+        return await self.arun(
             retention.delete_inactive(self._core, list(threads)), transaction=True
         )
 
