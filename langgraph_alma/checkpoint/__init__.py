@@ -3,11 +3,10 @@
 May import `db`, `config`, `errors` and `migrations`; nothing above it.
 """
 
-from langgraph_alma.checkpoint.plans import PRUNE_BLOBS, ChannelMemory, SaverCore, ThreadSummary
+from langgraph_alma.checkpoint.plans import ChannelMemory, SaverCore, ThreadSummary
 from langgraph_alma.checkpoint.saver import AlmaSaver, AsyncAlmaSaver, SaverClosed
 
 __all__ = [
-    "PRUNE_BLOBS",
     "AlmaSaver",
     "AsyncAlmaSaver",
     "ChannelMemory",

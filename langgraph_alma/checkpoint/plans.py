@@ -8,8 +8,13 @@ saver's connection with `saver.run(plan)` / `await saver.arun(plan)`.
 >>> saver.run(saver.core.threads(limit=10))                          # doctest: +SKIP
 """
 
+from langgraph_alma.checkpoint import _sql
 from langgraph_alma.checkpoint._core import SaverCore, ThreadSummary
 from langgraph_alma.checkpoint._delta import ChannelMemory
-from langgraph_alma.checkpoint._sql import PRUNE_BLOBS
+
+PRUNE_BLOBS: str = _sql.PRUNE_BLOBS
+"""Delete a thread's blobs that no kept checkpoint reaches (directly or as the base of a
+delta it reads); parameters `tenant`, `thread`. Run it after deleting checkpoints, in the
+same transaction, as `SaverCore.prune` and the workflow's checkpoint cleanup do."""
 
 __all__ = ["PRUNE_BLOBS", "ChannelMemory", "SaverCore", "ThreadSummary"]
