@@ -83,7 +83,6 @@ RULES: list[tuple[str, str]] = [
     (r"ALMA's API, async\.", "ALMA's API, sync."),
     # The saver: LangGraph's async checkpointer methods (`aput`...) and their helpers.
     (r"\b_OnEventLoop\b", "_OnThreads"),
-    (r"  # type: ignore\[override\]  # async here, sync in LangGraph's base", ""),
     (r"\bamigrate\b", "migrate"),
     (r"\b_a(read|sweep_once)\b", r"_\1"),
     (

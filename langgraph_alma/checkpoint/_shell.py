@@ -47,6 +47,7 @@ from langgraph_alma.db.sweeper import TaskSweeper, ThreadSweeper
 from langgraph_alma.errors import AlmaError, ConfigError
 
 T = TypeVar("T")
+S = TypeVar("S", bound="_AlmaSaverBase")
 
 
 class SaverClosed(AlmaError):
@@ -115,7 +116,7 @@ class _AlmaSaverBase(BaseCheckpointSaver[str]):
         """The tenant this saver is bound to (None: taken from each call's config)."""
         return self._core.tenant_id
 
-    def for_tenant(self: T, tenant_id: str) -> T:
+    def for_tenant(self: S, tenant_id: str) -> S:
         """A view of this saver bound to `tenant_id`, sharing its connections.
 
         >>> acme = saver.for_tenant("acme"); acme.delete_thread("t1")   # doctest: +SKIP
@@ -128,7 +129,7 @@ class _AlmaSaverBase(BaseCheckpointSaver[str]):
 
     def with_allowlist(self, extra_allowlist: Collection[tuple[str, ...]]) -> Any:
         clone = super().with_allowlist(extra_allowlist)
-        if clone is not self:
+        if clone is not self and isinstance(clone, _AlmaSaverBase):
             clone._core = copy.copy(self._core)
             clone._core.serde = clone.serde
         return clone

@@ -96,7 +96,12 @@ class AsyncAlmaSaver(_OnEventLoop):
         settings = await asyncio.to_thread(get_settings)
         read_url = read_url or settings.read_database_url
         size = pool_size or settings.pool_max_size
-        kw = {"min_size": 1, "max_size": size, "kwargs": connection_kwargs(), "open": False}
+        kw: dict[str, Any] = {
+            "min_size": 1,
+            "max_size": size,
+            "kwargs": connection_kwargs(),
+            "open": False,
+        }
         async with (
             AsyncConnectionPool(target.url, **kw) as pool,
             AsyncConnectionPool(read_url, **kw)
@@ -112,7 +117,7 @@ class AsyncAlmaSaver(_OnEventLoop):
             finally:
                 await saver.stop_ttl_sweeper()
 
-    async def setup(self) -> None:  # type: ignore[override]  # async here, sync in LangGraph's base
+    async def setup(self) -> None:
         """Apply the schema migrations (idempotent, safe to run from several processes)."""
         if self._admin_url:
             async with await psycopg.AsyncConnection.connect(
@@ -316,7 +321,12 @@ class AlmaSaver(_OnThreads):
         settings = get_settings()
         read_url = read_url or settings.read_database_url
         size = pool_size or settings.pool_max_size
-        kw = {"min_size": 1, "max_size": size, "kwargs": connection_kwargs(), "open": False}
+        kw: dict[str, Any] = {
+            "min_size": 1,
+            "max_size": size,
+            "kwargs": connection_kwargs(),
+            "open": False,
+        }
         with (
             ConnectionPool(target.url, **kw) as pool,
             ConnectionPool(read_url, **kw) if read_url else contextlib.nullcontext() as replica,
