@@ -68,6 +68,18 @@ def test_shell_rules_make_sync_classes() -> None:
     assert "with borrow(self.conn) as c:" in out and "return orient(c.path)" in out
 
 
+def test_saver_rules_make_the_sync_saver() -> None:
+    source = "class AsyncAlmaSaver(_OnEventLoop):\n    async def aput(self, c) -> None:\n"
+    source += "        await self._outbox.arun(self._connection, c)\n"
+    source += "        await asyncio.sleep(await asyncio.to_thread(get_settings))\n"
+    source += "        return await saver.arun(await self._aread(c), transaction=True)\n"
+    out = _unasync().unasync_code(source)
+    assert "class AlmaSaver(_OnThreads):" in out and "    def put(self, c) -> None:" in out
+    assert "self._outbox.run(self._connection, c)" in out
+    assert "time.sleep(get_settings())" in out
+    assert "return saver.run(self._read(c), transaction=True)" in out
+
+
 def test_rules_turn_async_code_into_sync_code() -> None:
     source = '"""doc"""\nasync def f(s: AsyncAlmaStore) -> AsyncAlma:\n'
     source += "    async with x:\n"
