@@ -3,8 +3,8 @@
 Both are thin shells over `SaverCore` plans: they pick a connection (from a pool, with no
 instance-wide lock, or a single connection guarded by a lock) and drive the plan.
 `AlmaSaver` is GENERATED from `AsyncAlmaSaver` by `scripts/unasync.py`: edit the async class
-only. What differs between the two by nature (the other flavour's callers, the sweeper's
-thread or task) and what they share is hand-written in `checkpoint/_shell.py`.
+only. What they share is in `checkpoint/_base.py`; what differs between them by nature
+(the other flavour's callers, the sweeper's thread or task), in `checkpoint/_flavours.py`.
 """
 
 from __future__ import annotations
@@ -37,8 +37,9 @@ from langgraph.checkpoint.serde.base import SerializerProtocol
 from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
 from langgraph_alma.checkpoint import retention
+from langgraph_alma.checkpoint._base import SaverClosed
 from langgraph_alma.checkpoint._core import ThreadSummary
-from langgraph_alma.checkpoint._shell import SaverClosed, _OnEventLoop, _OnThreads
+from langgraph_alma.checkpoint._flavours import _OnEventLoop, _OnThreads
 from langgraph_alma.checkpoint.retention import ExpiredThread, ThreadTTL
 from langgraph_alma.config import get_settings
 from langgraph_alma.db.borrow import aborrow, borrow
