@@ -32,6 +32,7 @@ SHELLS: list[Path] = [
     PACKAGE / "session" / "initializer.py",
     PACKAGE / "confidence" / "engine.py",
     PACKAGE / "graph" / "memory.py",
+    PACKAGE / "checkpoint" / "saver.py",
 ]
 
 GENERATED_MARK = (
@@ -48,6 +49,8 @@ RULES: list[tuple[str, str]] = [
     (r"\basync with ", "with "),
     (r"\basync for ", "for "),
     (r"\bawait asyncio\.to_thread\(([\w.]+), ", r"\1("),
+    (r"\bawait asyncio\.to_thread\(([\w.]+)\)", r"\1()"),
+    (r"\bawait asyncio\.sleep\(", "time.sleep("),
     (r"\bawait ", ""),
     (r"\bAsyncAlmaSaver\b", "AlmaSaver"),
     (r"\bAsyncAlmaStore\b", "AlmaStore"),
@@ -64,6 +67,8 @@ RULES: list[tuple[str, str]] = [
     (r"\badrive\b", "drive"),
     (r"\._arun\(", "._run("),
     (r"\bdef _arun\(", "def _run("),
+    (r"\.arun\(", ".run("),
+    (r"\bdef arun\(", "def run("),
     (r"\balist_tenants\b", "list_tenants"),
     (r"\baextract\b", "extract"),
     (r"\baexpand_tasks\b", "expand_tasks"),
@@ -76,6 +81,16 @@ RULES: list[tuple[str, str]] = [
     (r"\b__aenter__\b", "__enter__"),
     (r"\b__aexit__\b", "__exit__"),
     (r"ALMA's API, async\.", "ALMA's API, sync."),
+    # The saver: LangGraph's async checkpointer methods (`aput`...) and their helpers.
+    (r"\b_OnEventLoop\b", "_OnThreads"),
+    (r"\bamigrate\b", "migrate"),
+    (r"\b_a(read|sweep_once)\b", r"_\1"),
+    (
+        r"\ba(get_tuple|list|put|put_writes|list_threads|delete_thread|delete_for_runs|"
+        r"copy_thread|prune|get_delta_channel_history|sweep_ttl|expired_threads|"
+        r"set_thread_ttl|inactive_threads|delete_threads)\b",
+        r"\1",
+    ),
 ]
 
 

@@ -21,10 +21,6 @@ PACKAGE = Path(__file__).resolve().parent.parent / "langgraph_alma"
 # under way). Each is (module, private name): why it is here. Remove an entry with its
 # reach-in: the test fails on entries that no longer match anything.
 ALLOWED: dict[tuple[str, str], str] = {
-    ("alma/_async.py", "_core"): "issue 17: needs public seam AsyncAlmaSaver.core (SaverCore)",
-    ("alma/_sync.py", "_core"): "issue 17: needs public seam AlmaSaver.core (SaverCore)",
-    ("alma/_async.py", "_arun"): "issue 17: needs public seam AsyncAlmaSaver.arun(plan, *, "
-    "transaction) (a checkpoint plan on the saver's connection)",
     ("alma/_base.py", "_core"): "issue 17: needs public seam AlmaStore.privileged",
     ("memory/consolidate.py", "_core"): "issue 17: needs public seam AlmaStore.index "
     "(its IndexSettings / embeddings)",
@@ -34,17 +30,9 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("transfer/jsonl/records.py", "_core"): "issue 17: needs public seam "
     "AlmaStore.prepare(ops) (validate puts without writing)",
     ("transfer/jsonl/load.py", "_core"): "issue 17: needs public seams AlmaStore.prepare / "
-    "execute / index (put on a given connection) and AlmaSaver.core (SaverCore)",
+    "execute / index (put on a given connection)",
     ("transfer/jsonl/load.py", "_connection"): "issue 17: needs public seam "
     "AlmaStore.connection() (a connection of the store's tenant, for one transaction)",
-    ("transfer/jsonl/load.py", "checkpoint._core"): "issue 17: needs SaverCore exported "
-    "by langgraph_alma.checkpoint",
-    ("transfer/jsonl/load.py", "checkpoint._delta"): "issue 17: needs ChannelMemory "
-    "exported by langgraph_alma.checkpoint (or SaverCore.with_fresh_memory())",
-    ("workflow/checkpoints.py", "checkpoint._core"): "issue 17: needs SaverCore exported "
-    "by langgraph_alma.checkpoint",
-    ("workflow/checkpoints.py", "checkpoint._sql"): "issue 17: needs PRUNE_BLOBS (or a "
-    "prune plan) exported by langgraph_alma.checkpoint",
 }
 
 

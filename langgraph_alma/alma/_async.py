@@ -165,7 +165,7 @@ class AsyncAlma(AlmaBase):
         relevance order."""
         if run := needs_workflow(context, scope):  # the run's checkpoints name its workflow
             saver, manager = self._checkpoints()
-            context = with_workflow(context, await saver._arun(manager.workflow_of(run)))
+            context = with_workflow(context, await saver.arun(manager.workflow_of(run)))
         args = (task, agent, project_id, user_id, top_k, context)
         rerank = heuristic_ranking(self.core, task, rank_by_confidence)
         if RetrievalScope(scope) is RetrievalScope.GLOBAL:
@@ -299,7 +299,7 @@ class AsyncAlma(AlmaBase):
     def _checkpoints(self) -> tuple[AsyncAlmaSaver, CheckpointManager]:
         if self.saver is None:  # checkpoints share the store's connections and tenant
             self.saver = AsyncAlmaSaver(self.store.conn, tenant_id=self.store.tenant_id)
-        return self.saver, CheckpointManager(self.saver._core, project_id=self.core.project_id)
+        return self.saver, CheckpointManager(self.saver.core, project_id=self.core.project_id)
 
     async def checkpoint(
         self,
@@ -326,19 +326,19 @@ class AsyncAlma(AlmaBase):
             metadata=metadata,
             skip_if_unchanged=skip_if_unchanged,
         )
-        return await saver._arun(plan, transaction=True)
+        return await saver.arun(plan, transaction=True)
 
     async def get_resume_point(
         self, run_id: str, branch_id: str | None = None
     ) -> CheckpointRecord | None:
         """The last checkpoint of a run's branch (state, seq, node, pending writes)."""
         saver, manager = self._checkpoints()
-        return await saver._arun(manager.resume_point(run_id, branch_id))
+        return await saver.arun(manager.resume_point(run_id, branch_id))
 
     async def cleanup_checkpoints(self, run_id: str, keep_latest: int = 1) -> int:
         """Keep the newest `keep_latest` checkpoints of each branch; returns how many went."""
         saver, manager = self._checkpoints()
-        return await saver._arun(manager.cleanup(run_id, keep_latest), transaction=True)
+        return await saver.arun(manager.cleanup(run_id, keep_latest), transaction=True)
 
     async def learn_from_workflow(
         self,

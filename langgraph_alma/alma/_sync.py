@@ -162,7 +162,7 @@ class Alma(AlmaBase):
         relevance order."""
         if run := needs_workflow(context, scope):  # the run's checkpoints name its workflow
             saver, manager = self._checkpoints()
-            context = with_workflow(context, saver._run(manager.workflow_of(run)))
+            context = with_workflow(context, saver.run(manager.workflow_of(run)))
         args = (task, agent, project_id, user_id, top_k, context)
         rerank = heuristic_ranking(self.core, task, rank_by_confidence)
         if RetrievalScope(scope) is RetrievalScope.GLOBAL:
@@ -296,7 +296,7 @@ class Alma(AlmaBase):
     def _checkpoints(self) -> tuple[AlmaSaver, CheckpointManager]:
         if self.saver is None:  # checkpoints share the store's connections and tenant
             self.saver = AlmaSaver(self.store.conn, tenant_id=self.store.tenant_id)
-        return self.saver, CheckpointManager(self.saver._core, project_id=self.core.project_id)
+        return self.saver, CheckpointManager(self.saver.core, project_id=self.core.project_id)
 
     def checkpoint(
         self,
@@ -323,19 +323,19 @@ class Alma(AlmaBase):
             metadata=metadata,
             skip_if_unchanged=skip_if_unchanged,
         )
-        return saver._run(plan, transaction=True)
+        return saver.run(plan, transaction=True)
 
     def get_resume_point(
         self, run_id: str, branch_id: str | None = None
     ) -> CheckpointRecord | None:
         """The last checkpoint of a run's branch (state, seq, node, pending writes)."""
         saver, manager = self._checkpoints()
-        return saver._run(manager.resume_point(run_id, branch_id))
+        return saver.run(manager.resume_point(run_id, branch_id))
 
     def cleanup_checkpoints(self, run_id: str, keep_latest: int = 1) -> int:
         """Keep the newest `keep_latest` checkpoints of each branch; returns how many went."""
         saver, manager = self._checkpoints()
-        return saver._run(manager.cleanup(run_id, keep_latest), transaction=True)
+        return saver.run(manager.cleanup(run_id, keep_latest), transaction=True)
 
     def learn_from_workflow(
         self,

@@ -6,6 +6,7 @@ objects; the sync and async savers only choose a connection and drive the plan.
 
 from __future__ import annotations
 
+import builtins
 import random
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
@@ -37,6 +38,7 @@ from langgraph_alma.checkpoint._decode import Loads, fast_loads
 from langgraph_alma.checkpoint._delta import (
     BlobRow,
     ChannelMemory,
+    Dumps,
     Key,
     Remembered,
     encode,
@@ -198,7 +200,10 @@ class SaverCore:
         if limit is not None:
             params["limit"] = int(limit)
         results = yield [Sql(query, params, fetch=True)]
-        checkpoints, writes, sends, chain = [], {}, {}, {}
+        checkpoints: builtins.list[Any] = []
+        writes: dict[tuple[Any, ...], builtins.list[tuple[Any, ...]]] = {}
+        sends: dict[tuple[Any, ...], builtins.list[tuple[Any, ...]]] = {}
+        chain: dict[tuple[Any, ...], BlobRow] = {}
         for row in results[0] or ():
             kind, thread_id, ns, id_, ref, channel, type_, blob, n, depth, task_path = row[:11]
             if kind == "c":
@@ -265,7 +270,7 @@ class SaverCore:
         filter: dict[str, Any] | None = None,
         before: RunnableConfig | None = None,
         limit: int | None = None,
-    ) -> Plan[list[CheckpointTuple]]:
+    ) -> Plan[builtins.list[CheckpointTuple]]:
         """Checkpoints matching, newest first; arguments checked now, before any I/O."""
         return self._list(config, filter, before, check_limit(limit))
 
@@ -275,9 +280,10 @@ class SaverCore:
         filter: dict[str, Any] | None,
         before: RunnableConfig | None,
         limit: int | None,
-    ) -> Plan[list[CheckpointTuple]]:
+    ) -> Plan[builtins.list[CheckpointTuple]]:
         tenant = self.tenant(config)
-        where, params, thread = "", {}, None
+        where, thread = "", None
+        params: dict[str, Any] = {}
         conf = (config or {}).get("configurable") or {}
         if conf.get("thread_id") is not None:
             thread = str(conf["thread_id"])
@@ -434,7 +440,7 @@ class SaverCore:
         metadata: CheckpointMetadata,
         new_versions: ChannelVersions,
         mem: dict[tuple[str, str], Remembered],
-    ) -> tuple[dict[str, Any], list[tuple[tuple[str, str], Remembered]]]:
+    ) -> tuple[dict[str, Any], builtins.list[tuple[tuple[str, str], Remembered]]]:
         conf = config["configurable"]
         versions = checkpoint["channel_versions"]
         inline: dict[str, Any] = {}
@@ -458,7 +464,7 @@ class SaverCore:
                 version,
                 value,
                 known,
-                lambda v, where=f"channel {channel!r}": self.serde.dumps_typed(_checked(where, v)),
+                self._dumps(f"channel {channel!r}"),
                 self.max_chain,
             )
             rows.append(enc.row)
@@ -579,13 +585,13 @@ class SaverCore:
         agent: str | None = None,
         workflow_id: str | None = None,
         limit: int | None = None,
-    ) -> Plan[list[ThreadSummary]]:
+    ) -> Plan[builtins.list[ThreadSummary]]:
         """The tenant's threads, most recently updated first (`limit`: at most that many)."""
         return self._threads(agent, workflow_id, check_limit(limit))
 
     def _threads(
         self, agent: str | None, workflow_id: str | None, limit: int | None
-    ) -> Plan[list[ThreadSummary]]:
+    ) -> Plan[builtins.list[ThreadSummary]]:
         tenant = self.tenant()
         params = {"tenant": tenant, "agent": agent, "workflow": workflow_id, "limit": limit}
         results = yield [set_tenant(tenant), Sql(_sql.THREADS, params, fetch=True)]
@@ -642,6 +648,10 @@ class SaverCore:
                 Sql(_sql.PRUNE_CHECKPOINTS, params),
                 Sql(_sql.PRUNE_BLOBS, params),
             ]
+
+    def _dumps(self, where: str) -> Dumps:
+        """The serializer's `dumps_typed`, refusing a value PostgreSQL cannot store."""
+        return lambda value: self.serde.dumps_typed(_checked(where, value))
 
     @staticmethod
     def next_version(current: str | int | None) -> str:

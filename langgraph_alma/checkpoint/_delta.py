@@ -24,7 +24,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from langgraph_alma.checkpoint._compress import pack, raw_size
 
@@ -129,6 +129,12 @@ def merge_tail(pieces: tuple[Piece, ...], value: list[Any]) -> tuple[Piece, ...]
     return tuple(out)
 
 
+def _typed(type_: str, blob: bytes | None) -> tuple[str, bytes]:
+    """`(type_, blob)` for the serializer's `loads_typed`, which LangGraph types as taking
+    bytes but which also reads the NULL blob of a bytes-less type, as PostgresSaver's."""
+    return cast(tuple[str, bytes], (type_, blob))
+
+
 def thaw(pieces: Iterable[Piece], loads: Loads) -> tuple[list[Any], tuple[Piece, ...]]:
     """Fresh objects for a remembered list, and its pieces with the serializer's bytes
     replaced by pickles (so the next read decodes faster)."""
@@ -136,9 +142,10 @@ def thaw(pieces: Iterable[Piece], loads: Loads) -> tuple[list[Any], tuple[Piece,
     kept: list[Piece] = []
     for piece in pieces:
         if piece.type == _PICKLE:
+            assert piece.blob is not None  # a pickle has bytes
             part = pickle.loads(piece.blob)  # noqa: S301 - pickled by this process
         else:
-            part = loads((piece.type, piece.blob))
+            part = loads(_typed(piece.type, piece.blob))
             frozen = freeze(part, piece.type, piece.blob)
             piece = Piece(frozen.type, frozen.blob, piece.count)
         value.extend(part if len(part) <= piece.count else part[: piece.count])
@@ -246,7 +253,7 @@ def _rebuild(
         cursor = row.base_version
     else:
         whole = path.pop()
-        decoded = loads((whole.type, whole.blob))
+        decoded = loads(_typed(whole.type, whole.blob))
         nbytes, depth = raw_size(whole.type, whole.blob), whole.depth
         if not isinstance(decoded, list):
             return decoded, Remembered(whole.version, None, None, depth, nbytes)
@@ -267,7 +274,7 @@ def _rebuild(
         keep = row.keep_len or 0
         # Size of the kept prefix, estimated from the base's size (exact for appends).
         nbytes = nbytes * keep // max(len(value), 1) + raw_size(row.type, row.blob)
-        tail = loads((row.type, row.blob))
+        tail = loads(_typed(row.type, row.blob))
         del value[keep:]
         value.extend(tail)
         piece = (

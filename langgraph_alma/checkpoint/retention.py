@@ -23,7 +23,7 @@ import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar, cast
 
 from langgraph_alma.checkpoint import _sql
 from langgraph_alma.db.plan import Plan, Sql, set_tenant, spliced
@@ -130,7 +130,7 @@ class ThreadTTL:
                                   or limit <= 0):  # fmt: skip
             raise ConfigError(f"sweep_limit must be a positive integer, got {limit!r}")
         return cls(
-            strategy=strategy,
+            strategy=cast(Literal["delete", "keep_latest"], strategy),  # checked above
             default_ttl=default,
             sweep_interval_minutes=(
                 minutes("sweep_interval_minutes", interval)

@@ -1,7 +1,10 @@
-"""`AlmaSaver` and `AsyncAlmaSaver`: LangGraph checkpointers on PostgreSQL.
+"""`AsyncAlmaSaver` and `AlmaSaver`: LangGraph checkpointers on PostgreSQL.
 
 Both are thin shells over `SaverCore` plans: they pick a connection (from a pool, with no
 instance-wide lock, or a single connection guarded by a lock) and drive the plan.
+`AlmaSaver` is GENERATED from `AsyncAlmaSaver` by `scripts/unasync.py`: edit the async class
+only. What they share is in `checkpoint/_base.py`; what differs between them by nature
+(the other flavour's callers, the sweeper's thread or task), in `checkpoint/_flavours.py`.
 """
 
 from __future__ import annotations
@@ -9,24 +12,21 @@ from __future__ import annotations
 import asyncio
 import builtins
 import contextlib
-import copy
 import random
-import threading
 import time
-from collections.abc import AsyncIterator, Callable, Collection, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from contextlib import (
     AbstractAsyncContextManager,
     AbstractContextManager,
     asynccontextmanager,
     contextmanager,
 )
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 import psycopg
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import (
-    BaseCheckpointSaver,
     ChannelVersions,
     Checkpoint,
     CheckpointMetadata,
@@ -37,495 +37,31 @@ from langgraph.checkpoint.serde.base import SerializerProtocol
 from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
 from langgraph_alma.checkpoint import retention
-from langgraph_alma.checkpoint._coalesce import Outbox
-from langgraph_alma.checkpoint._core import SaverCore, ThreadSummary, check_limit
-from langgraph_alma.checkpoint._delta import ChannelMemory
-from langgraph_alma.checkpoint.retention import (
-    ExpiredThread,
-    ThreadTTL,
-    minutes,
-    thread_ttl,
-    touching,
-)
-from langgraph_alma.config import Settings, get_settings
+from langgraph_alma.checkpoint._base import SaverClosed
+from langgraph_alma.checkpoint._core import ThreadSummary
+from langgraph_alma.checkpoint._flavours import _OnEventLoop, _OnThreads
+from langgraph_alma.checkpoint.retention import ExpiredThread, ThreadTTL
+from langgraph_alma.config import get_settings
 from langgraph_alma.db.borrow import aborrow, borrow
 from langgraph_alma.db.connect import connection_kwargs, resolve
-from langgraph_alma.db.loop import run_on_loop
 from langgraph_alma.db.plan import Plan, arun_plan, run_plan
-from langgraph_alma.db.replica import ReadRoute, StaleReplica, guarded, tracking
-from langgraph_alma.db.sweeper import TaskSweeper, ThreadSweeper
-from langgraph_alma.errors import AlmaError, ConfigError
+from langgraph_alma.db.replica import StaleReplica, guarded
 from langgraph_alma.migrations import amigrate, migrate
 
+__all__ = ["AlmaSaver", "AsyncAlmaSaver", "SaverClosed"]
+
 T = TypeVar("T")
+# A sweep racing writers may meet these: its transaction is tried again, up to 5 times.
 _TRANSIENT = (psycopg.errors.SerializationFailure, psycopg.errors.DeadlockDetected)
+_ATTEMPTS = 5
 
 
-def retry_transient(call: Any, attempts: int = 5) -> Any:
-    """`call()`, again after a serialization failure or deadlock (a sweep racing writers)."""
-    for attempt in range(attempts):
-        try:
-            return call()
-        except _TRANSIENT:
-            if attempt == attempts - 1:
-                raise
-            time.sleep(random.uniform(0, 0.05 * 2**attempt))
-
-
-async def aretry_transient(call: Any, attempts: int = 5) -> Any:
-    """Async `retry_transient`."""
-    for attempt in range(attempts):
-        try:
-            return await call()
-        except _TRANSIENT:
-            if attempt == attempts - 1:
-                raise
-            await asyncio.sleep(random.uniform(0, 0.05 * 2**attempt))
-
-
-class SaverClosed(AlmaError):
-    """The saver's connection or pool is closed."""
-
-
-def _check_tenant(tenant_id: Any, *, allow_none: bool) -> None:
-    if tenant_id is None and allow_none:
-        return
-    if not isinstance(tenant_id, str) or not tenant_id:
-        raise ConfigError(f"tenant_id must be a non-empty string, got {tenant_id!r}")
-
-
-class _AlmaSaverBase(BaseCheckpointSaver[str]):
-    """What the sync and async savers share: configuration, tenancy and versions."""
-
-    def __init__(
-        self,
-        conn: Any,
-        pipe: Any = None,
-        serde: SerializerProtocol | None = None,
-        *,
-        tenant_id: str | None = None,
-        settings: Settings | None = None,
-        admin_url: str | None = None,
-        ttl: ThreadTTL | Mapping[str, Any] | None = None,
-        read: Any = None,
-    ) -> None:
-        super().__init__(serde=serde)
-        self.ttl = ThreadTTL.parse(ttl)
-        # A streaming replica for `list` (history), used once it shows this saver's own
-        # writes (`db.replica`); `get_tuple` always reads the primary.
-        self.read = ReadRoute(read) if read is not None else None
-        settings = settings or get_settings()
-        _check_tenant(tenant_id, allow_none=True)
-        if isinstance(conn, psycopg.Connection | psycopg.AsyncConnection) and not conn.autocommit:
-            raise ConfigError("AlmaSaver needs a connection opened with autocommit=True")
-        if pipe is not None and isinstance(conn, ConnectionPool | AsyncConnectionPool):
-            raise ConfigError("a pipeline goes with a single connection, not a connection pool")
-        self.conn = conn
-        # Accepted as PostgresSaver accepts it; not needed: every get_tuple, list, put and
-        # put_writes is already one statement in one round trip.
-        self.pipe = pipe
-        self._admin_url = admin_url
-        self._core = SaverCore(
-            self.serde,
-            tenant_id=tenant_id,
-            default_tenant=settings.tenant_id,
-            max_state_bytes=settings.max_state_bytes,
-            max_chain=settings.delta_max_chain,
-            memory=ChannelMemory(settings.cache_size),
-            writes_async_commit=settings.writes_async_commit,
-        )
-        # put and put_writes waiting for the connection at the same time share one round
-        # trip (`checkpoint._coalesce`); views from `for_tenant` share it too.
-        self._outbox = Outbox()
-
-    @property
-    def tenant_id(self) -> str | None:
-        """The tenant this saver is bound to (None: taken from each call's config)."""
-        return self._core.tenant_id
-
-    def for_tenant(self: T, tenant_id: str) -> T:
-        """A view of this saver bound to `tenant_id`, sharing its connections.
-
-        >>> acme = saver.for_tenant("acme"); acme.delete_thread("t1")   # doctest: +SKIP
-        """
-        _check_tenant(tenant_id, allow_none=False)
-        clone = copy.copy(self)
-        clone._core = copy.copy(self._core)  # type: ignore[attr-defined]
-        clone._core.tenant_id = tenant_id  # type: ignore[attr-defined]
-        return clone
-
-    def with_allowlist(self, extra_allowlist: Collection[tuple[str, ...]]) -> Any:
-        clone = super().with_allowlist(extra_allowlist)
-        if clone is not self:
-            clone._core = copy.copy(self._core)
-            clone._core.serde = clone.serde
-        return clone
-
-    def get_next_version(self, current: str | int | None, channel: None = None) -> str:
-        return SaverCore.next_version(current)
-
-    # -- retention (see `langgraph_alma.checkpoint.retention`) -------------------------
-    def _put_plan(
-        self,
-        config: RunnableConfig,
-        checkpoint: Checkpoint,
-        metadata: CheckpointMetadata,
-        new_versions: ChannelVersions,
-    ) -> Plan[RunnableConfig]:
-        plan = self._core.put(config, checkpoint, metadata, new_versions)
-        if self.ttl is not None:
-            ttl, pinned = thread_ttl(self.ttl, config.get("configurable") or {})
-            tenant, thread = self._core.tenant(config), SaverCore.thread_of(config)
-            plan = touching(plan, tenant, thread, ttl, pinned)
-        return tracking(plan, self.read)
-
-    def _writes_plan(
-        self,
-        config: RunnableConfig,
-        writes: Sequence[tuple[str, Any]],
-        task_id: str,
-        task_path: str,
-        synchronous: bool = False,
-    ) -> Plan[None]:
-        if self.ttl is not None:  # a run's bad thread_ttl is refused before any write
-            thread_ttl(self.ttl, config.get("configurable") or {})
-        plan = self._core.put_writes(config, writes, task_id, task_path, synchronous=synchronous)
-        return tracking(plan, self.read)
-
-    def _put_entry(
-        self,
-        config: RunnableConfig,
-        checkpoint: Checkpoint,
-        metadata: CheckpointMetadata,
-        new_versions: ChannelVersions,
-    ) -> tuple[tuple[str, str], Callable[[bool], Plan[RunnableConfig]], bool]:
-        """A put for the outbox: ((tenant, thread), plan factory, commits synchronously).
-        Only one thread's writes share a batch: a batch of several threads' rows could
-        lock them in another order than a concurrent one on a pool (a deadlock)."""
-        key = (self._core.tenant(config), SaverCore.thread_of(config))
-        return key, lambda _: self._put_plan(config, checkpoint, metadata, new_versions), True
-
-    def _writes_entry(
-        self,
-        config: RunnableConfig,
-        writes: Sequence[tuple[str, Any]],
-        task_id: str,
-        task_path: str,
-    ) -> tuple[tuple[str, str], Callable[[bool], Plan[None]], bool]:
-        """A put_writes for the outbox (see `_put_entry`)."""
-        return (
-            (self._core.tenant(config), SaverCore.thread_of(config)),
-            lambda sync: self._writes_plan(config, writes, task_id, task_path, sync),
-            self._core.waits_for_commit(config),
-        )
-
-    def _sweep_chunks(self, pace: float) -> Iterator[int]:
-        """Sizes of a sweep's transactions: `sweep_limit` threads in chunks."""
-        if self.ttl is None:
-            raise ConfigError("this saver has no ttl: AlmaSaver(..., ttl={'default_ttl': ...})")
-        if isinstance(pace, bool) or not isinstance(pace, int | float) or not 0 <= pace <= 100:
-            raise ConfigError(f"pace must be a number from 0 to 100, got {pace!r}")
-        left = self.ttl.sweep_limit
-        while left > 0:
-            yield min(retention.SWEEP_CHUNK, left)
-            left -= retention.SWEEP_CHUNK
-
-    def _sweep_plan(
-        self, all_tenants: bool, now: datetime | None, limit: int
-    ) -> Plan[list[ExpiredThread]]:
-        assert self.ttl is not None
-        tenant = None if all_tenants else self._core.tenant()
-        return retention.sweep(self._core, self.ttl, tenant, now, limit)
-
-    def _expired_plan(
-        self, limit: int, all_tenants: bool, now: datetime | None
-    ) -> Plan[builtins.list[ExpiredThread]]:
-        limit = check_limit(limit) or 0
-        return retention.expired(None if all_tenants else self._core.tenant(), limit, now)
-
-    def _set_ttl_plan(self, thread_id: str, ttl_minutes: float | None) -> Plan[None]:
-        ttl = None if ttl_minutes is None else minutes("ttl_minutes", ttl_minutes)
-        return retention.set_ttl(self._core.tenant(), str(thread_id), ttl)
-
-    def _inactive_plan(
-        self, older_than: timedelta, limit: int, all_tenants: bool
-    ) -> Plan[builtins.list[ExpiredThread]]:
-        if not isinstance(older_than, timedelta) or older_than.total_seconds() <= 0:
-            raise ConfigError(f"older_than must be a positive timedelta, got {older_than!r}")
-        limit = check_limit(limit) or 0
-        cutoff = datetime.now(UTC) - older_than
-        return retention.inactive(None if all_tenants else self._core.tenant(), cutoff, limit)
-
-    def _sweep_seconds(self, sweep_interval_minutes: float | None) -> float:
-        if sweep_interval_minutes is not None:
-            return minutes("sweep_interval_minutes", sweep_interval_minutes) * 60
-        return (self.ttl.sweep_interval_minutes if self.ttl else 5.0) * 60
-
-
-class AlmaSaver(_AlmaSaverBase):
-    """Sync checkpointer. Pass it as `checkpointer=` to `StateGraph.compile()`.
-
-    >>> with AlmaSaver.from_conn_string() as saver:          # doctest: +SKIP
-    ...     saver.setup()
-    ...     graph = builder.compile(checkpointer=saver)
-    """
-
-    conn: psycopg.Connection[Any] | ConnectionPool
-
-    def __init__(
-        self,
-        conn: psycopg.Connection[Any] | ConnectionPool,
-        pipe: psycopg.Pipeline | None = None,
-        serde: SerializerProtocol | None = None,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(conn, pipe, serde, **kwargs)
-        # PostgresSaver/PostgresStore have one; ours is unused: a single connection is
-        # guarded by db.borrow's lock, shared by every owner of that connection.
-        self.lock = threading.Lock()
-        self._sweeper = ThreadSweeper("alma-saver-ttl-sweeper")
-
-    @classmethod
-    @contextmanager
-    def from_conn_string(
-        cls,
-        conn_string: str | None = None,
-        *,
-        pipeline: bool = False,
-        pool_size: int | None = None,
-        tenant_id: str | None = None,
-        serde: SerializerProtocol | None = None,
-        ttl: ThreadTTL | Mapping[str, Any] | None = None,
-        read_url: str | None = None,
-    ) -> Iterator[AlmaSaver]:
-        """A saver on a new pool of `pool_size` connections (default from settings);
-        with no URL, on `ALMA_DATABASE_URL` or the embedded server. `pipeline` is
-        accepted as PostgresSaver accepts it and changes nothing: each operation is
-        already one statement in one round trip. `read_url` (default
-        `ALMA_READ_DATABASE_URL`): a streaming replica for `list` (history)."""
-        target = resolve(conn_string)
-        settings = get_settings()
-        read_url = read_url or settings.read_database_url
-        size = pool_size or settings.pool_max_size
-        kw = {"min_size": 1, "max_size": size, "kwargs": connection_kwargs()}
-        with (
-            ConnectionPool(target.url, **kw) as pool,
-            ConnectionPool(read_url, **kw) if read_url else contextlib.nullcontext() as replica,
-        ):
-            saver = cls(
-                pool, tenant_id=tenant_id, serde=serde, admin_url=target.admin_url, ttl=ttl,
-                read=replica,
-            )  # fmt: skip
-            try:
-                yield saver
-            finally:
-                saver.stop_ttl_sweeper()
-
-    def setup(self) -> None:
-        """Apply the schema migrations (idempotent, safe to run from several processes)."""
-        if self._admin_url:
-            with psycopg.connect(self._admin_url, **connection_kwargs()) as conn:
-                migrate(conn)
-        else:
-            with self._connection() as conn:
-                migrate(conn)
-
-    def _connection(self) -> AbstractContextManager[psycopg.Connection[Any]]:
-        return borrow(self.conn, SaverClosed, "saver")
-
-    def _run(self, plan: Plan[T], *, transaction: bool = False) -> T:
-        with self._connection() as conn:
-            return run_plan(conn, plan, transaction=transaction)
-
-    def _read(self, make: Callable[[], Plan[T]]) -> T:
-        """`make()`'s plan on the replica when it shows this saver's writes, else here."""
-        if self.read is not None:
-            try:
-                with borrow(self.read.source, SaverClosed, "saver") as conn:
-                    return run_plan(conn, guarded(make(), self.read))
-            except (StaleReplica, psycopg.Error):
-                pass  # behind, or unreachable: the primary answers
-        return self._run(make())
-
-    def get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
-        return self._run(self._core.get_tuple(config))
-
-    def list(
-        self,
-        config: RunnableConfig | None,
-        *,
-        filter: dict[str, Any] | None = None,
-        before: RunnableConfig | None = None,
-        limit: int | None = None,
-    ) -> Iterator[CheckpointTuple]:
-        yield from self._read(
-            lambda: self._core.list(config, filter=filter, before=before, limit=limit)
-        )
-
-    def put(
-        self,
-        config: RunnableConfig,
-        checkpoint: Checkpoint,
-        metadata: CheckpointMetadata,
-        new_versions: ChannelVersions,
-    ) -> RunnableConfig:
-        entry = self._put_entry(config, checkpoint, metadata, new_versions)
-        return self._outbox.run(self._connection, *entry)
-
-    def put_writes(
-        self,
-        config: RunnableConfig,
-        writes: Sequence[tuple[str, Any]],
-        task_id: str,
-        task_path: str = "",
-    ) -> None:
-        self._outbox.run(self._connection, *self._writes_entry(config, writes, task_id, task_path))
-
-    def list_threads(
-        self, *, agent: str | None = None, workflow_id: str | None = None, limit: int | None = None
-    ) -> builtins.list[ThreadSummary]:  # `list` here is the method
-        """The tenant's threads, most recently updated first (bound tenant or the default).
-
-        >>> [t.thread_id for t in saver.for_tenant("acme").list_threads(limit=10)]  # doctest: +SKIP
-        """
-        return self._run(self._core.threads(agent=agent, workflow_id=workflow_id, limit=limit))
-
-    def delete_thread(self, thread_id: str) -> None:
-        self._run(self._core.delete_threads([thread_id]))
-
-    def delete_for_runs(self, run_ids: Sequence[str]) -> None:
-        self._run(self._core.delete_for_runs(run_ids))
-
-    def copy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
-        self._run(self._core.copy_thread(source_thread_id, target_thread_id), transaction=True)
-
-    def prune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
-        self._run(self._core.prune(thread_ids, strategy), transaction=True)
-
-    def get_delta_channel_history(
-        self, *, config: RunnableConfig, channels: Sequence[str]
-    ) -> Mapping[str, DeltaChannelHistory]:
-        return self._run(self._core.delta_history(config, channels))
-
-    def sweep_ttl(
-        self, *, all_tenants: bool = False, now: datetime | None = None, pace: float = 4.0
-    ) -> builtins.list[ExpiredThread]:
-        """Apply the TTL strategy to up to `sweep_limit` expired threads of this saver's
-        tenant (`all_tenants=True`: every tenant, on a role that bypasses row-level
-        security); returns them. Safe to run from several processes. Threads go in
-        transactions of at most 500, with a rest of `pace` times each one's duration
-        between them (0: none), so live threads keep their speed while it sweeps.
-
-        >>> AlmaSaver(pool, ttl={"default_ttl": 60 * 24}).sweep_ttl()   # doctest: +SKIP
-        """
-        done: builtins.list[ExpiredThread] = []
-        for size in self._sweep_chunks(pace):
-            start = time.monotonic()
-            got = retry_transient(
-                lambda size=size: self._run(
-                    self._sweep_plan(all_tenants, now, size), transaction=True
-                )
-            )
-            done.extend(got)
-            if len(got) < size:
-                break
-            time.sleep(pace * (time.monotonic() - start))
-        return done
-
-    def expired_threads(
-        self, limit: int = 100, *, all_tenants: bool = False, now: datetime | None = None
-    ) -> builtins.list[ExpiredThread]:
-        """Threads past their TTL that the next sweep would take, oldest expiry first."""
-        return self._run(self._expired_plan(limit, all_tenants, now))
-
-    def set_thread_ttl(self, thread_id: str, ttl_minutes: float | None) -> None:
-        """Pin one thread's TTL in minutes, counted from its last write (None: it never
-        expires), as `configurable["thread_ttl"]` does on a run."""
-        self._run(self._set_ttl_plan(thread_id, ttl_minutes))
-
-    def inactive_threads(
-        self, older_than: timedelta, limit: int = 1000, *, all_tenants: bool = False
-    ) -> builtins.list[ExpiredThread]:
-        """Threads whose newest checkpoint is older than `older_than`, oldest first,
-        whether or not a TTL was set (a scan of the checkpoints: for administration)."""
-        return self._run(self._inactive_plan(older_than, limit, all_tenants))
-
-    def delete_threads(self, threads: Sequence[ExpiredThread]) -> int:
-        """Delete these threads (of any tenant the role may reach) in one transaction."""
-        return self._run(retention.delete_inactive(self._core, list(threads)), transaction=True)
-
-    def start_ttl_sweeper(self, sweep_interval_minutes: float | None = None) -> threading.Thread:
-        """Sweep every `sweep_interval_minutes` (default: the ttl's) in a daemon thread
-        until `stop_ttl_sweeper()`."""
-        self._sweeper.start(self.sweep_ttl, self._sweep_seconds(sweep_interval_minutes))
-        assert self._sweeper.thread is not None
-        return self._sweeper.thread
-
-    def stop_ttl_sweeper(self, timeout: float | None = None) -> bool:
-        """Stop the sweeper thread; True once it is stopped."""
-        return self._sweeper.stop(timeout)
-
-    # Async callers get the sync methods run in a worker thread.
-    async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
-        return await asyncio.to_thread(self.get_tuple, config)
-
-    async def alist(
-        self,
-        config: RunnableConfig | None,
-        *,
-        filter: dict[str, Any] | None = None,
-        before: RunnableConfig | None = None,
-        limit: int | None = None,
-    ) -> AsyncIterator[CheckpointTuple]:
-        items = await asyncio.to_thread(
-            lambda: list(self.list(config, filter=filter, before=before, limit=limit))
-        )
-        for item in items:
-            yield item
-
-    async def aput(
-        self,
-        config: RunnableConfig,
-        checkpoint: Checkpoint,
-        metadata: CheckpointMetadata,
-        new_versions: ChannelVersions,
-    ) -> RunnableConfig:
-        return await asyncio.to_thread(self.put, config, checkpoint, metadata, new_versions)
-
-    async def aput_writes(
-        self,
-        config: RunnableConfig,
-        writes: Sequence[tuple[str, Any]],
-        task_id: str,
-        task_path: str = "",
-    ) -> None:
-        await asyncio.to_thread(self.put_writes, config, writes, task_id, task_path)
-
-    async def adelete_thread(self, thread_id: str) -> None:
-        await asyncio.to_thread(self.delete_thread, thread_id)
-
-    async def adelete_for_runs(self, run_ids: Sequence[str]) -> None:
-        await asyncio.to_thread(self.delete_for_runs, run_ids)
-
-    async def acopy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
-        await asyncio.to_thread(self.copy_thread, source_thread_id, target_thread_id)
-
-    async def aprune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
-        await asyncio.to_thread(self.prune, thread_ids, strategy=strategy)
-
-    async def aget_delta_channel_history(
-        self, *, config: RunnableConfig, channels: Sequence[str]
-    ) -> Mapping[str, DeltaChannelHistory]:
-        return await asyncio.to_thread(
-            lambda: self.get_delta_channel_history(config=config, channels=channels)
-        )
-
-
-class AsyncAlmaSaver(_AlmaSaverBase):
-    """Async checkpointer for `ainvoke`/`astream`.
+class AsyncAlmaSaver(_OnEventLoop):
+    """A LangGraph checkpointer: pass it as `checkpointer=` to `StateGraph.compile()`.
 
     >>> async with AsyncAlmaSaver.from_conn_string() as saver:   # doctest: +SKIP
     ...     await saver.setup()
+    ...     graph = builder.compile(checkpointer=saver)
     """
 
     conn: psycopg.AsyncConnection[Any] | AsyncConnectionPool
@@ -538,9 +74,6 @@ class AsyncAlmaSaver(_AlmaSaverBase):
         **kwargs: Any,
     ) -> None:
         super().__init__(conn, pipe, serde, **kwargs)
-        self.lock = asyncio.Lock()
-        self.loop = asyncio.get_running_loop()
-        self._sweeper = TaskSweeper("alma-saver-ttl-sweeper")
 
     @classmethod
     @asynccontextmanager
@@ -555,13 +88,21 @@ class AsyncAlmaSaver(_AlmaSaverBase):
         ttl: ThreadTTL | Mapping[str, Any] | None = None,
         read_url: str | None = None,
     ) -> AsyncIterator[AsyncAlmaSaver]:
-        """An async saver on a new pool (see `AlmaSaver.from_conn_string`, `pipeline`
-        and `read_url` included)."""
+        """A saver on a new pool of `pool_size` connections (default from settings);
+        with no URL, on `ALMA_DATABASE_URL` or the embedded server. `pipeline` is
+        accepted as PostgresSaver accepts it and changes nothing: each operation is
+        already one statement in one round trip. `read_url` (default
+        `ALMA_READ_DATABASE_URL`): a streaming replica for `list` (history)."""
         target = await asyncio.to_thread(resolve, conn_string)
         settings = await asyncio.to_thread(get_settings)
         read_url = read_url or settings.read_database_url
         size = pool_size or settings.pool_max_size
-        kw = {"min_size": 1, "max_size": size, "kwargs": connection_kwargs(), "open": False}
+        kw: dict[str, Any] = {
+            "min_size": 1,
+            "max_size": size,
+            "kwargs": connection_kwargs(),
+            "open": False,
+        }
         async with (
             AsyncConnectionPool(target.url, **kw) as pool,
             AsyncConnectionPool(read_url, **kw)
@@ -577,7 +118,7 @@ class AsyncAlmaSaver(_AlmaSaverBase):
             finally:
                 await saver.stop_ttl_sweeper()
 
-    async def setup(self) -> None:  # type: ignore[override]
+    async def setup(self) -> None:
         """Apply the schema migrations (idempotent, safe to run from several processes)."""
         if self._admin_url:
             async with await psycopg.AsyncConnection.connect(
@@ -591,22 +132,24 @@ class AsyncAlmaSaver(_AlmaSaverBase):
     def _connection(self) -> AbstractAsyncContextManager[psycopg.AsyncConnection[Any]]:
         return aborrow(self.conn, SaverClosed, "saver")
 
-    async def _arun(self, plan: Plan[T], *, transaction: bool = False) -> T:
+    async def arun(self, plan: Plan[T], *, transaction: bool = False) -> T:
+        """Drive a `SaverCore` plan (`self.core`'s, say) on one of this saver's
+        connections; `transaction=True`: all its statements in one transaction."""
         async with self._connection() as conn:
             return await arun_plan(conn, plan, transaction=transaction)
 
     async def _aread(self, make: Callable[[], Plan[T]]) -> T:
-        """Async `AlmaSaver._read`."""
+        """`make()`'s plan on the replica when it shows this saver's writes, else here."""
         if self.read is not None:
             try:
-                async with aborrow(self.read.source, SaverClosed, "saver") as c:
-                    return await arun_plan(c, guarded(make(), self.read))
+                async with aborrow(self.read.source, SaverClosed, "saver") as conn:
+                    return await arun_plan(conn, guarded(make(), self.read))
             except (StaleReplica, psycopg.Error):
                 pass  # behind, or unreachable: the primary answers
-        return await self._arun(make())
+        return await self.arun(make())
 
     async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
-        return await self._arun(self._core.get_tuple(config))
+        return await self.arun(self._core.get_tuple(config))
 
     async def alist(
         self,
@@ -619,7 +162,7 @@ class AsyncAlmaSaver(_AlmaSaverBase):
         found = await self._aread(
             lambda: self._core.list(config, filter=filter, before=before, limit=limit)
         )
-        for item in found:
+        for item in found:  # noqa: UP028 (no `yield from` in an async generator)
             yield item
 
     async def aput(
@@ -645,87 +188,189 @@ class AsyncAlmaSaver(_AlmaSaverBase):
     async def alist_threads(
         self, *, agent: str | None = None, workflow_id: str | None = None, limit: int | None = None
     ) -> builtins.list[ThreadSummary]:  # `list` here is the method
-        """Async `AlmaSaver.list_threads`."""
+        """The tenant's threads, most recently updated first (bound tenant or the default).
+
+        >>> await saver.for_tenant("acme").alist_threads(limit=10)     # doctest: +SKIP
+        """
         plan = self._core.threads(agent=agent, workflow_id=workflow_id, limit=limit)
-        return await self._arun(plan)
+        return await self.arun(plan)
 
     async def adelete_thread(self, thread_id: str) -> None:
-        await self._arun(self._core.delete_threads([thread_id]))
+        await self.arun(self._core.delete_threads([thread_id]))
 
     async def adelete_for_runs(self, run_ids: Sequence[str]) -> None:
-        await self._arun(self._core.delete_for_runs(run_ids))
+        await self.arun(self._core.delete_for_runs(run_ids))
 
     async def acopy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
-        await self._arun(
+        await self.arun(
             self._core.copy_thread(source_thread_id, target_thread_id), transaction=True
         )
 
     async def aprune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
-        await self._arun(self._core.prune(thread_ids, strategy), transaction=True)
+        await self.arun(self._core.prune(thread_ids, strategy), transaction=True)
 
     async def aget_delta_channel_history(
         self, *, config: RunnableConfig, channels: Sequence[str]
     ) -> Mapping[str, DeltaChannelHistory]:
-        return await self._arun(self._core.delta_history(config, channels))
+        return await self.arun(self._core.delta_history(config, channels))
 
     async def asweep_ttl(
         self, *, all_tenants: bool = False, now: datetime | None = None, pace: float = 4.0
     ) -> builtins.list[ExpiredThread]:
-        """Async `AlmaSaver.sweep_ttl`."""
+        """Apply the TTL strategy to up to `sweep_limit` expired threads of this saver's
+        tenant (`all_tenants=True`: every tenant, on a role that bypasses row-level
+        security); returns them. Safe to run from several processes. Threads go in
+        transactions of at most 500, with a rest of `pace` times each one's duration
+        between them (0: none), so live threads keep their speed while it sweeps.
+
+        >>> await AsyncAlmaSaver(pool, ttl={"default_ttl": 60 * 24}).asweep_ttl()  # doctest: +SKIP
+        """
         done: builtins.list[ExpiredThread] = []
         for size in self._sweep_chunks(pace):
             start = time.monotonic()
-            got = await aretry_transient(
-                lambda size=size: self._arun(
-                    self._sweep_plan(all_tenants, now, size), transaction=True
-                )
-            )
+            got = await self._asweep_once(all_tenants, now, size)
             done.extend(got)
             if len(got) < size:
                 break
             await asyncio.sleep(pace * (time.monotonic() - start))
         return done
 
+    async def _asweep_once(
+        self, all_tenants: bool, now: datetime | None, size: int
+    ) -> builtins.list[ExpiredThread]:
+        """One transaction of a sweep, tried again after a serialization failure or a
+        deadlock (a sweep racing writers), after a random pause growing each time."""
+        for attempt in range(_ATTEMPTS):
+            try:
+                plan = self._sweep_plan(all_tenants, now, size)
+                return await self.arun(plan, transaction=True)
+            except _TRANSIENT:
+                if attempt == _ATTEMPTS - 1:
+                    raise
+                await asyncio.sleep(random.uniform(0, 0.05 * 2**attempt))
+        raise AssertionError("unreachable")
+
     async def aexpired_threads(
         self, limit: int = 100, *, all_tenants: bool = False, now: datetime | None = None
     ) -> builtins.list[ExpiredThread]:
-        """Async `AlmaSaver.expired_threads`."""
-        return await self._arun(self._expired_plan(limit, all_tenants, now))
+        """Threads past their TTL that the next sweep would take, oldest expiry first."""
+        return await self.arun(self._expired_plan(limit, all_tenants, now))
 
     async def aset_thread_ttl(self, thread_id: str, ttl_minutes: float | None) -> None:
-        """Async `AlmaSaver.set_thread_ttl`."""
-        await self._arun(self._set_ttl_plan(thread_id, ttl_minutes))
+        """Pin one thread's TTL in minutes, counted from its last write (None: it never
+        expires), as `configurable["thread_ttl"]` does on a run."""
+        await self.arun(self._set_ttl_plan(thread_id, ttl_minutes))
 
     async def ainactive_threads(
         self, older_than: timedelta, limit: int = 1000, *, all_tenants: bool = False
     ) -> builtins.list[ExpiredThread]:
-        """Async `AlmaSaver.inactive_threads`."""
-        return await self._arun(self._inactive_plan(older_than, limit, all_tenants))
+        """Threads whose newest checkpoint is older than `older_than`, oldest first,
+        whether or not a TTL was set (a scan of the checkpoints: for administration)."""
+        return await self.arun(self._inactive_plan(older_than, limit, all_tenants))
 
     async def adelete_threads(self, threads: Sequence[ExpiredThread]) -> int:
-        """Async `AlmaSaver.delete_threads`."""
-        return await self._arun(
-            retention.delete_inactive(self._core, list(threads)), transaction=True
-        )
-
-    async def start_ttl_sweeper(
-        self, sweep_interval_minutes: float | None = None
-    ) -> asyncio.Task[None]:
-        """Sweep periodically in a task on the saver's loop until
-        `await stop_ttl_sweeper()`: `await saver.start_ttl_sweeper()`."""
-        interval = self._sweep_seconds(sweep_interval_minutes)
-        return self._sweeper.start(self.loop, self.asweep_ttl, interval)
+        """Delete these threads (of any tenant the role may reach) in one transaction."""
+        plan = retention.delete_inactive(self._core, list(threads))
+        return await self.arun(plan, transaction=True)
 
     async def stop_ttl_sweeper(self, timeout: float | None = None) -> bool:
-        """Stop the sweeper task; True once it is stopped (False: `timeout` seconds passed)."""
+        """Stop the sweeper; True once it is stopped (False: `timeout` seconds passed)."""
         return await self._sweeper.stop(timeout)
 
-    # Sync callers (a sync graph on an async saver) run on the saver's event loop.
-    def _sync(self, coro: Any) -> Any:
-        return run_on_loop(self.loop, coro, "AsyncAlmaSaver")
+
+# ---- GENERATED below by scripts/unasync.py from the Async* classes above: edit those ----
+
+
+class AlmaSaver(_OnThreads):
+    """A LangGraph checkpointer: pass it as `checkpointer=` to `StateGraph.compile()`.
+
+    >>> with AlmaSaver.from_conn_string() as saver:   # doctest: +SKIP
+    ...     saver.setup()
+    ...     graph = builder.compile(checkpointer=saver)
+    """
+
+    conn: psycopg.Connection[Any] | ConnectionPool
+
+    def __init__(
+        self,
+        conn: psycopg.Connection[Any] | ConnectionPool,
+        pipe: psycopg.Pipeline | None = None,
+        serde: SerializerProtocol | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(conn, pipe, serde, **kwargs)
+
+    @classmethod
+    @contextmanager
+    def from_conn_string(
+        cls,
+        conn_string: str | None = None,
+        *,
+        pipeline: bool = False,
+        pool_size: int | None = None,
+        tenant_id: str | None = None,
+        serde: SerializerProtocol | None = None,
+        ttl: ThreadTTL | Mapping[str, Any] | None = None,
+        read_url: str | None = None,
+    ) -> Iterator[AlmaSaver]:
+        """A saver on a new pool of `pool_size` connections (default from settings);
+        with no URL, on `ALMA_DATABASE_URL` or the embedded server. `pipeline` is
+        accepted as PostgresSaver accepts it and changes nothing: each operation is
+        already one statement in one round trip. `read_url` (default
+        `ALMA_READ_DATABASE_URL`): a streaming replica for `list` (history)."""
+        target = resolve(conn_string)
+        settings = get_settings()
+        read_url = read_url or settings.read_database_url
+        size = pool_size or settings.pool_max_size
+        kw: dict[str, Any] = {
+            "min_size": 1,
+            "max_size": size,
+            "kwargs": connection_kwargs(),
+            "open": False,
+        }
+        with (
+            ConnectionPool(target.url, **kw) as pool,
+            ConnectionPool(read_url, **kw) if read_url else contextlib.nullcontext() as replica,
+        ):
+            saver = cls(
+                pool, tenant_id=tenant_id, serde=serde, admin_url=target.admin_url, ttl=ttl,
+                read=replica,
+            )  # fmt: skip
+            try:
+                yield saver
+            finally:
+                saver.stop_ttl_sweeper()
+
+    def setup(self) -> None:
+        """Apply the schema migrations (idempotent, safe to run from several processes)."""
+        if self._admin_url:
+            with psycopg.Connection.connect(self._admin_url, **connection_kwargs()) as conn:
+                migrate(conn)
+        else:
+            with self._connection() as conn:
+                migrate(conn)
+
+    def _connection(self) -> AbstractContextManager[psycopg.Connection[Any]]:
+        return borrow(self.conn, SaverClosed, "saver")
+
+    def run(self, plan: Plan[T], *, transaction: bool = False) -> T:
+        """Drive a `SaverCore` plan (`self.core`'s, say) on one of this saver's
+        connections; `transaction=True`: all its statements in one transaction."""
+        with self._connection() as conn:
+            return run_plan(conn, plan, transaction=transaction)
+
+    def _read(self, make: Callable[[], Plan[T]]) -> T:
+        """`make()`'s plan on the replica when it shows this saver's writes, else here."""
+        if self.read is not None:
+            try:
+                with borrow(self.read.source, SaverClosed, "saver") as conn:
+                    return run_plan(conn, guarded(make(), self.read))
+            except (StaleReplica, psycopg.Error):
+                pass  # behind, or unreachable: the primary answers
+        return self.run(make())
 
     def get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
-        return self._sync(self.aget_tuple(config))
+        return self.run(self._core.get_tuple(config))
 
     def list(
         self,
@@ -735,9 +380,11 @@ class AsyncAlmaSaver(_AlmaSaverBase):
         before: RunnableConfig | None = None,
         limit: int | None = None,
     ) -> Iterator[CheckpointTuple]:
-        yield from self._sync(
-            self._aread(lambda: self._core.list(config, filter=filter, before=before, limit=limit))
+        found = self._read(
+            lambda: self._core.list(config, filter=filter, before=before, limit=limit)
         )
+        for item in found:  # noqa: UP028 (no `yield from` in an async generator)
+            yield item
 
     def put(
         self,
@@ -746,7 +393,8 @@ class AsyncAlmaSaver(_AlmaSaverBase):
         metadata: CheckpointMetadata,
         new_versions: ChannelVersions,
     ) -> RunnableConfig:
-        return self._sync(self.aput(config, checkpoint, metadata, new_versions))
+        entry = self._put_entry(config, checkpoint, metadata, new_versions)
+        return self._outbox.run(self._connection, *entry)
 
     def put_writes(
         self,
@@ -755,47 +403,95 @@ class AsyncAlmaSaver(_AlmaSaverBase):
         task_id: str,
         task_path: str = "",
     ) -> None:
-        self._sync(self.aput_writes(config, writes, task_id, task_path))
+        entry = self._writes_entry(config, writes, task_id, task_path)
+        self._outbox.run(self._connection, *entry)
+
+    def list_threads(
+        self, *, agent: str | None = None, workflow_id: str | None = None, limit: int | None = None
+    ) -> builtins.list[ThreadSummary]:  # `list` here is the method
+        """The tenant's threads, most recently updated first (bound tenant or the default).
+
+        >>> saver.for_tenant("acme").list_threads(limit=10)     # doctest: +SKIP
+        """
+        plan = self._core.threads(agent=agent, workflow_id=workflow_id, limit=limit)
+        return self.run(plan)
 
     def delete_thread(self, thread_id: str) -> None:
-        self._sync(self.adelete_thread(thread_id))
+        self.run(self._core.delete_threads([thread_id]))
 
     def delete_for_runs(self, run_ids: Sequence[str]) -> None:
-        self._sync(self.adelete_for_runs(run_ids))
+        self.run(self._core.delete_for_runs(run_ids))
 
     def copy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
-        self._sync(self.acopy_thread(source_thread_id, target_thread_id))
+        self.run(self._core.copy_thread(source_thread_id, target_thread_id), transaction=True)
 
     def prune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
-        self._sync(self.aprune(thread_ids, strategy=strategy))
+        self.run(self._core.prune(thread_ids, strategy), transaction=True)
 
     def get_delta_channel_history(
         self, *, config: RunnableConfig, channels: Sequence[str]
     ) -> Mapping[str, DeltaChannelHistory]:
-        return self._sync(self.aget_delta_channel_history(config=config, channels=channels))
+        return self.run(self._core.delta_history(config, channels))
 
     def sweep_ttl(
         self, *, all_tenants: bool = False, now: datetime | None = None, pace: float = 4.0
     ) -> builtins.list[ExpiredThread]:
-        """Sync `asweep_ttl`, from a thread other than the event loop's."""
-        return self._sync(self.asweep_ttl(all_tenants=all_tenants, now=now, pace=pace))
+        """Apply the TTL strategy to up to `sweep_limit` expired threads of this saver's
+        tenant (`all_tenants=True`: every tenant, on a role that bypasses row-level
+        security); returns them. Safe to run from several processes. Threads go in
+        transactions of at most 500, with a rest of `pace` times each one's duration
+        between them (0: none), so live threads keep their speed while it sweeps.
+
+        >>> AlmaSaver(pool, ttl={"default_ttl": 60 * 24}).sweep_ttl()  # doctest: +SKIP
+        """
+        done: builtins.list[ExpiredThread] = []
+        for size in self._sweep_chunks(pace):
+            start = time.monotonic()
+            got = self._sweep_once(all_tenants, now, size)
+            done.extend(got)
+            if len(got) < size:
+                break
+            time.sleep(pace * (time.monotonic() - start))
+        return done
+
+    def _sweep_once(
+        self, all_tenants: bool, now: datetime | None, size: int
+    ) -> builtins.list[ExpiredThread]:
+        """One transaction of a sweep, tried again after a serialization failure or a
+        deadlock (a sweep racing writers), after a random pause growing each time."""
+        for attempt in range(_ATTEMPTS):
+            try:
+                plan = self._sweep_plan(all_tenants, now, size)
+                return self.run(plan, transaction=True)
+            except _TRANSIENT:
+                if attempt == _ATTEMPTS - 1:
+                    raise
+                time.sleep(random.uniform(0, 0.05 * 2**attempt))
+        raise AssertionError("unreachable")
 
     def expired_threads(
         self, limit: int = 100, *, all_tenants: bool = False, now: datetime | None = None
     ) -> builtins.list[ExpiredThread]:
-        """Sync `aexpired_threads`."""
-        return self._sync(self.aexpired_threads(limit, all_tenants=all_tenants, now=now))
+        """Threads past their TTL that the next sweep would take, oldest expiry first."""
+        return self.run(self._expired_plan(limit, all_tenants, now))
 
     def set_thread_ttl(self, thread_id: str, ttl_minutes: float | None) -> None:
-        """Sync `aset_thread_ttl`."""
-        self._sync(self.aset_thread_ttl(thread_id, ttl_minutes))
+        """Pin one thread's TTL in minutes, counted from its last write (None: it never
+        expires), as `configurable["thread_ttl"]` does on a run."""
+        self.run(self._set_ttl_plan(thread_id, ttl_minutes))
 
     def inactive_threads(
         self, older_than: timedelta, limit: int = 1000, *, all_tenants: bool = False
     ) -> builtins.list[ExpiredThread]:
-        """Sync `ainactive_threads`."""
-        return self._sync(self.ainactive_threads(older_than, limit, all_tenants=all_tenants))
+        """Threads whose newest checkpoint is older than `older_than`, oldest first,
+        whether or not a TTL was set (a scan of the checkpoints: for administration)."""
+        return self.run(self._inactive_plan(older_than, limit, all_tenants))
 
     def delete_threads(self, threads: Sequence[ExpiredThread]) -> int:
-        """Sync `adelete_threads`."""
-        return self._sync(self.adelete_threads(threads))
+        """Delete these threads (of any tenant the role may reach) in one transaction."""
+        plan = retention.delete_inactive(self._core, list(threads))
+        return self.run(plan, transaction=True)
+
+    def stop_ttl_sweeper(self, timeout: float | None = None) -> bool:
+        """Stop the sweeper; True once it is stopped (False: `timeout` seconds passed)."""
+        return self._sweeper.stop(timeout)

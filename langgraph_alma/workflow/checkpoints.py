@@ -5,7 +5,7 @@ storage, size limits and row-level security apply, and `graph.get_state` sees th
 Written once as statement plans (`langgraph_alma.db.plan`); `Alma` and `AsyncAlma` run
 them in a transaction on their saver's connections.
 
->>> core = CheckpointManager(saver._core, project_id="p")                # doctest: +SKIP
+>>> core = CheckpointManager(saver.core, project_id="p")                # doctest: +SKIP
 >>> run_plan(conn, core.checkpoint(ctx, "plan", {"x": 1}), transaction=True)  # doctest: +SKIP
 """
 
@@ -23,8 +23,7 @@ from langgraph.checkpoint.base import Checkpoint, CheckpointMetadata
 from langgraph.checkpoint.base.id import uuid6
 from psycopg.types.json import Jsonb
 
-from langgraph_alma.checkpoint._core import SaverCore
-from langgraph_alma.checkpoint._sql import PRUNE_BLOBS
+from langgraph_alma.checkpoint.plans import PRUNE_BLOBS, SaverCore
 from langgraph_alma.db.plan import Plan, Sql, set_tenant
 from langgraph_alma.errors import AlmaError, ConfigError
 from langgraph_alma.workflow import _sql

@@ -9,8 +9,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from langgraph_alma.checkpoint import AlmaSaver
-from langgraph_alma.checkpoint._core import SaverCore
-from langgraph_alma.checkpoint._delta import ChannelMemory
+from langgraph_alma.checkpoint.plans import ChannelMemory, SaverCore
 from langgraph_alma.config import get_settings
 from langgraph_alma.db.plan import run_plan
 from langgraph_alma.errors import AlmaError, TransferError
@@ -89,7 +88,7 @@ def import_jsonl(
     if saver is not None:
         # A private copy with an empty channel memory: what an import remembers (and
         # might roll back) never leaks into the caller's saver.
-        core = copy.copy(saver.for_tenant(target)._core)
+        core = copy.copy(saver.for_tenant(target).core)
         core.memory = ChannelMemory(max(get_settings().cache_size, 1))
     items: list[ImportedItem] = []
     checkpoints: list[CheckpointRecord] = []
