@@ -183,7 +183,7 @@ def _is_bound(node: Any) -> bool:
 
 def unroutable(sql: str, tenant_tables: set[str]) -> list[str]:
     """The tenant-table references of `sql` not pinned to one tenant (empty: routable)."""
-    text = re.sub(r"%\(\w+\)s|%s", "$1", sql).replace("%%", "%")
+    text = re.sub(r"%\(\w+\)[sbt]|%[sbt]", "$1", sql).replace("%%", "%")
     problems: list[str] = []
     for raw in pglast.parse_sql(text):
         nodes = list(_walk(raw.stmt))
