@@ -3,19 +3,9 @@ knowledge, forget, stats, feedback). `Alma` and `AsyncAlma` drive these plans.""
 
 from __future__ import annotations
 
-import contextlib
-import importlib.util
-import json
-import logging
-import os
-import sys
 import time
-import uuid
-import warnings
-from collections.abc import Callable, Iterator, Mapping
-from contextvars import ContextVar
+from collections.abc import Callable, Mapping
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from langgraph.store.base import GetOp, Item, PutOp, SearchOp
@@ -25,75 +15,36 @@ from langgraph_alma.errors import ConfigError, PrivilegeRequired
 from langgraph_alma.memory import items as it
 from langgraph_alma.memory import learning
 from langgraph_alma.memory.decay import ForgetPolicy, Usage
-from langgraph_alma.memory.plan import OFF_LOOP, OFF_LOOP_ITEMS, StorePlan
+from langgraph_alma.memory.learner import MAX_STRATEGIES, PAGE, Learner
+from langgraph_alma.memory.plan import StorePlan
+from langgraph_alma.memory.reports import (
+    AntiPatternWarning,
+    anti_pattern_warning,
+    anti_patterns_logged,
+)
 from langgraph_alma.memory.scope import MemoryScope, RetrievalScope, readable_agents
 from langgraph_alma.memory.scoring import SLICE_FIELDS, MemorySlice, ScoringWeights, score
 from langgraph_alma.memory.types import (
-    AntiPattern,
     DomainKnowledge,
-    Heuristic,
     Memory,
     MemoryKind,
     Outcome,
     UserPreference,
     utcnow,
 )
+from langgraph_alma.memory.upkeep import Upkeep
 
-PAGE = 500
-"""Items one page of a scan reads; scans page to the end, so counts are exact at any size."""
-MAX_STRATEGIES = 1_000
-"""Most strategies of one agent and task type weighed for an anti-pattern's alternative."""
+__all__ = [
+    "MAX_STRATEGIES",
+    "PAGE",
+    "AntiPatternWarning",
+    "Clock",
+    "MemoryCore",
+    "anti_pattern_warning",
+    "anti_patterns_logged",
+]
+
 Clock = Callable[[], datetime]
-
-
-class AntiPatternWarning(UserWarning):
-    """A learned outcome repeats a known failure; the outcome was still recorded."""
-
-
-def _package_dirs(module: str) -> list[str]:
-    spec = importlib.util.find_spec(module)
-    found = list(spec.submodule_search_locations or []) if spec else []  # namespace too
-    return [str(Path(d).resolve()) + os.sep for d in found]
-
-
-# Frames a warning skips to reach the user's line: ours, and LangGraph's runner when a
-# prebuilt node learned inside the user's graph.invoke.
-_LIBRARY_DIRS = tuple(
-    d for m in ("langgraph_alma", "langgraph", "langchain_core") for d in _package_dirs(m)
-)
-_anti_pattern_log: ContextVar[logging.Logger | None] = ContextVar(
-    "alma_anti_pattern_log", default=None
-)
-
-
-@contextlib.contextmanager
-def anti_patterns_logged(logger: logging.Logger) -> Iterator[None]:
-    """Within this block (and the tasks and threads it starts), an anti-pattern is one
-    WARNING record on `logger` instead of an `AntiPatternWarning`: for servers, where a
-    warning per call would print two lines and grow Python's warning registry forever.
-
-    >>> with anti_patterns_logged(logging.getLogger("alma.mcp")):    # doctest: +SKIP
-    ...     await serve()
-    """
-    token = _anti_pattern_log.set(logger)
-    try:
-        yield
-    finally:
-        _anti_pattern_log.reset(token)
-
-
-def anti_pattern_warning(message: str, **fields: Any) -> None:
-    """Report an anti-pattern: a log record inside `anti_patterns_logged`, else an
-    `AntiPatternWarning` pointing at the caller's own line (the first frame outside
-    langgraph_alma)."""
-    logger = _anti_pattern_log.get()
-    if logger is not None:
-        logger.warning("alma anti-pattern %s", json.dumps({"message": message, **fields}))
-        return
-    level, frame = 2, sys._getframe(1)
-    while frame.f_back is not None and frame.f_code.co_filename.startswith(_LIBRARY_DIRS):
-        frame, level = frame.f_back, level + 1
-    warnings.warn(message, AntiPatternWarning, stacklevel=level)
 
 
 def _context_value(context: Any, name: str) -> Any:
@@ -104,7 +55,7 @@ def _context_value(context: Any, name: str) -> Any:
     return getattr(context, name, None)
 
 
-class MemoryCore:
+class MemoryCore(Learner, Upkeep):
     """The memory logic, free of I/O: every method returns a store plan."""
 
     def __init__(
@@ -290,144 +241,6 @@ class MemoryCore:
         result.retrieval_time_ms = (time.perf_counter() - started) * 1000
         return result
 
-    # -- learning --------------------------------------------------------------------
-    def learn(
-        self,
-        agent: str,
-        task: str,
-        outcome: str | bool,
-        strategy_used: str,
-        task_type: str | None = None,
-        duration_ms: int | None = None,
-        error_message: str | None = None,
-        feedback: str | None = None,
-        context: Any = None,
-    ) -> StorePlan[Outcome]:
-        if isinstance(outcome, str):
-            if outcome not in ("success", "failure"):
-                raise ConfigError(f"outcome must be 'success' or 'failure', got {outcome!r}")
-            success = outcome == "success"
-        else:
-            success = bool(outcome)
-        if not strategy_used or not strategy_used.strip():
-            raise ConfigError("strategy_used must not be empty")
-        task_type = task_type or "general"
-        self.check_learning(agent, task_type)
-        ctx = context if isinstance(context, Mapping) else {}
-        record = Outcome(
-            task_type=task_type,
-            task_description=task,
-            success=success,
-            strategy_used=strategy_used,
-            duration_ms=duration_ms,
-            error_message=error_message,
-            user_feedback=feedback,
-            context={k: v for k, v in ctx.items() if k != "configurable"},
-        )
-        self._stamp(record, agent, context, self.project_id)
-        yield [it.put_op(record)]
-        yield from self._consolidate(agent, [record])
-        return record
-
-    def _tally_namespace(self, agent: str) -> tuple[str, ...]:
-        return (it.ROOT, it.label(self.project_id), learning.TALLY, it.label(agent))
-
-    def _recount(
-        self, agent: str, task_type: str, strategy_key: str, strategy: str
-    ) -> StorePlan[learning.Tally]:
-        """Count every stored outcome of one strategy, page by page (exact at any size):
-        the repair when its running counts are missing (data older than them, a forget)."""
-        tally = learning.Tally(task_type, strategy, strategy_key)
-        prefix = (*it.kind_prefix(self.project_id, MemoryKind.OUTCOME), it.label(agent))
-        filt = {"agent": agent, "task_type": task_type, "strategy_key": strategy_key}
-        offset = 0
-        while True:
-            (page,) = yield [SearchOp(prefix, filt, limit=PAGE, offset=offset)]
-            tally = tally.add(it.from_item(i) for i in page)  # type: ignore[misc]
-            if len(page) < PAGE:
-                return tally
-            offset += PAGE
-
-    def _consolidate(self, agent: str, records: list[Outcome]) -> StorePlan[None]:
-        """Add `records` (already written; one task type and strategy) to their running
-        counts and create or update the one heuristic (and anti-pattern) they support.
-        O(1) in past outcomes: the counts are one item, updated in the learn's
-        transaction and recounted only when missing."""
-        record = records[-1]
-        project, task_type = self.project_id, record.task_type
-        strategy_key = it.normalise(record.strategy_used)
-        condition = learning.condition_for(task_type)
-        h_key = learning.heuristic_key(agent, condition, strategy_key)
-        a_key = learning.anti_pattern_key(agent, task_type, strategy_key)
-        t_key = learning.tally_key(agent, task_type, strategy_key)
-        owner = it.label(agent)
-        h_ns = (it.ROOT, it.label(project), MemoryKind.HEURISTIC.value, owner)
-        a_ns = (it.ROOT, it.label(project), MemoryKind.ANTI_PATTERN.value, owner)
-        t_ns = self._tally_namespace(agent)
-        counted, heuristic, anti = yield [
-            GetOp(t_ns, t_key),
-            GetOp(h_ns, h_key),
-            GetOp(a_ns, a_key),
-        ]
-        if counted is None:  # repair: the written records are among those counted
-            tally = yield from self._recount(agent, task_type, strategy_key, record.strategy_used)
-        else:
-            tally = learning.Tally.from_value(counted.value).add(records)
-        writes: list[PutOp] = [
-            PutOp(t_ns, t_key, {**tally.to_value(), "agent": agent}, index=False)
-        ]
-        n, wins, failures = tally.occurrences, tally.successes, tally.failures
-        now = self.clock()
-        if n >= self.scope_of(agent).min_occurrences_for_heuristic:
-            h = (
-                it.from_item(heuristic)
-                if heuristic
-                else Heuristic(
-                    id=h_key,
-                    condition=condition,
-                    strategy=record.strategy_used,
-                    task_type=task_type,
-                )
-            )
-            if not heuristic:
-                self._stamp(h, agent, None, project)
-            h.occurrence_count, h.success_count = n, wins
-            h.confidence = learning.heuristic_confidence(wins, n)
-            h.last_validated = now
-            writes.append(it.put_op(h))
-        if failures >= learning.ANTI_PATTERN_MIN_FAILURES and wins < failures:
-            a = (
-                it.from_item(anti)
-                if anti
-                else AntiPattern(
-                    id=a_key, pattern=record.strategy_used, why_bad="", task_type=task_type
-                )
-            )
-            if not anti:
-                self._stamp(a, agent, None, project)
-            a.why_bad = f"failed {failures} of {n} times on {task_type} tasks" + (
-                f"; last error: {tally.last_error}" if tally.last_error else ""
-            )
-            # The agent's other strategies on this task type, from their counts: as many
-            # items as strategies, not outcomes.
-            (others,) = yield [SearchOp(t_ns, {"task_type": task_type}, limit=MAX_STRATEGIES)]
-            a.better_alternative = learning.best_alternative_of(
-                (learning.Tally.from_value(i.value) for i in others), strategy_key
-            )  # type: ignore[misc]
-            a.occurrence_count, a.last_seen = failures, now
-            writes.append(it.put_op(a))
-            if not record.success:
-                anti_pattern_warning(
-                    f"strategy {record.strategy_used!r} for {task_type} tasks is a known "
-                    f"anti-pattern ({a.why_bad})",
-                    agent=agent,
-                    task_type=task_type,
-                    strategy=record.strategy_used,
-                    failures=failures,
-                    occurrences=n,
-                )
-        yield writes
-
     def add_user_preference(
         self, user_id: str, category: str, preference: str, source: str = "explicit_instruction"
     ) -> StorePlan[UserPreference]:
@@ -479,143 +292,3 @@ class MemoryCore:
             yield [it.put_op(m) for m in memories]
         yield from self.count_outcomes(agent, [m for m in memories if isinstance(m, Outcome)])
         return memories
-
-    def count_outcomes(self, agent: str, outcomes: list[Outcome]) -> StorePlan[None]:
-        """Learn from `outcomes` of `agent`, already written in this transaction: their
-        running counts, heuristics and anti-patterns (each strategy counted once)."""
-        groups: dict[tuple[str, str], list[Outcome]] = {}
-        for o in outcomes:
-            groups.setdefault((o.task_type, it.normalise(o.strategy_used)), []).append(o)
-        for group in groups.values():
-            yield from self._consolidate(agent, group)
-
-    # -- forgetting, stats, feedback -------------------------------------------------
-    def _scan(
-        self, agent: str | None, each_page: Callable[[list[Item]], StorePlan[None]]
-    ) -> StorePlan[None]:
-        """Every memory item of the project (of `agent`), page by page (exact at any
-        size), each page handed to the plan `each_page` and then dropped: a caller keeps
-        what it needs, not every item (ten thousand decoded items held at once would make
-        each garbage collection walk them all, holding the event loop as long)."""
-        kinds = [k for k in SLICE_FIELDS if k is not MemoryKind.USER_PREFERENCE or agent is None]
-        filt = {"agent": agent} if agent else None
-        offset, pending = 0, kinds
-        while pending:
-            found = yield [
-                SearchOp(it.kind_prefix(self.project_id, k), filt, limit=PAGE, offset=offset)
-                for k in pending
-            ]
-            yield from each_page([i for hits in found for i in hits])
-            pending = [k for k, hits in zip(pending, found, strict=True) if len(hits) == PAGE]
-            offset += PAGE
-
-    def forget(
-        self,
-        agent: str | None = None,
-        older_than_days: float = 90,
-        below_confidence: float = 0.3,
-    ) -> StorePlan[int]:
-        """Remove what decayed or what the policy names; keep an audit record."""
-        policy = ForgetPolicy(
-            older_than_days=older_than_days,
-            below_confidence=below_confidence,
-            min_strength=self.policy.min_strength,
-            half_lives=self.policy.half_lives,
-        )
-        now = self.clock()
-        removed: list[tuple[Memory, str]] = []
-
-        def judge(items: list[Item]) -> StorePlan[None]:
-            memories = [it.from_item(i) for i in items]
-            usages = yield [GetOp(it.usage_namespace(self.project_id), m.id) for m in memories]
-            for memory, used in zip(memories, usages, strict=True):
-                if (why := policy.reason(memory, it.usage_of(used), now)) is not None:
-                    removed.append((memory, why))
-
-        yield from self._scan(agent, judge)
-        if not removed:
-            return 0
-        if len(removed) > OFF_LOOP_ITEMS:
-            yield OFF_LOOP  # the audit of thousands: not on an event loop
-        audit = {
-            "at": now.isoformat(),
-            "agent": agent,
-            "policy": {
-                "older_than_days": older_than_days,
-                "below_confidence": below_confidence,
-                "min_strength": policy.min_strength,
-            },
-            "removed": [
-                {
-                    "id": m.id,
-                    "kind": m.kind.value,
-                    "agent": m.agent,
-                    "text": m.search_text()[:200],
-                    "reason": why,
-                }
-                for m, why in removed
-            ],
-        }
-        ops = [PutOp(it.namespace(m), m.id, None) for m, _ in removed]
-        # Running counts that counted a removed outcome go too: the next learn recounts.
-        ops += list(
-            {
-                (m.agent, m.task_type, it.normalise(m.strategy_used)): PutOp(
-                    self._tally_namespace(m.agent),
-                    learning.tally_key(m.agent, m.task_type, it.normalise(m.strategy_used)),
-                    None,
-                )
-                for m, _ in removed
-                if isinstance(m, Outcome) and m.agent
-            }.values()
-        )
-        ops += [PutOp(it.usage_namespace(self.project_id), m.id, None) for m, _ in removed]
-        ops.append(
-            PutOp(
-                it.audit_namespace(self.project_id),
-                f"{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}",
-                audit,
-                index=False,
-            )
-        )
-        yield ops  # one batch: all removed and audited, or nothing
-        return len(removed)
-
-    def forget_audit(self, limit: int = 20) -> StorePlan[list[dict[str, Any]]]:
-        found = yield [SearchOp(it.audit_namespace(self.project_id), limit=limit)]
-        return sorted((i.value for i in found[0]), key=lambda v: v["at"], reverse=True)
-
-    def get_stats(self, agent: str | None = None) -> StorePlan[dict[str, Any]]:
-        counts = {k.value: 0 for k in SLICE_FIELDS}
-
-        def count(items: list[Item]) -> StorePlan[None]:
-            for item in items:  # counted, not converted
-                counts[item.value["kind"]] += 1
-            yield from ()  # no statements of its own
-
-        yield from self._scan(agent, count)
-        return {
-            "project_id": self.project_id,
-            "agent": agent,
-            "counts": counts,
-            "total": sum(counts.values()),
-        }
-
-    def record_feedback(self, memory_id: str, signal: str | float) -> StorePlan[Usage]:
-        """Reinforce (helpful, +1) or weaken (unhelpful, -1) a memory."""
-        delta = (
-            {"helpful": 1.0, "positive": 1.0, "unhelpful": -1.0, "negative": -1.0}.get(
-                signal, signal
-            )
-            if isinstance(signal, str)
-            else float(signal)
-        )
-        if isinstance(delta, str):
-            raise ConfigError(
-                f"feedback signal must be helpful/unhelpful or a number, got {signal!r}"
-            )
-        (used,) = yield [GetOp(it.usage_namespace(self.project_id), memory_id)]
-        usage = it.usage_of(used)
-        new = Usage(usage.use_count, usage.last_used_at, max(-1.0, usage.reinforcement + delta))
-        yield [it.usage_put(self.project_id, memory_id, new)]
-        return new

@@ -1,0 +1,158 @@
+"""`Upkeep`: the maintenance half of `MemoryCore` as store plans: scanning every memory
+page by page, `forget` (decay, audited), `get_stats`, `record_feedback`. Mixed into
+`MemoryCore`, whose attributes (`project_id`, `clock`, `policy`) it uses."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from langgraph.store.base import GetOp, Item, PutOp, SearchOp
+
+from langgraph_alma.errors import ConfigError
+from langgraph_alma.memory import items as it
+from langgraph_alma.memory import learning
+from langgraph_alma.memory.decay import ForgetPolicy, Usage
+from langgraph_alma.memory.learner import PAGE
+from langgraph_alma.memory.plan import OFF_LOOP, OFF_LOOP_ITEMS, StorePlan
+from langgraph_alma.memory.scoring import SLICE_FIELDS
+from langgraph_alma.memory.types import (
+    Memory,
+    MemoryKind,
+    Outcome,
+)
+
+
+class Upkeep:
+    """`forget`, `forget_audit`, `get_stats`, `record_feedback` (see the module)."""
+
+    def _scan(
+        self, agent: str | None, each_page: Callable[[list[Item]], StorePlan[None]]
+    ) -> StorePlan[None]:
+        """Every memory item of the project (of `agent`), page by page (exact at any
+        size), each page handed to the plan `each_page` and then dropped: a caller keeps
+        what it needs, not every item (ten thousand decoded items held at once would make
+        each garbage collection walk them all, holding the event loop as long)."""
+        kinds = [k for k in SLICE_FIELDS if k is not MemoryKind.USER_PREFERENCE or agent is None]
+        filt = {"agent": agent} if agent else None
+        offset, pending = 0, kinds
+        while pending:
+            found = yield [
+                SearchOp(it.kind_prefix(self.project_id, k), filt, limit=PAGE, offset=offset)
+                for k in pending
+            ]
+            yield from each_page([i for hits in found for i in hits])
+            pending = [k for k, hits in zip(pending, found, strict=True) if len(hits) == PAGE]
+            offset += PAGE
+
+    def forget(
+        self,
+        agent: str | None = None,
+        older_than_days: float = 90,
+        below_confidence: float = 0.3,
+    ) -> StorePlan[int]:
+        """Remove what decayed or what the policy names; keep an audit record."""
+        policy = ForgetPolicy(
+            older_than_days=older_than_days,
+            below_confidence=below_confidence,
+            min_strength=self.policy.min_strength,
+            half_lives=self.policy.half_lives,
+        )
+        now = self.clock()
+        removed: list[tuple[Memory, str]] = []
+
+        def judge(items: list[Item]) -> StorePlan[None]:
+            memories = [it.from_item(i) for i in items]
+            usages = yield [GetOp(it.usage_namespace(self.project_id), m.id) for m in memories]
+            for memory, used in zip(memories, usages, strict=True):
+                if (why := policy.reason(memory, it.usage_of(used), now)) is not None:
+                    removed.append((memory, why))
+
+        yield from self._scan(agent, judge)
+        if not removed:
+            return 0
+        if len(removed) > OFF_LOOP_ITEMS:
+            yield OFF_LOOP  # the audit of thousands: not on an event loop
+        audit = {
+            "at": now.isoformat(),
+            "agent": agent,
+            "policy": {
+                "older_than_days": older_than_days,
+                "below_confidence": below_confidence,
+                "min_strength": policy.min_strength,
+            },
+            "removed": [
+                {
+                    "id": m.id,
+                    "kind": m.kind.value,
+                    "agent": m.agent,
+                    "text": m.search_text()[:200],
+                    "reason": why,
+                }
+                for m, why in removed
+            ],
+        }
+        ops = [PutOp(it.namespace(m), m.id, None) for m, _ in removed]
+        # Running counts that counted a removed outcome go too: the next learn recounts.
+        ops += list(
+            {
+                (m.agent, m.task_type, it.normalise(m.strategy_used)): PutOp(
+                    self._tally_namespace(m.agent),
+                    learning.tally_key(m.agent, m.task_type, it.normalise(m.strategy_used)),
+                    None,
+                )
+                for m, _ in removed
+                if isinstance(m, Outcome) and m.agent
+            }.values()
+        )
+        ops += [PutOp(it.usage_namespace(self.project_id), m.id, None) for m, _ in removed]
+        ops.append(
+            PutOp(
+                it.audit_namespace(self.project_id),
+                f"{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}",
+                audit,
+                index=False,
+            )
+        )
+        yield ops  # one batch: all removed and audited, or nothing
+        return len(removed)
+
+    def forget_audit(self, limit: int = 20) -> StorePlan[list[dict[str, Any]]]:
+        found = yield [SearchOp(it.audit_namespace(self.project_id), limit=limit)]
+        return sorted((i.value for i in found[0]), key=lambda v: v["at"], reverse=True)
+
+    def get_stats(self, agent: str | None = None) -> StorePlan[dict[str, Any]]:
+        counts = {k.value: 0 for k in SLICE_FIELDS}
+
+        def count(items: list[Item]) -> StorePlan[None]:
+            for item in items:  # counted, not converted
+                counts[item.value["kind"]] += 1
+            yield from ()  # no statements of its own
+
+        yield from self._scan(agent, count)
+        return {
+            "project_id": self.project_id,
+            "agent": agent,
+            "counts": counts,
+            "total": sum(counts.values()),
+        }
+
+    def record_feedback(self, memory_id: str, signal: str | float) -> StorePlan[Usage]:
+        """Reinforce (helpful, +1) or weaken (unhelpful, -1) a memory."""
+        delta = (
+            {"helpful": 1.0, "positive": 1.0, "unhelpful": -1.0, "negative": -1.0}.get(
+                signal, signal
+            )
+            if isinstance(signal, str)
+            else float(signal)
+        )
+        if isinstance(delta, str):
+            raise ConfigError(
+                f"feedback signal must be helpful/unhelpful or a number, got {signal!r}"
+            )
+        (used,) = yield [GetOp(it.usage_namespace(self.project_id), memory_id)]
+        usage = it.usage_of(used)
+        new = Usage(usage.use_count, usage.last_used_at, max(-1.0, usage.reinforcement + delta))
+        yield [it.usage_put(self.project_id, memory_id, new)]
+        return new
