@@ -1,0 +1,65 @@
+"""What the saver's reads and writes check or read of their inputs: a LangGraph run's
+config (its runtime, its durability), limits, values PostgreSQL cannot store, task paths."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langchain_core.runnables import RunnableConfig
+
+from langgraph_alma.checkpoint._values import lone_surrogate
+from langgraph_alma.errors import (
+    InvalidChannelValue,
+    InvalidLimit,
+)
+
+PRUNE_STRATEGIES = ("keep_latest", "delete")
+_PULL = "~__pregel_pull"
+_PUSH = "~__pregel_push"
+_MAX_LIMIT = 2**63 - 1
+_RUNTIME = "__pregel_runtime"  # LangGraph's per-run object in configurable
+_DURABILITY = "__pregel_durability"  # set by LangGraph when a run names its durability
+
+
+_REFUSED_RUNS = 64
+
+
+def _async_durability(conf: dict[str, Any]) -> bool:
+    """Writes from a LangGraph run that does not wait for them (durability "async" or
+    "exit"); direct calls and durability "sync" wait for a synchronous commit."""
+    return _RUNTIME in conf and conf.get(_DURABILITY, "async") != "sync"
+
+
+def _run_of(config: RunnableConfig) -> Any:
+    return (config.get("configurable") or {}).get(_RUNTIME)
+
+
+def check_limit(limit: Any) -> int | None:
+    """`limit` as given, if PostgreSQL can take it; else `InvalidLimit` (before any I/O)."""
+    if limit is None:
+        return None
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 0 <= limit <= _MAX_LIMIT:
+        raise InvalidLimit(limit)
+    return limit
+
+
+def _checked(where: str, value: Any) -> Any:
+    """`value`, once known to hold no str PostgreSQL and the serializer cannot store."""
+    if (path := lone_surrogate(value)) is not None:
+        raise InvalidChannelValue(where, path)
+    return value
+
+
+def task_node(task_path: str) -> tuple[str | None, str | None]:
+    """(node_id, branch_id) of a task from its path: a pull task names its node; a push
+    task (`Send`, fan-out) is a branch identified by its path."""
+    parts = [p.strip() for p in task_path.split(",")] if task_path else []
+    if len(parts) >= 2 and parts[0] == _PULL:
+        return parts[1], None
+    if parts and parts[0] == _PUSH:
+        return None, task_path
+    return None, None
+
+
+def _str_or_none(value: Any) -> str | None:
+    return None if value is None else str(value)

@@ -1,0 +1,246 @@
+"""`Reads`: the read half of `SaverCore` as plans: `get_tuple`, `list`, delta history,
+and rows back into LangGraph objects. Mixed into `SaverCore`, whose attributes (the
+serializer, the channel memory, the tenant) it uses."""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Sequence
+from typing import Any
+
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import (
+    CheckpointTuple,
+    DeltaChannelHistory,
+    PendingWrite,
+    get_checkpoint_id,
+    writes_sort_key,
+)
+from langgraph.checkpoint.serde.types import TASKS
+from psycopg.types.json import Jsonb
+
+from langgraph_alma.checkpoint import _sql
+from langgraph_alma.checkpoint._delta import (
+    BlobRow,
+    Key,
+    Remembered,
+    rebuild,
+)
+from langgraph_alma.checkpoint._inputs import check_limit
+from langgraph_alma.checkpoint._state import CoreState
+from langgraph_alma.db.plan import Plan, Sql
+
+
+class Reads(CoreState):
+    """The read plans of `SaverCore` (see the module)."""
+
+    def _select(
+        self,
+        tenant: str,
+        thread: str | None,
+        where: str,
+        params: dict[str, Any],
+        limit: int | None,
+    ) -> Plan[tuple[list[CheckpointTuple], dict[Key, Remembered]]]:
+        """Load checkpoints of `tenant` matching `where`, newest first, with the channel
+        versions rebuilt on the way."""
+        memo: dict[Key, Remembered] = {}
+        if thread is not None:
+            for (ns, channel), r in self.memory.thread(tenant, thread).items():
+                memo[(thread, ns, channel, r.version)] = r
+        lists = [k for k, r in memo.items() if r.pieces is not None]
+        params.update(
+            tenant=tenant,
+            kt=[k[0] for k in lists],
+            kn=[k[1] for k in lists],
+            kc=[k[2] for k in lists],
+            kv=[k[3] for k in lists],
+        )
+        query = _sql.SELECT.format(
+            where=where, limit="LIMIT %(limit)s" if limit is not None else ""
+        )
+        if limit is not None:
+            params["limit"] = int(limit)
+        results = yield [Sql(query, params, fetch=True)]
+        checkpoints: builtins.list[Any] = []
+        writes: dict[tuple[Any, ...], builtins.list[tuple[Any, ...]]] = {}
+        sends: dict[tuple[Any, ...], builtins.list[tuple[Any, ...]]] = {}
+        chain: dict[tuple[Any, ...], BlobRow] = {}
+        for row in results[0] or ():
+            kind, thread_id, ns, id_, ref, channel, type_, blob, n, depth, task_path = row[:11]
+            if kind == "c":
+                checkpoints.append(row)
+            elif kind == "w":
+                writes.setdefault((thread_id, ns, id_), []).append(
+                    (ref, channel, type_, blob, task_path, n)
+                )
+            elif kind == "s":
+                sends.setdefault((thread_id, ns, id_), []).append((task_path, ref, n, type_, blob))
+            else:
+                chain[(thread_id, ns, channel, id_)] = BlobRow(
+                    channel, id_, type_, blob, ref, n, depth
+                )
+        checkpoints.sort(key=lambda r: r[8])  # rn: newest first
+        many = len(checkpoints) > 1
+        found = [
+            self._load(
+                row,
+                writes.get((row[1], row[2], row[3]), ()),
+                sends.get((row[1], row[2], row[3]), ()),
+                chain,
+                memo,
+                many,
+            )
+            for row in checkpoints
+        ]
+        for tup in found:
+            self._name_tenant(tup.config, tenant)
+            self._name_tenant(tup.parent_config, tenant)
+        return found, memo
+
+    def get_tuple(self, config: RunnableConfig) -> Plan[CheckpointTuple | None]:
+        tenant, thread = self.tenant(config), self.thread_of(config)
+        params: dict[str, Any] = {
+            "thread": thread,
+            "ns": config["configurable"].get("checkpoint_ns", ""),
+        }
+        where = "AND c.thread_id = %(thread)s AND c.checkpoint_ns = %(ns)s"
+        if checkpoint_id := get_checkpoint_id(config):
+            where += " AND c.checkpoint_id = %(id)s"
+            params["id"] = checkpoint_id
+        found, built = yield from self._select(tenant, thread, where, params, limit=1)
+        if not found:
+            return None
+        tup = found[0]
+        ns = tup.config["configurable"]["checkpoint_ns"]
+        versions = tup.checkpoint["channel_versions"]
+        self.memory.remember(
+            tenant,
+            thread,
+            [
+                ((ns, ch), built[(thread, ns, ch, str(versions[ch]))])
+                for ch in tup.checkpoint["channel_values"]
+                if (thread, ns, ch, str(versions.get(ch))) in built
+            ],
+        )
+        return tup
+
+    def list(
+        self,
+        config: RunnableConfig | None,
+        *,
+        filter: dict[str, Any] | None = None,
+        before: RunnableConfig | None = None,
+        limit: int | None = None,
+    ) -> Plan[builtins.list[CheckpointTuple]]:
+        """Checkpoints matching, newest first; arguments checked now, before any I/O."""
+        return self._list(config, filter, before, check_limit(limit))
+
+    def _list(
+        self,
+        config: RunnableConfig | None,
+        filter: dict[str, Any] | None,
+        before: RunnableConfig | None,
+        limit: int | None,
+    ) -> Plan[builtins.list[CheckpointTuple]]:
+        tenant = self.tenant(config)
+        where, thread = "", None
+        params: dict[str, Any] = {}
+        conf = (config or {}).get("configurable") or {}
+        if conf.get("thread_id") is not None:
+            thread = str(conf["thread_id"])
+            where += " AND c.thread_id = %(thread)s"
+            params["thread"] = thread
+            if conf.get("checkpoint_ns") is not None:
+                where += " AND c.checkpoint_ns = %(ns)s"
+                params["ns"] = conf["checkpoint_ns"]
+            if checkpoint_id := get_checkpoint_id(config):  # type: ignore[arg-type]
+                where += " AND c.checkpoint_id = %(id)s"
+                params["id"] = checkpoint_id
+        if filter:
+            where += " AND c.metadata @> %(filter)s"
+            params["filter"] = Jsonb(filter)
+        if before is not None and (before_id := get_checkpoint_id(before)):
+            where += " AND c.checkpoint_id < %(before)s"
+            params["before"] = before_id
+        found, _ = yield from self._select(tenant, thread, where, params, limit)
+        return found
+
+    def _load(
+        self,
+        row: tuple[Any, ...],
+        writes: Sequence[tuple[Any, ...]],
+        sends: Sequence[tuple[Any, ...]],
+        chain: dict[Key, BlobRow],
+        memo: dict[Key, Remembered],
+        remember_path: bool,
+    ) -> CheckpointTuple:
+        _, thread, ns, cid, parent, *_, checkpoint, inline, metadata, blob_channels = row
+        values = dict(inline)
+        versions = checkpoint["channel_versions"]
+        for channel in blob_channels:
+            key = (thread, ns, channel, str(versions.get(channel)))
+            known = memo.get(key)
+            if key not in chain and (known is None or known.pieces is None):
+                continue  # never stored (LangGraph's own savers drop such values too)
+            values[channel], memo[key] = rebuild(
+                key, chain, memo, self.loads, remember_path=remember_path
+            )
+        if sends:  # a checkpoint before format 4: its parent's sends become a channel
+            values[TASKS] = [self.loads((w[3], w[4])) for w in sorted(sends)]
+            versions[TASKS] = max(versions.values()) if versions else self.next_version(None)
+        checkpoint["channel_values"] = values
+        pending = sorted(writes, key=lambda w: writes_sort_key(w[4], w[0], w[5]))
+        parent_config: RunnableConfig | None = None
+        if parent:
+            parent_config = {
+                "configurable": {"thread_id": thread, "checkpoint_ns": ns, "checkpoint_id": parent}
+            }
+        return CheckpointTuple(
+            config={
+                "configurable": {"thread_id": thread, "checkpoint_ns": ns, "checkpoint_id": cid}
+            },
+            checkpoint=checkpoint,
+            metadata=metadata,
+            parent_config=parent_config,
+            pending_writes=[(w[0], w[1], self.loads((w[2], w[3]))) for w in pending],
+        )
+
+    def delta_history(
+        self, config: RunnableConfig, channels: Sequence[str]
+    ) -> Plan[dict[str, DeltaChannelHistory]]:
+        """DeltaChannel history in one walk: ancestors' writes to `channels`, oldest
+        first, and each channel's seed (the value at the nearest ancestor storing it)."""
+        if not channels:
+            return {}
+        tenant, thread = self.tenant(config), self.thread_of(config)
+        ns = config["configurable"].get("checkpoint_ns", "")
+        params = {
+            "tenant": tenant,
+            "thread": thread,
+            "ns": ns,
+            "id": get_checkpoint_id(config),
+            "channels": list(channels),
+        }
+        results = yield [Sql(_sql.DELTA_WALK, params, fetch=True)]
+        writes: dict[str, list[PendingWrite]] = {ch: [] for ch in channels}
+        seed_at: dict[str, str] = {}
+        for cid, stored, wanted, rows in reversed(results[0] or []):  # oldest first
+            for w in sorted(rows or (), key=lambda w: writes_sort_key(w[4], w[0], w[5])):
+                writes[w[1]].append((w[0], w[1], self.loads((w[2], w[3]))))
+            for ch in set(wanted) & set(stored):  # only at the nearest ancestor storing ch
+                seed_at[ch] = cid
+        history: dict[str, DeltaChannelHistory] = {ch: {"writes": writes[ch]} for ch in channels}
+        for cid in set(seed_at.values()):
+            seed_config: RunnableConfig = {
+                "configurable": {
+                    **config["configurable"],
+                    "checkpoint_ns": ns,
+                    "checkpoint_id": cid,
+                }
+            }
+            tup = yield from self.get_tuple(seed_config)
+            for ch, at in seed_at.items():
+                if at == cid and tup is not None and ch in tup.checkpoint["channel_values"]:
+                    history[ch]["seed"] = tup.checkpoint["channel_values"][ch]
+        return history

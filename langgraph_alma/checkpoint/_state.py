@@ -1,0 +1,96 @@
+"""`CoreState`: what every part of `SaverCore` shares: its settings, the serializer and
+its fast loads, the channel memory, the tenant of a call, value dumping and versions."""
+
+from __future__ import annotations
+
+import random
+from collections import OrderedDict
+from typing import Any
+
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.serde.base import SerializerProtocol
+
+from langgraph_alma.checkpoint._compress import unpacking
+from langgraph_alma.checkpoint._decode import Loads, fast_loads
+from langgraph_alma.checkpoint._delta import (
+    ChannelMemory,
+    Dumps,
+)
+from langgraph_alma.checkpoint._inputs import _checked
+from langgraph_alma.db.tenancy import resolve_tenant
+from langgraph_alma.errors import (
+    ThreadIdRequired,
+)
+
+
+class CoreState:
+    """The state `Reads`, `Writes` and `SaverCore` share (see the module)."""
+
+    def __init__(
+        self,
+        serde: SerializerProtocol,
+        *,
+        tenant_id: str | None,
+        default_tenant: str,
+        max_state_bytes: int,
+        max_chain: int,
+        memory: ChannelMemory,
+        writes_async_commit: bool = True,
+    ) -> None:
+        self.serde = serde
+        self.writes_async_commit = writes_async_commit
+        self.tenant_id = tenant_id
+        self.default_tenant = default_tenant
+        self.max_state_bytes = max_state_bytes
+        self.max_chain = max_chain
+        self.memory = memory
+        # The last runs (LangGraph's per-run `Runtime`, by identity, held so that its id
+        # is not reused) whose checkpoint put was refused for a bad value: LangGraph runs
+        # the next tasks anyway and saves their writes, which are refused too.
+        self.refused: OrderedDict[int, Any] = OrderedDict()
+        self._loads: tuple[SerializerProtocol, Loads] | None = None
+
+    @property
+    def loads(self) -> Loads:
+        """What reads decode with: `serde.loads_typed` of stored blobs (`_compress`),
+        faster for LangChain messages (`_decode`); follows `serde` when a clone is given
+        another."""
+        if self._loads is None or self._loads[0] is not self.serde:
+            self._loads = (self.serde, unpacking(fast_loads(self.serde)))
+        return self._loads[1]
+
+    # -- tenancy -----------------------------------------------------------------
+    def tenant(self, config: RunnableConfig | None = None) -> str:
+        """The tenant a call acts for: the bound tenant, or the config's, or the default."""
+        return resolve_tenant(self.tenant_id, config, self.default_tenant)
+
+    def _name_tenant(self, config: RunnableConfig | None, tenant: str) -> None:
+        """Configs the saver hands out name a tenant other than the default, so that a
+        call made with them (`update_state` on a snapshot of the history, a resume from a
+        listed checkpoint) acts for the same tenant."""
+        if config is not None and tenant != self.default_tenant:
+            config["configurable"]["tenant_id"] = tenant
+
+    @staticmethod
+    def thread_of(config: RunnableConfig | None) -> str:
+        thread = ((config or {}).get("configurable") or {}).get("thread_id")
+        if thread is None or thread == "":
+            raise ThreadIdRequired(config)
+        return str(thread)
+
+    def _dumps(self, where: str) -> Dumps:
+        """The serializer's `dumps_typed`, refusing a value PostgreSQL cannot store."""
+        return lambda value: self.serde.dumps_typed(_checked(where, value))
+
+    @staticmethod
+    def next_version(current: str | int | None) -> str:
+        """A fixed-width hex counter (so versions order as strings) and a random suffix
+        (so two forks of a thread never write different values under one version).
+        23 characters instead of PostgresSaver's 49: versions fill most of a checkpoint."""
+        if current is None:
+            n = 0
+        elif isinstance(current, int):
+            n = current
+        else:
+            n = int(str(current).split(".")[0], 16)
+        return f"{n + 1:012x}.{random.getrandbits(40):010x}"

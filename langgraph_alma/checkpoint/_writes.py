@@ -1,0 +1,242 @@
+"""`Writes`: the write half of `SaverCore` as plans: `put` (a checkpoint and its blobs,
+lists stored as deltas) and `put_writes`. Mixed into `SaverCore`, whose attributes (the
+serializer, the channel memory, the tenant) it uses."""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Sequence
+from typing import Any
+
+import psycopg
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import (
+    WRITES_IDX_MAP,
+    ChannelVersions,
+    Checkpoint,
+    CheckpointMetadata,
+    get_serializable_checkpoint_metadata,
+)
+from psycopg.types.json import Jsonb
+
+from langgraph_alma.checkpoint import _sql
+from langgraph_alma.checkpoint._delta import (
+    BlobRow,
+    Remembered,
+    encode,
+)
+from langgraph_alma.checkpoint._inputs import (
+    _REFUSED_RUNS,
+    _async_durability,
+    _checked,
+    _run_of,
+    _str_or_none,
+    task_node,
+)
+from langgraph_alma.checkpoint._state import CoreState
+from langgraph_alma.checkpoint._values import is_inline
+from langgraph_alma.db.plan import Plan, Sql
+from langgraph_alma.errors import (
+    ConfigError,
+    InvalidChannelValue,
+    StateTooLarge,
+)
+
+
+class Writes(CoreState):
+    """The write plans of `SaverCore` (see the module)."""
+
+    def put(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+    ) -> Plan[RunnableConfig]:
+        tenant, thread = self.tenant(config), self.thread_of(config)
+        conf = config["configurable"]
+        ns = conf.get("checkpoint_ns", "")
+        mem = self.memory.thread(tenant, thread)
+        try:
+            params, learned = self._put_params(
+                tenant, thread, ns, config, checkpoint, metadata, new_versions, mem
+            )
+        except InvalidChannelValue:
+            if (run := _run_of(config)) is not None:
+                self.refused[id(run)] = run
+                while len(self.refused) > _REFUSED_RUNS:
+                    self.refused.popitem(last=False)
+            raise
+        try:
+            yield [Sql(_sql.PUT[params.pop("_rows")], params)]
+        except psycopg.errors.ForeignKeyViolation:
+            # A delta's base was deleted meanwhile (prune, delete_thread elsewhere):
+            # forget what we remembered and store whole values instead.
+            self.memory.forget(tenant, [thread])
+            params, learned = self._put_params(
+                tenant, thread, ns, config, checkpoint, metadata, new_versions, {}
+            )
+            yield [Sql(_sql.PUT[params.pop("_rows")], params)]
+        except psycopg.DataError as exc:  # the checks above should leave none
+            raise InvalidChannelValue(
+                "checkpoint", "(a value)", f"PostgreSQL refused it: {exc}"
+            ) from exc
+        self.memory.remember(tenant, thread, learned)
+        saved: RunnableConfig = {
+            "configurable": {
+                "thread_id": thread,
+                "checkpoint_ns": ns,
+                "checkpoint_id": checkpoint["id"],
+            }
+        }
+        self._name_tenant(saved, tenant)
+        return saved
+
+    def _put_params(
+        self,
+        tenant: str,
+        thread: str,
+        ns: str,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+        mem: dict[tuple[str, str], Remembered],
+    ) -> tuple[dict[str, Any], builtins.list[tuple[tuple[str, str], Remembered]]]:
+        conf = config["configurable"]
+        versions = checkpoint["channel_versions"]
+        inline: dict[str, Any] = {}
+        blob_channels: list[str] = []
+        rows: list[BlobRow] = []
+        learned: list[tuple[tuple[str, str], Remembered]] = []
+        sizes: dict[str, int] = {}
+        for channel, value in checkpoint["channel_values"].items():
+            if is_inline(value):
+                inline[channel] = _checked(f"channel {channel!r}", value)
+                sizes[channel] = len(str(value))
+                continue
+            blob_channels.append(channel)
+            version = str(versions.get(channel))
+            known = mem.get((ns, channel))
+            if known is not None and known.version == version and channel not in new_versions:
+                sizes[channel] = known.nbytes  # stored by an earlier put
+                continue
+            enc = encode(
+                channel,
+                version,
+                value,
+                known,
+                self._dumps(f"channel {channel!r}"),
+                self.max_chain,
+            )
+            rows.append(enc.row)
+            learned.append(((ns, channel), enc.remembered))
+            sizes[channel] = enc.remembered.nbytes
+        total = sum(sizes.values())
+        if total > self.max_state_bytes:
+            raise StateTooLarge(total, self.max_state_bytes, sizes)
+        stored = {k: v for k, v in checkpoint.items() if k != "channel_values"}
+        meta = _checked("metadata", get_serializable_checkpoint_metadata(config, metadata))
+        params = {
+            "tenant": tenant,
+            "thread": thread,
+            "ns": ns,
+            "id": checkpoint["id"],
+            "parent": conf.get("checkpoint_id"),
+            "run_id": _str_or_none(meta.get("run_id")),
+            "project_id": _str_or_none(conf.get("project_id") or None),
+            "agent": _str_or_none(conf.get("agent") or conf.get("assistant_id")),
+            "workflow_id": _str_or_none(conf.get("workflow_id") or conf.get("graph_id")),
+            "step": meta.get("step") if isinstance(meta.get("step"), int) else None,
+            "source": _str_or_none(meta.get("source")),
+            "checkpoint": Jsonb(stored),
+            "inline": Jsonb(inline),
+            "blob_channels": blob_channels,
+            "metadata": Jsonb(meta),
+            "_rows": min(len(rows), 2),  # which statement: no blob row, one, or several
+        }
+        if len(rows) == 1:
+            r = rows[0]
+            params.update(
+                b_channel=r.channel, b_version=r.version, b_type=r.type, b_blob=r.blob,
+                b_base=r.base_version, b_keep=r.keep_len, b_depth=r.depth,
+            )  # fmt: skip
+        elif rows:
+            params.update(
+                b_channel=[r.channel for r in rows],
+                b_version=[r.version for r in rows],
+                b_type=[r.type for r in rows],
+                b_blob=[r.blob for r in rows],
+                b_base=[r.base_version for r in rows],
+                b_keep=[r.keep_len for r in rows],
+                b_depth=[r.depth for r in rows],
+            )
+        return params, learned
+
+    def put_writes(
+        self,
+        config: RunnableConfig,
+        writes: Sequence[tuple[str, Any]],
+        task_id: str,
+        task_path: str = "",
+        *,
+        synchronous: bool = False,
+    ) -> Plan[None]:
+        """`synchronous`: commit synchronously whatever the run's durability (the writes
+        share a transaction with a checkpoint that does)."""
+        tenant, thread = self.tenant(config), self.thread_of(config)
+        conf = config["configurable"]
+        if not writes:
+            return
+        run = _run_of(config)
+        if run is not None and self.refused.get(id(run)) is run:
+            raise InvalidChannelValue(
+                f"writes of task {task_id!r}", "its run", "a checkpoint of this run was refused"
+            )
+        node_id, branch_id = task_node(task_path)
+        dumped = [
+            self.serde.dumps_typed(_checked(f"write to channel {ch!r}", value))
+            for ch, value in writes
+        ]
+        sizes: dict[str, int] = {}
+        for (channel, _), (_, blob) in zip(writes, dumped, strict=True):
+            sizes[channel] = sizes.get(channel, 0) + len(blob)
+        if sum(sizes.values()) > self.max_state_bytes:
+            # Writes become state: refuse them here, not at the next checkpoint.
+            raise StateTooLarge(sum(sizes.values()), self.max_state_bytes, sizes)
+        params = {
+            "tenant": tenant,
+            "thread": thread,
+            "ns": conf.get("checkpoint_ns", ""),
+            "id": conf.get("checkpoint_id"),
+            "task_id": task_id,
+            "task_path": task_path,
+            "node_id": node_id,
+            "branch_id": branch_id,
+            "idx": [WRITES_IDX_MAP.get(ch, i) for i, (ch, _) in enumerate(writes)],
+            "channel": [ch for ch, _ in writes],
+            "type": [t for t, _ in dumped],
+            "blob": [b for _, b in dumped],
+            "commit": "on" if synchronous or self.waits_for_commit(config) else "off",
+        }
+        if params["id"] is None:
+            raise ConfigError(
+                "put_writes needs configurable.checkpoint_id (the checkpoint written to)"
+            )
+        many = len(writes) > 1
+        if not many:  # one row: scalars, not one-element arrays
+            for key in ("idx", "channel", "type", "blob"):
+                params[key] = params[key][0]
+        special = all(ch in WRITES_IDX_MAP for ch, _ in writes)
+        try:
+            yield [Sql(_sql.WRITES[(many, special)], params)]
+        except psycopg.DataError as exc:
+            raise InvalidChannelValue(
+                "writes", "(a value)", f"PostgreSQL refused it: {exc}"
+            ) from exc
+
+    def waits_for_commit(self, config: RunnableConfig) -> bool:
+        """Whether writes made with `config` commit synchronously: all but a LangGraph
+        run's whose durability is not "sync" (unless `writes_async_commit` is off)."""
+        conf = config.get("configurable") or {}
+        return not (self.writes_async_commit and _async_durability(conf))
