@@ -25,18 +25,8 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("alma/_sync.py", "_core"): "issue 17: needs public seam AlmaSaver.core (SaverCore)",
     ("alma/_async.py", "_arun"): "issue 17: needs public seam AsyncAlmaSaver.arun(plan, *, "
     "transaction) (a checkpoint plan on the saver's connection)",
-    ("alma/_base.py", "_core"): "issue 17: needs public seam AlmaStore.privileged",
-    ("memory/consolidate.py", "_core"): "issue 17: needs public seam AlmaStore.index "
-    "(its IndexSettings / embeddings)",
-    ("transfer/jsonl/export.py", "_core"): "issue 17: needs public seam AlmaStore.tenant() "
-    "(the tenant a call made now resolves to)",
-    ("transfer/jsonl/export.py", "_run"): "issue 17: needs public seam AlmaStore.run(plan)",
-    ("transfer/jsonl/records.py", "_core"): "issue 17: needs public seam "
-    "AlmaStore.prepare(ops) (validate puts without writing)",
     ("transfer/jsonl/load.py", "_core"): "issue 17: needs public seams AlmaStore.prepare / "
     "execute / index (put on a given connection) and AlmaSaver.core (SaverCore)",
-    ("transfer/jsonl/load.py", "_connection"): "issue 17: needs public seam "
-    "AlmaStore.connection() (a connection of the store's tenant, for one transaction)",
     ("transfer/jsonl/load.py", "checkpoint._core"): "issue 17: needs SaverCore exported "
     "by langgraph_alma.checkpoint",
     ("transfer/jsonl/load.py", "checkpoint._delta"): "issue 17: needs ChannelMemory "

@@ -28,6 +28,7 @@ from contextvars import ContextVar
 from typing import Any, TypeVar
 
 import psycopg
+from langchain_core.embeddings import Embeddings
 from langgraph.store.base import BaseStore, IndexConfig, Item, Op, Result, TTLConfig
 from psycopg.pq import TransactionStatus
 from psycopg_pool import AsyncConnectionPool, ConnectionPool
@@ -216,6 +217,31 @@ class _AlmaStoreBase(BaseStore):
         clone._core.tenant_id = tenant_id  # type: ignore[attr-defined]
         return clone
 
+    @property
+    def privileged(self) -> bool:
+        """True for a store whose role bypasses row-level security (`privileged=True`):
+        it may act on every tenant (`list_tenants()`)."""
+        return self._core.privileged
+
+    @property
+    def embeddings(self) -> Embeddings | None:
+        """The embeddings this store indexes with (its `IndexConfig`'s), None without an
+        index. `store.embeddings.embed_query("tea")` gives the vector a search would use."""
+        return self._core.index.embeddings if self._core.index else None
+
+    def tenant(self) -> str:
+        """The tenant a call made now acts for: the bound one, else the current run's
+        `configurable["tenant_id"]`, else the default. `store.for_tenant("acme").tenant()`."""
+        return self._core.tenant()
+
+    def prepare(self, ops: Iterable[Op]) -> Prepared:
+        """Validate `ops` for this store's tenant without writing anything (raises the
+        error a batch of them would); `execute_on` then runs them on a given connection.
+
+        >>> store.prepare([PutOp(("users",), "u1", {"x": 1})]).tenant   # doctest: +SKIP
+        """
+        return self._core.prepare(ops)
+
     def _lock_name(self, key: str) -> str:
         if not isinstance(key, str) or not key:
             raise ConfigError(f"an atomic block needs a non-empty string key, got {key!r}")
@@ -323,7 +349,7 @@ class AlmaStore(_AlmaStoreBase):
             with psycopg.connect(self._admin_url, **connection_kwargs()) as conn:
                 self._setup_on(conn)
         else:
-            with self._connection() as conn:
+            with self.connection() as conn:
                 self._setup_on(conn)
 
     def _setup_on(self, conn: psycopg.Connection[Any]) -> None:
@@ -331,7 +357,10 @@ class AlmaStore(_AlmaStoreBase):
         for ddl in self._core.setup_statements():
             conn.execute(ddl)
 
-    def _connection(self) -> AbstractContextManager[psycopg.Connection[Any]]:
+    def connection(self) -> AbstractContextManager[psycopg.Connection[Any]]:
+        """A connection of this store (autocommit; inside an `atomic` block, the block's),
+        for statements or plans of one transaction: `with store.connection() as conn,
+        conn.transaction(): store.execute_on(conn, store.prepare(ops))`."""
         if (pinned := self._pinned.get()) is not None:
             return _one_at_a_time(*pinned)
         return borrow(self.conn, StoreClosed, "store")
@@ -348,7 +377,7 @@ class AlmaStore(_AlmaStoreBase):
         if self._pinned.get() is not None:  # nested: the outer block already holds it
             yield
             return
-        with self._connection() as conn, conn.transaction():
+        with self.connection() as conn, conn.transaction():
             conn.execute(LOCK_KEY, (name,))
             token = self._pinned.set((conn, threading.RLock()))
             try:
@@ -356,14 +385,17 @@ class AlmaStore(_AlmaStoreBase):
             finally:
                 self._pinned.reset(token)
 
-    def _run(self, plan: Plan[T], what: str = "store statements") -> T:
+    def run(self, plan: Plan[T], what: str = "store statements") -> T:
+        """Drive a store plan (`db.plan`) on one of this store's connections; a database
+        error raises `StoreBatchFailed` naming `what`. `store.run(plan)`."""
         try:
-            with self._connection() as conn:
+            with self.connection() as conn:
                 return run_plan(conn, plan)
         except psycopg.Error as exc:
             raise StoreBatchFailed(what, exc) from exc
 
-    def _execute(self, prepared: Prepared) -> list[Result]:
+    def _embed(self, prepared: Prepared) -> tuple[list[list[float]], dict[str, list[float]]]:
+        """(document vectors, query vectors) of a prepared batch."""
         vectors: list[list[float]] = []
         queries: dict[str, list[float]] = {}
         if self._core.index:
@@ -371,6 +403,21 @@ class AlmaStore(_AlmaStoreBase):
             if prepared.documents:
                 vectors = embeddings.embed_documents(prepared.documents)
             queries = {q: embeddings.embed_query(q) for q in prepared.queries}
+        return vectors, queries
+
+    def execute_on(self, conn: psycopg.Connection[Any], prepared: Prepared) -> list[Result]:
+        """Run a batch from `prepare` on `conn`, in the caller's transaction (no retry, no
+        replica): several batches and other statements then commit or roll back together.
+
+        >>> with store.connection() as conn, conn.transaction():    # doctest: +SKIP
+        ...     store.execute_on(conn, store.prepare(ops))
+        """
+        vectors, queries = self._embed(prepared)
+        plan = self._core.execute(prepared, vectors, queries)
+        return _deserialized(run_plan(conn, plan), self._deserializer)
+
+    def _execute(self, prepared: Prepared) -> list[Result]:
+        vectors, queries = self._embed(prepared)
         if self._replica_may_answer(prepared):
             assert self.read is not None
             try:
@@ -383,7 +430,7 @@ class AlmaStore(_AlmaStoreBase):
         while True:
             own = False
             try:
-                with self._connection() as conn:
+                with self.connection() as conn:
                     own = _idle(conn)  # else: inside the caller's transaction (atomic)
                     plan = self._core.execute(prepared, vectors, queries, transaction=own)
                     plan = tracking(plan, self.read)
@@ -404,11 +451,11 @@ class AlmaStore(_AlmaStoreBase):
 
     def sweep_ttl(self) -> int:
         """Delete expired items (of every tenant); returns how many were deleted."""
-        return self._run(self._core.sweep(), "TTL sweep")
+        return self.run(self._core.sweep(), "TTL sweep")
 
     def list_tenants(self) -> list[str]:
         """Every tenant that has items; needs a privileged store."""
-        return self._run(self._core.list_tenants(), "tenant list")
+        return self.run(self._core.list_tenants(), "tenant list")
 
     def start_ttl_sweeper(
         self, sweep_interval_minutes: int | None = None
@@ -497,12 +544,13 @@ class AsyncAlmaStore(_AlmaStoreBase):
                 for stmt in ddl:
                     await admin.execute(stmt)
             return
-        async with self._connection() as conn:
+        async with self.connection() as conn:
             await amigrate(conn)
             for stmt in ddl:
                 await conn.execute(stmt)
 
-    def _connection(self) -> AbstractAsyncContextManager[psycopg.AsyncConnection[Any]]:
+    def connection(self) -> AbstractAsyncContextManager[psycopg.AsyncConnection[Any]]:
+        """`AlmaStore.connection`, async: `async with store.connection() as conn: ...`"""
         if (pinned := self._pinned.get()) is not None:
             return _aone_at_a_time(*pinned)
         return aborrow(self.conn, StoreClosed, "store")
@@ -514,7 +562,7 @@ class AsyncAlmaStore(_AlmaStoreBase):
         if self._pinned.get() is not None:
             yield
             return
-        async with self._connection() as conn, conn.transaction():
+        async with self.connection() as conn, conn.transaction():
             await conn.execute(LOCK_KEY, (name,))
             token = self._pinned.set((conn, asyncio.Lock()))
             try:
@@ -522,14 +570,16 @@ class AsyncAlmaStore(_AlmaStoreBase):
             finally:
                 self._pinned.reset(token)
 
-    async def _arun(self, plan: Plan[T], what: str = "store statements") -> T:
+    async def arun(self, plan: Plan[T], what: str = "store statements") -> T:
+        """`AlmaStore.run`, async: `await store.arun(plan)`."""
         try:
-            async with self._connection() as conn:
+            async with self.connection() as conn:
                 return await arun_plan(conn, plan)
         except psycopg.Error as exc:
             raise StoreBatchFailed(what, exc) from exc
 
-    async def _aexecute(self, prepared: Prepared) -> list[Result]:
+    async def _aembed(self, prepared: Prepared) -> tuple[list[list[float]], dict[str, list[float]]]:
+        """(document vectors, query vectors) of a prepared batch."""
         vectors: list[list[float]] = []
         queries: dict[str, list[float]] = {}
         if self._core.index:
@@ -538,6 +588,18 @@ class AsyncAlmaStore(_AlmaStoreBase):
                 vectors = await embeddings.aembed_documents(prepared.documents)
             found = await asyncio.gather(*(embeddings.aembed_query(q) for q in prepared.queries))
             queries = dict(zip(prepared.queries, found, strict=True))
+        return vectors, queries
+
+    async def aexecute_on(
+        self, conn: psycopg.AsyncConnection[Any], prepared: Prepared
+    ) -> list[Result]:
+        """`AlmaStore.execute_on`, async."""
+        vectors, queries = await self._aembed(prepared)
+        plan = self._core.execute(prepared, vectors, queries)
+        return _deserialized(await arun_plan(conn, plan), self._deserializer)
+
+    async def _aexecute(self, prepared: Prepared) -> list[Result]:
+        vectors, queries = await self._aembed(prepared)
         if self._replica_may_answer(prepared):
             assert self.read is not None
             try:
@@ -550,7 +612,7 @@ class AsyncAlmaStore(_AlmaStoreBase):
         while True:
             own = False
             try:
-                async with self._connection() as conn:
+                async with self.connection() as conn:
                     own = _idle(conn)  # else: inside the caller's transaction (aatomic)
                     plan = self._core.execute(prepared, vectors, queries, transaction=own)
                     plan = tracking(plan, self.read)
@@ -601,13 +663,13 @@ class AsyncAlmaStore(_AlmaStoreBase):
     async def sweep_ttl(self) -> int:
         """Delete expired items (of every tenant); returns how many were deleted (a
         coroutine, as AsyncPostgresStore's)."""
-        return await self._arun(self._core.sweep(), "TTL sweep")
+        return await self.arun(self._core.sweep(), "TTL sweep")
 
     asweep_ttl = sweep_ttl
 
     async def alist_tenants(self) -> list[str]:
         """Every tenant that has items; needs a privileged store."""
-        return await self._arun(self._core.list_tenants(), "tenant list")
+        return await self.arun(self._core.list_tenants(), "tenant list")
 
     async def start_ttl_sweeper(
         self, sweep_interval_minutes: int | None = None
