@@ -32,6 +32,7 @@ SHELLS: list[Path] = [
     PACKAGE / "session" / "initializer.py",
     PACKAGE / "confidence" / "engine.py",
     PACKAGE / "graph" / "memory.py",
+    PACKAGE / "store" / "store.py",
 ]
 
 GENERATED_MARK = (
@@ -76,6 +77,18 @@ RULES: list[tuple[str, str]] = [
     (r"\b__aenter__\b", "__enter__"),
     (r"\b__aexit__\b", "__exit__"),
     (r"ALMA's API, async\.", "ALMA's API, sync."),
+    # ---- the store (store/store.py; issue 17, branch store17) ----
+    # Applied after `await` is gone: `await asyncio.sleep(d)` is `asyncio.sleep(d)` here.
+    (r"\b_OnEventLoop\b", "_OnThreads"),
+    (r"\b_aone_at_a_time\b", "_one_at_a_time"),
+    (r"\b_a(embed|execute)\b", r"_\1"),
+    (r"\baexecute_on\b", "execute_on"),
+    (r"\.arun\(", ".run("),
+    (r"\bdef arun\(", "def run("),
+    (r"\bamigrate\b", "migrate"),
+    (r"\basyncio\.sleep\(", "time.sleep("),
+    (r"\ba(get|put|search|delete|list_namespaces)\(", r"\1("),
+    # ---- end of the store's rules ----
 ]
 
 
