@@ -68,20 +68,6 @@ def test_shell_rules_make_sync_classes() -> None:
     assert "with borrow(self.conn) as c:" in out and "return orient(c.path)" in out
 
 
-def test_store_rules_make_the_sync_store() -> None:
-    source = "class AsyncAlmaStore(_OnEventLoop):\n    async def arun(self, plan):\n"
-    source += "        async with _aone_at_a_time(c, lock) as conn:\n"
-    source += "            await amigrate(conn); await asyncio.sleep(1)\n"
-    source += "        v = await self._aembed(p); await self.aexecute_on(conn, p)\n"
-    source += "        return await self._aexecute(await store.aget(ns, 'k'))\n"
-    out = _unasync().unasync_code(source)
-    assert "class AlmaStore(_OnThreads):" in out and "    def run(self, plan):" in out
-    assert "with _one_at_a_time(c, lock) as conn:" in out
-    assert "migrate(conn); time.sleep(1)" in out and "amigrate" not in out
-    assert "v = self._embed(p); self.execute_on(conn, p)" in out
-    assert "return self._execute(store.get(ns, 'k'))" in out
-
-
 def test_rules_turn_async_code_into_sync_code() -> None:
     source = '"""doc"""\nasync def f(s: AsyncAlmaStore) -> AsyncAlma:\n'
     source += "    async with x:\n"
@@ -193,3 +179,17 @@ def test_one_sided_names_are_caught() -> None:
         async def alist_tenants(self) -> None: ...
 
     assert _one_sided(Sync, AsyncSync) == {"list_threads", "alist_tenants"}
+
+
+def test_store_rules_make_the_sync_store() -> None:
+    source = "class AsyncAlmaStore(_OnEventLoop):\n    async def arun(self, plan):\n"
+    source += "        async with _aone_at_a_time(c, lock) as conn:\n"
+    source += "            await amigrate(conn); await asyncio.sleep(1)\n"
+    source += "        v = await self._aembed(p); await self.aexecute_on(conn, p)\n"
+    source += "        return await self._aexecute(await store.aget(ns, 'k'))\n"
+    out = _unasync().unasync_code(source)
+    assert "class AlmaStore(_OnThreads):" in out and "    def run(self, plan):" in out
+    assert "with _one_at_a_time(c, lock) as conn:" in out
+    assert "migrate(conn); time.sleep(1)" in out and "amigrate" not in out
+    assert "v = self._embed(p); self.execute_on(conn, p)" in out
+    assert "return self._execute(store.get(ns, 'k'))" in out
