@@ -27,6 +27,7 @@ SOURCE, TARGET = FACADE / "_async.py", FACADE / "_sync.py"
 
 # Modules whose sync classes are generated from the async classes above `GENERATED_MARK`.
 SHELLS: list[Path] = [
+    PACKAGE / "store" / "store.py",
     PACKAGE / "progress" / "tracker.py",
     PACKAGE / "session" / "manager.py",
     PACKAGE / "session" / "initializer.py",
@@ -57,6 +58,18 @@ RULES: list[tuple[str, str]] = [
     (r"\bAsyncGraphMemory\b", "GraphMemory"),
     (r"\bAsyncAlma\b", "Alma"),
     (r"\bAsyncExitStack\b", "ExitStack"),
+    # ---- the store (store/store.py; issue 17, branch store17) ----
+    # Below the `await` rule: `await asyncio.sleep(d)` is `asyncio.sleep(d)` here.
+    (r"\b_OnEventLoop\b", "_OnThreads"),
+    (r"\b_aone_at_a_time\b", "_one_at_a_time"),
+    (r"\b_a(embed|execute)\b", r"_\1"),
+    (r"\baexecute_on\b", "execute_on"),
+    (r"\.arun\(", ".run("),
+    (r"\bdef arun\(", "def run("),
+    (r"\bamigrate\b", "migrate"),
+    (r"\basyncio\.sleep\(", "time.sleep("),
+    (r"\ba(get|put|search|delete|list_namespaces)\(", r"\1("),
+    # ---- end of the store's rules ----
     # Every other `AsyncX` (AsyncProgressTracker, AsyncConnectionPool, AsyncIterator...) is `X`.
     (r"\bAsync([A-Z]\w*)", r"\1"),
     (r"\bAbstractAsyncContextManager\b", "AbstractContextManager"),

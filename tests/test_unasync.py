@@ -52,7 +52,7 @@ def test_each_generated_file_is_current(path: Path) -> None:
 
 def test_every_shell_is_generated() -> None:
     """A module defining both `X` and `AsyncX` by hand is a hand-mirrored pair: generate it
-    (add it to `SHELLS`). The store is still written twice (issue 17)."""
+    (add it to `SHELLS`)."""
     unasync = _unasync()
     generated = {unasync.TARGET, unasync.SOURCE, *unasync.SHELLS}
     by_hand = {p.relative_to(ROOT).as_posix() for p in _paired_modules() - generated}
@@ -98,15 +98,10 @@ def test_the_two_facades_offer_the_same_methods() -> None:
     assert public(AsyncAlma) - {"aclose"} == public(Alma) - {"close"}
 
 
-# issue 17: the store is still hand-mirrored; its rewrite generates it.
-HAND_MIRRORED = {"langgraph_alma/store/store.py"}
+HAND_MIRRORED: set[str] = set()
 
-# issue 17: known drift between hand-mirrored twins, as {(sync, async): {name only on one}}.
-# The async store overrides these while the sync one inherits BaseStore's; once the store's
-# sync shell is generated the set is empty: remove the entry (the test fails until you do).
-KNOWN_DRIFT: dict[tuple[str, str], set[str]] = {
-    ("AlmaStore", "AsyncAlmaStore"): {"adelete", "aget", "alist_namespaces", "aput", "asearch"},
-}
+# Known drift between hand-mirrored twins, as {(sync, async): {name only on one}}.
+KNOWN_DRIFT: dict[tuple[str, str], set[str]] = {}
 
 
 def _modules() -> list:
@@ -195,3 +190,17 @@ def test_one_sided_names_are_caught() -> None:
         async def alist_tenants(self) -> None: ...
 
     assert _one_sided(Sync, AsyncSync) == {"list_threads", "alist_tenants"}
+
+
+def test_store_rules_make_the_sync_store() -> None:
+    source = "class AsyncAlmaStore(_OnEventLoop):\n    async def arun(self, plan):\n"
+    source += "        async with _aone_at_a_time(c, lock) as conn:\n"
+    source += "            await amigrate(conn); await asyncio.sleep(1)\n"
+    source += "        v = await self._aembed(p); await self.aexecute_on(conn, p)\n"
+    source += "        return await self._aexecute(await store.aget(ns, 'k'))\n"
+    out = _unasync().unasync_code(source)
+    assert "class AlmaStore(_OnThreads):" in out and "    def run(self, plan):" in out
+    assert "with _one_at_a_time(c, lock) as conn:" in out
+    assert "migrate(conn); time.sleep(1)" in out and "amigrate" not in out
+    assert "v = self._embed(p); self.execute_on(conn, p)" in out
+    assert "return self._execute(store.get(ns, 'k'))" in out

@@ -51,7 +51,7 @@ def _core_kwargs(
         "clock": clock,
         "category_check": check,
         "default_scope": default_scope,
-        "privileged": bool(getattr(getattr(store, "_core", None), "privileged", False)),
+        "privileged": bool(getattr(store, "privileged", False)),
     }
 
 

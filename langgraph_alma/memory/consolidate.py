@@ -295,9 +295,9 @@ def apply(
 def embedder_of(store: Any) -> Embeddings:
     """The embeddings the store indexes with; offline hashing embeddings when it has none
     (consolidation compares texts, so it needs vectors even on a full-text-only store)."""
-    index = getattr(getattr(store, "_core", None), "index", None)
-    if index is not None and isinstance(getattr(index, "embeddings", None), Embeddings):
-        return index.embeddings
+    embeddings = getattr(store, "embeddings", None)  # AlmaStore.embeddings; not on others
+    if isinstance(embeddings, Embeddings):
+        return embeddings
     from langgraph_alma.embeddings import HashingEmbeddings
 
     return HashingEmbeddings()

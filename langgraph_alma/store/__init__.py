@@ -1,13 +1,15 @@
 """AlmaStore: LangGraph's `BaseStore` on PostgreSQL, with hybrid search, TTL and tenants.
 
-Holds `store.py` (the sync and async shells), `_core.py` (validation and statement plans,
-written once for both), `_sql.py` (every statement but the query search), `_search.py`
-(the query search statement: BM25 full text, vectors per `distance_type`, calibrated
-fusion), `_filters.py` (filters to SQL, pure), `_checks.py` (input checks and limits,
-pure), `_batching.py` (the async store gathering concurrent calls into batches) and
-`_failures.py` (naming and retrying a batch the database refused). May import
-`langgraph_alma.db`, `.config`, `.errors`, `.migrations`, LangGraph and psycopg; nothing
-above the persistence layer.
+Holds `store.py` (the async shell, and the sync one GENERATED from it by
+`scripts/unasync.py`), `_base.py` (what both shells share: configuration, tenancy, the
+public seams), `_flavours.py` (what differs by nature: gathering, the sweeper's thread or
+task), `_core.py` (validation and statement plans, written once for both), `_sql.py`
+(every statement but the query search), `_search.py` (the query search statement: BM25
+full text, vectors per `distance_type`, calibrated fusion), `_filters.py` (filters to SQL,
+pure), `_checks.py` (input checks and limits, pure), `_batching.py` (the async store
+gathering concurrent calls into batches) and `_failures.py` (naming and retrying a batch
+the database refused). May import `langgraph_alma.db`, `.config`, `.errors`,
+`.migrations`, LangGraph and psycopg; nothing above the persistence layer.
 
 Schema (migrations 0002, 0005): items in `alma_store`, keyed by (tenant_id, dotted
 namespace path, key); the path is C-collated text so a namespace prefix is a btree range,

@@ -112,7 +112,7 @@ class IndexSettings:
         if index.get("embed") is None:
             raise ConfigError("index needs `embed`: Embeddings, a function or 'provider:model'")
         fields = index.get("fields") or ["$"]
-        extra: Mapping[str, Any] = index  # type: ignore[assignment]
+        extra: Mapping[str, Any] = index
         ann_config = extra.get("ann_index_config") or {}
         if not isinstance(ann_config, Mapping):
             raise ConfigError(f"index ann_index_config must be a dict, got {ann_config!r}")
@@ -300,20 +300,20 @@ class StoreCore:
     def assemble(self, tenant: str, checked: Sequence[CheckedOp]) -> Prepared:
         """The batch of `checked` ops for `tenant`: the last put of a key wins (at its
         position), and the texts to embed are those of the puts that remain."""
-        puts: dict[Key, CheckedOp] = {}
+        puts: dict[Key, tuple[PutOp, CheckedOp]] = {}
         queries: dict[str, None] = {}
         for c in checked:
             op = c.op
             if isinstance(op, PutOp):
                 puts.pop((op.namespace, op.key), None)  # keep the last put's position
-                puts[(op.namespace, op.key)] = c
+                puts[(op.namespace, op.key)] = (op, c)
             elif isinstance(op, SearchOp) and op.query and self.index:
                 queries[op.query] = None
         prepared = Prepared(
-            tenant, [c.op for c in checked], {k: c.op for k, c in puts.items()}, {},
+            tenant, [c.op for c in checked], {k: put for k, (put, _) in puts.items()}, {},
             queries=list(queries),
         )  # fmt: skip
-        for k, c in puts.items():
+        for k, (_, c) in puts.items():
             if c.encoded is not None:
                 prepared.encoded[k] = c.encoded
                 for path, text in c.documents:
@@ -362,7 +362,8 @@ class StoreCore:
         return [("$", ("$",))]
 
     def _search_text(self, op: PutOp) -> str:
-        return "\n".join(t for p, tokens in self._paths(op) for t in _texts(op.value, p, tokens))
+        value = op.value or {}  # a put with a value: a delete has no text
+        return "\n".join(t for p, tokens in self._paths(op) for t in _texts(value, p, tokens))
 
     def _documents(self, op: PutOp) -> Iterable[tuple[str, str]]:
         if not self.index:
@@ -565,6 +566,7 @@ class StoreCore:
         deletes = [k for k in order if prepared.puts[k].value is None]
         upserts = [k for k in order if prepared.puts[k].value is not None]
         stmts: list[Sql] = []
+        params: dict[str, Any]
         if deletes:
             params = {
                 "tenant": tenant,

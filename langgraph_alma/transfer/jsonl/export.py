@@ -101,11 +101,11 @@ def export_jsonl(
     >>> with open("acme.jsonl", "w") as f:                          # doctest: +SKIP
     ...     export_jsonl(store.for_tenant("acme"), saver, f).items
     """
-    tenant = store._core.tenant()
+    tenant = store.tenant()
     if saver is not None:
         saver = saver.for_tenant(tenant)
     threads = saver.list_threads() if saver is not None else []
-    n_items = store._run(count_items(tenant))
+    n_items = store.run(count_items(tenant))
     n_checkpoints = sum(t.checkpoints for t in threads)
     total = n_items + n_checkpoints
     header = {
@@ -120,7 +120,7 @@ def export_jsonl(
     write_record(out, header)
     report = TransferReport(tenant)
     after = ("", "")
-    while page := store._run(items_page(tenant, after)):
+    while page := store.run(items_page(tenant, after)):
         for ns, key, value, search_text, created, updated, ttl in page:
             record = {
                 "kind": "item",

@@ -30,14 +30,10 @@ from langgraph_alma.transfer.jsonl.sql import PAGE, ImportedItem, restore_times
 def _put_items(
     conn: Any, store: AlmaStore, items: list[ImportedItem], tick: Callable[[int], None]
 ) -> None:
-    core = store._core
     for start in range(0, len(items), PAGE):
         chunk = items[start : start + PAGE]
-        prepared = core.prepare([i.op for i in chunk])
-        vectors: list[list[float]] = []
-        if core.index and prepared.documents:
-            vectors = core.index.embeddings.embed_documents(prepared.documents)
-        run_plan(conn, core.execute(prepared, vectors, {}))
+        prepared = store.prepare([i.op for i in chunk])
+        store.execute_on(conn, prepared)
         run_plan(conn, restore_times(prepared.tenant, chunk))
         tick(len(chunk))
 
@@ -125,7 +121,7 @@ def import_jsonl(
         if progress:
             progress(done, total)
 
-    with store._connection() as conn, conn.transaction():  # all of it, or nothing
+    with store.connection() as conn, conn.transaction():  # all of it, or nothing
         _put_items(conn, store, items, tick)
         if core is not None and checkpoints:
             report.writes = _put_checkpoints(conn, core, checkpoints, tick)

@@ -107,7 +107,7 @@ def parse_item(store: AlmaStore, record: dict[str, Any]) -> ImportedItem:
         index=index,
         ttl=ttl,
     )
-    store._core.prepare([op])  # the store's own checks: value, size, ttl, namespace
+    store.prepare([op])  # the store's own checks: value, size, ttl, namespace
     return ImportedItem(op, _time(record, "created_at"), _time(record, "updated_at"))
 
 

@@ -1,0 +1,220 @@
+"""What is proper to each store flavour, which `scripts/unasync.py` does not generate:
+`_OnEventLoop` (the async store: single-op calls are gathered into batches (`_batching`),
+sync callers run on its event loop, queries are embedded concurrently, its TTL sweeper is a
+task there) and `_OnThreads` (the sync store: async callers get a worker thread, its sweeper
+is a daemon thread). Both extend `_AlmaStoreBase`; `store.py` builds the stores on them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import functools
+import threading
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from contextvars import ContextVar
+from typing import Any
+
+import psycopg
+from langgraph.store.base import BaseStore, Op, Result
+
+from langgraph_alma.db.loop import run_on_loop
+from langgraph_alma.db.plan import OFF_LOOP_ROWS, off_loop
+from langgraph_alma.db.sweeper import TaskSweeper, ThreadSweeper
+from langgraph_alma.store._base import _AlmaStoreBase
+from langgraph_alma.store._batching import OpGatherer
+from langgraph_alma.store._core import CheckedOp, Prepared
+
+Vectors = tuple[list[list[float]], dict[str, list[float]]]
+"""(document vectors, query vectors) of a prepared batch."""
+
+
+@contextmanager
+def _one_at_a_time(conn: psycopg.Connection[Any], lock: Any) -> Iterator[Any]:
+    """The connection of an `atomic` block, for one store call at a time (tasks or threads
+    of the block may call concurrently; the block holds the lock only while a call runs)."""
+    with lock:
+        yield conn
+
+
+@asynccontextmanager
+async def _aone_at_a_time(
+    conn: psycopg.AsyncConnection[Any], lock: asyncio.Lock
+) -> AsyncIterator[Any]:
+    """`_one_at_a_time`, async."""
+    async with lock:
+        yield conn
+
+
+class _OnThreads(_AlmaStoreBase):
+    """What only the sync store has: async callers get the sync batch run in a worker
+    thread, and its TTL sweeper is a daemon thread."""
+
+    def _init_shell(self, batch_max_ops: int) -> None:
+        # PostgresSaver/PostgresStore have one; ours is unused: a single connection is
+        # guarded by db.borrow's lock, shared by every owner of that connection.
+        self.lock = threading.Lock()
+        self._sweeper = ThreadSweeper("alma-store-ttl-sweeper")
+
+    @staticmethod
+    def _block_lock() -> Any:
+        """The lock an `atomic` block's calls take turns with (reentrant: a call may make
+        another on the same thread)."""
+        return threading.RLock()
+
+    def _embed(self, prepared: Prepared) -> Vectors:
+        """(document vectors, query vectors) of a prepared batch."""
+        vectors: list[list[float]] = []
+        queries: dict[str, list[float]] = {}
+        if self._core.index:
+            embeddings = self._core.index.embeddings
+            if prepared.documents:
+                vectors = embeddings.embed_documents(prepared.documents)
+            queries = {q: embeddings.embed_query(q) for q in prepared.queries}
+        return vectors, queries
+
+    def _execute(self, prepared: Prepared) -> list[Result]:
+        raise NotImplementedError  # AlmaStore's (generated in store.py)
+
+    def sweep_ttl(self) -> int:
+        """Delete expired items (of every tenant); returns how many were deleted."""
+        raise NotImplementedError  # AlmaStore's (generated in store.py)
+
+    def batch(self, ops: Iterable[Op]) -> list[Result]:
+        return self._execute(self._core.prepare(ops))
+
+    async def abatch(self, ops: Iterable[Op]) -> list[Result]:
+        prepared = self._core.prepare(ops)  # here: the run's config is in this context
+        return await asyncio.to_thread(self._execute, prepared)
+
+    # LangGraph's single-op methods as they are (each a batch of one op), named here as
+    # the twins of the async store's gathered ones.
+    get = BaseStore.get
+    search = BaseStore.search
+    put = BaseStore.put
+    delete = BaseStore.delete
+    list_namespaces = BaseStore.list_namespaces
+
+    def start_ttl_sweeper(
+        self, sweep_interval_minutes: int | None = None
+    ) -> concurrent.futures.Future[None]:
+        """Sweep expired items every `sweep_interval_minutes` (default: the TTL config's,
+        else 5) in a daemon thread until `stop_ttl_sweeper()` (as PostgresStore's: the
+        future is done when the sweeper stops; cancelling it stops the sweeper)."""
+        interval = self._sweep_minutes(sweep_interval_minutes) * 60
+        return self._sweeper.start(self.sweep_ttl, interval)
+
+    def stop_ttl_sweeper(self, timeout: float | None = None) -> bool:
+        """Stop the sweeper thread; True if it is stopped (False: `timeout` seconds passed)."""
+        return self._sweeper.stop(timeout)
+
+
+# Set while one of AsyncAlmaStore's single-op methods (aget, aput, ...) runs: its abatch
+# then queues the op to be gathered with other callers' (a direct abatch runs at once).
+_GATHER: ContextVar[bool] = ContextVar("alma_store_gather", default=False)
+
+
+def _gathered(method: Callable[..., Any]) -> Callable[..., Any]:
+    """`method` (one of BaseStore's single-op coroutines, which call `self.abatch([op])`)
+    with its op gathered into a batch with other callers' (see `AsyncAlmaStore.abatch`)."""
+
+    @functools.wraps(method)
+    async def gathered(self: Any, *args: Any, **kwargs: Any) -> Any:
+        token = _GATHER.set(True)
+        try:
+            return await method(self, *args, **kwargs)
+        finally:
+            _GATHER.reset(token)
+
+    return gathered
+
+
+class _OnEventLoop(_AlmaStoreBase):
+    """What only the async store has: its single-op calls are gathered into batches, sync
+    callers run on its event loop, and its TTL sweeper is a task there."""
+
+    def _init_shell(self, batch_max_ops: int) -> None:
+        self.lock = asyncio.Lock()
+        self.loop = asyncio.get_running_loop()
+        self._sweeper = TaskSweeper("alma-store-ttl-sweeper")
+        self._gatherer = OpGatherer(self._run_checked, max_ops=batch_max_ops)
+
+    @staticmethod
+    def _block_lock() -> Any:
+        """The lock an `aatomic` block's calls take turns with."""
+        return asyncio.Lock()
+
+    async def _aembed(self, prepared: Prepared) -> Vectors:
+        """(document vectors, query vectors) of a prepared batch; the queries embedded
+        concurrently."""
+        vectors: list[list[float]] = []
+        queries: dict[str, list[float]] = {}
+        if self._core.index:
+            embeddings = self._core.index.embeddings
+            if prepared.documents:
+                vectors = await embeddings.aembed_documents(prepared.documents)
+            found = await asyncio.gather(*(embeddings.aembed_query(q) for q in prepared.queries))
+            queries = dict(zip(prepared.queries, found, strict=True))
+        return vectors, queries
+
+    async def _aexecute(self, prepared: Prepared) -> list[Result]:
+        raise NotImplementedError  # AsyncAlmaStore's (store.py)
+
+    async def sweep_ttl(self) -> int:
+        """Delete expired items (of every tenant); returns how many were deleted (a
+        coroutine, as AsyncPostgresStore's)."""
+        raise NotImplementedError  # AsyncAlmaStore's (store.py)
+
+    async def asweep_ttl(self) -> int:
+        """`sweep_ttl` (already a coroutine, as AsyncPostgresStore's) under its `a` name."""
+        return await self.sweep_ttl()
+
+    async def _run_checked(self, tenant: str, checked: list[CheckedOp]) -> list[Result]:
+        return await self._aexecute(self._core.assemble(tenant, checked))
+
+    async def abatch(self, ops: Iterable[Op]) -> list[Result]:
+        """Run `ops` as one batch, at once (see `aget` and co. for gathered calls)."""
+        ops = list(ops)
+        if (
+            _GATHER.get()
+            and len(ops) == 1
+            and self._pinned.get() is None  # an aatomic block runs on its own connection
+            and asyncio.get_running_loop() is self.loop
+        ):
+            # One caller's op: checked now (its error is its own), run with the ops other
+            # callers send meanwhile, as one batch per tenant.
+            tenant = self._core.tenant()  # the caller's run config is in this context
+            return [await self._gatherer.submit(tenant, self._core.check(ops[0]))]
+        if len(ops) > OFF_LOOP_ROWS:  # checking thousands of ops: not on the event loop
+            return await self._aexecute(await off_loop(self._core.prepare, ops))
+        return await self._aexecute(self._core.prepare(ops))
+
+    # LangGraph's single-op methods, unchanged, except that their op is gathered.
+    aget = _gathered(BaseStore.aget)
+    asearch = _gathered(BaseStore.asearch)
+    aput = _gathered(BaseStore.aput)
+    adelete = _gathered(BaseStore.adelete)
+    alist_namespaces = _gathered(BaseStore.alist_namespaces)
+
+    def batch(self, ops: Iterable[Op]) -> list[Result]:
+        # Sync callers (a sync graph on an async store) run on the store's event loop;
+        # the tenant is read here, where the run's config is.
+        prepared = self._core.prepare(ops)
+        return self._sync(self._aexecute(prepared))
+
+    def _sync(self, coro: Any) -> Any:
+        return run_on_loop(self.loop, coro, "AsyncAlmaStore")
+
+    async def start_ttl_sweeper(
+        self, sweep_interval_minutes: int | None = None
+    ) -> asyncio.Task[None]:
+        """Sweep expired items periodically in a task on the store's loop until
+        `await stop_ttl_sweeper()`; returns the task (as AsyncPostgresStore's:
+        `await store.start_ttl_sweeper()`)."""
+        interval = self._sweep_minutes(sweep_interval_minutes) * 60
+        return self._sweeper.start(self.loop, self.sweep_ttl, interval)
+
+    async def stop_ttl_sweeper(self, timeout: float | None = None) -> bool:
+        """Stop the sweeper task; True once it is stopped (False: `timeout` seconds passed)."""
+        return await self._sweeper.stop(timeout)
