@@ -45,6 +45,7 @@ __all__ = [
 ]
 
 Clock = Callable[[], datetime]
+"""What tells a `MemoryCore` the time (`utcnow` unless a test or a replay gives its own)."""
 
 
 def _context_value(context: Any, name: str) -> Any:
