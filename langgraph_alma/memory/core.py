@@ -38,7 +38,6 @@ __all__ = [
     "MAX_STRATEGIES",
     "PAGE",
     "AntiPatternWarning",
-    "Clock",
     "MemoryCore",
     "anti_pattern_warning",
     "anti_patterns_logged",
