@@ -14,30 +14,20 @@ import contextlib
 import copy
 import json
 import math
-import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
 import psycopg
-from langchain_core.embeddings import Embeddings
 from langchain_core.runnables import RunnableConfig
 from langgraph.store.base import (
     GetOp,
     IndexConfig,
-    InvalidNamespaceError,
-    Item,
     ListNamespacesOp,
     Op,
-    PutOp,
     Result,
-    SearchItem,
     SearchOp,
     TTLConfig,
-    ensure_embeddings,
-    get_text_at_path,
-    tokenize_path,
-    validate_op_namespace,
 )
 
 from langgraph_alma.config import get_settings
@@ -45,36 +35,39 @@ from langgraph_alma.db.plan import Plan, Sql, set_tenant
 from langgraph_alma.db.tenancy import resolve_tenant
 from langgraph_alma.errors import (
     ConfigError,
-    InvalidStoreKey,
-    InvalidValue,
     PrivilegeRequired,
     StoreBatchFailed,
-    ValueTooLarge,
 )
 from langgraph_alma.store import _search, _sql
 from langgraph_alma.store._checks import (
     StoreLimits,
-    check_max_depth,
-    check_namespace,
-    check_page,
-    check_text,
-    depth_exceeds,
-    text_problem,
     trim_query,
     ttl_problem,
 )
 from langgraph_alma.store._failures import describe_ops
 from langgraph_alma.store._filters import build_filter
+from langgraph_alma.store._index import ANN_CHOICES, IndexSettings
+from langgraph_alma.store._prepared import CheckedOp, Key, OpChecks, Prepared, ns_path
+from langgraph_alma.store._rows import AlmaSearchItem, item_from_row, search_item_from_row
+
+__all__ = [
+    "ANN_CHOICES",
+    "DEFAULT_EXACT_SEARCH_MAX",
+    "DEFAULT_MAX_VALUE_BYTES",
+    "AlmaSearchItem",
+    "CheckedOp",
+    "IndexSettings",
+    "Key",
+    "Prepared",
+    "StoreCore",
+    "ns_path",
+    "run_config",
+    "trim_query",
+]
 
 DEFAULT_MAX_VALUE_BYTES = 1024 * 1024
 DEFAULT_EXACT_SEARCH_MAX = 2000
-# "hnsw": an HNSW index, used when the filtered candidate set is large; "exact": no
-# vector index (fastest writes), every vector search ranks its candidates exactly.
-ANN_CHOICES = ("hnsw", "exact")
 _ALL_DEPTHS = 2**31 - 1
-_NUL_ESCAPE = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
-
-Key = tuple[tuple[str, ...], str]
 
 
 def run_config() -> RunnableConfig | None:
@@ -87,115 +80,7 @@ def run_config() -> RunnableConfig | None:
         return None
 
 
-@dataclass(frozen=True)
-class IndexSettings:
-    """An `IndexConfig` resolved: dims, an `Embeddings`, tokenized field paths, and the
-    vector search settings of LangGraph's `PostgresIndexConfig`: `distance_type`
-    (`cosine`, `l2`, `inner_product`) and `ann_index_config` (`kind` `hnsw` or `flat`,
-    `vector_type` `vector` or `halfvec`, HNSW `m` and `ef_construction`). AlmaStore's own
-    `ann: "exact"` is `kind: "flat"`: no vector index, exact ranking of candidates."""
-
-    dims: int
-    embeddings: Embeddings
-    fields: tuple[tuple[str, tuple[str, ...]], ...]
-    ann: str = "hnsw"
-    distance_type: str = "cosine"
-    vector_type: str = "vector"
-    m: int | None = None
-    ef_construction: int | None = None
-
-    @classmethod
-    def from_config(cls, index: IndexConfig) -> IndexSettings:
-        dims = index.get("dims")
-        if isinstance(dims, bool) or not isinstance(dims, int) or dims <= 0:
-            raise ConfigError(f"index dims must be a positive integer, got {dims!r}")
-        if index.get("embed") is None:
-            raise ConfigError("index needs `embed`: Embeddings, a function or 'provider:model'")
-        fields = index.get("fields") or ["$"]
-        extra: Mapping[str, Any] = index
-        ann_config = extra.get("ann_index_config") or {}
-        if not isinstance(ann_config, Mapping):
-            raise ConfigError(f"index ann_index_config must be a dict, got {ann_config!r}")
-        kind = ann_config.get("kind", "hnsw")
-        if kind not in ("hnsw", "flat"):
-            raise ConfigError(f"ann_index_config kind must be 'hnsw' or 'flat', got {kind!r}")
-        ann = extra.get("ann", "exact" if kind == "flat" else "hnsw")
-        if ann not in ANN_CHOICES:
-            raise ConfigError(f"index ann must be one of {ANN_CHOICES}, got {ann!r}")
-        distance = extra.get("distance_type", "cosine")
-        if distance not in _search.DISTANCE_TYPES:
-            raise ConfigError(
-                f"index distance_type must be one of {_search.DISTANCE_TYPES}, got {distance!r}"
-            )
-        vector_type = ann_config.get("vector_type", "vector")
-        if vector_type not in _search.VECTOR_TYPES:
-            raise ConfigError(
-                f"vector_type must be one of {_search.VECTOR_TYPES}, got {vector_type!r}"
-            )
-        hnsw: dict[str, int | None] = {}
-        for name in ("m", "ef_construction"):
-            value = ann_config.get(name)
-            if value is not None and (
-                isinstance(value, bool) or not isinstance(value, int) or value <= 0
-            ):
-                raise ConfigError(f"ann_index_config {name} must be a positive int, got {value!r}")
-            hnsw[name] = value
-        return cls(
-            dims=dims,
-            embeddings=ensure_embeddings(index["embed"]),
-            fields=tuple((f, tuple(tokenize_path(f))) for f in fields),
-            ann=ann,
-            distance_type=distance,
-            vector_type=vector_type,
-            **hnsw,
-        )
-
-
-@dataclass
-class Prepared:
-    """A validated batch and what it needs embedded."""
-
-    tenant: str
-    ops: list[Op]
-    puts: dict[Key, PutOp]
-    encoded: dict[Key, tuple[str, str]]  # key -> (value as JSON, full-text source)
-    documents: list[str] = field(default_factory=list)
-    document_refs: list[tuple[Key, str]] = field(default_factory=list)  # (item, field)
-    queries: list[str] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class CheckedOp:
-    """One op, validated and encoded: what `StoreCore.assemble` builds a batch from. An
-    async store checks each caller's op when it is called, then gathers them."""
-
-    op: Op
-    encoded: tuple[str, str] | None = None  # a put's value as JSON and its full-text source
-    documents: tuple[tuple[str, str], ...] = ()  # a put's (field, text) pairs to embed
-
-
-def ns_path(namespace: Sequence[str]) -> str:
-    return ".".join(namespace)
-
-
-def _string_leaves(value: Any) -> Iterable[str]:
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, Mapping):
-        for v in value.values():
-            yield from _string_leaves(v)
-    elif isinstance(value, list | tuple):
-        for v in value:
-            yield from _string_leaves(v)
-
-
-def _texts(value: Mapping[str, Any], path: str, tokens: Sequence[str]) -> list[str]:
-    if path == "$":
-        return list(_string_leaves(value))
-    return get_text_at_path(value, list(tokens))
-
-
-class StoreCore:
+class StoreCore(OpChecks):
     """Validation, encoding and plans for every store operation."""
 
     def __init__(
@@ -259,119 +144,6 @@ class StoreCore:
         """Validate `ops` and list what to embed; raises before anything is written."""
         checked = [self.check(op, i) for i, op in enumerate(ops)]
         return self.assemble(tenant if tenant is not None else self.tenant(config), checked)
-
-    def check(self, op: Op, position: int = 0) -> CheckedOp:
-        """Validate and encode one op (`position`: its place in the batch, for errors);
-        raises `InvalidStoreKey`, `InvalidValue`, `InvalidFilter`, `ConfigError`..."""
-        limits = self.limits
-        if not isinstance(op, GetOp | PutOp | SearchOp | ListNamespacesOp):
-            raise ValueError(f"unknown store operation {op!r}")
-        if isinstance(op, GetOp | PutOp):
-            check_namespace(position, op.namespace, limits.max_key_bytes)
-            check_text(position, "key", op.key, limits.max_key_bytes)
-        elif isinstance(op, SearchOp):
-            check_namespace(position, op.namespace_prefix, limits.max_key_bytes)
-        validate_op_namespace(op)
-        if isinstance(op, PutOp):
-            if not op.namespace:
-                raise InvalidNamespaceError("Namespace cannot be empty.")
-            if op.value is None:  # a delete
-                return CheckedOp(op)
-            encoded = (self._encode(op, position), self._search_text(op))
-            return CheckedOp(op, encoded, tuple(self._documents(op)))
-        if isinstance(op, SearchOp | ListNamespacesOp):
-            check_page(position, op.limit, op.offset, limits.max_limit)
-        if isinstance(op, ListNamespacesOp):
-            check_max_depth(position, op.max_depth)
-            for cond in op.match_conditions or ():
-                check_namespace(position, [p for p in cond.path if p != "*"], limits.max_key_bytes)
-        if isinstance(op, SearchOp):
-            build_filter(op.filter, {}, max_depth=limits.max_depth)  # raises InvalidFilter
-            if op.query is not None:
-                if not isinstance(op.query, str):
-                    raise InvalidStoreKey(position, "query", op.query, "is not a string")
-                if problem := text_problem(op.query):
-                    raise InvalidStoreKey(position, "query", op.query, problem)
-                trimmed = trim_query(op.query, limits.max_query_words)
-                if trimmed != op.query:
-                    op = op._replace(query=trimmed)
-        return CheckedOp(op)
-
-    def assemble(self, tenant: str, checked: Sequence[CheckedOp]) -> Prepared:
-        """The batch of `checked` ops for `tenant`: the last put of a key wins (at its
-        position), and the texts to embed are those of the puts that remain."""
-        puts: dict[Key, tuple[PutOp, CheckedOp]] = {}
-        queries: dict[str, None] = {}
-        for c in checked:
-            op = c.op
-            if isinstance(op, PutOp):
-                puts.pop((op.namespace, op.key), None)  # keep the last put's position
-                puts[(op.namespace, op.key)] = (op, c)
-            elif isinstance(op, SearchOp) and op.query and self.index:
-                queries[op.query] = None
-        prepared = Prepared(
-            tenant, [c.op for c in checked], {k: put for k, (put, _) in puts.items()}, {},
-            queries=list(queries),
-        )  # fmt: skip
-        for k, (_, c) in puts.items():
-            if c.encoded is not None:
-                prepared.encoded[k] = c.encoded
-                for path, text in c.documents:
-                    prepared.documents.append(text)
-                    prepared.document_refs.append((k, path))
-        return prepared
-
-    def _encode(self, op: PutOp, position: int = 0) -> str:
-        where = f"op {position}: "
-        if not isinstance(op.value, Mapping):
-            raise InvalidValue(
-                f"{where}values must be dicts, got {type(op.value).__name__}", op.key
-            )
-        if op.ttl is not None and (problem := ttl_problem(op.ttl, self.limits.max_ttl_minutes)):
-            raise InvalidValue(where + problem, op.key)
-        if depth_exceeds(op.value, self.limits.max_depth):
-            raise InvalidValue(
-                f"{where}value nests deeper than {self.limits.max_depth} levels "
-                "(ALMA_STORE_MAX_DEPTH)",
-                op.key,
-            )
-        try:
-            text = json.dumps(op.value, ensure_ascii=False, allow_nan=False)
-        except (TypeError, ValueError) as exc:
-            raise InvalidValue(f"{where}value is not JSON-serialisable ({exc})", op.key) from exc
-        if _NUL_ESCAPE.search(text):
-            raise InvalidValue(f"{where}PostgreSQL JSON cannot hold NUL characters", op.key)
-        try:
-            size = len(text.encode())
-        except UnicodeEncodeError as exc:
-            raise InvalidValue(
-                f"{where}value holds a lone surrogate ({text[exc.start]!r}), which is not UTF-8",
-                op.key,
-            ) from exc
-        if size > self.max_value_bytes:
-            raise ValueTooLarge(op.key, size, self.max_value_bytes)
-        return text
-
-    def _paths(self, op: PutOp) -> list[tuple[str, Sequence[str]]]:
-        if op.index is False:
-            return []
-        if op.index is not None:
-            return [(p, tokenize_path(p)) for p in op.index]
-        if self.index:
-            return list(self.index.fields)
-        return [("$", ("$",))]
-
-    def _search_text(self, op: PutOp) -> str:
-        value = op.value or {}  # a put with a value: a delete has no text
-        return "\n".join(t for p, tokens in self._paths(op) for t in _texts(value, p, tokens))
-
-    def _documents(self, op: PutOp) -> Iterable[tuple[str, str]]:
-        if not self.index:
-            return
-        for path, tokens in self._paths(op):
-            texts = get_text_at_path(op.value, list(tokens) if path != "$" else "$")
-            for i, text in enumerate(texts):
-                yield (f"{path}.{i}" if len(texts) > 1 else path), text
 
     # -- the batch plan ------------------------------------------------------------
     def execute(
@@ -453,12 +225,16 @@ class StoreCore:
                     if row := found.get(k):
                         # the same key asked twice (two callers gathered into one batch):
                         # each gets a value of its own
-                        out[i] = _item(row) if k not in handed else _item(copy.deepcopy(row))
+                        out[i] = (
+                            item_from_row(row)
+                            if k not in handed
+                            else item_from_row(copy.deepcopy(row))
+                        )
                         handed.add(k)
         for i, stmt in reads:
             rows = results[stmt] or []
             if isinstance(op := ops[i], SearchOp):
-                out[i] = [_search_item(r, op.offset + n + 1) for n, r in enumerate(rows)]
+                out[i] = [search_item_from_row(r, op.offset + n + 1) for n, r in enumerate(rows)]
             else:
                 out[i] = [tuple(r[0]) for r in rows]
         return out
@@ -644,51 +420,3 @@ def _vector_text(vector: Sequence[float], dims: int) -> str:
     if len(vector) != dims:
         raise ConfigError(f"the embedder returned {len(vector)} dimensions, index dims is {dims}")
     return json.dumps([float(x) for x in vector])
-
-
-def _item(row: Sequence[Any]) -> Item:
-    return Item(
-        value=row[2],
-        key=row[1],
-        namespace=tuple(row[0].split(".")),
-        created_at=row[3],
-        updated_at=row[4],
-    )
-
-
-class AlmaSearchItem(SearchItem):
-    """A `SearchItem` with how the query found it. `score` is LangGraph's: the similarity
-    of the item's vector to the query's for the index's `distance_type`, raised toward
-    the similarity ceiling by lexical evidence (see `langgraph_alma.store._search`);
-    `similarity` is the vector similarity alone (None without a vector), `text_score` the
-    lexical strength in [0, 1] (1: the query's best full-text match; None: no match), and
-    `rank` the 1-based position in the results (offset included)."""
-
-    __slots__ = ("rank", "similarity", "text_score")
-
-    def __init__(
-        self,
-        *args: Any,
-        similarity: float | None = None,
-        text_score: float | None = None,
-        rank: int | None = None,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(*args, **kwargs)
-        self.similarity = similarity
-        self.text_score = text_score
-        self.rank = rank
-
-
-def _search_item(row: Sequence[Any], rank: int | None = None) -> SearchItem:
-    return AlmaSearchItem(
-        namespace=tuple(row[0].split(".")),
-        key=row[1],
-        value=row[2],
-        created_at=row[3],
-        updated_at=row[4],
-        score=row[5],
-        similarity=row[6] if len(row) > 6 else None,
-        text_score=row[7] if len(row) > 7 else None,
-        rank=rank if len(row) > 6 else None,
-    )
