@@ -21,6 +21,7 @@ from langgraph_alma.transfer.jsonl.records import (
     check_header,
     parse_checkpoint,
     parse_item,
+    progress_ticker,
     read_lines,
     read_records,
 )
@@ -113,13 +114,7 @@ def import_jsonl(
     total = len(items) + len(checkpoints)
     report = TransferReport(target, items=len(items), checkpoints=len(checkpoints))
     report.threads = list(threads)
-    done = 0
-
-    def tick(n: int) -> None:
-        nonlocal done
-        done += n
-        if progress:
-            progress(done, total)
+    tick = progress_ticker(progress, total)
 
     with store.connection() as conn, conn.transaction():  # all of it, or nothing
         _put_items(conn, store, items, tick)

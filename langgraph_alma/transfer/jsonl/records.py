@@ -27,6 +27,20 @@ FORMAT_VERSION = 1
 Progress = Callable[[int, int], None]  # (records done, records in all)
 
 
+def progress_ticker(progress: Progress | None, total: int) -> Callable[[int], None]:
+    """A `tick(n)` that counts `n` more records done and reports (done, total) to
+    `progress`, if any."""
+    done = 0
+
+    def tick(n: int) -> None:
+        nonlocal done
+        done += n
+        if progress:
+            progress(done, total)
+
+    return tick
+
+
 @dataclass
 class TransferReport:
     """What an export or import moved."""

@@ -17,7 +17,6 @@ skipped.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +28,7 @@ from langgraph_alma.db.borrow import borrow
 from langgraph_alma.errors import AlmaError, TransferError
 from langgraph_alma.store import AlmaStore, StoreClosed
 from langgraph_alma.transfer.alma_memory.sources import redact
+from langgraph_alma.transfer.jsonl.records import Progress, progress_ticker
 from langgraph_alma.transfer.langgraph_postgres.checkpoints import (
     parent_first,
     share_parent_values,
@@ -40,8 +40,6 @@ from langgraph_alma.transfer.langgraph_postgres.items import (
     vector_plan,
 )
 from langgraph_alma.transfer.langgraph_postgres.source import LangGraphSource
-
-Progress = Callable[[int, int], None]  # (records done, records in all)
 
 
 @dataclass
@@ -106,13 +104,7 @@ def import_langgraph_postgres(
         if saver is None and src.has_checkpoints:
             report.skip("threads (no saver to import them into)", len(src.thread_ids()))
         total = sum(threads.values()) + src.count_items()
-        done = 0
-
-        def tick(n: int) -> None:
-            nonlocal done
-            done += n
-            if progress:
-                progress(done, total)
+        tick = progress_ticker(progress, total)
 
         # One connection of the target store, one transaction: all of it, or nothing.
         with borrow(store.conn, StoreClosed, "store") as conn, conn.transaction():
