@@ -116,7 +116,6 @@ class MemoryCore(Learner, Upkeep):
                 setattr(memory, name, str(value))
         return memory
 
-    _stamp = stamp  # the name this module's own plans call it by
 
     # -- retrieval -------------------------------------------------------------------
     def _searches(
@@ -253,7 +252,7 @@ class MemoryCore(Learner, Upkeep):
             preference=preference,
             source=source,
         )
-        self._stamp(pref, None, None, self.project_id)
+        self.stamp(pref, None, None, self.project_id)
         yield [it.put_op(pref)]
         return pref
 
@@ -269,7 +268,7 @@ class MemoryCore(Learner, Upkeep):
             fact=fact,
             source=source,
         )
-        self._stamp(knowledge, agent, None, self.project_id)
+        self.stamp(knowledge, agent, None, self.project_id)
         yield [it.put_op(knowledge)]
         return knowledge
 
@@ -283,7 +282,7 @@ class MemoryCore(Learner, Upkeep):
                 self.check_learning(agent, category)
         for m in memories:
             owner = None if isinstance(m, UserPreference) else agent
-            self._stamp(m, owner, None, self.project_id)
+            self.stamp(m, owner, None, self.project_id)
             if isinstance(m, UserPreference):
                 m.id = learning.stable_key("p", m.user_id, m.category, m.preference)
             elif isinstance(m, DomainKnowledge):

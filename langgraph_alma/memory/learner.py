@@ -64,7 +64,7 @@ class Learner:
             user_feedback=feedback,
             context={k: v for k, v in ctx.items() if k != "configurable"},
         )
-        self._stamp(record, agent, context, self.project_id)
+        self.stamp(record, agent, context, self.project_id)
         yield [it.put_op(record)]
         yield from self._update_heuristic(agent, [record])
         return record
@@ -130,7 +130,7 @@ class Learner:
                 )
             )
             if not heuristic:
-                self._stamp(h, agent, None, project)
+                self.stamp(h, agent, None, project)
             h.occurrence_count, h.success_count = n, wins
             h.confidence = learning.heuristic_confidence(wins, n)
             h.last_validated = now
@@ -144,7 +144,7 @@ class Learner:
                 )
             )
             if not anti:
-                self._stamp(a, agent, None, project)
+                self.stamp(a, agent, None, project)
             a.why_bad = f"failed {failures} of {n} times on {task_type} tasks" + (
                 f"; last error: {tally.last_error}" if tally.last_error else ""
             )
