@@ -5,6 +5,8 @@
     python bench/retrieval_bench.py --weights 0.3 0.5 0.7   # sweep the text weight
     python bench/retrieval_bench.py --lead-weights 0 0.5 0.9 --vector-leads 0.2 0.3
                                                     # sweep the adaptive lead lift
+    python bench/retrieval_bench.py --seed 11       # the generator's tuning corpora:
+    python bench/retrieval_bench.py --users 100 --seed 23   # defaults are chosen here first
 
 Each simulated user has a conversation of ~50 turns (user and assistant) stored one turn
 per item under `("conv", user)`. A few user turns state facts ("I finally adopted a beagle
@@ -253,6 +255,7 @@ def _with_db(url: str, name: str) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--users", type=int, default=60)
+    parser.add_argument("--seed", type=int, default=5, help="the generator's seed")
     parser.add_argument("--weights", type=float, nargs="*", help="text weights to sweep")
     parser.add_argument("--lead-weights", type=float, nargs="*", help="lead weights to sweep")
     parser.add_argument("--vector-leads", type=float, nargs="*", help="vector leads to sweep")
@@ -271,8 +274,13 @@ def main() -> None:
     with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     url = _with_db(admin_url, name)
-    puts, questions = corpus(args.users)
-    report: dict[str, Any] = {"users": args.users, "items": len(puts), "questions": len(questions)}
+    puts, questions = corpus(args.users, seed=args.seed)
+    report: dict[str, Any] = {
+        "users": args.users,
+        "seed": args.seed,
+        "items": len(puts),
+        "questions": len(questions),
+    }
     embedders = {"hashing:256": HashingEmbeddings(256), "concept": ConceptEmbeddings(256)}
     settings = get_settings()
     try:
@@ -310,11 +318,24 @@ def main() -> None:
             server.stop()
     print(json.dumps(report))
     head = "setup (fused: text weight/lead weight/vector lead)"
-    print(f"\n{head:52} " + " ".join(f"{c:>6}" for c in ("R@1", "R@5", "R@10", "MRR")))
+    print(f"\n{head:52} " + " ".join(f"{c:>7}" for c in ("R@1", "R@5", "R@10", "MRR")))
     for key, m in report.items():
         if isinstance(m, dict):
-            cells = " ".join(f"{m[c]:>6}" for c in ("recall@1", "recall@5", "recall@10", "mrr"))
+            cells = " ".join(f"{m[c]:>6}{_mark(report, key, c)}" for c in METRICS)
             print(f"{key:52} {cells}")
+
+
+METRICS = ("recall@1", "recall@5", "recall@10", "mrr")
+
+
+def _mark(report: dict[str, Any], key: str, metric: str) -> str:
+    """A cross where a fused figure is below full text alone or vectors alone."""
+    if not key.startswith("fused "):
+        return " "
+    label, config = key.split()[-2:]
+    sides = [report.get(f"text {config}"), report.get(f"vector {label} {config}")]
+    best = max(side[metric] for side in sides if side)
+    return "✘" if report[key][metric] < best else " "
 
 
 if __name__ == "__main__":
