@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import tempfile
 import uuid
 from dataclasses import dataclass, field
@@ -80,7 +81,9 @@ def _locomo(i: int, sample: dict[str, Any]) -> Conversation:
                 text = f"{text} {turn['blip_caption']}"
             conv.turns[_key(turn["dia_id"])] = f"{turn.get('speaker', '')}: {text}"
     for qa in sample.get("qa", []):
-        evidence = [_key(e) for e in qa.get("evidence", []) if _key(e) in conv.turns]
+        # a few evidence entries list several turns in one string ("D8:6; D9:17")
+        ids = [part for e in qa.get("evidence", []) for part in re.split(r"[;,]", e)]
+        evidence = [_key(e) for e in ids if _key(e) in conv.turns]
         if evidence:
             conv.questions.append((qa["question"], evidence))
     return conv

@@ -55,6 +55,7 @@ LOCOMO = [
             {"question": "What is the name of Ana's greyhound?", "evidence": ["D1:21"]},
             {"question": "Where did Ben's sister move to, Reykjavik?", "evidence": ["D2:1"]},
             {"question": "Which saxophone photo did Ana share?", "evidence": ["D2:2"]},
+            {"question": "Zephyr and Reykjavik: whose are they?", "evidence": ["D1:21; D2:1"]},
             {"question": "An adversarial question with no evidence", "evidence": []},
         ],
     }
@@ -75,7 +76,7 @@ LONGMEMEVAL = [
 ]  # fmt: skip
 
 
-@pytest.mark.parametrize(("data", "questions"), [(LOCOMO, 3), (LONGMEMEVAL, 1)])
+@pytest.mark.parametrize(("data", "questions"), [(LOCOMO, 4), (LONGMEMEVAL, 1)])
 def test_heldout_harness_reads_both_formats_and_scores_recall(
     database, tmp_path, data, questions
 ) -> None:
