@@ -5,6 +5,9 @@
     python bench/retrieval_bench.py --weights 0.3 0.5 0.7   # sweep the text weight
     python bench/retrieval_bench.py --lead-weights 0 0.5 0.9 --vector-leads 0.2 0.3
                                                     # sweep the adaptive lead lift
+    python bench/retrieval_bench.py --seed 11       # the generator's tuning corpora:
+    python bench/retrieval_bench.py --users 100 --seed 23   # defaults are chosen here first
+    python bench/retrieval_bench.py --replay --weights 0.5 0.7 0.9   # sweeps in seconds
 
 Each simulated user has a conversation of ~50 turns (user and assistant) stored one turn
 per item under `("conv", user)`. A few user turns state facts ("I finally adopted a beagle
@@ -240,10 +243,68 @@ def evaluate(store: AlmaStore, questions: list[tuple[str, str, str]]) -> dict[st
     for user, question, answer in questions:
         found = [i.key for i in store.search(("conv", user), query=question, limit=10)]
         ranks.append(found.index(answer) + 1 if answer in found else None)
+    return _metrics(ranks)
+
+
+def _metrics(ranks: list[int | None]) -> dict[str, float]:
     n = len(ranks)
     out = {f"recall@{k}": sum(1 for r in ranks if r and r <= k) / n for k in (1, 5, 10)}
     out["mrr"] = sum(1 / r for r in ranks if r) / n
     return {k: round(v, 3) for k, v in out.items()}
+
+
+# -- replay: fusion variants in seconds, over every question's candidates ------------
+#
+# `--replay` reads each question's candidates once (similarity and lexical strength `t`
+# of every turn, from a vectors-only search) and orders them again in Python for every
+# swept setting, mirroring `_FUSE_HYBRID` in langgraph_alma/store/_search.py (cosine).
+# The bench checks that the replay of the defaults gives the statement's own figures, so
+# a change to the statement that the mirror misses stops the run. Edit `fuse` to try a
+# new fusion on the same candidates, then move what wins into the statement.
+
+Candidate = tuple[str, float, float | None]  # key, similarity, lexical strength
+
+
+def candidates(store: AlmaStore, questions: list[tuple[str, str, str]]) -> list[Any]:
+    """(answer, every turn as a Candidate) per question; the store must have
+    `text_weight=0` (scores are then the plain similarities)."""
+    return [
+        (answer, [(i.key, i.similarity, i.text_score)
+                  for i in store.search(("conv", user), query=question, limit=200)])
+        for user, question, answer in questions
+    ]  # fmt: skip
+
+
+def fuse(pool: list[Candidate], w: float, lead_weight: float, vector_lead: float) -> list[float]:
+    """The statement's fused score of each pooled candidate (see `_search.py`)."""
+    ts = sorted((t for _, _, t in pool if t is not None), reverse=True)
+    ss = sorted((s for _, s, _ in pool), reverse=True)
+    t1 = ts[0] if ts else None
+    lex_lead = (t1 - ts[1]) / t1 if t1 and len(ts) > 1 else 1.0
+    vec_lead = (
+        min(1.0, (ss[0] - ss[1]) / max(1.0 - ss[1], 1e-9) / vector_lead) if len(ss) > 1 else 1.0
+    )
+    a = (lead_weight if w > 0 else 0.0) * lex_lead * (1.0 - vec_lead)
+    return [
+        s + (1 - (1 - w * (t or 0)) * (1 - (a * t / t1 if t and t1 else 0))) * (1 - s)
+        for _, s, t in pool
+    ]
+
+
+def replay(cands: list[Any], w: float, lead_weight: float, vector_lead: float) -> dict[str, float]:
+    """The figures a search with these settings gives (limit 10: a window of 40 per side)."""
+    ranks: list[int | None] = []
+    for answer, turns in cands:
+        by_vec = sorted(turns, key=lambda c: (-c[1], c[0]))[:40]
+        by_lex = sorted((c for c in turns if c[2] is not None), key=lambda c: (-c[2], c[0]))[:40]
+        lexical = {c[0] for c in by_lex}
+        pool = list({c[0]: (c[0], c[1], c[2] if c[0] in lexical else None)
+                     for c in by_vec + by_lex}.values())  # fmt: skip
+        scores = fuse(pool, w, lead_weight, vector_lead)
+        order = sorted(range(len(pool)), key=lambda i: (-scores[i], pool[i][0]))
+        found = [pool[i][0] for i in order][:10]
+        ranks.append(found.index(answer) + 1 if answer in found else None)
+    return _metrics(ranks)
 
 
 def _with_db(url: str, name: str) -> str:
@@ -253,6 +314,10 @@ def _with_db(url: str, name: str) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--users", type=int, default=60)
+    parser.add_argument("--seed", type=int, default=5, help="the generator's seed")
+    parser.add_argument(
+        "--replay", action="store_true", help="sweep by replaying the fusion in Python (fast)"
+    )
     parser.add_argument("--weights", type=float, nargs="*", help="text weights to sweep")
     parser.add_argument("--lead-weights", type=float, nargs="*", help="lead weights to sweep")
     parser.add_argument("--vector-leads", type=float, nargs="*", help="vector leads to sweep")
@@ -271,8 +336,13 @@ def main() -> None:
     with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     url = _with_db(admin_url, name)
-    puts, questions = corpus(args.users)
-    report: dict[str, Any] = {"users": args.users, "items": len(puts), "questions": len(questions)}
+    puts, questions = corpus(args.users, seed=args.seed)
+    report: dict[str, Any] = {
+        "users": args.users,
+        "seed": args.seed,
+        "items": len(puts),
+        "questions": len(questions),
+    }
     embedders = {"hashing:256": HashingEmbeddings(256), "concept": ConceptEmbeddings(256)}
     settings = get_settings()
     try:
@@ -299,9 +369,21 @@ def main() -> None:
                         args.lead_weights or [settings.search_text_lead_weight],
                         args.vector_leads or [settings.search_vector_lead],
                     )
+                    if args.replay:
+                        cands = candidates(store, questions)
+                        defaults = (core.text_lead_weight, core.vector_lead)
+                        core.text_weight = settings.search_text_weight
+                        statement = evaluate(store, questions)
+                        replayed = replay(cands, settings.search_text_weight, *defaults)
+                        if replayed != statement:
+                            raise SystemExit(f"replay {replayed} != statement {statement}: "
+                                             "update `fuse` to the statement's fusion")  # fmt: skip
                     for w, lead, vlead in sweep:
-                        core.text_weight, core.text_lead_weight, core.vector_lead = w, lead, vlead
                         kind = f"fused {w}/{lead}/{vlead}"
+                        if args.replay:
+                            report[f"{kind} {label} {config}"] = replay(cands, w, lead, vlead)
+                            continue
+                        core.text_weight, core.text_lead_weight, core.vector_lead = w, lead, vlead
                         report[f"{kind} {label} {config}"] = evaluate(store, questions)
     finally:
         with psycopg.connect(admin_url, autocommit=True) as conn:
@@ -310,11 +392,24 @@ def main() -> None:
             server.stop()
     print(json.dumps(report))
     head = "setup (fused: text weight/lead weight/vector lead)"
-    print(f"\n{head:52} " + " ".join(f"{c:>6}" for c in ("R@1", "R@5", "R@10", "MRR")))
+    print(f"\n{head:52} " + " ".join(f"{c:>7}" for c in ("R@1", "R@5", "R@10", "MRR")))
     for key, m in report.items():
         if isinstance(m, dict):
-            cells = " ".join(f"{m[c]:>6}" for c in ("recall@1", "recall@5", "recall@10", "mrr"))
+            cells = " ".join(f"{m[c]:>6}{_mark(report, key, c)}" for c in METRICS)
             print(f"{key:52} {cells}")
+
+
+METRICS = ("recall@1", "recall@5", "recall@10", "mrr")
+
+
+def _mark(report: dict[str, Any], key: str, metric: str) -> str:
+    """A cross where a fused figure is below full text alone or vectors alone."""
+    if not key.startswith("fused "):
+        return " "
+    label, config = key.split()[-2:]
+    sides = [report.get(f"text {config}"), report.get(f"vector {label} {config}")]
+    best = max(side[metric] for side in sides if side)
+    return "✘" if report[key][metric] < best else " "
 
 
 if __name__ == "__main__":

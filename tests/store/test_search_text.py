@@ -204,14 +204,21 @@ def _retrieval_bench():
     return module
 
 
+# The one split and metric where fusion still loses (README, "Store retrieval quality"):
+# without stemming every turn matches the query's stop words, so full text has no clear
+# leader below the top 5 and the weak hashing vectors reorder ranks 6-10.
+_KNOWN_MISS = {("hashing", "simple", "recall@10")}
+
+
 @pytest.mark.parametrize("config", ["english", "simple"])
 @pytest.mark.parametrize("embedder", ["hashing", "concept"])
 def test_fusion_does_not_lose_to_either_side(database, tenant, embedder, config) -> None:
     """On the retrieval benchmark's generated conversations (20 users, 100 paraphrased
-    questions): fused recall@1, recall@5 and MRR >= max(full text alone, vector alone),
-    with the weak offline embedder as with a strong one, with stemming and without (where
-    the weak vectors used to drag full text down: fusion now follows the side that has a
-    clear best hit)."""
+    questions): fused recall@1, recall@5, recall@10 and MRR >= max(full text alone,
+    vector alone), with the weak offline embedder as with a strong one, with stemming and
+    without (where the weak vectors used to drag full text down: fusion now follows the
+    side that has a clear best hit). The known miss must stay a miss until it is fixed,
+    so that fixing it updates this test and the README."""
     rb = _retrieval_bench()
     puts, questions = rb.corpus(20)
     embed = HashingEmbeddings(256) if embedder == "hashing" else rb.ConceptEmbeddings(256)
@@ -227,9 +234,10 @@ def test_fusion_does_not_lose_to_either_side(database, tenant, embedder, config)
     with AlmaStore.from_conn_string(database.url, tenant_id=tenant, text_config=config) as store:
         results["lexical"] = rb.evaluate(store, questions)
     print(embedder, config, results)
-    for metric in ("recall@1", "recall@5", "mrr"):
+    for metric in ("recall@1", "recall@5", "recall@10", "mrr"):
         sides = max(results["lexical"][metric], results["vector"][metric])
-        assert results["fused"][metric] >= sides, (metric, results)
+        holds = results["fused"][metric] >= sides
+        assert holds != ((embedder, config, metric) in _KNOWN_MISS), (metric, results)
 
 
 def test_text_matches_function_is_confined_to_the_tenant(pool, database, ns) -> None:
