@@ -35,6 +35,7 @@ SHELLS: list[Path] = [
     PACKAGE / "graph" / "memory.py",
     PACKAGE / "checkpoint" / "saver.py",
     PACKAGE / "db" / "pools.py",
+    PACKAGE / "alma" / "protocols.py",
 ]
 
 GENERATED_MARK = (
