@@ -4,7 +4,9 @@ Both are thin shells over `SaverCore` plans: they pick a connection (from a pool
 instance-wide lock, or a single connection guarded by a lock) and drive the plan.
 `AlmaSaver` is GENERATED from `AsyncAlmaSaver` by `scripts/unasync.py`: edit the async class
 only. What they share is in `checkpoint/_base.py`; what differs between them by nature
-(the other flavour's callers, the sweeper's thread or task), in `checkpoint/_flavours.py`.
+(the other flavour's callers, the sweeper's thread or task), in `checkpoint/_flavours.py`;
+their connection handling (`from_conn_string`'s pools, `setup()`'s connection), shared
+with the store, in `db/pools.py`.
 """
 
 from __future__ import annotations

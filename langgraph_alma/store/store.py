@@ -6,7 +6,9 @@ deadlock or serialization conflict. `AlmaStore` is GENERATED from `AsyncAlmaStor
 `scripts/unasync.py`: edit the async class, then run `python scripts/unasync.py`. What
 both share is in `_base.py`; what differs by nature (the async store gathering the
 single-op calls that arrive together into one batch per tenant, the sweeper's thread or
-task, which loop or thread serves the other flavour's callers) is in `_flavours.py`.
+task, which loop or thread serves the other flavour's callers) is in `_flavours.py`; the
+connection handling shared with the saver (`from_conn_string`'s pools, `setup()`'s
+connection), in `db/pools.py`.
 """
 
 from __future__ import annotations
