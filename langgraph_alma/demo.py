@@ -22,6 +22,7 @@ import warnings
 from collections.abc import Callable
 from typing import Any, TypedDict
 
+from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START, StateGraph
 
 from langgraph_alma import nodes
@@ -54,7 +55,7 @@ class DemoState(TypedDict, total=False):
     outcome: str
 
 
-def build_graph(alma: Alma) -> StateGraph:
+def build_graph(alma: Alma) -> StateGraph[DemoState]:
     """initializer -> rank_strategies -> work -> learn, for the agent `ops`."""
     tries: dict[str, int] = {}
 
@@ -157,7 +158,9 @@ def run(url: str | None = None, out: Callable[[str], Any] = print, runs: int = 9
         for i in range(1, runs + 1):
             thread = f"{project}-run-{i}"
             threads.append(thread)
-            config = {"configurable": {"thread_id": thread, "tenant_id": TENANT, "agent": AGENT}}
+            config: RunnableConfig = {
+                "configurable": {"thread_id": thread, "tenant_id": TENANT, "agent": AGENT}
+            }
             result = graph.invoke({"task": f"{task} (night {i})", "strategies": STRATEGIES}, config)
             ranking = ", ".join(f"{r['strategy']} {r['score']:.2f}" for r in result["ranked"])
             after = _memory(alma, task)
@@ -186,20 +189,22 @@ def run(url: str | None = None, out: Callable[[str], Any] = print, runs: int = 9
 
     out("A new connection (nothing in memory) resumes the last run from the database ...")
     with Alma.connect(url, TENANT, project, scopes, setup=False) as alma:
-        graph = build_graph(alma).compile(checkpointer=alma.saver, store=alma.store)
-        last = {"configurable": {"thread_id": threads[-1], "tenant_id": TENANT}}
+        saver = alma.saver
+        assert saver is not None  # Alma.connect opens a saver beside the store
+        graph = build_graph(alma).compile(checkpointer=saver, store=alma.store)
+        last: RunnableConfig = {"configurable": {"thread_id": threads[-1], "tenant_id": TENANT}}
         state = graph.get_state(last)
         observed["resumed"] = {k: state.values.get(k) for k in ("strategy", "outcome")}
         observed["checkpoints"] = len(list(graph.get_state_history(last)))
-        summary = alma.saver.list_threads(agent=AGENT, limit=runs * 4)
+        summary = saver.list_threads(agent=AGENT, limit=runs * 4)
         observed["threads"] = len([t for t in summary if t.thread_id in threads])
         out(
             f"  run {runs}: strategy {observed['resumed']['strategy']!r}, outcome "
             f"{observed['resumed']['outcome']!r}, {observed['checkpoints']} checkpoints; "
             f"{observed['threads']} demo threads listed for agent {AGENT!r}"
         )
-        other = {"configurable": {"thread_id": threads[-1], "tenant_id": "globex"}}
-        observed["other_tenant_sees"] = graph.checkpointer.for_tenant("globex").get_tuple(other)
+        other: RunnableConfig = {"configurable": {"thread_id": threads[-1], "tenant_id": "globex"}}
+        observed["other_tenant_sees"] = saver.for_tenant("globex").get_tuple(other)
         observed["other_tenant_memories"] = alma.store.for_tenant("globex").search(
             ("alma", project)
         )

@@ -34,6 +34,8 @@ SHELLS: list[Path] = [
     PACKAGE / "confidence" / "engine.py",
     PACKAGE / "graph" / "memory.py",
     PACKAGE / "checkpoint" / "saver.py",
+    PACKAGE / "db" / "pools.py",
+    PACKAGE / "alma" / "protocols.py",
 ]
 
 GENERATED_MARK = (
@@ -49,7 +51,7 @@ RULES: list[tuple[str, str]] = [
     (r"\basync def ", "def "),
     (r"\basync with ", "with "),
     (r"\basync for ", "for "),
-    (r"\bawait asyncio\.to_thread\(([\w.]+), ", r"\1("),
+    (r"\bawait asyncio\.to_thread\(\s*([\w.]+), ", r"\1("),
     (r"\bawait asyncio\.to_thread\(([\w.]+)\)", r"\1()"),
     (r"\bawait asyncio\.sleep\(", "time.sleep("),
     (r"\bawait ", ""),

@@ -63,8 +63,11 @@ def test_shell_rules_make_sync_classes() -> None:
     source = "class AsyncT:\n    async def _arun(self) -> AsyncIterator[int]:\n"
     source += "        async with aborrow(self.conn) as c:\n"
     source += "            return await asyncio.to_thread(orient, c.path)\n"
+    source += "        plan = await asyncio.to_thread(\n            pool_plan, c, size=2\n"
+    source += "        )\n"
     out = _unasync().unasync_code(source)
     assert "class T:" in out and "def _run(self) -> Iterator[int]:" in out
+    assert "plan = pool_plan(c, size=2\n        )" in out  # a call ruff spread over lines
     assert "with borrow(self.conn) as c:" in out and "return orient(c.path)" in out
 
 

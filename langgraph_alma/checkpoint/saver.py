@@ -4,23 +4,19 @@ Both are thin shells over `SaverCore` plans: they pick a connection (from a pool
 instance-wide lock, or a single connection guarded by a lock) and drive the plan.
 `AlmaSaver` is GENERATED from `AsyncAlmaSaver` by `scripts/unasync.py`: edit the async class
 only. What they share is in `checkpoint/_base.py`; what differs between them by nature
-(the other flavour's callers, the sweeper's thread or task), in `checkpoint/_flavours.py`.
+(the other flavour's callers, the sweeper's thread or task), in `checkpoint/_flavours.py`;
+their connection handling (`from_conn_string`'s pools, `setup()`'s connection), shared
+with the store, in `db/pools.py`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import builtins
-import contextlib
 import random
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
-from contextlib import (
-    AbstractAsyncContextManager,
-    AbstractContextManager,
-    asynccontextmanager,
-    contextmanager,
-)
+from contextlib import asynccontextmanager, contextmanager
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
@@ -41,10 +37,8 @@ from langgraph_alma.checkpoint._base import SaverClosed
 from langgraph_alma.checkpoint._core import ThreadSummary
 from langgraph_alma.checkpoint._flavours import _OnEventLoop, _OnThreads
 from langgraph_alma.checkpoint.retention import ExpiredThread, ThreadTTL
-from langgraph_alma.config import get_settings
-from langgraph_alma.db.borrow import aborrow, borrow
-from langgraph_alma.db.connect import connection_kwargs, resolve
 from langgraph_alma.db.plan import Plan, arun_plan, run_plan
+from langgraph_alma.db.pools import AsyncPooled, Pooled, pool_plan
 from langgraph_alma.db.replica import StaleReplica, guarded
 from langgraph_alma.migrations import amigrate, migrate
 
@@ -56,7 +50,7 @@ _TRANSIENT = (psycopg.errors.SerializationFailure, psycopg.errors.DeadlockDetect
 _ATTEMPTS = 5
 
 
-class AsyncAlmaSaver(_OnEventLoop):
+class AsyncAlmaSaver(_OnEventLoop, AsyncPooled):
     """A LangGraph checkpointer: pass it as `checkpointer=` to `StateGraph.compile()`.
 
     >>> async with AsyncAlmaSaver.from_conn_string() as saver:   # doctest: +SKIP
@@ -65,6 +59,8 @@ class AsyncAlmaSaver(_OnEventLoop):
     """
 
     conn: psycopg.AsyncConnection[Any] | AsyncConnectionPool
+    _closed_error = SaverClosed
+    _owner = "saver"
 
     def __init__(
         self,
@@ -93,44 +89,16 @@ class AsyncAlmaSaver(_OnEventLoop):
         accepted as PostgresSaver accepts it and changes nothing: each operation is
         already one statement in one round trip. `read_url` (default
         `ALMA_READ_DATABASE_URL`): a streaming replica for `list` (history)."""
-        target = await asyncio.to_thread(resolve, conn_string)
-        settings = await asyncio.to_thread(get_settings)
-        read_url = read_url or settings.read_database_url
-        size = pool_size or settings.pool_max_size
-        kw: dict[str, Any] = {
-            "min_size": 1,
-            "max_size": size,
-            "kwargs": connection_kwargs(),
-            "open": False,
-        }
-        async with (
-            AsyncConnectionPool(target.url, **kw) as pool,
-            AsyncConnectionPool(read_url, **kw)
-            if read_url
-            else contextlib.nullcontext() as replica,
-        ):
-            saver = cls(
-                pool, tenant_id=tenant_id, serde=serde, admin_url=target.admin_url, ttl=ttl,
-                read=replica,
-            )  # fmt: skip
-            try:
-                yield saver
-            finally:
-                await saver.stop_ttl_sweeper()
+        plan = await asyncio.to_thread(
+            pool_plan, conn_string, read_url=read_url, pool_size=pool_size
+        )
+        async with cls._opened(plan, tenant_id=tenant_id, serde=serde, ttl=ttl) as saver:
+            yield saver
 
     async def setup(self) -> None:
         """Apply the schema migrations (idempotent, safe to run from several processes)."""
-        if self._admin_url:
-            async with await psycopg.AsyncConnection.connect(
-                self._admin_url, **connection_kwargs()
-            ) as conn:
-                await amigrate(conn)
-        else:
-            async with self._connection() as conn:
-                await amigrate(conn)
-
-    def _connection(self) -> AbstractAsyncContextManager[psycopg.AsyncConnection[Any]]:
-        return aborrow(self.conn, SaverClosed, "saver")
+        async with self._setup_connection() as conn:
+            await amigrate(conn)
 
     async def arun(self, plan: Plan[T], *, transaction: bool = False) -> T:
         """Drive a `SaverCore` plan (`self.core`'s, say) on one of this saver's
@@ -142,7 +110,7 @@ class AsyncAlmaSaver(_OnEventLoop):
         """`make()`'s plan on the replica when it shows this saver's writes, else here."""
         if self.read is not None:
             try:
-                async with aborrow(self.read.source, SaverClosed, "saver") as conn:
+                async with self._replica_connection() as conn:
                     return await arun_plan(conn, guarded(make(), self.read))
             except (StaleReplica, psycopg.Error):
                 pass  # behind, or unreachable: the primary answers
@@ -281,7 +249,7 @@ class AsyncAlmaSaver(_OnEventLoop):
 # ---- GENERATED below by scripts/unasync.py from the Async* classes above: edit those ----
 
 
-class AlmaSaver(_OnThreads):
+class AlmaSaver(_OnThreads, Pooled):
     """A LangGraph checkpointer: pass it as `checkpointer=` to `StateGraph.compile()`.
 
     >>> with AlmaSaver.from_conn_string() as saver:   # doctest: +SKIP
@@ -290,6 +258,8 @@ class AlmaSaver(_OnThreads):
     """
 
     conn: psycopg.Connection[Any] | ConnectionPool
+    _closed_error = SaverClosed
+    _owner = "saver"
 
     def __init__(
         self,
@@ -318,40 +288,14 @@ class AlmaSaver(_OnThreads):
         accepted as PostgresSaver accepts it and changes nothing: each operation is
         already one statement in one round trip. `read_url` (default
         `ALMA_READ_DATABASE_URL`): a streaming replica for `list` (history)."""
-        target = resolve(conn_string)
-        settings = get_settings()
-        read_url = read_url or settings.read_database_url
-        size = pool_size or settings.pool_max_size
-        kw: dict[str, Any] = {
-            "min_size": 1,
-            "max_size": size,
-            "kwargs": connection_kwargs(),
-            "open": False,
-        }
-        with (
-            ConnectionPool(target.url, **kw) as pool,
-            ConnectionPool(read_url, **kw) if read_url else contextlib.nullcontext() as replica,
-        ):
-            saver = cls(
-                pool, tenant_id=tenant_id, serde=serde, admin_url=target.admin_url, ttl=ttl,
-                read=replica,
-            )  # fmt: skip
-            try:
-                yield saver
-            finally:
-                saver.stop_ttl_sweeper()
+        plan = pool_plan(conn_string, read_url=read_url, pool_size=pool_size)
+        with cls._opened(plan, tenant_id=tenant_id, serde=serde, ttl=ttl) as saver:
+            yield saver
 
     def setup(self) -> None:
         """Apply the schema migrations (idempotent, safe to run from several processes)."""
-        if self._admin_url:
-            with psycopg.Connection.connect(self._admin_url, **connection_kwargs()) as conn:
-                migrate(conn)
-        else:
-            with self._connection() as conn:
-                migrate(conn)
-
-    def _connection(self) -> AbstractContextManager[psycopg.Connection[Any]]:
-        return borrow(self.conn, SaverClosed, "saver")
+        with self._setup_connection() as conn:
+            migrate(conn)
 
     def run(self, plan: Plan[T], *, transaction: bool = False) -> T:
         """Drive a `SaverCore` plan (`self.core`'s, say) on one of this saver's
@@ -363,7 +307,7 @@ class AlmaSaver(_OnThreads):
         """`make()`'s plan on the replica when it shows this saver's writes, else here."""
         if self.read is not None:
             try:
-                with borrow(self.read.source, SaverClosed, "saver") as conn:
+                with self._replica_connection() as conn:
                     return run_plan(conn, guarded(make(), self.read))
             except (StaleReplica, psycopg.Error):
                 pass  # behind, or unreachable: the primary answers

@@ -7,7 +7,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from langgraph_alma.confidence import model
 from langgraph_alma.confidence.evidence import (
@@ -27,7 +27,11 @@ from langgraph_alma.confidence.ranking import rank_heuristics
 from langgraph_alma.memory.scoring import MemorySlice, ScoringWeights
 from langgraph_alma.memory.types import utcnow
 
+if TYPE_CHECKING:
+    from langgraph_alma.alma.protocols import AsyncRetriever, Retriever
+
 DEFAULT_TOP_K = 40
+R = TypeVar("R", bound="Retriever | AsyncRetriever")
 
 EVIDENCE_WEIGHTS = ScoringWeights(similarity=0.7, recency=0.3, success=0.0, confidence=0.0)
 """How the engine's retrieval ranks memories: by similarity and recency alone. The
@@ -35,21 +39,22 @@ default weights also favour successes and confident memories, which is right for
 prompt but would hand the engine a sample of past outcomes biased towards success."""
 
 
-def evidence_facade(alma: Any) -> Any:
+def evidence_facade(alma: R) -> R:
     """A view of `alma` (same store, saver, project, scopes, clock and domain) whose
     retrieval ranks by `EVIDENCE_WEIGHTS`; `alma` itself when it is not a facade."""
     core = getattr(alma, "core", None)
     if core is None or not hasattr(alma, "store") or not hasattr(alma, "saver"):
         return alma
-    return type(alma)(
-        alma.store,
-        alma.saver,
+    facade: Any = alma  # an `Alma` or `AsyncAlma` (has a core, a store, a saver)
+    return type(facade)(
+        facade.store,
+        facade.saver,
         project_id=core.project_id,
         scopes=core.scopes,
         weights=EVIDENCE_WEIGHTS,
         clock=core.clock,
-        domain=getattr(alma, "domain", None),
-        graph=getattr(alma, "graph", None),
+        domain=getattr(facade, "domain", None),
+        graph=getattr(facade, "graph", None),
     )
 
 
@@ -66,8 +71,8 @@ def task_of(context: Any) -> str:
     return context
 
 
-class _Core:
-    def __init__(self, alma: Any, top_k: int, config: ModelConfig | None) -> None:
+class _Core(Generic[R]):
+    def __init__(self, alma: R, top_k: int, config: ModelConfig | None) -> None:
         self.alma, self.top_k, self.config = alma, top_k, config or model.DEFAULT
         self.evidence = evidence_facade(alma)  # what the engine reads its evidence from
         # A facade ranks heuristics itself by default; the engine asks for its plain order
@@ -124,7 +129,7 @@ class _Core:
         return sorted(out, key=lambda o: -o.strength)
 
 
-class AsyncConfidenceEngine(_Core):
+class AsyncConfidenceEngine(_Core["AsyncRetriever"]):
     """`AsyncConfidenceEngine`: forward-looking confidence for strategies, over an
     `AsyncAlma`, with the PRD's calls: `assess_strategy(strategy, context, agent,
     heuristic=None)`, `rank_strategies(strategies, context, agent)`,
@@ -136,7 +141,7 @@ class AsyncConfidenceEngine(_Core):
     """
 
     def __init__(
-        self, alma: Any, top_k: int = DEFAULT_TOP_K, config: ModelConfig | None = None
+        self, alma: AsyncRetriever, top_k: int = DEFAULT_TOP_K, config: ModelConfig | None = None
     ) -> None:
         super().__init__(alma, top_k, config)
 
@@ -212,7 +217,7 @@ class AsyncConfidenceEngine(_Core):
 # ---- GENERATED below by scripts/unasync.py from the Async* classes above: edit those ----
 
 
-class ConfidenceEngine(_Core):
+class ConfidenceEngine(_Core["Retriever"]):
     """`ConfidenceEngine`: forward-looking confidence for strategies, over an
     `Alma`, with the PRD's calls: `assess_strategy(strategy, context, agent,
     heuristic=None)`, `rank_strategies(strategies, context, agent)`,
@@ -224,7 +229,7 @@ class ConfidenceEngine(_Core):
     """
 
     def __init__(
-        self, alma: Any, top_k: int = DEFAULT_TOP_K, config: ModelConfig | None = None
+        self, alma: Retriever, top_k: int = DEFAULT_TOP_K, config: ModelConfig | None = None
     ) -> None:
         super().__init__(alma, top_k, config)
 

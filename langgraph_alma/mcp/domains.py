@@ -7,9 +7,9 @@ survives restarts and is listed with the presets.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
-from langgraph.store.base import GetOp, PutOp, SearchOp
+from langgraph.store.base import GetOp, PutOp, SearchItem, SearchOp
 
 from langgraph_alma.domains import DomainMemoryFactory, DomainSchema
 from langgraph_alma.errors import DomainSchemaError
@@ -48,6 +48,6 @@ def list_domains(project_id: str) -> StorePlan[list[dict[str, Any]]]:
     ]
     custom = [
         {"source": "custom", **{k: v for k, v in item.value.items() if k != "kind"}}
-        for item in sorted(found, key=lambda i: i.key)
+        for item in sorted(cast(list[SearchItem], found), key=lambda i: i.key)
     ]
     return presets + custom

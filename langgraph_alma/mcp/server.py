@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import gc
 import importlib
+import inspect
 import json
 import logging
 import sys
-from typing import Any, Literal
+from collections.abc import Iterable
+from typing import Any, Literal, TypeGuard
 
 import anyio
 from mcp.server.mcpserver import MCPServer
@@ -16,7 +18,7 @@ from mcp.server.mcpserver import MCPServer
 from langgraph_alma.config import get_settings
 from langgraph_alma.db.embedded import serving
 from langgraph_alma.mcp import tools_admin, tools_memory, tools_work, tools_workflow
-from langgraph_alma.mcp._tooling import add_tools
+from langgraph_alma.mcp._tooling import Tool, add_tools
 from langgraph_alma.mcp.domains import list_domains
 from langgraph_alma.mcp.http import BearerAuth, bind_address, check_bind, transport_security
 from langgraph_alma.mcp.runtime import AlmaRuntime, open_runtime, package_version
@@ -26,7 +28,22 @@ from langgraph_alma.memory.plan import arun_store_plan
 
 LOGGER = logging.getLogger("langgraph_alma.mcp")
 Transport = Literal["stdio", "http"]
-TOOLS = [*tools_memory.TOOLS, *tools_workflow.TOOLS, *tools_work.TOOLS]
+
+
+def _is_tool(fn: object) -> TypeGuard[Tool]:
+    return inspect.iscoroutinefunction(fn)
+
+
+def _tools(*lists: Iterable[object]) -> list[Tool]:
+    """The tools of these lists, in order, each checked to be an async function (mypy
+    types a list of functions of many signatures as `list[function]`, not as `Tool`s)."""
+    found = [fn for tools in lists for fn in tools]
+    if wrong := [fn for fn in found if not _is_tool(fn)]:
+        raise TypeError(f"MCP tools must be async functions: {wrong}")
+    return [fn for fn in found if _is_tool(fn)]
+
+
+TOOLS = _tools(tools_memory.TOOLS, tools_workflow.TOOLS, tools_work.TOOLS)
 """Every tool function the server registers, in the order `list_tools` shows them."""
 INSTRUCTIONS = (
     "ALMA memory for agents: retrieve what is relevant before a task (alma_retrieve), "

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from pydantic import Field
 
 from langgraph_alma.checkpoint import AsyncAlmaSaver
-from langgraph_alma.mcp._tooling import TenantId
+from langgraph_alma.mcp._tooling import TenantId, Tool
 from langgraph_alma.mcp.runtime import AlmaRuntime
 
 
@@ -23,7 +23,8 @@ async def alma_prune_threads(
     """Threads of a tenant not written for `older_than_days` (their newest checkpoint),
     oldest first; deleted with their checkpoints unless `dry_run` (the default)."""
     store = runtime.alma(tenant_id).store
-    saver = AsyncAlmaSaver(store.conn, tenant_id=store.tenant_id)
+    # A tenant's store is a view sharing the server store's connections: so is the saver.
+    saver = AsyncAlmaSaver(runtime.store.conn, tenant_id=store.tenant_id)
     found = await saver.ainactive_threads(timedelta(days=older_than_days), limit)
     deleted = 0 if dry_run else await saver.adelete_threads(found)
     return {
@@ -36,4 +37,4 @@ async def alma_prune_threads(
     }
 
 
-TOOLS = [alma_prune_threads]
+TOOLS: list[Tool] = [alma_prune_threads]

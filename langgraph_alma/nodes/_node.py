@@ -2,9 +2,10 @@
 async; and where its `Alma` comes from (the one it was built with, or the store the graph
 was compiled with, for the tenant, project, agent and workflow in the run's config).
 
-A node body is a generator of calls (`session.calls`): `drive` runs it on a sync `Alma`,
+A node body is a generator of calls (`nodes.calls`): `drive` runs it on a sync `Alma`,
 `adrive` on an `AsyncAlma`, so `invoke`, `ainvoke` and `astream` run the same body, and
-a node works with whichever facade the graph has.
+a node works with whichever facade the graph has. A node takes its facade as the typed
+protocols of `alma.protocols` say (`Facade`, `AsyncFacade`...), an `Alma` or `AsyncAlma`.
 """
 
 from __future__ import annotations
@@ -12,13 +13,21 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from langchain_core.runnables import RunnableConfig, RunnableLambda
 from langchain_core.runnables.config import run_in_executor
 
+from langgraph_alma.alma.protocols import AsyncFacade, Facade
 from langgraph_alma.errors import ConfigError
-from langgraph_alma.session.calls import Body, adrive, drive
+from langgraph_alma.nodes.calls import Body, adrive, drive
+
+if TYPE_CHECKING:
+    from typing_extensions import TypeIs  # typing's own from Python 3.13
+
+    from langgraph_alma.alma import Alma, AsyncAlma
+
+N = TypeVar("N")
 
 
 def configurable(config: RunnableConfig | None) -> dict[str, Any]:
@@ -38,7 +47,7 @@ def agent_of(agent: str | None, config: RunnableConfig | None) -> str:
     return str(found)
 
 
-def injected_store(config: RunnableConfig | None) -> Any:
+def injected_store(config: RunnableConfig | None) -> object:
     """The store LangGraph gives the run (`compile(store=...)`, or the server's)."""
     from langgraph.config import get_store
 
@@ -54,45 +63,48 @@ def injected_store(config: RunnableConfig | None) -> Any:
     return store
 
 
-def is_async(obj: Any, method: str) -> bool:
+def is_async(obj: object, method: str) -> bool:
     """Does `obj.method` return an awaitable (an `AsyncAlma`, an async engine)?"""
     return inspect.iscoroutinefunction(getattr(obj, method, None))
 
 
-def alma_for(alma: Any, config: RunnableConfig | None) -> Any:
-    """The node's `Alma`, else one over the injected store: an `AsyncAlma` on an
-    `AsyncAlmaStore`, an `Alma` on an `AlmaStore`, for the run's tenant and project."""
-    if alma is not None:
-        return alma
+def async_facade(facade: Facade | AsyncFacade) -> TypeIs[AsyncFacade]:
+    """Is `facade` an async one (an `AsyncAlma`)? Its type is narrowed either way."""
+    return is_async(facade, "retrieve")
+
+
+def injected_alma(config: RunnableConfig | None) -> Alma | AsyncAlma:
+    """A facade over the injected store, for a node built without one: an `AsyncAlma` on
+    an `AsyncAlmaStore`, an `Alma` on an `AlmaStore`, for the run's tenant and project."""
     from langgraph_alma.alma import Alma, AsyncAlma
     from langgraph_alma.store import AlmaStore, AsyncAlmaStore
 
     store = injected_store(config)
     conf = configurable(config)
+    tenant, project = conf.get("tenant_id"), str(conf.get("project_id") or "default")
     if isinstance(store, AsyncAlmaStore):
-        facade: type[Any] = AsyncAlma
-    elif isinstance(store, AlmaStore):
-        facade = Alma
-    else:
-        raise ConfigError(
-            f"nodes built without an Alma need an AlmaStore or AsyncAlmaStore as the graph's "
-            f"store, got {type(store).__name__}"
-        )
-    tenant = conf.get("tenant_id")
-    if tenant and store.tenant_id is None:
-        store = store.for_tenant(str(tenant))
-    return facade(store, project_id=str(conf.get("project_id") or "default"))
+        if tenant and store.tenant_id is None:
+            store = store.for_tenant(str(tenant))
+        return AsyncAlma(store, project_id=project)
+    if isinstance(store, AlmaStore):
+        if tenant and store.tenant_id is None:
+            store = store.for_tenant(str(tenant))
+        return Alma(store, project_id=project)
+    raise ConfigError(
+        f"nodes built without an Alma need an AlmaStore or AsyncAlmaStore as the graph's "
+        f"store, got {type(store).__name__}"
+    )
 
 
 @dataclass
-class Needs:
+class Needs(Generic[N]):
     """What a node body runs against, resolved for one run."""
 
-    facade: Any  # the object whose calls the body yields (Alma, engine, session manager)
+    facade: N  # the object whose calls the body yields (Alma, engine, session manager)
     asynchronous: bool
 
 
-class AlmaNode(RunnableLambda):
+class AlmaNode(RunnableLambda[Any, Any]):
     """A prebuilt node: a `RunnableLambda` with a sync and an async face over one body,
     and callable as `node(state, config)` like a plain node function.
 
@@ -103,8 +115,8 @@ class AlmaNode(RunnableLambda):
     def __init__(
         self,
         name: str,
-        resolve: Callable[[RunnableConfig | None], Needs],
-        body: Callable[[Mapping[str, Any], RunnableConfig | None, Needs], Body],
+        resolve: Callable[[RunnableConfig | None], Needs[N]],
+        body: Callable[[Mapping[str, Any], RunnableConfig | None, Needs[N]], Body[Any]],
     ) -> None:
         def func(state: Any, config: RunnableConfig) -> Any:
             needs = resolve(config)

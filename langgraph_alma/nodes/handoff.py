@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
 
-from langgraph_alma.nodes._node import AlmaNode, Needs, agent_of, alma_for, is_async
-from langgraph_alma.session.calls import Body
+from langgraph_alma.nodes._node import AlmaNode, Needs, agent_of, injected_alma, is_async
+from langgraph_alma.nodes.calls import Body
 from langgraph_alma.session.manager import AsyncSessionManager, SessionManager
 
 _OUTCOMES = {"success": "success", "failure": "failure", True: "success", False: "failure"}
 
 
 def handoff(
-    sessions: Any = None,
+    sessions: SessionManager | AsyncSessionManager | None = None,
     agent: str | None = None,
     *,
     summary_key: str = "task",
@@ -38,15 +39,19 @@ def handoff(
     >>> builder.add_node("handoff", handoff(SessionManager(store), "helena"))  # doctest: +SKIP
     """
 
-    def resolve(config: RunnableConfig | None) -> Needs:
+    def resolve(config: RunnableConfig | None) -> Needs[SessionManager | AsyncSessionManager]:
         found = sessions
         if found is None:
-            facade = alma_for(None, config)
+            facade = injected_alma(config)
             cls = AsyncSessionManager if is_async(facade, "retrieve") else SessionManager
             found = cls(facade.store, project_id=facade.core.project_id, clock=facade.core.clock)
         return Needs(found, is_async(found, "create_handoff"))
 
-    def body(state: dict[str, Any], config: RunnableConfig | None, needs: Needs) -> Body:
+    def body(
+        state: Mapping[str, Any],
+        config: RunnableConfig | None,
+        needs: Needs[SessionManager | AsyncSessionManager],
+    ) -> Body[dict[str, Any]]:
         who = agent_of(agent, config)
         outcome = _OUTCOMES.get(state.get(outcome_key), "interrupted")
         recorded = yield lambda: needs.facade.create_handoff(

@@ -4,19 +4,21 @@ system message."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from langchain_core.messages import HumanMessage, SystemMessage
 from langchain_core.runnables import RunnableConfig
 
-from langgraph_alma.nodes._node import AlmaNode, Needs, agent_of, alma_for, is_async
-from langgraph_alma.session.calls import Body
+from langgraph_alma.alma.protocols import AsyncFacade, Facade
+from langgraph_alma.nodes._node import AlmaNode, Needs, agent_of, async_facade, injected_alma
+from langgraph_alma.nodes.calls import Body
 from langgraph_alma.session.initializer import AsyncSessionInitializer, SessionInitializer
 from langgraph_alma.session.manager import AsyncSessionManager, SessionManager
 from langgraph_alma.workflow.context import WorkflowContext
 
 
-def task_from_state(state: dict[str, Any], task_key: str = "task") -> str:
+def task_from_state(state: Mapping[str, Any], task_key: str = "task") -> str:
     """The task: `state[task_key]`, else the last human message's text."""
     if state.get(task_key):
         return str(state[task_key])
@@ -27,7 +29,7 @@ def task_from_state(state: dict[str, Any], task_key: str = "task") -> str:
 
 
 def initializer(
-    alma: Any = None,
+    alma: Facade | AsyncFacade | None = None,
     agent: str | None = None,
     *,
     task_key: str = "task",
@@ -35,7 +37,7 @@ def initializer(
     top_k: int = 5,
     max_tokens: int = 1000,
     user_id_key: str = "user_id",
-    session: Any = None,
+    session: SessionInitializer | AsyncSessionInitializer | None = None,
     expand: bool = False,
     project_id: str | None = None,
     codebase_path: str | None = None,
@@ -64,11 +66,17 @@ def initializer(
     >>> builder.add_node("init", initializer())                       # doctest: +SKIP
     """
 
-    def resolve(config: RunnableConfig | None) -> Needs:
-        facade = alma_for(alma, config) if session is None else session.alma
-        return Needs(facade, is_async(facade, "retrieve"))
+    def resolve(config: RunnableConfig | None) -> Needs[Facade | AsyncFacade]:
+        facade: Facade | AsyncFacade
+        if session is not None:
+            facade = session.alma
+        else:
+            facade = injected_alma(config) if alma is None else alma
+        return Needs(facade, async_facade(facade))
 
-    def body(state: dict[str, Any], config: RunnableConfig | None, needs: Needs) -> Body:
+    def body(
+        state: Mapping[str, Any], config: RunnableConfig | None, needs: Needs[Facade | AsyncFacade]
+    ) -> Body[dict[str, Any]]:
         facade, who = needs.facade, agent_of(agent, config)
         task = task_from_state(state, task_key)
         ctx = WorkflowContext.from_config(config)
@@ -77,16 +85,19 @@ def initializer(
         if session is not None or expand:
             init = session
             if init is None:
-                cls = AsyncSessionInitializer if needs.asynchronous else SessionInitializer
-                init = cls(facade)
+                init = (
+                    AsyncSessionInitializer(facade)
+                    if async_facade(facade)
+                    else SessionInitializer(facade)
+                )
             result = yield lambda: init.initialize(
                 project, who, task, codebase_path=codebase_path, key=ctx.run_id, context=ctx
             )
             prompt, session_id = result.to_prompt(), result.session_id
             update[result_key] = result.model_dump(mode="json")
         else:
-            cls = AsyncSessionManager if needs.asynchronous else SessionManager
-            sessions = cls(facade.store, project_id=project, clock=facade.core.clock)
+            manager = AsyncSessionManager if needs.asynchronous else SessionManager
+            sessions = manager(facade.store, project_id=project, clock=facade.core.clock)
             opened = yield lambda: sessions.start_session(project, who)
             found = yield lambda: facade.retrieve(
                 task,

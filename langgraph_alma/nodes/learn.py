@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
 
-from langgraph_alma.nodes._node import AlmaNode, Needs, agent_of, alma_for, is_async
-from langgraph_alma.session.calls import Body
+from langgraph_alma.alma.protocols import AsyncLearningFacade, LearningFacade
+from langgraph_alma.nodes._node import AlmaNode, Needs, agent_of, injected_alma, is_async
+from langgraph_alma.nodes.calls import Body
 from langgraph_alma.workflow.context import WorkflowContext
 from langgraph_alma.workflow.core import WORKFLOW_TASK_TYPE
 
 
 def learn(
-    alma: Any = None,
+    alma: LearningFacade | AsyncLearningFacade | None = None,
     agent: str | None = None,
     *,
     task_key: str = "task",
@@ -34,11 +36,15 @@ def learn(
     >>> builder.add_node("learn", learn(alma, "helena", task_type="testing"))  # doctest: +SKIP
     """
 
-    def resolve(config: RunnableConfig | None) -> Needs:
-        facade = alma_for(alma, config)
+    def resolve(config: RunnableConfig | None) -> Needs[LearningFacade | AsyncLearningFacade]:
+        facade = injected_alma(config) if alma is None else alma
         return Needs(facade, is_async(facade, "learn"))
 
-    def body(state: dict[str, Any], config: RunnableConfig | None, needs: Needs) -> Body:
+    def body(
+        state: Mapping[str, Any],
+        config: RunnableConfig | None,
+        needs: Needs[LearningFacade | AsyncLearningFacade],
+    ) -> Body[dict[str, Any]]:
         facade, who = needs.facade, agent_of(agent, config)
         success = bool(state.get(success_key))
         strategy = state.get(choice_key)

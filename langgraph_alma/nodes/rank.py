@@ -10,13 +10,20 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.types import Command
 
 from langgraph_alma.confidence import AsyncConfidenceEngine, ConfidenceEngine
-from langgraph_alma.nodes._node import AlmaNode, Needs, agent_of, alma_for, is_async
-from langgraph_alma.session.calls import Body
+from langgraph_alma.nodes._node import (
+    AlmaNode,
+    Needs,
+    agent_of,
+    async_facade,
+    injected_alma,
+    is_async,
+)
+from langgraph_alma.nodes.calls import Body
 from langgraph_alma.workflow.context import WorkflowContext
 
 
 def rank_strategies(
-    engine: Any = None,
+    engine: ConfidenceEngine | AsyncConfidenceEngine | None = None,
     agent: str | None = None,
     *,
     task_key: str = "task",
@@ -36,20 +43,20 @@ def rank_strategies(
     >>> node = rank_strategies(ConfidenceEngine(alma), "helena")   # doctest: +SKIP
     """
 
-    def resolve(config: RunnableConfig | None) -> Needs:
+    def resolve(config: RunnableConfig | None) -> Needs[ConfidenceEngine | AsyncConfidenceEngine]:
         found = engine
         if found is None:
-            facade = alma_for(None, config)
+            facade = injected_alma(config)
             found = (
-                AsyncConfidenceEngine(facade)
-                if is_async(facade, "retrieve")
-                else ConfidenceEngine(facade)
+                AsyncConfidenceEngine(facade) if async_facade(facade) else ConfidenceEngine(facade)
             )
         return Needs(found, is_async(found, "rank_strategies"))
 
     def body(
-        state: dict[str, Any], config: RunnableConfig | None, needs: Needs
-    ) -> Body[dict[str, Any] | Command]:
+        state: Mapping[str, Any],
+        config: RunnableConfig | None,
+        needs: Needs[ConfidenceEngine | AsyncConfidenceEngine],
+    ) -> Body[dict[str, Any] | Command[Any]]:
         who = agent_of(agent, config)
         strategies = list(state.get(strategies_key) or [])
         if not strategies:

@@ -5,7 +5,7 @@ constraints and gates the agent works under. No I/O: `initializer` drives it."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
@@ -17,6 +17,9 @@ from langgraph_alma.memory.types import new_id, utcnow
 from langgraph_alma.progress import WorkItem
 from langgraph_alma.session.codebase import CodebaseOrientation
 from langgraph_alma.session.models import RULES_OF_ENGAGEMENT, SessionContext, SessionHandoff
+
+if TYPE_CHECKING:
+    from langgraph_alma.alma.protocols import AsyncFacade, Facade
 
 
 class RulesOfEngagement(BaseModel):
@@ -124,7 +127,7 @@ def item_type_of(title: str, domain: Any = None) -> str:
 
 
 def rules_of_engagement(
-    alma: Any, agent: str, scope: MemoryScope | None = None
+    alma: Facade | AsyncFacade, agent: str, scope: MemoryScope | None = None
 ) -> RulesOfEngagement:
     """The rules an agent works under, from its `MemoryScope` (default: the one `alma`
     gives it) and `alma`'s domain."""
@@ -145,7 +148,7 @@ def rules_of_engagement(
 
 
 def initialization_result(
-    alma: Any,
+    alma: Facade | AsyncFacade,
     project_id: str,
     agent: str,
     prompt: str,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from langgraph_alma.memory.scope import MemoryScope
 from langgraph_alma.progress import AsyncProgressTracker, ProgressTracker, WorkItem
@@ -24,6 +24,9 @@ from langgraph_alma.session.briefing import (
 )
 from langgraph_alma.session.codebase import CodebaseOrientation, orient
 from langgraph_alma.session.manager import AsyncSessionManager, SessionManager
+
+if TYPE_CHECKING:
+    from langgraph_alma.alma.protocols import AsyncFacade, Facade
 
 # The result types and the pure pieces live in `briefing` and `codebase`; they stay
 # importable from here, as before.
@@ -59,8 +62,8 @@ class AsyncSessionInitializer:
 
     def __init__(
         self,
-        alma: Any,
-        tracker: Any = None,
+        alma: AsyncFacade,
+        tracker: AsyncProgressTracker | None = None,
         extractor: Any = None,
         codebase_path: str | Path | None = None,
     ) -> None:
@@ -70,7 +73,7 @@ class AsyncSessionInitializer:
         self.extractor = extractor or getattr(alma, "extractor", None)
         self.codebase_path = codebase_path
 
-    def _tracker(self, project_id: str) -> Any:
+    def _tracker(self, project_id: str) -> AsyncProgressTracker:
         if self.tracker is not None:
             return self.tracker
         return AsyncProgressTracker(
@@ -148,9 +151,10 @@ class AsyncSessionInitializer:
                 if item_id is None:
                     raise
                 # Another run of the same session made it first.
-                made = await tracker.get_item(item_id, project_id)
-                if made is None:
+                first = await tracker.get_item(item_id, project_id)
+                if first is None:
                     raise exc
+                made = first
             items.append(made)
         found = await self.alma.retrieve(
             user_prompt,
@@ -206,8 +210,8 @@ class SessionInitializer:
 
     def __init__(
         self,
-        alma: Any,
-        tracker: Any = None,
+        alma: Facade,
+        tracker: ProgressTracker | None = None,
         extractor: Any = None,
         codebase_path: str | Path | None = None,
     ) -> None:
@@ -217,7 +221,7 @@ class SessionInitializer:
         self.extractor = extractor or getattr(alma, "extractor", None)
         self.codebase_path = codebase_path
 
-    def _tracker(self, project_id: str) -> Any:
+    def _tracker(self, project_id: str) -> ProgressTracker:
         if self.tracker is not None:
             return self.tracker
         return ProgressTracker(self.alma.store, project_id=project_id, clock=self.alma.core.clock)
@@ -289,9 +293,10 @@ class SessionInitializer:
                 if item_id is None:
                     raise
                 # Another run of the same session made it first.
-                made = tracker.get_item(item_id, project_id)
-                if made is None:
+                first = tracker.get_item(item_id, project_id)
+                if first is None:
                     raise exc
+                made = first
             items.append(made)
         found = self.alma.retrieve(
             user_prompt,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from langgraph.store.base import BaseStore
 
@@ -14,6 +14,9 @@ from langgraph_alma.memory.plan import StorePlan, arun_store_plan, run_store_pla
 from langgraph_alma.progress.tracker import AsyncProgressTracker, ProgressTracker
 from langgraph_alma.session.core import OPEN_SESSION_TTL_MINUTES, SessionCore
 from langgraph_alma.session.models import SessionContext, SessionHandoff
+
+if TYPE_CHECKING:
+    from langgraph_alma.alma.protocols import AsyncRetriever, Retriever
 
 RETRIEVE_TOP_K = 5
 T = TypeVar("T")
@@ -39,7 +42,7 @@ class AsyncSessionManager:
         store: BaseStore,
         project_id: str = "default",
         clock: Callable[[], datetime] | None = None,
-        alma: Any = None,
+        alma: AsyncRetriever | None = None,
         open_ttl_minutes: float | None = OPEN_SESSION_TTL_MINUTES,
     ) -> None:
         self.store, self.alma = store, alma
@@ -139,7 +142,7 @@ class SessionManager:
         store: BaseStore,
         project_id: str = "default",
         clock: Callable[[], datetime] | None = None,
-        alma: Any = None,
+        alma: Retriever | None = None,
         open_ttl_minutes: float | None = OPEN_SESSION_TTL_MINUTES,
     ) -> None:
         self.store, self.alma = store, alma

@@ -1,6 +1,7 @@
 """What the sync and async stores share (`store.py` builds both on it): configuration,
 tenancy, the public seams other packages use (`tenant()`, `prepare()`, `privileged`,
-`embeddings`), the retry rule and the helpers of `from_conn_string`. No I/O here.
+`embeddings`) and the retry rule. No I/O here (the pools of `from_conn_string`:
+`db.pools`).
 """
 
 from __future__ import annotations
@@ -8,7 +9,7 @@ from __future__ import annotations
 import copy
 import json
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from contextvars import ContextVar
 from typing import Any, TypeVar
 
@@ -18,7 +19,6 @@ from langgraph.store.base import BaseStore, IndexConfig, Item, Op, Result, TTLCo
 from psycopg.pq import TransactionStatus
 
 from langgraph_alma.config import get_settings
-from langgraph_alma.db.connect import connection_kwargs, resolve
 from langgraph_alma.db.replica import ReadRoute
 from langgraph_alma.errors import ConfigError, StoreBatchFailed
 from langgraph_alma.store._checks import StoreLimits
@@ -37,35 +37,6 @@ logger = logging.getLogger("langgraph_alma.store.store")
 # Serialises `atomic(key)` blocks: a transaction-level advisory lock on the key's hash,
 # released when the block's transaction ends (commit or rollback).
 LOCK_KEY = "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))"
-
-
-def pool_args(
-    conn_string: str | None,
-    *,
-    read_url: str | None,
-    privileged: bool,
-    admin_url: str | None,
-    pool_size: int | None,
-    pool_config: Mapping[str, Any] | None,
-) -> tuple[str, str | None, str | None, dict[str, Any]]:
-    """(url, admin url, replica url, pool arguments) for `from_conn_string` (the replica's
-    defaults to `ALMA_READ_DATABASE_URL`); LangGraph's `pool_config`
-    (`min_size`, `max_size`, `kwargs`, any other `ConnectionPool` argument) is honoured,
-    except that connections stay in autocommit."""
-    target = resolve(conn_string)
-    admin = admin_url or target.admin_url
-    config = dict(pool_config or {})
-    kwargs = {**connection_kwargs(), **(config.pop("kwargs", None) or {}), "autocommit": True}
-    kwargs.pop("row_factory", None)  # our statements read rows by position
-    max_size = config.pop("max_size", None)
-    args = {
-        "min_size": config.pop("min_size", 1),
-        "max_size": pool_size or max_size or get_settings().pool_max_size,
-        "kwargs": kwargs,
-        **config,
-    }
-    read_url = read_url or get_settings().read_database_url
-    return (admin if privileged else target.url), admin, read_url, args
 
 
 def deserialized(results: list[Result], deserializer: Callable[..., Any] | None) -> list[Result]:

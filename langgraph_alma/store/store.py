@@ -6,7 +6,9 @@ deadlock or serialization conflict. `AlmaStore` is GENERATED from `AsyncAlmaStor
 `scripts/unasync.py`: edit the async class, then run `python scripts/unasync.py`. What
 both share is in `_base.py`; what differs by nature (the async store gathering the
 single-op calls that arrive together into one batch per tenant, the sweeper's thread or
-task, which loop or thread serves the other flavour's callers) is in `_flavours.py`.
+task, which loop or thread serves the other flavour's callers) is in `_flavours.py`; the
+connection handling shared with the saver (`from_conn_string`'s pools, `setup()`'s
+connection), in `db/pools.py`.
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ from contextlib import (
     AbstractContextManager,
     asynccontextmanager,
     contextmanager,
-    nullcontext,
 )
 from typing import Any, TypeVar
 
@@ -27,13 +28,12 @@ import psycopg
 from langgraph.store.base import IndexConfig, Result, TTLConfig
 from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
-from langgraph_alma.db.borrow import aborrow, borrow
-from langgraph_alma.db.connect import connection_kwargs
 from langgraph_alma.db.plan import Plan, arun_plan, run_plan
+from langgraph_alma.db.pools import AsyncPooled, Pooled, pool_plan
 from langgraph_alma.db.replica import StaleReplica, guarded, tracking
 from langgraph_alma.errors import AlmaError, StoreBatchFailed
 from langgraph_alma.migrations import amigrate, migrate
-from langgraph_alma.store._base import LOCK_KEY, deserialized, idle, pool_args
+from langgraph_alma.store._base import LOCK_KEY, deserialized, idle
 from langgraph_alma.store._core import DEFAULT_EXACT_SEARCH_MAX, Prepared
 from langgraph_alma.store._failures import describe_ops
 from langgraph_alma.store._flavours import (
@@ -52,7 +52,7 @@ class StoreClosed(AlmaError):
     """The store's connection or pool is closed."""
 
 
-class AsyncAlmaStore(_OnEventLoop):
+class AsyncAlmaStore(_OnEventLoop, AsyncPooled):
     """A LangGraph store: pass it as `store=` to `StateGraph.compile()`.
 
     With `tenant_id` it acts for that tenant only; without, for each run's
@@ -67,6 +67,8 @@ class AsyncAlmaStore(_OnEventLoop):
     """
 
     conn: psycopg.AsyncConnection[Any] | AsyncConnectionPool
+    _closed_error = StoreClosed
+    _owner = "store"
 
     @classmethod
     @asynccontextmanager
@@ -92,40 +94,21 @@ class AsyncAlmaStore(_OnEventLoop):
         sets the pool; `pipeline` is accepted and not needed (every batch is one
         pipeline already). `read_url` (default `ALMA_READ_DATABASE_URL`): a streaming
         replica for reads that write nothing, on a pool of its own."""
-        url, admin, read_url, args = await asyncio.to_thread(pool_args, conn_string,
+        plan = await asyncio.to_thread(pool_plan, conn_string,
             read_url=read_url, privileged=privileged, admin_url=admin_url,
             pool_size=pool_size, pool_config=pool_config,
         )  # fmt: skip
-        async with (
-            AsyncConnectionPool(url, **args, open=False) as pool,
-            AsyncConnectionPool(read_url, **args, open=False)
-            if read_url
-            else nullcontext() as replica,
-        ):
-            store = cls(
-                pool, index=index, ttl=ttl, tenant_id=tenant_id, privileged=privileged,
-                exact_search_max=exact_search_max,
-                admin_url=admin, read=replica, text_config=text_config,
-                text_weight=text_weight,
-            )  # fmt: skip
-            try:
-                yield store
-            finally:
-                await store.stop_ttl_sweeper()
+        async with cls._opened(plan,
+            index=index, ttl=ttl, tenant_id=tenant_id, privileged=privileged,
+            exact_search_max=exact_search_max, text_config=text_config, text_weight=text_weight,
+        ) as store:  # fmt: skip
+            yield store
 
     async def setup(self) -> None:
         """Apply the migrations and this store's vector index (idempotent), as the admin
         role when the store knows its URL."""
         ddl = self._core.setup_statements()
-        if self._admin_url:
-            async with await psycopg.AsyncConnection.connect(
-                self._admin_url, **connection_kwargs()
-            ) as admin:
-                await amigrate(admin)
-                for stmt in ddl:
-                    await admin.execute(stmt)
-            return
-        async with self.connection() as conn:
+        async with self._setup_connection() as conn:
             await amigrate(conn)
             for stmt in ddl:
                 await conn.execute(stmt)
@@ -134,9 +117,12 @@ class AsyncAlmaStore(_OnEventLoop):
         """A connection of this store (autocommit; inside an `aatomic` block, the block's),
         for statements or plans of one transaction: `async with store.connection() as
         conn, conn.transaction(): await store.aexecute_on(conn, store.prepare(ops))`."""
+        return self._connection()
+
+    def _connection(self) -> AbstractAsyncContextManager[psycopg.AsyncConnection[Any]]:
         if (pinned := self._pinned.get()) is not None:
             return _aone_at_a_time(*pinned)
-        return aborrow(self.conn, StoreClosed, "store")
+        return super()._connection()
 
     @asynccontextmanager
     async def aatomic(self, key: str) -> AsyncIterator[None]:
@@ -185,7 +171,7 @@ class AsyncAlmaStore(_OnEventLoop):
         if self._replica_may_answer(prepared):
             assert self.read is not None
             try:
-                async with aborrow(self.read.source, StoreClosed, "store") as conn:
+                async with self._replica_connection() as conn:
                     plan = guarded(self._core.execute(prepared, vectors, queries), self.read)
                     return deserialized(await arun_plan(conn, plan), self._deserializer)
             except (StaleReplica, StoreBatchFailed, psycopg.Error):
@@ -218,7 +204,7 @@ class AsyncAlmaStore(_OnEventLoop):
 # ---- GENERATED below by scripts/unasync.py from the Async* classes above: edit those ----
 
 
-class AlmaStore(_OnThreads):
+class AlmaStore(_OnThreads, Pooled):
     """A LangGraph store: pass it as `store=` to `StateGraph.compile()`.
 
     With `tenant_id` it acts for that tenant only; without, for each run's
@@ -233,6 +219,8 @@ class AlmaStore(_OnThreads):
     """
 
     conn: psycopg.Connection[Any] | ConnectionPool
+    _closed_error = StoreClosed
+    _owner = "store"
 
     @classmethod
     @contextmanager
@@ -258,36 +246,21 @@ class AlmaStore(_OnThreads):
         sets the pool; `pipeline` is accepted and not needed (every batch is one
         pipeline already). `read_url` (default `ALMA_READ_DATABASE_URL`): a streaming
         replica for reads that write nothing, on a pool of its own."""
-        url, admin, read_url, args = pool_args(conn_string,
+        plan = pool_plan(conn_string,
             read_url=read_url, privileged=privileged, admin_url=admin_url,
             pool_size=pool_size, pool_config=pool_config,
         )  # fmt: skip
-        with (
-            ConnectionPool(url, **args, open=False) as pool,
-            ConnectionPool(read_url, **args, open=False) if read_url else nullcontext() as replica,
-        ):
-            store = cls(
-                pool, index=index, ttl=ttl, tenant_id=tenant_id, privileged=privileged,
-                exact_search_max=exact_search_max,
-                admin_url=admin, read=replica, text_config=text_config,
-                text_weight=text_weight,
-            )  # fmt: skip
-            try:
-                yield store
-            finally:
-                store.stop_ttl_sweeper()
+        with cls._opened(plan,
+            index=index, ttl=ttl, tenant_id=tenant_id, privileged=privileged,
+            exact_search_max=exact_search_max, text_config=text_config, text_weight=text_weight,
+        ) as store:  # fmt: skip
+            yield store
 
     def setup(self) -> None:
         """Apply the migrations and this store's vector index (idempotent), as the admin
         role when the store knows its URL."""
         ddl = self._core.setup_statements()
-        if self._admin_url:
-            with psycopg.Connection.connect(self._admin_url, **connection_kwargs()) as admin:
-                migrate(admin)
-                for stmt in ddl:
-                    admin.execute(stmt)
-            return
-        with self.connection() as conn:
+        with self._setup_connection() as conn:
             migrate(conn)
             for stmt in ddl:
                 conn.execute(stmt)
@@ -296,9 +269,12 @@ class AlmaStore(_OnThreads):
         """A connection of this store (autocommit; inside an `atomic` block, the block's),
         for statements or plans of one transaction: `with store.connection() as
         conn, conn.transaction(): store.execute_on(conn, store.prepare(ops))`."""
+        return self._connection()
+
+    def _connection(self) -> AbstractContextManager[psycopg.Connection[Any]]:
         if (pinned := self._pinned.get()) is not None:
             return _one_at_a_time(*pinned)
-        return borrow(self.conn, StoreClosed, "store")
+        return super()._connection()
 
     @contextmanager
     def atomic(self, key: str) -> Iterator[None]:
@@ -345,7 +321,7 @@ class AlmaStore(_OnThreads):
         if self._replica_may_answer(prepared):
             assert self.read is not None
             try:
-                with borrow(self.read.source, StoreClosed, "store") as conn:
+                with self._replica_connection() as conn:
                     plan = guarded(self._core.execute(prepared, vectors, queries), self.read)
                     return deserialized(run_plan(conn, plan), self._deserializer)
             except (StaleReplica, StoreBatchFailed, psycopg.Error):

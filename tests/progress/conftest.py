@@ -1,5 +1,9 @@
-"""Fixtures for progress tracking and sessions: trackers on a real AlmaStore (sync and
-async), each test in its own tenant, with a clock the test controls."""
+"""Fixtures for progress tracking and sessions, with a clock the test controls.
+
+The trackers' logic is store plans over any LangGraph `BaseStore`: `store`, `astore`,
+`tracker` and `atracker` run on one LangGraph `InMemoryStore` per test (no SQL, no
+server). What needs PostgreSQL (persistence across pools and processes, tenants, the
+`atomic` lock, TTLs) takes the `pg_*` fixtures: a real AlmaStore in the test's tenant."""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
+from langgraph.store.memory import InMemoryStore
 from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
 from langgraph_alma.db.connect import connection_kwargs
@@ -40,13 +45,14 @@ def project() -> str:
 
 
 @pytest.fixture
-def store(pool, tenant) -> AlmaStore:
-    return AlmaStore(pool, tenant_id=tenant)
+def store() -> InMemoryStore:
+    """LangGraph's in-memory store: the one `store` and `astore` of a test."""
+    return InMemoryStore()
 
 
 @pytest.fixture
-async def astore(apool, tenant) -> AsyncAlmaStore:
-    return AsyncAlmaStore(apool, tenant_id=tenant)  # needs the running loop
+def astore(store) -> InMemoryStore:
+    return store  # InMemoryStore has `batch` and `abatch`: the sync and async face at once
 
 
 @pytest.fixture
@@ -57,3 +63,18 @@ def tracker(store, project, clock) -> ProgressTracker:
 @pytest.fixture
 def atracker(astore, project, clock) -> AsyncProgressTracker:
     return AsyncProgressTracker(astore, project_id=project, clock=clock)
+
+
+@pytest.fixture
+def pg_store(pool, tenant) -> AlmaStore:
+    return AlmaStore(pool, tenant_id=tenant)
+
+
+@pytest.fixture
+async def apg_store(apool, tenant) -> AsyncAlmaStore:
+    return AsyncAlmaStore(apool, tenant_id=tenant)  # needs the running loop
+
+
+@pytest.fixture
+def pg_tracker(pg_store, project, clock) -> ProgressTracker:
+    return ProgressTracker(pg_store, project_id=project, clock=clock)

@@ -9,7 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 from langgraph_alma.progress import AsyncProgressTracker, ProgressTracker, WorkStatus
 
 
-def test_threads_adding_dependants_of_one_item_lose_none(store, project, clock) -> None:
+def test_threads_adding_dependants_of_one_item_lose_none(pg_store, project, clock) -> None:
+    store = pg_store  # the lock is `AlmaStore.atomic`'s
     tracker = ProgressTracker(store, project_id=project, clock=clock)
     root = tracker.create_work_item("root")
 
@@ -25,7 +26,8 @@ def test_threads_adding_dependants_of_one_item_lose_none(store, project, clock) 
     assert len(tracker.list_items()) == 13
 
 
-async def test_tasks_updating_one_project_lose_none(astore, project, clock) -> None:
+async def test_tasks_updating_one_project_lose_none(apg_store, project, clock) -> None:
+    astore = apg_store
     tracker = AsyncProgressTracker(astore, project_id=project, clock=clock)
     root = await tracker.create_work_item("root")
     children = await asyncio.gather(

@@ -1,5 +1,6 @@
-"""ProgressTracker on a real AlmaStore: transitions, dependencies, next-item strategies,
-summaries, logs and persistence."""
+"""ProgressTracker: transitions, dependencies, next-item strategies, summaries and logs on
+LangGraph's InMemoryStore (the logic is store plans); persistence and tenants on a real
+AlmaStore."""
 
 from __future__ import annotations
 
@@ -249,7 +250,8 @@ def test_projects_are_separate(tracker, store, clock) -> None:
     assert tracker.get_next_item().title == "mine"
 
 
-def test_persists_across_a_fresh_pool_and_store(tracker, database, tenant, project) -> None:
+def test_persists_across_a_fresh_pool_and_store(pg_tracker, database, tenant, project) -> None:
+    tracker = pg_tracker
     a = tracker.create_work_item("a", priority=70)
     b = tracker.create_work_item("b", blocked_by=[a.id])
     tracker.set_status(a.id, "in_progress")
@@ -262,7 +264,8 @@ def test_persists_across_a_fresh_pool_and_store(tracker, database, tenant, proje
     assert tracker.get_item(b.id).status is WorkStatus.PENDING
 
 
-def test_other_tenant_sees_nothing(tracker, pool, project) -> None:
+def test_other_tenant_sees_nothing(pg_tracker, pool, project) -> None:
+    tracker = pg_tracker
     tracker.create_work_item("secret")
     stranger = ProgressTracker(AlmaStore(pool, tenant_id="t-stranger"), project_id=project)
     assert stranger.list_items() == []

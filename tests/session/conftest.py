@@ -1,5 +1,6 @@
-"""Fixtures for sessions: the progress fixtures plus an Alma (sync and async) on an
-indexed AlmaStore of the test's tenant and project."""
+"""Fixtures for sessions: the progress fixtures (`sessions`, `asessions` and the trackers
+on one InMemoryStore per test; `pg_*` on a real AlmaStore) plus an Alma (sync and async)
+on an indexed AlmaStore of the test's tenant and project."""
 
 from __future__ import annotations
 
@@ -10,9 +11,31 @@ from langgraph_alma.memory import MemoryScope
 from langgraph_alma.session import AsyncSessionManager, SessionManager
 from langgraph_alma.store import AlmaStore, AsyncAlmaStore
 from tests.memory.conftest import INDEX
-from tests.progress.conftest import apool, astore, clock, pool, project, store, tracker
+from tests.progress.conftest import (
+    apg_store,
+    apool,
+    astore,
+    clock,
+    pg_store,
+    pg_tracker,
+    pool,
+    project,
+    store,
+    tracker,
+)
 
-__all__ = ["apool", "astore", "clock", "pool", "project", "store", "tracker"]
+__all__ = [
+    "apg_store",
+    "apool",
+    "astore",
+    "clock",
+    "pg_store",
+    "pg_tracker",
+    "pool",
+    "project",
+    "store",
+    "tracker",
+]
 
 SCOPES = {"helena": MemoryScope(agent_name="helena", can_learn=["testing", "forms"])}
 
@@ -42,3 +65,8 @@ def sessions(store, project, clock) -> SessionManager:
 @pytest.fixture
 def asessions(astore, project, clock) -> AsyncSessionManager:
     return AsyncSessionManager(astore, project_id=project, clock=clock)
+
+
+@pytest.fixture
+def pg_sessions(pg_store, project, clock) -> SessionManager:
+    return SessionManager(pg_store, project_id=project, clock=clock)

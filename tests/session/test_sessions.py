@@ -1,5 +1,6 @@
-"""SessionManager on a real AlmaStore: start, handoff, carried blockers, quick reload,
-previous sessions, memory retrieval through Alma, persistence and latency."""
+"""SessionManager: start, handoff, carried blockers, quick reload and previous sessions on
+LangGraph's InMemoryStore (the logic is store plans); memory retrieval through an Alma,
+persistence and open sessions' TTL on a real AlmaStore."""
 
 from __future__ import annotations
 
@@ -163,7 +164,8 @@ def test_start_session_retrieves_memories_with_alma(store, project, clock, alma,
     assert sessions.start_session().recent_outcomes == []
 
 
-def test_persists_across_a_fresh_pool(sessions, tracker, database, tenant, project) -> None:
+def test_persists_across_a_fresh_pool(pg_sessions, pg_tracker, database, tenant, project) -> None:
+    sessions, tracker = pg_sessions, pg_tracker
     item = tracker.create_work_item("login form")
     ctx = sessions.start_session(agent="helena")
     handoff = sessions.end_session(
@@ -214,7 +216,8 @@ def test_sessions_read_every_page(sessions, tracker, clock, monkeypatch) -> None
     assert len(sessions.get_previous_sessions(limit=10)) == 5
 
 
-def test_open_sessions_expire_and_ended_ones_do_not(store, project, clock, database) -> None:
+def test_open_sessions_expire_and_ended_ones_do_not(pg_store, project, clock, database) -> None:
+    store = pg_store  # the TTL is AlmaStore's: expires_at in its table
 
     import psycopg
 
