@@ -23,8 +23,8 @@ from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
 from langgraph_alma.config import get_settings
 from langgraph_alma.db.borrow import aborrow, borrow
-from langgraph_alma.db.connect import connection_kwargs, resolve
 from langgraph_alma.db.plan import Plan, arun_plan, run_plan
+from langgraph_alma.db.pools import pool_plan
 from langgraph_alma.domains.schema import DomainSchema
 from langgraph_alma.errors import AlmaError, ConfigError
 from langgraph_alma.graph._core import DEFAULT_LIMIT, DEFAULT_MAX_DEPTH, Direction, GraphCore
@@ -104,15 +104,10 @@ class AsyncGraphMemory(_GraphMemoryBase):
         cls, conn_string: str | None = None, *, pool_size: int | None = None, **kwargs: Any
     ) -> AsyncIterator[AsyncGraphMemory]:
         """A graph memory on a new pool; with no URL, `ALMA_DATABASE_URL` or the embedded
-        server. Keyword arguments go to the constructor."""
-        target = await asyncio.to_thread(resolve, conn_string)
-        async with AsyncConnectionPool(
-            target.url,
-            min_size=1,
-            max_size=pool_size or get_settings().pool_max_size,
-            kwargs=connection_kwargs(),
-            open=False,
-        ) as pool:
+        server. The pool is made as the saver's and the store's (`db.pools.pool_plan`);
+        keyword arguments go to the constructor."""
+        plan = await asyncio.to_thread(pool_plan, conn_string, pool_size=pool_size)
+        async with AsyncConnectionPool(plan.url, **plan.args, open=False) as pool:
             yield cls(pool, **kwargs)
 
     def _connection(self) -> AbstractAsyncContextManager[psycopg.AsyncConnection[Any]]:
@@ -238,15 +233,10 @@ class GraphMemory(_GraphMemoryBase):
         cls, conn_string: str | None = None, *, pool_size: int | None = None, **kwargs: Any
     ) -> Iterator[GraphMemory]:
         """A graph memory on a new pool; with no URL, `ALMA_DATABASE_URL` or the embedded
-        server. Keyword arguments go to the constructor."""
-        target = resolve(conn_string)
-        with ConnectionPool(
-            target.url,
-            min_size=1,
-            max_size=pool_size or get_settings().pool_max_size,
-            kwargs=connection_kwargs(),
-            open=False,
-        ) as pool:
+        server. The pool is made as the saver's and the store's (`db.pools.pool_plan`);
+        keyword arguments go to the constructor."""
+        plan = pool_plan(conn_string, pool_size=pool_size)
+        with ConnectionPool(plan.url, **plan.args, open=False) as pool:
             yield cls(pool, **kwargs)
 
     def _connection(self) -> AbstractContextManager[psycopg.Connection[Any]]:
