@@ -2,7 +2,7 @@
 
     python bench/confidence_sim.py [--steps 800] [--seeds 0,1,2,3,4] [--out FILE]
 
-Pure Python, no database: the engine's pure core (`langgraph_alma.confidence.model`) runs
+Pure Python, no database: the engine's pure core (`langgraph_alma.confidence.forecast`) runs
 on an in-memory evidence list. Tasks come from 4 contexts, each with its own words; 4
 strategies have a true success probability that depends on the context and drifts over
 time (a slow sine). The first half of the run draws tasks from contexts 0-1, the second
@@ -12,7 +12,7 @@ Each step an agent gets a task, picks a strategy (epsilon-greedy on the forward 
 both models predict its success before the outcome is drawn, and the outcome joins the
 evidence. Models:
 
-* forward: `model.posterior` - a prior from the strategy's overall record (what a
+* forward: `forecast.posterior` - a prior from the strategy's overall record (what a
   heuristic holds), discounted, plus outcomes weighted by task similarity (word-set cosine,
   standing in for search similarity) and recency;
 * baseline: the strategy's historical success rate (Laplace), ignoring context and time.
@@ -34,8 +34,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from langgraph_alma.confidence import model  # noqa: E402
-from langgraph_alma.confidence.model import Evidence, Prior  # noqa: E402
+from langgraph_alma.confidence import forecast  # noqa: E402
+from langgraph_alma.confidence.forecast import Evidence, Prior  # noqa: E402
 
 CONTEXT_WORDS = [
     ["invoice", "ledger", "refund", "billing", "tax"],
@@ -121,7 +121,7 @@ def simulate(
     steps: int = 800,
     seed: int = 0,
     epsilon: float = 0.25,
-    config: model.ModelConfig = model.DEFAULT,
+    config: forecast.ModelConfig = forecast.DEFAULT,
     window_after_shift: int = 100,
 ) -> dict[str, dict[str, float]]:
     """One run; returns scores per segment (overall, before/after the shift, the first
@@ -135,13 +135,13 @@ def simulate(
         context = rng.choice((0, 1) if t < shift else (2, 3))
         task = make_task(rng, context)
         ev = _evidence(task, past, day)
-        forward = {s: model.posterior(s, ev, _prior(s, past), config).mean for s in STRATEGIES}
+        forward = {s: forecast.posterior(s, ev, _prior(s, past), config).mean for s in STRATEGIES}
         if rng.random() < epsilon:
             choice = rng.randrange(len(STRATEGIES))
         else:
             choice = max(range(len(STRATEGIES)), key=lambda i: forward[STRATEGIES[i]])
         strategy = STRATEGIES[choice]
-        f, b = forward[strategy], model.baseline(strategy, ev)
+        f, b = forward[strategy], forecast.baseline(strategy, ev)
         p = true_p(context, choice, day)
         success = rng.random() < p
         rows.append((f, b, success, p))

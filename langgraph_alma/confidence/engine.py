@@ -1,5 +1,5 @@
 """Confidence engines over an `AsyncAlma` or an `Alma`: one `retrieve` per call gathers the
-evidence, the pure core in `model` does the scoring. `ConfidenceEngine` is GENERATED from
+evidence, the pure core in `forecast` does the scoring. `ConfidenceEngine` is GENERATED from
 `AsyncConfidenceEngine` by `scripts/unasync.py`: edit the async class only."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from langgraph_alma.confidence import model
+from langgraph_alma.confidence import forecast
 from langgraph_alma.confidence.evidence import (
     anti_patterns_from,
     evidence_from,
@@ -17,7 +17,7 @@ from langgraph_alma.confidence.evidence import (
     prior_of,
     strategies_in,
 )
-from langgraph_alma.confidence.model import (
+from langgraph_alma.confidence.forecast import (
     ConfidenceSignal,
     ModelConfig,
     OpportunitySignal,
@@ -73,7 +73,7 @@ def task_of(context: Any) -> str:
 
 class _Core(Generic[R]):
     def __init__(self, alma: R, top_k: int, config: ModelConfig | None) -> None:
-        self.alma, self.top_k, self.config = alma, top_k, config or model.DEFAULT
+        self.alma, self.top_k, self.config = alma, top_k, config or forecast.DEFAULT
         self.evidence = evidence_facade(alma)  # what the engine reads its evidence from
         # A facade ranks heuristics itself by default; the engine asks for its plain order
         # (any object with a `retrieve` of the facade's older shape works too).
@@ -94,7 +94,7 @@ class _Core(Generic[R]):
     ) -> ConfidenceSignal:
         if not isinstance(strategy, str) or not strategy.strip():
             raise ValueError(f"strategy must be non-empty text, got {strategy!r}")
-        signal = model.assess(
+        signal = forecast.assess(
             task,
             strategy,
             evidence_from(found, self._now(), task),
@@ -124,7 +124,7 @@ class _Core(Generic[R]):
         out = [
             o
             for s in strategies_in(found)
-            for o in model.opportunities(s, ev, prior_from(found, s), self.config)
+            for o in forecast.opportunities(s, ev, prior_from(found, s), self.config)
         ]
         return sorted(out, key=lambda o: -o.strength)
 

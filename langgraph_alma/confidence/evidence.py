@@ -8,8 +8,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from langgraph_alma.confidence import model
-from langgraph_alma.confidence.model import AntiPatternHit, Evidence, Prior
+from langgraph_alma.confidence import forecast
+from langgraph_alma.confidence.forecast import AntiPatternHit, Evidence, Prior
 from langgraph_alma.memory.items import normalise
 from langgraph_alma.memory.scoring import MemorySlice
 
@@ -28,7 +28,7 @@ def evidence_from(found: MemorySlice, now: datetime, task: str | None = None) ->
     """The slice's outcomes as evidence, aged by when they were stored (`created_at`,
     stamped by the facade's clock like `now`). How similar an outcome's task is to this one:
     the cosine of their embeddings (`metadata["vector_similarity"]`) blended with the
-    word overlap of the two tasks (`model.word_similarity`) when the task is given; the
+    word overlap of the two tasks (`forecast.word_similarity`) when the task is given; the
     search score (`metadata["similarity"]`, scaled) when neither is known. Rank fusion's
     score is a similarity too, but fused with full text, so it is the last resort."""
     sims = search_similarity([float(o.metadata.get("similarity", 0.0)) for o in found.outcomes])
@@ -37,7 +37,7 @@ def evidence_from(found: MemorySlice, now: datetime, task: str | None = None) ->
         vector = o.metadata.get("vector_similarity")
         parts = [max(0.0, min(1.0, float(vector)))] if vector is not None else []
         if task is not None:
-            parts.append(model.word_similarity(task, o.task_description))
+            parts.append(forecast.word_similarity(task, o.task_description))
         similarity = sum(parts) / len(parts) if parts else ranked
         out.append(
             Evidence(

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from langgraph_alma.confidence import model
+from langgraph_alma.confidence import forecast
 from langgraph_alma.confidence.evidence import anti_patterns_from, evidence_from, prior_of
-from langgraph_alma.confidence.model import ModelConfig
+from langgraph_alma.confidence.forecast import ModelConfig
 from langgraph_alma.memory.items import normalise
 from langgraph_alma.memory.scoring import MemorySlice
 from langgraph_alma.memory.types import Heuristic
@@ -34,7 +34,7 @@ def rank_heuristics(
     Changes `found` in place and returns it."""
     if not found.heuristics:
         return found
-    config = config or model.DEFAULT
+    config = config or forecast.DEFAULT
     evidence = evidence_from(found, now, task)
     risks = anti_patterns_from(found)
     # a strategy's prior: its best-supported heuristic (as `engine.prior_from`, grouped once)
@@ -45,7 +45,7 @@ def rank_heuristics(
             best[key] = h
     for h in found.heuristics:
         prior = prior_of(best[normalise(h.strategy)])
-        signal = model.assess(task, h.strategy, evidence, prior, risks, config)
+        signal = forecast.assess(task, h.strategy, evidence, prior, risks, config)
         blended = (
             RETRIEVAL_SHARE * found.scores.get(h.id, 0.0) + (1 - RETRIEVAL_SHARE) * signal.score
         )

@@ -1,6 +1,6 @@
 """The confidence engine's types: what it reads (`Evidence`, `Prior`, `AntiPatternHit`),
 how it is tuned (`ModelConfig`) and what it answers (`ConfidenceSignal` with its
-`RiskSignal`s and `OpportunitySignal`s). The math over them is in `model`."""
+`RiskSignal`s and `OpportunitySignal`s). The math over them is in `forecast`."""
 
 from __future__ import annotations
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from langgraph_alma.confidence import model
-from langgraph_alma.confidence.model import AntiPatternHit, Evidence, Prior
+from langgraph_alma.confidence import forecast
+from langgraph_alma.confidence.forecast import AntiPatternHit, Evidence, Prior
 
 
 def ev(success: bool, similarity: float = 0.9, strategy: str = "s", age: float = 0.0):
@@ -13,49 +13,49 @@ def ev(success: bool, similarity: float = 0.9, strategy: str = "s", age: float =
 
 
 def test_more_evidence_means_less_uncertainty() -> None:
-    few = model.posterior("s", [ev(True), ev(False)])
-    many = model.posterior("s", [ev(True), ev(False)] * 10)
-    none = model.posterior("s", [])
+    few = forecast.posterior("s", [ev(True), ev(False)])
+    many = forecast.posterior("s", [ev(True), ev(False)] * 10)
+    none = forecast.posterior("s", [])
     assert none.uncertainty == pytest.approx(1.0)
     assert many.uncertainty < few.uncertainty < none.uncertainty
-    assert model.assess("t", "s", [ev(True)] * 20).uncertainty < 0.4
+    assert forecast.assess("t", "s", [ev(True)] * 20).uncertainty < 0.4
 
 
 def test_similar_failures_lower_the_prediction_more_than_distant_ones() -> None:
     wins = [ev(True, 0.9) for _ in range(3)]
-    near = model.posterior("s", [*wins, *[ev(False, 0.9) for _ in range(3)]]).mean
-    far = model.posterior("s", [*wins, *[ev(False, 0.1) for _ in range(3)]]).mean
-    alone = model.posterior("s", wins).mean
+    near = forecast.posterior("s", [*wins, *[ev(False, 0.9) for _ in range(3)]]).mean
+    far = forecast.posterior("s", [*wins, *[ev(False, 0.1) for _ in range(3)]]).mean
+    alone = forecast.posterior("s", wins).mean
     assert near < far <= alone
-    signal = model.assess("t", "s", [*wins, *[ev(False, 0.9) for _ in range(3)]])
+    signal = forecast.assess("t", "s", [*wins, *[ev(False, 0.9) for _ in range(3)]])
     assert any(r.kind == "similar_to_failure" for r in signal.risks)
 
 
 def test_only_the_strategy_own_outcomes_count_up_to_case_and_spacing() -> None:
     evidence = [ev(True, strategy="Retry  With Backoff"), ev(False, strategy="other")] * 5
-    post = model.posterior("retry with backoff", evidence)
+    post = forecast.posterior("retry with backoff", evidence)
     assert post.count == 5 and post.mean > 0.8
 
 
 def test_recency_discounts_old_outcomes() -> None:
-    recent = model.posterior("s", [ev(True, age=0)] * 3 + [ev(False, age=300)] * 3).mean
-    old = model.posterior("s", [ev(True, age=300)] * 3 + [ev(False, age=0)] * 3).mean
+    recent = forecast.posterior("s", [ev(True, age=0)] * 3 + [ev(False, age=300)] * 3).mean
+    old = forecast.posterior("s", [ev(True, age=300)] * 3 + [ev(False, age=0)] * 3).mean
     assert recent > 0.7 > 0.3 > old
 
 
 def test_heuristic_prior_is_discounted() -> None:
     strong = Prior(successes=30, occurrences=30, confidence=0.95)
-    assert model.posterior("s", [], strong).mean > 0.5
+    assert forecast.posterior("s", [], strong).mean > 0.5
     # a few similar failures outweigh a long overall record
-    assert model.posterior("s", [ev(False)] * 3, strong).mean < 0.5
-    ops = model.opportunities("s", [], strong)
+    assert forecast.posterior("s", [ev(False)] * 3, strong).mean < 0.5
+    ops = forecast.opportunities("s", [], strong)
     assert [o.kind for o in ops] == ["proven_pattern"]
 
 
 def test_anti_pattern_gives_a_risk_and_at_most_caution() -> None:
     evidence = [ev(True)] * 10
-    clean = model.assess("t", "s", evidence)
-    flagged = model.assess(
+    clean = forecast.assess("t", "s", evidence)
+    flagged = forecast.assess(
         "t", "s", evidence, anti_patterns=[AntiPatternHit("S", "breaks things", "other", 3)]
     )
     assert clean.recommendation in ("strong_yes", "yes")
@@ -66,14 +66,14 @@ def test_anti_pattern_gives_a_risk_and_at_most_caution() -> None:
 
 
 def test_untested_context_and_complexity_risks() -> None:
-    signal = model.assess(
+    signal = forecast.assess(
         "migrate the legacy distributed production database with concurrent writers",
         "s",
         [ev(True, similarity=0.1)],
     )
     kinds = {r.kind for r in signal.risks}
     assert {"untested_context", "high_complexity"} <= kinds
-    assert model.complexity("fix a typo") < 0.3
+    assert forecast.complexity("fix a typo") < 0.3
 
 
 @pytest.mark.parametrize(
@@ -88,11 +88,11 @@ def test_untested_context_and_complexity_risks() -> None:
     ],
 )
 def test_recommendation_thresholds(score: float, expected: str) -> None:
-    assert model.recommend(score) == expected
+    assert forecast.recommend(score) == expected
 
 
 def test_recent_success_opportunity_and_explanation() -> None:
-    signal = model.assess("t", "s", [ev(True, 0.9, age=1)] * 4)
+    signal = forecast.assess("t", "s", [ev(True, 0.9, age=1)] * 4)
     assert any(o.kind == "recent_success" for o in signal.opportunities)
     assert "predicted success" in signal.explanation
     assert signal.evidence_count == 4
@@ -100,5 +100,5 @@ def test_recent_success_opportunity_and_explanation() -> None:
 
 def test_baseline_ignores_context() -> None:
     evidence = [ev(True, 0.0)] * 8 + [ev(False, 1.0)] * 2
-    assert model.baseline("s", evidence) == pytest.approx(9 / 12)
-    assert model.posterior("s", evidence).mean < 0.5
+    assert forecast.baseline("s", evidence) == pytest.approx(9 / 12)
+    assert forecast.posterior("s", evidence).mean < 0.5
