@@ -24,8 +24,10 @@ import os
 import statistics
 import subprocess
 import sys
+import threading
 import time
 import uuid
+from collections import Counter
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -36,6 +38,7 @@ from saver_bench import Databases, _with_db  # noqa: E402
 
 PROBE_INTERVAL = 0.002
 SLOW_CALLBACK = 0.005
+SLOW_STEP = 0.003
 HEAVY_AGENT = "heavy"
 STRATEGY = "retry with backoff"
 
@@ -85,6 +88,82 @@ class _GcPauses:
             self.found.append((time.time(), info["generation"], took))
 
 
+class _SlowSteps:
+    """Times every callback the loop runs (`Handle._run`: a task's step, a timer, an I/O
+    wake-up); one longer than `SLOW_STEP` is recorded with where it was: the task's
+    coroutine chain at its end (which call) and the loop thread's stack as a watchdog
+    thread sampled it every millisecond while the step ran (what it spent the time on).
+    Cheap enough to leave on (two clock reads a callback), unlike asyncio's debug mode."""
+
+    def __init__(self) -> None:
+        self.found: list[tuple[float, float, float, str, list[tuple[str, int]]]] = []
+        self.current: tuple[float, list[str]] | None = None
+        self.loop_thread = threading.get_ident()
+
+    def install(self) -> None:
+        run, steps = asyncio.events.Handle._run, self
+
+        def timed(handle: asyncio.Handle) -> None:
+            samples: list[str] = []
+            start, cpu = time.perf_counter(), time.thread_time()
+            steps.current = (start, samples)
+            try:
+                run(handle)
+            finally:
+                steps.current = None
+                took = time.perf_counter() - start
+                if took > SLOW_STEP:
+                    steps.found.append(
+                        (
+                            time.time(),
+                            took,
+                            time.thread_time() - cpu,
+                            _step_name(handle),
+                            Counter(samples).most_common(3),
+                        )
+                    )
+
+        asyncio.events.Handle._run = timed  # type: ignore[method-assign]
+        threading.Thread(target=self._watch, daemon=True).start()
+
+    def _watch(self) -> None:
+        while True:
+            time.sleep(0.001)
+            current = self.current
+            if current is not None and time.perf_counter() - current[0] > 0.001:
+                frame = sys._current_frames().get(self.loop_thread)
+                if frame is not None and self.current is current:
+                    current[1].append(_where(frame))
+
+
+_OURS = ("langgraph_alma", "psycopg", "mcp", "pydantic", "langgraph", "starlette", "anyio")
+
+
+def _where(frame: Any) -> str:
+    """The innermost frame and the innermost of langgraph_alma's, as 'file:function'."""
+    inner = f"{Path(frame.f_code.co_filename).name}:{frame.f_code.co_name}"
+    while frame is not None and "langgraph_alma" not in frame.f_code.co_filename:
+        frame = frame.f_back
+    ours = f"{Path(frame.f_code.co_filename).name}:{frame.f_code.co_name}" if frame else "-"
+    return f"{ours} > {inner}" if ours != inner else inner
+
+
+def _step_name(handle: asyncio.Handle) -> str:
+    """The coroutines a task's step ran, outermost first (our packages' only)."""
+    task = getattr(handle._callback, "__self__", None)
+    if not isinstance(task, asyncio.Task):
+        return getattr(handle._callback, "__qualname__", repr(handle._callback))[:80]
+    names, coro = [], task.get_coro()
+    while coro is not None and len(names) < 30:
+        code = getattr(coro, "cr_code", None) or getattr(coro, "gi_code", None)
+        if code is None:
+            break
+        if any(p in code.co_filename for p in _OURS[:2]) or "bench" in code.co_filename:
+            names.append(code.co_name)
+        coro = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None)
+    return " > ".join(names[-6:]) or task.get_name()
+
+
 def _write_json(path: Path, data: Any) -> None:
     path.write_text(json.dumps(data))
 
@@ -96,7 +175,8 @@ def serve(port: int, report: Path, debug: bool) -> None:
 
     async def main() -> None:
         seen: dict[str, Any] = {"count": 0, "late": [], "gc": []}
-        slow = _SlowCallbacks()
+        slow, steps = _SlowCallbacks(), _SlowSteps()
+        steps.install()
         gc.callbacks.append(_GcPauses(seen["gc"]))
         if debug:
             loop = asyncio.get_running_loop()
@@ -114,6 +194,7 @@ def serve(port: int, report: Path, debug: bool) -> None:
                     "late": list(seen["late"]),
                     "gc": list(seen["gc"]),
                     "slow_callbacks": list(slow.found),
+                    "slow_steps": list(steps.found),
                 }
                 await asyncio.to_thread(_write_json, report, snapshot)
 
@@ -207,6 +288,16 @@ def _p99(values: list[float]) -> float:
     )
 
 
+def _percentiles(late: list[float], probes: int) -> dict[str, Any]:
+    """Percentiles of every probe's lateness; only those over 1 ms were kept, so lower
+    ones read "<1"."""
+    out: dict[str, Any] = {}
+    for name, q in (("p50", 0.5), ("p90", 0.9), ("p99", 0.99), ("p99.9", 0.999)):
+        rank = min(probes, max(1, round(q * probes))) - (probes - len(late))
+        out[name] = round(late[rank - 1] * 1000, 1) if rank >= 1 else "<1"
+    return out
+
+
 def _wait_listening(port: int, proc: subprocess.Popen[bytes]) -> None:
     import socket
 
@@ -280,6 +371,14 @@ def main() -> int:
         ((d, h) for t, d, h in seen["slow_callbacks"] if began <= t <= ended + 0.1), reverse=True
     )
     probes = max(1, seen["count"] - before)
+    steps = [
+        (d, cpu, name, hot)
+        for t, d, cpu, name, hot in seen["slow_steps"]
+        if began <= t <= ended + 0.1
+    ]
+    by_call: dict[str, list[float]] = {}
+    for _, cpu, name, _hot in steps:
+        by_call.setdefault(name, []).append(cpu)
     out = {
         "command": " ".join(["python", *sys.argv]),
         "sessions": args.sessions,
@@ -293,6 +392,7 @@ def main() -> int:
             "over_20ms": sum(1 for x in late if x > 0.020),
             "over_50ms": sum(1 for x in late if x > 0.050),
         },
+        "loop_stall_percentiles_ms": _percentiles(late, probes),
         "loop_cpu_in_one_stall_ms": {
             "max": round((busy[-1] if busy else 0.0) * 1000, 1),
             "over_5ms": sum(1 for x in busy if x > 0.005),
@@ -303,6 +403,31 @@ def main() -> int:
             "over_5ms": sum(1 for _, d in pauses if d > 0.005),
             "full_collections": sum(1 for g, _ in pauses if g == 2),
         },
+        "loop_steps_over_3ms": {
+            "count": len(steps),
+            "cpu_over_5ms": sum(1 for _, cpu, _, _ in steps if cpu > 0.005),
+            "cpu_over_10ms": sum(1 for _, cpu, _, _ in steps if cpu > 0.010),
+            "cpu_over_20ms": sum(1 for _, cpu, _, _ in steps if cpu > 0.020),
+            "cpu_max_ms": round(max((cpu for _, cpu, _, _ in steps), default=0.0) * 1000, 1),
+        },
+        "slow_steps_by_call": [
+            {
+                "call": name,
+                "steps": len(cpus),
+                "cpu_max_ms": round(max(cpus) * 1000, 1),
+                "cpu_total_ms": round(sum(cpus) * 1000),
+            }
+            for name, cpus in sorted(by_call.items(), key=lambda kv: -sum(kv[1]))[:12]
+        ],
+        "slowest_steps": [
+            {
+                "wall_ms": round(d * 1000, 1),
+                "cpu_ms": round(cpu * 1000, 1),
+                "call": name,
+                "sampled": hot,
+            }
+            for d, cpu, name, hot in sorted(steps, key=lambda s: -s[1])[:8]
+        ],  # fmt: skip
         "slowest_callbacks_ms": [(round(d * 1000, 1), h) for d, h in slow[:5]],
         "call_p50_ms": {k: round(statistics.median(v), 1) for k, v in sorted(latencies.items())},
         "call_p99_ms": {k: round(_p99(v), 1) for k, v in sorted(latencies.items())},

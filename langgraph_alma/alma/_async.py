@@ -7,6 +7,7 @@ thing async about it is how a batch of store ops runs.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -22,6 +23,7 @@ from langgraph_alma.alma._base import (
 )
 from langgraph_alma.alma.config import AlmaConfig, default_embeddings
 from langgraph_alma.checkpoint import AsyncAlmaSaver
+from langgraph_alma.config import get_settings
 from langgraph_alma.embeddings import index_config
 from langgraph_alma.extraction import default_extractor
 from langgraph_alma.graph import AsyncGraphMemory
@@ -167,6 +169,9 @@ class AsyncAlma(AlmaBase):
             saver, manager = self._checkpoints()
             context = with_workflow(context, await saver.arun(manager.workflow_of(run)))
         args = (task, agent, project_id, user_id, top_k, context)
+        if rank_by_confidence is None:  # the settings read a file and the environment
+            settings = await asyncio.to_thread(get_settings)
+            rank_by_confidence = settings.rank_heuristics_by_confidence
         rerank = heuristic_ranking(self.core, task, rank_by_confidence)
         if RetrievalScope(scope) is RetrievalScope.GLOBAL:
             self.core.require_privilege()
@@ -268,8 +273,13 @@ class AsyncAlma(AlmaBase):
         return await self._run(self.core.forget_audit(limit))
 
     async def get_stats(self, agent: str | None = None) -> dict[str, Any]:
-        """Memories per kind (of `agent`, or of everyone)."""
-        return await self._run(self.core.get_stats(agent))
+        """Memories per kind (of `agent`, or of everyone): on an `AsyncAlmaStore`, one
+        count statement per kind, no memory read (any other store: read page by page)."""
+        count = getattr(self.store, "acount_items", None)
+        if count is None:
+            return await self._run(self.core.get_stats(agent))
+        wanted = self.core.stats_counts(agent).items()
+        return self.core.stats_of(agent, {k: await count(*where) for k, where in wanted})
 
     async def record_feedback(self, memory_id: str, signal: str | float) -> Usage:
         """Reinforce (positive) or weaken (negative) a memory's ranking and decay."""

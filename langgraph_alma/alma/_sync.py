@@ -19,6 +19,7 @@ from langgraph_alma.alma._base import (
 )
 from langgraph_alma.alma.config import AlmaConfig, default_embeddings
 from langgraph_alma.checkpoint import AlmaSaver
+from langgraph_alma.config import get_settings
 from langgraph_alma.embeddings import index_config
 from langgraph_alma.extraction import default_extractor
 from langgraph_alma.graph import GraphMemory
@@ -164,6 +165,9 @@ class Alma(AlmaBase):
             saver, manager = self._checkpoints()
             context = with_workflow(context, saver.run(manager.workflow_of(run)))
         args = (task, agent, project_id, user_id, top_k, context)
+        if rank_by_confidence is None:  # the settings read a file and the environment
+            settings = get_settings()
+            rank_by_confidence = settings.rank_heuristics_by_confidence
         rerank = heuristic_ranking(self.core, task, rank_by_confidence)
         if RetrievalScope(scope) is RetrievalScope.GLOBAL:
             self.core.require_privilege()
@@ -265,8 +269,13 @@ class Alma(AlmaBase):
         return self._run(self.core.forget_audit(limit))
 
     def get_stats(self, agent: str | None = None) -> dict[str, Any]:
-        """Memories per kind (of `agent`, or of everyone)."""
-        return self._run(self.core.get_stats(agent))
+        """Memories per kind (of `agent`, or of everyone): on an `AlmaStore`, one
+        count statement per kind, no memory read (any other store: read page by page)."""
+        count = getattr(self.store, "count_items", None)
+        if count is None:
+            return self._run(self.core.get_stats(agent))
+        wanted = self.core.stats_counts(agent).items()
+        return self.core.stats_of(agent, {k: count(*where) for k, where in wanted})
 
     def record_feedback(self, memory_id: str, signal: str | float) -> Usage:
         """Reinforce (positive) or weaken (negative) a memory's ranking and decay."""

@@ -5,7 +5,7 @@ page by page, `forget` (decay, audited), `get_stats`, `record_feedback`. Mixed i
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from langgraph.store.base import GetOp, Item, PutOp, SearchOp
@@ -122,7 +122,33 @@ class Upkeep:
         found = yield [SearchOp(it.audit_namespace(self.project_id), limit=limit)]
         return sorted((i.value for i in found[0]), key=lambda v: v["at"], reverse=True)
 
+    def stats_counts(
+        self, agent: str | None = None
+    ) -> dict[str, tuple[tuple[str, ...], dict[str, Any] | None]]:
+        """(namespace prefix, filter) of each kind's memories `get_stats` counts: what a
+        store that counts without reading (`AlmaStore.count_items`) is asked, per kind."""
+        kinds = [k for k in SLICE_FIELDS if k is not MemoryKind.USER_PREFERENCE or agent is None]
+        if agent is None:
+            return {k.value: (it.kind_prefix(self.project_id, k), None) for k in kinds}
+        return {
+            k.value: ((*it.kind_prefix(self.project_id, k), it.label(agent)), {"agent": agent})
+            for k in kinds
+        }
+
+    def stats_of(self, agent: str | None, counts: Mapping[str, int]) -> dict[str, Any]:
+        """`get_stats`'s answer from each kind's count."""
+        every = {k.value: 0 for k in SLICE_FIELDS}
+        every.update(counts)
+        return {
+            "project_id": self.project_id,
+            "agent": agent,
+            "counts": every,
+            "total": sum(every.values()),
+        }
+
     def get_stats(self, agent: str | None = None) -> StorePlan[dict[str, Any]]:
+        """Memories per kind, counted page by page through store searches: for a store
+        without `count_items` (the facade asks an `AlmaStore` for `stats_counts`)."""
         counts = {k.value: 0 for k in SLICE_FIELDS}
 
         def count(items: list[Item]) -> StorePlan[None]:
@@ -131,12 +157,7 @@ class Upkeep:
             yield from ()  # no statements of its own
 
         yield from self._scan(agent, count)
-        return {
-            "project_id": self.project_id,
-            "agent": agent,
-            "counts": counts,
-            "total": sum(counts.values()),
-        }
+        return self.stats_of(agent, counts)
 
     def record_feedback(self, memory_id: str, signal: str | float) -> StorePlan[Usage]:
         """Reinforce (helpful, +1) or weaken (unhelpful, -1) a memory."""
