@@ -273,13 +273,8 @@ class AsyncAlma(AlmaBase):
         return await self._run(self.core.forget_audit(limit))
 
     async def get_stats(self, agent: str | None = None) -> dict[str, Any]:
-        """Memories per kind (of `agent`, or of everyone): on an `AsyncAlmaStore`, one
-        count statement per kind, no memory read (any other store: read page by page)."""
-        count = getattr(self.store, "acount_items", None)
-        if count is None:
-            return await self._run(self.core.get_stats(agent))
-        wanted = self.core.stats_counts(agent).items()
-        return self.core.stats_of(agent, {k: await count(*where) for k, where in wanted})
+        """Memories per kind (of `agent`, or of everyone), counted in the database."""
+        return await self._run(self.core.get_stats(agent))
 
     async def record_feedback(self, memory_id: str, signal: str | float) -> Usage:
         """Reinforce (positive) or weaken (negative) a memory's ranking and decay."""

@@ -269,13 +269,8 @@ class Alma(AlmaBase):
         return self._run(self.core.forget_audit(limit))
 
     def get_stats(self, agent: str | None = None) -> dict[str, Any]:
-        """Memories per kind (of `agent`, or of everyone): on an `AlmaStore`, one
-        count statement per kind, no memory read (any other store: read page by page)."""
-        count = getattr(self.store, "count_items", None)
-        if count is None:
-            return self._run(self.core.get_stats(agent))
-        wanted = self.core.stats_counts(agent).items()
-        return self.core.stats_of(agent, {k: count(*where) for k, where in wanted})
+        """Memories per kind (of `agent`, or of everyone), counted in the database."""
+        return self._run(self.core.get_stats(agent))
 
     def record_feedback(self, memory_id: str, signal: str | float) -> Usage:
         """Reinforce (positive) or weaken (negative) a memory's ranking and decay."""

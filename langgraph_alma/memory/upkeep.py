@@ -1,11 +1,11 @@
 """`Upkeep`: the maintenance half of `MemoryCore` as store plans: scanning every memory
-page by page, `forget` (decay, audited), `get_stats`, `record_feedback`. Mixed into
+page by page, `forget` (decay, audited), `get_stats` (counted), `record_feedback`. Mixed into
 `MemoryCore`, whose attributes (`project_id`, `clock`, `policy`) it uses."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 from langgraph.store.base import GetOp, Item, PutOp, SearchOp
@@ -15,7 +15,7 @@ from langgraph_alma.memory import items as it
 from langgraph_alma.memory import learning
 from langgraph_alma.memory.decay import ForgetPolicy, Usage
 from langgraph_alma.memory.learner import PAGE
-from langgraph_alma.memory.plan import OFF_LOOP, OFF_LOOP_ITEMS, StorePlan
+from langgraph_alma.memory.plan import OFF_LOOP, OFF_LOOP_ITEMS, CountOp, StorePlan
 from langgraph_alma.memory.scoring import SLICE_FIELDS
 from langgraph_alma.memory.types import (
     Memory,
@@ -122,42 +122,26 @@ class Upkeep:
         found = yield [SearchOp(it.audit_namespace(self.project_id), limit=limit)]
         return sorted((i.value for i in found[0]), key=lambda v: v["at"], reverse=True)
 
-    def stats_counts(
-        self, agent: str | None = None
-    ) -> dict[str, tuple[tuple[str, ...], dict[str, Any] | None]]:
-        """(namespace prefix, filter) of each kind's memories `get_stats` counts: what a
-        store that counts without reading (`AlmaStore.count_items`) is asked, per kind."""
+    def get_stats(self, agent: str | None = None) -> StorePlan[dict[str, Any]]:
+        """Memories per kind: one count each (`CountOp`: a count statement on an
+        `AlmaStore`), none of them read."""
         kinds = [k for k in SLICE_FIELDS if k is not MemoryKind.USER_PREFERENCE or agent is None]
         if agent is None:
-            return {k.value: (it.kind_prefix(self.project_id, k), None) for k in kinds}
-        return {
-            k.value: ((*it.kind_prefix(self.project_id, k), it.label(agent)), {"agent": agent})
-            for k in kinds
-        }
-
-    def stats_of(self, agent: str | None, counts: Mapping[str, int]) -> dict[str, Any]:
-        """`get_stats`'s answer from each kind's count."""
-        every = {k.value: 0 for k in SLICE_FIELDS}
-        every.update(counts)
+            wanted = [CountOp(it.kind_prefix(self.project_id, k)) for k in kinds]
+        else:  # the agent's namespace (an index range), and its memories only
+            wanted = [
+                CountOp((*it.kind_prefix(self.project_id, k), it.label(agent)), {"agent": agent})
+                for k in kinds
+            ]
+        found = yield wanted
+        counts = {k.value: 0 for k in SLICE_FIELDS}
+        counts.update((k.value, n) for k, n in zip(kinds, found, strict=True))
         return {
             "project_id": self.project_id,
             "agent": agent,
-            "counts": every,
-            "total": sum(every.values()),
+            "counts": counts,
+            "total": sum(counts.values()),
         }
-
-    def get_stats(self, agent: str | None = None) -> StorePlan[dict[str, Any]]:
-        """Memories per kind, counted page by page through store searches: for a store
-        without `count_items` (the facade asks an `AlmaStore` for `stats_counts`)."""
-        counts = {k.value: 0 for k in SLICE_FIELDS}
-
-        def count(items: list[Item]) -> StorePlan[None]:
-            for item in items:  # counted, not converted
-                counts[item.value["kind"]] += 1
-            yield from ()  # no statements of its own
-
-        yield from self._scan(agent, count)
-        return self.stats_of(agent, counts)
 
     def record_feedback(self, memory_id: str, signal: str | float) -> StorePlan[Usage]:
         """Reinforce (helpful, +1) or weaken (unhelpful, -1) a memory."""

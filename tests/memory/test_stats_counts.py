@@ -11,10 +11,12 @@ from typing import Any
 
 import pytest
 from langgraph.store.base import PutOp
+from langgraph.store.memory import InMemoryStore
 
 from langgraph_alma.errors import InvalidFilter, InvalidStoreKey
-from langgraph_alma.memory import Outcome
+from langgraph_alma.memory import AntiPatternWarning, Outcome
 from langgraph_alma.memory import items as it
+from langgraph_alma.memory.plan import run_store_plan
 from langgraph_alma.memory.scoring import SLICE_FIELDS
 from langgraph_alma.store import AlmaStore, AsyncAlmaStore
 
@@ -96,9 +98,50 @@ def test_stats_send_counts_and_read_no_memory(make_alma) -> None:
     assert heavy["counts"]["user_preference"] == 0 and heavy["total"] == N + 1
     assert everyone["counts"]["domain_knowledge"] == 2
     assert everyone["counts"]["user_preference"] == 1 and everyone["total"] == N + 3
-    # The page-by-page plan (for stores that cannot count) says the same.
-    assert alma._run(alma.core.get_stats("heavy")) == heavy
-    assert alma._run(alma.core.get_stats()) == everyone
+    # A store that cannot count (LangGraph's own) is paged through, to the same figures.
+    plain = InMemoryStore()
+    plain.batch([PutOp(i.namespace, i.key, i.value) for i in _every_item(alma.store)])
+    assert run_store_plan(plain, alma.core.get_stats("heavy")) == heavy
+    assert run_store_plan(plain, alma.core.get_stats()) == everyone
+
+
+def _every_item(store: AlmaStore) -> list[Any]:
+    return store.search(("alma",), limit=100_000)
+
+
+def test_a_learn_that_recounts_reads_no_outcome(make_alma) -> None:
+    """Outcomes written without running counts (older data): the first learn recounts
+    them with two counts in the database and reads one outcome (the newest failure with
+    an error), not the thousands it counts."""
+    alma = make_alma()
+    ops = _outcomes("heavy", alma.core.tenant_id, N)
+    for n, op in enumerate(ops):  # mostly failures: an anti-pattern, with its last error
+        op.value["success"] = n % 3 == 0
+        if not op.value["success"]:
+            op.value["error_message"] = f"error {n}" if n % 5 else None
+    ops[-1].value.update(success=False, error_message="the newest error")
+    for start in range(0, N - 1, 400):
+        alma.store.batch(ops[start : min(start + 400, N - 1)])
+    alma.store.batch(ops[-1:])  # written last: the newest failure
+    newest_error = "the newest error"
+    read: list[int] = []
+    real = alma.store.batch
+
+    def batch(ops: Any) -> Any:
+        results = real(ops)
+        read.append(sum(len(r) for r in results if isinstance(r, list)))
+        return results
+
+    alma.store.batch = batch  # type: ignore[method-assign]
+    with pytest.warns(AntiPatternWarning):
+        alma.learn("heavy", "deploy again", "failure", "retry", task_type="deploys")
+    assert sum(read) < 10
+    (anti,) = alma.retrieve("retry", agent="heavy", record_use=False).anti_patterns
+    failures = sum(1 for o in ops if not o.value["success"]) + 1
+    assert anti.occurrence_count == failures
+    assert anti.why_bad == (
+        f"failed {failures} of {N + 1} times on deploys tasks; last error: {newest_error}"
+    )
 
 
 async def test_async_stats_send_counts(database, tenant) -> None:
