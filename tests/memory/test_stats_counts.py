@@ -14,7 +14,8 @@ from langgraph.store.base import PutOp
 from langgraph.store.memory import InMemoryStore
 
 from langgraph_alma.errors import InvalidFilter, InvalidStoreKey
-from langgraph_alma.memory import AntiPatternWarning, Outcome
+from langgraph_alma.memory import Outcome
+from langgraph_alma.memory.core import AntiPatternWarning
 from langgraph_alma.memory import items as it
 from langgraph_alma.memory.plan import run_store_plan
 from langgraph_alma.memory.scoring import SLICE_FIELDS
