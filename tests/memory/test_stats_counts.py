@@ -15,8 +15,8 @@ from langgraph.store.memory import InMemoryStore
 
 from langgraph_alma.errors import InvalidFilter, InvalidStoreKey
 from langgraph_alma.memory import Outcome
-from langgraph_alma.memory.core import AntiPatternWarning
 from langgraph_alma.memory import items as it
+from langgraph_alma.memory.core import AntiPatternWarning
 from langgraph_alma.memory.plan import run_store_plan
 from langgraph_alma.memory.scoring import SLICE_FIELDS
 from langgraph_alma.store import AlmaStore, AsyncAlmaStore
