@@ -8,6 +8,10 @@ The server runs in a subprocess (`--serve`) with a probe on its loop: a task tha
 2 ms and records how late it wakes (a stall of the loop is lateness of every task on it)
 and how much CPU the loop's thread used meanwhile (`loop_cpu_in_one_stall_ms`: work on
 the loop; the rest of a stall is waiting for a core or for the GIL, on a busy machine).
+A probe's lateness also counts queueing: with 16 sessions, several ready callbacks run
+before it. What one call holds the loop for is one callback: every callback (a task's
+step) longer than 3 ms is timed and named (`slow_steps_by_call`, `slowest_steps`: the
+task's coroutines and the loop thread's stack as a watchdog thread sampled it).
 With `--debug`, asyncio's debug mode also names every callback slower than 5 ms (its
 slow-callback report; debug mode itself slows the loop). Runs on the embedded server (a
 database per run) unless ALMA_BENCH_ADMIN_URL is set. Prints one JSON object.
@@ -47,18 +51,20 @@ STRATEGY = "retry with backoff"
 
 
 async def _probe(seen: dict[str, Any]) -> None:
-    """Count probes; keep (wall time, lateness, loop CPU) of those more than 1 ms late.
-    Lateness is what every task on the loop waited; loop CPU is how much of it the loop's
-    thread spent running (our callbacks), the rest being waits for a core or for the GIL
-    (a busy machine, worker threads)."""
+    """Count probes; keep (wall time, lateness, loop CPU, process CPU) of those more
+    than 1 ms late. Lateness is what every task on the loop waited; loop CPU is how much
+    of it the loop's thread spent running (our callbacks), the rest being waits for the
+    GIL (the process's other threads: its CPU beyond the loop's) or for a core."""
     loop = asyncio.get_running_loop()
     while True:
-        start, cpu = loop.time(), time.thread_time()
+        start, cpu, proc = loop.time(), time.thread_time(), time.process_time()
         await asyncio.sleep(PROBE_INTERVAL)
         late = loop.time() - start - PROBE_INTERVAL
         seen["count"] += 1
         if late > 0.001:
-            seen["late"].append((time.time(), late, time.thread_time() - cpu))
+            seen["late"].append(
+                (time.time(), late, time.thread_time() - cpu, time.process_time() - proc)
+            )
 
 
 class _SlowCallbacks(logging.Handler):
@@ -140,12 +146,15 @@ _OURS = ("langgraph_alma", "psycopg", "mcp", "pydantic", "langgraph", "starlette
 
 
 def _where(frame: Any) -> str:
-    """The innermost frame and the innermost of langgraph_alma's, as 'file:function'."""
-    inner = f"{Path(frame.f_code.co_filename).name}:{frame.f_code.co_name}"
-    while frame is not None and "langgraph_alma" not in frame.f_code.co_filename:
+    """The innermost frame and the two innermost of langgraph_alma's, 'file:function'."""
+    found = [f"{Path(frame.f_code.co_filename).name}:{frame.f_code.co_name}"]
+    while frame is not None and len(found) < 3:
+        if "langgraph_alma" in frame.f_code.co_filename:
+            here = f"{Path(frame.f_code.co_filename).name}:{frame.f_code.co_name}"
+            if here != found[-1]:
+                found.append(here)
         frame = frame.f_back
-    ours = f"{Path(frame.f_code.co_filename).name}:{frame.f_code.co_name}" if frame else "-"
-    return f"{ours} > {inner}" if ours != inner else inner
+    return " < ".join(found)
 
 
 def _step_name(handle: asyncio.Handle) -> str:
@@ -363,7 +372,9 @@ def main() -> int:
     finally:
         dbs.drop_all()
         report.unlink(missing_ok=True)
-    during = [(lag, cpu) for t, lag, cpu in seen["late"] if began <= t <= ended + 0.1]
+    during = [(lag, cpu) for t, lag, cpu, _ in seen["late"] if began <= t <= ended + 0.1]
+    long = [(lag, cpu, proc) for t, lag, cpu, proc in seen["late"] if began <= t <= ended + 0.1]
+    long = [s for s in long if s[0] > 0.020]
     late = sorted(lag for lag, _ in during)
     busy = sorted(cpu for _, cpu in during)
     pauses = [(g, d) for t, g, d in seen["gc"] if began <= t <= ended + 0.1]
@@ -393,6 +404,16 @@ def main() -> int:
             "over_50ms": sum(1 for x in late if x > 0.050),
         },
         "loop_stall_percentiles_ms": _percentiles(late, probes),
+        # Of the stalls over 20 ms: the share the loop's thread ran, and the share the
+        # process's other threads ran (holding the GIL); the rest, no core to run on.
+        "stalls_over_20ms_spent": {
+            "loop_cpu": round(
+                sum(c for _, c, _ in long) / max(1e-9, sum(x for x, _, _ in long)), 2
+            ),
+            "other_threads_cpu": round(
+                sum(p - c for _, c, p in long) / max(1e-9, sum(x for x, _, _ in long)), 2
+            ),
+        },
         "loop_cpu_in_one_stall_ms": {
             "max": round((busy[-1] if busy else 0.0) * 1000, 1),
             "over_5ms": sum(1 for x in busy if x > 0.005),
