@@ -10,15 +10,22 @@ import uuid
 from typing import Any
 
 import pytest
-from langgraph.store.base import PutOp
+from langgraph.store.base import PutOp, SearchOp
 from langgraph.store.memory import InMemoryStore
 
 from langgraph_alma.errors import InvalidFilter, InvalidStoreKey
 from langgraph_alma.memory import Outcome
 from langgraph_alma.memory import items as it
 from langgraph_alma.memory.core import AntiPatternWarning
-from langgraph_alma.memory.plan import run_store_plan
+from langgraph_alma.memory.plan import (
+    COUNT_PAGE,
+    CountOp,
+    StorePlan,
+    arun_store_plan,
+    run_store_plan,
+)
 from langgraph_alma.memory.scoring import SLICE_FIELDS
+from langgraph_alma.memory.types import MemoryKind
 from langgraph_alma.store import AlmaStore, AsyncAlmaStore
 
 N = 1_200  # more than a page (500) of the scan it replaces
@@ -161,3 +168,24 @@ async def test_async_stats_send_counts(database, tenant) -> None:
         found = await alma.get_stats("heavy")
         assert batches == [] and len(counts) == len(SLICE_FIELDS) - 1
         assert found["counts"]["outcome"] == 600 and found["total"] == 600
+
+
+async def test_counts_on_a_store_that_cannot_count_page_through_its_search() -> None:
+    """LangGraph's own store has no `count_items`: a `CountOp` pages through the search
+    (both drivers), to the exact figure past a page."""
+    store = InMemoryStore()
+    store.batch(_outcomes("heavy", "t", COUNT_PAGE + 7))
+    prefix = (*it.kind_prefix("default", MemoryKind.OUTCOME), "heavy")
+
+    def plan() -> StorePlan[list[int]]:
+        return (yield [CountOp(prefix), CountOp(prefix, {"success": False})])
+
+    wanted = [COUNT_PAGE + 7, sum(1 for i in range(COUNT_PAGE + 7) if i % 3 == 0)]
+    assert run_store_plan(store, plan()) == wanted
+    assert await arun_store_plan(store, plan()) == wanted
+
+    def mixed() -> StorePlan[None]:
+        yield [CountOp(prefix), SearchOp(prefix)]
+
+    with pytest.raises(TypeError):
+        run_store_plan(store, mixed())
