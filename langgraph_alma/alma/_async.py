@@ -265,8 +265,10 @@ class AsyncAlma(AlmaBase):
     async def forget(
         self, agent: str | None = None, older_than_days: float = 90, below_confidence: float = 0.3
     ) -> int:
-        """Remove decayed and policy-named memories; returns how many (audited)."""
-        return await self._run(self.core.forget(agent, older_than_days, below_confidence))
+        """Remove decayed and policy-named memories; returns how many (audited). One
+        transaction, in which the agent's learns wait (it removes running counts)."""
+        async with self._learning(agent):
+            return await self._run(self.core.forget(agent, older_than_days, below_confidence))
 
     async def forget_audit(self, limit: int = 20) -> list[dict[str, Any]]:
         """The latest forget records: what went and why."""

@@ -103,11 +103,16 @@ async def test_big_async_calls_keep_the_event_loop_free(
         stalls["learn"], learned = await _longest_stall(
             alma.learn(AGENT, "deploy again", "success", STRATEGY, task_type="deploys")
         )
+        # Every outcome is older than 0 days: N + 1 removed, audited, in one transaction.
+        stalls["forget_all"], removed = await _longest_stall(
+            alma.forget(AGENT, older_than_days=0, below_confidence=0.0)
+        )
     # The calls did their work (every item seen), not a shortcut.
     assert stats["counts"]["outcome"] == N
     assert forgotten == 0  # all recent, none below confidence 0
     assert len(found) == N
     assert learned.strategy_used == STRATEGY
+    assert removed >= N + 1
     assert max(stalls.values()) < BOUND, {k: f"{v * 1000:.0f} ms" for k, v in stalls.items()}
 
 
