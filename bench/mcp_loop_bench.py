@@ -204,6 +204,8 @@ def serve(port: int, report: Path, debug: bool) -> None:
                     "gc": list(seen["gc"]),
                     "slow_callbacks": list(slow.found),
                     "slow_steps": list(steps.found),
+                    "loop_cpu_s": time.thread_time(),  # this coroutine runs on the loop
+                    "process_cpu_s": time.process_time(),
                 }
                 await asyncio.to_thread(_write_json, report, snapshot)
 
@@ -358,7 +360,8 @@ def main() -> int:
         try:
             _wait_listening(port, proc)
             time.sleep(1.0)  # the probe's first report
-            before = json.loads(report.read_text())["count"]
+            first = json.loads(report.read_text())
+            before = first["count"]
             began = time.time()
             latencies = asyncio.run(
                 _load(f"http://127.0.0.1:{port}/mcp", args.sessions, args.calls)
@@ -396,6 +399,12 @@ def main() -> int:
         "calls_per_session": args.calls,
         "stored_outcomes": args.outcomes,
         "wall_s": round(ended - began, 2),
+        # CPU the loop's thread (the server process) used over the load, per second of it:
+        # near 1.0, the loop is saturated and every task on it queues.
+        "loop_busy": round((seen["loop_cpu_s"] - first["loop_cpu_s"]) / (ended - began), 2),
+        "process_cpu_per_s": round(
+            (seen["process_cpu_s"] - first["process_cpu_s"]) / (ended - began), 2
+        ),
         "loop_stall_ms": {
             "max": round((late[-1] if late else 0.0) * 1000, 1),
             "probes": probes,
