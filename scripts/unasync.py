@@ -85,6 +85,7 @@ RULES: list[tuple[str, str]] = [
     (r"\.arun\(", ".run("),
     (r"\bdef arun\(", "def run("),
     (r"\balist_tenants\b", "list_tenants"),
+    (r"\bacount_items\b", "count_items"),
     (r"\baextract\b", "extract"),
     (r"\baexpand_tasks\b", "expand_tasks"),
     (r"\baembed_documents\b", "embed_documents"),
@@ -118,8 +119,10 @@ def unasync_code(text: str) -> str:
 
 def unasync(text: str) -> str:
     """The sync twin of the async facade's source."""
-    body = text.split('"""', 2)[2]  # drop the module docstring: the sync file has its own
-    return DOCSTRING + unasync_code(body)
+    body = unasync_code(text.split('"""', 2)[2])  # the sync file has its own docstring
+    if "asyncio." not in body:  # `await asyncio.to_thread(f, x)` became `f(x)`
+        body = body.replace("import asyncio\n", "", 1)
+    return DOCSTRING + body
 
 
 def async_classes(head: str) -> list[str]:

@@ -7,6 +7,7 @@ thing async about it is how a batch of store ops runs.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -22,6 +23,7 @@ from langgraph_alma.alma._base import (
 )
 from langgraph_alma.alma.config import AlmaConfig, default_embeddings
 from langgraph_alma.checkpoint import AsyncAlmaSaver
+from langgraph_alma.config import get_settings
 from langgraph_alma.embeddings import index_config
 from langgraph_alma.extraction import default_extractor
 from langgraph_alma.graph import AsyncGraphMemory
@@ -167,6 +169,9 @@ class AsyncAlma(AlmaBase):
             saver, manager = self._checkpoints()
             context = with_workflow(context, await saver.arun(manager.workflow_of(run)))
         args = (task, agent, project_id, user_id, top_k, context)
+        if rank_by_confidence is None:  # the settings read a file and the environment
+            settings = await asyncio.to_thread(get_settings)
+            rank_by_confidence = settings.rank_heuristics_by_confidence
         rerank = heuristic_ranking(self.core, task, rank_by_confidence)
         if RetrievalScope(scope) is RetrievalScope.GLOBAL:
             self.core.require_privilege()
@@ -260,15 +265,17 @@ class AsyncAlma(AlmaBase):
     async def forget(
         self, agent: str | None = None, older_than_days: float = 90, below_confidence: float = 0.3
     ) -> int:
-        """Remove decayed and policy-named memories; returns how many (audited)."""
-        return await self._run(self.core.forget(agent, older_than_days, below_confidence))
+        """Remove decayed and policy-named memories; returns how many (audited). One
+        transaction, in which the agent's learns wait (it removes running counts)."""
+        async with self._learning(agent):
+            return await self._run(self.core.forget(agent, older_than_days, below_confidence))
 
     async def forget_audit(self, limit: int = 20) -> list[dict[str, Any]]:
         """The latest forget records: what went and why."""
         return await self._run(self.core.forget_audit(limit))
 
     async def get_stats(self, agent: str | None = None) -> dict[str, Any]:
-        """Memories per kind (of `agent`, or of everyone)."""
+        """Memories per kind (of `agent`, or of everyone), counted in the database."""
         return await self._run(self.core.get_stats(agent))
 
     async def record_feedback(self, memory_id: str, signal: str | float) -> Usage:

@@ -19,6 +19,7 @@ from langgraph_alma.alma._base import (
 )
 from langgraph_alma.alma.config import AlmaConfig, default_embeddings
 from langgraph_alma.checkpoint import AlmaSaver
+from langgraph_alma.config import get_settings
 from langgraph_alma.embeddings import index_config
 from langgraph_alma.extraction import default_extractor
 from langgraph_alma.graph import GraphMemory
@@ -164,6 +165,9 @@ class Alma(AlmaBase):
             saver, manager = self._checkpoints()
             context = with_workflow(context, saver.run(manager.workflow_of(run)))
         args = (task, agent, project_id, user_id, top_k, context)
+        if rank_by_confidence is None:  # the settings read a file and the environment
+            settings = get_settings()
+            rank_by_confidence = settings.rank_heuristics_by_confidence
         rerank = heuristic_ranking(self.core, task, rank_by_confidence)
         if RetrievalScope(scope) is RetrievalScope.GLOBAL:
             self.core.require_privilege()
@@ -257,15 +261,17 @@ class Alma(AlmaBase):
     def forget(
         self, agent: str | None = None, older_than_days: float = 90, below_confidence: float = 0.3
     ) -> int:
-        """Remove decayed and policy-named memories; returns how many (audited)."""
-        return self._run(self.core.forget(agent, older_than_days, below_confidence))
+        """Remove decayed and policy-named memories; returns how many (audited). One
+        transaction, in which the agent's learns wait (it removes running counts)."""
+        with self._learning(agent):
+            return self._run(self.core.forget(agent, older_than_days, below_confidence))
 
     def forget_audit(self, limit: int = 20) -> list[dict[str, Any]]:
         """The latest forget records: what went and why."""
         return self._run(self.core.forget_audit(limit))
 
     def get_stats(self, agent: str | None = None) -> dict[str, Any]:
-        """Memories per kind (of `agent`, or of everyone)."""
+        """Memories per kind (of `agent`, or of everyone), counted in the database."""
         return self._run(self.core.get_stats(agent))
 
     def record_feedback(self, memory_id: str, signal: str | float) -> Usage:

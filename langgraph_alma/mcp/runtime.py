@@ -98,6 +98,10 @@ class AlmaRuntime:
     privileged: bool = False
     project_id: str = "default"
     url: str | None = None
+    rank_by_confidence: bool = True
+    """`ALMA_RANK_HEURISTICS_BY_CONFIDENCE`, read once at startup: reading the settings
+    (environment, config file) costs some 4 ms of CPU, too much to do on the loop per
+    retrieve."""
     _own: AsyncAlma | None = field(default=None, repr=False)
 
     def tenant_for(self, tenant_id: str | None) -> str:
@@ -196,4 +200,10 @@ async def open_runtime(
         exact_search_max=MEMORY_EXACT_SEARCH_MAX,
     ) as store:
         await store.setup()
-        yield AlmaRuntime(store=store, tenant=tenant, privileged=privileged, url=url)
+        yield AlmaRuntime(
+            store=store,
+            tenant=tenant,
+            privileged=privileged,
+            url=url,
+            rank_by_confidence=settings.rank_heuristics_by_confidence,
+        )

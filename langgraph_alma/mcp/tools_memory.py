@@ -45,6 +45,7 @@ async def alma_retrieve(
         top_k=top_k,
         include_workflow_outcomes=include_workflow_outcomes,
         follow_relationships=follow_relationships,
+        rank_by_confidence=runtime.rank_by_confidence,
     )
     return shape.memory_slice(found)
 
@@ -77,6 +78,7 @@ async def alma_retrieve_scoped(
         context={k: v for k, v in context.items() if v is not None},
         scope=scope,
         include_workflow_outcomes=True,
+        rank_by_confidence=runtime.rank_by_confidence,
     )
     return {"scope": scope, **shape.memory_slice(found)}
 

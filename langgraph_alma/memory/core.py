@@ -116,7 +116,6 @@ class MemoryCore(Learner, Upkeep):
                 setattr(memory, name, str(value))
         return memory
 
-
     # -- retrieval -------------------------------------------------------------------
     def _searches(
         self,

@@ -13,7 +13,7 @@ from langgraph.store.base import GetOp, PutOp, SearchOp
 from langgraph_alma.errors import ConfigError
 from langgraph_alma.memory import items as it
 from langgraph_alma.memory import learning
-from langgraph_alma.memory.plan import StorePlan
+from langgraph_alma.memory.plan import CountOp, StorePlan
 from langgraph_alma.memory.reports import anti_pattern_warning
 from langgraph_alma.memory.types import (
     AntiPattern,
@@ -75,18 +75,16 @@ class Learner:
     def _recount(
         self, agent: str, task_type: str, strategy_key: str, strategy: str
     ) -> StorePlan[learning.Tally]:
-        """Count every stored outcome of one strategy, page by page (exact at any size):
-        the repair when its running counts are missing (data older than them, a forget)."""
-        tally = learning.Tally(task_type, strategy, strategy_key)
+        """Count every stored outcome of one strategy (two counts in the database, exact
+        at any size, no outcome read) and take the newest failure's error: the repair
+        when its running counts are missing (data older than them, a forget)."""
         prefix = (*it.kind_prefix(self.project_id, MemoryKind.OUTCOME), it.label(agent))
         filt = {"agent": agent, "task_type": task_type, "strategy_key": strategy_key}
-        offset = 0
-        while True:
-            (page,) = yield [SearchOp(prefix, filt, limit=PAGE, offset=offset)]
-            tally = tally.add(it.from_item(i) for i in page)  # type: ignore[misc]
-            if len(page) < PAGE:
-                return tally
-            offset += PAGE
+        stored, wins = yield [CountOp(prefix, filt), CountOp(prefix, {**filt, "success": True})]
+        failed = {**filt, "success": False, "error_message": {"$ne": None}}
+        (last,) = yield [SearchOp(prefix, failed, limit=1)]  # newest first
+        error = last[0].value.get("error_message") if last else None
+        return learning.Tally(task_type, strategy, strategy_key, stored, wins, error)
 
     def _update_heuristic(self, agent: str, records: list[Outcome]) -> StorePlan[None]:
         """Add `records` (already written; one task type and strategy) to their running

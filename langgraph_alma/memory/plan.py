@@ -6,14 +6,75 @@ from __future__ import annotations
 
 from collections.abc import Generator, Sequence
 from contextlib import AbstractAsyncContextManager, AbstractContextManager, nullcontext
-from typing import Any, TypeVar, cast
+from typing import Any, NamedTuple, TypeVar, cast
 
-from langgraph.store.base import BaseStore, Op, Result
+from langgraph.store.base import BaseStore, Op
 
 from langgraph_alma.db.plan import off_loop
 
 T = TypeVar("T")
-StorePlan = Generator[Sequence[Op], list[Result], T]
+
+
+class CountOp(NamedTuple):
+    """How many items `SearchOp(namespace_prefix, filter)` would page through: answered
+    by the store's `count_items` (one count statement, no item read, on an `AlmaStore`),
+    else by paging through the search. A plan yields counts alone, never mixed with ops.
+
+    >>> stored, wins = yield [CountOp(prefix, f), CountOp(prefix, {**f, "success": True})]
+    """
+
+    namespace_prefix: tuple[str, ...]
+    filter: dict[str, Any] | None = None
+
+
+StorePlan = Generator[Sequence[Op | CountOp], list[Any], T]
+"""A plan yields a batch of store ops (or of `CountOp`s) and receives their results
+(`Result`s, or counts)."""
+
+COUNT_PAGE = 1_000
+"""Items one page of a count reads, on a store that cannot count without reading."""
+
+
+def _counts(ops: Sequence[Op | CountOp]) -> list[CountOp] | None:
+    counts = [op for op in ops if isinstance(op, CountOp)]
+    if counts and len(counts) != len(ops):
+        raise TypeError("a plan yields CountOps alone, never mixed with store ops")
+    return counts or None
+
+
+def _batch(store: BaseStore, ops: Sequence[Op | CountOp]) -> list[Any]:
+    counts = _counts(ops)
+    if counts is None:
+        return store.batch(cast(Sequence[Op], ops)) if ops else []
+    if (count := getattr(store, "count_items", None)) is not None:
+        return [count(op.namespace_prefix, op.filter) for op in counts]
+    found = []
+    for op in counts:  # a store that cannot count: page through the search
+        n = 0
+        while (
+            len(page := store.search(op[0], filter=op[1], limit=COUNT_PAGE, offset=n)) == COUNT_PAGE
+        ):
+            n += COUNT_PAGE
+        found.append(n + len(page))
+    return found
+
+
+async def _abatch(store: BaseStore, ops: Sequence[Op | CountOp]) -> list[Any]:
+    counts = _counts(ops)
+    if counts is None:
+        return await store.abatch(cast(Sequence[Op], ops)) if ops else []
+    if (count := getattr(store, "acount_items", None)) is not None:
+        return [await count(op.namespace_prefix, op.filter) for op in counts]
+    found = []
+    for op in counts:
+        n = 0
+        while (
+            len(page := await store.asearch(op[0], filter=op[1], limit=COUNT_PAGE, offset=n))
+            == COUNT_PAGE
+        ):
+            n += COUNT_PAGE
+        found.append(n + len(page))
+    return found
 
 
 def run_store_plan(store: BaseStore, plan: StorePlan[T]) -> T:
@@ -21,7 +82,7 @@ def run_store_plan(store: BaseStore, plan: StorePlan[T]) -> T:
     try:
         ops = next(plan)
         while True:
-            ops = plan.send(store.batch(ops) if ops else [])
+            ops = plan.send(_batch(store, ops))
     except StopIteration as done:
         return done.value
 
@@ -41,11 +102,11 @@ OFF_LOOP: Sequence[Op] = _OffLoop()
 vectors: the async runner runs the next step in a worker thread; the sync one goes on."""
 
 
-def _items_in(results: list[Result]) -> int:
+def _items_in(results: list[Any]) -> int:
     return sum(len(r) if isinstance(r, list) else 1 for r in results)
 
 
-def _step(plan: StorePlan[T], results: list[Result]) -> tuple[bool, Any]:
+def _step(plan: StorePlan[T], results: list[Any]) -> tuple[bool, Any]:
     # StopIteration may not cross a thread's future: returned, not raised.
     try:
         return False, plan.send(results)
@@ -61,7 +122,7 @@ async def arun_store_plan(store: BaseStore, plan: StorePlan[T]) -> T:
     except StopIteration as done:
         return done.value
     while True:
-        results = await store.abatch(ops) if ops else []
+        results = await _abatch(store, ops)
         if isinstance(ops, _OffLoop) or _items_in(results) > OFF_LOOP_ITEMS:
             finished, step = await off_loop(_step, plan, results)
         else:

@@ -1,5 +1,5 @@
 """`Upkeep`: the maintenance half of `MemoryCore` as store plans: scanning every memory
-page by page, `forget` (decay, audited), `get_stats`, `record_feedback`. Mixed into
+page by page, `forget` (decay, audited), `get_stats` (counted), `record_feedback`. Mixed into
 `MemoryCore`, whose attributes (`project_id`, `clock`, `policy`) it uses."""
 
 from __future__ import annotations
@@ -15,13 +15,17 @@ from langgraph_alma.memory import items as it
 from langgraph_alma.memory import learning
 from langgraph_alma.memory.decay import ForgetPolicy, Usage
 from langgraph_alma.memory.learner import PAGE
-from langgraph_alma.memory.plan import OFF_LOOP, OFF_LOOP_ITEMS, StorePlan
+from langgraph_alma.memory.plan import OFF_LOOP, OFF_LOOP_ITEMS, CountOp, StorePlan
 from langgraph_alma.memory.scoring import SLICE_FIELDS
 from langgraph_alma.memory.types import (
     Memory,
     MemoryKind,
     Outcome,
 )
+
+AUDIT_PART = 1_000
+"""Most removals one batch of a forget deletes and its audit record lists (a big forget
+writes several records, `part` 0, 1, ...)."""
 
 
 class Upkeep:
@@ -74,7 +78,7 @@ class Upkeep:
             return 0
         if len(removed) > OFF_LOOP_ITEMS:
             yield OFF_LOOP  # the audit of thousands: not on an event loop
-        audit = {
+        audit: dict[str, Any] = {
             "at": now.isoformat(),
             "agent": agent,
             "policy": {
@@ -82,7 +86,26 @@ class Upkeep:
                 "below_confidence": below_confidence,
                 "min_strength": policy.min_strength,
             },
-            "removed": [
+        }
+        # One batch, and one audit record, per AUDIT_PART removals: a record of every
+        # removal of a big forget outgrew the store's value limit (1 MiB), refusing the
+        # forget, and one batch of 30,000 deletes held the event loop ~50 ms encoding its
+        # statements. The facade runs the plan in one transaction (`store.atomic`): all
+        # removed and audited, or nothing.
+        parts = [removed[i : i + AUDIT_PART] for i in range(0, len(removed), AUDIT_PART)]
+        if len(parts) > 1:
+            audit["parts"] = len(parts)
+        key, tallies = f"{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}", set()
+        for n, part in enumerate(parts):
+            ops = [PutOp(it.namespace(m), m.id, None) for m, _ in part]
+            ops += [PutOp(it.usage_namespace(self.project_id), m.id, None) for m, _ in part]
+            for m, _ in part:  # counts that counted a removed outcome go: the next learn recounts
+                if isinstance(m, Outcome) and m.agent:
+                    t_key = learning.tally_key(m.agent, m.task_type, it.normalise(m.strategy_used))
+                    if t_key not in tallies:
+                        tallies.add(t_key)
+                        ops.append(PutOp(self._tally_namespace(m.agent), t_key, None))
+            entries = [
                 {
                     "id": m.id,
                     "kind": m.kind.value,
@@ -90,47 +113,35 @@ class Upkeep:
                     "text": m.search_text()[:200],
                     "reason": why,
                 }
-                for m, why in removed
-            ],
-        }
-        ops = [PutOp(it.namespace(m), m.id, None) for m, _ in removed]
-        # Running counts that counted a removed outcome go too: the next learn recounts.
-        ops += list(
-            {
-                (m.agent, m.task_type, it.normalise(m.strategy_used)): PutOp(
-                    self._tally_namespace(m.agent),
-                    learning.tally_key(m.agent, m.task_type, it.normalise(m.strategy_used)),
-                    None,
-                )
-                for m, _ in removed
-                if isinstance(m, Outcome) and m.agent
-            }.values()
-        )
-        ops += [PutOp(it.usage_namespace(self.project_id), m.id, None) for m, _ in removed]
-        ops.append(
-            PutOp(
-                it.audit_namespace(self.project_id),
-                f"{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}",
-                audit,
-                index=False,
-            )
-        )
-        yield ops  # one batch: all removed and audited, or nothing
+                for m, why in part
+            ]
+            record = {**audit, "removed": entries} | ({"part": n} if len(parts) > 1 else {})
+            part_key = key if len(parts) == 1 else f"{key}-{n:04d}"
+            ops.append(PutOp(it.audit_namespace(self.project_id), part_key, record, index=False))
+            yield ops
         return len(removed)
 
     def forget_audit(self, limit: int = 20) -> StorePlan[list[dict[str, Any]]]:
+        """The latest `limit` audit records, newest first (a big forget's parts in order)."""
         found = yield [SearchOp(it.audit_namespace(self.project_id), limit=limit)]
-        return sorted((i.value for i in found[0]), key=lambda v: v["at"], reverse=True)
+        return sorted(
+            (i.value for i in found[0]), key=lambda v: (v["at"], -v.get("part", 0)), reverse=True
+        )
 
     def get_stats(self, agent: str | None = None) -> StorePlan[dict[str, Any]]:
+        """Memories per kind: one count each (`CountOp`: a count statement on an
+        `AlmaStore`), none of them read."""
+        kinds = [k for k in SLICE_FIELDS if k is not MemoryKind.USER_PREFERENCE or agent is None]
+        if agent is None:
+            wanted = [CountOp(it.kind_prefix(self.project_id, k)) for k in kinds]
+        else:  # the agent's namespace (an index range), and its memories only
+            wanted = [
+                CountOp((*it.kind_prefix(self.project_id, k), it.label(agent)), {"agent": agent})
+                for k in kinds
+            ]
+        found = yield wanted
         counts = {k.value: 0 for k in SLICE_FIELDS}
-
-        def count(items: list[Item]) -> StorePlan[None]:
-            for item in items:  # counted, not converted
-                counts[item.value["kind"]] += 1
-            yield from ()  # no statements of its own
-
-        yield from self._scan(agent, count)
+        counts.update((k.value, n) for k, n in zip(kinds, found, strict=True))
         return {
             "project_id": self.project_id,
             "agent": agent,

@@ -181,3 +181,9 @@ ON CONFLICT (tenant_id, ns_path, key, field) DO UPDATE SET
 SWEEP = "SELECT alma_store_sweep()"
 
 LIST_TENANTS = "SELECT DISTINCT tenant_id FROM alma_store ORDER BY tenant_id"
+
+
+def count_items(where: str) -> str:
+    """How many of the tenant's items meet `where` (a prefix range, a filter, `LIVE`):
+    one count, no row sent back (`AsyncAlmaStore.acount_items`)."""
+    return f"SELECT count(*) FROM alma_store s WHERE s.tenant_id = %(tenant)s AND {where}"

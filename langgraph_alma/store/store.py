@@ -35,6 +35,7 @@ from langgraph_alma.errors import AlmaError, StoreBatchFailed
 from langgraph_alma.migrations import amigrate, migrate
 from langgraph_alma.store._base import LOCK_KEY, deserialized, idle
 from langgraph_alma.store._core import DEFAULT_EXACT_SEARCH_MAX, Prepared
+from langgraph_alma.store._count import count_plan
 from langgraph_alma.store._failures import describe_ops
 from langgraph_alma.store._flavours import (
     _aone_at_a_time,
@@ -200,6 +201,14 @@ class AsyncAlmaStore(_OnEventLoop, AsyncPooled):
         """Every tenant that has items; needs a privileged store."""
         return await self.arun(self._core.list_tenants(), "tenant list")
 
+    async def acount_items(
+        self, namespace_prefix: tuple[str, ...] = (), filter: dict[str, Any] | None = None
+    ) -> int:
+        """How many items `asearch(namespace_prefix, filter=filter)` would page through
+        (every item of the tenant with `()`), counted by one statement, none decoded:
+        `await store.acount_items(("users",), {"lang": "en"})`."""
+        return await self.arun(count_plan(self._core, namespace_prefix, filter), "item count")
+
 
 # ---- GENERATED below by scripts/unasync.py from the Async* classes above: edit those ----
 
@@ -349,3 +358,11 @@ class AlmaStore(_OnThreads, Pooled):
     def list_tenants(self) -> list[str]:
         """Every tenant that has items; needs a privileged store."""
         return self.run(self._core.list_tenants(), "tenant list")
+
+    def count_items(
+        self, namespace_prefix: tuple[str, ...] = (), filter: dict[str, Any] | None = None
+    ) -> int:
+        """How many items `search(namespace_prefix, filter=filter)` would page through
+        (every item of the tenant with `()`), counted by one statement, none decoded:
+        `store.count_items(("users",), {"lang": "en"})`."""
+        return self.run(count_plan(self._core, namespace_prefix, filter), "item count")

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import os
+import threading
 import time
 from collections.abc import Awaitable, Iterator
 from typing import Any
@@ -20,6 +22,10 @@ import pytest
 from langgraph.store.base import PutOp
 
 from langgraph_alma.alma import AsyncAlma
+from langgraph_alma.alma import _async as alma_async
+from langgraph_alma.alma import _base as alma_base
+from langgraph_alma.mcp import tools_memory
+from langgraph_alma.mcp.runtime import open_runtime
 from langgraph_alma.mcp.server import freeze_startup_heap
 from langgraph_alma.memory import Outcome
 from langgraph_alma.memory import items as it
@@ -97,11 +103,16 @@ async def test_big_async_calls_keep_the_event_loop_free(
         stalls["learn"], learned = await _longest_stall(
             alma.learn(AGENT, "deploy again", "success", STRATEGY, task_type="deploys")
         )
+        # Every outcome is older than 0 days: N + 1 removed, audited, in one transaction.
+        stalls["forget_all"], removed = await _longest_stall(
+            alma.forget(AGENT, older_than_days=0, below_confidence=0.0)
+        )
     # The calls did their work (every item seen), not a shortcut.
     assert stats["counts"]["outcome"] == N
     assert forgotten == 0  # all recent, none below confidence 0
     assert len(found) == N
     assert learned.strategy_used == STRATEGY
+    assert removed >= N + 1
     assert max(stalls.values()) < BOUND, {k: f"{v * 1000:.0f} ms" for k, v in stalls.items()}
 
 
@@ -114,3 +125,41 @@ def test_the_probe_sees_a_stall() -> None:
 
     stall, _ = asyncio.run(_longest_stall(blocking()))
     assert stall >= 0.140
+
+
+def _settings_readers(monkeypatch: pytest.MonkeyPatch) -> list[threading.Thread]:
+    """The thread of every settings read by the facade, which still reads them."""
+    threads: list[threading.Thread] = []
+    for module in (alma_async, alma_base):
+        real = module.get_settings
+
+        def spy(real: Any = real) -> Any:
+            threads.append(threading.current_thread())
+            return real()
+
+        monkeypatch.setattr(module, "get_settings", spy)
+    return threads
+
+
+async def test_retrieve_reads_the_settings_off_the_loop(
+    database: Any, tenant: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reading the settings (the environment and the config file, ~4 ms of CPU) was done
+    on the loop by every retrieve: a library caller's retrieve reads them in a worker
+    thread; the server read them once at startup, so its retrieves read none."""
+    async with AsyncAlmaStore.from_conn_string(database.url, tenant_id=tenant) as store:
+        alma = AsyncAlma(store)
+        threads = _settings_readers(monkeypatch)
+        await alma.retrieve("deploy", agent=AGENT)
+        assert threads and threading.current_thread() not in threads
+        monkeypatch.setenv("ALMA_DATABASE_URL", database.url)
+        monkeypatch.setenv("ALMA_TENANT_ID", tenant)
+        monkeypatch.setenv("ALMA_CONFIG", os.devnull)
+        monkeypatch.setenv("ALMA_RANK_HEURISTICS_BY_CONFIDENCE", "false")
+        async with open_runtime() as runtime:
+            runtime.alma()  # the server's facade, built (settings read) once
+            threads.clear()
+            assert runtime.rank_by_confidence is False
+            await tools_memory.alma_retrieve(runtime, "deploy", AGENT)
+            await tools_memory.alma_retrieve_scoped(runtime, "deploy", AGENT, "agent")
+            assert threads == []
