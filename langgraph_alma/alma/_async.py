@@ -7,7 +7,6 @@ thing async about it is how a batch of store ops runs.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -23,7 +22,6 @@ from langgraph_alma.alma._base import (
 )
 from langgraph_alma.alma.config import AlmaConfig, default_embeddings
 from langgraph_alma.checkpoint import AsyncAlmaSaver
-from langgraph_alma.config import get_settings
 from langgraph_alma.embeddings import index_config
 from langgraph_alma.extraction import default_extractor
 from langgraph_alma.graph import AsyncGraphMemory
@@ -163,15 +161,14 @@ class AsyncAlma(AlmaBase):
         Each memory returned counts a use; `record_use=False` writes nothing (a replica).
         Heuristics are ranked by the confidence engine's forward-looking score for their
         strategy on this task, blended with relevance (`confidence.ranking`);
-        `rank_by_confidence=False` (or `ALMA_RANK_HEURISTICS_BY_CONFIDENCE=false`) keeps
-        relevance order."""
+        `rank_by_confidence=False` (or `ALMA_RANK_HEURISTICS_BY_CONFIDENCE=false` when the
+        facade was made) keeps relevance order."""
         if run := needs_workflow(context, scope):  # the run's checkpoints name its workflow
             saver, manager = self._checkpoints()
             context = with_workflow(context, await saver.arun(manager.workflow_of(run)))
         args = (task, agent, project_id, user_id, top_k, context)
-        if rank_by_confidence is None:  # the settings read a file and the environment
-            settings = await asyncio.to_thread(get_settings)
-            rank_by_confidence = settings.rank_heuristics_by_confidence
+        if rank_by_confidence is None:
+            rank_by_confidence = self.rank_by_confidence
         rerank = heuristic_ranking(self.core, task, rank_by_confidence)
         if RetrievalScope(scope) is RetrievalScope.GLOBAL:
             self.core.require_privilege()

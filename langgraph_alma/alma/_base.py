@@ -70,13 +70,10 @@ def merge_slices(slices: list[MemorySlice], top_k: int) -> MemorySlice:
 
 
 def heuristic_ranking(
-    core: MemoryCore, task: str, rank_by_confidence: bool | None
+    core: MemoryCore, task: str, rank_by_confidence: bool
 ) -> Callable[[MemorySlice], MemorySlice] | None:
     """What `retrieve` re-orders a slice's heuristics with: the confidence engine's
-    ranking (`confidence.ranking`) unless `rank_by_confidence` (None: the
-    `ALMA_RANK_HEURISTICS_BY_CONFIDENCE` setting, on by default) turns it off."""
-    if rank_by_confidence is None:
-        rank_by_confidence = get_settings().rank_heuristics_by_confidence
+    ranking (`confidence.ranking`), unless `rank_by_confidence` is False."""
     if not rank_by_confidence:
         return None
     return lambda found: rank_heuristics(found, task, core.clock())
@@ -103,6 +100,9 @@ class AlmaBase:
         extractor: Any = None,
     ) -> None:
         self.store, self.saver, self.domain, self.extractor = store, saver, domain, extractor
+        self.rank_by_confidence: bool = get_settings().rank_heuristics_by_confidence
+        """`retrieve`'s default for `rank_by_confidence`: the
+        `ALMA_RANK_HEURISTICS_BY_CONFIDENCE` setting (on by default), read once, here."""
         # Unbound store: every call acts for the graph run's tenant, as the store does.
         tenant = store.tenant_id
         self.core = MemoryCore(

@@ -72,8 +72,11 @@ def test_retrieve_ranks_heuristics_by_confidence_unless_told_not_to(taught, monk
     assert [h.strategy for h in plain.heuristics] == [SIMILAR, PROVEN]
     assert "confidence_score" not in plain.heuristics[0].metadata
     monkeypatch.setenv("ALMA_RANK_HEURISTICS_BY_CONFIDENCE", "false")
-    by_setting = taught.retrieve(TASK, "helena", record_use=False)
-    assert [h.strategy for h in by_setting.heuristics] == [SIMILAR, PROVEN]
+    # the setting is read when a facade is made: one made now keeps relevance order
+    by_setting = Alma(taught.store, clock=taught.core.clock)
+    plain = by_setting.retrieve(TASK, "helena", record_use=False)
+    assert [h.strategy for h in plain.heuristics] == [SIMILAR, PROVEN]
+    assert [h.strategy for h in taught.retrieve(TASK, "helena").heuristics] == [PROVEN, SIMILAR]
 
 
 def test_ranking_considers_candidates_beyond_top_k_and_reinforces_only_those_kept(
