@@ -29,10 +29,11 @@ VECTOR_PREFIX = PREFIX.replace("s.ns_path", "v.ns_path")
 # as running them. The full-text functions the search calls read either the tenant or the
 # prefix's key range, in branches gated on their arguments (migration 0007), so their
 # generic plans keep the range. Plain (no query) searches and namespace listings run
-# first, on custom plans: their best plan depends on the values bound (a filter's
-# selectivity), and forcing generic plans on them made the memory layer's retrieve 2-3x
-# slower in `bench/memory_bench.py`. Without prepared statements (`prepare_threshold=None`)
-# the setting changes nothing.
+# first, on PostgreSQL's own choice of plan (`auto`): their best plan depends on the
+# values bound (a filter's selectivity), and forcing generic plans on every statement of
+# every batch made the memory layer's retrieve and learn 2-3x slower in
+# `bench/memory_bench.py`. Without prepared statements (`prepare_threshold=None`) the
+# setting changes nothing.
 _GENERIC = "set_config('plan_cache_mode', 'force_generic_plan', true)"
 _HNSW = (
     "set_config('hnsw.iterative_scan', 'relaxed_order', true), "
