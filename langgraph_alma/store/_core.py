@@ -193,7 +193,7 @@ class StoreCore(OpChecks):
         )
         batch.extend(self._lock_slots(prepared))
         reads: list[tuple[int, int]] = []  # (op index, statement index)
-        for i in plain:  # on custom plans (their best plan depends on the values)
+        for i in plain:  # PostgreSQL picks their plans (the best depends on the values)
             op = ops[i]
             if isinstance(op, SearchOp):
                 batch.append(self._search(tenant, op, query_vectors or {}))
