@@ -31,7 +31,7 @@ from langgraph.store.base import (
 )
 
 from langgraph_alma.config import get_settings
-from langgraph_alma.db.plan import Plan, Sql, set_tenant
+from langgraph_alma.db.plan import Plan, Sql
 from langgraph_alma.db.tenancy import resolve_tenant
 from langgraph_alma.errors import (
     ConfigError,
@@ -175,11 +175,34 @@ class StoreCore(OpChecks):
                 )
         writes = self._writes(prepared, document_vectors)
         explicit = transaction and bool(writes)
+        gets = [op for op in ops if isinstance(op, GetOp)]
+        ranked = [(i, op) for i, op in enumerate(ops) if isinstance(op, SearchOp) and op.query]
+        plain = [
+            i
+            for i, op in enumerate(ops)
+            if isinstance(op, ListNamespacesOp) or (isinstance(op, SearchOp) and not op.query)
+        ]
+        generic = bool(gets or ranked)  # see `_sql.batch_settings`
+        settings: dict[str, Any] = {"tenant": tenant}
+        if ranked:
+            window = max(self._window(op) for _, op in ranked)
+            settings["ef"] = str(min(1000, max(40, window)))
         batch: list[Sql] = [Sql(_sql.BEGIN)] if explicit else []
-        batch.append(set_tenant(tenant))
+        batch.append(
+            Sql(_sql.batch_settings(generic=generic and not plain, hnsw=bool(ranked)), settings)
+        )
         batch.extend(self._lock_slots(prepared))
         reads: list[tuple[int, int]] = []  # (op index, statement index)
-        gets = [op for op in ops if isinstance(op, GetOp)]
+        for i in plain:  # PostgreSQL picks their plans (the best depends on the values)
+            op = ops[i]
+            if isinstance(op, SearchOp):
+                batch.append(self._search(tenant, op, query_vectors or {}))
+            else:
+                assert isinstance(op, ListNamespacesOp)
+                batch.append(self._list_namespaces(tenant, op))
+            reads.append((i, len(batch) - 1))
+        if generic and plain:
+            batch.append(Sql(_sql.GENERIC_PLANS))
         if gets:
             params = {
                 "tenant": tenant,
@@ -190,17 +213,9 @@ class StoreCore(OpChecks):
             statement = _sql.GET if any(params["refresh"]) else _sql.GET_READ_ONLY
             batch.append(Sql(statement, params, fetch=True))
         get_stmt = len(batch) - 1
-        ranked = [op for op in ops if isinstance(op, SearchOp) and op.query]
-        if ranked:
-            ef = str(min(1000, max(40, *(self._window(op) for op in ranked))))
-            batch.append(Sql(_sql.SEARCH_SETTINGS, (ef,)))
-        for i, op in enumerate(ops):
-            if isinstance(op, SearchOp):
-                batch.append(self._search(tenant, op, query_vectors or {}))
-                reads.append((i, len(batch) - 1))
-            elif isinstance(op, ListNamespacesOp):
-                batch.append(self._list_namespaces(tenant, op))
-                reads.append((i, len(batch) - 1))
+        for i, op in ranked:
+            batch.append(self._search(tenant, op, query_vectors or {}))
+            reads.append((i, len(batch) - 1))
         batch.extend(writes)
         if explicit:
             batch.append(Sql(_sql.COMMIT))

@@ -35,6 +35,7 @@ after the ranked ones, newest first, with `score` their similarity (None without
 
 from __future__ import annotations
 
+import functools
 import re
 
 from langgraph_alma.errors import ConfigError
@@ -297,6 +298,7 @@ ORDER BY newest DESC NULLS FIRST, page.score DESC, ns_path, key
 """
 
 
+@functools.lru_cache(maxsize=512)  # a pure function of its text and flags: build it once
 def search_statement(
     where: str,
     prefix: str,

@@ -11,28 +11,45 @@ the row-level security policy, so a privileged connection stays scoped too.
 
 from __future__ import annotations
 
+from langgraph_alma.db.plan import SET_TENANT
+
 LIVE = "(s.expires_at IS NULL OR s.expires_at > now())"
 
 # Namespace prefix as a btree range on the C-collated dotted path.
 PREFIX = "(s.ns_path = %(prefix)s OR (s.ns_path >= %(prefix_lo)s AND s.ns_path < %(prefix_hi)s))"
 VECTOR_PREFIX = PREFIX.replace("s.ns_path", "v.ns_path")
 
-# For query searches: pgvector's iterative scan keeps filtered HNSW searches filling
-# their LIMIT; ef_search follows the search window; and the rest of the batch (its
-# searches, namespace listings and writes) runs on prepared generic plans: planning the
-# search statement's CTEs afresh (~1.8 ms) cost about as much as running them. The
-# full-text functions it calls read either the tenant or the prefix's key range, in
-# branches gated on their arguments (migration 0007), so their generic plans keep the
-# range. Gets (sent before) and batches without a query search keep custom plans: forcing
-# generic plans on every statement of every batch made the memory layer's retrieve and
-# learn 2-3x slower in `bench/memory_bench.py` (plain filtered searches and multi-key
-# gets, whose best plan depends on the values bound). Without prepared statements
-# (`prepare_threshold=None`) it changes nothing.
-SEARCH_SETTINGS = (
-    "SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true), "
-    "set_config('hnsw.ef_search', %s, true), "
-    "set_config('plan_cache_mode', 'force_generic_plan', true)"
+# Every batch opens with one settings statement: the tenant row-level security acts for
+# and, for gets and query searches, `plan_cache_mode`; for query searches also pgvector's
+# iterative scan (filtered HNSW searches keep filling their LIMIT) and ef_search (follows
+# the search window). Gets, query searches and the writes after them run on prepared
+# generic plans: planning a get afresh cost several times its execution (the lookup's
+# custom plan estimates one row per key, its generic one ten, so PostgreSQL never chose
+# the cached plan by itself), and planning the search statement's CTEs cost about as much
+# as running them. The full-text functions the search calls read either the tenant or the
+# prefix's key range, in branches gated on their arguments (migration 0007), so their
+# generic plans keep the range. Plain (no query) searches and namespace listings run
+# first, on PostgreSQL's own choice of plan (`auto`): their best plan depends on the
+# values bound (a filter's selectivity), and forcing generic plans on every statement of
+# every batch made the memory layer's retrieve and learn 2-3x slower in
+# `bench/memory_bench.py`. Without prepared statements (`prepare_threshold=None`) the
+# setting changes nothing.
+_GENERIC = "set_config('plan_cache_mode', 'force_generic_plan', true)"
+_HNSW = (
+    "set_config('hnsw.iterative_scan', 'relaxed_order', true), "
+    "set_config('hnsw.ef_search', %(ef)s, true)"
 )
+GENERIC_PLANS = f"SELECT {_GENERIC}"
+"""Generic plans from here to the end of the batch's transaction."""
+
+
+def batch_settings(*, generic: bool, hnsw: bool) -> str:
+    """The statement that opens a batch: its tenant (`%(tenant)s`), generic plans when
+    `generic`, the HNSW scan settings (`%(ef)s`: ef_search) when `hnsw`."""
+    return "SELECT " + ", ".join(
+        [SET_TENANT, *([_GENERIC] if generic else []), *([_HNSW] if hnsw else [])]
+    )
+
 
 # Reads carry their TTL refresh (an UPDATE) only when asked to, so that reads without it
 # run in read-only transactions, on a hot standby for one.

@@ -37,6 +37,31 @@ def test_results_in_op_order(store: AlmaStore, ns) -> None:
     assert [g and g.key for g in got] == ["y", None, "x", "y"]
 
 
+def test_mixed_reads_keep_op_order(store: AlmaStore, ns) -> None:
+    """Plain searches and listings run before gets and query searches (each group on
+    the plans that suit it); results still come back in op order, before the writes."""
+    store.put(ns, "tea", {"text": "green tea", "kind": "drink"})
+    store.put(ns, "car", {"text": "red car", "kind": "thing"})
+    got = store.batch(
+        [
+            SearchOp(ns, query="tea"),
+            GetOp(ns, "car"),
+            SearchOp(ns, filter={"kind": "thing"}),
+            PutOp(ns, "car", None),
+            ListNamespacesOp(),
+            SearchOp(ns, query="car"),
+            GetOp(ns, "tea"),
+        ]
+    )
+    assert got[0][0].key == "tea"
+    assert got[1].key == "car"
+    assert [i.key for i in got[2]] == ["car"]
+    assert got[3] is None and got[4] == [ns]
+    assert got[5][0].key == "car"
+    assert got[6].key == "tea"
+    assert store.get(ns, "car") is None
+
+
 def test_update_keeps_created_at(store: AlmaStore, ns) -> None:
     store.put(ns, "k", {"v": 1})
     first = store.get(ns, "k")

@@ -9,6 +9,7 @@ both (results checked here with and without a prefix).
 
 from __future__ import annotations
 
+from langgraph.store.base import GetOp, SearchOp
 from psycopg_pool import ConnectionPool
 
 from langgraph_alma import AlmaStore
@@ -41,3 +42,33 @@ def test_query_searches_use_generic_plans(database, tenant, ns, indexed_setup) -
             search_plans = conn.execute(PLANS, ("%lexq AS MATERIALIZED%",)).fetchone()
     assert search_plans is not None
     assert search_plans[1] == 0 and search_plans[0] >= 8, search_plans
+
+
+def test_gets_use_generic_plans_and_plain_searches_custom(database, tenant, ns) -> None:
+    """A get's lookup was planned afresh on every call (its custom plan estimates one row
+    per key, the generic one ten, so PostgreSQL never picked the cached plan): gets now
+    run on their prepared generic plan. A plain search in the same batch runs first, as
+    PostgreSQL chooses (its best plan depends on the filter's values), and answers stay
+    right."""
+    kwargs = {**connection_kwargs(), "prepare_threshold": 0}
+    with ConnectionPool(database.url, min_size=1, max_size=1, kwargs=kwargs) as pool:
+        store = AlmaStore(pool, tenant_id=tenant)
+        store.batch([])  # warm the connection
+        for i in range(6):
+            store.put((*ns, "g"), f"k{i}", {"n": i, "kind": "even" if i % 2 == 0 else "odd"})
+        for i in range(8):
+            assert store.get((*ns, "g"), f"k{i % 6}").value["n"] == i % 6
+            assert store.get((*ns, "g"), "missing") is None
+            got, plain = store.batch(
+                [GetOp((*ns, "g"), "k1"), SearchOp((*ns, "g"), filter={"kind": "even"})]
+            )
+            assert got is not None and got.value["n"] == 1
+            assert sorted(h.key for h in plain) == ["k0", "k2", "k4"]
+        with pool.connection() as conn:
+            gets = conn.execute(PLANS, ("%WITH req AS%",)).fetchone()
+            plains = conn.execute(PLANS, ("%ORDER BY s.updated_at DESC%",)).fetchone()
+    assert gets is not None and plains is not None
+    assert gets[1] == 0 and gets[0] >= 24, gets
+    # forced generic plans would give it no custom plan at all; PostgreSQL's own choice
+    # (`auto`) plans the first five executions afresh
+    assert plains[1] >= 5, plains
