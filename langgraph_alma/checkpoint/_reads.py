@@ -20,6 +20,7 @@ from langgraph.checkpoint.serde.types import TASKS
 from psycopg.types.json import Jsonb
 
 from langgraph_alma.checkpoint import _sql
+from langgraph_alma.checkpoint._decode import json_loads
 from langgraph_alma.checkpoint._delta import (
     BlobRow,
     Key,
@@ -176,7 +177,8 @@ class Reads(CoreState):
         remember_path: bool,
     ) -> CheckpointTuple:
         _, thread, ns, cid, parent, *_, checkpoint, inline, metadata, blob_channels = row
-        values = dict(inline)
+        checkpoint, metadata = json_loads(checkpoint), json_loads(metadata)
+        values = json_loads(inline)
         versions = checkpoint["channel_versions"]
         for channel in blob_channels:
             key = (thread, ns, channel, str(versions.get(channel)))

@@ -69,11 +69,13 @@ chain AS (
                       k.version) = (b.thread_id, b.checkpoint_ns, b.channel, b.version))
 )
 -- Plain rows of three kinds (psycopg decodes them in C, unlike arrays of records):
--- 'c' a checkpoint, 'w' one of its pending writes, 'b' a blob row of some chain.
+-- 'c' a checkpoint, 'w' one of its pending writes, 'b' a blob row of some chain. JSON
+-- comes as text, which `_decode.json_loads` reads several times faster than psycopg's
+-- jsonb loader (the standard library's json).
 SELECT 'c' AS kind, c.thread_id, c.checkpoint_ns, c.checkpoint_id AS id,
        c.parent_checkpoint_id AS ref, NULL::text AS channel, NULL::text AS type,
        NULL::bytea AS blob, c.rn::int AS n, NULL::int AS depth, NULL::text AS task_path,
-       c.checkpoint, c.inline_values, c.metadata, c.blob_channels
+       c.checkpoint::text, c.inline_values::text, c.metadata::text, c.blob_channels
 FROM cps c
 UNION ALL
 SELECT 'w', w.thread_id, w.checkpoint_ns, w.checkpoint_id, w.task_id, w.channel, w.type,
@@ -121,7 +123,8 @@ def _rows(prefix: str, columns: tuple[str, ...], types: tuple[str, ...], many: b
 
 def _put(blob_rows: str | None) -> str:
     """One statement: the blobs (whole values or deltas; none: no blob CTE at all) and
-    the checkpoint row. The node that produced the checkpoint is read from the parent."""
+    the checkpoint row. The node that produced the checkpoint is read from the parent.
+    `commit` is this transaction's synchronous_commit (see `Writes.put_waits_for_commit`)."""
     blobs = (
         f""",
 blobs AS (
@@ -137,9 +140,11 @@ blobs AS (
     )
     return (
         """
-WITH _tenant AS MATERIALIZED (SELECT """
+WITH _tenant AS MATERIALIZED (
+    SELECT """
         + SET_TENANT
-        + """ AS tenant_id)"""
+        + """ AS tenant_id
+    WHERE set_config('synchronous_commit', %(commit)s, true) IS NOT NULL)"""
         + blobs
         + """
 INSERT INTO alma_checkpoints
@@ -149,16 +154,19 @@ INSERT INTO alma_checkpoints
 SELECT _tenant.tenant_id, %(thread)s, %(ns)s, %(id)s, %(parent)s, %(run_id)s,
        coalesce(%(project_id)s, p.project_id, 'default'), coalesce(%(agent)s, p.agent),
        coalesce(%(workflow_id)s, p.workflow_id),
-       (SELECT string_agg(seen.key, ',' ORDER BY seen.key)
+       CASE WHEN %(node_known)s::bool THEN %(node_id)s::text ELSE
+       (SELECT string_agg(seen.key, ',' ORDER BY seen.key COLLATE "C")
         FROM jsonb_each(%(checkpoint)s::jsonb -> 'versions_seen') AS seen
-        WHERE seen.key <> '__input__' AND seen.value IS DISTINCT FROM p.seen -> seen.key),
+        WHERE seen.key <> '__input__' AND seen.value IS DISTINCT FROM p.seen -> seen.key)
+       END,
        %(step)s, %(source)s, %(checkpoint)s, %(inline)s, %(blob_channels)s, %(metadata)s
 FROM _tenant
 -- A scope the config does not give is the parent's (a fork made from a config the saver
 -- handed out carries no project, agent or workflow). The nodes that produced this
 -- checkpoint are those whose versions_seen changed since the parent: LangGraph saves a
 -- checkpoint only once its parent is saved, but saves writes in the background, so the
--- parent's writes may not be visible yet.
+-- parent's writes may not be visible yet. When the saver put the parent itself, it
+-- gives them (node_known): no JSON to walk here.
 LEFT JOIN LATERAL (
     SELECT p.project_id, p.agent, p.workflow_id, p.checkpoint -> 'versions_seen' AS seen
     FROM alma_checkpoints p
@@ -184,6 +192,12 @@ PUT = (
     _put(_rows("b_", _BLOB_COLUMNS, _BLOB_TYPES, many=False)),
     _put(_rows("b_", _BLOB_COLUMNS, _BLOB_TYPES, many=True)),
 )
+
+
+# A transaction that commits synchronously (it takes a transaction id, so it has a commit
+# record to flush), flushing every commit before it: after a checkpoint committed
+# asynchronously whose run then wrote something that may end it.
+FLUSH = "SELECT pg_current_xact_id()"
 
 
 def _writes(many: bool, upsert: bool) -> str:

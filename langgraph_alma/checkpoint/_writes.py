@@ -11,6 +11,8 @@ from typing import Any
 import psycopg
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import (
+    ERROR,
+    INTERRUPT,
     WRITES_IDX_MAP,
     ChannelVersions,
     Checkpoint,
@@ -24,9 +26,11 @@ from langgraph_alma.checkpoint._delta import (
     BlobRow,
     Remembered,
     encode,
+    nodes_since,
 )
 from langgraph_alma.checkpoint._inputs import (
     _REFUSED_RUNS,
+    _async_checkpoints,
     _async_durability,
     _checked,
     _run_of,
@@ -42,6 +46,9 @@ from langgraph_alma.errors import (
     StateTooLarge,
 )
 
+# Writes that may end a run: committed synchronously, as nothing after them flushes them.
+_RUN_ENDING = frozenset((ERROR, INTERRUPT))
+
 
 class Writes(CoreState):
     """The write plans of `SaverCore` (see the module)."""
@@ -52,7 +59,11 @@ class Writes(CoreState):
         checkpoint: Checkpoint,
         metadata: CheckpointMetadata,
         new_versions: ChannelVersions,
+        *,
+        synchronous: bool = False,
     ) -> Plan[RunnableConfig]:
+        """`synchronous`: commit synchronously whatever `put_waits_for_commit` says (the
+        put shares a transaction with writes that do)."""
         tenant, thread = self.tenant(config), self.thread_of(config)
         conf = config["configurable"]
         ns = conf.get("checkpoint_ns", "")
@@ -67,6 +78,8 @@ class Writes(CoreState):
                 while len(self.refused) > _REFUSED_RUNS:
                     self.refused.popitem(last=False)
             raise
+        commit = "on" if synchronous or self.put_waits_for_commit(config, checkpoint) else "off"
+        params["commit"] = commit
         try:
             yield [Sql(_sql.PUT[params.pop("_rows")], params)]
         except psycopg.errors.ForeignKeyViolation:
@@ -76,12 +89,20 @@ class Writes(CoreState):
             params, learned = self._put_params(
                 tenant, thread, ns, config, checkpoint, metadata, new_versions, {}
             )
+            params["commit"] = commit
             yield [Sql(_sql.PUT[params.pop("_rows")], params)]
         except psycopg.DataError as exc:  # the checks above should leave none
             raise InvalidChannelValue(
                 "checkpoint", "(a value)", f"PostgreSQL refused it: {exc}"
             ) from exc
+        if commit == "off" and self._ending(config):
+            # The run wrote an error or an interrupt while this was sent (that write
+            # flushed before this commit): flush this one with a synchronous commit.
+            yield [Sql(_sql.FLUSH)]
         self.memory.remember(tenant, thread, learned)
+        self.memory.remember_seen(
+            tenant, thread, ns, checkpoint["id"], checkpoint.get("versions_seen") or {}
+        )
         saved: RunnableConfig = {
             "configurable": {
                 "thread_id": thread,
@@ -136,13 +157,18 @@ class Writes(CoreState):
         if total > self.max_state_bytes:
             raise StateTooLarge(total, self.max_state_bytes, sizes)
         stored = {k: v for k, v in checkpoint.items() if k != "channel_values"}
+        parent = conf.get("checkpoint_id")
+        seen = checkpoint.get("versions_seen") or {}
+        parent_seen = self.memory.seen(tenant, thread, ns, parent) if parent else None
         meta = _checked("metadata", get_serializable_checkpoint_metadata(config, metadata))
         params = {
             "tenant": tenant,
             "thread": thread,
             "ns": ns,
             "id": checkpoint["id"],
-            "parent": conf.get("checkpoint_id"),
+            "parent": parent,
+            "node_known": parent is None or parent_seen is not None,
+            "node_id": nodes_since(seen, parent_seen) if not parent or parent_seen else None,
             "run_id": _str_or_none(meta.get("run_id")),
             "project_id": _str_or_none(conf.get("project_id") or None),
             "agent": _str_or_none(conf.get("agent") or conf.get("assistant_id")),
@@ -217,7 +243,7 @@ class Writes(CoreState):
             "channel": [ch for ch, _ in writes],
             "type": [t for t, _ in dumped],
             "blob": [b for _, b in dumped],
-            "commit": "on" if synchronous or self.waits_for_commit(config) else "off",
+            "commit": "on" if synchronous or self.waits_for_commit(config, writes) else "off",
         }
         if params["id"] is None:
             raise ConfigError(
@@ -235,8 +261,32 @@ class Writes(CoreState):
                 "writes", "(a value)", f"PostgreSQL refused it: {exc}"
             ) from exc
 
-    def waits_for_commit(self, config: RunnableConfig) -> bool:
+    def waits_for_commit(
+        self, config: RunnableConfig, writes: Sequence[tuple[str, Any]] = ()
+    ) -> bool:
         """Whether writes made with `config` commit synchronously: all but a LangGraph
-        run's whose durability is not "sync" (unless `writes_async_commit` is off)."""
+        run's whose durability is not "sync" (unless `writes_async_commit` is off), and
+        even then an error or an interrupt (which may end the run: nothing after it
+        would flush it)."""
         conf = config.get("configurable") or {}
+        if any(channel in _RUN_ENDING for channel, _ in writes):
+            if (run := _run_of(config)) is not None:
+                self.ending[id(run)] = run
+                while len(self.ending) > _REFUSED_RUNS:
+                    self.ending.popitem(last=False)
+            return True
         return not (self.writes_async_commit and _async_durability(conf))
+
+    def _ending(self, config: RunnableConfig) -> bool:
+        run = _run_of(config)
+        return run is not None and self.ending.get(id(run)) is run
+
+    def put_waits_for_commit(self, config: RunnableConfig, checkpoint: Checkpoint) -> bool:
+        """Whether a checkpoint put with `config` commits synchronously: all but those of
+        a LangGraph run with durability "async" after which the run goes on (unless
+        `checkpoints_async_commit` is off; see `_async_checkpoints`) and which wrote no
+        error or interrupt yet."""
+        conf = config.get("configurable") or {}
+        if not (self.checkpoints_async_commit and _async_checkpoints(conf, checkpoint)):
+            return True
+        return self._ending(config)
