@@ -178,6 +178,7 @@ class Reads(CoreState):
     ) -> CheckpointTuple:
         _, thread, ns, cid, parent, *_, checkpoint, inline, metadata, blob_channels = row
         checkpoint, metadata = json_loads(checkpoint), json_loads(metadata)
+        checkpoint["id"] = cid  # the column (`Writes.put` leaves it out of the JSON)
         values = json_loads(inline)
         versions = checkpoint["channel_versions"]
         for channel in blob_channels:

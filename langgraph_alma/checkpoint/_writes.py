@@ -22,6 +22,7 @@ from langgraph.checkpoint.base import (
 from psycopg.types.json import Jsonb
 
 from langgraph_alma.checkpoint import _sql
+from langgraph_alma.checkpoint._compress import pack
 from langgraph_alma.checkpoint._delta import (
     BlobRow,
     Remembered,
@@ -48,6 +49,7 @@ from langgraph_alma.errors import (
 
 # Writes that may end a run: committed synchronously, as nothing after them flushes them.
 _RUN_ENDING = frozenset((ERROR, INTERRUPT))
+_NOT_IN_JSON = frozenset(("channel_values", "id"))
 
 
 class Writes(CoreState):
@@ -156,7 +158,8 @@ class Writes(CoreState):
         total = sum(sizes.values())
         if total > self.max_state_bytes:
             raise StateTooLarge(total, self.max_state_bytes, sizes)
-        stored = {k: v for k, v in checkpoint.items() if k != "channel_values"}
+        # The row's checkpoint_id column holds the id: not stored twice (`Reads` puts it back).
+        stored = {k: v for k, v in checkpoint.items() if k not in _NOT_IN_JSON}
         parent = conf.get("checkpoint_id")
         seen = checkpoint.get("versions_seen") or {}
         parent_seen = self.memory.seen(tenant, thread, ns, parent) if parent else None
@@ -230,6 +233,7 @@ class Writes(CoreState):
         if sum(sizes.values()) > self.max_state_bytes:
             # Writes become state: refuse them here, not at the next checkpoint.
             raise StateTooLarge(sum(sizes.values()), self.max_state_bytes, sizes)
+        stored = [pack(t, b) for t, b in dumped]
         params = {
             "tenant": tenant,
             "thread": thread,
@@ -241,8 +245,9 @@ class Writes(CoreState):
             "branch_id": branch_id,
             "idx": [WRITES_IDX_MAP.get(ch, i) for i, (ch, _) in enumerate(writes)],
             "channel": [ch for ch, _ in writes],
-            "type": [t for t, _ in dumped],
-            "blob": [b for _, b in dumped],
+            # Stored as blobs are: zstd-compressed when that saves an eighth (`_compress`).
+            "type": [t for t, _ in stored],
+            "blob": [b for _, b in stored],
             "commit": "on" if synchronous or self.waits_for_commit(config, writes) else "off",
         }
         if params["id"] is None:
