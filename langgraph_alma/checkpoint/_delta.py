@@ -188,10 +188,12 @@ Key = tuple[str, str, str, str]  # thread, namespace, channel, version
 
 
 @contextmanager
-def _no_gc() -> Iterator[None]:
+def no_gc() -> Iterator[None]:
     """No cyclic garbage collection while a read decodes thousands of objects: the
     collections their allocation triggers (a full one now and then, whose cost grows
-    with the whole process's heap) cost several times the decoding itself."""
+    with the whole process's heap) cost several times the decoding itself. A read of
+    many checkpoints holds it over all of them (`Reads`): re-enabled after each, the
+    collector would run once per checkpoint."""
     enabled = gc.isenabled()
     gc.disable()
     try:
@@ -210,7 +212,7 @@ def rebuild(
     remember_path: bool = True,
 ) -> tuple[Any, Remembered]:
     """Rebuild one channel value from its chain of rows (see `_rebuild`)."""
-    with _no_gc():
+    with no_gc():
         return _rebuild(key, rows, memo, loads, remember_path=remember_path)
 
 

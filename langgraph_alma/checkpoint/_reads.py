@@ -25,6 +25,7 @@ from langgraph_alma.checkpoint._delta import (
     BlobRow,
     Key,
     Remembered,
+    no_gc,
     rebuild,
 )
 from langgraph_alma.checkpoint._inputs import check_limit
@@ -83,17 +84,18 @@ class Reads(CoreState):
                 )
         checkpoints.sort(key=lambda r: r[8])  # rn: newest first
         many = len(checkpoints) > 1
-        found = [
-            self._load(
-                row,
-                writes.get((row[1], row[2], row[3]), ()),
-                sends.get((row[1], row[2], row[3]), ()),
-                chain,
-                memo,
-                many,
-            )
-            for row in checkpoints
-        ]
+        with no_gc():
+            found = [
+                self._load(
+                    row,
+                    writes.get((row[1], row[2], row[3]), ()),
+                    sends.get((row[1], row[2], row[3]), ()),
+                    chain,
+                    memo,
+                    many,
+                )
+                for row in checkpoints
+            ]
         for tup in found:
             self._name_tenant(tup.config, tenant)
             self._name_tenant(tup.parent_config, tenant)
