@@ -7,9 +7,10 @@ as PostgreSQL computes them otherwise."""
 
 from __future__ import annotations
 
+import operator
 import uuid
 from collections.abc import Iterator
-from typing import Any
+from typing import Annotated, Any
 
 import psycopg
 import pytest
@@ -206,3 +207,38 @@ def test_node_ids_the_saver_computes_are_those_postgres_computes(
     assert ids[0] == ids[1]
     assert "Zeta,alpha" in ids[0] and "omega" in ids[0]
     assert all(known)  # every parent was the remembering saver's own last put
+
+
+def test_list_pauses_the_garbage_collector_once(pool, tenant, monkeypatch) -> None:
+    """Re-enabled after each checkpoint, the collector ran once per checkpoint a list
+    decodes (half its CPU); it is paused once over all of them, and enabled after."""
+    import gc
+
+    from langgraph_alma.checkpoint import _delta
+
+    class Listed(TypedDict):
+        items: Annotated[list[str], operator.add]
+
+    builder = StateGraph(Listed)
+    builder.add_node("a", lambda st: {"items": ["a"]})
+    builder.add_edge(START, "a")
+    builder.add_edge("a", END)
+    graph = builder.compile(checkpointer=AlmaSaver(pool))
+    cfg = _cfg(tenant)
+    for n in range(5):
+        graph.invoke({"items": [str(n)]}, cfg)
+    enables: list[int] = []
+    real = _delta.gc.enable
+
+    class Counting:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(gc, name)
+
+        def enable(self) -> None:
+            enables.append(1)
+            real()
+
+    monkeypatch.setattr(_delta, "gc", Counting())
+    history = list(AlmaSaver(pool).list(cfg))
+    assert len(history) == 15 and len(history[0].checkpoint["channel_values"]["items"]) == 10
+    assert len(enables) == 1 and gc.isenabled()
