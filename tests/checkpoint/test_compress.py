@@ -216,3 +216,43 @@ def test_the_scope_index_holds_only_scoped_checkpoints(database) -> None:
             "SELECT indexdef FROM pg_indexes WHERE indexname = 'alma_checkpoints_scope_idx'"
         ).fetchone()
     assert "WHERE ((workflow_id IS NOT NULL) OR (agent IS NOT NULL))" in definition
+
+
+def test_codecs_are_reused_across_threads_and_never_shared(monkeypatch) -> None:
+    """LangGraph starts new threads for each run: they reuse idle zstd contexts instead
+    of making a pair each (a dictionary load costs more than what a step compresses),
+    and threads at work at once never share one (zstd contexts are not thread-safe)."""
+    import threading
+
+    made: list[int] = []
+    real = _compress._Codecs.__init__
+
+    def counting(self: Any) -> None:
+        made.append(1)
+        real(self)
+
+    monkeypatch.setattr(_compress._Codecs, "__init__", counting)
+    monkeypatch.setattr(_compress, "_idle", [])
+    blob = b"a message of prose that compresses well " * 20
+    for _ in range(10):  # one new thread after another, as successive runs
+        worker = threading.Thread(target=lambda: unpack(*pack("msgpack", blob)))
+        worker.start()
+        worker.join()
+    assert len(made) == 1
+    errors: list[BaseException] = []
+
+    def hammer(seed: int) -> None:
+        data = os.urandom(16) * 8 + bytes([seed]) * 200
+        try:
+            for _ in range(300):
+                assert unpack(*pack("msgpack", data)) == ("msgpack", data)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    workers = [threading.Thread(target=hammer, args=(i,)) for i in range(8)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    assert not errors
+    assert len(made) <= 8
