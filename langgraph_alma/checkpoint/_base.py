@@ -136,7 +136,7 @@ class _AlmaSaverBase(BaseCheckpointSaver[str]):
         checkpoint: Checkpoint,
         metadata: CheckpointMetadata,
         new_versions: ChannelVersions,
-        synchronous: bool = False,
+        synchronous: bool | None = None,
     ) -> Plan[RunnableConfig]:
         plan = self._core.put(config, checkpoint, metadata, new_versions, synchronous=synchronous)
         if self.ttl is not None:

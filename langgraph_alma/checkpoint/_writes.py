@@ -62,10 +62,10 @@ class Writes(CoreState):
         metadata: CheckpointMetadata,
         new_versions: ChannelVersions,
         *,
-        synchronous: bool = False,
+        synchronous: bool | None = None,
     ) -> Plan[RunnableConfig]:
-        """`synchronous`: commit synchronously whatever `put_waits_for_commit` says (the
-        put shares a transaction with writes that do)."""
+        """`synchronous`: whether to commit synchronously (the outbox says, for a batch
+        it shares with other writes); None: as `put_waits_for_commit` says."""
         tenant, thread = self.tenant(config), self.thread_of(config)
         conf = config["configurable"]
         ns = conf.get("checkpoint_ns", "")
@@ -80,7 +80,9 @@ class Writes(CoreState):
                 while len(self.refused) > _REFUSED_RUNS:
                     self.refused.popitem(last=False)
             raise
-        commit = "on" if synchronous or self.put_waits_for_commit(config, checkpoint) else "off"
+        if synchronous is None:
+            synchronous = self.put_waits_for_commit(config, checkpoint)
+        commit = "on" if synchronous else "off"
         params["commit"] = commit
         try:
             yield [Sql(_sql.PUT[params.pop("_rows")], params)]
