@@ -10,7 +10,20 @@ first). Were that order ever wrong, the check would see no tenant and match noth
 fails closed. Other statements run in a pipeline batch after `set_tenant`.
 """
 
+import re
+
 from langgraph_alma.db.plan import SET_TENANT
+
+
+def compact(sql: str) -> str:
+    """`sql` without its comments and runs of white space: the hot statements are sent
+    (and their text converted by psycopg) on every call, and psycopg caches the
+    conversion of statements up to 4 KB only. Their string literals hold neither."""
+    bare = re.sub(r"--[^\n]*", "", sql)
+    if bare.count("'") % 2 or any(re.search(r"\s", lit) for lit in re.findall("'[^']*'", bare)):
+        raise ValueError(f"a literal with -- or white space: do not compact {sql[:60]!r}")
+    return re.sub(r"\s+", " ", bare).strip()
+
 
 # Checkpoints matching {where} (newest first, {limit}), their pending writes, and every
 # blob row their channels need: for each channel version, the chain of deltas back to a
@@ -104,6 +117,7 @@ SELECT 'b', b.thread_id, b.checkpoint_ns, b.version, b.base_version, b.channel, 
        b.blob, b.keep_len, b.depth, NULL, NULL, NULL, NULL, NULL
 FROM chain b"""
 )
+SELECT = compact(SELECT)
 
 # The rows a write statement inserts: from arrays (unnest), or, for the usual single row,
 # from scalars (psycopg dumps a one-element array several times slower than a scalar).
@@ -188,9 +202,9 @@ ON CONFLICT (tenant_id, thread_id, checkpoint_ns, checkpoint_id) DO UPDATE SET
 
 # PUT[n]: the put of a checkpoint with n blob rows (0, 1, or 2 for "2 or more").
 PUT = (
-    _put(None),
-    _put(_rows("b_", _BLOB_COLUMNS, _BLOB_TYPES, many=False)),
-    _put(_rows("b_", _BLOB_COLUMNS, _BLOB_TYPES, many=True)),
+    compact(_put(None)),
+    compact(_put(_rows("b_", _BLOB_COLUMNS, _BLOB_TYPES, many=False))),
+    compact(_put(_rows("b_", _BLOB_COLUMNS, _BLOB_TYPES, many=True))),
 )
 
 
@@ -230,7 +244,9 @@ ON CONFLICT (tenant_id, thread_id, checkpoint_ns, checkpoint_id, task_id, idx) D
 # WRITES[(many, upsert)]: one row or several; special channels (errors, interrupts...)
 # replace what the task wrote before, others are kept as first written.
 WRITES = {
-    (many, upsert): _writes(many, upsert) for many in (False, True) for upsert in (False, True)
+    (many, upsert): compact(_writes(many, upsert))
+    for many in (False, True)
+    for upsert in (False, True)
 }
 
 DELETE_THREADS = [

@@ -242,3 +242,20 @@ def test_list_pauses_the_garbage_collector_once(pool, tenant, monkeypatch) -> No
     history = list(AlmaSaver(pool).list(cfg))
     assert len(history) == 15 and len(history[0].checkpoint["channel_values"]["items"]) == 10
     assert len(enables) == 1 and gc.isenabled()
+
+
+def test_hot_statements_fit_psycopg_query_cache() -> None:
+    """psycopg converts a statement's text on every call unless it is at most 4 KB
+    (`MAX_CACHED_STATEMENT_LENGTH`); the hot statements are sent without their comments."""
+    from psycopg._queries import MAX_CACHED_STATEMENT_LENGTH
+
+    from langgraph_alma.checkpoint import _sql
+
+    where = "AND c.thread_id = %(thread)s AND c.checkpoint_ns = %(ns)s AND c.checkpoint_id = %(id)s"
+    select = _sql.SELECT.format(where=where, limit="LIMIT %(limit)s")
+    for query in (select, *_sql.PUT, *_sql.WRITES.values()):
+        assert len(query.encode()) <= MAX_CACHED_STATEMENT_LENGTH
+        assert "--" not in query and "\n" not in query
+    with pytest.raises(ValueError, match="do not compact"):
+        _sql.compact("SELECT 'a -- b'")
+    assert _sql.compact("SELECT 1 -- one\n  , 'x'") == "SELECT 1 , 'x'"
