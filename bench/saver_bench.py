@@ -8,11 +8,12 @@ runs each saver in a database of its own, so table sizes are the section's alone
 one JSON object and a table of ratios (AlmaSaver / PostgresSaver; lower is better except
 throughput). Not a test: numbers depend on the machine; ratios are what we track.
 
-Sections: small (a 3-node graph of small channels), putget (direct put/get_tuple, and
-get_tuple of a 1000-message thread from a new process: the cold get), chat (a 2-node
-chat for --turns turns, twice: prose-like and incompressible text; invoke p50 of the
-last 20 turns, storage per relation, list of 100 checkpoints), conc (8 conversations at
-once on one async saver and pool: turns/s).
+Sections: small (a 3-node graph of small channels; with one connection, CPU per invoke
+too: this process's and the server process's, for a ratio less moved by load), putget
+(direct put/get_tuple, and get_tuple of a 1000-message thread from a new process: the
+cold get), chat (a 2-node chat for --turns turns, twice: prose-like and incompressible
+text; invoke p50 of the last 20 turns, storage per relation, list of 100 checkpoints),
+conc (8 conversations at once on one async saver and pool: turns/s).
 """
 
 from __future__ import annotations
@@ -433,10 +434,45 @@ def _sync_pair(ours_url: str, theirs_url: str, pooled: bool) -> Iterator[tuple[A
             yield AlmaSaver(oc), PostgresSaver(tc)
 
 
+def _backend_cpu(conn: Any) -> float | None:
+    """CPU seconds the server process of `conn` has used (None: not on this machine)."""
+    try:
+        with open(f"/proc/{conn.info.backend_pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class _Cpu:
+    """CPU per invoke of each saver, this process's and its connection's server process
+    (one connection only): less moved by the machine's load than latency."""
+
+    def __init__(self) -> None:
+        self.ms: dict[str, float] = {"alma": 0.0, "postgres": 0.0}
+        self.count: dict[str, int] = {"alma": 0, "postgres": 0}
+
+    def start(self, conn: Any) -> tuple[float, float | None]:
+        return time.process_time(), _backend_cpu(conn) if conn is not None else None
+
+    def stop(self, name: str, conn: Any, started: tuple[float, float | None]) -> None:
+        client, server = started
+        spent = time.process_time() - client
+        if server is not None and (now := _backend_cpu(conn)) is not None:
+            spent += now - server
+        self.ms[name] += spent * 1000
+        self.count[name] += 1
+
+    def report(self, mode: str, result: dict[str, Any]) -> None:
+        for name, total in self.ms.items():
+            result[f"{mode}_{name}_cpu_ms"] = total / max(self.count[name], 1)
+
+
 def bench_small(dbs: Databases, invokes: int, threads: int) -> dict[str, Any]:
     """The small graph, `invokes` invokes over `threads` threads per saver, the two savers'
     turns interleaved (alternating who goes first), sync and async, one connection and
-    a pool of 4: p50 latency of each."""
+    a pool of 4: p50 latency of each; with one connection, CPU per invoke too (this
+    process's and the server process's, `_Cpu`)."""
     ours_url, theirs_url = dbs.pair("small")
     result: dict[str, Any] = {}
 
@@ -450,18 +486,25 @@ def bench_small(dbs: Databases, invokes: int, threads: int) -> dict[str, Any]:
         with _sync_pair(ours_url, theirs_url, pooled) as (ours, theirs):
             graphs = {"alma": small_graph().compile(checkpointer=ours)}
             graphs["postgres"] = small_graph().compile(checkpointer=theirs)
+            conns = {"alma": ours.conn, "postgres": theirs.conn} if not pooled else {}
             times: dict[str, list[float]] = {"alma": [], "postgres": []}
+            cpu = _Cpu()
             for i in range(-20, invokes):  # the first 20: warm-up
                 order = ("alma", "postgres") if i % 2 else ("postgres", "alma")
                 for name in order:
                     inp, cfg = inputs(i)
                     cfg["configurable"]["thread_id"] += f"-{mode}"
+                    started = cpu.start(conns.get(name))
                     start = time.perf_counter()
                     graphs[name].invoke(inp, cfg)
                     if i >= 0:
                         times[name].append((time.perf_counter() - start) * 1000)
+                        if conns:
+                            cpu.stop(name, conns[name], started)
             for name in times:
                 result[f"{mode}_{name}_p50_ms"] = _p50(times[name])
+            if conns:
+                cpu.report(mode, result)
 
     async def run_async(pooled: bool) -> None:
         mode = f"async_{'pool' if pooled else 'conn'}"
@@ -482,18 +525,25 @@ def bench_small(dbs: Databases, invokes: int, threads: int) -> dict[str, Any]:
         try:
             graphs = {"alma": small_graph().compile(checkpointer=ours)}
             graphs["postgres"] = small_graph().compile(checkpointer=theirs)
+            conns = {"alma": ours.conn, "postgres": theirs.conn} if not pooled else {}
             times: dict[str, list[float]] = {"alma": [], "postgres": []}
+            cpu = _Cpu()
             for i in range(-20, invokes):
                 order = ("alma", "postgres") if i % 2 else ("postgres", "alma")
                 for name in order:
                     inp, cfg = inputs(i)
                     cfg["configurable"]["thread_id"] += f"-{mode}"
+                    started = cpu.start(conns.get(name))
                     start = time.perf_counter()
                     await graphs[name].ainvoke(inp, cfg)
                     if i >= 0:
                         times[name].append((time.perf_counter() - start) * 1000)
+                        if conns:
+                            cpu.stop(name, conns[name], started)
             for name in times:
                 result[f"{mode}_{name}_p50_ms"] = _p50(times[name])
+            if conns:
+                cpu.report(mode, result)
         finally:
             for closer in closers:
                 await closer.close()
@@ -514,6 +564,11 @@ def _ratios(r: dict[str, Any]) -> dict[str, float]:
             out[f"small_graph_{mode}"] = (
                 small[f"{mode}_alma_p50_ms"] / small[f"{mode}_postgres_p50_ms"]
             )
+        for mode in ("sync_conn", "async_conn"):
+            if f"{mode}_alma_cpu_ms" in small:
+                out[f"small_graph_{mode}_cpu"] = (
+                    small[f"{mode}_alma_cpu_ms"] / small[f"{mode}_postgres_cpu_ms"]
+                )
     out.update(_saver_ratios(r))
     return out
 
@@ -581,6 +636,7 @@ TARGETS = {
         f"small_graph_{m}": ("<=", 0.8)
         for m in ("sync_conn", "sync_pool", "async_conn", "async_pool")
     },
+    **{f"small_graph_{m}_cpu": ("<=", 0.8) for m in ("sync_conn", "async_conn")},
     "put_put_writes_10": ("<=", 1.0),
     "invoke_turn200_prose": ("<=", 0.5),
     "invoke_turn200_noise": ("<=", 0.5),

@@ -96,6 +96,11 @@ class Settings(BaseSettings):
         description="A LangGraph run's pending writes commit without waiting for the WAL "
         "flush unless its durability is 'sync' (its next checkpoint flushes them).",
     )
+    checkpoints_async_commit: bool = Field(
+        default=True,
+        description="A run's checkpoints with durability 'async' commit without waiting for "
+        "the WAL flush while another step follows (the run's last one flushes them).",
+    )
     checkpoint_ttl: dict[str, Any] | None = Field(
         default=None,
         description="Thread retention of the Studio factory's saver, as langgraph.json's "

@@ -91,6 +91,7 @@ class _AlmaSaverBase(BaseCheckpointSaver[str]):
             max_chain=settings.delta_max_chain,
             memory=ChannelMemory(settings.cache_size),
             writes_async_commit=settings.writes_async_commit,
+            checkpoints_async_commit=settings.checkpoints_async_commit,
         )
         # put and put_writes waiting for the connection at the same time share one round
         # trip (`checkpoint._coalesce`); views from `for_tenant` share it too.
@@ -135,8 +136,9 @@ class _AlmaSaverBase(BaseCheckpointSaver[str]):
         checkpoint: Checkpoint,
         metadata: CheckpointMetadata,
         new_versions: ChannelVersions,
+        synchronous: bool | None = None,
     ) -> Plan[RunnableConfig]:
-        plan = self._core.put(config, checkpoint, metadata, new_versions)
+        plan = self._core.put(config, checkpoint, metadata, new_versions, synchronous=synchronous)
         if self.ttl is not None:
             ttl, pinned = thread_ttl(self.ttl, config.get("configurable") or {})
             tenant, thread = self._core.tenant(config), SaverCore.thread_of(config)
@@ -166,8 +168,11 @@ class _AlmaSaverBase(BaseCheckpointSaver[str]):
         """A put for the outbox: ((tenant, thread), plan factory, commits synchronously).
         Only one thread's writes share a batch: a batch of several threads' rows could
         lock them in another order than a concurrent one on a pool (a deadlock)."""
-        key = (self._core.tenant(config), SaverCore.thread_of(config))
-        return key, lambda _: self._put_plan(config, checkpoint, metadata, new_versions), True
+        return (
+            (self._core.tenant(config), SaverCore.thread_of(config)),
+            lambda sync: self._put_plan(config, checkpoint, metadata, new_versions, sync),
+            self._core.put_waits_for_commit(config, checkpoint),
+        )
 
     def _writes_entry(
         self,
@@ -180,7 +185,7 @@ class _AlmaSaverBase(BaseCheckpointSaver[str]):
         return (
             (self._core.tenant(config), SaverCore.thread_of(config)),
             lambda sync: self._writes_plan(config, writes, task_id, task_path, sync),
-            self._core.waits_for_commit(config),
+            self._core.waits_for_commit(config, writes),
         )
 
     def _sweep_chunks(self, pace: float) -> Iterator[int]:

@@ -131,6 +131,16 @@ def _finish(entry: Entry[Any], plan: Plan[Any], batch: Sequence[Any]) -> Plan[No
         plan.close()
 
 
+def _alone(entry: Entry[Any], run: Callable[[], Any]) -> None:
+    """Run a batch of one write, its outcome (value or error) recorded in its entry."""
+    try:
+        value = run()
+    except Exception as exc:
+        entry.finish(error=exc)
+    else:
+        entry.finish(value)
+
+
 def _cut(exc: BaseException) -> CheckpointWriteInterrupted:
     """What a write learns when the caller that led its batch was interrupted: never the
     interruption itself (a task must not see another's cancellation as its own)."""
@@ -181,7 +191,10 @@ class Outbox:
                 batch = self._take(entry, conn)
                 if batch:
                     try:
-                        run_plan(conn, together(batch))
+                        if len(batch) == 1:  # the usual case: its own plan, no merging
+                            _alone(entry, lambda: run_plan(conn, entry.make(entry.synchronous)))
+                        else:
+                            run_plan(conn, together(batch))
                     finally:
                         with self._led:
                             self._led.notify_all()
@@ -207,7 +220,14 @@ class Outbox:
         try:
             async with connection() as conn:
                 batch = self._take(entry, conn)
-                if batch:
+                if len(batch) == 1:  # the usual case: its own plan, no merging
+                    try:
+                        value = await arun_plan(conn, entry.make(entry.synchronous))
+                    except Exception as exc:
+                        entry.finish(error=exc)
+                    else:
+                        entry.finish(value)
+                elif batch:
                     await arun_plan(conn, together(batch))
         except BaseException as exc:
             if self._failed(entry, batch, exc):

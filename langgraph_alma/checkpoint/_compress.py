@@ -15,7 +15,6 @@ eighth (encrypted, already compressed) is stored as it is.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -45,29 +44,53 @@ _DICTIONARY = b"".join(
 )
 
 
-class _Codecs(threading.local):
-    """zstd contexts are not thread-safe: one compressor and decompressor per thread."""
+_DICT = zstandard.ZstdCompressionDict(_DICTIONARY, dict_type=zstandard.DICT_TYPE_RAWCONTENT)
+_DICT.precompute_compress(level=_LEVEL)
+
+
+class _Codecs:
+    """A zstd compressor and decompressor with the dictionary: not thread-safe, so each
+    is used by one thread at a time (`_take`, `_give`)."""
 
     def __init__(self) -> None:
-        data = zstandard.ZstdCompressionDict(_DICTIONARY, dict_type=zstandard.DICT_TYPE_RAWCONTENT)
         self.compressor = zstandard.ZstdCompressor(
             level=_LEVEL,
-            dict_data=data,
+            dict_data=_DICT,
             write_checksum=False,
             write_content_size=True,
             write_dict_id=False,
         )
-        self.decompressor = zstandard.ZstdDecompressor(dict_data=data)
+        self.decompressor = zstandard.ZstdDecompressor(dict_data=_DICT)
 
 
-_codecs = _Codecs()
+# Idle codecs, shared by every thread: LangGraph runs a saver's calls on threads it
+# starts for each run, and a pair of contexts per thread cost more than what they
+# compress. list.pop and list.append are atomic: a codec is in use by one thread only.
+_idle: list[_Codecs] = []
+_MAX_IDLE = 64
+
+
+def _take() -> _Codecs:
+    try:
+        return _idle.pop()
+    except IndexError:
+        return _Codecs()
+
+
+def _give(codecs: _Codecs) -> None:
+    if len(_idle) < _MAX_IDLE:
+        _idle.append(codecs)
 
 
 def pack(type_: str, blob: bytes | None) -> tuple[str, bytes | None]:
     """What to store for a serialized value: compressed when that saves an eighth."""
     if blob is None or len(blob) < _MIN_SIZE or type_.startswith(TAG):
         return type_, blob
-    packed = _codecs.compressor.compress(blob)
+    codecs = _take()
+    try:
+        packed = codecs.compressor.compress(blob)
+    finally:
+        _give(codecs)
     if len(packed) > len(blob) - len(blob) // 8:
         return type_, blob
     return TAG + type_, packed
@@ -77,7 +100,11 @@ def unpack(type_: str, blob: bytes | None) -> tuple[str, bytes | None]:
     """The serializer's (type, bytes) of a stored blob."""
     if not type_.startswith(TAG) or blob is None:
         return type_, blob
-    return type_[len(TAG) :], _codecs.decompressor.decompress(blob)
+    codecs = _take()
+    try:
+        return type_[len(TAG) :], codecs.decompressor.decompress(blob)
+    finally:
+        _give(codecs)
 
 
 def raw_size(type_: str, blob: bytes | None) -> int:

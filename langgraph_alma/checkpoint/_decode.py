@@ -18,9 +18,12 @@ other fields, a custom or encrypting serializer) is decoded by the serializer it
 from __future__ import annotations
 
 import functools
+import json
+import re
 from collections.abc import Callable
 from typing import Any
 
+import orjson
 import ormsgpack
 from langchain_core.messages import (
     AIMessage,
@@ -138,3 +141,22 @@ def fast_loads(serde: SerializerProtocol) -> Loads:
         return slow(data)
 
     return loads
+
+
+# A run of 19 digits: a number orjson may read as a float (it keeps 64-bit integers only).
+_LONG_NUMBER = re.compile(r"\d{19}")
+
+
+def json_loads(text: str) -> Any:
+    """JSON text as the standard library reads it, with orjson wherever that is the same
+    (no number beyond 64 bits, no infinity): several times faster.
+
+    >>> json_loads('{"a": [1, 2.5, null], "b": 1180591620717411303424}')
+    {'a': [1, 2.5, None], 'b': 1180591620717411303424}
+    """
+    if _LONG_NUMBER.search(text) is None:
+        try:
+            return orjson.loads(text)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(text)

@@ -188,10 +188,12 @@ Key = tuple[str, str, str, str]  # thread, namespace, channel, version
 
 
 @contextmanager
-def _no_gc() -> Iterator[None]:
+def no_gc() -> Iterator[None]:
     """No cyclic garbage collection while a read decodes thousands of objects: the
     collections their allocation triggers (a full one now and then, whose cost grows
-    with the whole process's heap) cost several times the decoding itself."""
+    with the whole process's heap) cost several times the decoding itself. A read of
+    many checkpoints holds it over all of them (`Reads`): re-enabled after each, the
+    collector would run once per checkpoint."""
     enabled = gc.isenabled()
     gc.disable()
     try:
@@ -210,7 +212,7 @@ def rebuild(
     remember_path: bool = True,
 ) -> tuple[Any, Remembered]:
     """Rebuild one channel value from its chain of rows (see `_rebuild`)."""
-    with _no_gc():
+    with no_gc():
         return _rebuild(key, rows, memo, loads, remember_path=remember_path)
 
 
@@ -312,7 +314,12 @@ class ChannelMemory:
         self._threads: OrderedDict[tuple[str, str], dict[tuple[str, str], Remembered]] = (
             OrderedDict()
         )
-        self._lock = threading.Lock()  # guards the dict only, never I/O
+        # (tenant, thread) -> {namespace: (checkpoint id, its versions_seen)} of the last
+        # checkpoint put: the next put's nodes are read from it (`nodes_since`).
+        self._seen: OrderedDict[tuple[str, str], dict[str, tuple[str, Mapping[str, Any]]]] = (
+            OrderedDict()
+        )
+        self._lock = threading.Lock()  # guards the dicts only, never I/O
 
     def thread(self, tenant: str, thread: str) -> dict[tuple[str, str], Remembered]:
         """A copy of what is remembered for one thread, keyed by (namespace, channel)."""
@@ -338,9 +345,43 @@ class ChannelMemory:
     def forget(self, tenant: str, threads: Iterable[str] | None = None) -> None:
         """Forget some threads of a tenant, or all of them."""
         with self._lock:
-            if threads is None:
-                for key in [k for k in self._threads if k[0] == tenant]:
-                    del self._threads[key]
-            else:
-                for thread in threads:
-                    self._threads.pop((tenant, thread), None)
+            for memo in (self._threads, self._seen):
+                if threads is None:
+                    for key in [k for k in memo if k[0] == tenant]:
+                        del memo[key]
+                else:
+                    for thread in threads:
+                        memo.pop((tenant, thread), None)
+
+    def remember_seen(
+        self, tenant: str, thread: str, ns: str, checkpoint_id: str, seen: Mapping[str, Any]
+    ) -> None:
+        """The `versions_seen` of the checkpoint just put (a copy: the caller's may change)."""
+        if self.max_threads <= 0:
+            return
+        copied = {node: dict(v) if isinstance(v, dict) else v for node, v in seen.items()}
+        with self._lock:
+            self._seen.setdefault((tenant, thread), {})[ns] = (checkpoint_id, copied)
+            self._seen.move_to_end((tenant, thread))
+            while len(self._seen) > self.max_threads:
+                self._seen.popitem(last=False)
+
+    def seen(
+        self, tenant: str, thread: str, ns: str, checkpoint_id: str
+    ) -> Mapping[str, Any] | None:
+        """The `versions_seen` of checkpoint `checkpoint_id` if it is the last one put."""
+        with self._lock:
+            found = self._seen.get((tenant, thread), {}).get(ns)
+        return found[1] if found is not None and found[0] == checkpoint_id else None
+
+
+def nodes_since(seen: Mapping[str, Any], parent: Mapping[str, Any] | None) -> str | None:
+    """The nodes that produced a checkpoint: those whose `versions_seen` differ from its
+    parent's (`parent` None: the checkpoint has none), comma-separated in code point
+    order; what `_sql.PUT` computes from the parent's row when it is not remembered."""
+    nodes = sorted(
+        node
+        for node, versions in seen.items()
+        if node != "__input__" and (parent is None or versions != parent.get(node))
+    )
+    return ",".join(nodes) if nodes else None

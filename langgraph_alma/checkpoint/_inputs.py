@@ -3,9 +3,12 @@ config (its runtime, its durability), limits, values PostgreSQL cannot store, ta
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.serde.types import TASKS
+from langgraph.constants import START
 
 from langgraph_alma.checkpoint._values import lone_surrogate
 from langgraph_alma.errors import (
@@ -19,6 +22,8 @@ _PUSH = "~__pregel_push"
 _MAX_LIMIT = 2**63 - 1
 _RUNTIME = "__pregel_runtime"  # LangGraph's per-run object in configurable
 _DURABILITY = "__pregel_durability"  # set by LangGraph when a run names its durability
+_BRANCH = "branch:to:"  # a StateGraph node's trigger channel
+_STEP_CHANNELS = (START, TASKS)  # the start node's trigger; sends (push tasks)
 
 
 _REFUSED_RUNS = 64
@@ -28,6 +33,20 @@ def _async_durability(conf: dict[str, Any]) -> bool:
     """Writes from a LangGraph run that does not wait for them (durability "async" or
     "exit"); direct calls and durability "sync" wait for a synchronous commit."""
     return _RUNTIME in conf and conf.get(_DURABILITY, "async") != "sync"
+
+
+def _async_checkpoints(conf: dict[str, Any], checkpoint: Mapping[str, Any]) -> bool:
+    """A checkpoint of a LangGraph run with durability "async" (the default) after which
+    the run goes on: a node's `branch:to:` channel, the start node or sends were updated,
+    so another step runs and its checkpoint is saved after this one. The run's last
+    checkpoint (none due), those of "sync" and "exit" runs, and direct calls wait for
+    the WAL flush; a synchronous commit flushes every earlier one with it."""
+    if _RUNTIME not in conf or conf.get(_DURABILITY, "async") != "async":
+        return False
+    for channel in checkpoint.get("updated_channels") or ():
+        if channel.startswith(_BRANCH) or channel in _STEP_CHANNELS:
+            return True
+    return False
 
 
 def _run_of(config: RunnableConfig) -> Any:

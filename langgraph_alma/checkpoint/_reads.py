@@ -20,10 +20,12 @@ from langgraph.checkpoint.serde.types import TASKS
 from psycopg.types.json import Jsonb
 
 from langgraph_alma.checkpoint import _sql
+from langgraph_alma.checkpoint._decode import json_loads
 from langgraph_alma.checkpoint._delta import (
     BlobRow,
     Key,
     Remembered,
+    no_gc,
     rebuild,
 )
 from langgraph_alma.checkpoint._inputs import check_limit
@@ -82,17 +84,18 @@ class Reads(CoreState):
                 )
         checkpoints.sort(key=lambda r: r[8])  # rn: newest first
         many = len(checkpoints) > 1
-        found = [
-            self._load(
-                row,
-                writes.get((row[1], row[2], row[3]), ()),
-                sends.get((row[1], row[2], row[3]), ()),
-                chain,
-                memo,
-                many,
-            )
-            for row in checkpoints
-        ]
+        with no_gc():
+            found = [
+                self._load(
+                    row,
+                    writes.get((row[1], row[2], row[3]), ()),
+                    sends.get((row[1], row[2], row[3]), ()),
+                    chain,
+                    memo,
+                    many,
+                )
+                for row in checkpoints
+            ]
         for tup in found:
             self._name_tenant(tup.config, tenant)
             self._name_tenant(tup.parent_config, tenant)
@@ -176,7 +179,9 @@ class Reads(CoreState):
         remember_path: bool,
     ) -> CheckpointTuple:
         _, thread, ns, cid, parent, *_, checkpoint, inline, metadata, blob_channels = row
-        values = dict(inline)
+        checkpoint, metadata = json_loads(checkpoint), json_loads(metadata)
+        checkpoint["id"] = cid  # the column (`Writes.put` leaves it out of the JSON)
+        values = json_loads(inline)
         versions = checkpoint["channel_versions"]
         for channel in blob_channels:
             key = (thread, ns, channel, str(versions.get(channel)))

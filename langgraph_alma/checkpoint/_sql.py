@@ -10,7 +10,20 @@ first). Were that order ever wrong, the check would see no tenant and match noth
 fails closed. Other statements run in a pipeline batch after `set_tenant`.
 """
 
+import re
+
 from langgraph_alma.db.plan import SET_TENANT
+
+
+def compact(sql: str) -> str:
+    """`sql` without its comments and runs of white space: the hot statements are sent
+    (and their text converted by psycopg) on every call, and psycopg caches the
+    conversion of statements up to 4 KB only. Their string literals hold neither."""
+    bare = re.sub(r"--[^\n]*", "", sql)
+    if bare.count("'") % 2 or any(re.search(r"\s", lit) for lit in re.findall("'[^']*'", bare)):
+        raise ValueError(f"a literal with -- or white space: do not compact {sql[:60]!r}")
+    return re.sub(r"\s+", " ", bare).strip()
+
 
 # Checkpoints matching {where} (newest first, {limit}), their pending writes, and every
 # blob row their channels need: for each channel version, the chain of deltas back to a
@@ -69,11 +82,13 @@ chain AS (
                       k.version) = (b.thread_id, b.checkpoint_ns, b.channel, b.version))
 )
 -- Plain rows of three kinds (psycopg decodes them in C, unlike arrays of records):
--- 'c' a checkpoint, 'w' one of its pending writes, 'b' a blob row of some chain.
+-- 'c' a checkpoint, 'w' one of its pending writes, 'b' a blob row of some chain. JSON
+-- comes as text, which `_decode.json_loads` reads several times faster than psycopg's
+-- jsonb loader (the standard library's json).
 SELECT 'c' AS kind, c.thread_id, c.checkpoint_ns, c.checkpoint_id AS id,
        c.parent_checkpoint_id AS ref, NULL::text AS channel, NULL::text AS type,
        NULL::bytea AS blob, c.rn::int AS n, NULL::int AS depth, NULL::text AS task_path,
-       c.checkpoint, c.inline_values, c.metadata, c.blob_channels
+       c.checkpoint::text, c.inline_values::text, c.metadata::text, c.blob_channels
 FROM cps c
 UNION ALL
 SELECT 'w', w.thread_id, w.checkpoint_ns, w.checkpoint_id, w.task_id, w.channel, w.type,
@@ -102,6 +117,7 @@ SELECT 'b', b.thread_id, b.checkpoint_ns, b.version, b.base_version, b.channel, 
        b.blob, b.keep_len, b.depth, NULL, NULL, NULL, NULL, NULL
 FROM chain b"""
 )
+SELECT = compact(SELECT)
 
 # The rows a write statement inserts: from arrays (unnest), or, for the usual single row,
 # from scalars (psycopg dumps a one-element array several times slower than a scalar).
@@ -121,7 +137,8 @@ def _rows(prefix: str, columns: tuple[str, ...], types: tuple[str, ...], many: b
 
 def _put(blob_rows: str | None) -> str:
     """One statement: the blobs (whole values or deltas; none: no blob CTE at all) and
-    the checkpoint row. The node that produced the checkpoint is read from the parent."""
+    the checkpoint row. The node that produced the checkpoint is read from the parent.
+    `commit` is this transaction's synchronous_commit (see `Writes.put_waits_for_commit`)."""
     blobs = (
         f""",
 blobs AS (
@@ -137,9 +154,11 @@ blobs AS (
     )
     return (
         """
-WITH _tenant AS MATERIALIZED (SELECT """
+WITH _tenant AS MATERIALIZED (
+    SELECT """
         + SET_TENANT
-        + """ AS tenant_id)"""
+        + """ AS tenant_id
+    WHERE set_config('synchronous_commit', %(commit)s, true) IS NOT NULL)"""
         + blobs
         + """
 INSERT INTO alma_checkpoints
@@ -149,16 +168,19 @@ INSERT INTO alma_checkpoints
 SELECT _tenant.tenant_id, %(thread)s, %(ns)s, %(id)s, %(parent)s, %(run_id)s,
        coalesce(%(project_id)s, p.project_id, 'default'), coalesce(%(agent)s, p.agent),
        coalesce(%(workflow_id)s, p.workflow_id),
-       (SELECT string_agg(seen.key, ',' ORDER BY seen.key)
+       CASE WHEN %(node_known)s::bool THEN %(node_id)s::text ELSE
+       (SELECT string_agg(seen.key, ',' ORDER BY seen.key COLLATE "C")
         FROM jsonb_each(%(checkpoint)s::jsonb -> 'versions_seen') AS seen
-        WHERE seen.key <> '__input__' AND seen.value IS DISTINCT FROM p.seen -> seen.key),
+        WHERE seen.key <> '__input__' AND seen.value IS DISTINCT FROM p.seen -> seen.key)
+       END,
        %(step)s, %(source)s, %(checkpoint)s, %(inline)s, %(blob_channels)s, %(metadata)s
 FROM _tenant
 -- A scope the config does not give is the parent's (a fork made from a config the saver
 -- handed out carries no project, agent or workflow). The nodes that produced this
 -- checkpoint are those whose versions_seen changed since the parent: LangGraph saves a
 -- checkpoint only once its parent is saved, but saves writes in the background, so the
--- parent's writes may not be visible yet.
+-- parent's writes may not be visible yet. When the saver put the parent itself, it
+-- gives them (node_known): no JSON to walk here.
 LEFT JOIN LATERAL (
     SELECT p.project_id, p.agent, p.workflow_id, p.checkpoint -> 'versions_seen' AS seen
     FROM alma_checkpoints p
@@ -180,10 +202,16 @@ ON CONFLICT (tenant_id, thread_id, checkpoint_ns, checkpoint_id) DO UPDATE SET
 
 # PUT[n]: the put of a checkpoint with n blob rows (0, 1, or 2 for "2 or more").
 PUT = (
-    _put(None),
-    _put(_rows("b_", _BLOB_COLUMNS, _BLOB_TYPES, many=False)),
-    _put(_rows("b_", _BLOB_COLUMNS, _BLOB_TYPES, many=True)),
+    compact(_put(None)),
+    compact(_put(_rows("b_", _BLOB_COLUMNS, _BLOB_TYPES, many=False))),
+    compact(_put(_rows("b_", _BLOB_COLUMNS, _BLOB_TYPES, many=True))),
 )
+
+
+# A transaction that commits synchronously (it takes a transaction id, so it has a commit
+# record to flush), flushing every commit before it: after a checkpoint committed
+# asynchronously whose run then wrote something that may end it.
+FLUSH = "SELECT pg_current_xact_id()"
 
 
 def _writes(many: bool, upsert: bool) -> str:
@@ -216,7 +244,9 @@ ON CONFLICT (tenant_id, thread_id, checkpoint_ns, checkpoint_id, task_id, idx) D
 # WRITES[(many, upsert)]: one row or several; special channels (errors, interrupts...)
 # replace what the task wrote before, others are kept as first written.
 WRITES = {
-    (many, upsert): _writes(many, upsert) for many in (False, True) for upsert in (False, True)
+    (many, upsert): compact(_writes(many, upsert))
+    for many in (False, True)
+    for upsert in (False, True)
 }
 
 DELETE_THREADS = [

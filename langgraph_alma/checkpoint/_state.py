@@ -36,9 +36,11 @@ class CoreState:
         max_chain: int,
         memory: ChannelMemory,
         writes_async_commit: bool = True,
+        checkpoints_async_commit: bool = True,
     ) -> None:
         self.serde = serde
         self.writes_async_commit = writes_async_commit
+        self.checkpoints_async_commit = checkpoints_async_commit
         self.tenant_id = tenant_id
         self.default_tenant = default_tenant
         self.max_state_bytes = max_state_bytes
@@ -48,6 +50,9 @@ class CoreState:
         # is not reused) whose checkpoint put was refused for a bad value: LangGraph runs
         # the next tasks anyway and saves their writes, which are refused too.
         self.refused: OrderedDict[int, Any] = OrderedDict()
+        # The last runs (the same way) that wrote an error or an interrupt, which may end
+        # them: their checkpoints commit synchronously from then on (`Writes`).
+        self.ending: OrderedDict[int, Any] = OrderedDict()
         self._loads: tuple[SerializerProtocol, Loads] | None = None
 
     @property

@@ -11,6 +11,8 @@ from typing import Any
 import psycopg
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import (
+    ERROR,
+    INTERRUPT,
     WRITES_IDX_MAP,
     ChannelVersions,
     Checkpoint,
@@ -20,13 +22,16 @@ from langgraph.checkpoint.base import (
 from psycopg.types.json import Jsonb
 
 from langgraph_alma.checkpoint import _sql
+from langgraph_alma.checkpoint._compress import pack
 from langgraph_alma.checkpoint._delta import (
     BlobRow,
     Remembered,
     encode,
+    nodes_since,
 )
 from langgraph_alma.checkpoint._inputs import (
     _REFUSED_RUNS,
+    _async_checkpoints,
     _async_durability,
     _checked,
     _run_of,
@@ -42,6 +47,10 @@ from langgraph_alma.errors import (
     StateTooLarge,
 )
 
+# Writes that may end a run: committed synchronously, as nothing after them flushes them.
+_RUN_ENDING = frozenset((ERROR, INTERRUPT))
+_NOT_IN_JSON = frozenset(("channel_values", "id"))
+
 
 class Writes(CoreState):
     """The write plans of `SaverCore` (see the module)."""
@@ -52,7 +61,11 @@ class Writes(CoreState):
         checkpoint: Checkpoint,
         metadata: CheckpointMetadata,
         new_versions: ChannelVersions,
+        *,
+        synchronous: bool | None = None,
     ) -> Plan[RunnableConfig]:
+        """`synchronous`: whether to commit synchronously (the outbox says, for a batch
+        it shares with other writes); None: as `put_waits_for_commit` says."""
         tenant, thread = self.tenant(config), self.thread_of(config)
         conf = config["configurable"]
         ns = conf.get("checkpoint_ns", "")
@@ -67,6 +80,10 @@ class Writes(CoreState):
                 while len(self.refused) > _REFUSED_RUNS:
                     self.refused.popitem(last=False)
             raise
+        if synchronous is None:
+            synchronous = self.put_waits_for_commit(config, checkpoint)
+        commit = "on" if synchronous else "off"
+        params["commit"] = commit
         try:
             yield [Sql(_sql.PUT[params.pop("_rows")], params)]
         except psycopg.errors.ForeignKeyViolation:
@@ -76,12 +93,20 @@ class Writes(CoreState):
             params, learned = self._put_params(
                 tenant, thread, ns, config, checkpoint, metadata, new_versions, {}
             )
+            params["commit"] = commit
             yield [Sql(_sql.PUT[params.pop("_rows")], params)]
         except psycopg.DataError as exc:  # the checks above should leave none
             raise InvalidChannelValue(
                 "checkpoint", "(a value)", f"PostgreSQL refused it: {exc}"
             ) from exc
+        if commit == "off" and self._ending(config):
+            # The run wrote an error or an interrupt while this was sent (that write
+            # flushed before this commit): flush this one with a synchronous commit.
+            yield [Sql(_sql.FLUSH)]
         self.memory.remember(tenant, thread, learned)
+        self.memory.remember_seen(
+            tenant, thread, ns, checkpoint["id"], checkpoint.get("versions_seen") or {}
+        )
         saved: RunnableConfig = {
             "configurable": {
                 "thread_id": thread,
@@ -135,14 +160,20 @@ class Writes(CoreState):
         total = sum(sizes.values())
         if total > self.max_state_bytes:
             raise StateTooLarge(total, self.max_state_bytes, sizes)
-        stored = {k: v for k, v in checkpoint.items() if k != "channel_values"}
+        # The row's checkpoint_id column holds the id: not stored twice (`Reads` puts it back).
+        stored = {k: v for k, v in checkpoint.items() if k not in _NOT_IN_JSON}
+        parent = conf.get("checkpoint_id")
+        seen = checkpoint.get("versions_seen") or {}
+        parent_seen = self.memory.seen(tenant, thread, ns, parent) if parent else None
         meta = _checked("metadata", get_serializable_checkpoint_metadata(config, metadata))
         params = {
             "tenant": tenant,
             "thread": thread,
             "ns": ns,
             "id": checkpoint["id"],
-            "parent": conf.get("checkpoint_id"),
+            "parent": parent,
+            "node_known": parent is None or parent_seen is not None,
+            "node_id": nodes_since(seen, parent_seen) if not parent or parent_seen else None,
             "run_id": _str_or_none(meta.get("run_id")),
             "project_id": _str_or_none(conf.get("project_id") or None),
             "agent": _str_or_none(conf.get("agent") or conf.get("assistant_id")),
@@ -204,6 +235,7 @@ class Writes(CoreState):
         if sum(sizes.values()) > self.max_state_bytes:
             # Writes become state: refuse them here, not at the next checkpoint.
             raise StateTooLarge(sum(sizes.values()), self.max_state_bytes, sizes)
+        stored = [pack(t, b) for t, b in dumped]
         params = {
             "tenant": tenant,
             "thread": thread,
@@ -215,9 +247,10 @@ class Writes(CoreState):
             "branch_id": branch_id,
             "idx": [WRITES_IDX_MAP.get(ch, i) for i, (ch, _) in enumerate(writes)],
             "channel": [ch for ch, _ in writes],
-            "type": [t for t, _ in dumped],
-            "blob": [b for _, b in dumped],
-            "commit": "on" if synchronous or self.waits_for_commit(config) else "off",
+            # Stored as blobs are: zstd-compressed when that saves an eighth (`_compress`).
+            "type": [t for t, _ in stored],
+            "blob": [b for _, b in stored],
+            "commit": "on" if synchronous or self.waits_for_commit(config, writes) else "off",
         }
         if params["id"] is None:
             raise ConfigError(
@@ -235,8 +268,32 @@ class Writes(CoreState):
                 "writes", "(a value)", f"PostgreSQL refused it: {exc}"
             ) from exc
 
-    def waits_for_commit(self, config: RunnableConfig) -> bool:
+    def waits_for_commit(
+        self, config: RunnableConfig, writes: Sequence[tuple[str, Any]] = ()
+    ) -> bool:
         """Whether writes made with `config` commit synchronously: all but a LangGraph
-        run's whose durability is not "sync" (unless `writes_async_commit` is off)."""
+        run's whose durability is not "sync" (unless `writes_async_commit` is off), and
+        even then an error or an interrupt (which may end the run: nothing after it
+        would flush it)."""
         conf = config.get("configurable") or {}
+        if any(channel in _RUN_ENDING for channel, _ in writes):
+            if (run := _run_of(config)) is not None:
+                self.ending[id(run)] = run
+                while len(self.ending) > _REFUSED_RUNS:
+                    self.ending.popitem(last=False)
+            return True
         return not (self.writes_async_commit and _async_durability(conf))
+
+    def _ending(self, config: RunnableConfig) -> bool:
+        run = _run_of(config)
+        return run is not None and self.ending.get(id(run)) is run
+
+    def put_waits_for_commit(self, config: RunnableConfig, checkpoint: Checkpoint) -> bool:
+        """Whether a checkpoint put with `config` commits synchronously: all but those of
+        a LangGraph run with durability "async" after which the run goes on (unless
+        `checkpoints_async_commit` is off; see `_async_checkpoints`) and which wrote no
+        error or interrupt yet."""
+        conf = config.get("configurable") or {}
+        if not (self.checkpoints_async_commit and _async_checkpoints(conf, checkpoint)):
+            return True
+        return self._ending(config)

@@ -140,3 +140,119 @@ def test_the_state_limit_counts_serialized_bytes(pool, tenant) -> None:
     with pytest.raises(StateTooLarge):
         saver.put(cfg, cp, {"step": 1}, dict(cp["channel_versions"]))
     assert saver.get_tuple(cfg) is None
+
+
+def test_pending_writes_are_stored_compressed_and_read_back(database, pool, tenant) -> None:
+    """A task's writes (a message) are compressed as blobs are; readers in this saver, a
+    new one, and a write stored uncompressed by an earlier version all read them."""
+    saver = AlmaSaver(pool)
+    cfg = {"configurable": {"thread_id": f"w-{uuid.uuid4().hex[:8]}", "tenant_id": tenant}}
+    cfg["configurable"]["checkpoint_ns"] = ""
+    cp = empty_checkpoint()
+    saved = saver.put(cfg, cp, {"step": 0}, {})
+    saved["configurable"]["tenant_id"] = tenant
+    message = AIMessage("the answer is a sentence of some length " * 4, id="m1")
+    saver.put_writes(saved, [("messages", [message]), ("small", 1)], "task-1")
+    saver.put_writes(saved, [("messages", [message])], "task-2")
+    with psycopg.connect(database.admin_url, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT task_id, channel, type, blob FROM alma_checkpoint_writes"
+            " WHERE tenant_id = %s AND thread_id = %s ORDER BY task_id, idx",
+            (tenant, saved["configurable"]["thread_id"]),
+        ).fetchall()
+        assert [(t, c, ty.startswith(TAG)) for t, c, ty, _ in rows] == [
+            ("task-1", "messages", True),
+            ("task-1", "small", False),  # too small to gain anything
+            ("task-2", "messages", True),
+        ]
+        raw = saver.serde.dumps_typed([message])
+        assert len(rows[0][3]) < len(raw[1]) * 3 // 4
+        # task-2's write as an earlier version stored it: uncompressed
+        conn.execute(
+            "UPDATE alma_checkpoint_writes SET type = %s, blob = %s WHERE tenant_id = %s"
+            " AND thread_id = %s AND task_id = 'task-2'",
+            (*raw, tenant, saved["configurable"]["thread_id"]),
+        )
+    for reader in (saver, AlmaSaver(pool)):
+        writes = reader.get_tuple(saved).pending_writes
+        assert writes == [
+            ("task-1", "messages", [message]),
+            ("task-1", "small", 1),
+            ("task-2", "messages", [message]),
+        ]
+
+
+def test_checkpoint_id_is_stored_once_and_read_back(database, pool, tenant) -> None:
+    """The id lives in its column, not again in the checkpoint's JSON; rows written with
+    it in the JSON (earlier versions) read the same."""
+    saver = AlmaSaver(pool)
+    cfg = {"configurable": {"thread_id": f"i-{uuid.uuid4().hex[:8]}", "tenant_id": tenant}}
+    graph = _chat().compile(checkpointer=saver)
+    graph.invoke({"messages": [HumanMessage("hello")]}, cfg)
+    thread = cfg["configurable"]["thread_id"]
+    with psycopg.connect(database.admin_url, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT checkpoint_id, checkpoint ? 'id' FROM alma_checkpoints"
+            " WHERE tenant_id = %s AND thread_id = %s",
+            (tenant, thread),
+        ).fetchall()
+        assert rows and not any(has_id for _, has_id in rows)
+        history = [t.checkpoint["id"] for t in AlmaSaver(pool).list(cfg)]
+        assert sorted(history) == sorted(cid for cid, _ in rows)
+        conn.execute(  # as earlier versions stored them
+            "UPDATE alma_checkpoints SET checkpoint = checkpoint || jsonb_build_object('id',"
+            " checkpoint_id) WHERE tenant_id = %s AND thread_id = %s",
+            (tenant, thread),
+        )
+    latest = AlmaSaver(pool).get_tuple(cfg)
+    assert latest.checkpoint["id"] == latest.config["configurable"]["checkpoint_id"]
+    assert [t.checkpoint["id"] for t in AlmaSaver(pool).list(cfg)] == history
+
+
+def test_the_scope_index_holds_only_scoped_checkpoints(database) -> None:
+    """Checkpoints without an agent or a workflow_id (most graphs') add no entry to it."""
+    with psycopg.connect(database.admin_url, autocommit=True) as conn:
+        (definition,) = conn.execute(
+            "SELECT indexdef FROM pg_indexes WHERE indexname = 'alma_checkpoints_scope_idx'"
+        ).fetchone()
+    assert "WHERE ((workflow_id IS NOT NULL) OR (agent IS NOT NULL))" in definition
+
+
+def test_codecs_are_reused_across_threads_and_never_shared(monkeypatch) -> None:
+    """LangGraph starts new threads for each run: they reuse idle zstd contexts instead
+    of making a pair each (a dictionary load costs more than what a step compresses),
+    and threads at work at once never share one (zstd contexts are not thread-safe)."""
+    import threading
+
+    made: list[int] = []
+    real = _compress._Codecs.__init__
+
+    def counting(self: Any) -> None:
+        made.append(1)
+        real(self)
+
+    monkeypatch.setattr(_compress._Codecs, "__init__", counting)
+    monkeypatch.setattr(_compress, "_idle", [])
+    blob = b"a message of prose that compresses well " * 20
+    for _ in range(10):  # one new thread after another, as successive runs
+        worker = threading.Thread(target=lambda: unpack(*pack("msgpack", blob)))
+        worker.start()
+        worker.join()
+    assert len(made) == 1
+    errors: list[BaseException] = []
+
+    def hammer(seed: int) -> None:
+        data = os.urandom(16) * 8 + bytes([seed]) * 200
+        try:
+            for _ in range(300):
+                assert unpack(*pack("msgpack", data)) == ("msgpack", data)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    workers = [threading.Thread(target=hammer, args=(i,)) for i in range(8)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    assert not errors
+    assert len(made) <= 8
