@@ -34,6 +34,7 @@ SHELLS: list[Path] = [
     PACKAGE / "confidence" / "engine.py",
     PACKAGE / "graph" / "memory.py",
     PACKAGE / "checkpoint" / "saver.py",
+    PACKAGE / "checkpoint" / "_coalesce.py",
     PACKAGE / "db" / "pools.py",
     PACKAGE / "alma" / "protocols.py",
 ]
@@ -85,6 +86,7 @@ RULES: list[tuple[str, str]] = [
     (r"\.arun\(", ".run("),
     (r"\bdef arun\(", "def run("),
     (r"\balist_tenants\b", "list_tenants"),
+    (r"\b_outcome_on_loop\b", "_outcome_on_thread"),
     (r"\bacount_items\b", "count_items"),
     (r"\baextract\b", "extract"),
     (r"\baexpand_tasks\b", "expand_tasks"),

@@ -9,7 +9,7 @@ import builtins
 import copy
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import psycopg
 from langchain_core.runnables import RunnableConfig
@@ -23,7 +23,7 @@ from langgraph.checkpoint.serde.base import SerializerProtocol
 from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
 from langgraph_alma.checkpoint import retention
-from langgraph_alma.checkpoint._coalesce import Outbox
+from langgraph_alma.checkpoint._coalesce import AsyncOutbox, Outbox
 from langgraph_alma.checkpoint._core import SaverCore, check_limit
 from langgraph_alma.checkpoint._delta import ChannelMemory
 from langgraph_alma.checkpoint.retention import (
@@ -54,6 +54,8 @@ def _check_tenant(tenant_id: Any, *, allow_none: bool) -> None:
 
 class _AlmaSaverBase(BaseCheckpointSaver[str]):
     """What the sync and async savers share: configuration, tenancy and versions."""
+
+    _outbox_type: ClassVar[type[AsyncOutbox] | type[Outbox]]  # the flavour's write queue
 
     def __init__(
         self,
@@ -95,7 +97,7 @@ class _AlmaSaverBase(BaseCheckpointSaver[str]):
         )
         # put and put_writes waiting for the connection at the same time share one round
         # trip (`checkpoint._coalesce`); views from `for_tenant` share it too.
-        self._outbox = Outbox()
+        self._outbox = self._outbox_type()
 
     @property
     def core(self) -> SaverCore:

@@ -131,16 +131,6 @@ def _finish(entry: Entry[Any], plan: Plan[Any], batch: Sequence[Any]) -> Plan[No
         plan.close()
 
 
-def _alone(entry: Entry[Any], run: Callable[[], Any]) -> None:
-    """Run a batch of one write, its outcome (value or error) recorded in its entry."""
-    try:
-        value = run()
-    except Exception as exc:
-        entry.finish(error=exc)
-    else:
-        entry.finish(value)
-
-
 def _cut(exc: BaseException) -> CheckpointWriteInterrupted:
     """What a write learns when the caller that led its batch was interrupted: never the
     interruption itself (a task must not see another's cancellation as its own)."""
@@ -149,17 +139,20 @@ def _cut(exc: BaseException) -> CheckpointWriteInterrupted:
     return err
 
 
-class Outbox:
-    """The queue of one saver's writes waiting for a connection (see the module doc)."""
+class _Queue:
+    """What the async and the sync outbox share: the queue, who leads which batch, and
+    what a failure does to the writes it led (see the module doc)."""
 
     def __init__(self) -> None:
         self._guard = threading.Lock()
         self._led = threading.Condition(self._guard)  # a sync leader finished a batch
         self._queue: list[Entry[Any]] = []
 
-    def _enqueue(self, entry: Entry[Any]) -> None:
+    def _enqueue(self, make: MakePlan, key: Hashable, synchronous: bool) -> Entry[Any]:
+        entry: Entry[Any] = Entry(key, make, synchronous)
         with self._guard:
             self._queue.append(entry)
+        return entry
 
     def _take(self, entry: Entry[Any], conn: Any) -> list[Entry[Any]]:
         """The batch `entry` leads: nothing if another leader took it; only itself when
@@ -175,67 +168,10 @@ class Outbox:
             self._queue = [e for e in self._queue if not e.taken]
             return batch
 
-    def run(
-        self,
-        connection: Callable[[], AbstractContextManager[psycopg.Connection[Any]]],
-        key: Hashable,
-        make: MakePlan,
-        synchronous: bool,
-    ) -> Any:
-        """Run the write `make(...)` makes, with whatever writes of its `key` wait too."""
-        entry: Entry[Any] = Entry(key, make, synchronous)
-        self._enqueue(entry)
-        batch: list[Entry[Any]] = []
-        try:
-            with connection() as conn:
-                batch = self._take(entry, conn)
-                if batch:
-                    try:
-                        if len(batch) == 1:  # the usual case: its own plan, no merging
-                            _alone(entry, lambda: run_plan(conn, entry.make(entry.synchronous)))
-                        else:
-                            run_plan(conn, together(batch))
-                    finally:
-                        with self._led:
-                            self._led.notify_all()
-        except BaseException as exc:
-            if self._failed(entry, batch, exc):
-                raise
-        if not entry.finished:  # another leader took it: its outcome is ours
-            with self._led:
-                self._led.wait_for(lambda: entry.finished)
-        return entry.outcome()
-
-    async def arun(
-        self,
-        connection: Callable[[], AbstractAsyncContextManager[psycopg.AsyncConnection[Any]]],
-        key: Hashable,
-        make: MakePlan,
-        synchronous: bool,
-    ) -> Any:
-        """Async `run` (every caller on the saver's event loop)."""
-        entry: Entry[Any] = Entry(key, make, synchronous)
-        self._enqueue(entry)
-        batch: list[Entry[Any]] = []
-        try:
-            async with connection() as conn:
-                batch = self._take(entry, conn)
-                if len(batch) == 1:  # the usual case: its own plan, no merging
-                    try:
-                        value = await arun_plan(conn, entry.make(entry.synchronous))
-                    except Exception as exc:
-                        entry.finish(error=exc)
-                    else:
-                        entry.finish(value)
-                elif batch:
-                    await arun_plan(conn, together(batch))
-        except BaseException as exc:
-            if self._failed(entry, batch, exc):
-                raise
-        if not entry.finished:  # another leader took it: its outcome is ours
-            entry.waiter = asyncio.get_running_loop().create_future()
-            await entry.waiter
-        return entry.outcome()
+    def _led_one(self) -> None:
+        """A leader finished its batch: wake the sync callers waiting for theirs."""
+        with self._led:
+            self._led.notify_all()
 
     def _failed(self, entry: Entry[Any], batch: Sequence[Entry[Any]], exc: BaseException) -> bool:
         """After `exc` in `entry`'s caller: True if the caller must raise it (the writes it
@@ -251,3 +187,90 @@ class Outbox:
             entry.taken = True
             self._queue = [e for e in self._queue if e is not entry]
         return True
+
+    # How a caller whose write another leader took waits for its outcome: the two ways
+    # differ by nature, so both are written here (`AsyncOutbox` awaits the first, its
+    # generated twin calls the second).
+    async def _outcome_on_loop(self, entry: Entry[Any]) -> None:
+        if not entry.finished:
+            entry.waiter = asyncio.get_running_loop().create_future()
+            await entry.waiter
+
+    def _outcome_on_thread(self, entry: Entry[Any]) -> None:
+        with self._led:
+            self._led.wait_for(lambda: entry.finished)
+
+
+class AsyncOutbox(_Queue):
+    """The queue of a saver's writes waiting for a connection (see the module doc)."""
+
+    async def arun(
+        self,
+        connection: Callable[[], AbstractAsyncContextManager[psycopg.AsyncConnection[Any]]],
+        key: Hashable,
+        make: MakePlan,
+        synchronous: bool,
+    ) -> Any:
+        """Run the write `make(...)` makes, with whatever writes of its `key` wait too."""
+        entry = self._enqueue(make, key, synchronous)
+        batch: list[Entry[Any]] = []
+        try:
+            async with connection() as conn:
+                batch = self._take(entry, conn)
+                if batch:
+                    try:
+                        if len(batch) == 1:  # the usual case: its own plan, no merging
+                            try:
+                                value = await arun_plan(conn, make(synchronous))
+                            except Exception as exc:
+                                entry.finish(error=exc)
+                            else:
+                                entry.finish(value)
+                        else:
+                            await arun_plan(conn, together(batch))
+                    finally:
+                        self._led_one()
+        except BaseException as exc:
+            if self._failed(entry, batch, exc):
+                raise
+        await self._outcome_on_loop(entry)  # when another leader took it: its outcome
+        return entry.outcome()
+
+
+# ---- GENERATED below by scripts/unasync.py from the Async* classes above: edit those ----
+
+
+class Outbox(_Queue):
+    """The queue of a saver's writes waiting for a connection (see the module doc)."""
+
+    def run(
+        self,
+        connection: Callable[[], AbstractContextManager[psycopg.Connection[Any]]],
+        key: Hashable,
+        make: MakePlan,
+        synchronous: bool,
+    ) -> Any:
+        """Run the write `make(...)` makes, with whatever writes of its `key` wait too."""
+        entry = self._enqueue(make, key, synchronous)
+        batch: list[Entry[Any]] = []
+        try:
+            with connection() as conn:
+                batch = self._take(entry, conn)
+                if batch:
+                    try:
+                        if len(batch) == 1:  # the usual case: its own plan, no merging
+                            try:
+                                value = run_plan(conn, make(synchronous))
+                            except Exception as exc:
+                                entry.finish(error=exc)
+                            else:
+                                entry.finish(value)
+                        else:
+                            run_plan(conn, together(batch))
+                    finally:
+                        self._led_one()
+        except BaseException as exc:
+            if self._failed(entry, batch, exc):
+                raise
+        self._outcome_on_thread(entry)  # when another leader took it: its outcome
+        return entry.outcome()

@@ -34,6 +34,7 @@ from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
 from langgraph_alma.checkpoint import retention
 from langgraph_alma.checkpoint._base import SaverClosed
+from langgraph_alma.checkpoint._coalesce import AsyncOutbox, Outbox
 from langgraph_alma.checkpoint._core import ThreadSummary
 from langgraph_alma.checkpoint._flavours import _OnEventLoop, _OnThreads
 from langgraph_alma.checkpoint.retention import ExpiredThread, ThreadTTL
@@ -59,6 +60,8 @@ class AsyncAlmaSaver(_OnEventLoop, AsyncPooled):
     """
 
     conn: psycopg.AsyncConnection[Any] | AsyncConnectionPool
+    _outbox_type = AsyncOutbox
+    _outbox: AsyncOutbox
     _closed_error = SaverClosed
     _owner = "saver"
 
@@ -258,6 +261,8 @@ class AlmaSaver(_OnThreads, Pooled):
     """
 
     conn: psycopg.Connection[Any] | ConnectionPool
+    _outbox_type = Outbox
+    _outbox: Outbox
     _closed_error = SaverClosed
     _owner = "saver"
 
