@@ -81,9 +81,12 @@ def heuristic_ranking(
 
 class AlmaBase:
     """What `Alma` and `AsyncAlma` share: the memory core and the graph on the store's
-    connections. Subclasses name their graph class."""
+    connections. Subclasses narrow `store`, `saver` and `graph` to their flavour and make
+    the graph (`_new_graph`)."""
 
-    _graph_class: type[GraphMemory] | type[AsyncGraphMemory]
+    store: AlmaStore | AsyncAlmaStore
+    saver: AlmaSaver | AsyncAlmaSaver | None
+    graph: GraphMemory | AsyncGraphMemory
 
     def __init__(
         self,
@@ -108,10 +111,10 @@ class AlmaBase:
         self.core = MemoryCore(
             **_core_kwargs(tenant, project_id, scopes, store, weights, policy, clock, domain)
         )
-        self.graph = (
-            graph
-            if graph is not None
-            else self._graph_class(
-                store.conn, tenant_id=tenant, project_id=project_id, schema=domain
-            )
-        )
+        self.graph = graph if graph is not None else self._new_graph(tenant, project_id, domain)
+
+    def _new_graph(
+        self, tenant_id: str | None, project_id: str, domain: Any
+    ) -> GraphMemory | AsyncGraphMemory:
+        """The graph memory on `self.store`'s connections (the subclass's flavour)."""
+        raise NotImplementedError

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from langchain_core.embeddings import Embeddings
 
@@ -24,7 +25,7 @@ from langgraph_alma.extraction import default_extractor
 from langgraph_alma.graph import GraphMemory
 from langgraph_alma.memory import consolidate as consolidation
 from langgraph_alma.memory.decay import Usage
-from langgraph_alma.memory.plan import run_store_plan, store_atomic
+from langgraph_alma.memory.plan import StorePlan, run_store_plan, store_atomic
 from langgraph_alma.memory.scope import MemoryScope, RetrievalScope
 from langgraph_alma.memory.scoring import MemorySlice
 from langgraph_alma.memory.types import (
@@ -44,6 +45,8 @@ from langgraph_alma.workflow.core import (
     merge_states,
 )
 
+T = TypeVar("T")
+
 
 class Alma(AlmaBase):
     """ALMA's API, sync. Build it with `Alma.connect(...)`,
@@ -55,8 +58,11 @@ class Alma(AlmaBase):
     ...     print((alma.retrieve("test the signup form", agent="helena")).to_prompt())
     """
 
-    _graph_class = GraphMemory
+    store: AlmaStore
     saver: AlmaSaver | None
+    graph: GraphMemory
+    _exit: contextlib.ExitStack
+    """What `connect` opened (the store's and the saver's pools), closed by `close`."""
 
     @classmethod
     def connect(
@@ -65,7 +71,7 @@ class Alma(AlmaBase):
         tenant_id: str = "default",
         project_id: str = "default",
         scopes: Mapping[str, MemoryScope] | None = None,
-        embeddings: Embeddings | Callable | str | None = None,
+        embeddings: Embeddings | Callable[..., Any] | str | None = None,
         *,
         embedding_dims: int | None = None,
         setup: bool = True,
@@ -130,10 +136,15 @@ class Alma(AlmaBase):
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _run(self, plan: Any) -> Any:
+    def _new_graph(self, tenant_id: str | None, project_id: str, domain: Any) -> GraphMemory:
+        return GraphMemory(
+            self.store.conn, tenant_id=tenant_id, project_id=project_id, schema=domain
+        )
+
+    def _run(self, plan: StorePlan[T]) -> T:
         return run_store_plan(self.store, plan)
 
-    def _learning(self, agent: str | None) -> Any:
+    def _learning(self, agent: str | None) -> AbstractContextManager[Any]:
         """Learning recounts outcomes and rewrites heuristics: one learn of an agent at a
         time (`store.atomic`, on an `AlmaStore`), so none is counted short."""
         return store_atomic(self.store, f"alma.learn:{self.core.project_id}:{agent or ''}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -31,7 +32,12 @@ class Usage:
     reinforcement: float = 0.0
 
 
-def strength(memory: Memory, usage: Usage, now: datetime, half_lives: dict | None = None) -> float:
+def strength(
+    memory: Memory,
+    usage: Usage,
+    now: datetime,
+    half_lives: Mapping[MemoryKind, float] | None = None,
+) -> float:
     """Strength in [0, 1]: halves every half-life of idleness, and grows with use,
     reinforcement (feedback) and importance.
 

@@ -99,7 +99,7 @@ class MemorySlice(BaseModel):
         """How many memories (and related-graph lines) the slice holds."""
         return sum(len(x) for x in self._lists()) + len(self.related)
 
-    def _lists(self) -> list[list]:
+    def _lists(self) -> list[list[Memory]]:
         return [getattr(self, name) for name in SLICE_FIELDS.values()]
 
     def to_prompt(self, max_tokens: int = 2000) -> str:
