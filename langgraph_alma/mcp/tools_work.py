@@ -10,7 +10,7 @@ from pydantic import Field
 
 from langgraph_alma.domains import AgentConfig, DomainMemoryFactory, EntityType, RelationshipType
 from langgraph_alma.mcp import shape
-from langgraph_alma.mcp._tooling import Agent, OptionalAgent, TenantId
+from langgraph_alma.mcp._tooling import Agent, OptionalAgent, TenantId, Tool
 from langgraph_alma.mcp.domains import save_domain
 from langgraph_alma.mcp.runtime import AlmaRuntime
 from langgraph_alma.memory.plan import arun_store_plan
@@ -185,7 +185,7 @@ async def alma_assess_confidence(
     return {"task": task, "signals": shape.jsonable(signals)}
 
 
-TOOLS = [
+TOOLS: list[Tool] = [
     alma_create_domain,
     alma_create_work_item,
     alma_update_progress,
