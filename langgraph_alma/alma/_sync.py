@@ -93,9 +93,7 @@ class Alma(AlmaBase):
                     exact_search_max=MEMORY_EXACT_SEARCH_MAX,
                 )
             )
-            saver = stack.enter_context(
-                AlmaSaver.from_conn_string(url, tenant_id=tenant_id)
-            )
+            saver = stack.enter_context(AlmaSaver.from_conn_string(url, tenant_id=tenant_id))
             if setup:
                 store.setup()
             alma = cls(store, saver, project_id=project_id, scopes=scopes, **kwargs)

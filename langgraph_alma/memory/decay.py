@@ -51,7 +51,7 @@ def strength(
     idle_days = max(0.0, (now - last).total_seconds() / DAY)
     base = 0.5 + 0.5 * memory.importance
     boost = 1 + 0.25 * math.log1p(usage.use_count) + 0.5 * max(usage.reinforcement, -1.0)
-    return max(0.0, min(1.0, base * boost * 0.5 ** (idle_days / half_life)))
+    return max(0.0, min(1.0, base * boost * math.pow(0.5, idle_days / half_life)))
 
 
 @dataclass

@@ -3,6 +3,7 @@ success and confidence, weighted; and `MemorySlice`, what a retrieval returns.""
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -57,7 +58,7 @@ def score(
     """The retrieval score of one memory whose (normalised) search similarity is given."""
     last = max(filter(None, (memory.created_at, memory.last_used_at, usage.last_used_at)))
     age_days = max(0.0, (now - last).total_seconds() / DAY)
-    recency = 0.5 ** (age_days / weights.recency_half_life_days)
+    recency = math.pow(0.5, age_days / weights.recency_half_life_days)
     total = weights.similarity + weights.recency + weights.success + weights.confidence
     return (
         weights.similarity * similarity
