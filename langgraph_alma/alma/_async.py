@@ -23,6 +23,7 @@ from langgraph_alma.alma._base import (
 )
 from langgraph_alma.alma.config import AlmaConfig, default_embeddings
 from langgraph_alma.checkpoint import AsyncAlmaSaver
+from langgraph_alma.domains.schema import DomainSchema
 from langgraph_alma.embeddings import index_config
 from langgraph_alma.extraction import default_extractor
 from langgraph_alma.graph import AsyncGraphMemory
@@ -139,7 +140,9 @@ class AsyncAlma(AlmaBase):
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
 
-    def _new_graph(self, tenant_id: str | None, project_id: str, domain: Any) -> AsyncGraphMemory:
+    def _new_graph(
+        self, tenant_id: str | None, project_id: str, domain: DomainSchema | None
+    ) -> AsyncGraphMemory:
         return AsyncGraphMemory(
             self.store.conn, tenant_id=tenant_id, project_id=project_id, schema=domain
         )

@@ -9,6 +9,7 @@ from typing import Any
 from langgraph_alma.checkpoint import AlmaSaver, AsyncAlmaSaver
 from langgraph_alma.confidence.ranking import rank_heuristics
 from langgraph_alma.config import get_settings
+from langgraph_alma.domains.schema import DomainSchema
 from langgraph_alma.graph import AsyncGraphMemory, GraphMemory
 from langgraph_alma.memory.core import Clock, MemoryCore
 from langgraph_alma.memory.decay import ForgetPolicy
@@ -25,11 +26,11 @@ def _core_kwargs(
     tenant_id: str | None,
     project_id: str,
     scopes: Mapping[str, MemoryScope] | None,
-    store: Any,
+    store: AlmaStore | AsyncAlmaStore,
     weights: ScoringWeights | None,
     policy: ForgetPolicy | None,
     clock: Clock | None,
-    domain: Any,
+    domain: DomainSchema | None,
 ) -> dict[str, Any]:
     merged = dict(scopes or {})
     check = default_scope = None
@@ -98,7 +99,7 @@ class AlmaBase:
         weights: ScoringWeights | None = None,
         policy: ForgetPolicy | None = None,
         clock: Clock | None = None,
-        domain: Any = None,
+        domain: DomainSchema | None = None,
         graph: Any = None,
         extractor: Any = None,
     ) -> None:
@@ -114,7 +115,7 @@ class AlmaBase:
         self.graph = graph if graph is not None else self._new_graph(tenant, project_id, domain)
 
     def _new_graph(
-        self, tenant_id: str | None, project_id: str, domain: Any
+        self, tenant_id: str | None, project_id: str, domain: DomainSchema | None
     ) -> GraphMemory | AsyncGraphMemory:
         """The graph memory on `self.store`'s connections (the subclass's flavour)."""
         raise NotImplementedError

@@ -20,6 +20,7 @@ from langgraph_alma.alma._base import (
 )
 from langgraph_alma.alma.config import AlmaConfig, default_embeddings
 from langgraph_alma.checkpoint import AlmaSaver
+from langgraph_alma.domains.schema import DomainSchema
 from langgraph_alma.embeddings import index_config
 from langgraph_alma.extraction import default_extractor
 from langgraph_alma.graph import GraphMemory
@@ -134,7 +135,9 @@ class Alma(AlmaBase):
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _new_graph(self, tenant_id: str | None, project_id: str, domain: Any) -> GraphMemory:
+    def _new_graph(
+        self, tenant_id: str | None, project_id: str, domain: DomainSchema | None
+    ) -> GraphMemory:
         return GraphMemory(
             self.store.conn, tenant_id=tenant_id, project_id=project_id, schema=domain
         )

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from langchain_core.embeddings import Embeddings
-from langgraph.store.base import GetOp, PutOp, SearchOp
+from langgraph.store.base import BaseStore, GetOp, PutOp, SearchOp
 from pydantic import BaseModel, Field
 
 from langgraph_alma.errors import ConfigError
@@ -306,7 +306,7 @@ def apply(
     return report
 
 
-def embedder_of(store: Any) -> Embeddings:
+def embedder_of(store: BaseStore) -> Embeddings:
     """The embeddings the store indexes with; offline hashing embeddings when it has none
     (consolidation compares texts, so it needs vectors even on a full-text-only store)."""
     embeddings = getattr(store, "embeddings", None)  # AlmaStore.embeddings; not on others

@@ -90,7 +90,7 @@ def from_item_as(item: Item, model: type[M]) -> M:
     namespace): `TypeError` otherwise."""
     memory = from_item(item)
     if not isinstance(memory, model):
-        raise TypeError(f"item {item.key!r} holds a {memory.kind.value}, not a {model.kind.value}")
+        raise TypeError(f"item {item.key!r} holds {memory.kind.value!r}, not {model.kind.value!r}")
     return memory
 
 
