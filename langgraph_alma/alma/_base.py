@@ -10,6 +10,7 @@ from langgraph_alma.checkpoint import AlmaSaver, AsyncAlmaSaver
 from langgraph_alma.confidence.ranking import rank_heuristics
 from langgraph_alma.config import get_settings
 from langgraph_alma.domains.schema import DomainSchema
+from langgraph_alma.extraction import Extractor
 from langgraph_alma.graph import AsyncGraphMemory, GraphMemory
 from langgraph_alma.memory.core import Clock, MemoryCore
 from langgraph_alma.memory.decay import ForgetPolicy
@@ -101,7 +102,7 @@ class AlmaBase:
         clock: Clock | None = None,
         domain: DomainSchema | None = None,
         graph: Any = None,
-        extractor: Any = None,
+        extractor: Extractor | None = None,
     ) -> None:
         self.store, self.saver, self.domain, self.extractor = store, saver, domain, extractor
         self.rank_by_confidence: bool = get_settings().rank_heuristics_by_confidence

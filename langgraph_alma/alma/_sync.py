@@ -22,7 +22,7 @@ from langgraph_alma.alma.config import AlmaConfig, default_embeddings
 from langgraph_alma.checkpoint import AlmaSaver
 from langgraph_alma.domains.schema import DomainSchema
 from langgraph_alma.embeddings import index_config
-from langgraph_alma.extraction import default_extractor
+from langgraph_alma.extraction import Extractor, Transcript, default_extractor
 from langgraph_alma.graph import GraphMemory
 from langgraph_alma.memory import consolidate as consolidation
 from langgraph_alma.memory.decay import Usage
@@ -32,6 +32,7 @@ from langgraph_alma.memory.scoring import MemorySlice
 from langgraph_alma.memory.types import (
     ArtifactRef,
     DomainKnowledge,
+    Memory,
     Outcome,
     UserPreference,
     WorkflowOutcome,
@@ -246,8 +247,12 @@ class Alma(AlmaBase):
             return self._run(plan)
 
     def learn_from_conversation(
-        self, transcript: Any, agent: str, user_id: str | None = None, extractor: Any = None
-    ) -> list[Any]:
+        self,
+        transcript: Transcript,
+        agent: str,
+        user_id: str | None = None,
+        extractor: Extractor | None = None,
+    ) -> list[Memory]:
         """Extract heuristics, anti-patterns, preferences, knowledge and outcomes from a
         conversation (a string or LangChain messages) and store them; nothing is stored
         when extraction fails or a memory falls outside the agent's scope."""
