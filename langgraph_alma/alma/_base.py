@@ -12,7 +12,8 @@ from langgraph_alma.config import get_settings
 from langgraph_alma.domains.schema import DomainSchema
 from langgraph_alma.extraction import Extractor
 from langgraph_alma.graph import AsyncGraphMemory, GraphMemory
-from langgraph_alma.memory.core import Clock, MemoryCore
+from langgraph_alma.memory.base import Clock
+from langgraph_alma.memory.core import MemoryCore
 from langgraph_alma.memory.decay import ForgetPolicy
 from langgraph_alma.memory.scope import MemoryScope
 from langgraph_alma.memory.scoring import SLICE_FIELDS, MemorySlice, ScoringWeights

@@ -12,7 +12,7 @@ from langgraph.store.base import GetOp, PutOp, SearchItem, SearchOp
 from langgraph_alma.errors import ConfigError
 from langgraph_alma.memory import items as it
 from langgraph_alma.memory import learning
-from langgraph_alma.memory.base import Clock, context_value
+from langgraph_alma.memory.base import context_value
 from langgraph_alma.memory.decay import Usage
 from langgraph_alma.memory.learner import MAX_STRATEGIES, PAGE, Learner
 from langgraph_alma.memory.plan import StorePlan
@@ -34,7 +34,6 @@ from langgraph_alma.memory.upkeep import Upkeep
 
 __all__ = [
     "MAX_STRATEGIES",
-    "Clock",
     "PAGE",
     "AntiPatternWarning",
     "MemoryCore",
