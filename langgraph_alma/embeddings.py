@@ -23,6 +23,7 @@ from collections.abc import Callable
 from typing import Any
 
 from langchain_core.embeddings import Embeddings
+from langgraph.store.base import IndexConfig
 
 from langgraph_alma.errors import ConfigError
 
@@ -78,7 +79,7 @@ HASHING = "hashing"
 
 def index_config(
     embeddings: Embeddings | Callable[..., Any] | str | None, dims: int | None = None
-) -> dict[str, Any] | None:
+) -> IndexConfig | None:
     """The store index config for `embeddings` (None: no vectors, full text only).
 
     >>> index_config("hashing:128")["dims"]

@@ -110,7 +110,7 @@ async def store() -> AsyncIterator[AsyncAlmaStore]:
     async with (
         _embedded_lease(),
         AsyncAlmaStore.from_conn_string(
-            index=index,  # type: ignore[arg-type]
+            index=index,
             tenant_id=settings.tenant_id,
         ) as alma_store,
     ):

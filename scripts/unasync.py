@@ -8,7 +8,7 @@ Two shapes, one set of rules:
   and every public import path stays where it was).
 
 Edit the async code, then run `python scripts/unasync.py`; `--check` exits 1 when a generated
-file is stale (tests/test_unasync.py runs it). Generated shells are formatted with ruff.
+file is stale (tests/test_unasync.py runs it). Generated files are formatted with ruff.
 """
 
 from __future__ import annotations
@@ -166,8 +166,8 @@ def twin_module(text: str, path: Path) -> str:
 
 def wanted(path: Path) -> str:
     """What the generated file `path` (`TARGET` or one of `SHELLS`) should hold."""
-    if path == TARGET:
-        return unasync(SOURCE.read_text())
+    if path == TARGET:  # formatted too: renames shorten lines ruff had spread out
+        return ruff_format(unasync(SOURCE.read_text()), path)
     return twin_module(path.read_text(), path)
 
 

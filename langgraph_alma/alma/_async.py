@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Mapping
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from langchain_core.embeddings import Embeddings
 
@@ -22,17 +23,19 @@ from langgraph_alma.alma._base import (
 )
 from langgraph_alma.alma.config import AlmaConfig, default_embeddings
 from langgraph_alma.checkpoint import AsyncAlmaSaver
+from langgraph_alma.domains.schema import DomainSchema
 from langgraph_alma.embeddings import index_config
-from langgraph_alma.extraction import default_extractor
+from langgraph_alma.extraction import Extractor, Transcript, default_extractor
 from langgraph_alma.graph import AsyncGraphMemory
 from langgraph_alma.memory import consolidate as consolidation
 from langgraph_alma.memory.decay import Usage
-from langgraph_alma.memory.plan import arun_store_plan, astore_atomic
+from langgraph_alma.memory.plan import StorePlan, arun_store_plan, astore_atomic
 from langgraph_alma.memory.scope import MemoryScope, RetrievalScope
 from langgraph_alma.memory.scoring import MemorySlice
 from langgraph_alma.memory.types import (
     ArtifactRef,
     DomainKnowledge,
+    Memory,
     Outcome,
     UserPreference,
     WorkflowOutcome,
@@ -47,6 +50,8 @@ from langgraph_alma.workflow.core import (
     merge_states,
 )
 
+T = TypeVar("T")
+
 
 class AsyncAlma(AlmaBase):
     """ALMA's API, async. Build it with `await AsyncAlma.connect(...)`,
@@ -58,8 +63,11 @@ class AsyncAlma(AlmaBase):
     ...     print((await alma.retrieve("test the signup form", agent="helena")).to_prompt())
     """
 
-    _graph_class = AsyncGraphMemory
+    store: AsyncAlmaStore
     saver: AsyncAlmaSaver | None
+    graph: AsyncGraphMemory
+    _exit: contextlib.AsyncExitStack
+    """What `connect` opened (the store's and the saver's pools), closed by `aclose`."""
 
     @classmethod
     async def connect(
@@ -68,7 +76,7 @@ class AsyncAlma(AlmaBase):
         tenant_id: str = "default",
         project_id: str = "default",
         scopes: Mapping[str, MemoryScope] | None = None,
-        embeddings: Embeddings | Callable | str | None = None,
+        embeddings: Embeddings | Callable[..., Any] | str | None = None,
         *,
         embedding_dims: int | None = None,
         setup: bool = True,
@@ -133,10 +141,17 @@ class AsyncAlma(AlmaBase):
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
 
-    async def _run(self, plan: Any) -> Any:
+    def _new_graph(
+        self, tenant_id: str | None, project_id: str, domain: DomainSchema | None
+    ) -> AsyncGraphMemory:
+        return AsyncGraphMemory(
+            self.store.conn, tenant_id=tenant_id, project_id=project_id, schema=domain
+        )
+
+    async def _run(self, plan: StorePlan[T]) -> T:
         return await arun_store_plan(self.store, plan)
 
-    def _learning(self, agent: str | None) -> Any:
+    def _learning(self, agent: str | None) -> AbstractAsyncContextManager[Any]:
         """Learning recounts outcomes and rewrites heuristics: one learn of an agent at a
         time (`store.aatomic`, on an `AsyncAlmaStore`), so none is counted short."""
         return astore_atomic(self.store, f"alma.learn:{self.core.project_id}:{agent or ''}")
@@ -237,8 +252,12 @@ class AsyncAlma(AlmaBase):
             return await self._run(plan)
 
     async def learn_from_conversation(
-        self, transcript: Any, agent: str, user_id: str | None = None, extractor: Any = None
-    ) -> list[Any]:
+        self,
+        transcript: Transcript,
+        agent: str,
+        user_id: str | None = None,
+        extractor: Extractor | None = None,
+    ) -> list[Memory]:
         """Extract heuristics, anti-patterns, preferences, knowledge and outcomes from a
         conversation (a string or LangChain messages) and store them; nothing is stored
         when extraction fails or a memory falls outside the agent's scope."""

@@ -9,8 +9,11 @@ from typing import Any
 from langgraph_alma.checkpoint import AlmaSaver, AsyncAlmaSaver
 from langgraph_alma.confidence.ranking import rank_heuristics
 from langgraph_alma.config import get_settings
+from langgraph_alma.domains.schema import DomainSchema
+from langgraph_alma.extraction import Extractor
 from langgraph_alma.graph import AsyncGraphMemory, GraphMemory
-from langgraph_alma.memory.core import Clock, MemoryCore
+from langgraph_alma.memory.base import Clock
+from langgraph_alma.memory.core import MemoryCore
 from langgraph_alma.memory.decay import ForgetPolicy
 from langgraph_alma.memory.scope import MemoryScope
 from langgraph_alma.memory.scoring import SLICE_FIELDS, MemorySlice, ScoringWeights
@@ -25,11 +28,11 @@ def _core_kwargs(
     tenant_id: str | None,
     project_id: str,
     scopes: Mapping[str, MemoryScope] | None,
-    store: Any,
+    store: AlmaStore | AsyncAlmaStore,
     weights: ScoringWeights | None,
     policy: ForgetPolicy | None,
     clock: Clock | None,
-    domain: Any,
+    domain: DomainSchema | None,
 ) -> dict[str, Any]:
     merged = dict(scopes or {})
     check = default_scope = None
@@ -81,9 +84,12 @@ def heuristic_ranking(
 
 class AlmaBase:
     """What `Alma` and `AsyncAlma` share: the memory core and the graph on the store's
-    connections. Subclasses name their graph class."""
+    connections. Subclasses narrow `store`, `saver` and `graph` to their flavour and make
+    the graph (`_new_graph`)."""
 
-    _graph_class: type[GraphMemory] | type[AsyncGraphMemory]
+    store: AlmaStore | AsyncAlmaStore
+    saver: AlmaSaver | AsyncAlmaSaver | None
+    graph: GraphMemory | AsyncGraphMemory
 
     def __init__(
         self,
@@ -95,9 +101,9 @@ class AlmaBase:
         weights: ScoringWeights | None = None,
         policy: ForgetPolicy | None = None,
         clock: Clock | None = None,
-        domain: Any = None,
+        domain: DomainSchema | None = None,
         graph: Any = None,
-        extractor: Any = None,
+        extractor: Extractor | None = None,
     ) -> None:
         self.store, self.saver, self.domain, self.extractor = store, saver, domain, extractor
         self.rank_by_confidence: bool = get_settings().rank_heuristics_by_confidence
@@ -108,10 +114,10 @@ class AlmaBase:
         self.core = MemoryCore(
             **_core_kwargs(tenant, project_id, scopes, store, weights, policy, clock, domain)
         )
-        self.graph = (
-            graph
-            if graph is not None
-            else self._graph_class(
-                store.conn, tenant_id=tenant, project_id=project_id, schema=domain
-            )
-        )
+        self.graph = graph if graph is not None else self._new_graph(tenant, project_id, domain)
+
+    def _new_graph(
+        self, tenant_id: str | None, project_id: str, domain: DomainSchema | None
+    ) -> GraphMemory | AsyncGraphMemory:
+        """The graph memory on `self.store`'s connections (the subclass's flavour)."""
+        raise NotImplementedError

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from langchain_core.embeddings import Embeddings
 
@@ -19,17 +20,19 @@ from langgraph_alma.alma._base import (
 )
 from langgraph_alma.alma.config import AlmaConfig, default_embeddings
 from langgraph_alma.checkpoint import AlmaSaver
+from langgraph_alma.domains.schema import DomainSchema
 from langgraph_alma.embeddings import index_config
-from langgraph_alma.extraction import default_extractor
+from langgraph_alma.extraction import Extractor, Transcript, default_extractor
 from langgraph_alma.graph import GraphMemory
 from langgraph_alma.memory import consolidate as consolidation
 from langgraph_alma.memory.decay import Usage
-from langgraph_alma.memory.plan import run_store_plan, store_atomic
+from langgraph_alma.memory.plan import StorePlan, run_store_plan, store_atomic
 from langgraph_alma.memory.scope import MemoryScope, RetrievalScope
 from langgraph_alma.memory.scoring import MemorySlice
 from langgraph_alma.memory.types import (
     ArtifactRef,
     DomainKnowledge,
+    Memory,
     Outcome,
     UserPreference,
     WorkflowOutcome,
@@ -44,6 +47,8 @@ from langgraph_alma.workflow.core import (
     merge_states,
 )
 
+T = TypeVar("T")
+
 
 class Alma(AlmaBase):
     """ALMA's API, sync. Build it with `Alma.connect(...)`,
@@ -55,8 +60,11 @@ class Alma(AlmaBase):
     ...     print((alma.retrieve("test the signup form", agent="helena")).to_prompt())
     """
 
-    _graph_class = GraphMemory
+    store: AlmaStore
     saver: AlmaSaver | None
+    graph: GraphMemory
+    _exit: contextlib.ExitStack
+    """What `connect` opened (the store's and the saver's pools), closed by `close`."""
 
     @classmethod
     def connect(
@@ -65,7 +73,7 @@ class Alma(AlmaBase):
         tenant_id: str = "default",
         project_id: str = "default",
         scopes: Mapping[str, MemoryScope] | None = None,
-        embeddings: Embeddings | Callable | str | None = None,
+        embeddings: Embeddings | Callable[..., Any] | str | None = None,
         *,
         embedding_dims: int | None = None,
         setup: bool = True,
@@ -87,9 +95,7 @@ class Alma(AlmaBase):
                     exact_search_max=MEMORY_EXACT_SEARCH_MAX,
                 )
             )
-            saver = stack.enter_context(
-                AlmaSaver.from_conn_string(url, tenant_id=tenant_id)
-            )
+            saver = stack.enter_context(AlmaSaver.from_conn_string(url, tenant_id=tenant_id))
             if setup:
                 store.setup()
             alma = cls(store, saver, project_id=project_id, scopes=scopes, **kwargs)
@@ -130,10 +136,17 @@ class Alma(AlmaBase):
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _run(self, plan: Any) -> Any:
+    def _new_graph(
+        self, tenant_id: str | None, project_id: str, domain: DomainSchema | None
+    ) -> GraphMemory:
+        return GraphMemory(
+            self.store.conn, tenant_id=tenant_id, project_id=project_id, schema=domain
+        )
+
+    def _run(self, plan: StorePlan[T]) -> T:
         return run_store_plan(self.store, plan)
 
-    def _learning(self, agent: str | None) -> Any:
+    def _learning(self, agent: str | None) -> AbstractContextManager[Any]:
         """Learning recounts outcomes and rewrites heuristics: one learn of an agent at a
         time (`store.atomic`, on an `AlmaStore`), so none is counted short."""
         return store_atomic(self.store, f"alma.learn:{self.core.project_id}:{agent or ''}")
@@ -234,8 +247,12 @@ class Alma(AlmaBase):
             return self._run(plan)
 
     def learn_from_conversation(
-        self, transcript: Any, agent: str, user_id: str | None = None, extractor: Any = None
-    ) -> list[Any]:
+        self,
+        transcript: Transcript,
+        agent: str,
+        user_id: str | None = None,
+        extractor: Extractor | None = None,
+    ) -> list[Memory]:
         """Extract heuristics, anti-patterns, preferences, knowledge and outcomes from a
         conversation (a string or LangChain messages) and store them; nothing is stored
         when extraction fails or a memory falls outside the agent's scope."""

@@ -58,7 +58,7 @@ def bind(fn: Tool, runtime: AlmaRuntime) -> Tool:
     call.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]
     call.__annotations__ = {p.name: p.annotation for p in params}
     call.__annotations__["return"] = signature.return_annotation
-    del call.__wrapped__  # type: ignore[attr-defined]
+    del call.__wrapped__
     return call
 
 

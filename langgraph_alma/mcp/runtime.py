@@ -65,7 +65,7 @@ def redact_url(url: str | None) -> str | None:
             for key in params:
                 if SECRET_PARAMETER.search(key):
                     params[key] = REDACTED
-            return psycopg.conninfo.make_conninfo(**params)
+            return psycopg.conninfo.make_conninfo("", **params)
         parts = urlsplit(url)
         netloc = parts.netloc
         if parts.password is not None:
@@ -194,7 +194,7 @@ async def open_runtime(
     index = index_config(settings.embeddings, settings.embedding_dims)
     async with AsyncAlmaStore.from_conn_string(
         url,
-        index=index,  # type: ignore[arg-type]
+        index=index,
         tenant_id=tenant,
         privileged=privileged,
         exact_search_max=MEMORY_EXACT_SEARCH_MAX,

@@ -10,7 +10,7 @@ import json
 import logging
 import sys
 from collections.abc import Iterable
-from typing import Any, Literal, TypeGuard
+from typing import Any, Literal
 
 import anyio
 from mcp.server.mcpserver import MCPServer
@@ -30,17 +30,13 @@ LOGGER = logging.getLogger("langgraph_alma.mcp")
 Transport = Literal["stdio", "http"]
 
 
-def _is_tool(fn: object) -> TypeGuard[Tool]:
-    return inspect.iscoroutinefunction(fn)
-
-
-def _tools(*lists: Iterable[object]) -> list[Tool]:
-    """The tools of these lists, in order, each checked to be an async function (mypy
-    types a list of functions of many signatures as `list[function]`, not as `Tool`s)."""
+def _tools(*lists: Iterable[Tool]) -> list[Tool]:
+    """The tools of these lists, in order, each checked to be an `async def` function
+    (`Tool` only says a call returns an awaitable; `bind` wraps coroutine functions)."""
     found = [fn for tools in lists for fn in tools]
-    if wrong := [fn for fn in found if not _is_tool(fn)]:
+    if wrong := [fn for fn in found if not inspect.iscoroutinefunction(fn)]:
         raise TypeError(f"MCP tools must be async functions: {wrong}")
-    return [fn for fn in found if _is_tool(fn)]
+    return found
 
 
 TOOLS = _tools(tools_memory.TOOLS, tools_workflow.TOOLS, tools_work.TOOLS)

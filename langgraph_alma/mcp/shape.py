@@ -25,6 +25,11 @@ def jsonable(value: Any) -> Any:
     return to_jsonable_python(value)
 
 
+def record(value: BaseModel) -> dict[str, Any]:
+    """A pydantic result as a JSON-ready dict: `jsonable(value)`, typed."""
+    return memory(value) if isinstance(value, Memory) else value.model_dump(mode="json")
+
+
 def memory(m: Memory) -> dict[str, Any]:
     """A memory with its kind (a class attribute pydantic would not dump)."""
     return {"kind": m.kind.value, **m.model_dump(mode="json")}

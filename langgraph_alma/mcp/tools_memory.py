@@ -9,7 +9,7 @@ from pydantic import Field
 
 from langgraph_alma.errors import PrivilegeRequired
 from langgraph_alma.mcp import shape
-from langgraph_alma.mcp._tooling import Agent, OptionalAgent, TenantId
+from langgraph_alma.mcp._tooling import Agent, OptionalAgent, TenantId, Tool
 from langgraph_alma.mcp.runtime import AlmaRuntime
 from langgraph_alma.memory.consolidate import DEFAULT_THRESHOLD
 
@@ -173,7 +173,7 @@ async def alma_consolidate(
     return report.model_dump(mode="json")
 
 
-TOOLS = [
+TOOLS: list[Tool] = [
     alma_retrieve,
     alma_retrieve_scoped,
     alma_learn,

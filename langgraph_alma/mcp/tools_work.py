@@ -10,7 +10,7 @@ from pydantic import Field
 
 from langgraph_alma.domains import AgentConfig, DomainMemoryFactory, EntityType, RelationshipType
 from langgraph_alma.mcp import shape
-from langgraph_alma.mcp._tooling import Agent, OptionalAgent, TenantId
+from langgraph_alma.mcp._tooling import Agent, OptionalAgent, TenantId, Tool
 from langgraph_alma.mcp.domains import save_domain
 from langgraph_alma.mcp.runtime import AlmaRuntime
 from langgraph_alma.memory.plan import arun_store_plan
@@ -129,14 +129,14 @@ async def alma_start_session(
     and an agent, the same initialization as the `initializer` node: work items (made
     once per key), rules, constraints, quality gates, where to start and a prompt."""
     if goal is None:
-        return shape.jsonable(await runtime.sessions(tenant_id).start_session(agent=agent))
+        return shape.record(await runtime.sessions(tenant_id).start_session(agent=agent))
     if agent is None:
         raise ValueError("a session with a goal needs an agent")
     alma = runtime.alma(tenant_id)
     result = await AsyncSessionInitializer(alma).initialize(
         runtime.project_id, agent, goal, key=key
     )
-    return {**shape.jsonable(result), "prompt": result.to_prompt()}
+    return {**shape.record(result), "prompt": result.to_prompt()}
 
 
 async def alma_end_session(
@@ -185,7 +185,7 @@ async def alma_assess_confidence(
     return {"task": task, "signals": shape.jsonable(signals)}
 
 
-TOOLS = [
+TOOLS: list[Tool] = [
     alma_create_domain,
     alma_create_work_item,
     alma_update_progress,

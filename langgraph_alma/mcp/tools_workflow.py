@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from pydantic import Field
 
 from langgraph_alma.mcp import shape
-from langgraph_alma.mcp._tooling import Agent, TenantId
+from langgraph_alma.mcp._tooling import Agent, TenantId, Tool
 from langgraph_alma.mcp.runtime import AlmaRuntime
 from langgraph_alma.memory.plan import arun_store_plan
 from langgraph_alma.memory.types import ArtifactType, WorkflowResult
@@ -144,7 +144,7 @@ async def alma_cleanup_checkpoints(
     return {"run_id": run_id, "removed": removed}
 
 
-TOOLS = [
+TOOLS: list[Tool] = [
     alma_checkpoint,
     alma_resume,
     alma_merge_states,

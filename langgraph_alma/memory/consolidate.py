@@ -18,15 +18,16 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from langchain_core.embeddings import Embeddings
-from langgraph.store.base import GetOp, PutOp, SearchOp
+from langgraph.store.base import BaseStore, GetOp, PutOp, SearchOp
 from pydantic import BaseModel, Field
 
 from langgraph_alma.errors import ConfigError
 from langgraph_alma.memory import items as it
 from langgraph_alma.memory import learning
+from langgraph_alma.memory.base import CoreBase
 from langgraph_alma.memory.decay import Usage
 from langgraph_alma.memory.plan import OFF_LOOP, StorePlan
 from langgraph_alma.memory.types import (
@@ -167,19 +168,32 @@ def find_merges(
     return merges
 
 
+M = TypeVar("M", bound=Memory)
+
+
+def _all_of(memories: Sequence[Memory], model: type[M]) -> list[M]:
+    """`memories`, every one a `model` (a merge group is of one kind)."""
+    found = [m for m in memories if isinstance(m, model)]
+    if len(found) != len(memories):
+        raise TypeError(f"a group of {model.kind.value} memories holds another kind")
+    return found
+
+
 def fold(keeper: Memory, others: Sequence[Memory]) -> Memory:
     """The keeper with the others' evidence folded in (a copy; inputs untouched)."""
     merged = keeper.model_copy(deep=True)
     everyone = [keeper, *others]
     if isinstance(merged, Heuristic):
-        n = sum(m.occurrence_count for m in everyone)  # type: ignore[attr-defined]
-        wins = sum(m.success_count for m in everyone)  # type: ignore[attr-defined]
+        heuristics = _all_of(everyone, Heuristic)
+        n = sum(m.occurrence_count for m in heuristics)
+        wins = sum(m.success_count for m in heuristics)
         merged.occurrence_count, merged.success_count = n, wins
         merged.confidence = learning.heuristic_confidence(wins, n)
-        merged.last_validated = max(m.last_validated for m in everyone)  # type: ignore[attr-defined]
+        merged.last_validated = max(m.last_validated for m in heuristics)
     elif isinstance(merged, AntiPattern):
-        merged.occurrence_count = sum(m.occurrence_count for m in everyone)  # type: ignore[attr-defined]
-        merged.last_seen = max(m.last_seen for m in everyone)  # type: ignore[attr-defined]
+        anti_patterns = _all_of(everyone, AntiPattern)
+        merged.occurrence_count = sum(m.occurrence_count for m in anti_patterns)
+        merged.last_seen = max(m.last_seen for m in anti_patterns)
     else:
         merged.metadata = {**merged.metadata, "merged_count": sum(evidence(m) for m in everyone)}
     earlier = list(keeper.metadata.get("merged_from", []))
@@ -211,10 +225,10 @@ def _kind(kind: MemoryKind | str) -> MemoryKind:
     if value not in CONSOLIDATABLE:
         names = [k.value for k in CONSOLIDATABLE]
         raise ConfigError(f"cannot consolidate memories of kind {kind!r}; choose one of {names}")
-    return value  # type: ignore[return-value]
+    return value
 
 
-def scan(core: Any, kind: MemoryKind | str, agent: str | None = None) -> StorePlan[Scanned]:
+def scan(core: CoreBase, kind: MemoryKind | str, agent: str | None = None) -> StorePlan[Scanned]:
     """Read the memories of `kind` in the core's project (one owner's when `agent` is
     given: the agent, or the user for preferences) and their usage."""
     kind = _kind(kind)
@@ -235,7 +249,7 @@ def scan(core: Any, kind: MemoryKind | str, agent: str | None = None) -> StorePl
 
 
 def apply(
-    core: Any,
+    core: CoreBase,
     scanned: Scanned,
     vectors: Sequence[Sequence[float]],
     threshold: float = DEFAULT_THRESHOLD,
@@ -292,7 +306,7 @@ def apply(
     return report
 
 
-def embedder_of(store: Any) -> Embeddings:
+def embedder_of(store: BaseStore) -> Embeddings:
     """The embeddings the store indexes with; offline hashing embeddings when it has none
     (consolidation compares texts, so it needs vectors even on a full-text-only store)."""
     embeddings = getattr(store, "embeddings", None)  # AlmaStore.embeddings; not on others

@@ -4,17 +4,16 @@ knowledge, forget, stats, feedback). `Alma` and `AsyncAlma` drive these plans.""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
-from datetime import datetime
+from collections.abc import Callable
 from typing import Any
 
-from langgraph.store.base import GetOp, Item, PutOp, SearchOp
+from langgraph.store.base import GetOp, PutOp, SearchItem, SearchOp
 
-from langgraph_alma.db.tenancy import run_tenant
-from langgraph_alma.errors import ConfigError, PrivilegeRequired
+from langgraph_alma.errors import ConfigError
 from langgraph_alma.memory import items as it
 from langgraph_alma.memory import learning
-from langgraph_alma.memory.decay import ForgetPolicy, Usage
+from langgraph_alma.memory.base import context_value
+from langgraph_alma.memory.decay import Usage
 from langgraph_alma.memory.learner import MAX_STRATEGIES, PAGE, Learner
 from langgraph_alma.memory.plan import StorePlan
 from langgraph_alma.memory.reports import (
@@ -22,15 +21,14 @@ from langgraph_alma.memory.reports import (
     anti_pattern_warning,
     anti_patterns_logged,
 )
-from langgraph_alma.memory.scope import MemoryScope, RetrievalScope, readable_agents
-from langgraph_alma.memory.scoring import SLICE_FIELDS, MemorySlice, ScoringWeights, score
+from langgraph_alma.memory.scope import RetrievalScope, readable_agents
+from langgraph_alma.memory.scoring import SLICE_FIELDS, MemorySlice, score
 from langgraph_alma.memory.types import (
     DomainKnowledge,
     Memory,
     MemoryKind,
     Outcome,
     UserPreference,
-    utcnow,
 )
 from langgraph_alma.memory.upkeep import Upkeep
 
@@ -43,78 +41,10 @@ __all__ = [
     "anti_patterns_logged",
 ]
 
-Clock = Callable[[], datetime]
-"""What tells a `MemoryCore` the time (`utcnow` unless a test or a replay gives its own)."""
-
-
-def _context_value(context: Any, name: str) -> Any:
-    if context is None:
-        return None
-    if isinstance(context, Mapping):
-        return context.get(name) or (context.get("configurable") or {}).get(name)
-    return getattr(context, name, None)
-
 
 class MemoryCore(Learner, Upkeep):
-    """The memory logic, free of I/O: every method returns a store plan."""
-
-    def __init__(
-        self,
-        *,
-        tenant_id: str | None,
-        project_id: str = "default",
-        scopes: Mapping[str, MemoryScope] | None = None,
-        weights: ScoringWeights | None = None,
-        policy: ForgetPolicy | None = None,
-        privileged: bool = False,
-        clock: Clock | None = None,
-        category_check: Callable[[str, str], None] | None = None,
-        default_scope: Callable[[str], MemoryScope] | None = None,
-        default_tenant: str = "default",
-    ) -> None:
-        self.bound_tenant, self.default_tenant = tenant_id, default_tenant
-        self.project_id = project_id
-        self.scopes: dict[str, MemoryScope] = dict(scopes or {})
-        self.weights = weights or ScoringWeights()
-        self.policy = policy or ForgetPolicy()
-        self.privileged = privileged
-        self.clock: Clock = clock or utcnow
-        self.category_check = category_check  # a domain schema's own limits, if any
-        self.default_scope = default_scope or (lambda agent: MemoryScope(agent_name=agent))
-
-    @property
-    def tenant_id(self) -> str:
-        """The tenant of this call, read where the store reads it: the bound one, else
-        the graph run's `configurable["tenant_id"]`, else the default."""
-        return run_tenant(self.bound_tenant, self.default_tenant)
-
-    # -- scope -----------------------------------------------------------------------
-    def scope_of(self, agent: str) -> MemoryScope:
-        return self.scopes.get(agent) or self.default_scope(agent)
-
-    def require_privilege(self) -> None:
-        """Raise `PrivilegeRequired` unless the store may read every tenant."""
-        if not self.privileged:
-            raise PrivilegeRequired(
-                "RetrievalScope.GLOBAL reads every tenant: use a privileged store"
-            )
-
-    def check_learning(self, agent: str, category: str) -> None:
-        """Raise `ScopeViolation` unless `agent` may learn `category`."""
-        self.scope_of(agent).check(category)
-        if self.category_check is not None:
-            self.category_check(agent, category)
-
-    def stamp(self, memory: Memory, agent: str | None, context: Any, project: str) -> Memory:
-        """`memory` stamped before a write: this core's tenant, `project`, `agent`, the
-        clock's time, and the workflow, run and node ids `context` names."""
-        now = self.clock()
-        memory.tenant_id, memory.project_id, memory.agent = self.tenant_id, project, agent
-        memory.created_at = memory.last_used_at = now
-        for name in ("workflow_id", "run_id", "node_id"):
-            if (value := _context_value(context, name)) is not None:
-                setattr(memory, name, str(value))
-        return memory
+    """The memory logic, free of I/O: every method returns a store plan. Made with
+    `CoreBase`'s keywords (tenant, project, scopes, weights, policy, clock...)."""
 
     # -- retrieval -------------------------------------------------------------------
     def _searches(
@@ -141,7 +71,7 @@ class MemoryCore(Learner, Upkeep):
             RetrievalScope.WORKFLOW: ("workflow_id",),
         }.get(scope, ())
         for name in needed:
-            value = _context_value(context, name)
+            value = context_value(context, name)
             if value is None:
                 raise ConfigError(f"retrieval scope {scope.value!r} needs {name} in the context")
             filt[name] = str(value)
@@ -195,10 +125,10 @@ class MemoryCore(Learner, Upkeep):
             for prefix, filt in self._searches(kind, project, agent, user_id, scope, context)
         ]
         found = yield [op for _, op in searches]
-        hits_by_kind: dict[MemoryKind, list[Item]] = {}
+        hits_by_kind: dict[MemoryKind, list[SearchItem]] = {}
         for (kind, _), hits in zip(searches, found, strict=True):
             hits_by_kind.setdefault(kind, []).extend(hits)
-        candidates: list[tuple[Memory, float, Item]] = []
+        candidates: list[tuple[Memory, float, SearchItem]] = []
         for hits in hits_by_kind.values():
             best = max((h.score or 0.0 for h in hits), default=0.0) or 1.0
             for hit in hits:

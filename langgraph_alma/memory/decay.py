@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -31,7 +32,12 @@ class Usage:
     reinforcement: float = 0.0
 
 
-def strength(memory: Memory, usage: Usage, now: datetime, half_lives: dict | None = None) -> float:
+def strength(
+    memory: Memory,
+    usage: Usage,
+    now: datetime,
+    half_lives: Mapping[MemoryKind, float] | None = None,
+) -> float:
     """Strength in [0, 1]: halves every half-life of idleness, and grows with use,
     reinforcement (feedback) and importance.
 
@@ -45,7 +51,7 @@ def strength(memory: Memory, usage: Usage, now: datetime, half_lives: dict | Non
     idle_days = max(0.0, (now - last).total_seconds() / DAY)
     base = 0.5 + 0.5 * memory.importance
     boost = 1 + 0.25 * math.log1p(usage.use_count) + 0.5 * max(usage.reinforcement, -1.0)
-    return max(0.0, min(1.0, base * boost * 0.5 ** (idle_days / half_life)))
+    return max(0.0, min(1.0, base * boost * math.pow(0.5, idle_days / half_life)))
 
 
 @dataclass

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from langgraph.store.base import Item, PutOp
 
@@ -24,6 +24,8 @@ USAGE = "usage"
 AUDIT = "forget_audit"
 NO_OWNER = "_"
 _EXTRA = ("kind", "text", "strategy_key")
+
+M = TypeVar("M", bound=Memory)
 
 
 def label(value: str) -> str:
@@ -80,6 +82,15 @@ def from_item(item: Item) -> Memory:
         found["vector_similarity"] = float(vector)
     if found:
         memory.metadata = {**memory.metadata, **found}
+    return memory
+
+
+def from_item_as(item: Item, model: type[M]) -> M:
+    """`from_item(item)`, which must be a `model` (an item read from that kind's
+    namespace): `TypeError` otherwise."""
+    memory = from_item(item)
+    if not isinstance(memory, model):
+        raise TypeError(f"item {item.key!r} holds {memory.kind.value!r}, not {model.kind.value!r}")
     return memory
 
 

@@ -1,7 +1,7 @@
 """`Learner`: the learning half of `MemoryCore` as store plans: `learn` records an
 outcome and updates the running counts, the heuristic and the anti-pattern it supports
-(`memory.learning` holds the pure rules). Mixed into `MemoryCore`, whose attributes
-(`project_id`, `clock`, `scope_of`, `check_learning`, `stamp`) it uses."""
+(`memory.learning` holds the pure rules). A part of `MemoryCore`, on `CoreBase`'s
+`project_id`, `clock`, `scope_of`, `check_learning` and `stamp`."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from langgraph.store.base import GetOp, PutOp, SearchOp
 from langgraph_alma.errors import ConfigError
 from langgraph_alma.memory import items as it
 from langgraph_alma.memory import learning
+from langgraph_alma.memory.base import CoreBase
 from langgraph_alma.memory.plan import CountOp, StorePlan
 from langgraph_alma.memory.reports import anti_pattern_warning
 from langgraph_alma.memory.types import (
@@ -28,7 +29,12 @@ MAX_STRATEGIES = 1_000
 """Most strategies of one agent and task type weighed for an anti-pattern's alternative."""
 
 
-class Learner:
+def tally_namespace(project_id: str, agent: str) -> tuple[str, ...]:
+    """Where `agent`'s running counts (one item per task type and strategy) live."""
+    return (it.ROOT, it.label(project_id), learning.TALLY, it.label(agent))
+
+
+class Learner(CoreBase):
     """`learn`, `remember`'s counting and their plans (see the module)."""
 
     def learn(
@@ -69,9 +75,6 @@ class Learner:
         yield from self._update_heuristic(agent, [record])
         return record
 
-    def _tally_namespace(self, agent: str) -> tuple[str, ...]:
-        return (it.ROOT, it.label(self.project_id), learning.TALLY, it.label(agent))
-
     def _recount(
         self, agent: str, task_type: str, strategy_key: str, strategy: str
     ) -> StorePlan[learning.Tally]:
@@ -101,7 +104,7 @@ class Learner:
         owner = it.label(agent)
         h_ns = (it.ROOT, it.label(project), MemoryKind.HEURISTIC.value, owner)
         a_ns = (it.ROOT, it.label(project), MemoryKind.ANTI_PATTERN.value, owner)
-        t_ns = self._tally_namespace(agent)
+        t_ns = tally_namespace(project, agent)
         counted, heuristic, anti = yield [
             GetOp(t_ns, t_key),
             GetOp(h_ns, h_key),
@@ -118,7 +121,7 @@ class Learner:
         now = self.clock()
         if n >= self.scope_of(agent).min_occurrences_for_heuristic:
             h = (
-                it.from_item(heuristic)
+                it.from_item_as(heuristic, Heuristic)
                 if heuristic
                 else Heuristic(
                     id=h_key,
@@ -135,7 +138,7 @@ class Learner:
             writes.append(it.put_op(h))
         if failures >= learning.ANTI_PATTERN_MIN_FAILURES and wins < failures:
             a = (
-                it.from_item(anti)
+                it.from_item_as(anti, AntiPattern)
                 if anti
                 else AntiPattern(
                     id=a_key, pattern=record.strategy_used, why_bad="", task_type=task_type
@@ -151,7 +154,7 @@ class Learner:
             (others,) = yield [SearchOp(t_ns, {"task_type": task_type}, limit=MAX_STRATEGIES)]
             a.better_alternative = learning.best_alternative_of(
                 (learning.Tally.from_value(i.value) for i in others), strategy_key
-            )  # type: ignore[misc]
+            )
             a.occurrence_count, a.last_seen = failures, now
             writes.append(it.put_op(a))
             if not record.success:

@@ -99,7 +99,8 @@ class Tally:
 
     @classmethod
     def from_value(cls, value: Mapping[str, Any]) -> Tally:
-        return cls(**{f: value.get(f) for f in cls.__dataclass_fields__})  # type: ignore[arg-type]
+        fields: dict[str, Any] = {f: value.get(f) for f in cls.__dataclass_fields__}
+        return cls(**fields)
 
 
 def tally_key(agent: str, task_type: str, strategy_key: str) -> str:

@@ -84,7 +84,7 @@ def run_store_plan(store: BaseStore, plan: StorePlan[T]) -> T:
         while True:
             ops = plan.send(_batch(store, ops))
     except StopIteration as done:
-        return done.value
+        return cast(T, done.value)  # the plan's return value
 
 
 OFF_LOOP_ITEMS = 100
@@ -120,7 +120,7 @@ async def arun_store_plan(store: BaseStore, plan: StorePlan[T]) -> T:
     try:
         ops = next(plan)
     except StopIteration as done:
-        return done.value
+        return cast(T, done.value)
     while True:
         results = await _abatch(store, ops)
         if isinstance(ops, _OffLoop) or _items_in(results) > OFF_LOOP_ITEMS:

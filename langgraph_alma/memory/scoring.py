@@ -3,6 +3,7 @@ success and confidence, weighted; and `MemorySlice`, what a retrieval returns.""
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -57,7 +58,7 @@ def score(
     """The retrieval score of one memory whose (normalised) search similarity is given."""
     last = max(filter(None, (memory.created_at, memory.last_used_at, usage.last_used_at)))
     age_days = max(0.0, (now - last).total_seconds() / DAY)
-    recency = 0.5 ** (age_days / weights.recency_half_life_days)
+    recency = math.pow(0.5, age_days / weights.recency_half_life_days)
     total = weights.similarity + weights.recency + weights.success + weights.confidence
     return (
         weights.similarity * similarity
@@ -99,7 +100,7 @@ class MemorySlice(BaseModel):
         """How many memories (and related-graph lines) the slice holds."""
         return sum(len(x) for x in self._lists()) + len(self.related)
 
-    def _lists(self) -> list[list]:
+    def _lists(self) -> list[list[Memory]]:
         return [getattr(self, name) for name in SLICE_FIELDS.values()]
 
     def to_prompt(self, max_tokens: int = 2000) -> str:

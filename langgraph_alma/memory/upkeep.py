@@ -1,6 +1,6 @@
 """`Upkeep`: the maintenance half of `MemoryCore` as store plans: scanning every memory
-page by page, `forget` (decay, audited), `get_stats` (counted), `record_feedback`. Mixed into
-`MemoryCore`, whose attributes (`project_id`, `clock`, `policy`) it uses."""
+page by page, `forget` (decay, audited), `get_stats` (counted), `record_feedback`. A part of
+`MemoryCore`, on `CoreBase`'s `project_id`, `clock` and `policy`."""
 
 from __future__ import annotations
 
@@ -13,8 +13,9 @@ from langgraph.store.base import GetOp, Item, PutOp, SearchOp
 from langgraph_alma.errors import ConfigError
 from langgraph_alma.memory import items as it
 from langgraph_alma.memory import learning
+from langgraph_alma.memory.base import CoreBase
 from langgraph_alma.memory.decay import ForgetPolicy, Usage
-from langgraph_alma.memory.learner import PAGE
+from langgraph_alma.memory.learner import PAGE, tally_namespace
 from langgraph_alma.memory.plan import OFF_LOOP, OFF_LOOP_ITEMS, CountOp, StorePlan
 from langgraph_alma.memory.scoring import SLICE_FIELDS
 from langgraph_alma.memory.types import (
@@ -28,7 +29,7 @@ AUDIT_PART = 1_000
 writes several records, `part` 0, 1, ...)."""
 
 
-class Upkeep:
+class Upkeep(CoreBase):
     """`forget`, `forget_audit`, `get_stats`, `record_feedback` (see the module)."""
 
     def _scan(
@@ -104,7 +105,7 @@ class Upkeep:
                     t_key = learning.tally_key(m.agent, m.task_type, it.normalise(m.strategy_used))
                     if t_key not in tallies:
                         tallies.add(t_key)
-                        ops.append(PutOp(self._tally_namespace(m.agent), t_key, None))
+                        ops.append(PutOp(tally_namespace(self.project_id, m.agent), t_key, None))
             entries = [
                 {
                     "id": m.id,

@@ -1,0 +1,77 @@
+"""The type checker sees the whole package (issue 17): `mypy.ini` skips no module of
+`langgraph_alma` and loosens no check for one; and the runtime checks that stand where a
+type cannot (a memory read back is the kind its namespace says, an MCP tool is an
+`async def`) still refuse what the types let through."""
+
+from __future__ import annotations
+
+import configparser
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from langgraph.store.base import Item
+
+from langgraph_alma.mcp import server
+from langgraph_alma.memory import items as it
+from langgraph_alma.memory.types import AntiPattern, Heuristic
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Settings that make mypy look away from a module, with the value that does it.
+LOOSENING = {
+    "ignore_errors": "true",
+    "follow_imports": "skip",
+    "disallow_any_generics": "false",
+    "disallow_untyped_defs": "false",
+    "check_untyped_defs": "false",
+    "warn_unused_ignores": "false",
+}
+
+
+def test_mypy_skips_no_module_of_the_package() -> None:
+    config = configparser.ConfigParser()
+    config.read(ROOT / "mypy.ini")
+    loose = [
+        (section, key)
+        for section in config.sections()
+        if "langgraph_alma" in section
+        for key, value in config[section].items()
+        if LOOSENING.get(key) == value.strip().lower()
+    ]
+    assert loose == []
+
+
+def _item(value: dict[str, Any]) -> Item:
+    now = datetime.now(UTC)
+    return Item(
+        value=value,
+        key="h-1",
+        namespace=("alma", "p", "heuristic", "a"),
+        created_at=now,
+        updated_at=now,
+    )
+
+
+def test_a_memory_read_back_as_its_kind_is_typed_and_another_kind_refused() -> None:
+    heuristic = Heuristic(id="h-1", condition="c", strategy="s", task_type="t")
+    item = _item(it.to_value(heuristic))
+    found = it.from_item_as(item, Heuristic)
+    assert isinstance(found, Heuristic) and found.strategy == "s"
+    with pytest.raises(TypeError, match="holds 'heuristic', not 'anti_pattern'"):
+        it.from_item_as(item, AntiPattern)
+
+
+async def _async_tool() -> dict[str, Any]:
+    return {}
+
+
+def _sync_tool() -> Any:  # returns an awaitable, as `Tool` says, but is no `async def`
+    return _async_tool()
+
+
+def test_an_mcp_tool_that_is_no_async_function_is_refused() -> None:
+    assert server._tools([_async_tool]) == [_async_tool]
+    with pytest.raises(TypeError, match="MCP tools must be async functions"):
+        server._tools([_async_tool], [_sync_tool])
