@@ -121,7 +121,7 @@ def unpacking(loads: Callable[[tuple[str, bytes]], Any]) -> Callable[[tuple[str,
 
     def read(data: tuple[str, bytes]) -> Any:
         if data[0].startswith(TAG):
-            data = unpack(*data)  # type: ignore[assignment]
+            data = unpack(*data)  # type: ignore[assignment]  # unpack gives a tagged blob's bytes back
         return loads(data)
 
     return read

@@ -157,7 +157,7 @@ class Reads(CoreState):
             if conf.get("checkpoint_ns") is not None:
                 where += " AND c.checkpoint_ns = %(ns)s"
                 params["ns"] = conf["checkpoint_ns"]
-            if checkpoint_id := get_checkpoint_id(config):  # type: ignore[arg-type]
+            if checkpoint_id := get_checkpoint_id(config):  # type: ignore[arg-type]  # a list() call's config, set on this branch
                 where += " AND c.checkpoint_id = %(id)s"
                 params["id"] = checkpoint_id
         if filter:

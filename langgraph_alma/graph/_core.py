@@ -146,7 +146,7 @@ class GraphCore:
             "properties": props,
         }
         rows = yield [set_tenant(self.tenant_id), Sql(_sql.UPSERT_ENTITY, params, fetch=True)]
-        return entity_from_row(rows[1][0])  # type: ignore[index]
+        return entity_from_row(rows[1][0])  # type: ignore[index]  # fetch=True: the statement's rows
 
     def get_entity(self, ref: EntityRef) -> Plan[Entity | None]:
         rows = yield [set_tenant(self.tenant_id), self._by_ref(_sql.GET_ENTITY, ref)]
@@ -193,7 +193,7 @@ class GraphCore:
             set_tenant(self.tenant_id),
             Sql(_sql.UPSERT_RELATIONSHIP, params, fetch=True),
         ]
-        return relationship_from_row(rows[1][0])  # type: ignore[index]
+        return relationship_from_row(rows[1][0])  # type: ignore[index]  # fetch=True: the statement's rows
 
     def find_entities(
         self,

@@ -55,7 +55,7 @@ def bind(fn: Tool, runtime: AlmaRuntime) -> Tool:
     if not runtime.privileged:
         params = [p for p in params if p.name != "tenant_id"]
     # The SDK reads the signature and type hints: give it resolved ones without `runtime`.
-    call.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]
+    call.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]  # wraps() result: mypy knows no __signature__
     call.__annotations__ = {p.name: p.annotation for p in params}
     call.__annotations__["return"] = signature.return_annotation
     del call.__wrapped__

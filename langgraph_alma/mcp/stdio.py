@@ -63,5 +63,5 @@ async def run_stdio(server: MCPServer) -> None:
     if lines is None or lowlevel is None:
         await server.run_stdio_async()
         return
-    async with stdio_server(stdin=lines) as (read, write):  # type: ignore[arg-type]
+    async with stdio_server(stdin=lines) as (read, write):  # type: ignore[arg-type]  # any async line iterator serves as stdin
         await lowlevel.run(read, write, lowlevel.create_initialization_options())

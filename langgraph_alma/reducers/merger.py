@@ -105,4 +105,4 @@ def from_config(
         field: Annotated[types.get(field, Any), CHANNELS[config.reducer_name(field)]]
         for field in fields
     }
-    return TypedDict(name, annotations, total=False)  # type: ignore[operator]
+    return TypedDict(name, annotations, total=False)  # type: ignore[operator]  # TypedDict's functional form, a computed name

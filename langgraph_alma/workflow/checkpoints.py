@@ -121,7 +121,7 @@ class CheckpointManager:
             Sql(_sql.LOCK_BRANCH, key, fetch=True),
             Sql(_SAVEPOINT),
         ]
-        last_seq, last_id, last_hashes, last_versions = rows[1][0]  # type: ignore[index]
+        last_seq, last_id, last_hashes, last_versions = rows[1][0]  # type: ignore[index]  # fetch=True: the statement's rows
         if skip_if_unchanged and last_id is not None and last_hashes == hashes:
             return None
         versions: dict[str, str | int | float] = {}
@@ -247,7 +247,7 @@ class CheckpointManager:
         # Other processes may remember deleted blobs as delta bases: their next put
         # fails its foreign key and retries with whole values.
         self.saver.memory.forget(tenant, [str(run_id)])
-        return int(rows[2][0][0])  # type: ignore[index]
+        return int(rows[2][0][0])  # type: ignore[index]  # fetch=True: the statement's rows
 
 
 def _put_with(put: Plan[RunnableConfig], extra: Sql) -> Plan[Any]:

@@ -30,7 +30,7 @@ class WorkflowContext(BaseModel):
     node_id: str | None = None
     branch_id: str | None = None
 
-    def validate(self, require_tenant: bool = False) -> WorkflowContext:  # type: ignore[override]
+    def validate(self, require_tenant: bool = False) -> WorkflowContext:  # type: ignore[override]  # pydantic's deprecated classmethod
         """Raise `ConfigError` naming the missing field; return self.
 
         >>> WorkflowContext(workflow_id="w", run_id="r", node_id="n").validate()  # doctest: +SKIP

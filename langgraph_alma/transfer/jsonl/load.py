@@ -46,7 +46,7 @@ def _put_checkpoints(
     for cp in checkpoints:
         saved = run_plan(
             conn,
-            core.put(cp.config, cp.checkpoint, cp.metadata, cp.new_versions),  # type: ignore[arg-type]
+            core.put(cp.config, cp.checkpoint, cp.metadata, cp.new_versions),  # type: ignore[arg-type]  # JSONL holds them as plain dicts
         )
         for task_id, task_writes in cp.writes:
             run_plan(conn, core.put_writes(saved, task_writes, task_id))

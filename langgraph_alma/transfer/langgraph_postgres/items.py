@@ -100,7 +100,7 @@ class ItemWriter:
         self.conn, self.tenant, self.dims = conn, tenant, dims
         self.replay = ReplayEmbeddings()
         index = {"dims": dims, "embed": self.replay, "fields": ["$"], "ann": "exact"}
-        self.store = AlmaStore(conn, tenant_id=tenant, index=index if dims else None)  # type: ignore[arg-type]
+        self.store = AlmaStore(conn, tenant_id=tenant, index=index if dims else None)  # type: ignore[arg-type]  # `ann`: ours
 
     def write(
         self, page: Sequence[SourceItem], tick: Callable[[int], None] | None = None
@@ -115,7 +115,7 @@ class ItemWriter:
         entries: list[tuple[PutOp, SourceItem]] = []
         self.replay.queue.clear()
         for item, got in zip(live, found, strict=True):
-            if got is not None and got.value == item.value:  # type: ignore[union-attr]
+            if got is not None and got.value == item.value:  # type: ignore[union-attr]  # GetOps give Items
                 result.present += 1
                 continue
             # Without an index at the source, the store's default full text; with one, an
