@@ -184,14 +184,17 @@ class StoreCore(OpChecks):
         ]
         generic = bool(gets or ranked)  # see `_sql.batch_settings`
         settings: dict[str, Any] = {"tenant": tenant}
+        if prepared.puts:  # the writes' key slots, taken by the opening statement
+            settings["ns"] = [ns_path(k[0]) for k in prepared.puts]
+            settings["keys"] = [k[1] for k in prepared.puts]
         if ranked:
             window = max(self._window(op) for _, op in ranked)
             settings["ef"] = str(min(1000, max(40, window)))
         batch: list[Sql] = [Sql(_sql.BEGIN)] if explicit else []
-        batch.append(
-            Sql(_sql.batch_settings(generic=generic and not plain, hnsw=bool(ranked)), settings)
+        opening = _sql.batch_settings(
+            generic=generic and not plain, hnsw=bool(ranked), lock=bool(prepared.puts)
         )
-        batch.extend(self._lock_slots(prepared))
+        batch.append(Sql(opening, settings))
         reads: list[tuple[int, int]] = []  # (op index, statement index)
         for i in plain:  # PostgreSQL picks their plans (the best depends on the values)
             op = ops[i]
@@ -338,19 +341,6 @@ class StoreCore(OpChecks):
         query = _sql.LIST_NAMESPACES.replace("{where}", " AND ".join(parts))
         return Sql(query, params, fetch=True)
 
-    @staticmethod
-    def _lock_slots(prepared: Prepared) -> list[Sql]:
-        """The statement that takes the key slots of the batch's writes (see
-        `_sql.KEY_SLOT`), before the batch touches any row, refreshes included."""
-        if not prepared.puts:
-            return []
-        params = {
-            "tenant": prepared.tenant,
-            "ns": [ns_path(k[0]) for k in prepared.puts],
-            "keys": [k[1] for k in prepared.puts],
-        }
-        return [Sql(_sql.LOCK_SLOTS, params)]
-
     def _writes(self, prepared: Prepared, document_vectors: Sequence[Sequence[float]]) -> list[Sql]:
         tenant = prepared.tenant
         order = sorted(prepared.puts, key=lambda k: (ns_path(k[0]), k[1]))
@@ -375,11 +365,8 @@ class StoreCore(OpChecks):
                 "ttls": [_ttl(prepared.puts[k].ttl) for k in upserts],
                 "tscfg": self.text_config,
             }
-            stmts.append(Sql(_sql.UPSERT, params))
-            if self.index:
-                stmts.append(
-                    Sql(_sql.DELETE_VECTORS, {k: params[k] for k in ("tenant", "ns", "keys")})
-                )
+            # with an index, the items' old vectors are deleted by the same statement
+            stmts.append(Sql(_sql.UPSERT_CLEARING_VECTORS if self.index else _sql.UPSERT, params))
         if prepared.documents and self.index:
             dims = self.index.dims
             refs = prepared.document_refs

@@ -43,14 +43,6 @@ GENERIC_PLANS = f"SELECT {_GENERIC}"
 """Generic plans from here to the end of the batch's transaction."""
 
 
-def batch_settings(*, generic: bool, hnsw: bool) -> str:
-    """The statement that opens a batch: its tenant (`%(tenant)s`), generic plans when
-    `generic`, the HNSW scan settings (`%(ef)s`: ef_search) when `hnsw`."""
-    return "SELECT " + ", ".join(
-        [SET_TENANT, *([_GENERIC] if generic else []), *([_HNSW] if hnsw else [])]
-    )
-
-
 # Reads carry their TTL refresh (an UPDATE) only when asked to, so that reads without it
 # run in read-only transactions, on a hot standby for one.
 _GET = f"""
@@ -68,12 +60,37 @@ SELECT DISTINCT ns_path, key, value, created_at, updated_at FROM found
 
 # Writers and TTL refreshes agree on "key slots": 256 advisory locks per tenant, a key's
 # slot being a hash of its namespace path and key (`KEY_SLOT`). A batch that writes takes
-# the slots of its keys first, in slot order, before it touches any row (`LOCK_SLOTS`);
+# the slots of its keys first, in slot order, before it touches any row (`_LOCK_SLOTS`);
 # a refresh, which is best-effort, only tries the slot of each row it refreshes and skips
 # the row if the slot (or the row) is busy. So whoever holds a row lock holds its slot:
 # rows are never waited for, slots are waited for in one order, and no cycle can form.
 KEY_SLOT = "(hashtextextended({ns} || chr(31) || {key}, 0) & 255)::int4"
 TENANT_SLOTS = "hashtext(%(tenant)s)"
+
+# The key slots of a batch's writes (`%(ns)b`, `%(keys)b`), taken in slot order before any
+# row: a column of the batch's opening statement (one statement less per write batch).
+_LOCK_SLOTS = f"""(SELECT count(*) FROM (
+    SELECT pg_advisory_xact_lock({TENANT_SLOTS}, slot) FROM (
+        SELECT DISTINCT {KEY_SLOT.format(ns="u.ns", key="u.key")} AS slot
+        FROM unnest(%(ns)b::text[], %(keys)b::text[]) AS u(ns, key)
+    ) AS slots
+    ORDER BY slot
+) AS locked)"""
+
+
+def batch_settings(*, generic: bool, hnsw: bool, lock: bool = False) -> str:
+    """The statement that opens a batch: its tenant (`%(tenant)s`), generic plans when
+    `generic`, the HNSW scan settings (`%(ef)s`: ef_search) when `hnsw`, the key slots of
+    its writes (`%(ns)b`, `%(keys)b`) when `lock`."""
+    return "SELECT " + ", ".join(
+        [
+            SET_TENANT,
+            *([_GENERIC] if generic else []),
+            *([_HNSW] if hnsw else []),
+            *([_LOCK_SLOTS] if lock else []),
+        ]
+    )
+
 
 # On the row's own columns: tried only for rows that pass `t.ttl_minutes IS NOT NULL`.
 _ROW_SLOT = KEY_SLOT.format(ns="t.ns_path", key="t.key")
@@ -145,14 +162,6 @@ BEGIN = "BEGIN"
 COMMIT = "COMMIT"
 ROLLBACK = "ROLLBACK"
 
-# The key slots of a batch's writes (see KEY_SLOT), taken in slot order before any row.
-LOCK_SLOTS = f"""
-SELECT pg_advisory_xact_lock({TENANT_SLOTS}, slot) FROM (
-    SELECT DISTINCT {KEY_SLOT.format(ns="u.ns", key="u.key")} AS slot
-    FROM unnest(%(ns)b::text[], %(keys)b::text[]) AS u(ns, key)
-) AS slots
-ORDER BY slot
-"""
 
 DELETE = """
 DELETE FROM alma_store s
@@ -184,6 +193,10 @@ DELETE FROM alma_store_vectors v
 USING unnest(%(ns)b::text[], %(keys)b::text[]) AS d(ns, key)
 WHERE v.tenant_id = %(tenant)s AND v.ns_path = d.ns AND v.key = d.key
 """
+
+# The upsert that also deletes the items' old vectors (the store has an index), in one
+# statement: the new ones are inserted by the next (`INSERT_VECTORS`).
+UPSERT_CLEARING_VECTORS = f"WITH cleared AS ({DELETE_VECTORS}){UPSERT}"
 
 INSERT_VECTORS = """
 INSERT INTO alma_store_vectors (tenant_id, ns_path, key, field, dims, embedding, half)

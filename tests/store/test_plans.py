@@ -72,3 +72,32 @@ def test_gets_use_generic_plans_and_plain_searches_custom(database, tenant, ns) 
     # forced generic plans would give it no custom plan at all; PostgreSQL's own choice
     # (`auto`) plans the first five executions afresh
     assert plains[1] >= 5, plains
+
+
+def test_a_put_is_five_statements(database, tenant, ns, indexed_setup) -> None:
+    """A put was seven statements (BEGIN, settings, key-slot locks, upsert, old-vector
+    delete, vector insert, COMMIT); the locks are now a column of the opening statement
+    and the old vectors are deleted by the upsert. The vectors stay those of the last put."""
+    kwargs = {**connection_kwargs(), "prepare_threshold": 0}  # every statement prepared
+    with ConnectionPool(database.url, min_size=1, max_size=1, kwargs=kwargs) as pool:
+        index = {"dims": DIMS, "embed": fake_embed, "fields": ["text", "title"]}
+        store = AlmaStore(pool, tenant_id=tenant, index=index)
+        store.get(ns, "warm")
+        with pool.connection() as conn:
+            before = {r[0] for r in conn.execute("SELECT statement FROM pg_prepared_statements")}
+        store.put(ns, "k", {"text": "red car", "title": "old title"})
+        store.put(ns, "k", {"text": "blue kitten"})  # one field now: the other's vector goes
+        with pool.connection() as conn:
+            sent = [
+                r[0]
+                for r in conn.execute("SELECT statement FROM pg_prepared_statements")
+                if r[0] not in before
+            ]
+            conn.execute("SELECT set_config('alma.tenant_id', %s, false)", [tenant])
+            fields = conn.execute(
+                "SELECT field FROM alma_store_vectors WHERE tenant_id = %s AND key = 'k'",
+                [tenant],
+            ).fetchall()
+        assert store.search(ns, query="feline")[0].key == "k"  # the new vector ("kitten")
+    assert len(sent) == 5, sent
+    assert fields == [("text",)]
