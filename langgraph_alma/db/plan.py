@@ -222,7 +222,7 @@ _PLACEHOLDER = re.compile(r"%(?:(%)|\(([^)]+)\)([sbt])|(.))", re.DOTALL)
 _RAW_CACHE = 1024
 
 
-class BinaryList(list):  # type: ignore[type-arg]
+class BinaryList(list[Any]):
     """A list bound in binary format from a `%(name)b` placeholder on the raw cursor
     (which binds every value in psycopg's automatic format: text for a list of text)."""
 

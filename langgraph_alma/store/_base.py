@@ -11,7 +11,7 @@ import json
 import logging
 from collections.abc import Callable, Iterable
 from contextvars import ContextVar
-from typing import Any, TypeVar
+from typing import Any, Self
 
 import psycopg
 from langchain_core.embeddings import Embeddings
@@ -30,7 +30,6 @@ from langgraph_alma.store._core import (
 )
 from langgraph_alma.store._failures import is_transient, retry_delay
 
-T = TypeVar("T")
 # The shells' logger, as users (and tests) configure it.
 logger = logging.getLogger("langgraph_alma.store.store")
 
@@ -133,16 +132,16 @@ class _AlmaStoreBase(BaseStore):
         """The tenant this store is bound to (None: each graph run's, or the default)."""
         return self._core.tenant_id
 
-    def for_tenant(self: T, tenant_id: str) -> T:
+    def for_tenant(self, tenant_id: str) -> Self:
         """A view of this store bound to `tenant_id`, sharing its connections.
 
         >>> store.for_tenant("acme").get(("users",), "u1")     # doctest: +SKIP
         """
         clone = copy.copy(self)
-        clone._core = copy.copy(self._core)  # type: ignore[attr-defined]
+        clone._core = copy.copy(self._core)
         if not isinstance(tenant_id, str) or not tenant_id:
             raise ConfigError(f"tenant_id must be a non-empty string, got {tenant_id!r}")
-        clone._core.tenant_id = tenant_id  # type: ignore[attr-defined]
+        clone._core.tenant_id = tenant_id
         return clone
 
     @property
