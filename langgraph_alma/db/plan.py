@@ -19,16 +19,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
-import functools
-import re
 from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import psycopg
-from psycopg.adapt import PyFormat, Transformer
-from psycopg.pq import ExecStatus, Format
+from psycopg.adapt import Transformer
+from psycopg.pq import ExecStatus
 from psycopg.rows import tuple_row
+
+from langgraph_alma.db.placeholders import acursor_for, cursor_for, statement_for
 
 T = TypeVar("T")
 Rows = list[tuple[Any, ...]]
@@ -120,8 +120,8 @@ def _drive(conn: psycopg.Connection[Any], plan: Plan[T]) -> T:
 
 def _send(conn: psycopg.Connection[Any], batch: Batch) -> list[Rows | None]:
     if len(batch) == 1 and not batch[0].script:  # one statement: no pipeline needed
-        query, params, raw = _raw(conn, batch[0])
-        with _cursor(conn, raw) as cur:
+        query, params, raw = statement_for(conn, batch[0].query, batch[0].params)
+        with cursor_for(conn, raw) as cur:
             return [_fetch(cur.execute(query, params), batch[0])]
     if any(sql.script for sql in batch):
         # Scripts hold several statements: never prepared (psycopg would refuse).
@@ -135,8 +135,8 @@ def _send(conn: psycopg.Connection[Any], batch: Batch) -> list[Rows | None]:
     with conn.pipeline():
         cursors = []
         for sql in batch:
-            query, params, raw = _raw(conn, sql)
-            cursors.append(cur := _cursor(conn, raw))
+            query, params, raw = statement_for(conn, sql.query, sql.params)
+            cursors.append(cur := cursor_for(conn, raw))
             cur.execute(query, params)
     try:
         return [
@@ -182,8 +182,8 @@ async def _adrive(conn: psycopg.AsyncConnection[Any], plan: Plan[T]) -> T:
 
 async def _asend(conn: psycopg.AsyncConnection[Any], batch: Batch) -> list[Rows | None]:
     if len(batch) == 1 and not batch[0].script:
-        query, params, raw = _raw(conn, batch[0])
-        async with _acursor(conn, raw) as cur:
+        query, params, raw = statement_for(conn, batch[0].query, batch[0].params)
+        async with acursor_for(conn, raw) as cur:
             return [await _afetch(await cur.execute(query, params), batch[0])]
     if any(sql.script for sql in batch):
         async with conn.cursor(row_factory=tuple_row) as cur:
@@ -197,120 +197,14 @@ async def _asend(conn: psycopg.AsyncConnection[Any], batch: Batch) -> list[Rows 
     async with conn.pipeline():
         cursors = []
         for sql in batch:
-            query, params, raw = _raw(conn, sql)
-            cursors.append(cur := _acursor(conn, raw))
+            query, params, raw = statement_for(conn, sql.query, sql.params)
+            cursors.append(cur := acursor_for(conn, raw))
             await cur.execute(query, params)
     try:
         return [await _afetch(cur, sql) for cur, sql in zip(cursors, batch, strict=True)]
     finally:
         for cur in cursors:
             await cur.close()
-
-
-# -- placeholders converted once per statement ----------------------------------------
-#
-# psycopg turns `%(name)s` placeholders into PostgreSQL's `$n` on every execute, and
-# caches the conversion only for statements shorter than 4,096 characters: the store's
-# search statement (6-7k) was re-parsed on every search, ~0.1-0.2 ms of the event loop's
-# time. A statement with named parameters is converted here once per text (cached) and
-# sent through psycopg's raw cursor, which takes `$n` placeholders and a sequence of
-# values as they are. The `$n` text, the parameters' formats and so their types are the
-# ones psycopg's own conversion gives, so statements are prepared under the same names
-# and plans as before.
-
-_PLACEHOLDER = re.compile(r"%(?:(%)|\(([^)]+)\)([sbt])|(.))", re.DOTALL)
-_RAW_CACHE = 1024
-
-
-class BinaryList(list[Any]):
-    """A list bound in binary format from a `%(name)b` placeholder on the raw cursor
-    (which binds every value in psycopg's automatic format: text for a list of text)."""
-
-    __slots__ = ()
-
-
-_LIST_BINARY = psycopg.adapters.get_dumper(list, PyFormat.BINARY)
-
-
-@dataclass(frozen=True, slots=True)
-class _Converted:
-    query: str  # with $n placeholders
-    names: tuple[str, ...]  # the parameter of each $n
-    binary: tuple[bool, ...]  # bound in binary (`%(name)b`)
-
-
-@functools.lru_cache(maxsize=_RAW_CACHE)
-def _convert(query: str) -> _Converted | None:
-    """`query`'s `%(name)s`/`%(name)b` placeholders as `$n`; None when it has any other
-    kind (positional `%s`, `%(name)t`, a stray `%`): psycopg's own path handles those."""
-    names: dict[str, int] = {}
-    binary: list[bool] = []
-    bad = False
-
-    def sub(m: re.Match[str]) -> str:
-        nonlocal bad
-        if m.group(1):
-            return "%"
-        name, fmt = m.group(2), m.group(3)
-        if name is None or fmt == "t":
-            bad = True
-            return ""
-        if name in names:
-            if binary[names[name]] != (fmt == "b"):
-                bad = True  # psycopg refuses one name in two formats: let it say so
-            return f"${names[name] + 1}"
-        names[name] = len(binary)
-        binary.append(fmt == "b")
-        return f"${len(binary)}"
-
-    converted = _PLACEHOLDER.sub(sub, query)
-    if bad or not names:
-        return None
-    return _Converted(converted, tuple(names), tuple(binary))
-
-
-def _raw(
-    conn: psycopg.Connection[Any] | psycopg.AsyncConnection[Any], sql: Sql
-) -> tuple[Any, Any, bool]:
-    """The query and parameters to execute `sql` with, and whether on a raw cursor."""
-    params = sql.params
-    if not isinstance(sql.query, str) or not isinstance(params, Mapping):
-        return sql.query, params, False
-    if conn.cursor_factory not in (psycopg.Cursor, psycopg.AsyncCursor):
-        return sql.query, params, False  # a client-side cursor, say: the caller's choice
-    conv = _convert(sql.query)
-    if conv is None:
-        return sql.query, params, False
-    try:
-        values = [params[name] for name in conv.names]
-    except KeyError as exc:
-        raise psycopg.ProgrammingError(f"query parameter missing: {exc.args[0]}") from None
-    if any(conv.binary):
-        adapters = conn.adapters
-        if adapters.get_dumper(BinaryList, PyFormat.AUTO) is not _LIST_BINARY:
-            adapters.register_dumper(BinaryList, _LIST_BINARY)
-        for i, binary in enumerate(conv.binary):
-            if binary and type(values[i]) is list:
-                values[i] = BinaryList(values[i])
-            elif binary and values[i] is not None and not isinstance(values[i], BinaryList):
-                return sql.query, params, False  # a binary non-list: psycopg's own path
-    return conv.query, values, True
-
-
-def _cursor(conn: psycopg.Connection[Any], raw: bool) -> psycopg.Cursor[Any]:
-    if not raw:
-        return conn.cursor(binary=True, row_factory=tuple_row)
-    cur = psycopg.RawCursor(conn, row_factory=tuple_row)
-    cur.format = Format.BINARY
-    return cur
-
-
-def _acursor(conn: psycopg.AsyncConnection[Any], raw: bool) -> psycopg.AsyncCursor[Any]:
-    if not raw:
-        return conn.cursor(binary=True, row_factory=tuple_row)
-    cur = psycopg.AsyncRawCursor(conn, row_factory=tuple_row)
-    cur.format = Format.BINARY
-    return cur
 
 
 def _fetch(cur: psycopg.Cursor[Any], sql: Sql) -> Rows | None:

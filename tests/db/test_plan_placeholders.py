@@ -9,7 +9,7 @@ import psycopg
 import psycopg._queries as psycopg_queries
 import pytest
 
-from langgraph_alma.db import plan as plan_module
+from langgraph_alma.db import placeholders
 from langgraph_alma.db.plan import Sql, arun_plan, run_plan
 
 # Longer than psycopg's conversion cache admits; named, repeated, binary and `%%`.
@@ -49,7 +49,7 @@ def _two(names: list[str]):
 
 def test_long_statement_converted_once_sync(database, conversions) -> None:
     names = ["a", 'quo"te', "back\\slash", "", "ü"]
-    before = plan_module._convert.cache_info()
+    before = placeholders.convert.cache_info()
     with psycopg.connect(database.url, autocommit=True, prepare_threshold=0) as conn:
         for _ in range(5):
             assert run_plan(conn, _plan(names)) == (4, names, 5, "100%", True)
@@ -60,7 +60,7 @@ def test_long_statement_converted_once_sync(database, conversions) -> None:
             ["SELECT $1::int + $1::int, $2, cardinality($2::text[]), '100%'%"],
         ).fetchone()
         assert prepared == (1,)
-    after = plan_module._convert.cache_info()
+    after = placeholders.convert.cache_info()
     assert conversions == []  # psycopg never re-parsed the long statement
     assert after.misses - before.misses <= 2 and after.hits - before.hits >= 13
 
