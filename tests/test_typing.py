@@ -1,7 +1,7 @@
 """The type checker sees the whole package (issue 17): `mypy.ini` skips no module of
 `langgraph_alma` and loosens no check for one; and the runtime checks that stand where a
 type cannot (a memory read back is the kind its namespace says, an MCP tool is an
-`async def`) still refuse what the types let through."""
+`async def`: tests/mcp/test_tool_types.py) still refuse what the types let through."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 from langgraph.store.base import Item
 
-from langgraph_alma.mcp import server
 from langgraph_alma.memory import items as it
 from langgraph_alma.memory.types import AntiPattern, Heuristic
 
@@ -62,20 +61,6 @@ def test_a_memory_read_back_as_its_kind_is_typed_and_another_kind_refused() -> N
     assert isinstance(found, Heuristic) and found.strategy == "s"
     with pytest.raises(TypeError, match="holds 'heuristic', not 'anti_pattern'"):
         it.from_item_as(item, AntiPattern)
-
-
-async def _async_tool() -> dict[str, Any]:
-    return {}
-
-
-def _sync_tool() -> Any:  # returns an awaitable, as `Tool` says, but is no `async def`
-    return _async_tool()
-
-
-def test_an_mcp_tool_that_is_no_async_function_is_refused() -> None:
-    assert server._tools([_async_tool]) == [_async_tool]
-    with pytest.raises(TypeError, match="MCP tools must be async functions"):
-        server._tools([_async_tool], [_sync_tool])
 
 
 def test_every_type_ignore_says_why_on_its_line() -> None:
