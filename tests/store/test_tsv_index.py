@@ -11,9 +11,7 @@ from langgraph_alma import AlmaStore
 
 
 def test_puts_leave_nothing_in_the_pending_list(store: AlmaStore, ns, database):
-    store.batch(
-        [PutOp(ns, f"k{i}", {"text": f"pending list word{i} shared words here"}) for i in range(200)]
-    )
+    store.batch([PutOp(ns, f"k{i}", {"text": f"pending word{i} here"}) for i in range(200)])
     with psycopg.connect(database.admin_url, autocommit=True) as admin:
         (options,) = admin.execute(
             "SELECT reloptions FROM pg_class WHERE oid = 'alma_store_tsv_idx'::regclass"
