@@ -303,6 +303,12 @@ def _rebuild(
     return value, found
 
 
+# A checkpoint's stored scope: project, agent, workflow (as `alma_checkpoints` has them).
+Scope = tuple[str, str | None, str | None]
+# What a put needs of its parent: its versions_seen and its scope.
+Parent = tuple[Mapping[str, Any], Scope]
+
+
 class ChannelMemory:
     """Per-thread memory of the last stored version of each channel, LRU by thread.
 
@@ -314,11 +320,10 @@ class ChannelMemory:
         self._threads: OrderedDict[tuple[str, str], dict[tuple[str, str], Remembered]] = (
             OrderedDict()
         )
-        # (tenant, thread) -> {namespace: (checkpoint id, its versions_seen)} of the last
-        # checkpoint put: the next put's nodes are read from it (`nodes_since`).
-        self._seen: OrderedDict[tuple[str, str], dict[str, tuple[str, Mapping[str, Any]]]] = (
-            OrderedDict()
-        )
+        # (tenant, thread) -> {namespace: (checkpoint id, its versions_seen, its stored
+        # scope)} of the last checkpoint put: the next put's nodes are read from it
+        # (`nodes_since`), and its scope (`Writes`): no lookup of the parent's row.
+        self._seen: OrderedDict[tuple[str, str], dict[str, tuple[str, Parent]]] = OrderedDict()
         self._lock = threading.Lock()  # guards the dicts only, never I/O
 
     def thread(self, tenant: str, thread: str) -> dict[tuple[str, str], Remembered]:
@@ -354,22 +359,28 @@ class ChannelMemory:
                         memo.pop((tenant, thread), None)
 
     def remember_seen(
-        self, tenant: str, thread: str, ns: str, checkpoint_id: str, seen: Mapping[str, Any]
+        self,
+        tenant: str,
+        thread: str,
+        ns: str,
+        checkpoint_id: str,
+        seen: Mapping[str, Any],
+        scope: Scope,
     ) -> None:
-        """The `versions_seen` of the checkpoint just put (a copy: the caller's may change)."""
+        """The `versions_seen` (a copy: the caller's may change) and the scope stored
+        (project, agent, workflow) of the checkpoint just put."""
         if self.max_threads <= 0:
             return
         copied = {node: dict(v) if isinstance(v, dict) else v for node, v in seen.items()}
         with self._lock:
-            self._seen.setdefault((tenant, thread), {})[ns] = (checkpoint_id, copied)
+            self._seen.setdefault((tenant, thread), {})[ns] = (checkpoint_id, (copied, scope))
             self._seen.move_to_end((tenant, thread))
             while len(self._seen) > self.max_threads:
                 self._seen.popitem(last=False)
 
-    def seen(
-        self, tenant: str, thread: str, ns: str, checkpoint_id: str
-    ) -> Mapping[str, Any] | None:
-        """The `versions_seen` of checkpoint `checkpoint_id` if it is the last one put."""
+    def parent(self, tenant: str, thread: str, ns: str, checkpoint_id: str) -> Parent | None:
+        """The `versions_seen` and scope of checkpoint `checkpoint_id` if it is the last
+        one put."""
         with self._lock:
             found = self._seen.get((tenant, thread), {}).get(ns)
         return found[1] if found is not None and found[0] == checkpoint_id else None

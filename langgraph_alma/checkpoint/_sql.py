@@ -135,9 +135,11 @@ def _rows(prefix: str, columns: tuple[str, ...], types: tuple[str, ...], many: b
     return f"(VALUES ({values}))"
 
 
-def _put(blob_rows: str | None) -> str:
+def _put(blob_rows: str | None, lookup: bool) -> str:
     """One statement: the blobs (whole values or deltas; none: no blob CTE at all) and
-    the checkpoint row. The node that produced the checkpoint is read from the parent.
+    the checkpoint row. `lookup`: the parent's scope and `versions_seen` are read from
+    its row, and the stored scope returned (for the saver to remember); else the saver,
+    which put the parent itself, gives the scope and the nodes (`Writes._put_params`).
     `commit` is this transaction's synchronous_commit (see `Writes.put_waits_for_commit`)."""
     blobs = (
         f""",
@@ -150,6 +152,36 @@ blobs AS (
     ON CONFLICT DO NOTHING
 )"""
         if blob_rows
+        else ""
+    )
+    scope = (
+        """coalesce(%(project_id)s, p.project_id, 'default'), coalesce(%(agent)s, p.agent),
+       coalesce(%(workflow_id)s, p.workflow_id),
+       (SELECT string_agg(seen.key, ',' ORDER BY seen.key COLLATE "C")
+        FROM jsonb_each(%(checkpoint)s::jsonb -> 'versions_seen') AS seen
+        WHERE seen.key <> '__input__' AND seen.value IS DISTINCT FROM p.seen -> seen.key),"""
+        if lookup
+        else "%(project_id)s::text, %(agent)s::text, %(workflow_id)s::text, %(node_id)s::text,"
+    )
+    parent = (
+        """
+-- A scope the config does not give is the parent's (a fork made from a config the saver
+-- handed out carries no project, agent or workflow). The nodes that produced this
+-- checkpoint are those whose versions_seen changed since the parent: LangGraph saves a
+-- checkpoint only once its parent is saved, but saves writes in the background, so the
+-- parent's writes may not be visible yet.
+LEFT JOIN LATERAL (
+    SELECT p.project_id, p.agent, p.workflow_id, p.checkpoint -> 'versions_seen' AS seen
+    FROM alma_checkpoints p
+    WHERE p.tenant_id = _tenant.tenant_id AND p.tenant_id = %(tenant)s
+      AND p.thread_id = %(thread)s
+      AND p.checkpoint_ns = %(ns)s AND p.checkpoint_id = %(parent)s
+    -- The primary key's order: the planner looks the row up by the primary key, even
+    -- while the table's statistics are those of an empty table.
+    ORDER BY p.tenant_id, p.thread_id, p.checkpoint_ns, p.checkpoint_id
+    LIMIT 1
+) AS p ON true"""
+        if lookup
         else ""
     )
     return (
@@ -166,46 +198,38 @@ INSERT INTO alma_checkpoints
      project_id, agent, workflow_id, node_id, step, source, checkpoint, inline_values,
      blob_channels, metadata)
 SELECT _tenant.tenant_id, %(thread)s, %(ns)s, %(id)s, %(parent)s, %(run_id)s,
-       coalesce(%(project_id)s, p.project_id, 'default'), coalesce(%(agent)s, p.agent),
-       coalesce(%(workflow_id)s, p.workflow_id),
-       CASE WHEN %(node_known)s::bool THEN %(node_id)s::text ELSE
-       (SELECT string_agg(seen.key, ',' ORDER BY seen.key COLLATE "C")
-        FROM jsonb_each(%(checkpoint)s::jsonb -> 'versions_seen') AS seen
-        WHERE seen.key <> '__input__' AND seen.value IS DISTINCT FROM p.seen -> seen.key)
-       END,
+       """
+        + scope
+        + """
        %(step)s, %(source)s, %(checkpoint)s, %(inline)s, %(blob_channels)s, %(metadata)s
-FROM _tenant
--- A scope the config does not give is the parent's (a fork made from a config the saver
--- handed out carries no project, agent or workflow). The nodes that produced this
--- checkpoint are those whose versions_seen changed since the parent: LangGraph saves a
--- checkpoint only once its parent is saved, but saves writes in the background, so the
--- parent's writes may not be visible yet. When the saver put the parent itself, it
--- gives them (node_known): no JSON to walk here.
-LEFT JOIN LATERAL (
-    SELECT p.project_id, p.agent, p.workflow_id, p.checkpoint -> 'versions_seen' AS seen
-    FROM alma_checkpoints p
-    WHERE p.tenant_id = _tenant.tenant_id AND p.tenant_id = %(tenant)s
-      AND p.thread_id = %(thread)s
-      AND p.checkpoint_ns = %(ns)s AND p.checkpoint_id = %(parent)s
-    -- The primary key's order: the planner looks the row up by the primary key, even
-    -- while the table's statistics are those of an empty table.
-    ORDER BY p.tenant_id, p.thread_id, p.checkpoint_ns, p.checkpoint_id
-    LIMIT 1
-) AS p ON true
+FROM _tenant"""
+        + parent
+        + """
 ON CONFLICT (tenant_id, thread_id, checkpoint_ns, checkpoint_id) DO UPDATE SET
     checkpoint = EXCLUDED.checkpoint,
     inline_values = EXCLUDED.inline_values,
     blob_channels = EXCLUDED.blob_channels,
     metadata = EXCLUDED.metadata"""
+        + (
+            "\nRETURNING project_id, agent, workflow_id"  # the scope stored (kept on conflict)
+            if lookup
+            else ""
+        )
     )
 
 
-# PUT[n]: the put of a checkpoint with n blob rows (0, 1, or 2 for "2 or more").
-PUT = (
-    compact(_put(None)),
-    compact(_put(_rows("b_", _BLOB_COLUMNS, _BLOB_TYPES, many=False))),
-    compact(_put(_rows("b_", _BLOB_COLUMNS, _BLOB_TYPES, many=True))),
+# PUT[(n, lookup)]: the put of a checkpoint with n blob rows (0, 1, or 2 for "2 or
+# more"), reading the parent's row (lookup) or given what the saver remembers of it.
+_BLOB_ROWS = (
+    None,
+    _rows("b_", _BLOB_COLUMNS, _BLOB_TYPES, many=False),
+    _rows("b_", _BLOB_COLUMNS, _BLOB_TYPES, many=True),
 )
+PUT = {
+    (n, lookup): compact(_put(rows, lookup))
+    for n, rows in enumerate(_BLOB_ROWS)
+    for lookup in (False, True)
+}
 
 
 # A transaction that commits synchronously (it takes a transaction id, so it has a commit

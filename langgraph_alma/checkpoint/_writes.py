@@ -26,6 +26,7 @@ from langgraph_alma.checkpoint._compress import pack
 from langgraph_alma.checkpoint._delta import (
     BlobRow,
     Remembered,
+    Scope,
     encode,
     nodes_since,
 )
@@ -85,7 +86,7 @@ class Writes(CoreState):
         commit = "on" if synchronous else "off"
         params["commit"] = commit
         try:
-            yield [Sql(_sql.PUT[params.pop("_rows")], params)]
+            results = yield [self._put_sql(params)]
         except psycopg.errors.ForeignKeyViolation:
             # A delta's base was deleted meanwhile (prune, delete_thread elsewhere):
             # forget what we remembered and store whole values instead.
@@ -94,7 +95,7 @@ class Writes(CoreState):
                 tenant, thread, ns, config, checkpoint, metadata, new_versions, {}
             )
             params["commit"] = commit
-            yield [Sql(_sql.PUT[params.pop("_rows")], params)]
+            results = yield [self._put_sql(params)]
         except psycopg.DataError as exc:  # the checks above should leave none
             raise InvalidChannelValue(
                 "checkpoint", "(a value)", f"PostgreSQL refused it: {exc}"
@@ -104,9 +105,14 @@ class Writes(CoreState):
             # flushed before this commit): flush this one with a synchronous commit.
             yield [Sql(_sql.FLUSH)]
         self.memory.remember(tenant, thread, learned)
-        self.memory.remember_seen(
-            tenant, thread, ns, checkpoint["id"], checkpoint.get("versions_seen") or {}
+        returned = results[0]  # after a lookup: the scope PostgreSQL stored
+        scope: Scope = (
+            (returned[0][0], returned[0][1], returned[0][2])
+            if returned
+            else (params["project_id"], params["agent"], params["workflow_id"])
         )
+        seen = checkpoint.get("versions_seen") or {}
+        self.memory.remember_seen(tenant, thread, ns, checkpoint["id"], seen, scope)
         saved: RunnableConfig = {
             "configurable": {
                 "thread_id": thread,
@@ -116,6 +122,11 @@ class Writes(CoreState):
         }
         self._name_tenant(saved, tenant)
         return saved
+
+    @staticmethod
+    def _put_sql(params: dict[str, Any]) -> Sql:
+        lookup = params.pop("_lookup")
+        return Sql(_sql.PUT[(params.pop("_rows"), lookup)], params, fetch=lookup)
 
     def _put_params(
         self,
@@ -164,20 +175,35 @@ class Writes(CoreState):
         stored = {k: v for k, v in checkpoint.items() if k not in _NOT_IN_JSON}
         parent = conf.get("checkpoint_id")
         seen = checkpoint.get("versions_seen") or {}
-        parent_seen = self.memory.seen(tenant, thread, ns, parent) if parent else None
         meta = _checked("metadata", get_serializable_checkpoint_metadata(config, metadata))
+        project = _str_or_none(conf.get("project_id") or None)
+        agent = _str_or_none(conf.get("agent") or conf.get("assistant_id"))
+        workflow = _str_or_none(conf.get("workflow_id") or conf.get("graph_id"))
+        # The parent's versions_seen and scope, when the saver put it: the nodes and the
+        # scope computed here as `_sql.PUT` computes them from the parent's row (coalesce).
+        of_parent = self.memory.parent(tenant, thread, ns, parent) if parent else None
+        lookup = parent is not None and of_parent is None
+        if of_parent is not None:
+            p_seen, p_scope = of_parent
+            node = nodes_since(seen, p_seen)
+            project = project if project is not None else p_scope[0]
+            agent = agent if agent is not None else p_scope[1]
+            workflow = workflow if workflow is not None else p_scope[2]
+        else:
+            node = None if lookup else nodes_since(seen, None)
+        if project is None and not lookup:
+            project = "default"
         params = {
             "tenant": tenant,
             "thread": thread,
             "ns": ns,
             "id": checkpoint["id"],
             "parent": parent,
-            "node_known": parent is None or parent_seen is not None,
-            "node_id": nodes_since(seen, parent_seen) if not parent or parent_seen else None,
+            "node_id": node,
             "run_id": _str_or_none(meta.get("run_id")),
-            "project_id": _str_or_none(conf.get("project_id") or None),
-            "agent": _str_or_none(conf.get("agent") or conf.get("assistant_id")),
-            "workflow_id": _str_or_none(conf.get("workflow_id") or conf.get("graph_id")),
+            "project_id": project,
+            "agent": agent,
+            "workflow_id": workflow,
             "step": meta.get("step") if isinstance(meta.get("step"), int) else None,
             "source": _str_or_none(meta.get("source")),
             "checkpoint": Jsonb(stored),
@@ -185,6 +211,7 @@ class Writes(CoreState):
             "blob_channels": blob_channels,
             "metadata": Jsonb(meta),
             "_rows": min(len(rows), 2),  # which statement: no blob row, one, or several
+            "_lookup": lookup,  # and whether it reads the parent's row
         }
         if len(rows) == 1:
             r = rows[0]

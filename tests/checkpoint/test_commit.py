@@ -160,14 +160,14 @@ def test_a_run_that_wrote_an_error_flushes_its_next_checkpoints(pool, tenant) ->
     assert saver.core.put_waits_for_commit(other, cp) is False
 
 
-def _node_ids(database, tenant: str, thread: str) -> list[str | None]:
+def _stored(database, tenant: str, thread: str) -> list[tuple[Any, ...]]:
+    """The nodes and scope of a thread's checkpoints, oldest first."""
     with psycopg.connect(database.admin_url, autocommit=True) as conn:
-        rows = conn.execute(
-            "SELECT node_id FROM alma_checkpoints WHERE tenant_id = %s AND thread_id = %s"
-            " ORDER BY checkpoint_id",
+        return conn.execute(
+            "SELECT node_id, project_id, agent, workflow_id FROM alma_checkpoints"
+            " WHERE tenant_id = %s AND thread_id = %s ORDER BY checkpoint_id",
             (tenant, thread),
         ).fetchall()
-    return [r[0] for r in rows]
 
 
 def _fan_out(saver: Any) -> Any:
@@ -183,30 +183,63 @@ def _fan_out(saver: Any) -> Any:
     return builder.compile(checkpointer=saver)
 
 
-def test_node_ids_the_saver_computes_are_those_postgres_computes(
-    database, pool, tenant, sent, monkeypatch
+@pytest.fixture
+def put_lookups(monkeypatch) -> list[bool]:
+    """For each checkpoint put sent, whether its statement reads the parent's row."""
+    seen: list[bool] = []
+
+    def spying(plan: Plan[Any]) -> Plan[Any]:
+        results = None
+        try:
+            while True:
+                batch = plan.send(results) if results is not None else next(plan)
+                for sql in batch:
+                    if "INSERT INTO alma_checkpoints" in str(sql.query):
+                        seen.append("FROM alma_checkpoints p" in str(sql.query))
+                results = yield batch
+        except StopIteration as done:
+            return done.value
+
+    real_run = _coalesce.run_plan
+    monkeypatch.setattr(_coalesce, "run_plan", lambda conn, plan: real_run(conn, spying(plan)))
+    return seen
+
+
+def test_nodes_and_scope_the_saver_computes_are_those_postgres_computes(
+    database, pool, tenant, put_lookups
 ) -> None:
-    """The saver that put a checkpoint names the nodes of the next one itself (no JSON
-    walk in PostgreSQL); a saver that remembers nothing lets PostgreSQL do it: same ids."""
+    """The saver that put a checkpoint gives the next one its nodes and its scope (the
+    config's, else the parent's) itself: no lookup of the parent's row in PostgreSQL; a
+    saver that remembers nothing lets PostgreSQL read them from the parent: same rows.
+    A fork from an older checkpoint reads the parent's row, and remembers the scope
+    PostgreSQL stored for the next puts."""
     remembering, forgetting = AlmaSaver(pool), AlmaSaver(pool, settings=Settings(cache_size=0))
-    known: list[bool] = []
-    real = remembering.core._put_params
-
-    def spy(*args: Any) -> Any:
-        params, learned = real(*args)
-        known.append(params["node_known"])
-        return params, learned
-
-    monkeypatch.setattr(remembering.core, "_put_params", spy)
-    ids = []
+    stored, lookups = [], []
     for saver in (remembering, forgetting):
+        del put_lookups[:]
+        graph = _fan_out(saver)
         cfg = _cfg(tenant)
-        for n in range(2):
-            _fan_out(saver).invoke({"n": n}, cfg)
-        ids.append(_node_ids(database, tenant, cfg["configurable"]["thread_id"]))
-    assert ids[0] == ids[1]
-    assert "Zeta,alpha" in ids[0] and "omega" in ids[0]
-    assert all(known)  # every parent was the remembering saver's own last put
+        scoped = {**cfg["configurable"], "project_id": "p1", "agent": "ag", "workflow_id": "wf"}
+        graph.invoke({"n": 0}, {"configurable": scoped})
+        graph.invoke({"n": 1}, cfg)  # no scope in the config: the parent's
+        graph.invoke({"n": 2}, {"configurable": {**cfg["configurable"], "agent": "ag2"}})
+        older = list(graph.get_state_history(cfg))[6].config
+        fork = graph.update_state(
+            {"configurable": {k: v for k, v in older["configurable"].items() if k != "agent"}},
+            {"n": 5},
+        )
+        graph.invoke({"n": 3}, fork)
+        stored.append(_stored(database, tenant, cfg["configurable"]["thread_id"]))
+        lookups.append(list(put_lookups))
+    assert stored[0] == stored[1]
+    nodes = [row[0] for row in stored[0]]
+    assert "Zeta,alpha" in nodes and "omega" in nodes
+    scopes = {row[1:] for row in stored[0]}
+    assert scopes == {("p1", "ag", "wf"), ("p1", "ag2", "wf")}
+    # Remembering: only the fork (its parent is not the last put) reads the parent's row.
+    assert lookups[0].count(True) == 1 and len(lookups[0]) == len(lookups[1]) > 10
+    # Forgetting: every put with a parent does (all but the thread's first).
+    assert lookups[1].count(True) == len(lookups[1]) - 1
 
 
 def test_list_pauses_the_garbage_collector_once(pool, tenant, monkeypatch) -> None:
@@ -253,7 +286,7 @@ def test_hot_statements_fit_psycopg_query_cache() -> None:
 
     where = "AND c.thread_id = %(thread)s AND c.checkpoint_ns = %(ns)s AND c.checkpoint_id = %(id)s"
     select = _sql.SELECT.format(where=where, limit="LIMIT %(limit)s")
-    for query in (select, *_sql.PUT, *_sql.WRITES.values()):
+    for query in (select, *_sql.PUT.values(), *_sql.WRITES.values()):
         assert len(query.encode()) <= MAX_CACHED_STATEMENT_LENGTH
         assert "--" not in query and "\n" not in query
     with pytest.raises(ValueError, match="do not compact"):
