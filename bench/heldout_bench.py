@@ -29,19 +29,19 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import tempfile
+import sys
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
-import psycopg
 from langgraph.store.base import PutOp
 
 from langgraph_alma import AlmaStore
 from langgraph_alma.embeddings import HashingEmbeddings
-from langgraph_alma.migrations import migrate
+
+sys.path.insert(0, str(Path(__file__).parent))  # bench/: the shared scratch database
+from _scratch import scratch_database  # noqa: E402
 
 
 @dataclass
@@ -147,10 +147,6 @@ def run(url: str, convs: list[Conversation], configs: tuple[str, ...]) -> dict[s
     return report
 
 
-def _with_db(url: str, name: str) -> str:
-    return urlunsplit(urlsplit(url)._replace(path="/" + name))
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", type=Path, required=True, help="LoCoMo/LongMemEval JSON")
@@ -160,27 +156,8 @@ def main() -> None:
     args = parser.parse_args()
     convs = load(args.data)[: args.limit]
 
-    server = None
-    if args.admin_url:
-        admin_url = args.admin_url
-    else:
-        from langgraph_alma.db.embedded import start_embedded
-
-        server = start_embedded(Path(tempfile.mkdtemp(prefix="alma-heldout-")) / "pgdata")
-        admin_url = server.admin_url
-    name = f"alma_heldout_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = _with_db(admin_url, name)
-    try:
-        with psycopg.connect(url, autocommit=True) as conn:
-            migrate(conn)
+    with scratch_database(args.admin_url, "alma_heldout") as url:
         report = run(url, convs, tuple(args.configs))
-    finally:
-        with psycopg.connect(admin_url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        if server is not None:
-            server.stop()
     print(json.dumps(report))
     print(f"\n{'setup':36} {'R@5':>6} {'R@10':>6}")
     for key, m in report.items():

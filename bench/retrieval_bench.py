@@ -31,20 +31,19 @@ import itertools
 import json
 import random
 import re
-import tempfile
-import uuid
+import sys
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
-import psycopg
 from langchain_core.embeddings import Embeddings
 from langgraph.store.base import PutOp
 
 from langgraph_alma import AlmaStore
 from langgraph_alma.config import get_settings
 from langgraph_alma.embeddings import HashingEmbeddings
-from langgraph_alma.migrations import migrate
+
+sys.path.insert(0, str(Path(__file__).parent))  # bench/: the shared scratch database
+from _scratch import scratch_database  # noqa: E402
 
 # Each fact: a statement, a question that paraphrases it, and the slots both use. A slot
 # value is (word in the statement, word in the question): the question rarely repeats it.
@@ -307,10 +306,6 @@ def replay(cands: list[Any], w: float, lead_weight: float, vector_lead: float) -
     return _metrics(ranks)
 
 
-def _with_db(url: str, name: str) -> str:
-    return urlunsplit(urlsplit(url)._replace(path="/" + name))
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--users", type=int, default=60)
@@ -324,18 +319,6 @@ def main() -> None:
     parser.add_argument("--admin-url", help="superuser URL; default: a temp embedded server")
     args = parser.parse_args()
 
-    server = None
-    if args.admin_url:
-        admin_url = args.admin_url
-    else:
-        from langgraph_alma.db.embedded import start_embedded
-
-        server = start_embedded(Path(tempfile.mkdtemp(prefix="alma-rbench-")) / "pgdata")
-        admin_url = server.admin_url
-    name = f"alma_rbench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = _with_db(admin_url, name)
     puts, questions = corpus(args.users, seed=args.seed)
     report: dict[str, Any] = {
         "users": args.users,
@@ -345,9 +328,7 @@ def main() -> None:
     }
     embedders = {"hashing:256": HashingEmbeddings(256), "concept": ConceptEmbeddings(256)}
     settings = get_settings()
-    try:
-        with psycopg.connect(url, autocommit=True) as conn:
-            migrate(conn)
+    with scratch_database(args.admin_url, "alma_rbench") as url:
         for config in ("english", "simple"):
             tenant = f"bench-{config}"
             with AlmaStore.from_conn_string(url, tenant_id=tenant, text_config=config) as store:
@@ -385,11 +366,6 @@ def main() -> None:
                             continue
                         core.text_weight, core.text_lead_weight, core.vector_lead = w, lead, vlead
                         report[f"{kind} {label} {config}"] = evaluate(store, questions)
-    finally:
-        with psycopg.connect(admin_url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        if server is not None:
-            server.stop()
     print(json.dumps(report))
     head = "setup (fused: text weight/lead weight/vector lead)"
     print(f"\n{head:52} " + " ".join(f"{c:>7}" for c in ("R@1", "R@5", "R@10", "MRR")))
