@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import operator
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Annotated, Any
 
 import psycopg
@@ -48,10 +48,8 @@ def _graph(saver: Any) -> Any:
     return builder.compile(checkpointer=saver)
 
 
-@pytest.fixture
-def sent(monkeypatch) -> Iterator[list[tuple[str, str]]]:
-    """(kind, synchronous_commit) of every checkpoint put and write the outbox sends."""
-    seen: list[tuple[str, str]] = []
+def _spy_outbox(monkeypatch: pytest.MonkeyPatch, see: Callable[[Any], None]) -> None:
+    """Call `see(sql)` for every statement the outbox's plans send (sync and async)."""
 
     def spying(plan: Plan[Any]) -> Plan[Any]:
         results = None
@@ -59,13 +57,7 @@ def sent(monkeypatch) -> Iterator[list[tuple[str, str]]]:
             while True:
                 batch = plan.send(results) if results is not None else next(plan)
                 for sql in batch:
-                    query = str(sql.query)
-                    if "INSERT INTO alma_checkpoints" in query:
-                        seen.append(("put", sql.params["commit"]))
-                    elif "INSERT INTO alma_checkpoint_writes" in query:
-                        seen.append(("writes", sql.params["commit"]))
-                    elif "pg_current_xact_id" in query:
-                        seen.append(("flush", "on"))
+                    see(sql)
                 results = yield batch
         except StopIteration as done:
             return done.value
@@ -77,6 +69,23 @@ def sent(monkeypatch) -> Iterator[list[tuple[str, str]]]:
         return await real_arun(conn, spying(plan))
 
     monkeypatch.setattr(_coalesce, "arun_plan", arun)
+
+
+@pytest.fixture
+def sent(monkeypatch) -> Iterator[list[tuple[str, str]]]:
+    """(kind, synchronous_commit) of every checkpoint put and write the outbox sends."""
+    seen: list[tuple[str, str]] = []
+
+    def see(sql: Any) -> None:
+        query = str(sql.query)
+        if "INSERT INTO alma_checkpoints" in query:
+            seen.append(("put", sql.params["commit"]))
+        elif "INSERT INTO alma_checkpoint_writes" in query:
+            seen.append(("writes", sql.params["commit"]))
+        elif "pg_current_xact_id" in query:
+            seen.append(("flush", "on"))
+
+    _spy_outbox(monkeypatch, see)
     yield seen
 
 
@@ -188,20 +197,11 @@ def put_lookups(monkeypatch) -> list[bool]:
     """For each checkpoint put sent, whether its statement reads the parent's row."""
     seen: list[bool] = []
 
-    def spying(plan: Plan[Any]) -> Plan[Any]:
-        results = None
-        try:
-            while True:
-                batch = plan.send(results) if results is not None else next(plan)
-                for sql in batch:
-                    if "INSERT INTO alma_checkpoints" in str(sql.query):
-                        seen.append("FROM alma_checkpoints p" in str(sql.query))
-                results = yield batch
-        except StopIteration as done:
-            return done.value
+    def see(sql: Any) -> None:
+        if "INSERT INTO alma_checkpoints" in str(sql.query):
+            seen.append("FROM alma_checkpoints p" in str(sql.query))
 
-    real_run = _coalesce.run_plan
-    monkeypatch.setattr(_coalesce, "run_plan", lambda conn, plan: real_run(conn, spying(plan)))
+    _spy_outbox(monkeypatch, see)
     return seen
 
 
