@@ -33,6 +33,7 @@ def _core_kwargs(
     policy: ForgetPolicy | None,
     clock: Clock | None,
     domain: DomainSchema | None,
+    default_tenant: str,
 ) -> dict[str, Any]:
     merged = dict(scopes or {})
     check = default_scope = None
@@ -46,7 +47,7 @@ def _core_kwargs(
 
     return {
         "tenant_id": tenant_id,
-        "default_tenant": get_settings().tenant_id,
+        "default_tenant": default_tenant,
         "project_id": project_id,
         "scopes": merged,
         "weights": weights,
@@ -106,14 +107,16 @@ class AlmaBase:
         extractor: Extractor | None = None,
     ) -> None:
         self.store, self.saver, self.domain, self.extractor = store, saver, domain, extractor
-        self.rank_by_confidence: bool = get_settings().rank_heuristics_by_confidence
+        settings = get_settings()  # read once, here
+        self.rank_by_confidence: bool = settings.rank_heuristics_by_confidence
         """`retrieve`'s default for `rank_by_confidence`: the
         `ALMA_RANK_HEURISTICS_BY_CONFIDENCE` setting (on by default), read once, here."""
         # Unbound store: every call acts for the graph run's tenant, as the store does.
         tenant = store.tenant_id
-        self.core = MemoryCore(
-            **_core_kwargs(tenant, project_id, scopes, store, weights, policy, clock, domain)
+        kwargs = _core_kwargs(
+            tenant, project_id, scopes, store, weights, policy, clock, domain, settings.tenant_id
         )
+        self.core = MemoryCore(**kwargs)
         self.graph = graph if graph is not None else self._new_graph(tenant, project_id, domain)
 
     def _new_graph(
