@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Generator, Sequence
 from contextlib import AbstractAsyncContextManager, AbstractContextManager, nullcontext
-from typing import Any, NamedTuple, TypeVar, cast
+from typing import Any, NamedTuple, Protocol, TypeVar, cast, runtime_checkable
 
 from langgraph.store.base import BaseStore, Op
 
@@ -25,6 +25,39 @@ class CountOp(NamedTuple):
 
     namespace_prefix: tuple[str, ...]
     filter: dict[str, Any] | None = None
+
+
+@runtime_checkable
+class CountingStore(Protocol):
+    """A store that counts items without reading them (`AlmaStore`, `AsyncAlmaStore`)."""
+
+    def count_items(
+        self, namespace_prefix: tuple[str, ...] = (), filter: dict[str, Any] | None = None
+    ) -> int: ...
+
+
+@runtime_checkable
+class AsyncCountingStore(Protocol):
+    """The async side of `CountingStore`."""
+
+    async def acount_items(
+        self, namespace_prefix: tuple[str, ...] = (), filter: dict[str, Any] | None = None
+    ) -> int: ...
+
+
+@runtime_checkable
+class AtomicStore(Protocol):
+    """A store that runs a block of operations in one transaction, serialised per key
+    (`AlmaStore.atomic`)."""
+
+    def atomic(self, key: str) -> AbstractContextManager[Any]: ...
+
+
+@runtime_checkable
+class AsyncAtomicStore(Protocol):
+    """The async side of `AtomicStore` (`AsyncAlmaStore.aatomic`)."""
+
+    def aatomic(self, key: str) -> AbstractAsyncContextManager[Any]: ...
 
 
 StorePlan = Generator[Sequence[Op | CountOp], list[Any], T]
@@ -46,8 +79,8 @@ def _batch(store: BaseStore, ops: Sequence[Op | CountOp]) -> list[Any]:
     counts = _counts(ops)
     if counts is None:
         return store.batch(cast(Sequence[Op], ops)) if ops else []
-    if (count := getattr(store, "count_items", None)) is not None:
-        return [count(op.namespace_prefix, op.filter) for op in counts]
+    if isinstance(store, CountingStore):
+        return [store.count_items(op.namespace_prefix, op.filter) for op in counts]
     found = []
     for op in counts:  # a store that cannot count: page through the search
         n = 0
@@ -63,8 +96,8 @@ async def _abatch(store: BaseStore, ops: Sequence[Op | CountOp]) -> list[Any]:
     counts = _counts(ops)
     if counts is None:
         return await store.abatch(cast(Sequence[Op], ops)) if ops else []
-    if (count := getattr(store, "acount_items", None)) is not None:
-        return [await count(op.namespace_prefix, op.filter) for op in counts]
+    if isinstance(store, AsyncCountingStore):
+        return [await store.acount_items(op.namespace_prefix, op.filter) for op in counts]
     found = []
     for op in counts:
         n = 0
@@ -135,11 +168,9 @@ async def arun_store_plan(store: BaseStore, plan: StorePlan[T]) -> T:
 def store_atomic(store: BaseStore, key: str) -> AbstractContextManager[Any]:
     """`store.atomic(key)` on an `AlmaStore` (one transaction, serialised per tenant and
     key); no lock on a store without it."""
-    atomic = getattr(store, "atomic", None)
-    return atomic(key) if atomic else nullcontext()
+    return store.atomic(key) if isinstance(store, AtomicStore) else nullcontext()
 
 
 def astore_atomic(store: BaseStore, key: str) -> AbstractAsyncContextManager[Any]:
     """`store.aatomic(key)` on an `AsyncAlmaStore`; no lock on a store without it."""
-    aatomic = getattr(store, "aatomic", None)
-    return aatomic(key) if aatomic else nullcontext()
+    return store.aatomic(key) if isinstance(store, AsyncAtomicStore) else nullcontext()
