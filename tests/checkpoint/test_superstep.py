@@ -257,3 +257,33 @@ async def test_held_writes_of_a_cancelled_task_are_not_sent(database, tenant) ->
         assert not saver._outbox._queue
         tup = await saver.aget_tuple(first)
         assert tup is not None and tup.pending_writes == []
+
+
+def test_a_warm_read_skips_what_the_saver_holds_whatever_the_thread_id(
+    database, tenant, monkeypatch
+) -> None:
+    """The versions a saver already holds go to the read as one JSON text (`known`): a
+    thread id or namespace with quotes, backslashes or any character still matches."""
+    rows: list[str] = []
+    send = db_plan._send
+
+    def spy(conn: Any, batch: Any) -> Any:
+        results = send(conn, batch)
+        rows.extend(r[0] for rs in results if rs for r in rs if isinstance(r[0], str))
+        return results
+
+    monkeypatch.setattr(db_plan, "_send", spy)
+    with psycopg.connect(database.url, **connection_kwargs()) as conn:
+        for thread, ns in (("q\"\\é☃ 'x", ""), ("plain", 'n"s\\')):
+            cfg = {"configurable": {"thread_id": thread, "checkpoint_ns": ns, "tenant_id": tenant}}
+            cp = empty_checkpoint()
+            cp["channel_values"] = {"items": [{"k": "v"}, "w"]}
+            cp["channel_versions"] = {"items": "1"}
+            AlmaSaver(conn).put(cfg, cp, {"step": 0}, {"items": "1"})
+            reader = AlmaSaver(conn)
+            for blob_rows in (1, 0):  # a new saver reads the blob; then it holds it
+                rows.clear()
+                tup = reader.get_tuple(cfg)
+                assert tup is not None
+                assert tup.checkpoint["channel_values"] == {"items": [{"k": "v"}, "w"]}
+                assert rows.count("b") == blob_rows  # held: no chain row sent again
