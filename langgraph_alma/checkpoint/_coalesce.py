@@ -58,7 +58,9 @@ class Hold:
 class Entry(Generic[T]):
     """One queued write: its plan's factory and, once run, its outcome."""
 
-    __slots__ = ("key", "make", "synchronous", "taken", "finished", "value", "error", "waiter")
+    __slots__ = (
+        "key", "make", "synchronous", "taken", "finished", "value", "error", "waiter", "wake",
+    )  # fmt: skip
 
     def __init__(self, key: Hashable, make: MakePlan, synchronous: bool) -> None:
         self.key = key  # (tenant, thread): what may share a batch
@@ -68,14 +70,20 @@ class Entry(Generic[T]):
         self.finished = False
         self.value: Any = None
         self.error: BaseException | None = None
-        # An async caller waiting for another leader; a sync one waits on the outbox's
-        # condition (made only when needed: most writes lead their own batch).
+        # How a caller waiting for another leader learns it finished: an async one's
+        # future, a sync one's lock, released by `finish` (each made only when needed:
+        # most writes lead their own batch). One per entry, so that a finished batch
+        # wakes its own callers only, not every thread waiting on the saver.
         self.waiter: asyncio.Future[None] | None = None
+        self.wake: threading.Lock | None = None
 
     def finish(self, value: Any = None, error: BaseException | None = None) -> None:
         self.value, self.error, self.finished = value, error, True
         if self.waiter is not None and not self.waiter.done():
             self.waiter.set_result(None)
+        wake = self.wake  # read after `finished` is set: see `_Queue._sleep_on_thread`
+        if wake is not None and wake.locked():
+            wake.release()
 
     def outcome(self) -> Any:
         if self.error is not None:
@@ -188,7 +196,6 @@ class _Queue:
 
     def __init__(self) -> None:
         self._guard = threading.Lock()
-        self._led = threading.Condition(self._guard)  # a sync leader finished a batch
         self._queue: list[Entry[Any]] = []
 
     def _enqueue(self, make: MakePlan, key: Hashable, synchronous: bool) -> Entry[Any]:
@@ -211,20 +218,14 @@ class _Queue:
             self._queue = [e for e in self._queue if not e.taken]
             return batch
 
-    def _led_one(self) -> None:
-        """A leader finished its batch: wake the sync callers waiting for theirs."""
-        with self._led:
-            self._led.notify_all()
-
     def _failed(self, entry: Entry[Any], batch: Sequence[Entry[Any]], exc: BaseException) -> bool:
         """After `exc` in `entry`'s caller: True if the caller must raise it (the writes it
         led fail with it; its own, if no other leader took it, will never run); False
         if another leader took `entry` (an error, not a cancellation: wait for that)."""
-        with self._led:
+        with self._guard:
             for e in batch:
                 if not e.finished:
                     e.finish(error=exc if e is entry or isinstance(exc, Exception) else _cut(exc))
-            self._led.notify_all()
             if entry.taken and entry not in batch and isinstance(exc, Exception):
                 return False
             entry.taken = True
@@ -241,8 +242,21 @@ class _Queue:
             await entry.waiter
 
     def _outcome_on_thread(self, entry: Entry[Any]) -> None:
-        with self._led:
-            self._led.wait_for(lambda: entry.finished)
+        self._sleep_on_thread(entry, None)
+
+    def _sleep_on_thread(self, entry: Entry[Any], timeout: float | None) -> None:
+        """Until `entry` is finished, or `timeout` seconds passed. No wakeup is lost:
+        `finish` sets `finished` then reads `wake`, this sets `wake` then reads
+        `finished`, so one of the two sees what the other did."""
+        if entry.finished:
+            return
+        with self._guard:  # one lock per entry, however many callers wait for it
+            if entry.wake is None:
+                wake = threading.Lock()
+                wake.acquire()
+                entry.wake = wake
+        if not entry.finished:
+            entry.wake.acquire(timeout=-1 if timeout is None else timeout)
 
     # How a held write waits for a leader (`Hold`), the same two ways.
     async def _held_on_loop(self, entry: Entry[Any], hold: Hold) -> None:
@@ -253,9 +267,9 @@ class _Queue:
             hold.missed()
 
     def _held_on_thread(self, entry: Entry[Any], hold: Hold) -> None:
-        with self._led:
-            if not self._led.wait_for(lambda: entry.taken, hold.seconds):
-                hold.missed()
+        self._sleep_on_thread(entry, hold.seconds)
+        if not entry.taken:
+            hold.missed()
 
 
 class AsyncOutbox(_Queue):
@@ -298,18 +312,15 @@ class AsyncOutbox(_Queue):
             batch.extend(self._take(entry, conn))
             if not batch:
                 return
-            try:
-                if len(batch) == 1:  # the usual case: its own plan, no merging
-                    try:
-                        value = await arun_plan(conn, make(synchronous))
-                    except Exception as exc:
-                        entry.finish(error=exc)
-                    else:
-                        entry.finish(value)
+            if len(batch) == 1:  # the usual case: its own plan, no merging
+                try:
+                    value = await arun_plan(conn, make(synchronous))
+                except Exception as exc:
+                    entry.finish(error=exc)
                 else:
-                    await arun_plan(conn, together(batch))
-            finally:
-                self._led_one()
+                    entry.finish(value)
+            else:
+                await arun_plan(conn, together(batch))
 
 
 # ---- GENERATED below by scripts/unasync.py from the Async* classes above: edit those ----
@@ -355,15 +366,12 @@ class Outbox(_Queue):
             batch.extend(self._take(entry, conn))
             if not batch:
                 return
-            try:
-                if len(batch) == 1:  # the usual case: its own plan, no merging
-                    try:
-                        value = run_plan(conn, make(synchronous))
-                    except Exception as exc:
-                        entry.finish(error=exc)
-                    else:
-                        entry.finish(value)
+            if len(batch) == 1:  # the usual case: its own plan, no merging
+                try:
+                    value = run_plan(conn, make(synchronous))
+                except Exception as exc:
+                    entry.finish(error=exc)
                 else:
-                    run_plan(conn, together(batch))
-            finally:
-                self._led_one()
+                    entry.finish(value)
+            else:
+                run_plan(conn, together(batch))

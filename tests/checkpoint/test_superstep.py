@@ -157,7 +157,7 @@ def test_concurrent_runs_on_a_pool_each_get_their_own_writes(database, tenant, s
     """Held writes ride only with their own thread's put, however many threads run."""
     with ConnectionPool(database.url, min_size=2, max_size=4, kwargs=connection_kwargs()) as pool:
         graph = _small(AlmaSaver(pool))
-        cfgs = [_cfg(tenant) for _ in range(6)]
+        cfgs = [_cfg(tenant) for _ in range(12)]
 
         def converse(cfg: dict[str, Any]) -> None:
             for i in range(4):
