@@ -7,7 +7,9 @@ every first read or write of a tenant table depends on through a LATERAL referen
 correlated subquery or the rows it inserts, so PostgreSQL evaluates it before any
 row-level security check (a plain join would not do: the planner may scan the table
 first). Were that order ever wrong, the check would see no tenant and match nothing: it
-fails closed. Other statements run in a pipeline batch after `set_tenant`.
+fails closed. Puts and writes of one thread sent together (`_coalesce`) become one
+statement too (`merged`: each a data-modifying CTE over one `_tenant`). Other
+statements run in a pipeline batch after `set_tenant`.
 """
 
 import functools
