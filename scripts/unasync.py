@@ -87,6 +87,7 @@ RULES: list[tuple[str, str]] = [
     (r"\bdef arun\(", "def run("),
     (r"\balist_tenants\b", "list_tenants"),
     (r"\b_outcome_on_loop\b", "_outcome_on_thread"),
+    (r"\b_held_on_loop\b", "_held_on_thread"),
     (r"\bacount_items\b", "count_items"),
     (r"\baextract\b", "extract"),
     (r"\baexpand_tasks\b", "expand_tasks"),

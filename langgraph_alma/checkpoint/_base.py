@@ -23,7 +23,7 @@ from langgraph.checkpoint.serde.base import SerializerProtocol
 from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
 from langgraph_alma.checkpoint import retention
-from langgraph_alma.checkpoint._coalesce import AsyncOutbox, Outbox
+from langgraph_alma.checkpoint._coalesce import AsyncOutbox, Hold, Outbox
 from langgraph_alma.checkpoint._core import SaverCore, check_limit
 from langgraph_alma.checkpoint._delta import ChannelMemory
 from langgraph_alma.checkpoint.retention import (
@@ -39,6 +39,9 @@ from langgraph_alma.db.replica import ReadRoute, tracking
 from langgraph_alma.errors import AlmaError, ConfigError
 
 S = TypeVar("S", bound="_AlmaSaverBase")
+# How long a run's task writes wait for the checkpoint put of their superstep (which
+# LangGraph makes within a millisecond or so, once the previous put is done).
+HOLD_SECONDS = 0.02
 
 
 class SaverClosed(AlmaError):
@@ -170,6 +173,8 @@ class _AlmaSaverBase(BaseCheckpointSaver[str]):
         """A put for the outbox: ((tenant, thread), plan factory, commits synchronously).
         Only one thread's writes share a batch: a batch of several threads' rows could
         lock them in another order than a concurrent one on a pool (a deadlock)."""
+        if metadata.get("counters_since_delta_snapshot"):  # see `_writes_entry`
+            self._core.hold_no_more(config)
         return (
             (self._core.tenant(config), SaverCore.thread_of(config)),
             lambda sync: self._put_plan(config, checkpoint, metadata, new_versions, sync),
@@ -182,12 +187,19 @@ class _AlmaSaverBase(BaseCheckpointSaver[str]):
         writes: Sequence[tuple[str, Any]],
         task_id: str,
         task_path: str,
-    ) -> tuple[tuple[str, str], Callable[[bool], Plan[None]], bool]:
-        """A put_writes for the outbox (see `_put_entry`)."""
+    ) -> tuple[tuple[str, str], Callable[[bool], Plan[None]], bool, Hold | None]:
+        """A put_writes for the outbox (see `_put_entry`); a LangGraph run's task writes
+        that commit asynchronously are held for the checkpoint put after their superstep
+        (`_coalesce.Hold`), except in a run with DeltaChannels, whose puts wait for them."""
+        synchronous = self._core.waits_for_commit(config, writes)
+        hold = None
+        if not synchronous and self._core.holds_writes(config, writes):
+            hold = Hold(HOLD_SECONDS, lambda: self._core.hold_no_more(config))
         return (
             (self._core.tenant(config), SaverCore.thread_of(config)),
             lambda sync: self._writes_plan(config, writes, task_id, task_path, sync),
-            self._core.waits_for_commit(config, writes),
+            synchronous,
+            hold,
         )
 
     def _sweep_chunks(self, pace: float) -> Iterator[int]:

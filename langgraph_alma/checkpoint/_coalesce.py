@@ -12,6 +12,15 @@ synchronously when any of its writes asks for it).
 A batch is one transaction: if any statement fails, the leader runs each write of it
 again alone, so one write's bad value never fails another's.
 
+A write may also *hold* (`Hold`): a LangGraph run's task writes that commit
+asynchronously wait, up to `Hold.seconds` and without a connection, for the next write
+of their thread, nearly always the checkpoint LangGraph puts after the superstep, and
+ride in its batch: a superstep costs one round trip and one transaction, not two, on a
+pool too. LangGraph does not wait for such writes before that put (except for
+DeltaChannel writes and error handlers, which the saver never holds), so a hold costs
+no latency; when no write came in time, `Hold.missed` is told (the saver holds that
+run's writes no more) and the write goes alone.
+
 >>> outbox.run(saver._connection, (tenant, thread), make_plan, True)            # doctest: +SKIP
 """
 
@@ -19,13 +28,16 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, AbstractContextManager
+from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 import psycopg
 
-from langgraph_alma.db.plan import Plan, arun_plan, run_plan
+from langgraph_alma.checkpoint import _sql
+from langgraph_alma.checkpoint._sql import SHARED_PARAMS as _SHARED
+from langgraph_alma.db.plan import Plan, Sql, arun_plan, run_plan
 from langgraph_alma.errors import CheckpointWriteInterrupted
 
 T = TypeVar("T")
@@ -34,10 +46,21 @@ T = TypeVar("T")
 MakePlan = Callable[[bool], Plan[Any]]
 
 
+@dataclass(frozen=True, slots=True)
+class Hold:
+    """How long a write waits for the next write of its thread to lead it (see the
+    module), and whom to tell when none came."""
+
+    seconds: float
+    missed: Callable[[], None]
+
+
 class Entry(Generic[T]):
     """One queued write: its plan's factory and, once run, its outcome."""
 
-    __slots__ = ("key", "make", "synchronous", "taken", "finished", "value", "error", "waiter")
+    __slots__ = (
+        "key", "make", "synchronous", "taken", "finished", "value", "error", "waiter", "wake",
+    )  # fmt: skip
 
     def __init__(self, key: Hashable, make: MakePlan, synchronous: bool) -> None:
         self.key = key  # (tenant, thread): what may share a batch
@@ -47,14 +70,20 @@ class Entry(Generic[T]):
         self.finished = False
         self.value: Any = None
         self.error: BaseException | None = None
-        # An async caller waiting for another leader; a sync one waits on the outbox's
-        # condition (made only when needed: most writes lead their own batch).
+        # How a caller waiting for another leader learns it finished: an async one's
+        # future, a sync one's lock, released by `finish` (each made only when needed:
+        # most writes lead their own batch). One per entry, so that a finished batch
+        # wakes its own callers only, not every thread waiting on the saver.
         self.waiter: asyncio.Future[None] | None = None
+        self.wake: threading.Lock | None = None
 
     def finish(self, value: Any = None, error: BaseException | None = None) -> None:
         self.value, self.error, self.finished = value, error, True
         if self.waiter is not None and not self.waiter.done():
             self.waiter.set_result(None)
+        wake = self.wake  # read after `finished` is set: see `_Queue._sleep_on_thread`
+        if wake is not None and wake.locked():
+            wake.release()
 
     def outcome(self) -> Any:
         if self.error is not None:
@@ -82,7 +111,7 @@ def together(entries: Sequence[Entry[Any]]) -> Plan[None]:
     if not started:
         return
     try:
-        results = yield [sql for _, _, batch in started for sql in batch]
+        results = yield _one_statement(started) or [sql for _, _, batch in started for sql in batch]
     except psycopg.Error:
         # The batch rolled back whole: each write again, alone, from the start.
         for _, plan, _ in started:
@@ -99,6 +128,8 @@ def together(entries: Sequence[Entry[Any]]) -> Plan[None]:
                 continue
             yield from _finish(entry, plan, batch)
         return
+    if len(results) < sum(len(batch) for _, _, batch in started):  # one merged statement
+        results = [None] * len(started)
     at = 0
     for entry, plan, batch in started:
         part, at = results[at : at + len(batch)], at + len(batch)
@@ -111,6 +142,26 @@ def together(entries: Sequence[Entry[Any]]) -> Plan[None]:
             entry.finish(error=exc)
             continue
         yield from _finish(entry, plan, following)
+
+
+def _one_statement(started: Sequence[tuple[Any, Any, Sequence[Sql]]]) -> list[Sql] | None:
+    """The writes' first batches as one statement (`_sql.merged`), when each is one
+    statement that may merge; their results then come back as each one's (none)."""
+    statements: list[tuple[str, Mapping[str, Any]]] = []
+    for _, _, batch in started:
+        sql = batch[0]
+        if (
+            len(batch) != 1
+            or sql.fetch
+            or not isinstance(sql.params, Mapping)
+            or sql.query not in _sql.MERGEABLE
+        ):
+            return None
+        statements.append((sql.query, sql.params))
+    first = statements[0][1]
+    if any(params[k] != first[k] for _, params in statements for k in _SHARED):
+        return None
+    return [Sql(*_sql.merged(statements))]
 
 
 def _finish(entry: Entry[Any], plan: Plan[Any], batch: Sequence[Any]) -> Plan[None]:
@@ -145,7 +196,6 @@ class _Queue:
 
     def __init__(self) -> None:
         self._guard = threading.Lock()
-        self._led = threading.Condition(self._guard)  # a sync leader finished a batch
         self._queue: list[Entry[Any]] = []
 
     def _enqueue(self, make: MakePlan, key: Hashable, synchronous: bool) -> Entry[Any]:
@@ -168,20 +218,14 @@ class _Queue:
             self._queue = [e for e in self._queue if not e.taken]
             return batch
 
-    def _led_one(self) -> None:
-        """A leader finished its batch: wake the sync callers waiting for theirs."""
-        with self._led:
-            self._led.notify_all()
-
     def _failed(self, entry: Entry[Any], batch: Sequence[Entry[Any]], exc: BaseException) -> bool:
         """After `exc` in `entry`'s caller: True if the caller must raise it (the writes it
         led fail with it; its own, if no other leader took it, will never run); False
         if another leader took `entry` (an error, not a cancellation: wait for that)."""
-        with self._led:
+        with self._guard:
             for e in batch:
                 if not e.finished:
                     e.finish(error=exc if e is entry or isinstance(exc, Exception) else _cut(exc))
-            self._led.notify_all()
             if entry.taken and entry not in batch and isinstance(exc, Exception):
                 return False
             entry.taken = True
@@ -193,12 +237,39 @@ class _Queue:
     # generated twin calls the second).
     async def _outcome_on_loop(self, entry: Entry[Any]) -> None:
         if not entry.finished:
-            entry.waiter = asyncio.get_running_loop().create_future()
+            if entry.waiter is None:
+                entry.waiter = asyncio.get_running_loop().create_future()
             await entry.waiter
 
     def _outcome_on_thread(self, entry: Entry[Any]) -> None:
-        with self._led:
-            self._led.wait_for(lambda: entry.finished)
+        self._sleep_on_thread(entry, None)
+
+    def _sleep_on_thread(self, entry: Entry[Any], timeout: float | None) -> None:
+        """Until `entry` is finished, or `timeout` seconds passed. No wakeup is lost:
+        `finish` sets `finished` then reads `wake`, this sets `wake` then reads
+        `finished`, so one of the two sees what the other did."""
+        if entry.finished:
+            return
+        with self._guard:  # one lock per entry, however many callers wait for it
+            if entry.wake is None:
+                wake = threading.Lock()
+                wake.acquire()
+                entry.wake = wake
+        if not entry.finished:
+            entry.wake.acquire(timeout=-1 if timeout is None else timeout)
+
+    # How a held write waits for a leader (`Hold`), the same two ways.
+    async def _held_on_loop(self, entry: Entry[Any], hold: Hold) -> None:
+        if entry.waiter is None:
+            entry.waiter = asyncio.get_running_loop().create_future()
+        await asyncio.wait((entry.waiter,), timeout=hold.seconds)
+        if not entry.taken:
+            hold.missed()
+
+    def _held_on_thread(self, entry: Entry[Any], hold: Hold) -> None:
+        self._sleep_on_thread(entry, hold.seconds)
+        if not entry.taken:
+            hold.missed()
 
 
 class AsyncOutbox(_Queue):
@@ -210,31 +281,46 @@ class AsyncOutbox(_Queue):
         key: Hashable,
         make: MakePlan,
         synchronous: bool,
+        hold: Hold | None = None,
     ) -> Any:
-        """Run the write `make(...)` makes, with whatever writes of its `key` wait too."""
+        """Run the write `make(...)` makes, with whatever writes of its `key` wait too
+        (`hold`: first wait that long for the next one to lead it)."""
         entry = self._enqueue(make, key, synchronous)
         batch: list[Entry[Any]] = []
         try:
-            async with connection() as conn:
-                batch = self._take(entry, conn)
-                if batch:
-                    try:
-                        if len(batch) == 1:  # the usual case: its own plan, no merging
-                            try:
-                                value = await arun_plan(conn, make(synchronous))
-                            except Exception as exc:
-                                entry.finish(error=exc)
-                            else:
-                                entry.finish(value)
-                        else:
-                            await arun_plan(conn, together(batch))
-                    finally:
-                        self._led_one()
+            if hold is not None:
+                await self._held_on_loop(entry, hold)
+            if not entry.taken:
+                await self._lead(connection, entry, make, synchronous, batch)
         except BaseException as exc:
             if self._failed(entry, batch, exc):
                 raise
         await self._outcome_on_loop(entry)  # when another leader took it: its outcome
         return entry.outcome()
+
+    async def _lead(
+        self,
+        connection: Callable[[], AbstractAsyncContextManager[psycopg.AsyncConnection[Any]]],
+        entry: Entry[Any],
+        make: MakePlan,
+        synchronous: bool,
+        batch: list[Entry[Any]],
+    ) -> None:
+        """On a connection: send the batch `entry` leads, if no other leader took it
+        (`batch` gets its writes, for the caller's error handling)."""
+        async with connection() as conn:
+            batch.extend(self._take(entry, conn))
+            if not batch:
+                return
+            if len(batch) == 1:  # the usual case: its own plan, no merging
+                try:
+                    value = await arun_plan(conn, make(synchronous))
+                except Exception as exc:
+                    entry.finish(error=exc)
+                else:
+                    entry.finish(value)
+            else:
+                await arun_plan(conn, together(batch))
 
 
 # ---- GENERATED below by scripts/unasync.py from the Async* classes above: edit those ----
@@ -249,28 +335,43 @@ class Outbox(_Queue):
         key: Hashable,
         make: MakePlan,
         synchronous: bool,
+        hold: Hold | None = None,
     ) -> Any:
-        """Run the write `make(...)` makes, with whatever writes of its `key` wait too."""
+        """Run the write `make(...)` makes, with whatever writes of its `key` wait too
+        (`hold`: first wait that long for the next one to lead it)."""
         entry = self._enqueue(make, key, synchronous)
         batch: list[Entry[Any]] = []
         try:
-            with connection() as conn:
-                batch = self._take(entry, conn)
-                if batch:
-                    try:
-                        if len(batch) == 1:  # the usual case: its own plan, no merging
-                            try:
-                                value = run_plan(conn, make(synchronous))
-                            except Exception as exc:
-                                entry.finish(error=exc)
-                            else:
-                                entry.finish(value)
-                        else:
-                            run_plan(conn, together(batch))
-                    finally:
-                        self._led_one()
+            if hold is not None:
+                self._held_on_thread(entry, hold)
+            if not entry.taken:
+                self._lead(connection, entry, make, synchronous, batch)
         except BaseException as exc:
             if self._failed(entry, batch, exc):
                 raise
         self._outcome_on_thread(entry)  # when another leader took it: its outcome
         return entry.outcome()
+
+    def _lead(
+        self,
+        connection: Callable[[], AbstractContextManager[psycopg.Connection[Any]]],
+        entry: Entry[Any],
+        make: MakePlan,
+        synchronous: bool,
+        batch: list[Entry[Any]],
+    ) -> None:
+        """On a connection: send the batch `entry` leads, if no other leader took it
+        (`batch` gets its writes, for the caller's error handling)."""
+        with connection() as conn:
+            batch.extend(self._take(entry, conn))
+            if not batch:
+                return
+            if len(batch) == 1:  # the usual case: its own plan, no merging
+                try:
+                    value = run_plan(conn, make(synchronous))
+                except Exception as exc:
+                    entry.finish(error=exc)
+                else:
+                    entry.finish(value)
+            else:
+                run_plan(conn, together(batch))

@@ -5,6 +5,7 @@ serializer, the channel memory, the tenant) it uses."""
 from __future__ import annotations
 
 import builtins
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -51,13 +52,7 @@ class Reads(CoreState):
             for (ns, channel), r in self.memory.thread(tenant, thread).items():
                 memo[(thread, ns, channel, r.version)] = r
         lists = [k for k, r in memo.items() if r.pieces is not None]
-        params.update(
-            tenant=tenant,
-            kt=[k[0] for k in lists],
-            kn=[k[1] for k in lists],
-            kc=[k[2] for k in lists],
-            kv=[k[3] for k in lists],
-        )
+        params.update(tenant=tenant, known=json.dumps(lists) if lists else "[]")
         query = _sql.SELECT.format(
             where=where, limit="LIMIT %(limit)s" if limit is not None else ""
         )

@@ -7,10 +7,15 @@ every first read or write of a tenant table depends on through a LATERAL referen
 correlated subquery or the rows it inserts, so PostgreSQL evaluates it before any
 row-level security check (a plain join would not do: the planner may scan the table
 first). Were that order ever wrong, the check would see no tenant and match nothing: it
-fails closed. Other statements run in a pipeline batch after `set_tenant`.
+fails closed. Puts and writes of one thread sent together (`_coalesce`) become one
+statement too (`merged`: each a data-modifying CTE over one `_tenant`). Other
+statements run in a pipeline batch after `set_tenant`.
 """
 
+import functools
 import re
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from langgraph_alma.db.plan import SET_TENANT
 
@@ -27,9 +32,9 @@ def compact(sql: str) -> str:
 
 # Checkpoints matching {where} (newest first, {limit}), their pending writes, and every
 # blob row their channels need: for each channel version, the chain of deltas back to a
-# whole value, stopping at versions the caller already holds (the kt/kn/kc/kv arrays:
-# thread, namespace, channel, version). Shared chain rows are sent once however many
-# checkpoints read them.
+# whole value, stopping at versions the caller already holds (`known`: a JSON array of
+# [thread, namespace, channel, version]; one text binds faster than four text arrays).
+# Shared chain rows are sent once however many checkpoints read them.
 SELECT = (
     """
 WITH RECURSIVE _tenant AS MATERIALIZED (SELECT """
@@ -44,8 +49,9 @@ cps AS MATERIALIZED (
     ) AS c
 ),
 known AS (
-    SELECT * FROM unnest(%(kt)s::text[], %(kn)s::text[], %(kc)s::text[], %(kv)s::text[])
-        AS k(thread_id, checkpoint_ns, channel, version)
+    SELECT k ->> 0 AS thread_id, k ->> 1 AS checkpoint_ns, k ->> 2 AS channel,
+           k ->> 3 AS version
+    FROM json_array_elements(%(known)s::json) AS k
 ),
 heads AS (
     SELECT DISTINCT cps.thread_id, cps.checkpoint_ns, ch.name AS channel,
@@ -135,6 +141,17 @@ def _rows(prefix: str, columns: tuple[str, ...], types: tuple[str, ...], many: b
     return f"(VALUES ({values}))"
 
 
+# The first CTE of every hot write: the tenant, and this transaction's synchronous_commit.
+_WRITE_TENANT = (
+    """
+WITH _tenant AS MATERIALIZED (
+    SELECT """
+    + SET_TENANT
+    + """ AS tenant_id
+    WHERE set_config('synchronous_commit', %(commit)s, true) IS NOT NULL)"""
+)
+
+
 def _put(blob_rows: str | None, lookup: bool) -> str:
     """One statement: the blobs (whole values or deltas; none: no blob CTE at all) and
     the checkpoint row. `lookup`: the parent's scope and `versions_seen` are read from
@@ -185,12 +202,7 @@ LEFT JOIN LATERAL (
         else ""
     )
     return (
-        """
-WITH _tenant AS MATERIALIZED (
-    SELECT """
-        + SET_TENANT
-        + """ AS tenant_id
-    WHERE set_config('synchronous_commit', %(commit)s, true) IS NOT NULL)"""
+        _WRITE_TENANT
         + blobs
         + """
 INSERT INTO alma_checkpoints
@@ -244,12 +256,8 @@ def _writes(many: bool, upsert: bool) -> str:
     wait for them either; the run's next checkpoint commits synchronously, which flushes
     them with it), else 'on'."""
     return (
-        """
-WITH _tenant AS MATERIALIZED (
-    SELECT """
-        + SET_TENANT
-        + f""" AS tenant_id
-    WHERE set_config('synchronous_commit', %(commit)s, true) IS NOT NULL)
+        _WRITE_TENANT
+        + f"""
 INSERT INTO alma_checkpoint_writes
     (tenant_id, thread_id, checkpoint_ns, checkpoint_id, task_id, task_path, node_id,
      branch_id, idx, channel, type, blob)
@@ -272,6 +280,52 @@ WRITES = {
     for many in (False, True)
     for upsert in (False, True)
 }
+
+# Statements `merged` may join: puts that return nothing, and writes.
+MERGEABLE = frozenset([q for (_, lookup), q in PUT.items() if not lookup] + list(WRITES.values()))
+SHARED_PARAMS = ("tenant", "commit")  # what every statement of one batch gives alike
+_PARAM = re.compile(r"%\((\w+)\)s")
+
+
+def _suffixed(query: str, i: int) -> str:
+    """`query` with its parameters but the shared ones renamed `name__i`."""
+
+    def rename(m: re.Match[str]) -> str:
+        return m.group(0) if m.group(1) in SHARED_PARAMS else f"%({m.group(1)}__{i})s"
+
+    return _PARAM.sub(rename, query)
+
+
+@functools.lru_cache(maxsize=256)
+def _merged_text(queries: tuple[str, ...]) -> str:
+    head = compact(_WRITE_TENANT)
+    ctes: list[str] = []
+    rest, cut = "", 0
+    for i, query in enumerate(queries):
+        if not query.startswith(head):
+            raise ValueError(f"not a hot write: {query[:60]!r}")
+        rest = _suffixed(query[len(head) :], i).replace(" blobs AS (", f" _blobs{i} AS (")
+        cut = rest.rfind(" INSERT INTO ")  # the statement's own (a CTE's is before it)
+        ctes.append(rest[:cut])
+        if i < len(queries) - 1:
+            ctes.append(f", _s{i} AS ({rest[cut + 1 :]})")
+    return head + "".join(ctes) + rest[cut:]
+
+
+def merged(statements: Sequence[tuple[str, Mapping[str, Any]]]) -> tuple[str, dict[str, Any]]:
+    """One statement (one round trip, one transaction, one command for the server to run)
+    doing what each of `statements` does: each a `MERGEABLE` query and its parameters,
+    all of one tenant and commit mode (the outbox's batches of one thread). Each becomes
+    a data-modifying CTE over the shared `_tenant` one, its parameters renamed
+    `name__i`. They run on one snapshot: none may read what another writes (puts of
+    different checkpoints and writes of different tasks do not)."""
+    params: dict[str, Any] = {k: statements[0][1][k] for k in SHARED_PARAMS}
+    for i, (query, values) in enumerate(statements):
+        if query not in MERGEABLE or any(values[k] != params[k] for k in SHARED_PARAMS):
+            raise ValueError("only hot writes of one tenant and commit mode merge")
+        params.update((f"{k}__{i}", v) for k, v in values.items() if k not in SHARED_PARAMS)
+    return _merged_text(tuple(q for q, _ in statements)), params
+
 
 DELETE_THREADS = [
     f"DELETE FROM {table} WHERE tenant_id = %(tenant)s AND thread_id = ANY(%(threads)s)"

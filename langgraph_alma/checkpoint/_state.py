@@ -16,7 +16,7 @@ from langgraph_alma.checkpoint._delta import (
     ChannelMemory,
     Dumps,
 )
-from langgraph_alma.checkpoint._inputs import _checked
+from langgraph_alma.checkpoint._inputs import _REFUSED_RUNS, _checked, _run_of
 from langgraph_alma.db.tenancy import resolve_tenant
 from langgraph_alma.errors import (
     ThreadIdRequired,
@@ -53,6 +53,9 @@ class CoreState:
         # The last runs (the same way) that wrote an error or an interrupt, which may end
         # them: their checkpoints commit synchronously from then on (`Writes`).
         self.ending: OrderedDict[int, Any] = OrderedDict()
+        # The last runs (the same way) whose task writes are not held for the next
+        # checkpoint (`holds_writes`).
+        self.unheld: OrderedDict[int, Any] = OrderedDict()
         self._loads: tuple[SerializerProtocol, Loads] | None = None
 
     @property
@@ -63,6 +66,26 @@ class CoreState:
         if self._loads is None or self._loads[0] is not self.serde:
             self._loads = (self.serde, unpacking(fast_loads(self.serde)))
         return self._loads[1]
+
+    # -- holding a run's task writes for its next checkpoint (`_coalesce.Hold`) --------
+    def holds_writes(self, config: RunnableConfig, writes: Any) -> bool:
+        """Whether task writes that commit asynchronously may wait for the run's next
+        checkpoint put, to share its round trip: those of a LangGraph run, to ordinary
+        channels (not errors, interrupts, sends or an error handler's source, which
+        LangGraph may wait for), of a run not marked by `hold_no_more`."""
+        run = _run_of(config)
+        if run is None or self.unheld.get(id(run)) is run:
+            return False
+        return not any(channel.startswith("__") for channel, _ in writes)
+
+    def hold_no_more(self, config: RunnableConfig) -> None:
+        """The run of `config` (if any) gets its writes sent at once from now on: it
+        waits for them before its next put (DeltaChannel writes), or one was held in
+        vain."""
+        if (run := _run_of(config)) is not None:
+            self.unheld[id(run)] = run
+            while len(self.unheld) > _REFUSED_RUNS:
+                self.unheld.popitem(last=False)
 
     # -- tenancy -----------------------------------------------------------------
     def tenant(self, config: RunnableConfig | None = None) -> str:

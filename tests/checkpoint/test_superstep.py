@@ -1,0 +1,289 @@
+"""What one LangGraph superstep costs (issues 21 and 13): a run's task writes that commit
+asynchronously wait for the checkpoint put of their superstep and ride with it in one
+statement (`_coalesce.Hold`, `_sql.merged`), on one connection or a pool, sync or async;
+a run with DeltaChannels (whose puts wait for those writes) is never held; a write held
+in vain goes alone and its run is held no more."""
+
+from __future__ import annotations
+
+import asyncio
+import operator
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Annotated, Any, TypedDict
+
+import psycopg
+import pytest
+from langgraph.channels.delta import DeltaChannel
+from langgraph.checkpoint.base import empty_checkpoint
+from langgraph.graph import END, START, StateGraph
+from psycopg_pool import AsyncConnectionPool, ConnectionPool
+
+from langgraph_alma import AlmaSaver, AsyncAlmaSaver
+from langgraph_alma.checkpoint import _base, _sql
+from langgraph_alma.db import plan as db_plan
+from langgraph_alma.db.connect import connection_kwargs
+
+
+class Small(TypedDict):
+    n: int
+    s: str
+    items: list[str]
+
+
+def _small(saver: Any) -> Any:
+    """Three nodes one after the other: five checkpoints and four task writes a run."""
+    builder = StateGraph(Small)
+    builder.add_node("a", lambda st: {"n": st["n"] + 1})
+    builder.add_node("b", lambda st: {"s": st["s"] + "b"})
+    builder.add_node("c", lambda st: {"items": [f"i{st['n']}"]})
+    builder.add_edge(START, "a")
+    builder.add_edge("a", "b")
+    builder.add_edge("b", "c")
+    builder.add_edge("c", END)
+    return builder.compile(checkpointer=saver)
+
+
+def _extend(state: list[str], writes: list[list[str]]) -> list[str]:
+    return state + [x for w in writes for x in w]
+
+
+class Delta(TypedDict):
+    log: Annotated[list[str], DeltaChannel(_extend, snapshot_frequency=3)]
+    total: Annotated[int, operator.add]
+
+
+def _delta(saver: Any) -> Any:
+    builder = StateGraph(Delta)
+    builder.add_node("one", lambda st: {"log": ["one"], "total": 1})
+    builder.add_node("two", lambda st: {"log": ["two"], "total": 1})
+    builder.add_edge(START, "one")
+    builder.add_edge("one", "two")
+    builder.add_edge("two", END)
+    return builder.compile(checkpointer=saver)
+
+
+@pytest.fixture
+def sent(monkeypatch) -> Iterator[list[int]]:
+    """The number of statements of each round trip any plan makes (sync and async)."""
+    trips: list[int] = []
+    send, asend = db_plan._send, db_plan._asend
+
+    def spy(conn: Any, batch: Any) -> Any:
+        trips.append(len(batch))
+        return send(conn, batch)
+
+    async def aspy(conn: Any, batch: Any) -> Any:
+        trips.append(len(batch))
+        return await asend(conn, batch)
+
+    monkeypatch.setattr(db_plan, "_send", spy)
+    monkeypatch.setattr(db_plan, "_asend", aspy)
+    # Generous: the put LangGraph makes after a step comes within this on a loaded machine.
+    monkeypatch.setattr(_base, "HOLD_SECONDS", 5.0, raising=False)
+    yield trips
+
+
+def _inputs(i: int) -> dict[str, Any]:
+    return {"n": i, "s": "s", "items": ["x"]}
+
+
+def _cfg(tenant: str) -> dict[str, Any]:
+    return {"configurable": {"thread_id": f"ss-{uuid.uuid4().hex[:8]}", "tenant_id": tenant}}
+
+
+# A run of `_small`: its read, its input checkpoint, then each superstep's writes and the
+# checkpoint after it in one statement: 6 round trips of one statement (8 or more before).
+_SMALL_RUN = [1] * 6
+
+
+def _check_small_runs(saver: AlmaSaver, tenant: str, sent: list[int]) -> None:
+    graph, cfg = _small(saver), _cfg(tenant)
+    for i in range(3):
+        sent.clear()
+        assert graph.invoke(_inputs(i), cfg)["n"] == i + 1
+        assert sent == _SMALL_RUN
+    history = list(graph.get_state_history(cfg))
+    assert len(history) == 15
+    # What rode with the next checkpoint is stored: each step's pending writes.
+    assert [len(s.tasks) for s in history[:5]] == [0, 1, 1, 1, 1]
+    assert [t.result for s in history[1:5] for t in s.tasks] == [
+        {"items": ["i3"]},
+        {"s": "sb"},
+        {"n": 3},
+        {"n": 2, "s": "s", "items": ["x"]},  # the input (__start__ task)
+    ]
+    assert history[0].values == {"n": 3, "s": "sb", "items": ["i3"]}
+
+
+@pytest.mark.parametrize("pooled", [False, True], ids=["connection", "pool"])
+def test_each_superstep_is_one_statement_sync(database, tenant, sent, pooled) -> None:
+    if pooled:
+        with ConnectionPool(
+            database.url, min_size=2, max_size=4, kwargs=connection_kwargs()
+        ) as pool:
+            _check_small_runs(AlmaSaver(pool), tenant, sent)
+    else:
+        with psycopg.connect(database.url, **connection_kwargs()) as conn:
+            _check_small_runs(AlmaSaver(conn), tenant, sent)
+
+
+@pytest.mark.parametrize("pooled", [False, True], ids=["connection", "pool"])
+async def test_each_superstep_is_one_statement_async(database, tenant, sent, pooled) -> None:
+    async def run(saver: AsyncAlmaSaver) -> None:
+        graph, cfg = _small(saver), _cfg(tenant)
+        for i in range(3):
+            sent.clear()
+            assert (await graph.ainvoke(_inputs(i), cfg))["n"] == i + 1
+            assert sent == _SMALL_RUN
+        state = await graph.aget_state(cfg)
+        assert state.values == {"n": 3, "s": "sb", "items": ["i3"]}
+
+    if pooled:
+        async with AsyncConnectionPool(
+            database.url, min_size=2, max_size=4, kwargs=connection_kwargs(), open=False
+        ) as pool:
+            await run(AsyncAlmaSaver(pool))
+    else:
+        async with await psycopg.AsyncConnection.connect(
+            database.url, **connection_kwargs()
+        ) as conn:
+            await run(AsyncAlmaSaver(conn))
+
+
+def test_concurrent_runs_on_a_pool_each_get_their_own_writes(database, tenant, sent) -> None:
+    """Held writes ride only with their own thread's put, however many threads run."""
+    with ConnectionPool(database.url, min_size=2, max_size=4, kwargs=connection_kwargs()) as pool:
+        graph = _small(AlmaSaver(pool))
+        cfgs = [_cfg(tenant) for _ in range(12)]
+
+        def converse(cfg: dict[str, Any]) -> None:
+            for i in range(4):
+                assert graph.invoke(_inputs(i), cfg)["n"] == i + 1
+
+        threads = [threading.Thread(target=converse, args=(c,)) for c in cfgs]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        for cfg in cfgs:
+            history = list(graph.get_state_history(cfg))
+            assert len(history) == 20
+            assert [len(s.tasks) for s in history[:5]] == [0, 1, 1, 1, 1]
+            assert history[0].values == {"n": 4, "s": "sb", "items": ["i4"]}
+
+
+def test_a_delta_channel_run_is_not_held(database, tenant, sent) -> None:
+    """LangGraph waits for a DeltaChannel's writes before the next put: holding them for
+    that put would stall each step for the whole hold (5 s here)."""
+    with ConnectionPool(database.url, min_size=1, max_size=2, kwargs=connection_kwargs()) as pool:
+        saver = AlmaSaver(pool)
+        graph, cfg = _delta(saver), _cfg(tenant)
+        start = time.monotonic()
+        for _ in range(2):
+            assert graph.invoke({"log": ["in"], "total": 0}, cfg)["total"] >= 2
+        assert time.monotonic() - start < 4.0
+        assert graph.get_state(cfg).values["log"] == ["in", "one", "two"] * 2
+
+
+def test_a_write_held_in_vain_goes_alone_and_its_run_is_held_no_more(
+    database, tenant, sent, monkeypatch
+) -> None:
+    monkeypatch.setattr(_base, "HOLD_SECONDS", 0.05, raising=False)
+    with psycopg.connect(database.url, **connection_kwargs()) as conn:
+        saver = AlmaSaver(conn)
+        run = object()  # what LangGraph puts in a run's configurable
+        cfg = _cfg(tenant)
+        cfg["configurable"]["__pregel_runtime"] = run
+        cp = empty_checkpoint()
+        cp["channel_values"] = {"n": 1}
+        cp["channel_versions"] = {"n": "1"}
+        first = saver.put(cfg, cp, {"step": 0}, {"n": "1"})
+        first["configurable"]["__pregel_runtime"] = run
+        assert saver._core.unheld.get(id(run)) is None
+        saver.put_writes(first, [("n", 2)], "task-1")  # no put follows: held in vain
+        assert saver._core.unheld.get(id(run)) is run
+        assert not saver._outbox._queue
+        tup = saver.get_tuple(first)
+        assert tup is not None and [(w[1], w[2]) for w in tup.pending_writes] == [("n", 2)]
+        entry = saver._writes_entry(first, [("n", 3)], "task-2", "")
+        assert entry[3] is None  # its run's next writes are sent at once
+
+
+def test_only_a_runs_ordinary_async_writes_are_held(database, tenant) -> None:
+    with psycopg.connect(database.url, **connection_kwargs()) as conn:
+        saver = AlmaSaver(conn)
+        cfg = _cfg(tenant)
+        cfg["configurable"]["checkpoint_id"] = "x"
+        assert saver._writes_entry(cfg, [("n", 1)], "t", "")[3] is None  # a direct call
+        cfg["configurable"]["__pregel_runtime"] = object()
+        assert saver._writes_entry(cfg, [("n", 1)], "t", "")[3] is not None
+        for special in ("__error__", "__interrupt__", "__pregel_tasks", "__error_source_node__"):
+            assert saver._writes_entry(cfg, [("n", 1), (special, 1)], "t", "")[3] is None
+        cfg["configurable"]["__pregel_durability"] = "sync"  # commits synchronously
+        assert saver._writes_entry(cfg, [("n", 1)], "t", "")[3] is None
+
+
+def test_merged_refuses_what_it_cannot_join() -> None:
+    put = _sql.PUT[(0, False)]
+    writes = _sql.WRITES[(False, False)]
+    one = {"tenant": "a", "commit": "off", "thread": "t"}
+    text, params = _sql.merged([(writes, one), (put, one | {"id": "2"})])
+    assert params["thread__0"] == "t" and params["id__1"] == "2" and params["tenant"] == "a"
+    assert text.count("%(tenant)s") == 1 and "_s0 AS (INSERT INTO alma_checkpoint_writes" in text
+    with pytest.raises(ValueError):
+        _sql.merged([(writes, one), (put, one | {"commit": "on"})])
+    with pytest.raises(ValueError):
+        _sql.merged([(writes, one), (_sql.PUT[(0, True)], one)])  # returns the scope
+
+
+async def test_held_writes_of_a_cancelled_task_are_not_sent(database, tenant) -> None:
+    """A task cancelled while its write is held: the write is dropped from the queue (as
+    one cancelled while waiting for a connection) and never sent with a later put."""
+    async with await psycopg.AsyncConnection.connect(database.url, **connection_kwargs()) as conn:
+        saver = AsyncAlmaSaver(conn)
+        cfg = _cfg(tenant)
+        cfg["configurable"]["__pregel_runtime"] = object()
+        cp = empty_checkpoint()
+        first = await saver.aput(cfg, cp, {"step": 0}, {})
+        first["configurable"]["__pregel_runtime"] = cfg["configurable"]["__pregel_runtime"]
+        task = asyncio.ensure_future(saver.aput_writes(first, [("n", 2)], "task-1"))
+        await asyncio.sleep(0.005)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert not saver._outbox._queue
+        tup = await saver.aget_tuple(first)
+        assert tup is not None and tup.pending_writes == []
+
+
+def test_a_warm_read_skips_what_the_saver_holds_whatever_the_thread_id(
+    database, tenant, monkeypatch
+) -> None:
+    """The versions a saver already holds go to the read as one JSON text (`known`): a
+    thread id or namespace with quotes, backslashes or any character still matches."""
+    rows: list[str] = []
+    send = db_plan._send
+
+    def spy(conn: Any, batch: Any) -> Any:
+        results = send(conn, batch)
+        rows.extend(r[0] for rs in results if rs for r in rs if isinstance(r[0], str))
+        return results
+
+    monkeypatch.setattr(db_plan, "_send", spy)
+    with psycopg.connect(database.url, **connection_kwargs()) as conn:
+        for thread, ns in (("q\"\\é☃ 'x", ""), ("plain", 'n"s\\')):
+            cfg = {"configurable": {"thread_id": thread, "checkpoint_ns": ns, "tenant_id": tenant}}
+            cp = empty_checkpoint()
+            cp["channel_values"] = {"items": [{"k": "v"}, "w"]}
+            cp["channel_versions"] = {"items": "1"}
+            AlmaSaver(conn).put(cfg, cp, {"step": 0}, {"items": "1"})
+            reader = AlmaSaver(conn)
+            for blob_rows in (1, 0):  # a new saver reads the blob; then it holds it
+                rows.clear()
+                tup = reader.get_tuple(cfg)
+                assert tup is not None
+                assert tup.checkpoint["channel_values"] == {"items": [{"k": "v"}, "w"]}
+                assert rows.count("b") == blob_rows  # held: no chain row sent again
