@@ -161,7 +161,7 @@ class Reads(CoreState):
                 where += " AND c.checkpoint_id = %(id)s"
                 params["id"] = checkpoint_id
         if filter:
-            where += " AND c.metadata @> %(filter)s"
+            where += f" AND {_sql.METADATA} @> %(filter)s"  # the metadata as read
             params["filter"] = Jsonb(filter)
         if before is not None and (before_id := get_checkpoint_id(before)):
             where += " AND c.checkpoint_id < %(before)s"

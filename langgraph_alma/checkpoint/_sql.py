@@ -25,6 +25,22 @@ def compact(sql: str) -> str:
     return re.sub(r"\s+", " ", bare).strip()
 
 
+# Columns a row does not store twice (storage format of migration 0011; rows stored
+# before hold them in full, and read the same). A checkpoint's metadata without the
+# `step` (an int) and `source` (a str) its columns of the same name hold: the metadata
+# read is the columns' values under the stored keys, which win (`|| c.metadata`).
+METADATA = (
+    "(jsonb_strip_nulls(jsonb_build_object('step', c.step, 'source', c.source)) || c.metadata)"
+)
+# A pending write's task path: '' with a node_id stands for a pull task's path,
+# '~__pregel_pull, <node_id>' (what `_writes.stored_task_path` leaves out; chr(32): the
+# hot statements are compacted, and their literals hold no white space).
+TASK_PATH = (
+    "(CASE WHEN {w}.task_path = '' AND {w}.node_id IS NOT NULL"
+    " THEN '~__pregel_pull,' || chr(32) || {w}.node_id ELSE {w}.task_path END)"
+)
+
+
 # Checkpoints matching {where} (newest first, {limit}), their pending writes, and every
 # blob row their channels need: for each channel version, the chain of deltas back to a
 # whole value, stopping at versions the caller already holds (the kt/kn/kc/kv arrays:
@@ -88,11 +104,15 @@ chain AS (
 SELECT 'c' AS kind, c.thread_id, c.checkpoint_ns, c.checkpoint_id AS id,
        c.parent_checkpoint_id AS ref, NULL::text AS channel, NULL::text AS type,
        NULL::bytea AS blob, c.rn::int AS n, NULL::int AS depth, NULL::text AS task_path,
-       c.checkpoint::text, c.inline_values::text, c.metadata::text, c.blob_channels
+       c.checkpoint::text, c.inline_values::text, """
+    + METADATA
+    + """::text, c.blob_channels
 FROM cps c
 UNION ALL
 SELECT 'w', w.thread_id, w.checkpoint_ns, w.checkpoint_id, w.task_id, w.channel, w.type,
-       w.blob, w.idx, NULL, w.task_path, NULL, NULL, NULL, NULL
+       w.blob, w.idx, NULL, """
+    + TASK_PATH.format(w="w")
+    + """, NULL, NULL, NULL, NULL
 FROM cps c, LATERAL (
     SELECT * FROM alma_checkpoint_writes w
     WHERE w.tenant_id = %(tenant)s AND w.thread_id = c.thread_id
@@ -103,7 +123,9 @@ UNION ALL
 -- 's': for a checkpoint older than format 4, its parent's pending sends, which readers
 -- move into the checkpoint's __pregel_tasks channel (as PostgresSaver does).
 SELECT 's', w.thread_id, w.checkpoint_ns, c.checkpoint_id, w.task_id, w.channel, w.type,
-       w.blob, w.idx, NULL, w.task_path, NULL, NULL, NULL, NULL
+       w.blob, w.idx, NULL, """
+    + TASK_PATH.format(w="w")
+    + """, NULL, NULL, NULL, NULL
 FROM cps c, LATERAL (
     SELECT * FROM alma_checkpoint_writes w
     WHERE w.tenant_id = %(tenant)s AND w.thread_id = c.thread_id
@@ -206,6 +228,8 @@ FROM _tenant"""
         + parent
         + """
 ON CONFLICT (tenant_id, thread_id, checkpoint_ns, checkpoint_id) DO UPDATE SET
+    step = EXCLUDED.step,  -- with the metadata: it holds what the metadata leaves out
+    source = EXCLUDED.source,
     checkpoint = EXCLUDED.checkpoint,
     inline_values = EXCLUDED.inline_values,
     blob_channels = EXCLUDED.blob_channels,
@@ -414,7 +438,9 @@ walk AS (
     WHERE EXISTS (SELECT unnest(w.wanted) EXCEPT SELECT unnest(w.stored))
 )
 SELECT w.checkpoint_id, w.stored, w.wanted,
-       (SELECT array_agg(ROW(x.task_id, x.channel, x.type, x.blob, x.task_path, x.idx))
+       (SELECT array_agg(ROW(x.task_id, x.channel, x.type, x.blob, """
+    + TASK_PATH.format(w="x")
+    + """, x.idx))
         FROM alma_checkpoint_writes x
         WHERE x.tenant_id = %(tenant)s AND x.thread_id = %(thread)s
           AND x.checkpoint_ns = %(ns)s AND x.checkpoint_id = w.checkpoint_id
