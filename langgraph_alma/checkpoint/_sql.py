@@ -279,8 +279,20 @@ INSERT INTO alma_checkpoint_writes
      branch_id, idx, channel, type, blob)
 SELECT _tenant.tenant_id, %(thread)s, %(ns)s, %(id)s, %(task_id)s, %(task_path)s,
        %(node_id)s, %(branch_id)s, u.*
-FROM _tenant, {_rows("", _WRITE_COLUMNS, _WRITE_TYPES, many)} AS u
-ON CONFLICT (tenant_id, thread_id, checkpoint_ns, checkpoint_id, task_id, idx) DO """
+FROM _tenant, {_rows("", _WRITE_COLUMNS, _WRITE_TYPES, many)} AS u(idx, channel, type, blob)
+"""
+        + (
+            ""
+            if upsert
+            else """-- An index a packed row of an earlier call holds (`WRITES_PACKED`) is taken.
+WHERE u.idx < 0 OR NOT EXISTS (
+    SELECT 1 FROM alma_checkpoint_writes h
+    WHERE h.tenant_id = _tenant.tenant_id AND h.thread_id = %(thread)s
+      AND h.checkpoint_ns = %(ns)s AND h.checkpoint_id = %(id)s
+      AND h.task_id = %(task_id)s AND h.idx >= u.idx AND h.type = 'w1:writes')
+"""
+        )
+        + "ON CONFLICT (tenant_id, thread_id, checkpoint_ns, checkpoint_id, task_id, idx) DO "
         + (
             "UPDATE SET channel = EXCLUDED.channel, type = EXCLUDED.type, blob = EXCLUDED.blob"
             if upsert
@@ -296,6 +308,60 @@ WRITES = {
     for many in (False, True)
     for upsert in (False, True)
 }
+
+# The regular writes (no special channel, no sends) of one call for a task, two or more:
+# stored as one row, of type 'w1:writes' at the last index, when the task has no regular
+# write yet (a row holds some 150 bytes of keys and columns besides its value, and an
+# index entry as many); its blob is each write's index, channel, type and blob, each
+# length-prefixed (`_compress.unpack_writes` reads it). A call again for the same task
+# stores, one row each, only the writes at indexes none stored before holds (as
+# PostgresSaver keeps the first write at each index).
+WRITES_PACKED = compact(
+    """
+WITH _tenant AS MATERIALIZED (
+    SELECT """
+    + SET_TENANT
+    + """ AS tenant_id
+    WHERE set_config('synchronous_commit', %(commit)s, true) IS NOT NULL),
+u AS (
+    SELECT * FROM unnest(%(idx)s::int[], %(channel)s::text[], %(type)s::text[],
+                         %(blob)s::bytea[]) WITH ORDINALITY AS u(idx, channel, type, blob, ord)
+),
+had AS MATERIALIZED (  -- the task's regular writes stored before
+    SELECT e.idx, e.type
+    FROM _tenant, LATERAL (
+        SELECT e.idx, e.type FROM alma_checkpoint_writes e
+        WHERE e.tenant_id = _tenant.tenant_id AND e.tenant_id = %(tenant)s
+          AND e.thread_id = %(thread)s AND e.checkpoint_ns = %(ns)s
+          AND e.checkpoint_id = %(id)s AND e.task_id = %(task_id)s AND e.idx >= 0
+    ) AS e
+)
+INSERT INTO alma_checkpoint_writes
+    (tenant_id, thread_id, checkpoint_ns, checkpoint_id, task_id, task_path, node_id,
+     branch_id, idx, channel, type, blob)
+SELECT _tenant.tenant_id, %(thread)s, %(ns)s, %(id)s, %(task_id)s, %(task_path)s,
+       %(node_id)s, %(branch_id)s, p.*
+FROM _tenant, (
+    SELECT max(u.idx), (array_agg(u.channel ORDER BY u.ord))[1], 'w1:writes',
+           string_agg(int4send(u.idx)
+                      || int4send(octet_length(convert_to(u.channel, 'UTF8')))
+                      || convert_to(u.channel, 'UTF8')
+                      || int4send(octet_length(convert_to(u.type, 'UTF8')))
+                      || convert_to(u.type, 'UTF8')
+                      || int4send(coalesce(octet_length(u.blob), -1))
+                      || coalesce(u.blob, ''::bytea), ''::bytea ORDER BY u.ord)
+    FROM u
+    WHERE NOT EXISTS (SELECT 1 FROM had)
+    HAVING count(*) > 0
+  UNION ALL
+    SELECT u.idx, u.channel, u.type, u.blob
+    FROM u
+    WHERE EXISTS (SELECT 1 FROM had)
+      AND NOT EXISTS (SELECT 1 FROM had h
+                      WHERE h.idx = u.idx OR (h.type = 'w1:writes' AND h.idx >= u.idx))
+) AS p
+ON CONFLICT (tenant_id, thread_id, checkpoint_ns, checkpoint_id, task_id, idx) DO NOTHING"""
+)
 
 DELETE_THREADS = [
     f"DELETE FROM {table} WHERE tenant_id = %(tenant)s AND thread_id = ANY(%(threads)s)"
@@ -444,7 +510,7 @@ SELECT w.checkpoint_id, w.stored, w.wanted,
         FROM alma_checkpoint_writes x
         WHERE x.tenant_id = %(tenant)s AND x.thread_id = %(thread)s
           AND x.checkpoint_ns = %(ns)s AND x.checkpoint_id = w.checkpoint_id
-          AND x.channel = ANY(w.wanted)) AS writes
+          AND (x.channel = ANY(w.wanted) OR x.type = 'w1:writes')) AS writes
 FROM walk w
 ORDER BY w.depth"""
 )

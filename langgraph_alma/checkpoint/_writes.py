@@ -19,6 +19,7 @@ from langgraph.checkpoint.base import (
     CheckpointMetadata,
     get_serializable_checkpoint_metadata,
 )
+from langgraph.checkpoint.serde.types import TASKS
 from psycopg.types.json import Jsonb
 
 from langgraph_alma.checkpoint import _sql
@@ -307,8 +308,11 @@ class Writes(CoreState):
             for key in ("idx", "channel", "type", "blob"):
                 params[key] = params[key][0]
         special = all(ch in WRITES_IDX_MAP for ch, _ in writes)
+        # Several regular writes (no special channel, no sends): one row (`WRITES_PACKED`).
+        packed = many and not any(ch in WRITES_IDX_MAP or ch == TASKS for ch, _ in writes)
+        statement = _sql.WRITES_PACKED if packed else _sql.WRITES[(many, special)]
         try:
-            yield [Sql(_sql.WRITES[(many, special)], params)]
+            yield [Sql(statement, params)]
         except psycopg.DataError as exc:
             raise InvalidChannelValue(
                 "writes", "(a value)", f"PostgreSQL refused it: {exc}"

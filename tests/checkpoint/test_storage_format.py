@@ -152,3 +152,63 @@ def test_a_checkpoint_put_again_reads_its_new_step_and_source(pool, tenant) -> N
     assert _bare(saver.get_tuple(saved).metadata) == {"step": 2, "source": "update", "x": 1}
     saver.put(cfg, cp, {"x": 2}, {})
     assert _bare(saver.get_tuple(saved).metadata) == {"x": 2}
+
+
+def _write_rows(database, tenant: str, thread: str) -> list[tuple]:
+    with psycopg.connect(database.admin_url, autocommit=True) as conn:
+        return conn.execute(
+            "SELECT task_id, idx, type FROM alma_checkpoint_writes"
+            " WHERE tenant_id = %s AND thread_id = %s ORDER BY task_id, idx",
+            (tenant, thread),
+        ).fetchall()
+
+
+def test_a_tasks_writes_are_one_row_and_read_as_the_in_memory_saver(database, pool, tenant) -> None:
+    """Several regular writes of one call: one row. Calls again for the same task keep
+    the first write at each index and add the others, as InMemorySaver (and
+    PostgresSaver) do; special writes and sends stay rows of their own."""
+    from langgraph.checkpoint.base import ERROR
+    from langgraph.checkpoint.memory import InMemorySaver
+    from langgraph.checkpoint.serde.types import TASKS
+
+    from langgraph_alma.checkpoint._compress import PACKED_WRITES
+
+    saver, mem = AlmaSaver(pool), InMemorySaver()
+    thread = f"p-{uuid.uuid4().hex[:8]}"
+    cfg = {"configurable": {"thread_id": thread, "tenant_id": tenant, "checkpoint_ns": ""}}
+    cp = empty_checkpoint()
+    ours = saver.put(cfg, cp, {"step": 0}, {})
+    ours["configurable"]["tenant_id"] = tenant
+    theirs = mem.put({"configurable": {"thread_id": thread, "checkpoint_ns": ""}}, cp, {}, {})
+
+    calls = [
+        ("t1", [("a", 1), ("b", {"n": [2]})]),
+        ("t1", [("a", 1), ("b", {"n": [2]})]),  # again: nothing new
+        ("t1", [("a", 10), ("b", 20), ("c", 3), ("d", None)]),  # indexes 2, 3 are new
+        ("t1", [("x", 9)]),  # index 0 is taken
+        ("t1", [(ERROR, "boom")]),
+        ("t2", [("a", 5)]),
+        ("t2", [("a", 50), ("b", 6)]),  # index 1 is new
+        ("t3", [(TASKS, "send-1"), ("a", 7)]),  # a send: rows of their own
+    ]
+    for task, writes in calls:
+        saver.put_writes(ours, writes, task, "~__pregel_pull, n")
+        mem.put_writes(theirs, writes, task, "~__pregel_pull, n")
+        expected = mem.get_tuple(theirs).pending_writes
+        assert saver.get_tuple(ours).pending_writes == expected, (task, writes)
+
+    assert _write_rows(database, tenant, thread) == [
+        ("t1", -1, "msgpack"),  # ERROR
+        ("t1", 1, PACKED_WRITES),  # a, b
+        ("t1", 2, "msgpack"),
+        ("t1", 3, "null"),
+        ("t2", 0, "msgpack"),
+        ("t2", 1, "msgpack"),
+        ("t3", 0, "msgpack"),
+        ("t3", 1, "msgpack"),
+    ]
+    with ConnectionPool(database.url, min_size=1, max_size=1, kwargs=connection_kwargs()) as p:
+        fresh = AlmaSaver(p)
+        assert fresh.get_tuple(ours).pending_writes == expected
+        listed = list(fresh.list({"configurable": {"thread_id": thread, "tenant_id": tenant}}))
+        assert [t.pending_writes for t in listed] == [expected]
