@@ -287,7 +287,8 @@ FROM _tenant, {_rows("", _WRITE_COLUMNS, _WRITE_TYPES, many)} AS u(idx, channel,
             else """-- An index a packed row of an earlier call holds (`WRITES_PACKED`) is taken.
 WHERE u.idx < 0 OR NOT EXISTS (
     SELECT 1 FROM alma_checkpoint_writes h
-    WHERE h.tenant_id = _tenant.tenant_id AND h.thread_id = %(thread)s
+    WHERE h.tenant_id = _tenant.tenant_id AND h.tenant_id = %(tenant)s
+      AND h.thread_id = %(thread)s
       AND h.checkpoint_ns = %(ns)s AND h.checkpoint_id = %(id)s
       AND h.task_id = %(task_id)s AND h.idx >= u.idx AND h.type = 'w1:writes')
 """
