@@ -212,24 +212,3 @@ def test_a_tasks_writes_are_one_row_and_read_as_the_in_memory_saver(database, po
         assert fresh.get_tuple(ours).pending_writes == expected
         listed = list(fresh.list({"configurable": {"thread_id": thread, "tenant_id": tenant}}))
         assert [t.pending_writes for t in listed] == [expected]
-
-
-def test_the_delta_foreign_key_index_is_on_base_version_alone(database) -> None:
-    """Migration 0011: the index deleting a blob row checks its deltas by holds
-    base_version alone (half the bytes per delta row), and that check uses it."""
-    with psycopg.connect(database.admin_url, autocommit=True) as conn:
-        (definition,) = conn.execute(
-            "SELECT indexdef FROM pg_indexes WHERE indexname = 'alma_checkpoint_blobs_base_idx'"
-        ).fetchone()
-        assert "(base_version) WHERE (base_version IS NOT NULL)" in definition
-        with conn.transaction():
-            conn.execute("SET LOCAL enable_seqscan = off")
-            plan = "\n".join(
-                r[0]
-                for r in conn.execute(
-                    "EXPLAIN SELECT 1 FROM ONLY alma_checkpoint_blobs x WHERE tenant_id = 't'"
-                    " AND thread_id = 'a' AND checkpoint_ns = '' AND channel = 'messages'"
-                    " AND base_version = '1000001abcdefg' FOR KEY SHARE OF x"
-                )
-            )
-        assert "alma_checkpoint_blobs_base_idx" in plan, plan
