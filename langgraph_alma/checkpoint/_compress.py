@@ -132,12 +132,30 @@ PACKED_WRITES = "w1:writes"  # a row of several pending writes (`_sql.WRITES_PAC
 _INT = struct.Struct(">i")
 
 
+def pack_writes(writes: Iterable[tuple[int, str, str, bytes | None]]) -> bytes:
+    """One blob of several writes (idx, channel, type, blob): their count, then each its
+    int4 index and its channel, type and blob each behind an int4 length (-1: NULL)."""
+    parts: list[bytes] = []
+    count = 0
+    for idx, channel, type_, value in writes:
+        count += 1
+        parts.append(_INT.pack(idx))
+        for field in (channel.encode(), type_.encode(), value):
+            if field is None:
+                parts.append(_INT.pack(-1))
+            else:
+                parts.append(_INT.pack(len(field)))
+                parts.append(field)
+    return _INT.pack(count) + b"".join(parts)
+
+
 def unpack_writes(blob: bytes) -> list[tuple[int, str, str, bytes | None]]:
-    """(idx, channel, type, blob) of each write a packed row holds, in order: each an
-    int4 index, then channel, type and blob each behind an int4 length (-1: NULL)."""
+    """The writes `pack_writes` packed, in order."""
     out: list[tuple[int, str, str, bytes | None]] = []
-    view, at = memoryview(blob), 0
-    while at < len(view):
+    view = memoryview(blob)
+    (count,) = _INT.unpack_from(view, 0)
+    at = 4
+    for _ in range(count):
         fields: list[bytes | None] = []
         (idx,) = _INT.unpack_from(view, at)
         at += 4

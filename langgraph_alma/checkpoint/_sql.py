@@ -282,16 +282,18 @@ SELECT _tenant.tenant_id, %(thread)s, %(ns)s, %(id)s, %(task_id)s, %(task_path)s
 FROM _tenant, {_rows("", _WRITE_COLUMNS, _WRITE_TYPES, many)} AS u(idx, channel, type, blob)
 """
         + (
-            ""
-            if upsert
-            else """-- An index a packed row of an earlier call holds (`WRITES_PACKED`) is taken.
-WHERE u.idx < 0 OR NOT EXISTS (
+            # An index a packed row (`WRITES_PACKED`, at index 0: its first 4 bytes are its
+            # count) holds is taken. One write alone is at index 0: the conflict says so.
+            """WHERE u.idx < 1 OR NOT EXISTS (
     SELECT 1 FROM alma_checkpoint_writes h
     WHERE h.tenant_id = _tenant.tenant_id AND h.tenant_id = %(tenant)s
       AND h.thread_id = %(thread)s
       AND h.checkpoint_ns = %(ns)s AND h.checkpoint_id = %(id)s
-      AND h.task_id = %(task_id)s AND h.idx >= u.idx AND h.type = 'w1:writes')
+      AND h.task_id = %(task_id)s AND h.idx = 0 AND h.type = 'w1:writes'
+      AND int4send(u.idx) < substring(h.blob FROM 1 FOR 4))
 """
+            if many and not upsert
+            else ""
         )
         + "ON CONFLICT (tenant_id, thread_id, checkpoint_ns, checkpoint_id, task_id, idx) DO "
         + (
@@ -311,57 +313,32 @@ WRITES = {
 }
 
 # The regular writes (no special channel, no sends) of one call for a task, two or more:
-# stored as one row, of type 'w1:writes' at the last index, when the task has no regular
-# write yet (a row holds some 150 bytes of keys and columns besides its value, and an
-# index entry as many); its blob is each write's index, channel, type and blob, each
-# length-prefixed (`_compress.unpack_writes` reads it). A call again for the same task
-# stores, one row each, only the writes at indexes none stored before holds (as
-# PostgresSaver keeps the first write at each index).
+# one row, of type 'w1:writes' at index 0 (a row holds some 150 bytes of keys and
+# columns besides its value, and an index entry as many), its blob the writes packed by
+# `_compress.pack_writes` (their count first, as an int4). Only when the task has no
+# regular write yet; else nothing is returned, and the caller stores them one row each
+# (`WRITES[(True, False)]`: only the indexes none stored holds, as PostgresSaver keeps
+# the first write at each index).
 WRITES_PACKED = compact(
     """
 WITH _tenant AS MATERIALIZED (
     SELECT """
     + SET_TENANT
     + """ AS tenant_id
-    WHERE set_config('synchronous_commit', %(commit)s, true) IS NOT NULL),
-u AS (
-    SELECT * FROM unnest(%(idx)s::int[], %(channel)s::text[], %(type)s::text[],
-                         %(blob)s::bytea[]) WITH ORDINALITY AS u(idx, channel, type, blob, ord)
-),
-had AS MATERIALIZED (  -- the task's regular writes stored before
-    SELECT e.idx, e.type
-    FROM _tenant, LATERAL (
-        SELECT e.idx, e.type FROM alma_checkpoint_writes e
-        WHERE e.tenant_id = _tenant.tenant_id AND e.tenant_id = %(tenant)s
-          AND e.thread_id = %(thread)s AND e.checkpoint_ns = %(ns)s
-          AND e.checkpoint_id = %(id)s AND e.task_id = %(task_id)s AND e.idx >= 0
-    ) AS e
-)
+    WHERE set_config('synchronous_commit', %(commit)s, true) IS NOT NULL)
 INSERT INTO alma_checkpoint_writes
     (tenant_id, thread_id, checkpoint_ns, checkpoint_id, task_id, task_path, node_id,
      branch_id, idx, channel, type, blob)
 SELECT _tenant.tenant_id, %(thread)s, %(ns)s, %(id)s, %(task_id)s, %(task_path)s,
-       %(node_id)s, %(branch_id)s, p.*
-FROM _tenant, (
-    SELECT max(u.idx), (array_agg(u.channel ORDER BY u.ord))[1], 'w1:writes',
-           string_agg(int4send(u.idx)
-                      || int4send(octet_length(convert_to(u.channel, 'UTF8')))
-                      || convert_to(u.channel, 'UTF8')
-                      || int4send(octet_length(convert_to(u.type, 'UTF8')))
-                      || convert_to(u.type, 'UTF8')
-                      || int4send(coalesce(octet_length(u.blob), -1))
-                      || coalesce(u.blob, ''::bytea), ''::bytea ORDER BY u.ord)
-    FROM u
-    WHERE NOT EXISTS (SELECT 1 FROM had)
-    HAVING count(*) > 0
-  UNION ALL
-    SELECT u.idx, u.channel, u.type, u.blob
-    FROM u
-    WHERE EXISTS (SELECT 1 FROM had)
-      AND NOT EXISTS (SELECT 1 FROM had h
-                      WHERE h.idx = u.idx OR (h.type = 'w1:writes' AND h.idx >= u.idx))
-) AS p
-ON CONFLICT (tenant_id, thread_id, checkpoint_ns, checkpoint_id, task_id, idx) DO NOTHING"""
+       %(node_id)s, %(branch_id)s, 0, %(channel)s, 'w1:writes', %(blob)s
+FROM _tenant
+WHERE NOT EXISTS (
+    SELECT 1 FROM alma_checkpoint_writes h
+    WHERE h.tenant_id = _tenant.tenant_id AND h.tenant_id = %(tenant)s
+      AND h.thread_id = %(thread)s AND h.checkpoint_ns = %(ns)s
+      AND h.checkpoint_id = %(id)s AND h.task_id = %(task_id)s AND h.idx >= 0)
+ON CONFLICT (tenant_id, thread_id, checkpoint_ns, checkpoint_id, task_id, idx) DO NOTHING
+RETURNING idx"""
 )
 
 DELETE_THREADS = [

@@ -23,7 +23,7 @@ from langgraph.checkpoint.serde.types import TASKS
 from psycopg.types.json import Jsonb
 
 from langgraph_alma.checkpoint import _sql
-from langgraph_alma.checkpoint._compress import pack
+from langgraph_alma.checkpoint._compress import pack, pack_writes
 from langgraph_alma.checkpoint._delta import (
     BlobRow,
     Remembered,
@@ -308,11 +308,26 @@ class Writes(CoreState):
             for key in ("idx", "channel", "type", "blob"):
                 params[key] = params[key][0]
         special = all(ch in WRITES_IDX_MAP for ch, _ in writes)
-        # Several regular writes (no special channel, no sends): one row (`WRITES_PACKED`).
+        # Several regular writes (no special channel, no sends): one row (`WRITES_PACKED`),
+        # unless the task has regular writes already (a call again: one row each).
         packed = many and not any(ch in WRITES_IDX_MAP or ch == TASKS for ch, _ in writes)
-        statement = _sql.WRITES_PACKED if packed else _sql.WRITES[(many, special)]
         try:
-            yield [Sql(statement, params)]
+            if packed:
+                one = dict(params, channel=params["channel"][0], idx=0)
+                one["blob"] = pack_writes(
+                    zip(
+                        params["idx"],
+                        params["channel"],
+                        params["type"],
+                        params["blob"],
+                        strict=True,
+                    )
+                )
+                del one["type"]
+                done = yield [Sql(_sql.WRITES_PACKED, one, fetch=True)]
+                if done[0]:
+                    return
+            yield [Sql(_sql.WRITES[(many, special)], params)]
         except psycopg.DataError as exc:
             raise InvalidChannelValue(
                 "writes", "(a value)", f"PostgreSQL refused it: {exc}"

@@ -199,7 +199,7 @@ def test_a_tasks_writes_are_one_row_and_read_as_the_in_memory_saver(database, po
 
     assert _write_rows(database, tenant, thread) == [
         ("t1", -1, "msgpack"),  # ERROR
-        ("t1", 1, PACKED_WRITES),  # a, b
+        ("t1", 0, PACKED_WRITES),  # a, b
         ("t1", 2, "msgpack"),
         ("t1", 3, "null"),
         ("t2", 0, "msgpack"),
