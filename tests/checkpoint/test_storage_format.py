@@ -212,3 +212,44 @@ def test_a_tasks_writes_are_one_row_and_read_as_the_in_memory_saver(database, po
         assert fresh.get_tuple(ours).pending_writes == expected
         listed = list(fresh.list({"configurable": {"thread_id": thread, "tenant_id": tenant}}))
         assert [t.pending_writes for t in listed] == [expected]
+
+
+def test_concurrent_calls_for_one_task_store_each_index_once(database, tenant) -> None:
+    """Threads calling put_writes for one task at once (2, 3 or 4 writes each, on a
+    pool): every index is read back once, from one of the calls, never twice."""
+    import threading
+
+    with ConnectionPool(database.url, min_size=4, max_size=8, kwargs=connection_kwargs()) as p:
+        saver = AlmaSaver(p)
+        thread = f"c-{uuid.uuid4().hex[:8]}"
+        cfg = {"configurable": {"thread_id": thread, "tenant_id": tenant, "checkpoint_ns": ""}}
+        saved = saver.put(cfg, empty_checkpoint(), {"step": 0}, {})
+        saved["configurable"]["tenant_id"] = tenant
+        for task in range(10):
+            barrier = threading.Barrier(6)
+            errors: list[BaseException] = []
+
+            def call(
+                n: int,
+                task: int = task,
+                barrier: threading.Barrier = barrier,
+                errors: list[BaseException] = errors,
+            ) -> None:
+                try:
+                    barrier.wait()
+                    writes = [(f"ch{i}", f"call{n}-{i}") for i in range(2 + n % 3)]
+                    saver.put_writes(saved, writes, f"task-{task}", "~__pregel_pull, n")
+                except BaseException as exc:  # noqa: BLE001 - reported below
+                    errors.append(exc)
+
+            threads = [threading.Thread(target=call, args=(n,)) for n in range(6)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            assert not errors
+        pending = AlmaSaver(p).get_tuple(saved).pending_writes
+        for task in range(10):
+            mine = [(ch, v) for t, ch, v in pending if t == f"task-{task}"]
+            assert [ch for ch, _ in mine] == ["ch0", "ch1", "ch2", "ch3"]
+            assert all(v.endswith(ch[2:]) for ch, v in mine)
