@@ -54,7 +54,9 @@ class Settings(BaseSettings):
         default=1024 * 1024, gt=0, description="Largest serialized checkpoint state accepted."
     )
     delta_max_chain: int = Field(
-        default=128, ge=0, description="Deltas after which a list channel is stored whole again."
+        default=128,
+        ge=0,
+        description="Deltas after which a list channel stores an anchor (16 anchors: whole).",
     )
     cache_size: int = Field(
         default=2048, ge=0, description="Thread channels whose last list value a saver remembers."

@@ -15,7 +15,8 @@ eighth (encrypted, already compressed) is stored as it is.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import struct
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import zstandard
@@ -125,3 +126,59 @@ def unpacking(loads: Callable[[tuple[str, bytes]], Any]) -> Callable[[tuple[str,
         return loads(data)
 
     return read
+
+
+PACKED_WRITES = "w1:writes"  # a row of several pending writes (`_sql.WRITES_PACKED`)
+_INT = struct.Struct(">i")
+
+
+def pack_writes(writes: Iterable[tuple[int, str, str, bytes | None]]) -> bytes:
+    """One blob of several writes (idx, channel, type, blob): their count, then each its
+    int4 index and its channel, type and blob each behind an int4 length (-1: NULL)."""
+    parts: list[bytes] = []
+    count = 0
+    for idx, channel, type_, value in writes:
+        count += 1
+        parts.append(_INT.pack(idx))
+        for field in (channel.encode(), type_.encode(), value):
+            if field is None:
+                parts.append(_INT.pack(-1))
+            else:
+                parts.append(_INT.pack(len(field)))
+                parts.append(field)
+    return _INT.pack(count) + b"".join(parts)
+
+
+def unpack_writes(blob: bytes) -> list[tuple[int, str, str, bytes | None]]:
+    """The writes `pack_writes` packed, in order."""
+    out: list[tuple[int, str, str, bytes | None]] = []
+    view = memoryview(blob)
+    (count,) = _INT.unpack_from(view, 0)
+    at = 4
+    for _ in range(count):
+        fields: list[bytes | None] = []
+        (idx,) = _INT.unpack_from(view, at)
+        at += 4
+        for _ in range(3):
+            (size,) = _INT.unpack_from(view, at)
+            at += 4
+            if size < 0:
+                fields.append(None)
+            else:
+                fields.append(bytes(view[at : at + size]))
+                at += size
+        channel, type_, value = fields
+        assert channel is not None and type_ is not None  # NOT NULL columns
+        out.append((idx, channel.decode(), type_.decode(), value))
+    return out
+
+
+def expand_writes(rows: Iterable[tuple[Any, ...]]) -> Iterator[tuple[Any, ...]]:
+    """Pending write rows (task_id, channel, type, blob, task_path, idx), packed ones
+    (`PACKED_WRITES`) replaced by the writes they hold."""
+    for row in rows:
+        if row[2] != PACKED_WRITES or row[3] is None:
+            yield row
+            continue
+        for idx, channel, type_, value in unpack_writes(row[3]):
+            yield (row[0], channel, type_, value, row[4], idx)

@@ -3,8 +3,12 @@
 Pure code, no I/O. A saver remembers, per thread channel, the last list value it wrote or
 read (`ChannelMemory`). When a new version of that channel starts with the same elements
 (the same objects, as LangGraph's reducers such as `add_messages` and `operator.add`
-keep them), only the tail is stored, with the length of the base it extends; every
-`max_chain` deltas the whole value is stored again, so a read replays a bounded chain.
+keep them), only the tail is stored, with the length of the base it extends. Every
+`max_chain` deltas, an *anchor* is stored instead: a delta over the previous anchor (or
+the whole value the chain starts from) holding every element appended since, so a read
+replays at most `max_chain` deltas after a few anchors, and each element is stored twice
+at most (its delta, one anchor), never again in a whole copy of a long list. After
+`MAX_ANCHORS` anchors the whole value is stored again, bounding the chain.
 Stored rows are immutable, so a remembered version can stand in for its row on reads.
 
 What is remembered is bytes, never objects a caller holds: each read decodes a value of
@@ -33,6 +37,11 @@ Dumps = Callable[[Any], tuple[str, bytes]]
 
 _PICKLE = "\x00pickle"  # a piece pickled in this process (never read from the database)
 _MERGE_AT = 32  # pieces after which a remembered list is pickled again as one piece
+# A row's `depth` is `anchors * ANCHOR_STRIDE + deltas since the last anchor`: 0 for a
+# whole value, 1.. for the deltas after it, ANCHOR_STRIDE * k for the k-th anchor. Rows
+# stored before anchors existed have depths below max_chain: whole values and deltas.
+ANCHOR_STRIDE = 1 << 16
+MAX_ANCHORS = 16  # anchors over one whole value: a chain has <= 16 + max_chain rows
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +64,10 @@ class Remembered:
     items: tuple[Any, ...] | None
     depth: int
     nbytes: int
+    # The version the next anchor extends (the last anchor, or the whole value the chain
+    # starts from) and how many leading elements this value shares with it; None: unknown
+    # (the next anchor is then a whole value).
+    anchor: tuple[str, int] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,24 +174,39 @@ def encode(
     dumps: Dumps,
     max_chain: int,
 ) -> Encoded:
-    """Encode one channel value: a delta when it extends `previous`, else whole."""
+    """Encode one channel value: a delta when it extends `previous` (an anchor every
+    `max_chain` deltas, see the module's doc), else whole."""
     if isinstance(value, list) and previous is not None and previous.items is not None:
         keep = common_prefix(previous.items, value)
-        if keep and previous.depth < max_chain and previous.pieces is not None:
-            tail = value[keep:]
-            type_, raw = dumps(tail)
-            type_, blob = pack(type_, raw)
-            prefix = previous.nbytes * keep // max(len(previous.items), 1)
-            depth = previous.depth + 1
-            row = BlobRow(channel, version, type_, blob, previous.version, keep, depth)
-            pieces = (*truncate(previous.pieces, keep), Piece(type_, blob, len(tail)))
-            remembered = Remembered(version, pieces, tuple(value), depth, prefix + len(raw or b""))
-            return Encoded(row, remembered)
+        if keep and previous.pieces is not None and max_chain > 0:
+            anchors, since = divmod(previous.depth, ANCHOR_STRIDE)
+            base: str | None = None
+            anchor = previous.anchor
+            if since < max_chain:
+                base, depth = previous.version, previous.depth + 1
+                anchor = (anchor[0], min(anchor[1], keep)) if anchor is not None else None
+            elif anchor is not None and min(anchor[1], keep) and anchors < MAX_ANCHORS:
+                # The elements since the last anchor, over it (those it shares with value).
+                base, keep = anchor[0], min(anchor[1], keep)
+                depth = (anchors + 1) * ANCHOR_STRIDE
+                anchor = (version, len(value))
+            if base is not None:
+                tail = value[keep:]
+                type_, raw = dumps(tail)
+                type_, blob = pack(type_, raw)
+                prefix = previous.nbytes * keep // max(len(previous.items), 1)
+                row = BlobRow(channel, version, type_, blob, base, keep, depth)
+                pieces = (*truncate(previous.pieces, keep), Piece(type_, blob, len(tail)))
+                remembered = Remembered(
+                    version, pieces, tuple(value), depth, prefix + len(raw or b""), anchor
+                )
+                return Encoded(row, remembered)
     type_, raw = dumps(value)
     type_, blob = pack(type_, raw)
     nbytes = len(raw or b"")  # limits count serialized bytes, not stored ones
     if isinstance(value, list):
-        remembered = Remembered(version, (Piece(type_, blob, len(value)),), tuple(value), 0, nbytes)
+        pieces = (Piece(type_, blob, len(value)),)
+        remembered = Remembered(version, pieces, tuple(value), 0, nbytes, (version, len(value)))
     else:
         remembered = Remembered(version, None, None, 0, nbytes)
     return Encoded(BlobRow(channel, version, type_, blob), remembered)
@@ -242,10 +270,10 @@ def _rebuild(
         known = memo.get((thread, ns, channel, cursor))
         if known is not None and known.pieces is not None:
             value, pieces = thaw(known.pieces, loads)
-            nbytes, depth = known.nbytes, known.depth
+            nbytes, depth, anchor = known.nbytes, known.depth, known.anchor
             if pieces != known.pieces:  # serializer bytes became pickles: keep those
                 memo[(thread, ns, channel, cursor)] = Remembered(
-                    known.version, pieces, known.items, depth, nbytes
+                    known.version, pieces, known.items, depth, nbytes, anchor
                 )
             break
         row = rows.get((thread, ns, channel, cursor))
@@ -260,6 +288,7 @@ def _rebuild(
         if not isinstance(decoded, list):
             return decoded, Remembered(whole.version, None, None, depth, nbytes)
         value = decoded
+        anchor = (whole.version, len(value))
         # A get_tuple keeps the serializer's bytes (here and for each delta below),
         # pickled at the next read if there is one; a list pickles now, as its older
         # checkpoints thaw these pieces again.
@@ -270,7 +299,7 @@ def _rebuild(
         )
         if remember_path or not path:
             memo[(thread, ns, channel, whole.version)] = Remembered(
-                whole.version, pieces, None, depth, nbytes
+                whole.version, pieces, None, depth, nbytes, anchor
             )
     for row in reversed(path):
         keep = row.keep_len or 0
@@ -288,9 +317,13 @@ def _rebuild(
         if remember_path:
             pieces = merge_tail(pieces, value)
         depth = row.depth
+        if depth % ANCHOR_STRIDE == 0:  # an anchor: the next one extends it
+            anchor = (row.version, len(value))
+        elif anchor is not None:
+            anchor = (anchor[0], min(anchor[1], keep))
         if remember_path or row is path[0]:
             memo[(thread, ns, channel, row.version)] = Remembered(
-                row.version, pieces, None, depth, nbytes
+                row.version, pieces, None, depth, nbytes, anchor
             )
     if not remember_path and len(pieces) > _MERGE_AT and all(p.type == _PICKLE for p in pieces):
         # What a get_tuple remembers, in one piece. (A cold read leaves the serializer's
@@ -298,7 +331,7 @@ def _rebuild(
         merged = freeze(value, "", None)
         if merged.type == _PICKLE:
             pieces = (merged,)
-    found = Remembered(key[3], pieces, tuple(value), depth, nbytes)
+    found = Remembered(key[3], pieces, tuple(value), depth, nbytes, anchor)
     memo[key] = found
     return value, found
 

@@ -21,6 +21,7 @@ from langgraph.checkpoint.serde.types import TASKS
 from psycopg.types.json import Jsonb
 
 from langgraph_alma.checkpoint import _sql
+from langgraph_alma.checkpoint._compress import expand_writes
 from langgraph_alma.checkpoint._decode import json_loads
 from langgraph_alma.checkpoint._delta import (
     BlobRow,
@@ -156,7 +157,7 @@ class Reads(CoreState):
                 where += " AND c.checkpoint_id = %(id)s"
                 params["id"] = checkpoint_id
         if filter:
-            where += " AND c.metadata @> %(filter)s"
+            where += f" AND {_sql.METADATA} @> %(filter)s"  # the metadata as read
             params["filter"] = Jsonb(filter)
         if before is not None and (before_id := get_checkpoint_id(before)):
             where += " AND c.checkpoint_id < %(before)s"
@@ -190,7 +191,7 @@ class Reads(CoreState):
             values[TASKS] = [self.loads((w[3], w[4])) for w in sorted(sends)]
             versions[TASKS] = max(versions.values()) if versions else self.next_version(None)
         checkpoint["channel_values"] = values
-        pending = sorted(writes, key=lambda w: writes_sort_key(w[4], w[0], w[5]))
+        pending = sorted(expand_writes(writes), key=lambda w: writes_sort_key(w[4], w[0], w[5]))
         parent_config: RunnableConfig | None = None
         if parent:
             parent_config = {
@@ -226,8 +227,11 @@ class Reads(CoreState):
         writes: dict[str, list[PendingWrite]] = {ch: [] for ch in channels}
         seed_at: dict[str, str] = {}
         for cid, stored, wanted, rows in reversed(results[0] or []):  # oldest first
-            for w in sorted(rows or (), key=lambda w: writes_sort_key(w[4], w[0], w[5])):
-                writes[w[1]].append((w[0], w[1], self.loads((w[2], w[3]))))
+            for w in sorted(
+                expand_writes(rows or ()), key=lambda w: writes_sort_key(w[4], w[0], w[5])
+            ):
+                if w[1] in wanted:  # a packed row holds other channels' writes too
+                    writes[w[1]].append((w[0], w[1], self.loads((w[2], w[3]))))
             for ch in set(wanted) & set(stored):  # only at the nearest ancestor storing ch
                 seed_at[ch] = cid
         history: dict[str, DeltaChannelHistory] = {ch: {"writes": writes[ch]} for ch in channels}

@@ -30,6 +30,22 @@ def compact(sql: str) -> str:
     return re.sub(r"\s+", " ", bare).strip()
 
 
+# Columns a row does not store twice (storage format of migration 0011; rows stored
+# before hold them in full, and read the same). A checkpoint's metadata without the
+# `step` (an int) and `source` (a str) its columns of the same name hold: the metadata
+# read is the columns' values under the stored keys, which win (`|| c.metadata`).
+METADATA = (
+    "(jsonb_strip_nulls(jsonb_build_object('step', c.step, 'source', c.source)) || c.metadata)"
+)
+# A pending write's task path: '' with a node_id stands for a pull task's path,
+# '~__pregel_pull, <node_id>' (what `_writes.stored_task_path` leaves out; chr(32): the
+# hot statements are compacted, and their literals hold no white space).
+TASK_PATH = (
+    "(CASE WHEN {w}.task_path = '' AND {w}.node_id IS NOT NULL"
+    " THEN '~__pregel_pull,' || chr(32) || {w}.node_id ELSE {w}.task_path END)"
+)
+
+
 # Checkpoints matching {where} (newest first, {limit}), their pending writes, and every
 # blob row their channels need: for each channel version, the chain of deltas back to a
 # whole value, stopping at versions the caller already holds (`known`: a JSON array of
@@ -94,11 +110,15 @@ chain AS (
 SELECT 'c' AS kind, c.thread_id, c.checkpoint_ns, c.checkpoint_id AS id,
        c.parent_checkpoint_id AS ref, NULL::text AS channel, NULL::text AS type,
        NULL::bytea AS blob, c.rn::int AS n, NULL::int AS depth, NULL::text AS task_path,
-       c.checkpoint::text, c.inline_values::text, c.metadata::text, c.blob_channels
+       c.checkpoint::text, c.inline_values::text, """
+    + METADATA
+    + """::text, c.blob_channels
 FROM cps c
 UNION ALL
 SELECT 'w', w.thread_id, w.checkpoint_ns, w.checkpoint_id, w.task_id, w.channel, w.type,
-       w.blob, w.idx, NULL, w.task_path, NULL, NULL, NULL, NULL
+       w.blob, w.idx, NULL, """
+    + TASK_PATH.format(w="w")
+    + """, NULL, NULL, NULL, NULL
 FROM cps c, LATERAL (
     SELECT * FROM alma_checkpoint_writes w
     WHERE w.tenant_id = %(tenant)s AND w.thread_id = c.thread_id
@@ -109,7 +129,9 @@ UNION ALL
 -- 's': for a checkpoint older than format 4, its parent's pending sends, which readers
 -- move into the checkpoint's __pregel_tasks channel (as PostgresSaver does).
 SELECT 's', w.thread_id, w.checkpoint_ns, c.checkpoint_id, w.task_id, w.channel, w.type,
-       w.blob, w.idx, NULL, w.task_path, NULL, NULL, NULL, NULL
+       w.blob, w.idx, NULL, """
+    + TASK_PATH.format(w="w")
+    + """, NULL, NULL, NULL, NULL
 FROM cps c, LATERAL (
     SELECT * FROM alma_checkpoint_writes w
     WHERE w.tenant_id = %(tenant)s AND w.thread_id = c.thread_id
@@ -218,6 +240,8 @@ FROM _tenant"""
         + parent
         + """
 ON CONFLICT (tenant_id, thread_id, checkpoint_ns, checkpoint_id) DO UPDATE SET
+    step = EXCLUDED.step,  -- with the metadata: it holds what the metadata leaves out
+    source = EXCLUDED.source,
     checkpoint = EXCLUDED.checkpoint,
     inline_values = EXCLUDED.inline_values,
     blob_channels = EXCLUDED.blob_channels,
@@ -263,8 +287,23 @@ INSERT INTO alma_checkpoint_writes
      branch_id, idx, channel, type, blob)
 SELECT _tenant.tenant_id, %(thread)s, %(ns)s, %(id)s, %(task_id)s, %(task_path)s,
        %(node_id)s, %(branch_id)s, u.*
-FROM _tenant, {_rows("", _WRITE_COLUMNS, _WRITE_TYPES, many)} AS u
-ON CONFLICT (tenant_id, thread_id, checkpoint_ns, checkpoint_id, task_id, idx) DO """
+FROM _tenant, {_rows("", _WRITE_COLUMNS, _WRITE_TYPES, many)} AS u(idx, channel, type, blob)
+"""
+        + (
+            # An index a packed row (`WRITES_PACKED`, at index 0: its first 4 bytes are its
+            # count) holds is taken. One write alone is at index 0: the conflict says so.
+            """WHERE u.idx < 1 OR NOT EXISTS (
+    SELECT 1 FROM alma_checkpoint_writes h
+    WHERE h.tenant_id = _tenant.tenant_id AND h.tenant_id = %(tenant)s
+      AND h.thread_id = %(thread)s
+      AND h.checkpoint_ns = %(ns)s AND h.checkpoint_id = %(id)s
+      AND h.task_id = %(task_id)s AND h.idx = 0 AND h.type = 'w1:writes'
+      AND int4send(u.idx) < substring(h.blob FROM 1 FOR 4))
+"""
+            if many and not upsert
+            else ""
+        )
+        + "ON CONFLICT (tenant_id, thread_id, checkpoint_ns, checkpoint_id, task_id, idx) DO "
         + (
             "UPDATE SET channel = EXCLUDED.channel, type = EXCLUDED.type, blob = EXCLUDED.blob"
             if upsert
@@ -281,8 +320,65 @@ WRITES = {
     for upsert in (False, True)
 }
 
+# The regular writes (no special channel, no sends) of one call for a task, two or more:
+# one row, of type 'w1:writes' at index 0 (a row holds some 150 bytes of keys and
+# columns besides its value, and an index entry as many), its blob the writes packed by
+# `_compress.pack_writes` (their count first, as an int4). Only when the task has no
+# regular write yet; else the same statement stores them one row each, unpacked by
+# `alma_unpack_writes` (migration 0011), only at the indexes none stored holds, as
+# PostgresSaver keeps the first write at each index. When a call for the same task
+# committed the task's first writes while this statement ran (its snapshot does not
+# show them), `alma_writes_raced` raises a serialization failure, and the caller stores
+# the writes one row each (`WRITES[(True, False)]`, on a new snapshot). One statement
+# that returns nothing, so that `merged` may join it with its superstep's put.
+WRITES_PACKED = compact(
+    _WRITE_TENANT
+    + """,
+_prior_writes AS MATERIALIZED (
+    SELECT EXISTS (
+        SELECT 1 FROM alma_checkpoint_writes h
+        WHERE h.tenant_id = _tenant.tenant_id AND h.tenant_id = %(tenant)s
+          AND h.thread_id = %(thread)s AND h.checkpoint_ns = %(ns)s
+          AND h.checkpoint_id = %(id)s AND h.task_id = %(task_id)s AND h.idx >= 0) AS held
+    FROM _tenant
+),
+_packed_row AS (
+    INSERT INTO alma_checkpoint_writes
+        (tenant_id, thread_id, checkpoint_ns, checkpoint_id, task_id, task_path, node_id,
+         branch_id, idx, channel, type, blob)
+    SELECT _tenant.tenant_id, %(thread)s, %(ns)s, %(id)s, %(task_id)s, %(task_path)s,
+           %(node_id)s, %(branch_id)s, 0, %(channel)s, 'w1:writes', %(blob)s
+    FROM _tenant, _prior_writes
+    WHERE NOT _prior_writes.held
+    ON CONFLICT (tenant_id, thread_id, checkpoint_ns, checkpoint_id, task_id, idx)
+    DO NOTHING
+    RETURNING 1
+)
+INSERT INTO alma_checkpoint_writes
+    (tenant_id, thread_id, checkpoint_ns, checkpoint_id, task_id, task_path, node_id,
+     branch_id, idx, channel, type, blob)
+SELECT _tenant.tenant_id, %(thread)s, %(ns)s, %(id)s, %(task_id)s, %(task_path)s,
+       %(node_id)s, %(branch_id)s, u.*
+FROM _tenant, _prior_writes, alma_unpack_writes(%(blob)s) AS u(idx, channel, type, blob)
+WHERE NOT EXISTS (SELECT 1 FROM _packed_row)  -- a one-time filter: nothing unpacked
+  AND CASE
+    WHEN EXISTS (SELECT 1 FROM _packed_row) THEN false
+    WHEN NOT _prior_writes.held THEN alma_writes_raced()
+    ELSE u.idx < 1 OR NOT EXISTS (
+        SELECT 1 FROM alma_checkpoint_writes h
+        WHERE h.tenant_id = _tenant.tenant_id AND h.tenant_id = %(tenant)s
+          AND h.thread_id = %(thread)s
+          AND h.checkpoint_ns = %(ns)s AND h.checkpoint_id = %(id)s
+          AND h.task_id = %(task_id)s AND h.idx = 0 AND h.type = 'w1:writes'
+          AND int4send(u.idx) < substring(h.blob FROM 1 FOR 4))
+  END
+ON CONFLICT (tenant_id, thread_id, checkpoint_ns, checkpoint_id, task_id, idx) DO NOTHING"""
+)
+
 # Statements `merged` may join: puts that return nothing, and writes.
-MERGEABLE = frozenset([q for (_, lookup), q in PUT.items() if not lookup] + list(WRITES.values()))
+MERGEABLE = frozenset(
+    [q for (_, lookup), q in PUT.items() if not lookup] + [*WRITES.values(), WRITES_PACKED]
+)
 SHARED_PARAMS = ("tenant", "commit")  # what every statement of one batch gives alike
 _PARAM = re.compile(r"%\((\w+)\)s")
 
@@ -305,6 +401,8 @@ def _merged_text(queries: tuple[str, ...]) -> str:
         if not query.startswith(head):
             raise ValueError(f"not a hot write: {query[:60]!r}")
         rest = _suffixed(query[len(head) :], i).replace(" blobs AS (", f" _blobs{i} AS (")
+        for cte in ("_prior_writes", "_packed_row"):  # WRITES_PACKED's own CTEs
+            rest = rest.replace(cte, f"{cte}{i}")
         cut = rest.rfind(" INSERT INTO ")  # the statement's own (a CTE's is before it)
         ctes.append(rest[:cut])
         if i < len(queries) - 1:
@@ -468,11 +566,13 @@ walk AS (
     WHERE EXISTS (SELECT unnest(w.wanted) EXCEPT SELECT unnest(w.stored))
 )
 SELECT w.checkpoint_id, w.stored, w.wanted,
-       (SELECT array_agg(ROW(x.task_id, x.channel, x.type, x.blob, x.task_path, x.idx))
+       (SELECT array_agg(ROW(x.task_id, x.channel, x.type, x.blob, """
+    + TASK_PATH.format(w="x")
+    + """, x.idx))
         FROM alma_checkpoint_writes x
         WHERE x.tenant_id = %(tenant)s AND x.thread_id = %(thread)s
           AND x.checkpoint_ns = %(ns)s AND x.checkpoint_id = w.checkpoint_id
-          AND x.channel = ANY(w.wanted)) AS writes
+          AND (x.channel = ANY(w.wanted) OR x.type = 'w1:writes')) AS writes
 FROM walk w
 ORDER BY w.depth"""
 )

@@ -3,13 +3,13 @@ its fast loads, the channel memory, the tenant of a call, value dumping and vers
 
 from __future__ import annotations
 
-import random
 from collections import OrderedDict
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.serde.base import SerializerProtocol
 
+from langgraph_alma.checkpoint import _versions
 from langgraph_alma.checkpoint._compress import unpacking
 from langgraph_alma.checkpoint._decode import Loads, fast_loads
 from langgraph_alma.checkpoint._delta import (
@@ -112,13 +112,5 @@ class CoreState:
 
     @staticmethod
     def next_version(current: str | int | None) -> str:
-        """A fixed-width hex counter (so versions order as strings) and a random suffix
-        (so two forks of a thread never write different values under one version).
-        23 characters instead of PostgresSaver's 49: versions fill most of a checkpoint."""
-        if current is None:
-            n = 0
-        elif isinstance(current, int):
-            n = current
-        else:
-            n = int(str(current).split(".")[0], 16)
-        return f"{n + 1:012x}.{random.getrandbits(40):010x}"
+        """The version after `current`: 14 characters, ordered as strings (`_versions`)."""
+        return _versions.next_version(current)

@@ -19,10 +19,11 @@ from langgraph.checkpoint.base import (
     CheckpointMetadata,
     get_serializable_checkpoint_metadata,
 )
+from langgraph.checkpoint.serde.types import TASKS
 from psycopg.types.json import Jsonb
 
 from langgraph_alma.checkpoint import _sql
-from langgraph_alma.checkpoint._compress import pack
+from langgraph_alma.checkpoint._compress import pack, pack_writes
 from langgraph_alma.checkpoint._delta import (
     BlobRow,
     Remembered,
@@ -31,6 +32,7 @@ from langgraph_alma.checkpoint._delta import (
     nodes_since,
 )
 from langgraph_alma.checkpoint._inputs import (
+    _PULL,
     _REFUSED_RUNS,
     _async_checkpoints,
     _async_durability,
@@ -51,6 +53,24 @@ from langgraph_alma.errors import (
 # Writes that may end a run: committed synchronously, as nothing after them flushes them.
 _RUN_ENDING = frozenset((ERROR, INTERRUPT))
 _NOT_IN_JSON = frozenset(("channel_values", "id"))
+
+
+def stored_metadata(meta: dict[str, Any]) -> dict[str, Any]:
+    """The metadata a checkpoint row stores: without the `step` (an int) and `source` (a
+    str) its columns hold (`_sql.METADATA` puts them back on reads)."""
+    if type(meta.get("step")) is not int and type(meta.get("source")) is not str:
+        return meta
+    return {
+        k: v
+        for k, v in meta.items()
+        if not ((k == "step" and type(v) is int) or (k == "source" and type(v) is str))
+    }
+
+
+def stored_task_path(task_path: str, node_id: str | None) -> str:
+    """The task path a pending write stores: '' for a pull task's, which its node_id
+    names (`_sql.TASK_PATH` puts it back on reads)."""
+    return "" if node_id is not None and task_path == f"{_PULL}, {node_id}" else task_path
 
 
 class Writes(CoreState):
@@ -209,7 +229,7 @@ class Writes(CoreState):
             "checkpoint": Jsonb(stored),
             "inline": Jsonb(inline),
             "blob_channels": blob_channels,
-            "metadata": Jsonb(meta),
+            "metadata": Jsonb(stored_metadata(meta)),
             "_rows": min(len(rows), 2),  # which statement: no blob row, one, or several
             "_lookup": lookup,  # and whether it reads the parent's row
         }
@@ -269,7 +289,7 @@ class Writes(CoreState):
             "ns": conf.get("checkpoint_ns", ""),
             "id": conf.get("checkpoint_id"),
             "task_id": task_id,
-            "task_path": task_path,
+            "task_path": stored_task_path(task_path, node_id),
             "node_id": node_id,
             "branch_id": branch_id,
             "idx": [WRITES_IDX_MAP.get(ch, i) for i, (ch, _) in enumerate(writes)],
@@ -288,7 +308,28 @@ class Writes(CoreState):
             for key in ("idx", "channel", "type", "blob"):
                 params[key] = params[key][0]
         special = all(ch in WRITES_IDX_MAP for ch, _ in writes)
+        # Several regular writes (no special channel, no sends): one row (`WRITES_PACKED`),
+        # unless the task has regular writes already (a call again: the same statement
+        # stores them one row each).
+        packed = many and not any(ch in WRITES_IDX_MAP or ch == TASKS for ch, _ in writes)
         try:
+            if packed:
+                one = dict(params, channel=params["channel"][0])
+                one["blob"] = pack_writes(
+                    zip(
+                        params["idx"],
+                        params["channel"],
+                        params["type"],
+                        params["blob"],
+                        strict=True,
+                    )
+                )
+                del one["type"], one["idx"]
+                try:
+                    yield [Sql(_sql.WRITES_PACKED, one)]
+                    return
+                except psycopg.errors.SerializationFailure:
+                    pass  # another call stored the task's first writes meanwhile
             yield [Sql(_sql.WRITES[(many, special)], params)]
         except psycopg.DataError as exc:
             raise InvalidChannelValue(

@@ -19,7 +19,14 @@ from psycopg_pool import ConnectionPool
 
 from langgraph_alma import AlmaSaver
 from langgraph_alma.checkpoint import _compress
-from langgraph_alma.checkpoint._compress import TAG, pack, raw_size, unpack
+from langgraph_alma.checkpoint._compress import (
+    PACKED_WRITES,
+    TAG,
+    pack,
+    raw_size,
+    unpack,
+    unpack_writes,
+)
 from langgraph_alma.config import Settings
 from langgraph_alma.db.connect import connection_kwargs
 from langgraph_alma.errors import StateTooLarge
@@ -160,13 +167,19 @@ def test_pending_writes_are_stored_compressed_and_read_back(database, pool, tena
             " WHERE tenant_id = %s AND thread_id = %s ORDER BY task_id, idx",
             (tenant, saved["configurable"]["thread_id"]),
         ).fetchall()
-        assert [(t, c, ty.startswith(TAG)) for t, c, ty, _ in rows] == [
+        # task-1's two writes are one row (`_sql.WRITES_PACKED`), each compressed or not.
+        assert [(t, ty) for t, _, ty, _ in rows] == [
+            ("task-1", PACKED_WRITES),
+            ("task-2", TAG + "msgpack"),
+        ]
+        writes = [(rows[0][0], c, ty, b) for _, c, ty, b in unpack_writes(rows[0][3])] + rows[1:]
+        assert [(t, c, ty.startswith(TAG)) for t, c, ty, _ in writes] == [
             ("task-1", "messages", True),
             ("task-1", "small", False),  # too small to gain anything
             ("task-2", "messages", True),
         ]
         raw = saver.serde.dumps_typed([message])
-        assert len(rows[0][3]) < len(raw[1]) * 3 // 4
+        assert len(writes[0][3]) < len(raw[1]) * 3 // 4
         # task-2's write as an earlier version stored it: uncompressed
         conn.execute(
             "UPDATE alma_checkpoint_writes SET type = %s, blob = %s WHERE tenant_id = %s"

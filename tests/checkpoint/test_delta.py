@@ -21,6 +21,7 @@ from langgraph.graph.message import REMOVE_ALL_MESSAGES, add_messages
 from psycopg_pool import ConnectionPool
 
 from langgraph_alma import AlmaSaver, Settings
+from langgraph_alma.checkpoint._delta import ANCHOR_STRIDE
 from langgraph_alma.db.connect import connection_kwargs
 
 
@@ -120,7 +121,7 @@ def test_messages_round_trip_through_deltas(database, pool, fresh, tenant, max_c
         seen.update(r[0] for r in new_rows)
         assert new_rows, label
         for i, (_, base, keep, depth, _) in enumerate(new_rows):
-            assert depth <= max_chain, label
+            assert depth % ANCHOR_STRIDE <= max_chain, label  # deltas since an anchor
             if i == 0 and kind == "whole":
                 assert base is None and keep is None and depth == 0, label
             elif depth > 0:
@@ -135,7 +136,7 @@ def test_messages_round_trip_through_deltas(database, pool, fresh, tenant, max_c
 
     rows = _blob_rows(database, tenant, thread)
     assert sum(1 for r in rows if r[1] is not None) >= 8
-    assert max(r[3] for r in rows) <= max_chain
+    assert max(r[3] % ANCHOR_STRIDE for r in rows) <= max_chain
     assert [m.id for m in held] == ["f1", "f1-r", "f2", "f2-r"]
 
 
@@ -259,3 +260,71 @@ def test_a_listed_chain_is_remembered_in_few_pieces() -> None:
         again, _ = rebuild(("t", "", "messages", f"v{i}"), {}, dict(memo), serde.loads_typed)
         assert again == msgs[: i + 1]
         assert all(a is not b for a, b in zip(again, value, strict=False))
+
+
+def _versions_and_lengths(fresh: AlmaSaver, config: dict) -> dict[str, int]:
+    """Length of the `messages` list at each of its versions, as a memoryless saver reads it."""
+    out: dict[str, int] = {}
+    for tup in fresh.list(config):
+        if "messages" in tup.checkpoint["channel_values"]:
+            version = str(tup.checkpoint["channel_versions"]["messages"])
+            out[version] = len(tup.checkpoint["channel_values"]["messages"])
+    return out
+
+
+def test_long_chains_store_anchors_not_whole_copies(
+    database, pool, fresh, tenant, monkeypatch
+) -> None:
+    """Every `delta_max_chain` deltas, an anchor (the elements since the last anchor, over
+    it) is stored, not the whole list: each message is stored at most twice, and a chain
+    is whole once per MAX_ANCHORS anchors. A saver that remembers nothing (a restart)
+    goes on anchoring from what it reads; chains stored before anchors existed (a whole
+    value every `delta_max_chain` deltas) are read and extended alike."""
+    from langgraph_alma.checkpoint import _delta
+
+    max_chain = 3
+    settings = Settings(delta_max_chain=max_chain)
+    mem_saver = InMemorySaver()
+    mem = _chat_graph().compile(checkpointer=mem_saver)
+    thread = f"chat-{uuid.uuid4().hex[:8]}"
+    ac = {"configurable": {"thread_id": thread, "tenant_id": tenant}}
+    mc = {"configurable": {"thread_id": thread}}
+
+    def turns(saver: AlmaSaver, start: int, stop: int) -> list[Any]:
+        graph = _chat_graph().compile(checkpointer=saver)
+        for i in range(start, stop):
+            step = {"messages": [HumanMessage(f"message {i}", id=f"m{i}")]}
+            held = graph.invoke(step, ac)["messages"]
+            assert _dumps(fresh, held) == _dumps(fresh, mem.invoke(step, mc)["messages"])
+        return held
+
+    # The previous format first: a whole value every max_chain deltas (no anchors).
+    monkeypatch.setattr(_delta, "MAX_ANCHORS", 0)
+    turns(AlmaSaver(pool, settings=settings), 0, 6)
+    old_rows = _blob_rows(database, tenant, thread)
+    assert sum(1 for r in old_rows if r[1] is None) == 3  # 12 versions: whole at 0, 4, 8
+    monkeypatch.undo()
+
+    turns(AlmaSaver(pool, settings=settings), 6, 20)  # a new saver: remembers nothing
+    held = turns(AlmaSaver(pool, settings=settings), 20, 36)  # and again
+    rows = _blob_rows(database, tenant, thread)
+    new_rows = [r for r in rows if r not in old_rows]
+    assert len(new_rows) == 2 * 30
+    assert all(r[1] is not None for r in new_rows)  # no whole copy since: anchors
+    anchors = [r for r in new_rows if r[3] % ANCHOR_STRIDE == 0]
+    assert len(anchors) == 60 // (max_chain + 1)
+    assert max(r[3] // ANCHOR_STRIDE for r in rows) == len(anchors)  # one chain of anchors
+    assert all(r[3] % ANCHOR_STRIDE <= max_chain for r in rows)
+
+    # Each message is stored in its delta and in one anchor at most.
+    lengths = _versions_and_lengths(fresh, ac)
+    stored = sum(lengths[r[0]] - (r[2] or 0) for r in new_rows)
+    assert stored <= 2 * (len(held) - lengths[old_rows[-1][0]]) + 2 * max_chain
+    _assert_same_checkpoints(fresh, ac, mem_saver, mc, len(list(mem_saver.list(mc))))
+
+    # MAX_ANCHORS anchors over one whole value, then a whole value again.
+    monkeypatch.setattr(_delta, "MAX_ANCHORS", len(anchors) + 1)
+    turns(AlmaSaver(pool, settings=settings), 36, 40)
+    rows = _blob_rows(database, tenant, thread)
+    assert sum(1 for r in rows if r[1] is None) == 4
+    _assert_same_checkpoints(fresh, ac, mem_saver, mc, len(list(mem_saver.list(mc))))
