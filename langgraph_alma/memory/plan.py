@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from collections.abc import Generator, Sequence
 from contextlib import AbstractAsyncContextManager, AbstractContextManager, nullcontext
-from typing import Any, NamedTuple, Protocol, TypeVar, cast, runtime_checkable
+from typing import Any, NamedTuple, TypeVar, cast
 
 from langgraph.store.base import BaseStore, Op
 
 from langgraph_alma.db.plan import off_loop
+from langgraph_alma.store import AlmaStore, AsyncAlmaStore
 
 T = TypeVar("T")
 
@@ -25,39 +26,6 @@ class CountOp(NamedTuple):
 
     namespace_prefix: tuple[str, ...]
     filter: dict[str, Any] | None = None
-
-
-@runtime_checkable
-class CountingStore(Protocol):
-    """A store that counts items without reading them (`AlmaStore`, `AsyncAlmaStore`)."""
-
-    def count_items(
-        self, namespace_prefix: tuple[str, ...] = (), filter: dict[str, Any] | None = None
-    ) -> int: ...
-
-
-@runtime_checkable
-class AsyncCountingStore(Protocol):
-    """The async side of `CountingStore`."""
-
-    async def acount_items(
-        self, namespace_prefix: tuple[str, ...] = (), filter: dict[str, Any] | None = None
-    ) -> int: ...
-
-
-@runtime_checkable
-class AtomicStore(Protocol):
-    """A store that runs a block of operations in one transaction, serialised per key
-    (`AlmaStore.atomic`)."""
-
-    def atomic(self, key: str) -> AbstractContextManager[Any]: ...
-
-
-@runtime_checkable
-class AsyncAtomicStore(Protocol):
-    """The async side of `AtomicStore` (`AsyncAlmaStore.aatomic`)."""
-
-    def aatomic(self, key: str) -> AbstractAsyncContextManager[Any]: ...
 
 
 StorePlan = Generator[Sequence[Op | CountOp], list[Any], T]
@@ -79,7 +47,7 @@ def _batch(store: BaseStore, ops: Sequence[Op | CountOp]) -> list[Any]:
     counts = _counts(ops)
     if counts is None:
         return store.batch(cast(Sequence[Op], ops)) if ops else []
-    if isinstance(store, CountingStore):
+    if isinstance(store, AlmaStore):
         return [store.count_items(op.namespace_prefix, op.filter) for op in counts]
     found = []
     for op in counts:  # a store that cannot count: page through the search
@@ -96,7 +64,7 @@ async def _abatch(store: BaseStore, ops: Sequence[Op | CountOp]) -> list[Any]:
     counts = _counts(ops)
     if counts is None:
         return await store.abatch(cast(Sequence[Op], ops)) if ops else []
-    if isinstance(store, AsyncCountingStore):
+    if isinstance(store, AsyncAlmaStore):
         return [await store.acount_items(op.namespace_prefix, op.filter) for op in counts]
     found = []
     for op in counts:
@@ -168,9 +136,9 @@ async def arun_store_plan(store: BaseStore, plan: StorePlan[T]) -> T:
 def store_atomic(store: BaseStore, key: str) -> AbstractContextManager[Any]:
     """`store.atomic(key)` on an `AlmaStore` (one transaction, serialised per tenant and
     key); no lock on a store without it."""
-    return store.atomic(key) if isinstance(store, AtomicStore) else nullcontext()
+    return store.atomic(key) if isinstance(store, AlmaStore) else nullcontext()
 
 
 def astore_atomic(store: BaseStore, key: str) -> AbstractAsyncContextManager[Any]:
     """`store.aatomic(key)` on an `AsyncAlmaStore`; no lock on a store without it."""
-    return store.aatomic(key) if isinstance(store, AsyncAtomicStore) else nullcontext()
+    return store.aatomic(key) if isinstance(store, AsyncAlmaStore) else nullcontext()
