@@ -19,7 +19,10 @@ work than one batch is worth (`weight`, in rough units of 0.1 ms of database tim
 split into several batches sent at once on as many of the pool's connections
 (`max_inflight`), so the server runs them on several cores while this loop prepares the
 next; while batches are in flight, a new round waits until it is worth a batch of its
-own (or a batch returns), so the ops keep sharing round trips.
+own (or a batch returns), so the ops keep sharing round trips. Reads run in parallel;
+the writes of a tenant run one batch at a time (those that arrive while its write batch
+is in flight wait for the next round together), so they share transactions and commits
+and never wait on each other's key slots in the database.
 
 >>> gatherer = OpGatherer(run_batch, max_ops=512, max_inflight=8)     # doctest: +SKIP
 >>> await gatherer.submit("acme", core.check(GetOp(("users",), "u1")))  # doctest: +SKIP
@@ -29,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import functools
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
@@ -110,6 +114,7 @@ class OpGatherer:
         self._drainer: asyncio.Task[None] | None = None
         self._wake: asyncio.Event | None = None
         self._batches: set[asyncio.Task[None]] = set()
+        self._writing: set[str] = set()  # tenants with a batch of writes in flight
         self.batches = 0  # how many batches ran (tests and benchmarks read it)
         self.most_inflight = 0  # the most batches in flight at once (tests read it)
 
@@ -129,12 +134,21 @@ class OpGatherer:
             self._wake.set()
         return await future
 
+    def _held(self, waiter: _Waiter) -> bool:
+        """A write of a tenant whose write batch is in flight: it waits for the next
+        round, so that writes share a transaction and a commit, and (taking the same key
+        slots) do not queue behind each other in the database."""
+        return waiter.tenant in self._writing and isinstance(waiter.checked.op, PutOp)
+
     def _ready(self) -> bool:
         """A round may start: a connection is free, and nothing is in flight or the
         queue is worth a batch of its own (else it waits to share the next round)."""
         if self._inflight >= self.max_inflight:
             return False
-        return self._inflight == 0 or self._queued_weight >= BATCH_WEIGHT
+        takeable = [w.weight for w in self._queue if not self._held(w)]
+        if not takeable:
+            return False
+        return self._inflight == 0 or sum(takeable) >= BATCH_WEIGHT
 
     async def _drain(self) -> None:
         wake = self._wake
@@ -144,9 +158,12 @@ class OpGatherer:
             while not self._ready():
                 wake.clear()
                 await wake.wait()
-            taken = self._queue[: self.max_ops]
-            del self._queue[: self.max_ops]
-            self._queued_weight = sum(w.weight for w in self._queue)
+            taken: list[_Waiter] = []
+            held: list[_Waiter] = []
+            for w in self._queue:
+                (taken if len(taken) < self.max_ops and not self._held(w) else held).append(w)
+            self._queue = held
+            self._queued_weight = sum(w.weight for w in held)
             self._start_round([w for w in taken if not w.future.done()])
             if not self._queue:
                 return
@@ -162,15 +179,22 @@ class OpGatherer:
             tenant_weight = sum(w.weight for w in ws)
             parts = min(round(free * tenant_weight / total), int(tenant_weight // BATCH_WEIGHT))
             for chunk in split(ws, max(1, parts)):
+                writes = any(isinstance(w.checked.op, PutOp) for w in chunk)
+                if writes:
+                    self._writing.add(tenant)
                 self._inflight += 1
                 self.most_inflight = max(self.most_inflight, self._inflight)
                 task = loop.create_task(self._batch(tenant, chunk))
                 self._batches.add(task)
-                task.add_done_callback(self._batch_done)
+                task.add_done_callback(
+                    functools.partial(self._batch_done, tenant if writes else None)
+                )
 
-    def _batch_done(self, task: asyncio.Task[None]) -> None:
+    def _batch_done(self, writer: str | None, task: asyncio.Task[None]) -> None:
         self._batches.discard(task)
         self._inflight -= 1
+        if writer is not None:
+            self._writing.discard(writer)
         if self._wake is not None:
             self._wake.set()
 

@@ -211,3 +211,43 @@ def test_split_keeps_gets_together_writes_together_and_arrival_order() -> None:
         assert positions == sorted(positions)
     assert sorted(ops.index(w.checked.op) for p in parts for w in p) == list(range(7))
     assert split(waiters, 1) == [waiters]
+
+
+async def test_the_writes_of_a_tenant_run_one_batch_at_a_time(
+    pool, tenant, ns, indexed_setup
+) -> None:
+    """Under a steady load, reads run in parallel batches, but a tenant's writes wait
+    for its write batch in flight and go together in the next: one write transaction at
+    a time, so they share commits and never queue on each other's key slots."""
+    store = AsyncAlmaStore(
+        pool, tenant_id=tenant, index={"dims": DIMS, "embed": afake_embed, "fields": ["text"]}
+    )
+    state = {"now": 0, "most": 0, "batches": 0, "readers_most": 0, "readers": 0}
+    run = store._aexecute
+
+    async def watched(prepared: Any) -> Any:
+        writes = bool(prepared.puts)
+        key = "now" if writes else "readers"
+        state[key] += 1
+        state["batches"] += writes
+        state["most"] = max(state["most"], state["now"])
+        state["readers_most"] = max(state["readers_most"], state["readers"])
+        try:
+            return await run(prepared)
+        finally:
+            state[key] -= 1
+
+    store._aexecute = watched  # type: ignore[method-assign]
+
+    async def worker(n: int) -> None:
+        for i in range(8):
+            if (n + i) % 2:
+                await store.aput(ns, f"k{n}", {"i": i, "text": f"note {n} of {i}"})
+                assert (await store.aget(ns, f"k{n}")).value["i"] == i  # its own write
+            else:
+                await store.asearch(ns, query=f"note {n}", limit=2)
+
+    await asyncio.gather(*(worker(n) for n in range(48)))
+    assert state["most"] == 1, "two write batches of one tenant were in flight at once"
+    assert state["readers_most"] >= 2  # reads still spread over the pool
+    assert state["batches"] < 48 * 4 // 4  # the writes still share batches
