@@ -8,13 +8,16 @@ Async: N tasks (N = 1, 8, 64 by default) share one `AsyncAlmaStore` / `AsyncPost
 and each loops over a mix of operations for a fixed time: 50% `aget`, 25% `aput`, 15%
 `asearch` with a filter, 10% `asearch` with a query (same deterministic embedder on both).
 Sync: 8 threads share one `AlmaStore` / `PostgresStore` on a pool, same mix. Reports
-operations per second and errors (any exception) for each. First, a burst: 300
-concurrent `aput`s then 300 concurrent query `asearch`es, timed (issue 11 measured 37.9 s
-vs 1.5 s for such a test before AsyncAlmaStore gathered its calls). Each store gets its own new
-database on the same server, loaded with the same items first; the stores alternate
-round by round, so both see the same machine load. AlmaStore runs as the application role
-(row-level security on), PostgresStore as the admin role (its `setup()` needs it).
-Prints one JSON object, then a table.
+operations per second and errors (any exception) for each, and the CPU time an operation
+cost (this process, and the server's backends of the store's database when the server
+runs on this machine): on a busy machine ops/s swing with the load, CPU per op much less.
+First, a burst: 300 concurrent `aput`s then 300 concurrent query `asearch`es, timed
+(issue 11 measured 37.9 s vs 1.5 s for such a test before AsyncAlmaStore gathered its
+calls). Each store gets its own new database on the same server, loaded with the same
+items first; the stores alternate in short slices (`--slices` per run), so both see the
+same machine load. AlmaStore runs as the application role (row-level security on),
+PostgresStore as the admin role (its `setup()` needs it). Prints one JSON object, then a
+table.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+import psutil
 import psycopg
 from langgraph.store.base import BaseStore, PutOp
 
@@ -44,6 +48,60 @@ PRELOAD = 2000
 WORDS = [f"w{i}" for i in range(400)]
 POOL = 8
 BURST = 300  # concurrent calls of each kind in the burst run
+
+
+def backend_cpu(database: str) -> float | None:
+    """CPU seconds used so far by this machine's PostgreSQL backends of `database`
+    (None: none seen, e.g. a remote server)."""
+    total, seen = 0.0, False
+    for proc in psutil.process_iter(["cmdline"]):
+        cmd = " ".join(proc.info["cmdline"] or ())
+        if cmd.startswith("postgres: ") and f" {database} " in cmd:
+            try:
+                t = proc.cpu_times()
+            except psutil.Error:
+                continue
+            total, seen = total + t.user + t.system, True
+    return total if seen else None
+
+
+class Tally:
+    """Operations, errors, wall time and CPU of one store over several slices."""
+
+    def __init__(self, database: str) -> None:
+        self.database = database
+        self.ops = 0
+        self.errors: list[str] = []
+        self.elapsed = self.client = self.server = 0.0
+        self.server_seen = True
+
+    def start(self) -> None:
+        self._t, self._c, self._s = (
+            time.perf_counter(),
+            time.process_time(),
+            backend_cpu(self.database),
+        )
+
+    def stop(self, ops: int, errors: list[str]) -> None:
+        self.elapsed += time.perf_counter() - self._t
+        self.client += time.process_time() - self._c
+        server = backend_cpu(self.database)
+        if server is None or self._s is None:
+            self.server_seen = False
+        else:
+            self.server += server - self._s
+        self.ops += ops
+        self.errors += errors
+
+    def report(self) -> dict[str, Any]:
+        per_op = 1e6 / max(self.ops, 1)
+        return {
+            "ops_per_s": round(self.ops / self.elapsed, 1),
+            "errors": len(self.errors),
+            "client_cpu_us_per_op": round(self.client * per_op),
+            "server_cpu_us_per_op": round(self.server * per_op) if self.server_seen else None,
+            "sample": self.errors[:3],
+        }
 
 
 def embed(texts: list[str]) -> list[list[float]]:
@@ -111,7 +169,7 @@ def call(store: BaseStore, op: tuple[str, tuple[str, ...], Any]) -> None:
         store.search(ns, query=arg, limit=10)
 
 
-async def async_round(store: BaseStore, tasks: int, seconds: float) -> dict[str, Any]:
+async def async_round(store: BaseStore, tasks: int, seconds: float) -> tuple[int, list[str]]:
     done = [0]
     errors: list[str] = []
     stop = time.perf_counter() + seconds
@@ -125,10 +183,8 @@ async def async_round(store: BaseStore, tasks: int, seconds: float) -> dict[str,
             except Exception as exc:  # every error is a finding
                 errors.append(f"{type(exc).__name__}: {exc}"[:200])
 
-    t0 = time.perf_counter()
     await asyncio.gather(*(worker(s) for s in range(tasks)))
-    elapsed = time.perf_counter() - t0
-    return {"ops_per_s": round(done[0] / elapsed, 1), "errors": len(errors), "sample": errors[:3]}
+    return done[0], errors
 
 
 async def burst(store: BaseStore, calls: int) -> dict[str, Any]:
@@ -153,7 +209,7 @@ async def burst(store: BaseStore, calls: int) -> dict[str, Any]:
     }
 
 
-def sync_round(store: BaseStore, threads: int, seconds: float) -> dict[str, Any]:
+def sync_round(store: BaseStore, threads: int, seconds: float) -> tuple[int, list[str]]:
     done = [0]
     errors: list[str] = []
     lock = threading.Lock()
@@ -172,14 +228,12 @@ def sync_round(store: BaseStore, threads: int, seconds: float) -> dict[str, Any]
         with lock:
             done[0] += n
 
-    t0 = time.perf_counter()
     pool = [threading.Thread(target=worker, args=(s,)) for s in range(threads)]
     for t in pool:
         t.start()
     for t in pool:
         t.join()
-    elapsed = time.perf_counter() - t0
-    return {"ops_per_s": round(done[0] / elapsed, 1), "errors": len(errors), "sample": errors[:3]}
+    return done[0], errors
 
 
 def preload(store: BaseStore) -> None:
@@ -207,9 +261,16 @@ def _drop_db(admin_url: str, name: str) -> None:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+def _row(tallies: dict[str, Tally]) -> dict[str, Any]:
+    row: dict[str, Any] = {name: t.report() for name, t in tallies.items()}
+    row["ratio"] = round(row["alma"]["ops_per_s"] / row["postgres_store"]["ops_per_s"], 2)
+    return row
+
+
 async def run_async(
-    alma_url: str, alma_admin: str, lg_url: str, tasks: list[int], seconds: float
-) -> dict[str, Any]:
+    alma_url: str, alma_admin: str, lg_url: str, dbs: dict[str, str], tasks: list[int],
+    seconds: float, slices: int,
+) -> dict[str, Any]:  # fmt: skip
     from langgraph.store.postgres import AsyncPostgresStore
 
     out: dict[str, Any] = {}
@@ -226,18 +287,21 @@ async def run_async(
         row["ratio"] = round(row["postgres_store"]["seconds"] / row["alma"]["seconds"], 2)
         out[f"burst_{BURST}"] = row
         for n in tasks:
-            row: dict[str, Any] = {}
-            for name, store in stores:
+            tallies = {name: Tally(dbs[name]) for name, _ in stores}
+            for _, store in stores:
                 await async_round(store, n, min(1.0, seconds))  # warm up
-                row[name] = await async_round(store, n, seconds)
-            row["ratio"] = round(row["alma"]["ops_per_s"] / row["postgres_store"]["ops_per_s"], 2)
-            out[f"async_{n}"] = row
+            for _ in range(slices):  # alternate, so that both see the same load
+                for name, store in stores:
+                    tallies[name].start()
+                    tallies[name].stop(*await async_round(store, n, seconds / slices))
+            out[f"async_{n}"] = _row(tallies)
     return out
 
 
 def run_sync(
-    alma_url: str, alma_admin: str, lg_url: str, threads: int, seconds: float
-) -> dict[str, Any]:
+    alma_url: str, alma_admin: str, lg_url: str, dbs: dict[str, str], threads: int,
+    seconds: float, slices: int,
+) -> dict[str, Any]:  # fmt: skip
     from langgraph.store.postgres import PostgresStore
 
     with (
@@ -246,12 +310,15 @@ def run_sync(
         ) as alma,
         PostgresStore.from_conn_string(lg_url, index=INDEX, pool_config={"max_size": POOL}) as lg,
     ):
-        row: dict[str, Any] = {}
-        for name, store in [("alma", alma), ("postgres_store", lg)]:
+        stores: list[tuple[str, Any]] = [("alma", alma), ("postgres_store", lg)]
+        tallies = {name: Tally(dbs[name]) for name, _ in stores}
+        for _, store in stores:
             sync_round(store, threads, min(1.0, seconds))  # warm up
-            row[name] = sync_round(store, threads, seconds)
-        row["ratio"] = round(row["alma"]["ops_per_s"] / row["postgres_store"]["ops_per_s"], 2)
-        return {f"sync_{threads}_threads": row}
+        for _ in range(slices):
+            for name, store in stores:
+                tallies[name].start()
+                tallies[name].stop(*sync_round(store, threads, seconds / slices))
+        return {f"sync_{threads}_threads": _row(tallies)}
 
 
 def main() -> None:
@@ -259,6 +326,7 @@ def main() -> None:
     parser.add_argument("--tasks", default="1,8,64", help="async task counts, comma-separated")
     parser.add_argument("--threads", type=int, default=8, help="threads of the sync run")
     parser.add_argument("--seconds", type=float, default=5.0, help="duration of each run")
+    parser.add_argument("--slices", type=int, default=5, help="alternations of the stores per run")
     parser.add_argument("--admin-url", help="superuser URL; default: a temp embedded server")
     parser.add_argument("--app-url", help="URL of the alma_app role (with --admin-url)")
     args = parser.parse_args()
@@ -284,7 +352,9 @@ def main() -> None:
         "dims": DIMS,
         "pool": POOL,
         "seconds": args.seconds,
+        "slices": args.slices,
     }
+    dbs = {"alma": alma_db, "postgres_store": lg_db}
     try:
         with psycopg.connect(alma_admin, autocommit=True) as conn:
             migrate(conn)
@@ -299,8 +369,9 @@ def main() -> None:
         for url in (alma_admin, lg_url):
             with psycopg.connect(url, autocommit=True) as conn:
                 conn.execute("ANALYZE")
-        report.update(asyncio.run(run_async(alma_url, alma_admin, lg_url, tasks, args.seconds)))
-        report.update(run_sync(alma_url, alma_admin, lg_url, args.threads, args.seconds))
+        timing = (args.seconds, args.slices)
+        report.update(asyncio.run(run_async(alma_url, alma_admin, lg_url, dbs, tasks, *timing)))
+        report.update(run_sync(alma_url, alma_admin, lg_url, dbs, args.threads, *timing))
     finally:
         for db in (alma_db, lg_db):
             _drop_db(admin_url, db)
@@ -308,18 +379,28 @@ def main() -> None:
             server.stop()
 
     print(json.dumps(report))
-    print(f"\n{'run':22} {'AlmaStore ops/s':>16} {'errors':>7} {'PostgresStore ops/s':>20} "
-          f"{'errors':>7} {'ratio':>6}")  # fmt: skip
+    print(f"\n{'run':16} {'AlmaStore ops/s':>15} {'err':>4} {'cpu us/op':>11} "
+          f"{'PostgresStore ops/s':>19} {'err':>4} {'cpu us/op':>11} {'ratio':>6}")  # fmt: skip
     for key, row in report.items():
         if not isinstance(row, dict):
             continue
         a, p = row["alma"], row["postgres_store"]
-        unit = "ops_per_s" if "ops_per_s" in a else "seconds"
+        if "seconds" in a:
+            print(
+                f"{key:16} {a['seconds']:>15} {a['errors']:>4} {'':>11} {p['seconds']:>19} "
+                f"{p['errors']:>4} {'':>11} {row['ratio']:>6}  (seconds; ratio: how much faster)"
+            )
+            continue
         print(
-            f"{key:22} {a[unit]:>16} {a['errors']:>7} {p[unit]:>20} "
-            f"{p['errors']:>7} {row['ratio']:>6}"
-            + ("  (seconds; ratio: how much faster)" if unit == "seconds" else "")
+            f"{key:16} {a['ops_per_s']:>15} {a['errors']:>4} {_cpu(a):>11} {p['ops_per_s']:>19} "
+            f"{p['errors']:>4} {_cpu(p):>11} {row['ratio']:>6}"
         )
+    print("(cpu us/op: this process + the server's backends of the store's database)")
+
+
+def _cpu(side: dict[str, Any]) -> str:
+    client, server = side["client_cpu_us_per_op"], side["server_cpu_us_per_op"]
+    return f"{client}+{server}" if server is not None else f"{client}+?"
 
 
 if __name__ == "__main__":

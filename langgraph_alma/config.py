@@ -141,6 +141,13 @@ class Settings(BaseSettings):
     store_batch_max_ops: int = Field(
         default=512, gt=0, description="Most operations an async store gathers into one batch."
     )
+    store_batch_connections: int = Field(
+        default=4,
+        gt=0,
+        description="Most gathered batches an async store on a pool runs at once, each on a "
+        "connection of its own (capped by the pool's size): the database works on several "
+        "while the event loop prepares the next (1: one batch at a time, as PostgresStore).",
+    )
     text_search_config: str = Field(
         default="english",
         description="PostgreSQL text search configuration of AlmaStore's full text (documents "

@@ -16,9 +16,10 @@ from typing import Any, Self
 import psycopg
 from langchain_core.embeddings import Embeddings
 from langgraph.store.base import BaseStore, IndexConfig, Item, Op, Result, TTLConfig
+from langgraph.store.base.embed import EmbeddingsLambda
 from psycopg.pq import TransactionStatus
 
-from langgraph_alma.config import get_settings
+from langgraph_alma.config import Settings, get_settings
 from langgraph_alma.db.replica import ReadRoute
 from langgraph_alma.errors import ConfigError, StoreBatchFailed
 from langgraph_alma.store._checks import StoreLimits
@@ -48,6 +49,22 @@ def deserialized(results: list[Result], deserializer: Callable[..., Any] | None)
     for item in items:
         item.value = deserializer(json.dumps(item.value).encode())
     return results
+
+
+Vectors = tuple[list[list[float]], dict[str, list[float]]]
+"""(document vectors, query vectors) of a prepared batch."""
+
+
+def blocking_only(embeddings: Embeddings) -> bool:
+    """`embeddings` has no async code of its own: its async methods run its sync ones in
+    a worker thread (LangChain's defaults, or LangGraph's wrapper of a plain function)."""
+    if isinstance(embeddings, EmbeddingsLambda):
+        return getattr(embeddings, "afunc", None) is None
+    cls = type(embeddings)
+    return (
+        cls.aembed_documents is Embeddings.aembed_documents
+        and cls.aembed_query is Embeddings.aembed_query
+    )
 
 
 class _AlmaStoreBase(BaseStore):
@@ -103,10 +120,22 @@ class _AlmaStoreBase(BaseStore):
             text_config=text_config,
             text_weight=text_weight,
         )
-        self._init_shell(settings.store_batch_max_ops)
+        self._init_shell(settings)
 
-    def _init_shell(self, batch_max_ops: int) -> None:
+    def _init_shell(self, settings: Settings) -> None:
         """What the sync or async shell adds (locks, sweeper, gatherer)."""
+
+    def _embed(self, prepared: Prepared) -> Vectors:
+        """(document vectors, query vectors) of a prepared batch, by the embedder's sync
+        methods."""
+        vectors: list[list[float]] = []
+        queries: dict[str, list[float]] = {}
+        if self._core.index:
+            embeddings = self._core.index.embeddings
+            if prepared.documents:
+                vectors = embeddings.embed_documents(prepared.documents)
+            queries = {q: embeddings.embed_query(q) for q in prepared.queries}
+        return vectors, queries
 
     def _replica_may_answer(self, prepared: Prepared) -> bool:
         """A replica is configured, this batch writes nothing (no put, no TTL refresh) and

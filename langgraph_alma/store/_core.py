@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
+import orjson
 import psycopg
 from langchain_core.runnables import RunnableConfig
 from langgraph.store.base import (
@@ -421,4 +421,6 @@ def _ttl(ttl: float | None) -> float | None:
 def _vector_text(vector: Sequence[float], dims: int) -> str:
     if len(vector) != dims:
         raise ConfigError(f"the embedder returned {len(vector)} dimensions, index dims is {dims}")
-    return json.dumps([float(x) for x in vector])
+    # orjson: the same shortest round-trip digits as json, several times faster (a
+    # gathered round sends dozens of vectors)
+    return orjson.dumps([float(x) for x in vector]).decode()

@@ -18,16 +18,15 @@ from typing import Any
 
 import psycopg
 from langgraph.store.base import BaseStore, Op, Result
+from psycopg_pool import AsyncConnectionPool
 
+from langgraph_alma.config import Settings
 from langgraph_alma.db.loop import run_on_loop
 from langgraph_alma.db.plan import OFF_LOOP_ROWS, off_loop
 from langgraph_alma.db.sweeper import TaskSweeper, ThreadSweeper
-from langgraph_alma.store._base import _AlmaStoreBase
+from langgraph_alma.store._base import Vectors, _AlmaStoreBase, blocking_only
 from langgraph_alma.store._batching import OpGatherer
 from langgraph_alma.store._core import CheckedOp, Prepared
-
-Vectors = tuple[list[list[float]], dict[str, list[float]]]
-"""(document vectors, query vectors) of a prepared batch."""
 
 
 @contextmanager
@@ -51,7 +50,7 @@ class _OnThreads(_AlmaStoreBase):
     """What only the sync store has: async callers get the sync batch run in a worker
     thread, and its TTL sweeper is a daemon thread."""
 
-    def _init_shell(self, batch_max_ops: int) -> None:
+    def _init_shell(self, settings: Settings) -> None:
         # PostgresSaver/PostgresStore have one; ours is unused: a single connection is
         # guarded by db.borrow's lock, shared by every owner of that connection.
         self.lock = threading.Lock()
@@ -62,17 +61,6 @@ class _OnThreads(_AlmaStoreBase):
         """The lock an `atomic` block's calls take turns with (reentrant: a call may make
         another on the same thread)."""
         return threading.RLock()
-
-    def _embed(self, prepared: Prepared) -> Vectors:
-        """(document vectors, query vectors) of a prepared batch."""
-        vectors: list[list[float]] = []
-        queries: dict[str, list[float]] = {}
-        if self._core.index:
-            embeddings = self._core.index.embeddings
-            if prepared.documents:
-                vectors = embeddings.embed_documents(prepared.documents)
-            queries = {q: embeddings.embed_query(q) for q in prepared.queries}
-        return vectors, queries
 
     def _execute(self, prepared: Prepared) -> list[Result]:
         raise NotImplementedError  # AlmaStore's (generated in store.py)
@@ -134,11 +122,18 @@ class _OnEventLoop(_AlmaStoreBase):
     """What only the async store has: its single-op calls are gathered into batches, sync
     callers run on its event loop, and its TTL sweeper is a task there."""
 
-    def _init_shell(self, batch_max_ops: int) -> None:
+    def _init_shell(self, settings: Settings) -> None:
         self.lock = asyncio.Lock()
         self.loop = asyncio.get_running_loop()
         self._sweeper = TaskSweeper("alma-store-ttl-sweeper")
-        self._gatherer = OpGatherer(self._run_checked, max_ops=batch_max_ops)
+        # Several batches in flight on a pool (`store_batch_connections`); a single
+        # connection runs one at a time anyway.
+        parallel = self.conn.max_size if isinstance(self.conn, AsyncConnectionPool) else 1
+        self._gatherer = OpGatherer(
+            self._run_checked,
+            max_ops=settings.store_batch_max_ops,
+            max_inflight=min(parallel, settings.store_batch_connections),
+        )
 
     @staticmethod
     def _block_lock() -> Any:
@@ -146,12 +141,15 @@ class _OnEventLoop(_AlmaStoreBase):
         return asyncio.Lock()
 
     async def _aembed(self, prepared: Prepared) -> Vectors:
-        """(document vectors, query vectors) of a prepared batch; the queries embedded
-        concurrently."""
+        """(document vectors, query vectors) of a prepared batch: in one worker thread
+        when the embedder has no async code of its own (its async methods would take a
+        thread each), else with its async methods, the queries concurrently."""
         vectors: list[list[float]] = []
         queries: dict[str, list[float]] = {}
-        if self._core.index:
+        if self._core.index and (prepared.documents or prepared.queries):
             embeddings = self._core.index.embeddings
+            if blocking_only(embeddings):
+                return await off_loop(self._embed, prepared)
             if prepared.documents:
                 vectors = await embeddings.aembed_documents(prepared.documents)
             found = await asyncio.gather(*(embeddings.aembed_query(q) for q in prepared.queries))
