@@ -11,10 +11,12 @@ compares the vector ranking with exact cosine search over the same candidates; q
 use words the corpus never contains verbatim (a `zz` suffix the embedder ignores), so
 full text finds nothing and AlmaStore's hybrid ranking is the vector ranking.
 Prints one JSON object, then a table. AlmaStore runs three times: with its default HNSW
-index, with `halfvec` storage and an HNSW index built with `ef_construction` 32, and with
-index `ann: exact` (no vector index; exact ranking of filtered candidates). All stores are
-loaded first, then every query runs on every store in turn (rotating the order), so the
-load of a busy machine falls on all alike.
+index, with `halfvec` storage (pgvector's defaults m 16, ef_construction 64, as
+PostgresStore's), and with index `ann: exact` (no vector index; exact ranking of filtered
+candidates). `--variants ... pg_half` adds PostgresStore with `halfvec` storage, so that
+`alma_half` is compared like with like (`ratios.alma_half_vs_pg_half`) as well as with
+PostgresStore's default. All stores are loaded first, then every query runs on every
+store in turn (rotating the order), so the load of a busy machine falls on all alike.
 """
 
 from __future__ import annotations
@@ -190,7 +192,7 @@ def main() -> None:
     parser.add_argument("--app-url", help="URL of the alma_app role (with --admin-url)")
     parser.add_argument(
         "--variants", nargs="*", default=["alma", "alma_half", "alma_exact"],
-        help="AlmaStore variants to run (alma, alma_half, alma_exact)",
+        help="variants to run besides PostgresStore (alma, alma_half, alma_exact, pg_half)",
     )  # fmt: skip
     args = parser.parse_args()
     n = args.items or (100_000 if args.full else 10_000)
@@ -214,15 +216,16 @@ def main() -> None:
         for _ in range(args.queries)
     ]
     index = {"dims": DIMS, "embed": embed, "fields": ["text"]}
-    # "alma": the default (HNSW on `vector`); "alma_half": HNSW on `halfvec` storage with
-    # ef_construction 32; "alma_exact": no vector index (exact ranking of candidates).
-    variants = {
-        "alma": {},
-        "alma_half": {"ann_index_config": {"vector_type": "halfvec", "ef_construction": 32}},
-        "alma_exact": {"ann": "exact"},
-    }
+    # "alma": the default (HNSW on `vector`); "alma_half": HNSW on `halfvec` storage;
+    # "alma_exact": no vector index (exact ranking of candidates); "pg_half":
+    # PostgresStore on `halfvec` storage.
+    half = {"ann_index_config": {"vector_type": "halfvec"}}
+    variants = {"alma": {}, "alma_half": half, "alma_exact": {"ann": "exact"}}
     variants = {k: v for k, v in variants.items() if k in args.variants}
-    dbs = {name: _create_db(admin_url, name + "_bench") for name in [*variants, "postgres_store"]}
+    pg_variants = {"postgres_store": {}}
+    if "pg_half" in args.variants:
+        pg_variants = {"pg_half": half, **pg_variants}
+    dbs = {name: _create_db(admin_url, name + "_bench") for name in [*variants, *pg_variants]}
     report: dict[str, Any] = {"items": n, "namespaces": NAMESPACES, "batch": BATCH, "dims": DIMS}
     try:
         with contextlib.ExitStack() as stack:
@@ -241,10 +244,13 @@ def main() -> None:
                 )
                 store.setup()
                 stores[name] = store
-            lg_url = _with_db(admin_url, dbs["postgres_store"])
-            lg = stack.enter_context(PostgresStore.from_conn_string(lg_url, index=index))
-            lg.setup()
-            stores["postgres_store"] = lg
+            for name, extra in pg_variants.items():
+                lg_url = _with_db(admin_url, dbs[name])
+                lg = stack.enter_context(
+                    PostgresStore.from_conn_string(lg_url, index={**index, **extra})  # type: ignore[typeddict-item]
+                )
+                lg.setup()
+                stores[name] = lg
             for name, store in stores.items():
                 report[name] = load(store, items, _with_db(admin_url, dbs[name]))
             for name, timings in run_queries(stores, items, queries, random.Random(3)).items():
@@ -256,14 +262,18 @@ def main() -> None:
             server.stop()
 
     vectors = np.array(embed([v["text"] for _, _, v in items]), dtype=np.float32)
-    names = (*variants, "postgres_store")
+    names = (*variants, *pg_variants)
     for name in names:
         users, answers = report[name].pop("_answers")
         report[name].update(recall(items, vectors, queries, users, answers))
     p = report["postgres_store"]
     report["ratios"] = {name: ratios(report[name], p) for name in names[:-1]}
+    if "alma_half" in report and "pg_half" in report:
+        report["ratios"]["alma_half_vs_pg_half"] = ratios(report["alma_half"], report["pg_half"])
+        del report["ratios"]["pg_half"]
     print(json.dumps(report))
-    titles = {"alma": "Alma (hnsw)", "alma_half": "Alma (halfvec)", "alma_exact": "Alma (exact)"}
+    titles = {"alma": "Alma (hnsw)", "alma_half": "Alma (halfvec)", "alma_exact": "Alma (exact)",
+              "pg_half": "PG (halfvec)"}  # fmt: skip
     heads = [titles.get(n, "PostgresStore") for n in names]
     print(f"\n{'metric':30} " + " ".join(f"{h:>14}" for h in heads))
     for key in p:

@@ -1,0 +1,83 @@
+"""The exact-or-HNSW gate of a query search: a candidate set counted above the exact bound
+is remembered for a while, so the next searches of it skip the count (issue 11, no-prefix
+search latency), and a remembered set that shrank is still searched right."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+from langgraph.store.base import PutOp, SearchOp
+
+from langgraph_alma import AlmaStore
+from langgraph_alma.store import _sql
+from langgraph_alma.store._core import ns_path
+
+from .conftest import DIMS, fake_embed
+
+
+def _gate_n(pool, store: AlmaStore, ns: tuple[str, ...], query: str) -> int | None:
+    """The `gate_n` column of the search statement as the store would send it now."""
+    core = store._core
+    tenant = core.tenant()
+    sql = core._search(tenant, SearchOp(ns, None, 10, 0, query), {query: fake_embed([query])[0]})
+    with pool.connection() as conn, conn.transaction():
+        conn.execute(_sql.batch_settings(generic=False, hnsw=True), {"tenant": tenant, "ef": "40"})
+        rows = conn.execute(sql.query, sql.params).fetchall()
+    return rows[0][8] if rows else None
+
+
+def test_a_large_set_is_counted_once_then_remembered(pool, tenant, indexed_setup) -> None:
+    store = AlmaStore(
+        pool, tenant_id=tenant, index={"dims": DIMS, "embed": fake_embed, "fields": ["text"]},
+        exact_search_max=3,
+    )  # fmt: skip
+    ns = ("gate", uuid.uuid4().hex[:8])
+    for i in range(6):
+        store.put(ns, f"k{i}", {"text": f"alpha beta {i}"})
+    key = (tenant, ns_path(ns))
+    assert key not in store._core.large_sets
+    assert _gate_n(pool, store, ns, "alpha") == 4  # counted up to the bound + 1
+
+    found = store.search(ns, query="alpha")
+    assert len(found) == 6
+    assert key in store._core.large_sets  # learnt from the search's own count
+    assert _gate_n(pool, store, ns, "alpha") is None  # the next search does not count
+
+    # the set shrinks below the bound: still found (through HNSW) while remembered...
+    store.batch([PutOp(ns, f"k{i}", None) for i in range(1, 6)])
+    assert [i.key for i in store.search(ns, query="alpha")] == ["k0"]
+    # ...and once forgotten, counted again and ranked exactly
+    store._core.large_sets.ttl = 0
+    assert [i.key for i in store.search(ns, query="alpha")] == ["k0"]
+    store._core.large_sets.ttl = 60
+    assert key not in store._core.large_sets
+
+
+def test_a_filtered_search_always_counts(pool, tenant, indexed_setup) -> None:
+    store = AlmaStore(
+        pool, tenant_id=tenant, index={"dims": DIMS, "embed": fake_embed, "fields": ["text"]},
+        exact_search_max=2,
+    )  # fmt: skip
+    ns = ("gate", uuid.uuid4().hex[:8])
+    for i in range(5):
+        store.put(ns, f"k{i}", {"text": f"alpha {i}", "kind": "a" if i else "b"})
+    assert [i.key for i in store.search(ns, query="alpha", filter={"kind": "b"})] == ["k0"]
+    assert (tenant, ns_path(ns)) not in store._core.large_sets
+
+
+def test_exact_ranking_passes_over_expired_neighbours(istore: AlmaStore, ns) -> None:
+    """An unfiltered exact ranking reads the prefix's vectors and checks the items in rank
+    order: the nearest 45 have expired, and the live ones still come ranked by similarity
+    (not by recency, the order of items the ranking did not reach)."""
+    for i in range(45):
+        istore.put(ns, f"gone{i}", {"text": "cobalt nickel"}, ttl=1 / 60)
+    words = ["alpha", "bravo", "delta", "echo", "golf", "hotel", "india", "kilo"]
+    live = [" ".join(["cobalt", *words[:n]]) for n in range(8)]  # less and less similar
+    for n, text in reversed(list(enumerate(live))):  # the least similar is the newest
+        istore.put(ns, f"live{n}", {"text": text})
+    time.sleep(1.2)
+    found = istore.search(ns, query="cobalt nickel", limit=5)
+    assert [i.key for i in found] == [f"live{n}" for n in range(5)]
+    scores = [i.score for i in found]
+    assert all(s is not None for s in scores) and scores == sorted(scores, reverse=True)
