@@ -15,8 +15,9 @@ index, with `halfvec` storage (pgvector's defaults m 16, ef_construction 64, as
 PostgresStore's), and with index `ann: exact` (no vector index; exact ranking of filtered
 candidates). `--variants ... pg_half` adds PostgresStore with `halfvec` storage, so that
 `alma_half` is compared like with like (`ratios.alma_half_vs_pg_half`) as well as with
-PostgresStore's default. All stores are loaded first, then every query runs on every
-store in turn (rotating the order), so the load of a busy machine falls on all alike.
+PostgresStore's default. The stores are loaded batch by batch in turn, then every query
+runs on every store in turn (the order rotating), so the load of a busy machine falls on
+all alike.
 """
 
 from __future__ import annotations
@@ -105,14 +106,21 @@ def _timed(fn: Callable[[], Any], runs: list[Any]) -> float:
     return time.perf_counter() - t
 
 
-def load(store: BaseStore, items: list, admin_db_url: str) -> dict[str, Any]:
-    t0 = time.perf_counter()
-    for i in range(0, len(items), BATCH):
-        store.batch([PutOp(ns, key, value) for ns, key, value in items[i : i + BATCH]])
-    insert_s = time.perf_counter() - t0
-    with psycopg.connect(admin_db_url, autocommit=True) as conn:
-        conn.execute("ANALYZE")  # what autovacuum does soon after a bulk load, for both stores
-    return {"insert_items_per_s": round(len(items) / insert_s, 1)}
+def load(stores: dict[str, BaseStore], items: list, admin_urls: dict[str, str]) -> dict:
+    """Every store loaded batch by batch in turn (the order rotating), so machine load
+    falls on all alike; each store's throughput is its items over its own batch times."""
+    spent = dict.fromkeys(stores, 0.0)
+    names = list(stores)
+    for n, i in enumerate(range(0, len(items), BATCH)):
+        ops = [PutOp(ns, key, value) for ns, key, value in items[i : i + BATCH]]
+        for name in names[n % len(names) :] + names[: n % len(names)]:
+            t0 = time.perf_counter()
+            stores[name].batch(ops)
+            spent[name] += time.perf_counter() - t0
+    for url in admin_urls.values():
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("ANALYZE")  # what autovacuum does soon after a bulk load
+    return {name: {"insert_items_per_s": round(len(items) / s, 1)} for name, s in spent.items()}
 
 
 def cases(store: BaseStore) -> dict[str, Callable[[str, str], Any]]:
@@ -251,8 +259,7 @@ def main() -> None:
                 )
                 lg.setup()
                 stores[name] = lg
-            for name, store in stores.items():
-                report[name] = load(store, items, _with_db(admin_url, dbs[name]))
+            report.update(load(stores, items, {n: _with_db(admin_url, dbs[n]) for n in stores}))
             for name, timings in run_queries(stores, items, queries, random.Random(3)).items():
                 report[name].update(timings)
     finally:
