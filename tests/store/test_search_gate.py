@@ -110,3 +110,30 @@ def test_selective_filter_keeps_full_recall(pool, tenant, indexed_setup, exact_m
     assert tenth < max(sims.values())  # the ranking is not a tie
     assert len(found) == 10 and all(i.value["kind"] == "rare" for i in found)
     assert all(sims[i.key] >= tenth - 1e-6 for i in found)  # recall@10 = 1.0
+
+
+def test_what_one_tenant_taught_is_not_used_for_another(pool, indexed_setup) -> None:
+    """The remembered sets are keyed by tenant: one store serving two tenants (from the
+    run's config, as inside a graph) counts each tenant's set on its own."""
+    from langchain_core.runnables.config import var_child_runnable_config
+
+    index = {"dims": DIMS, "embed": fake_embed, "fields": ["text"]}
+    store = AlmaStore(pool, index=index, exact_search_max=3)
+    big, small = f"big-{uuid.uuid4().hex[:6]}", f"small-{uuid.uuid4().hex[:6]}"
+    ns = ("gate", "shared")
+
+    def as_tenant(tenant: str, ops: list) -> list:
+        token = var_child_runnable_config.set({"configurable": {"tenant_id": tenant}})
+        try:
+            return store.batch(ops)
+        finally:
+            var_child_runnable_config.reset(token)
+
+    as_tenant(big, [PutOp(ns, f"k{i}", {"text": f"alpha {i}"}) for i in range(6)])
+    as_tenant(small, [PutOp(ns, "only", {"text": "alpha"})])
+    as_tenant(big, [SearchOp(ns, None, 10, 0, "alpha")])
+    assert (big, "gate.shared") in store._core.large_sets
+    assert (small, "gate.shared") not in store._core.large_sets
+    [found] = as_tenant(small, [SearchOp(ns, None, 10, 0, "alpha")])
+    assert [i.key for i in found] == ["only"]
+    assert (small, "gate.shared") not in store._core.large_sets
