@@ -11,10 +11,13 @@ compares the vector ranking with exact cosine search over the same candidates; q
 use words the corpus never contains verbatim (a `zz` suffix the embedder ignores), so
 full text finds nothing and AlmaStore's hybrid ranking is the vector ranking.
 Prints one JSON object, then a table. AlmaStore runs three times: with its default HNSW
-index, with `halfvec` storage and an HNSW index built with `ef_construction` 32, and with
-index `ann: exact` (no vector index; exact ranking of filtered candidates). All stores are
-loaded first, then every query runs on every store in turn (rotating the order), so the
-load of a busy machine falls on all alike.
+index, with `halfvec` storage (pgvector's defaults m 16, ef_construction 64, as
+PostgresStore's), and with index `ann: exact` (no vector index; exact ranking of filtered
+candidates). `--variants ... pg_half` adds PostgresStore with `halfvec` storage, so that
+`alma_half` is compared like with like (`ratios.alma_half_vs_pg_half`) as well as with
+PostgresStore's default. The stores are loaded batch by batch in turn, then every query
+runs on every store in turn (the order rotating), so the load of a busy machine falls on
+all alike.
 """
 
 from __future__ import annotations
@@ -103,14 +106,21 @@ def _timed(fn: Callable[[], Any], runs: list[Any]) -> float:
     return time.perf_counter() - t
 
 
-def load(store: BaseStore, items: list, admin_db_url: str) -> dict[str, Any]:
-    t0 = time.perf_counter()
-    for i in range(0, len(items), BATCH):
-        store.batch([PutOp(ns, key, value) for ns, key, value in items[i : i + BATCH]])
-    insert_s = time.perf_counter() - t0
-    with psycopg.connect(admin_db_url, autocommit=True) as conn:
-        conn.execute("ANALYZE")  # what autovacuum does soon after a bulk load, for both stores
-    return {"insert_items_per_s": round(len(items) / insert_s, 1)}
+def load(stores: dict[str, BaseStore], items: list, admin_urls: dict[str, str]) -> dict:
+    """Every store loaded batch by batch in turn (the order rotating), so machine load
+    falls on all alike; each store's throughput is its items over its own batch times."""
+    spent = dict.fromkeys(stores, 0.0)
+    names = list(stores)
+    for n, i in enumerate(range(0, len(items), BATCH)):
+        ops = [PutOp(ns, key, value) for ns, key, value in items[i : i + BATCH]]
+        for name in names[n % len(names) :] + names[: n % len(names)]:
+            t0 = time.perf_counter()
+            stores[name].batch(ops)
+            spent[name] += time.perf_counter() - t0
+    for url in admin_urls.values():
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("ANALYZE")  # what autovacuum does soon after a bulk load
+    return {name: {"insert_items_per_s": round(len(items) / s, 1)} for name, s in spent.items()}
 
 
 def cases(store: BaseStore) -> dict[str, Callable[[str, str], Any]]:
@@ -190,7 +200,7 @@ def main() -> None:
     parser.add_argument("--app-url", help="URL of the alma_app role (with --admin-url)")
     parser.add_argument(
         "--variants", nargs="*", default=["alma", "alma_half", "alma_exact"],
-        help="AlmaStore variants to run (alma, alma_half, alma_exact)",
+        help="variants to run besides PostgresStore (alma, alma_half, alma_exact, pg_half)",
     )  # fmt: skip
     args = parser.parse_args()
     n = args.items or (100_000 if args.full else 10_000)
@@ -214,15 +224,16 @@ def main() -> None:
         for _ in range(args.queries)
     ]
     index = {"dims": DIMS, "embed": embed, "fields": ["text"]}
-    # "alma": the default (HNSW on `vector`); "alma_half": HNSW on `halfvec` storage with
-    # ef_construction 32; "alma_exact": no vector index (exact ranking of candidates).
-    variants = {
-        "alma": {},
-        "alma_half": {"ann_index_config": {"vector_type": "halfvec", "ef_construction": 32}},
-        "alma_exact": {"ann": "exact"},
-    }
+    # "alma": the default (HNSW on `vector`); "alma_half": HNSW on `halfvec` storage;
+    # "alma_exact": no vector index (exact ranking of candidates); "pg_half":
+    # PostgresStore on `halfvec` storage.
+    half = {"ann_index_config": {"vector_type": "halfvec"}}
+    variants = {"alma": {}, "alma_half": half, "alma_exact": {"ann": "exact"}}
     variants = {k: v for k, v in variants.items() if k in args.variants}
-    dbs = {name: _create_db(admin_url, name + "_bench") for name in [*variants, "postgres_store"]}
+    pg_variants = {"postgres_store": {}}
+    if "pg_half" in args.variants:
+        pg_variants = {"pg_half": half, **pg_variants}
+    dbs = {name: _create_db(admin_url, name + "_bench") for name in [*variants, *pg_variants]}
     report: dict[str, Any] = {"items": n, "namespaces": NAMESPACES, "batch": BATCH, "dims": DIMS}
     try:
         with contextlib.ExitStack() as stack:
@@ -241,12 +252,14 @@ def main() -> None:
                 )
                 store.setup()
                 stores[name] = store
-            lg_url = _with_db(admin_url, dbs["postgres_store"])
-            lg = stack.enter_context(PostgresStore.from_conn_string(lg_url, index=index))
-            lg.setup()
-            stores["postgres_store"] = lg
-            for name, store in stores.items():
-                report[name] = load(store, items, _with_db(admin_url, dbs[name]))
+            for name, extra in pg_variants.items():
+                lg_url = _with_db(admin_url, dbs[name])
+                lg = stack.enter_context(
+                    PostgresStore.from_conn_string(lg_url, index={**index, **extra})  # type: ignore[typeddict-item]
+                )
+                lg.setup()
+                stores[name] = lg
+            report.update(load(stores, items, {n: _with_db(admin_url, dbs[n]) for n in stores}))
             for name, timings in run_queries(stores, items, queries, random.Random(3)).items():
                 report[name].update(timings)
     finally:
@@ -256,14 +269,18 @@ def main() -> None:
             server.stop()
 
     vectors = np.array(embed([v["text"] for _, _, v in items]), dtype=np.float32)
-    names = (*variants, "postgres_store")
+    names = (*variants, *pg_variants)
     for name in names:
         users, answers = report[name].pop("_answers")
         report[name].update(recall(items, vectors, queries, users, answers))
     p = report["postgres_store"]
     report["ratios"] = {name: ratios(report[name], p) for name in names[:-1]}
+    if "alma_half" in report and "pg_half" in report:
+        report["ratios"]["alma_half_vs_pg_half"] = ratios(report["alma_half"], report["pg_half"])
+        del report["ratios"]["pg_half"]
     print(json.dumps(report))
-    titles = {"alma": "Alma (hnsw)", "alma_half": "Alma (halfvec)", "alma_exact": "Alma (exact)"}
+    titles = {"alma": "Alma (hnsw)", "alma_half": "Alma (halfvec)", "alma_exact": "Alma (exact)",
+              "pg_half": "PG (halfvec)"}  # fmt: skip
     heads = [titles.get(n, "PostgresStore") for n in names]
     print(f"\n{'metric':30} " + " ".join(f"{h:>14}" for h in heads))
     for key in p:

@@ -117,6 +117,7 @@ class StoreCore(OpChecks):
         self.privileged = privileged
         self.max_value_bytes = max_value_bytes
         self.exact_search_max = exact_search_max
+        self.large_sets = _search.LargeSets()  # candidate sets above exact_search_max
         settings = get_settings()
         self.text_config = _search.check_text_config(text_config or settings.text_search_config)
         weight = settings.search_text_weight if text_weight is None else text_weight
@@ -253,6 +254,7 @@ class StoreCore(OpChecks):
             rows = results[stmt] or []
             if isinstance(op := ops[i], SearchOp):
                 out[i] = [search_item_from_row(r, op.offset + n + 1) for n, r in enumerate(rows)]
+                self._searched(tenant, op, rows)
             else:
                 out[i] = [tuple(r[0]) for r in rows]
         return out
@@ -297,6 +299,7 @@ class StoreCore(OpChecks):
         params.update(
             qvec=_vector_text(query_vectors[op.query], index.dims),
             exact_max=exact_max,
+            large=not op.filter and (tenant, params["prefix"]) in self.large_sets,
             **_search.fusion_params(self.text_weight, self.text_lead_weight, self.vector_lead),
         )
         statement = _search.search_statement(
@@ -304,6 +307,13 @@ class StoreCore(OpChecks):
             distance_type=index.distance_type, vwhere=vwhere, filtered=bool(op.filter),
         )  # fmt: skip
         return Sql(statement, params, fetch=True)
+
+    def _searched(self, tenant: str, op: SearchOp, rows: Sequence[Sequence[Any]]) -> None:
+        """Learn from a hybrid search's gate count (`gate_n`, its last column) whether its
+        unfiltered candidate set is above the exact bound (`_search.LargeSets`)."""
+        if rows and len(rows[0]) > 8 and not op.filter:
+            prefix = ns_path(op.namespace_prefix) if op.namespace_prefix else None
+            self.large_sets.note((tenant, prefix), rows[0][8], self.exact_search_max)
 
     def _list_namespaces(self, tenant: str, op: ListNamespacesOp) -> Sql:
         params: dict[str, Any] = {

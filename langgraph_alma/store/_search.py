@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import functools
 import re
+import time
 
 from langgraph_alma.errors import ConfigError
 
@@ -81,6 +82,35 @@ def fusion_params(text_weight: float, lead_weight: float, vector_lead: float) ->
         "lead_weight": float(lead_weight) if text_weight > 0 else 0.0,
         "vector_lead": float(vector_lead),
     }
+
+
+class LargeSets:
+    """The (tenant, prefix) candidate sets a search lately counted above the exact bound,
+    so the next searches of the set skip the count (see `_VECTOR`). Per store, bounded,
+    each entry forgotten after `ttl` seconds; a set is only ever marked large by a count,
+    so a wrong entry can only send a search through HNSW (its iterative scan fills the
+    page), never into an exact scan of a large set."""
+
+    def __init__(self, ttl: float = 60.0, size: int = 4096) -> None:
+        self.ttl, self.size = ttl, size
+        self._seen: dict[tuple[str, str | None], float] = {}
+
+    def __contains__(self, key: tuple[str, str | None]) -> bool:
+        seen = self._seen.get(key)
+        return seen is not None and time.monotonic() - seen < self.ttl
+
+    def note(self, key: tuple[str, str | None], count: int | None, bound: int) -> None:
+        """Record the gate's `count` for `key` (None: not counted, nothing learnt)."""
+        if count is None:
+            return
+        if count <= bound:
+            self._seen.pop(key, None)
+            return
+        if len(self._seen) >= self.size:  # drop the oldest entries (dicts keep order)
+            for old in list(self._seen)[: self.size // 4]:
+                self._seen.pop(old, None)
+        self._seen.pop(key, None)
+        self._seen[key] = time.monotonic()
 
 
 # -- vectors -------------------------------------------------------------------------
@@ -189,21 +219,22 @@ lexq AS MATERIALIZED (
 # scan of the primary key answers. Otherwise walk the HNSW index with
 # an iterative scan, which keeps returning rows until enough pass the filters.
 # `(SELECT n FROM gate)` is a one-time gate: PostgreSQL runs only the branch whose
-# gate is true.
+# gate is true. Counting up to the bound costs ~0.3-0.5 ms, a tenth of a no-prefix search,
+# so the store remembers for a while the (tenant, prefix) sets it saw above the bound (the
+# statement returns the gate's count as `gate_n`) and skips the count for them: a set
+# that shrank meanwhile is walked through HNSW, whose iterative scan still fills the page.
 _VECTOR = """
-gate AS MATERIALIZED (
-    SELECT count(*) AS n FROM (
-        SELECT 1 FROM alma_store s WHERE s.tenant_id = %(tenant)s AND {gate}
-        LIMIT %(exact_max)s::bigint + 1) AS c
+cand AS MATERIALIZED (
+    -- the candidates, up to the bound + 1: counted by the gate, ranked by vec_exact
+    {cand}
+    LIMIT %(exact_max)s::bigint + 1
+), gate AS MATERIALIZED (
+    -- a candidate set the store saw above the bound lately (`large`) is not counted
+    -- again: the count is an InitPlan, run only when the CASE needs it
+    SELECT CASE WHEN %(large)s THEN %(exact_max)s::bigint + 1
+                ELSE (SELECT count(*) FROM cand) END AS n
 ), vec_exact AS (
-    SELECT v.ns_path, v.key, {exact} AS dist
-    FROM alma_store_vectors v JOIN alma_store s
-      ON s.tenant_id = v.tenant_id AND s.ns_path = v.ns_path AND s.key = v.key
-    WHERE v.dims = {dims} AND v.tenant_id = %(tenant)s AND {vwhere} AND {where}
-      AND {stored} IS NOT NULL
-      AND (SELECT n FROM gate) <= %(exact_max)s::bigint
-    ORDER BY dist
-    LIMIT %(k)s
+    {vec_exact}
 ), vec_ann AS (
     SELECT v.ns_path, v.key, {op} AS dist
     FROM alma_store_vectors v JOIN alma_store s
@@ -217,6 +248,37 @@ gate AS MATERIALIZED (
     FROM (SELECT * FROM vec_exact UNION ALL SELECT * FROM vec_ann) AS both_
     GROUP BY ns_path, key
 )"""
+
+# A filtered search's candidates are the admitted items (the filter reads their values);
+# their vectors are then looked up by key.
+_CAND_ITEMS = """SELECT s.ns_path, s.key FROM alma_store s
+    WHERE s.tenant_id = %(tenant)s AND {where}"""
+_EXACT_ITEMS = """SELECT v.ns_path, v.key, {exact} AS dist
+    FROM cand c JOIN alma_store_vectors v
+      ON v.tenant_id = %(tenant)s AND v.ns_path = c.ns_path AND v.key = c.key
+    WHERE v.dims = {dims} AND {vwhere} AND {stored} IS NOT NULL
+      AND (SELECT n FROM gate) <= %(exact_max)s::bigint
+    ORDER BY dist
+    LIMIT %(k)s"""
+# An unfiltered search's candidates are the prefix's vectors (counted on their primary
+# key), ranked straight from their table: at 100k items a namespace's 1,000 items lie on
+# about as many pages of each table, and this reads one table, not two. The nearest are
+# checked against the items (liveness) in rank order until `k` pass, so an expired item
+# never takes a place.
+_CAND_VECTORS = """SELECT v.ns_path, v.key FROM alma_store_vectors v
+    WHERE v.tenant_id = %(tenant)s AND {vwhere}"""
+_EXACT_VECTORS = """SELECT c.ns_path, c.key, c.dist
+    FROM (SELECT v.ns_path, v.key, {exact} AS dist FROM alma_store_vectors v
+          WHERE v.tenant_id = %(tenant)s AND v.dims = {dims} AND {vwhere}
+            AND {stored} IS NOT NULL AND (SELECT n FROM gate) <= %(exact_max)s::bigint
+          ORDER BY dist OFFSET 0) AS c
+    -- a subplan, not EXISTS (which the planner would turn into a join over every
+    -- candidate): probed per candidate in rank order, stopping at `k`
+    WHERE coalesce((SELECT TRUE FROM alma_store s
+                    WHERE s.tenant_id = %(tenant)s AND s.ns_path = c.ns_path
+                      AND s.key = c.key AND {where}), FALSE)
+    ORDER BY c.dist
+    LIMIT %(k)s"""
 
 # The best similarity of an item's vectors (one per embedded field), for items the
 # vector side did not return.
@@ -293,6 +355,7 @@ _REST_AND_PAGE = """
 ){refresh}
 SELECT ns_path, key, value, created_at, updated_at,
        coalesce(score, sim)::float8 AS score, sim::float8 AS similarity, t::float8 AS text_score
+       {gate_n}
 FROM page
 ORDER BY newest DESC NULLS FIRST, page.score DESC, ns_path, key
 """
@@ -315,11 +378,13 @@ def search_statement(
     `where` admits items (`s.`: liveness, prefix, filter); `prefix` is the prefix
     condition alone (`s.`, the collection BM25 counts); `vwhere` restricts vector rows
     (`v.`) by namespace, so the exact branch reads a key range; `filtered` says whether
-    `where` holds a filter; `refresh` is the TTL refresh CTE (or "")."""
+    `where` holds a filter (the candidates are then items, else vectors); `refresh` is
+    the TTL refresh CTE (or "")."""
     lexical = _LEXICAL.replace("{k1}", str(BM25_K1)).replace("{b}", str(BM25_B))
     if dims is None:
         body = "WITH" + lexical + "," + _FUSE_TEXT
         rest_sim = "NULL::float8"
+        gate_n = ""
     else:
         exact_t, op_t, sim_t, ceiling = _DISTANCE[distance_type]
         col = vector_column(vector_type, dims)
@@ -330,11 +395,15 @@ def search_statement(
         safe_col = f"(CASE WHEN v.dims = {int(dims)} THEN {stored} END)::{vector_type}({int(dims)})"
         exact = exact_t.format(a=safe_col, b=qvec)
         item_dist = _ITEM_DIST.format(exact=exact, stored=stored, dims=int(dims), alias="{alias}")
+        cand, vec_exact = (
+            (_CAND_ITEMS, _EXACT_ITEMS) if filtered else (_CAND_VECTORS, _EXACT_VECTORS)
+        )
         vector = (
-            _VECTOR.replace("{exact}", exact)
+            _VECTOR.replace("{cand}", cand)
+            .replace("{vec_exact}", vec_exact)
+            .replace("{exact}", exact)
             .replace("{op}", op_t.format(a=col, b=qvec))
             .replace("{stored}", stored)
-            .replace("{gate}", "{where}" if filtered else "{prefix}")
         )
         sim_of_dist = sim_t.format(d="coalesce(vec.dist, lex_vec.dist)")
         fuse = (
@@ -348,5 +417,10 @@ def search_statement(
         rest_sim = sim_t.format(d=item_dist.format(alias="o"))
         body = body.replace("{dims}", str(int(dims)))
         rest_sim = rest_sim.replace("{dims}", str(int(dims)))
-    text = body + _REST_AND_PAGE.replace("{rest_sim}", rest_sim).replace("{refresh}", refresh)
+        gate_n = ", CASE WHEN NOT %(large)s THEN (SELECT n FROM gate) END AS gate_n"
+    text = body + (
+        _REST_AND_PAGE.replace("{rest_sim}", rest_sim)
+        .replace("{refresh}", refresh)
+        .replace("{gate_n}", gate_n)
+    )
     return text.replace("{vwhere}", vwhere).replace("{prefix}", prefix).replace("{where}", where)
