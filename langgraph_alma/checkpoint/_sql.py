@@ -274,6 +274,18 @@ PUT = {
 FLUSH = "SELECT pg_current_xact_id()"
 
 
+# A write `u` (of a task's writes) whose index no packed row of its task holds
+# (`WRITES_PACKED`, at index 0: its first 4 bytes are its count). One write alone is at
+# index 0: the conflict says so.
+_FREE_INDEX = """u.idx < 1 OR NOT EXISTS (
+    SELECT 1 FROM alma_checkpoint_writes h
+    WHERE h.tenant_id = _tenant.tenant_id AND h.tenant_id = %(tenant)s
+      AND h.thread_id = %(thread)s
+      AND h.checkpoint_ns = %(ns)s AND h.checkpoint_id = %(id)s
+      AND h.task_id = %(task_id)s AND h.idx = 0 AND h.type = 'w1:writes'
+      AND int4send(u.idx) < substring(h.blob FROM 1 FOR 4))"""
+
+
 def _writes(many: bool, upsert: bool) -> str:
     """A task's pending writes. `commit` is this transaction's synchronous_commit: 'off'
     for the writes of a LangGraph run whose durability is not "sync" (LangGraph does not
@@ -289,20 +301,7 @@ SELECT _tenant.tenant_id, %(thread)s, %(ns)s, %(id)s, %(task_id)s, %(task_path)s
        %(node_id)s, %(branch_id)s, u.*
 FROM _tenant, {_rows("", _WRITE_COLUMNS, _WRITE_TYPES, many)} AS u(idx, channel, type, blob)
 """
-        + (
-            # An index a packed row (`WRITES_PACKED`, at index 0: its first 4 bytes are its
-            # count) holds is taken. One write alone is at index 0: the conflict says so.
-            """WHERE u.idx < 1 OR NOT EXISTS (
-    SELECT 1 FROM alma_checkpoint_writes h
-    WHERE h.tenant_id = _tenant.tenant_id AND h.tenant_id = %(tenant)s
-      AND h.thread_id = %(thread)s
-      AND h.checkpoint_ns = %(ns)s AND h.checkpoint_id = %(id)s
-      AND h.task_id = %(task_id)s AND h.idx = 0 AND h.type = 'w1:writes'
-      AND int4send(u.idx) < substring(h.blob FROM 1 FOR 4))
-"""
-            if many and not upsert
-            else ""
-        )
+        + (f"WHERE {_FREE_INDEX}\n" if many and not upsert else "")
         + "ON CONFLICT (tenant_id, thread_id, checkpoint_ns, checkpoint_id, task_id, idx) DO "
         + (
             "UPDATE SET channel = EXCLUDED.channel, type = EXCLUDED.type, blob = EXCLUDED.blob"
@@ -364,13 +363,9 @@ WHERE NOT EXISTS (SELECT 1 FROM _packed_row)  -- a one-time filter: nothing unpa
   AND CASE
     WHEN EXISTS (SELECT 1 FROM _packed_row) THEN false
     WHEN NOT _prior_writes.held THEN alma_writes_raced()
-    ELSE u.idx < 1 OR NOT EXISTS (
-        SELECT 1 FROM alma_checkpoint_writes h
-        WHERE h.tenant_id = _tenant.tenant_id AND h.tenant_id = %(tenant)s
-          AND h.thread_id = %(thread)s
-          AND h.checkpoint_ns = %(ns)s AND h.checkpoint_id = %(id)s
-          AND h.task_id = %(task_id)s AND h.idx = 0 AND h.type = 'w1:writes'
-          AND int4send(u.idx) < substring(h.blob FROM 1 FOR 4))
+    ELSE """
+    + _FREE_INDEX
+    + """
   END
 ON CONFLICT (tenant_id, thread_id, checkpoint_ns, checkpoint_id, task_id, idx) DO NOTHING"""
 )
