@@ -7,7 +7,9 @@ import math
 import re
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 
+import psycopg
 import pytest
 from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
@@ -83,3 +85,19 @@ async def astore(database, tenant, indexed_setup) -> AsyncIterator[AsyncAlmaStor
         yield AsyncAlmaStore(
             p, tenant_id=tenant, index={"dims": DIMS, "embed": afake_embed, "fields": ["text"]}
         )
+
+
+@asynccontextmanager
+async def row_held(url: str, tenant: str, key: str) -> AsyncIterator[None]:
+    """The item `key` of `tenant` locked (FOR UPDATE) by another transaction for the
+    block: a store write of it waits, then fails past its lock_timeout."""
+    async with (
+        await psycopg.AsyncConnection.connect(url, **connection_kwargs()) as holder,
+        holder.transaction(),
+    ):
+        await holder.execute("SELECT set_config('alma.tenant_id', %s, true)", (tenant,))
+        await holder.execute(
+            "SELECT 1 FROM alma_store WHERE tenant_id = %s AND key = %s FOR UPDATE",
+            (tenant, key),
+        )
+        yield

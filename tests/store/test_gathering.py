@@ -19,7 +19,7 @@ from langgraph_alma import AsyncAlmaStore
 from langgraph_alma.db.connect import connection_kwargs
 from langgraph_alma.errors import InvalidStoreKey, StoreBatchFailed
 
-from .conftest import DIMS, afake_embed
+from .conftest import DIMS, afake_embed, row_held
 
 CALLS = 300
 
@@ -106,15 +106,7 @@ async def test_a_call_the_database_refuses_fails_alone(pool, database, tenant, n
     one whose row is held (past lock_timeout) fails, and the others are written."""
     store = AsyncAlmaStore(pool, tenant_id=tenant)
     await store.aput(ns, "held", {"v": 0})
-    async with (
-        await psycopg.AsyncConnection.connect(database.url, **connection_kwargs()) as holder,
-        holder.transaction(),
-    ):
-        await holder.execute("SELECT set_config('alma.tenant_id', %s, true)", (tenant,))
-        await holder.execute(
-            "SELECT 1 FROM alma_store WHERE tenant_id = %s AND key = 'held' FOR UPDATE",
-            (tenant,),
-        )
+    async with row_held(database.url, tenant, "held"):
         calls = [store.aput(ns, f"k{i}", {"i": i}) for i in range(10)]
         calls.insert(4, store.aput(ns, "held", {"v": 1}))
         results = await asyncio.gather(*calls, return_exceptions=True)

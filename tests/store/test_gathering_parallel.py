@@ -22,7 +22,7 @@ from langgraph_alma import AsyncAlmaStore
 from langgraph_alma.db.connect import connection_kwargs
 from langgraph_alma.errors import StoreBatchFailed
 
-from .conftest import DIMS, afake_embed, fake_embed
+from .conftest import DIMS, afake_embed, fake_embed, row_held
 
 
 @pytest.fixture
@@ -142,15 +142,7 @@ async def test_the_puts_of_a_split_round_keep_their_order(pool, tenant, ns) -> N
 async def test_a_refused_call_in_a_split_round_fails_alone(pool, database, tenant, ns) -> None:
     store = AsyncAlmaStore(pool, tenant_id=tenant)
     await store.aput(ns, "held", {"v": 0})
-    async with (
-        await psycopg.AsyncConnection.connect(database.url, **connection_kwargs()) as holder,
-        holder.transaction(),
-    ):
-        await holder.execute("SELECT set_config('alma.tenant_id', %s, true)", (tenant,))
-        await holder.execute(
-            "SELECT 1 FROM alma_store WHERE tenant_id = %s AND key = 'held' FOR UPDATE",
-            (tenant,),
-        )
+    async with row_held(database.url, tenant, "held"):
         calls: list[Any] = [store.asearch(ns, query=f"w{i}") for i in range(20)]
         calls += [store.aput(ns, f"k{i}", {"i": i}) for i in range(10)]
         calls.insert(25, store.aput(ns, "held", {"v": 1}))
