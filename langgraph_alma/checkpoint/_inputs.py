@@ -3,6 +3,7 @@ config (its runtime, its durability), limits, values PostgreSQL cannot store, ta
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 
@@ -26,7 +27,7 @@ _BRANCH = "branch:to:"  # a StateGraph node's trigger channel
 _STEP_CHANNELS = (START, TASKS)  # the start node's trigger; sends (push tasks)
 
 
-_REFUSED_RUNS = 64
+_MARKED_RUNS = 64
 
 
 def _async_durability(conf: dict[str, Any]) -> bool:
@@ -51,6 +52,29 @@ def _async_checkpoints(conf: dict[str, Any], checkpoint: Mapping[str, Any]) -> b
 
 def _run_of(config: RunnableConfig) -> Any:
     return (config.get("configurable") or {}).get(_RUNTIME)
+
+
+class RunMarks:
+    """The last LangGraph runs marked for something (a refused checkpoint, an error
+    written...), bounded: the oldest marks are forgotten. A run is kept by its per-run
+    object, not its id alone, which a new run may reuse once the marked one is gone."""
+
+    __slots__ = ("_runs",)
+
+    def __init__(self) -> None:
+        self._runs: OrderedDict[int, Any] = OrderedDict()
+
+    def mark(self, config: RunnableConfig) -> None:
+        """Mark the run of `config` (nothing for a direct call, which has no run)."""
+        if (run := _run_of(config)) is not None:
+            self._runs[id(run)] = run
+            while len(self._runs) > _MARKED_RUNS:
+                self._runs.popitem(last=False)
+
+    def marked(self, config: RunnableConfig) -> bool:
+        """Whether the run of `config` is marked."""
+        run = _run_of(config)
+        return run is not None and self._runs.get(id(run)) is run
 
 
 def check_limit(limit: Any) -> int | None:

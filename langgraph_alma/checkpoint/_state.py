@@ -3,7 +3,6 @@ its fast loads, the channel memory, the tenant of a call, value dumping and vers
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
@@ -16,7 +15,7 @@ from langgraph_alma.checkpoint._delta import (
     ChannelMemory,
     Dumps,
 )
-from langgraph_alma.checkpoint._inputs import _REFUSED_RUNS, _checked, _run_of
+from langgraph_alma.checkpoint._inputs import RunMarks, _checked, _run_of
 from langgraph_alma.db.tenancy import resolve_tenant
 from langgraph_alma.errors import (
     ThreadIdRequired,
@@ -46,16 +45,14 @@ class CoreState:
         self.max_state_bytes = max_state_bytes
         self.max_chain = max_chain
         self.memory = memory
-        # The last runs (LangGraph's per-run `Runtime`, by identity, held so that its id
-        # is not reused) whose checkpoint put was refused for a bad value: LangGraph runs
-        # the next tasks anyway and saves their writes, which are refused too.
-        self.refused: OrderedDict[int, Any] = OrderedDict()
-        # The last runs (the same way) that wrote an error or an interrupt, which may end
-        # them: their checkpoints commit synchronously from then on (`Writes`).
-        self.ending: OrderedDict[int, Any] = OrderedDict()
-        # The last runs (the same way) whose task writes are not held for the next
-        # checkpoint (`holds_writes`).
-        self.unheld: OrderedDict[int, Any] = OrderedDict()
+        # Runs whose checkpoint put was refused for a bad value: LangGraph runs the next
+        # tasks anyway and saves their writes, which are refused too.
+        self.refused = RunMarks()
+        # Runs that wrote an error or an interrupt, which may end them: their checkpoints
+        # commit synchronously from then on (`Writes`).
+        self.ending = RunMarks()
+        # Runs whose task writes are not held for the next checkpoint (`holds_writes`).
+        self.unheld = RunMarks()
         self._loads: tuple[SerializerProtocol, Loads] | None = None
 
     @property
@@ -73,8 +70,7 @@ class CoreState:
         checkpoint put, to share its round trip: those of a LangGraph run, to ordinary
         channels (not errors, interrupts, sends or an error handler's source, which
         LangGraph may wait for), of a run not marked by `hold_no_more`."""
-        run = _run_of(config)
-        if run is None or self.unheld.get(id(run)) is run:
+        if _run_of(config) is None or self.unheld.marked(config):
             return False
         return not any(channel.startswith("__") for channel, _ in writes)
 
@@ -82,10 +78,7 @@ class CoreState:
         """The run of `config` (if any) gets its writes sent at once from now on: it
         waits for them before its next put (DeltaChannel writes), or one was held in
         vain."""
-        if (run := _run_of(config)) is not None:
-            self.unheld[id(run)] = run
-            while len(self.unheld) > _REFUSED_RUNS:
-                self.unheld.popitem(last=False)
+        self.unheld.mark(config)
 
     # -- tenancy -----------------------------------------------------------------
     def tenant(self, config: RunnableConfig | None = None) -> str:

@@ -33,11 +33,9 @@ from langgraph_alma.checkpoint._delta import (
 )
 from langgraph_alma.checkpoint._inputs import (
     _PULL,
-    _REFUSED_RUNS,
     _async_checkpoints,
     _async_durability,
     _checked,
-    _run_of,
     _str_or_none,
     task_node,
 )
@@ -96,10 +94,7 @@ class Writes(CoreState):
                 tenant, thread, ns, config, checkpoint, metadata, new_versions, mem
             )
         except InvalidChannelValue:
-            if (run := _run_of(config)) is not None:
-                self.refused[id(run)] = run
-                while len(self.refused) > _REFUSED_RUNS:
-                    self.refused.popitem(last=False)
+            self.refused.mark(config)
             raise
         if synchronous is None:
             synchronous = self.put_waits_for_commit(config, checkpoint)
@@ -120,7 +115,7 @@ class Writes(CoreState):
             raise InvalidChannelValue(
                 "checkpoint", "(a value)", f"PostgreSQL refused it: {exc}"
             ) from exc
-        if commit == "off" and self._ending(config):
+        if commit == "off" and self.ending.marked(config):
             # The run wrote an error or an interrupt while this was sent (that write
             # flushed before this commit): flush this one with a synchronous commit.
             yield [Sql(_sql.FLUSH)]
@@ -266,8 +261,7 @@ class Writes(CoreState):
         conf = config["configurable"]
         if not writes:
             return
-        run = _run_of(config)
-        if run is not None and self.refused.get(id(run)) is run:
+        if self.refused.marked(config):
             raise InvalidChannelValue(
                 f"writes of task {task_id!r}", "its run", "a checkpoint of this run was refused"
             )
@@ -345,16 +339,9 @@ class Writes(CoreState):
         would flush it)."""
         conf = config.get("configurable") or {}
         if any(channel in _RUN_ENDING for channel, _ in writes):
-            if (run := _run_of(config)) is not None:
-                self.ending[id(run)] = run
-                while len(self.ending) > _REFUSED_RUNS:
-                    self.ending.popitem(last=False)
+            self.ending.mark(config)
             return True
         return not (self.writes_async_commit and _async_durability(conf))
-
-    def _ending(self, config: RunnableConfig) -> bool:
-        run = _run_of(config)
-        return run is not None and self.ending.get(id(run)) is run
 
     def put_waits_for_commit(self, config: RunnableConfig, checkpoint: Checkpoint) -> bool:
         """Whether a checkpoint put with `config` commits synchronously: all but those of
@@ -364,4 +351,4 @@ class Writes(CoreState):
         conf = config.get("configurable") or {}
         if not (self.checkpoints_async_commit and _async_checkpoints(conf, checkpoint)):
             return True
-        return self._ending(config)
+        return self.ending.marked(config)
