@@ -36,7 +36,6 @@ from typing import Any, Generic, TypeVar
 import psycopg
 
 from langgraph_alma.checkpoint import _sql
-from langgraph_alma.checkpoint._sql import SHARED_PARAMS as _SHARED
 from langgraph_alma.db.plan import Plan, Sql, arun_plan, run_plan
 from langgraph_alma.errors import CheckpointWriteInterrupted
 
@@ -150,18 +149,13 @@ def _one_statement(started: Sequence[tuple[Any, Any, Sequence[Sql]]]) -> list[Sq
     statements: list[tuple[str, Mapping[str, Any]]] = []
     for _, _, batch in started:
         sql = batch[0]
-        if (
-            len(batch) != 1
-            or sql.fetch
-            or not isinstance(sql.params, Mapping)
-            or sql.query not in _sql.MERGEABLE
-        ):
+        if len(batch) != 1 or sql.fetch or not isinstance(sql.params, Mapping):
             return None
         statements.append((sql.query, sql.params))
-    first = statements[0][1]
-    if any(params[k] != first[k] for _, params in statements for k in _SHARED):
+    try:
+        return [Sql(*_sql.merged(statements))]
+    except ValueError:  # not all hot writes of one tenant and commit mode
         return None
-    return [Sql(*_sql.merged(statements))]
 
 
 def _finish(entry: Entry[Any], plan: Plan[Any], batch: Sequence[Any]) -> Plan[None]:

@@ -376,6 +376,7 @@ MERGEABLE = frozenset(
 )
 SHARED_PARAMS = ("tenant", "commit")  # what every statement of one batch gives alike
 _PARAM = re.compile(r"%\((\w+)\)s")
+_CTE = re.compile(r"[ ,](\w+) AS (?:MATERIALIZED )?\(")  # a CTE a statement defines
 
 
 def _suffixed(query: str, i: int) -> str:
@@ -395,9 +396,9 @@ def _merged_text(queries: tuple[str, ...]) -> str:
     for i, query in enumerate(queries):
         if not query.startswith(head):
             raise ValueError(f"not a hot write: {query[:60]!r}")
-        rest = _suffixed(query[len(head) :], i).replace(" blobs AS (", f" _blobs{i} AS (")
-        for cte in ("_prior_writes", "_packed_row"):  # WRITES_PACKED's own CTEs
-            rest = rest.replace(cte, f"{cte}{i}")
+        rest = _suffixed(query[len(head) :], i)
+        for cte in _CTE.findall(rest):  # the statement's own CTEs, named apart
+            rest = re.sub(rf"\b{cte}\b", f"{cte}{i}", rest)
         cut = rest.rfind(" INSERT INTO ")  # the statement's own (a CTE's is before it)
         ctes.append(rest[:cut])
         if i < len(queries) - 1:
