@@ -299,7 +299,7 @@ class StoreCore(OpChecks):
         params.update(
             qvec=_vector_text(query_vectors[op.query], index.dims),
             exact_max=exact_max,
-            large=not op.filter and (tenant, params["prefix"]) in self.large_sets,
+            large=(key := _candidate_set(tenant, op)) is not None and key in self.large_sets,
             **_search.fusion_params(self.text_weight, self.text_lead_weight, self.vector_lead),
         )
         statement = _search.search_statement(
@@ -311,9 +311,8 @@ class StoreCore(OpChecks):
     def _searched(self, tenant: str, op: SearchOp, rows: Sequence[Sequence[Any]]) -> None:
         """Learn from a hybrid search's gate count (`gate_n`, its last column) whether its
         unfiltered candidate set is above the exact bound (`_search.LargeSets`)."""
-        if rows and len(rows[0]) > 8 and not op.filter:
-            prefix = ns_path(op.namespace_prefix) if op.namespace_prefix else None
-            self.large_sets.note((tenant, prefix), rows[0][8], self.exact_search_max)
+        if rows and len(rows[0]) > 8 and (key := _candidate_set(tenant, op)) is not None:
+            self.large_sets.note(key, rows[0][8], self.exact_search_max)
 
     def _list_namespaces(self, tenant: str, op: ListNamespacesOp) -> Sql:
         params: dict[str, Any] = {
@@ -422,6 +421,14 @@ class StoreCore(OpChecks):
             if ddl:
                 return [ddl]
         return []
+
+
+def _candidate_set(tenant: str, op: SearchOp) -> tuple[str, str | None] | None:
+    """The key under which `_search.LargeSets` knows the candidate set of `op`: its
+    tenant and prefix; None for a filtered search, whose set is never remembered."""
+    if op.filter:
+        return None
+    return tenant, ns_path(op.namespace_prefix) if op.namespace_prefix else None
 
 
 def _ttl(ttl: float | None) -> float | None:
