@@ -13,7 +13,8 @@ too: this process's and the server process's, for a ratio less moved by load), p
 (direct put/get_tuple, and get_tuple of a 1000-message thread from a new process: the
 cold get), chat (a 2-node chat for --turns turns, twice: prose-like and incompressible
 text; invoke p50 of the last 20 turns, storage per relation, list of 100 checkpoints),
-conc (8 conversations at once on one async saver and pool: turns/s).
+conc (8 conversations at once on one async saver and pool: turns/s, and this
+process's CPU per turn, which bounds them).
 """
 
 from __future__ import annotations
@@ -377,9 +378,10 @@ async def bench_concurrency(dbs: Databases, threads: int, turns: int) -> dict[st
                 for t in range(turns):
                     await graph.ainvoke({"messages": [HumanMessage(content=text(t))]}, cfg)
 
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.process_time()
             await asyncio.gather(*(converse(i) for i in range(threads)))
             result[f"{name}_turns_per_s"] = threads * turns / (time.perf_counter() - start)
+            result[f"{name}_client_cpu_ms_per_turn"] = _per_turn(cpu, threads * turns)
     # The ceiling: the same conversations on LangGraph's in-memory saver (no database).
     from langgraph.checkpoint.memory import InMemorySaver
 
@@ -390,10 +392,17 @@ async def bench_concurrency(dbs: Databases, threads: int, turns: int) -> dict[st
         for t in range(turns):
             await graph.ainvoke({"messages": [HumanMessage(content=text(t))]}, cfg)
 
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     await asyncio.gather(*(converse_in_memory(i) for i in range(threads)))
     result["in_memory_turns_per_s"] = threads * turns / (time.perf_counter() - start)
+    result["in_memory_client_cpu_ms_per_turn"] = _per_turn(cpu, threads * turns)
     return result
+
+
+def _per_turn(cpu_start: float, turns: int) -> float:
+    """This process's CPU per turn since `cpu_start` (ms): the conversations are bound by
+    the client's CPU (one core, the GIL), so this ratio moves less with load than turns/s."""
+    return (time.process_time() - cpu_start) * 1000 / turns
 
 
 class SmallState(TypedDict):
@@ -681,6 +690,14 @@ def main() -> int:
         met = value <= goal if op == "<=" else value >= goal
         print(f"{key:<26}{value:>8.3f}  {op} {goal:<5} {'yes' if met else 'NO'}")
     _print_saver_tables(report)
+    if conc := report.get("concurrency"):
+        print(
+            "\n8 conversations, client CPU per turn (ms): "
+            + ", ".join(
+                f"{name} {conc[f'{name}_client_cpu_ms_per_turn']:.2f}"
+                for name in ("alma", "postgres", "in_memory")
+            )
+        )
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(report, indent=2))
