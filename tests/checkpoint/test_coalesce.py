@@ -7,6 +7,7 @@ and a graph run on one shared connection gives the same history as LangGraph's o
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import operator
 import threading
@@ -350,4 +351,51 @@ async def test_a_cancelled_leader_fails_the_writes_it_carried_with_a_named_error
         assert tup is not None and tup.checkpoint["channel_values"] == {"n": 2}
     finally:
         await blocker.close()
+        await conn.close()
+
+
+async def test_a_held_write_another_leader_took_after_its_hold_ran_out_gets_its_own_outcome(
+    database,
+) -> None:
+    """A held write whose hold runs out (its timer resolves what it waited on) and whose
+    write another leader then takes waits for that leader's batch and gets its own
+    outcome, not an early None."""
+    from langgraph_alma.checkpoint._coalesce import AsyncOutbox, Hold
+    from langgraph_alma.db.plan import Sql
+
+    conn = await psycopg.AsyncConnection.connect(database.url, **connection_kwargs())
+    try:
+        outbox = AsyncOutbox()
+        missed: list[bool] = []
+        carried = asyncio.Event()
+
+        def make(name: str):
+            def plan(synchronous: bool):
+                carried.set()
+                yield [Sql("SELECT pg_sleep(0.3)")]  # the leader's batch takes a while
+                return name
+
+            return plan
+
+        @contextlib.asynccontextmanager
+        async def late_connection():
+            await carried.wait()  # the other leader has taken the batch: it runs now
+            yield conn
+
+        @contextlib.asynccontextmanager
+        async def connection():
+            yield conn
+
+        held = asyncio.create_task(
+            outbox.arun(
+                late_connection, "k", make("held"), False, Hold(0.01, lambda: missed.append(True))
+            )
+        )
+        await asyncio.sleep(0.05)  # the hold ran out; it waits for its connection
+        assert missed and not held.done()
+        started = time.monotonic()
+        assert await outbox.arun(connection, "k", make("leader"), False) == "leader"
+        assert await held == "held"
+        assert time.monotonic() - started >= 0.25  # not before the batch committed
+    finally:
         await conn.close()
