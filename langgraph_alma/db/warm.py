@@ -6,19 +6,21 @@ caches (catalog, plans, prepared statements, buffers it touched) are colder than
 the connection it just gave back. One task on `AsyncAlmaStore` did 779-826 ops/s on a
 warm pool of 4 against 868-907 on a pool of 1 (`bench/store_concurrency_bench.py`).
 
-`AsyncWarmConnections` keeps up to `keep` connections it borrowed from the pool after
-use and lends the most recently returned one first (last in, first out); only when none
-is kept does it borrow from the pool. So a sequential caller stays on one backend, and
-parallel callers cycle over at most `keep` backends without going through the pool. It
-uses only the pool's public API (`getconn`, `putconn`, `get_stats`) and holds no lock
-(the event loop runs one step at a time). A kept connection goes back to the pool:
+`AsyncWarmConnections` (and `WarmConnections`, its twin for threads) keeps up to `keep`
+connections it borrowed from the pool after use and lends the most recently returned one
+first (last in, first out); only when none is kept does it borrow from the pool. So a
+sequential caller stays on one backend, and parallel callers cycle over at most `keep`
+backends without going through the pool. Only the pool's public API is used (`getconn`,
+`putconn`, `get_stats`), and no lock is held around the pool: the async one takes none
+(the event loop runs one step at a time), the sync one guards its list of kept
+connections only, never during I/O. A kept connection goes back to the pool:
 
 - after `idle_seconds` without use (a timer), so a quiet store holds nothing;
 - when it is returned while someone waits for the pool (`requests_waiting`);
 - once it has been out of the pool `max_held_seconds`, so the pool's own upkeep (its
   `max_lifetime`, its health checks) still reaches it under constant load;
 - if it is broken, closed or left in a transaction (the pool repairs or replaces it);
-- on `aclose()`.
+- on `aclose()` (`close()`).
 
 >>> warm = AsyncWarmConnections(pool, keep=4)                  # doctest: +SKIP
 >>> async with warm.connection() as conn: await conn.execute("SELECT 1")  # doctest: +SKIP
@@ -27,16 +29,17 @@ uses only the pool's public API (`getconn`, `putconn`, `get_stats`) and holds no
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
 import psycopg
 from psycopg.pq import TransactionStatus
-from psycopg_pool import AsyncConnectionPool
+from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
-__all__ = ["IDLE_SECONDS", "MAX_HELD_SECONDS", "AsyncWarmConnections"]
+__all__ = ["IDLE_SECONDS", "MAX_HELD_SECONDS", "AsyncWarmConnections", "WarmConnections"]
 
 IDLE_SECONDS = 1.0
 """How long a kept connection may sit unused before it goes back to the pool."""
@@ -88,14 +91,7 @@ class AsyncWarmConnections:
         return await self.pool.getconn(), time.monotonic()
 
     async def _give_back(self, conn: psycopg.AsyncConnection[Any], taken: float) -> None:
-        if (
-            self._closed
-            or len(self._kept) >= self.keep
-            or not _usable(conn)
-            or time.monotonic() - taken > self.max_held_seconds
-            or self.pool.closed
-            or self.pool.get_stats().get("requests_waiting", 0)
-        ):
+        if not _may_keep(self, conn, taken):
             await self.pool.putconn(conn)
             return
         self._kept.append((conn, taken))
@@ -125,7 +121,113 @@ class AsyncWarmConnections:
         await self.release()
 
 
-def _usable(conn: psycopg.AsyncConnection[Any]) -> bool:
+class WarmConnections:
+    """`AsyncWarmConnections` for threads: connections of `pool`, the most recently used
+    first; kept ones go back to the pool after `idle_seconds` unused (a timer thread,
+    started when a connection is kept and none runs)."""
+
+    def __init__(
+        self,
+        pool: ConnectionPool,
+        *,
+        keep: int = 1,
+        idle_seconds: float = IDLE_SECONDS,
+        max_held_seconds: float = MAX_HELD_SECONDS,
+    ) -> None:
+        self.pool = pool
+        self.keep = max(0, keep)
+        self.idle_seconds = idle_seconds
+        self.max_held_seconds = max_held_seconds
+        self._kept: list[tuple[psycopg.Connection[Any], float]] = []  # (conn, taken at)
+        self._guard = threading.Lock()  # the list and the timer only, never during I/O
+        self._timer: threading.Timer | None = None
+        self._used = 0.0  # when a connection was last given back
+        self._closed = False
+
+    @contextmanager
+    def connection(self) -> Iterator[psycopg.Connection[Any]]:
+        """`AsyncWarmConnections.connection`, for threads."""
+        conn, taken = self._lend()
+        try:
+            with conn:
+                yield conn
+        except BaseException:
+            self.pool.putconn(conn)
+            raise
+        self._give_back(conn, taken)
+
+    def _lend(self) -> tuple[psycopg.Connection[Any], float]:
+        while True:
+            with self._guard:
+                if not self._kept:
+                    break
+                conn, taken = self._kept.pop()
+            if _usable(conn):
+                return conn, taken
+            self.pool.putconn(conn)
+        return self.pool.getconn(), time.monotonic()
+
+    def _give_back(self, conn: psycopg.Connection[Any], taken: float) -> None:
+        with self._guard:
+            kept = _may_keep(self, conn, taken)
+            if kept:
+                self._kept.append((conn, taken))
+                self._used = time.monotonic()
+                if self._timer is None:
+                    self._start_timer(self.idle_seconds)
+        if not kept:
+            self.pool.putconn(conn)
+
+    def _start_timer(self, seconds: float) -> None:
+        self._timer = threading.Timer(seconds, self._on_idle)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _on_idle(self) -> None:
+        with self._guard:
+            self._timer = None
+            left = self._used + self.idle_seconds - time.monotonic()
+            if left > 0 and self._kept and not self._closed:
+                self._start_timer(left)  # used meanwhile: look again when it may be idle
+                return
+        self.release()
+
+    def release(self) -> None:
+        """Give every kept connection back to the pool (they are idle)."""
+        with self._guard:
+            kept, self._kept = self._kept, []
+        for conn, _ in kept:
+            self.pool.putconn(conn)
+
+    def close(self) -> None:
+        """Give the kept connections back and keep none from now on."""
+        with self._guard:
+            self._closed = True
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+        self.release()
+
+
+def _may_keep(
+    warm: AsyncWarmConnections | WarmConnections,
+    conn: psycopg.Connection[Any] | psycopg.AsyncConnection[Any],
+    taken: float,
+) -> bool:
+    """`conn` (out of the pool since `taken`), just given back, is kept rather than
+    returned to the pool: room is left, it is clean, it has not been out too long, and
+    nobody waits for the pool."""
+    return not (
+        warm._closed
+        or len(warm._kept) >= warm.keep
+        or not _usable(conn)
+        or time.monotonic() - taken > warm.max_held_seconds
+        or warm.pool.closed
+        or warm.pool.get_stats().get("requests_waiting", 0)
+    )
+
+
+def _usable(conn: psycopg.Connection[Any] | psycopg.AsyncConnection[Any]) -> bool:
     return (
         not conn.closed
         and not conn.broken

@@ -12,19 +12,24 @@ import concurrent.futures
 import functools
 import threading
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
-from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
+from contextlib import (
+    AbstractAsyncContextManager,
+    AbstractContextManager,
+    asynccontextmanager,
+    contextmanager,
+)
 from contextvars import ContextVar
 from typing import Any
 
 import psycopg
 from langgraph.store.base import BaseStore, Op, Result
-from psycopg_pool import AsyncConnectionPool, PoolClosed
+from psycopg_pool import AsyncConnectionPool, ConnectionPool, PoolClosed
 
 from langgraph_alma.config import Settings
 from langgraph_alma.db.loop import run_on_loop
 from langgraph_alma.db.plan import OFF_LOOP_ROWS, off_loop
 from langgraph_alma.db.sweeper import TaskSweeper, ThreadSweeper
-from langgraph_alma.db.warm import AsyncWarmConnections
+from langgraph_alma.db.warm import AsyncWarmConnections, WarmConnections
 from langgraph_alma.store._base import Vectors, _AlmaStoreBase, blocking_only
 from langgraph_alma.store._batching import OpGatherer
 from langgraph_alma.store._core import CheckedOp, Prepared
@@ -56,6 +61,23 @@ class _OnThreads(_AlmaStoreBase):
         # guarded by db.borrow's lock, shared by every owner of that connection.
         self.lock = threading.Lock()
         self._sweeper = ThreadSweeper("alma-store-ttl-sweeper")
+        # A thread's calls in a row stay on the pool's connection it last used (`db.warm`).
+        pool = self.conn if isinstance(self.conn, ConnectionPool) else None
+        self._warm = WarmConnections(pool) if pool else None
+
+    def _connection(self) -> AbstractContextManager[psycopg.Connection[Any]]:
+        if self._warm is None:
+            return super()._connection()  # type: ignore[misc]
+        return self._warm_connection(self._warm)
+
+    @contextmanager
+    def _warm_connection(self, warm: WarmConnections) -> Iterator[psycopg.Connection[Any]]:
+        try:
+            with warm.connection() as conn:
+                yield conn
+        except PoolClosed as exc:
+            closed: Any = getattr(self, "_closed_error", RuntimeError)
+            raise closed(f"this store's connection pool is closed: {exc}") from exc
 
     @staticmethod
     def _block_lock() -> Any:
@@ -67,7 +89,9 @@ class _OnThreads(_AlmaStoreBase):
         raise NotImplementedError  # AlmaStore's (generated in store.py)
 
     def _release_connections(self) -> None:
-        """Nothing to give back: the sync store keeps no connection between calls."""
+        """Give the pool back the connection kept warm (before it closes)."""
+        if self._warm is not None:
+            self._warm.close()
 
     def sweep_ttl(self) -> int:
         """Delete expired items (of every tenant); returns how many were deleted."""
