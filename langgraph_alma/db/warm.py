@@ -1,4 +1,4 @@
-"""Lending a pool's most recently used connection first (`AsyncWarmConnections`).
+"""Lending a pool's most recently used connection first (`TaskWarmConnections`).
 
 psycopg_pool hands its idle connections out first in, first out: a caller that makes one
 call after another on a pool of 4 gets a different server backend each time, whose
@@ -6,7 +6,7 @@ caches (catalog, plans, prepared statements, buffers it touched) are colder than
 the connection it just gave back. One task on `AsyncAlmaStore` did 779-826 ops/s on a
 warm pool of 4 against 868-907 on a pool of 1 (`bench/store_concurrency_bench.py`).
 
-`AsyncWarmConnections` (and `WarmConnections`, its twin for threads) keeps up to `keep`
+`TaskWarmConnections` (and `ThreadWarmConnections`, its twin for threads) keeps up to `keep`
 connections it borrowed from the pool after use and lends the most recently returned one
 first (last in, first out); only when none is kept does it borrow from the pool. So a
 sequential caller stays on one backend, and parallel callers cycle over at most `keep`
@@ -22,7 +22,11 @@ connections only, never during I/O. A kept connection goes back to the pool:
 - if it is broken, closed or left in a transaction (the pool repairs or replaces it);
 - on `aclose()` (`close()`).
 
->>> warm = AsyncWarmConnections(pool, keep=4)                  # doctest: +SKIP
+The two differ by nature, as `db.sweeper`'s `TaskSweeper` and `ThreadSweeper` do (an
+event loop's timer and no lock, against a timer thread and a guard), so they are written
+side by side rather than generated; what they decide alike is one function (`_may_keep`).
+
+>>> warm = TaskWarmConnections(pool, keep=4)                  # doctest: +SKIP
 >>> async with warm.connection() as conn: await conn.execute("SELECT 1")  # doctest: +SKIP
 """
 
@@ -39,7 +43,7 @@ import psycopg
 from psycopg.pq import TransactionStatus
 from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
-__all__ = ["IDLE_SECONDS", "MAX_HELD_SECONDS", "AsyncWarmConnections", "WarmConnections"]
+__all__ = ["IDLE_SECONDS", "MAX_HELD_SECONDS", "TaskWarmConnections", "ThreadWarmConnections"]
 
 IDLE_SECONDS = 1.0
 """How long a kept connection may sit unused before it goes back to the pool."""
@@ -48,7 +52,7 @@ MAX_HELD_SECONDS = 60.0
 """How long a connection may stay out of the pool, kept and lent again and again."""
 
 
-class AsyncWarmConnections:
+class TaskWarmConnections:
     """Connections of `pool`, the most recently used first (see the module)."""
 
     def __init__(
@@ -121,8 +125,8 @@ class AsyncWarmConnections:
         await self.release()
 
 
-class WarmConnections:
-    """`AsyncWarmConnections` for threads: connections of `pool`, the most recently used
+class ThreadWarmConnections:
+    """`TaskWarmConnections` for threads: connections of `pool`, the most recently used
     first; kept ones go back to the pool after `idle_seconds` unused (a timer thread,
     started when a connection is kept and none runs)."""
 
@@ -146,7 +150,7 @@ class WarmConnections:
 
     @contextmanager
     def connection(self) -> Iterator[psycopg.Connection[Any]]:
-        """`AsyncWarmConnections.connection`, for threads."""
+        """`TaskWarmConnections.connection`, for threads."""
         conn, taken = self._lend()
         try:
             with conn:
@@ -210,7 +214,7 @@ class WarmConnections:
 
 
 def _may_keep(
-    warm: AsyncWarmConnections | WarmConnections,
+    warm: TaskWarmConnections | ThreadWarmConnections,
     conn: psycopg.Connection[Any] | psycopg.AsyncConnection[Any],
     taken: float,
 ) -> bool:

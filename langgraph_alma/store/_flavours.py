@@ -29,7 +29,7 @@ from langgraph_alma.config import Settings
 from langgraph_alma.db.loop import run_on_loop
 from langgraph_alma.db.plan import OFF_LOOP_ROWS, off_loop
 from langgraph_alma.db.sweeper import TaskSweeper, ThreadSweeper
-from langgraph_alma.db.warm import AsyncWarmConnections, WarmConnections
+from langgraph_alma.db.warm import TaskWarmConnections, ThreadWarmConnections
 from langgraph_alma.store._base import Vectors, _AlmaStoreBase, blocking_only
 from langgraph_alma.store._batching import OpGatherer
 from langgraph_alma.store._core import CheckedOp, Prepared
@@ -63,15 +63,15 @@ class _OnThreads(_AlmaStoreBase):
         self._sweeper = ThreadSweeper("alma-store-ttl-sweeper")
         # A thread's calls in a row stay on the pool's connection it last used (`db.warm`).
         pool = self.conn if isinstance(self.conn, ConnectionPool) else None
-        self._warm = WarmConnections(pool) if pool else None
+        self._warm = ThreadWarmConnections(pool) if pool else None
 
     def _connection(self) -> AbstractContextManager[psycopg.Connection[Any]]:
         if self._warm is None:
-            return super()._connection()  # type: ignore[misc]
+            return super()._connection()  # type: ignore[misc]  # Pooled, the shell's other base, has it
         return self._warm_connection(self._warm)
 
     @contextmanager
-    def _warm_connection(self, warm: WarmConnections) -> Iterator[psycopg.Connection[Any]]:
+    def _warm_connection(self, warm: ThreadWarmConnections) -> Iterator[psycopg.Connection[Any]]:
         try:
             with warm.connection() as conn:
                 yield conn
@@ -164,16 +164,16 @@ class _OnEventLoop(_AlmaStoreBase):
         # The pool's most recently used connections first, so that one caller's calls
         # in a row stay on one (warm) server backend (`db.warm`): as many as the
         # gatherer runs batches at once.
-        self._warm = AsyncWarmConnections(pool, keep=inflight) if pool else None
+        self._warm = TaskWarmConnections(pool, keep=inflight) if pool else None
 
     def _connection(self) -> AbstractAsyncContextManager[psycopg.AsyncConnection[Any]]:
         if self._warm is None:
-            return super()._connection()  # type: ignore[misc]
+            return super()._connection()  # type: ignore[misc]  # AsyncPooled, the other base, has it
         return self._warm_connection(self._warm)
 
     @asynccontextmanager
     async def _warm_connection(
-        self, warm: AsyncWarmConnections
+        self, warm: TaskWarmConnections
     ) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
         try:
             async with warm.connection() as conn:
