@@ -12,18 +12,24 @@ import concurrent.futures
 import functools
 import threading
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import (
+    AbstractAsyncContextManager,
+    AbstractContextManager,
+    asynccontextmanager,
+    contextmanager,
+)
 from contextvars import ContextVar
 from typing import Any
 
 import psycopg
 from langgraph.store.base import BaseStore, Op, Result
-from psycopg_pool import AsyncConnectionPool
+from psycopg_pool import AsyncConnectionPool, ConnectionPool, PoolClosed
 
 from langgraph_alma.config import Settings
 from langgraph_alma.db.loop import run_on_loop
 from langgraph_alma.db.plan import OFF_LOOP_ROWS, off_loop
 from langgraph_alma.db.sweeper import TaskSweeper, ThreadSweeper
+from langgraph_alma.db.warm import TaskWarmConnections, ThreadWarmConnections
 from langgraph_alma.store._base import Vectors, _AlmaStoreBase, blocking_only
 from langgraph_alma.store._batching import OpGatherer
 from langgraph_alma.store._core import CheckedOp, Prepared
@@ -55,6 +61,23 @@ class _OnThreads(_AlmaStoreBase):
         # guarded by db.borrow's lock, shared by every owner of that connection.
         self.lock = threading.Lock()
         self._sweeper = ThreadSweeper("alma-store-ttl-sweeper")
+        # A thread's calls in a row stay on the pool's connection it last used (`db.warm`).
+        pool = self.conn if isinstance(self.conn, ConnectionPool) else None
+        self._warm = ThreadWarmConnections(pool) if pool else None
+
+    def _connection(self) -> AbstractContextManager[psycopg.Connection[Any]]:
+        if self._warm is None:
+            return super()._connection()  # type: ignore[misc]  # Pooled, the shell's other base, has it
+        return self._warm_connection(self._warm)
+
+    @contextmanager
+    def _warm_connection(self, warm: ThreadWarmConnections) -> Iterator[psycopg.Connection[Any]]:
+        try:
+            with warm.connection() as conn:
+                yield conn
+        except PoolClosed as exc:
+            closed: Any = getattr(self, "_closed_error", RuntimeError)
+            raise closed(f"this store's connection pool is closed: {exc}") from exc
 
     @staticmethod
     def _block_lock() -> Any:
@@ -64,6 +87,11 @@ class _OnThreads(_AlmaStoreBase):
 
     def _execute(self, prepared: Prepared) -> list[Result]:
         raise NotImplementedError  # AlmaStore's (generated in store.py)
+
+    def _release_connections(self) -> None:
+        """Give the pool back the connection kept warm (before it closes)."""
+        if self._warm is not None:
+            self._warm.close()
 
     def sweep_ttl(self) -> int:
         """Delete expired items (of every tenant); returns how many were deleted."""
@@ -128,12 +156,36 @@ class _OnEventLoop(_AlmaStoreBase):
         self._sweeper = TaskSweeper("alma-store-ttl-sweeper")
         # Several batches in flight on a pool (`store_batch_connections`); a single
         # connection runs one at a time anyway.
-        parallel = self.conn.max_size if isinstance(self.conn, AsyncConnectionPool) else 1
+        pool = self.conn if isinstance(self.conn, AsyncConnectionPool) else None
+        inflight = min(pool.max_size if pool else 1, settings.store_batch_connections)
         self._gatherer = OpGatherer(
-            self._run_checked,
-            max_ops=settings.store_batch_max_ops,
-            max_inflight=min(parallel, settings.store_batch_connections),
+            self._run_checked, max_ops=settings.store_batch_max_ops, max_inflight=inflight
         )
+        # The pool's most recently used connections first, so that one caller's calls
+        # in a row stay on one (warm) server backend (`db.warm`): as many as the
+        # gatherer runs batches at once.
+        self._warm = TaskWarmConnections(pool, keep=inflight) if pool else None
+
+    def _connection(self) -> AbstractAsyncContextManager[psycopg.AsyncConnection[Any]]:
+        if self._warm is None:
+            return super()._connection()  # type: ignore[misc]  # AsyncPooled, the other base, has it
+        return self._warm_connection(self._warm)
+
+    @asynccontextmanager
+    async def _warm_connection(
+        self, warm: TaskWarmConnections
+    ) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+        try:
+            async with warm.connection() as conn:
+                yield conn
+        except PoolClosed as exc:
+            closed: Any = getattr(self, "_closed_error", RuntimeError)
+            raise closed(f"this store's connection pool is closed: {exc}") from exc
+
+    async def _release_connections(self) -> None:
+        """Give the pool back the connections kept warm (before it closes)."""
+        if self._warm is not None:
+            await self._warm.aclose()
 
     @staticmethod
     def _block_lock() -> Any:

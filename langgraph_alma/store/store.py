@@ -103,7 +103,10 @@ class AsyncAlmaStore(_OnEventLoop, AsyncPooled):
             index=index, ttl=ttl, tenant_id=tenant_id, privileged=privileged,
             exact_search_max=exact_search_max, text_config=text_config, text_weight=text_weight,
         ) as store:  # fmt: skip
-            yield store
+            try:
+                yield store
+            finally:
+                await store._release_connections()
 
     async def setup(self) -> None:
         """Apply the migrations and this store's vector index (idempotent), as the admin
@@ -263,7 +266,10 @@ class AlmaStore(_OnThreads, Pooled):
             index=index, ttl=ttl, tenant_id=tenant_id, privileged=privileged,
             exact_search_max=exact_search_max, text_config=text_config, text_weight=text_weight,
         ) as store:  # fmt: skip
-            yield store
+            try:
+                yield store
+            finally:
+                store._release_connections()
 
     def setup(self) -> None:
         """Apply the migrations and this store's vector index (idempotent), as the admin
