@@ -195,22 +195,47 @@ def hnsw_index(
 
 _LEXICAL = """
 lexq AS MATERIALIZED (
-    SELECT to_tsquery(%(tscfg)s::regconfig, %(tsq)s) AS q,
-           tsvector_to_array(to_tsvector(%(tscfg)s::regconfig, %(qwords)s)) AS lexemes
+    SELECT x.lexemes,
+           (SELECT string_agg('(' || w.q::text || ')', ' | ')::tsquery
+            FROM (SELECT plainto_tsquery('simple', l) AS q FROM unnest(x.lexemes) AS l) AS w
+            WHERE numnode(w.q) > 0) AS q
+    FROM (SELECT tsvector_to_array(to_tsvector(%(tscfg)s::regconfig, %(qwords)s)) AS lexemes)
+         AS x
+), lex_hits AS MATERIALIZED (
+    -- one pass: the items holding any query word, up to `max_df` + 1 (one GIN lookup)
+    SELECT m.ns_path COLLATE "C" AS ns_path, m.key, m.tsv
+    FROM lexq, alma_store_text_matches(lexq.q, %(prefix)s, %(prefix_lo)s, %(prefix_hi)s,
+                                       %(max_df)s::bigint + 1) AS m
+    WHERE lexq.q IS NOT NULL
+), lex_one AS MATERIALIZED (
+    -- all of them fit: every word's frequency is counted among them, and they are the
+    -- candidates (what the two passes below give then, without a second lookup)
+    SELECT (SELECT count(*) FROM lex_hits) <= %(max_df)s AS pass
 ), lex_df AS MATERIALIZED (
+    SELECT l.lexeme, (SELECT count(*) FROM lex_hits h
+                      WHERE h.tsv @@ plainto_tsquery('simple', l.lexeme))::float8 AS df
+    FROM lexq, unnest(lexq.lexemes) AS l(lexeme)
+    WHERE (SELECT pass FROM lex_one)
+    UNION ALL
     SELECT d.lexeme, d.df::float8 AS df
     FROM lexq, alma_store_text_df(lexq.lexemes, %(prefix)s, %(prefix_lo)s, %(prefix_hi)s) AS d
+    WHERE NOT (SELECT pass FROM lex_one)
 ), lex_pick AS MATERIALIZED (
-    -- candidates come from the selective words (in at most `max_df` items), or from the
-    -- rarest word when every word is common: bounded work, and an item holding only
-    -- common words would rank low anyway
+    -- (two passes) candidates come from the selective words (in at most `max_df` items),
+    -- or from the rarest word when every word is common: bounded work, and an item
+    -- holding only common words would rank low anyway
     SELECT array_to_string(array_agg(plainto_tsquery('simple', lexeme)::text), ' | ')::tsquery
                AS q
     FROM (SELECT lexeme, df, rank() OVER (ORDER BY df, lexeme) AS r FROM lex_df
-          WHERE df > 0) AS d
+          WHERE df > 0 AND NOT (SELECT pass FROM lex_one)) AS d
     WHERE df <= %(max_df)s OR r = 1
     HAVING count(*) > 0
 ), lex_terms AS MATERIALIZED (
+    SELECT h.ns_path, h.key, t.lexeme,
+           cardinality(t.positions)::float8 AS tf, length(h.tsv)::float8 AS dl
+    FROM lexq, lex_hits h, unnest(h.tsv) AS t
+    WHERE (SELECT pass FROM lex_one) AND t.lexeme = ANY (lexq.lexemes)
+    UNION ALL
     SELECT m.ns_path COLLATE "C" AS ns_path, m.key, t.lexeme,
            cardinality(t.positions)::float8 AS tf, length(m.tsv)::float8 AS dl
     FROM lexq, lex_pick,
@@ -233,14 +258,18 @@ lexq AS MATERIALIZED (
            greatest(ln(1 + (greatest(st.n, f.df) - f.df + 0.5) / (f.df + 0.5)), 1e-6) AS idf
     FROM lex_df f CROSS JOIN lex_stats st
 ), lex AS MATERIALIZED (
-    SELECT t.ns_path, t.key, sum(i.idf * t.tf * ({k1} + 1)
-               / (t.tf + {k1} * (1 - {b} + {b} * t.dl / greatest(st.avgdl, 1)))) AS bm25
-    FROM lex_terms t JOIN lex_idf i USING (lexeme) CROSS JOIN lex_stats st
-    WHERE EXISTS (SELECT 1 FROM alma_store s
-                  WHERE s.tenant_id = %(tenant)s AND s.ns_path = t.ns_path AND s.key = t.key
-                    AND {where})
-    GROUP BY t.ns_path, t.key
-    ORDER BY bm25 DESC, t.ns_path, t.key
+    SELECT b.ns_path, b.key, b.bm25
+    FROM (SELECT t.ns_path, t.key, sum(i.idf * t.tf * ({k1} + 1)
+                     / (t.tf + {k1} * (1 - {b} + {b} * t.dl / greatest(st.avgdl, 1)))) AS bm25
+          FROM lex_terms t JOIN lex_idf i USING (lexeme) CROSS JOIN lex_stats st
+          GROUP BY t.ns_path, t.key
+          ORDER BY bm25 DESC, t.ns_path, t.key OFFSET 0) AS b
+    -- admitted (filter, liveness), probed per item in rank order until `k` pass: a
+    -- subplan, not EXISTS (which a generic plan may turn into a scan of the prefix)
+    WHERE coalesce((SELECT TRUE FROM alma_store s
+                    WHERE s.tenant_id = %(tenant)s AND s.ns_path = b.ns_path
+                      AND s.key = b.key AND {where}), FALSE)
+    ORDER BY b.bm25 DESC, b.ns_path, b.key
     LIMIT %(k)s
 ), lex_top AS (
     -- the share of the query's information (the idf of all its words) an item matches
@@ -294,17 +323,18 @@ _EXACT_ITEMS = """SELECT v.ns_path, v.key, {exact} AS dist
       AND (SELECT n FROM gate) <= %(exact_max)s::bigint
     ORDER BY dist
     LIMIT %(k)s"""
-# An unfiltered search's candidates are the prefix's vectors (counted on their primary
-# key), ranked straight from their table: at 100k items a namespace's 1,000 items lie on
-# about as many pages of each table, and this reads one table, not two. The nearest are
-# checked against the items (liveness) in rank order until `k` pass, so an expired item
-# never takes a place.
-_CAND_VECTORS = """SELECT v.ns_path, v.key FROM alma_store_vectors v
-    WHERE v.tenant_id = %(tenant)s AND {vwhere}"""
+# An unfiltered search's candidates are the prefix's vectors, ranked straight from their
+# table: at 100k items a namespace's 1,000 items lie on about as many pages of each
+# table, and this reads one table, not two, once: the rows the gate counts carry their
+# distance (a set the store knows is large is neither read nor counted here). The
+# nearest are checked against the items (liveness) in rank order until `k` pass, so an
+# expired item never takes a place.
+_CAND_VECTORS = """SELECT v.ns_path, v.key, {exact} AS dist FROM alma_store_vectors v
+    WHERE v.tenant_id = %(tenant)s AND {vwhere} AND v.dims = {dims} AND {stored} IS NOT NULL
+      AND NOT %(large)s"""
 _EXACT_VECTORS = """SELECT c.ns_path, c.key, c.dist
-    FROM (SELECT v.ns_path, v.key, {exact} AS dist FROM alma_store_vectors v
-          WHERE v.tenant_id = %(tenant)s AND v.dims = {dims} AND {vwhere}
-            AND {stored} IS NOT NULL AND (SELECT n FROM gate) <= %(exact_max)s::bigint
+    FROM (SELECT cand.ns_path, cand.key, cand.dist FROM cand
+          WHERE (SELECT n FROM gate) <= %(exact_max)s::bigint
           ORDER BY dist OFFSET 0) AS c
     -- a subplan, not EXISTS (which the planner would turn into a join over every
     -- candidate): probed per candidate in rank order, stopping at `k`
