@@ -4,11 +4,14 @@ A query search is one statement with up to three parts:
 
 - **lexical**: the items of the searched prefix (and filter) whose `tsvector` matches any
   word of the query, reduced by the store's text search configuration (`english` by
-  default: stemmed, stop words dropped), ranked by BM25. Document frequencies and the
-  collection size are counted within the tenant, prefix and filter of the search (the
-  snapshot the statement reads, so always consistent with the data; the collection size is
-  counted up to `BM25_N_CAP` rows, which bounds its cost); document length is the number
-  of distinct lexemes.
+  default: stemmed, stop words dropped), ranked by BM25. Document frequencies are counted
+  within the tenant and prefix of the search, in the snapshot the statement reads: when
+  the items holding any query word are at most `BM25_MAX_DF`, one GIN lookup reads them
+  all and both the frequencies and the candidates come from them; else the frequencies
+  are counted first and the candidates read from the selective words. The collection size
+  (the prefix's items, up to `BM25_N_CAP`) is counted once and remembered per (tenant,
+  prefix) for a minute (`CollectionSizes`); document length is the number of distinct
+  lexemes.
 - **vector**: the nearest vectors for the index's `distance_type`, exactly over a small
   filtered candidate set, else through the HNSW index with pgvector's iterative scan.
 - **fusion**: every candidate gets its similarity (`1 - cosine distance`, the inner
