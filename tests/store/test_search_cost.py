@@ -34,8 +34,12 @@ def _rows(pool, store: AlmaStore, op: SearchOp) -> list[tuple]:
         return conn.execute(sql.query, sql.params).fetchall()
 
 
-def test_the_collection_size_is_counted_once_then_remembered(pool, tenant) -> None:
-    store = AlmaStore(pool, tenant_id=tenant, text_config="simple")
+@pytest.mark.parametrize("indexed", [False, True])
+def test_the_collection_size_is_counted_once_then_remembered(
+    pool, tenant, indexed_setup, indexed
+) -> None:
+    index = {"dims": DIMS, "embed": fake_embed, "fields": ["text"]} if indexed else None
+    store = AlmaStore(pool, tenant_id=tenant, text_config="simple", index=index)
     ns = ("cost", uuid.uuid4().hex[:8])
     store.batch([PutOp(ns, f"k{i}", {"text": f"alpha w{i}"}) for i in range(7)])
     store.put((*ns, "sub"), "deep", {"text": "alpha"})
