@@ -201,3 +201,45 @@ def test_the_prefix_range_excludes_look_alike_names(pool, tenant, indexed_setup)
         found = store.search((root, "u1"), **kwargs)
         assert {tuple(i.namespace) for i in found} == want, kwargs
     assert store.count_items((root, "u1")) == 3
+
+
+def test_a_generic_plan_reads_the_prefix_as_an_index_range(pool, database, tenant) -> None:
+    """Query searches run on generic plans, which see neither the prefix's values nor a
+    LIMIT's: the prefix as one range (`_sql.PREFIX`) is an index range there, where the
+    former `ns_path = p OR (ns_path >= lo AND ns_path < hi)` under a LIMIT (the exact
+    gate's candidates) read the tenant's rows until the LIMIT."""
+    import psycopg
+    import psycopg.sql
+
+    store = AlmaStore(pool, tenant_id=tenant)
+    store.batch(
+        [PutOp(("plan", f"u{i % 40}"), f"k{i}", {"n": i}) for i in range(4000)]
+    )  # fmt: skip
+    with psycopg.connect(database.admin_url, autocommit=True) as admin:
+        admin.execute("ANALYZE alma_store")
+    old = "(s.ns_path = %(prefix)s OR (s.ns_path >= %(prefix_lo)s AND s.ns_path < %(prefix_hi)s))"
+    sql = (
+        "SELECT count(*) FROM (SELECT 1 FROM alma_store s"
+        " WHERE s.tenant_id = %(tenant)s AND {prefix} LIMIT %(lim)s::bigint + 1) AS c"
+    )
+
+    def plan(prefix: str) -> str:
+        text = sql.format(prefix=prefix)
+        for n, name in enumerate(("tenant", "prefix", "prefix_lo", "prefix_hi", "lim"), 1):
+            text = text.replace(f"%({name})s", f"${n}")
+        with pool.connection() as conn, conn.transaction():
+            conn.execute(_sql.batch_settings(generic=True, hnsw=False), {"tenant": tenant})
+            conn.execute(f"PREPARE prefix_plan (text, text, text, text, text) AS {text}")
+            args = psycopg.sql.SQL(", ").join(
+                map(psycopg.sql.Literal, [tenant, "plan.u7", "plan.u7.", "plan.u7/", "2000"])
+            )
+            explain = psycopg.sql.SQL("EXPLAIN EXECUTE prefix_plan ({})").format(args)
+            rows = conn.execute(explain).fetchall()
+            conn.execute("DEALLOCATE prefix_plan")
+        return "\n".join(r[0] for r in rows)
+
+    assert "Seq Scan" in plan(old)  # what generic plans did
+    new = plan(_sql.PREFIX)
+    assert "Seq Scan" not in new and "ns_path >= $2" in new, new
+    path = ("plan", "u7")
+    assert len(store.search(path, limit=1000)) == 100
