@@ -238,7 +238,9 @@ def test_a_generic_plan_reads_the_prefix_as_an_index_range(pool, database, tenan
             conn.execute("DEALLOCATE prefix_plan")
         return "\n".join(r[0] for r in rows)
 
-    assert "Seq Scan" in plan(old)  # what generic plans did
+    # the OR form read the tenant's rows with the bench's data; its plan depends on the
+    # table's statistics (other tests' tenants), so only the new form is checked here
+    assert "ns_path >= $2" not in plan(old)
     new = plan(_sql.PREFIX)
     assert "Seq Scan" not in new and "ns_path >= $2" in new, new
     path = ("plan", "u7")
