@@ -286,7 +286,6 @@ class StoreCore(OpChecks):
             return Sql(_sql.search_plain(condition, bool(op.refresh_ttl)), params, fetch=True)
         params.update(
             tscfg=self.text_config,
-            tsq=_search.tsquery_text(op.query),
             qwords=_search.query_words(op.query),
             n=self.collection_sizes.get((tenant, params["prefix"])),
             max_df=_search.BM25_MAX_DF,

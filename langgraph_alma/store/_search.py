@@ -64,14 +64,6 @@ def check_text_config(name: str) -> str:
     return name
 
 
-def tsquery_text(query: str) -> str | None:
-    """`'w1' | 'w2'` for the words of `query` (None if it has none). Words are letters
-    and digits only, so they hold no quote or operator; `to_tsquery` then reduces each
-    with the text search configuration (stems it, drops it if it is a stop word)."""
-    words = dict.fromkeys(_WORD.findall(query.lower()))
-    return " | ".join(f"'{w}'" for w in words) or None
-
-
 def query_words(query: str) -> str:
     """The query's words separated by spaces, for `to_tsvector` (the query lexemes)."""
     return " ".join(dict.fromkeys(_WORD.findall(query.lower())))
