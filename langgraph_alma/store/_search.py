@@ -238,13 +238,18 @@ lexq AS MATERIALIZED (
                                  %(max_df)s) AS m,
          unnest(m.tsv) AS t
     WHERE t.lexeme = ANY (lexq.lexemes)
+), lex_known AS MATERIALIZED (
+    -- the collection size the store remembers (`%(n)s`, see CollectionSizes), unless a
+    -- word is now in more items than that (the prefix grew since: counted again)
+    SELECT CASE WHEN %(n)s::float8 >= (SELECT coalesce(max(df), 0) FROM lex_df)
+                THEN %(n)s::float8 END AS n
 ), lex_stats AS MATERIALIZED (
-    -- the collection size: the store's remembered one (`%(n)s`, see CollectionSizes),
-    -- else counted (an InitPlan, run only when coalesce needs it)
-    SELECT coalesce(%(n)s::float8, (SELECT count(*) FROM (
+    -- the collection size: the remembered one, else counted (an InitPlan, run only when
+    -- coalesce needs it)
+    SELECT coalesce((SELECT n FROM lex_known), (SELECT count(*) FROM (
                 SELECT 1 FROM alma_store s
                 WHERE s.tenant_id = %(tenant)s AND {prefix} LIMIT {n_cap}) AS c)::float8) AS n,
-           %(n)s::float8 IS NULL AS counted,
+           (SELECT n FROM lex_known) IS NULL AS counted,
            avg(dl) AS avgdl
     FROM lex_terms
     HAVING count(*) > 0

@@ -57,6 +57,14 @@ def test_the_collection_size_is_counted_once_then_remembered(
     # a size is forgotten after its time, and then counted again
     store._core.collection_sizes.ttl = 0
     assert _rows(pool, store, op)[0][-1] == 8
+    store._core.collection_sizes.ttl = 60
+    store.search(ns, query="alpha")
+    assert _rows(pool, store, op)[0][-1] is None
+    # a word now in more items than the remembered size: the prefix grew, counted again
+    store.batch([PutOp(ns, f"new{i}", {"text": "alpha"}) for i in range(5)])
+    assert _rows(pool, store, op)[0][-1] == 13
+    store.search(ns, query="alpha")
+    assert store._core.collection_sizes.get((tenant, ".".join(ns))) == 13
 
 
 def test_a_remembered_size_is_the_tenants_own(pool) -> None:
