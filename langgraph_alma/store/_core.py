@@ -118,6 +118,7 @@ class StoreCore(OpChecks):
         self.max_value_bytes = max_value_bytes
         self.exact_search_max = exact_search_max
         self.large_sets = _search.LargeSets()  # candidate sets above exact_search_max
+        self.collection_sizes = _search.CollectionSizes()  # BM25's N per (tenant, prefix)
         settings = get_settings()
         self.text_config = _search.check_text_config(text_config or settings.text_search_config)
         weight = settings.search_text_weight if text_weight is None else text_weight
@@ -285,9 +286,8 @@ class StoreCore(OpChecks):
             return Sql(_sql.search_plain(condition, bool(op.refresh_ttl)), params, fetch=True)
         params.update(
             tscfg=self.text_config,
-            tsq=_search.tsquery_text(op.query),
             qwords=_search.query_words(op.query),
-            n_cap=_search.BM25_N_CAP,
+            n=self.collection_sizes.get((tenant, params["prefix"])),
             max_df=_search.BM25_MAX_DF,
             k=self._window(op),
             need=op.offset + op.limit,
@@ -309,9 +309,13 @@ class StoreCore(OpChecks):
         return Sql(statement, params, fetch=True)
 
     def _searched(self, tenant: str, op: SearchOp, rows: Sequence[Sequence[Any]]) -> None:
-        """Learn from a hybrid search's gate count (`gate_n`, its last column) whether its
-        unfiltered candidate set is above the exact bound (`_search.LargeSets`)."""
-        if rows and len(rows[0]) > 8 and (key := _candidate_set(tenant, op)) is not None:
+        """Learn from a query search's row its collection size (`lex_n`, its last column;
+        `_search.CollectionSizes`) and, from a hybrid one's gate count (`gate_n`), whether
+        its unfiltered candidate set is above the exact bound (`_search.LargeSets`)."""
+        if rows and len(rows[0]) > 8:
+            prefix = ns_path(op.namespace_prefix) if op.namespace_prefix else None
+            self.collection_sizes.note((tenant, prefix), rows[0][-1])
+        if rows and len(rows[0]) > 9 and (key := _candidate_set(tenant, op)) is not None:
             self.large_sets.note(key, rows[0][8], self.exact_search_max)
 
     def _list_namespaces(self, tenant: str, op: ListNamespacesOp) -> Sql:

@@ -4,11 +4,14 @@ A query search is one statement with up to three parts:
 
 - **lexical**: the items of the searched prefix (and filter) whose `tsvector` matches any
   word of the query, reduced by the store's text search configuration (`english` by
-  default: stemmed, stop words dropped), ranked by BM25. Document frequencies and the
-  collection size are counted within the tenant, prefix and filter of the search (the
-  snapshot the statement reads, so always consistent with the data; the collection size is
-  counted up to `BM25_N_CAP` rows, which bounds its cost); document length is the number
-  of distinct lexemes.
+  default: stemmed, stop words dropped), ranked by BM25. Document frequencies are counted
+  within the tenant and prefix of the search, in the snapshot the statement reads: when
+  the items holding any query word are at most `BM25_MAX_DF`, one GIN lookup reads them
+  all and both the frequencies and the candidates come from them; else the frequencies
+  are counted first and the candidates read from the selective words. The collection size
+  (the prefix's items, up to `BM25_N_CAP`) is counted once and remembered per (tenant,
+  prefix) for a minute (`CollectionSizes`); document length is the number of distinct
+  lexemes.
 - **vector**: the nearest vectors for the index's `distance_type`, exactly over a small
   filtered candidate set, else through the HNSW index with pgvector's iterative scan.
 - **fusion**: every candidate gets its similarity (`1 - cosine distance`, the inner
@@ -61,14 +64,6 @@ def check_text_config(name: str) -> str:
     return name
 
 
-def tsquery_text(query: str) -> str | None:
-    """`'w1' | 'w2'` for the words of `query` (None if it has none). Words are letters
-    and digits only, so they hold no quote or operator; `to_tsquery` then reduces each
-    with the text search configuration (stems it, drops it if it is a stop word)."""
-    words = dict.fromkeys(_WORD.findall(query.lower()))
-    return " | ".join(f"'{w}'" for w in words) or None
-
-
 def query_words(query: str) -> str:
     """The query's words separated by spaces, for `to_tsvector` (the query lexemes)."""
     return " ".join(dict.fromkeys(_WORD.findall(query.lower())))
@@ -111,6 +106,37 @@ class LargeSets:
                 self._seen.pop(old, None)
         self._seen.pop(key, None)
         self._seen[key] = time.monotonic()
+
+
+class CollectionSizes:
+    """BM25's collection size (the items of a tenant's prefix, counted up to `BM25_N_CAP`)
+    per (tenant, prefix), as searches lately counted it, so the next searches of the
+    prefix skip the count (`lex_stats`: it read every item of the prefix, 2.4 ms of a
+    no-prefix search at 10k items). Per store, never shared across tenants, bounded, each
+    entry forgotten after `ttl` seconds. A size a minute old only shifts the words' idf a
+    little (it enters as `ln(1 + (N - df + 0.5) / (df + 0.5))`, with `N >= df` enforced),
+    so it does not change what a ranking means."""
+
+    def __init__(self, ttl: float = 60.0, size: int = 4096) -> None:
+        self.ttl, self.size = ttl, size
+        self._seen: dict[tuple[str, str | None], tuple[float, float]] = {}
+
+    def get(self, key: tuple[str, str | None]) -> float | None:
+        """The size remembered for `key`, or None (the statement counts it)."""
+        seen = self._seen.get(key)
+        if seen is None or time.monotonic() - seen[1] >= self.ttl:
+            return None
+        return seen[0]
+
+    def note(self, key: tuple[str, str | None], n: float | None) -> None:
+        """Record a search's count `n` (None: not counted, nothing learnt)."""
+        if n is None:
+            return
+        if len(self._seen) >= self.size:  # drop the oldest entries (dicts keep order)
+            for old in list(self._seen)[: self.size // 4]:
+                self._seen.pop(old, None)
+        self._seen.pop(key, None)
+        self._seen[key] = (float(n), time.monotonic())
 
 
 # -- vectors -------------------------------------------------------------------------
@@ -164,22 +190,47 @@ def hnsw_index(
 
 _LEXICAL = """
 lexq AS MATERIALIZED (
-    SELECT to_tsquery(%(tscfg)s::regconfig, %(tsq)s) AS q,
-           tsvector_to_array(to_tsvector(%(tscfg)s::regconfig, %(qwords)s)) AS lexemes
+    SELECT x.lexemes,
+           (SELECT string_agg('(' || w.q::text || ')', ' | ')::tsquery
+            FROM (SELECT plainto_tsquery('simple', l) AS q FROM unnest(x.lexemes) AS l) AS w
+            WHERE numnode(w.q) > 0) AS q
+    FROM (SELECT tsvector_to_array(to_tsvector(%(tscfg)s::regconfig, %(qwords)s)) AS lexemes)
+         AS x
+), lex_hits AS MATERIALIZED (
+    -- one pass: the items holding any query word, up to `max_df` + 1 (one GIN lookup)
+    SELECT m.ns_path COLLATE "C" AS ns_path, m.key, m.tsv
+    FROM lexq, alma_store_text_matches(lexq.q, %(prefix)s, %(prefix_lo)s, %(prefix_hi)s,
+                                       %(max_df)s::bigint + 1) AS m
+    WHERE lexq.q IS NOT NULL
+), lex_one AS MATERIALIZED (
+    -- all of them fit: every word's frequency is counted among them, and they are the
+    -- candidates (what the two passes below give then, without a second lookup)
+    SELECT (SELECT count(*) FROM lex_hits) <= %(max_df)s AS pass
 ), lex_df AS MATERIALIZED (
+    SELECT l.lexeme, (SELECT count(*) FROM lex_hits h
+                      WHERE h.tsv @@ plainto_tsquery('simple', l.lexeme))::float8 AS df
+    FROM lexq, unnest(lexq.lexemes) AS l(lexeme)
+    WHERE (SELECT pass FROM lex_one)
+    UNION ALL
     SELECT d.lexeme, d.df::float8 AS df
     FROM lexq, alma_store_text_df(lexq.lexemes, %(prefix)s, %(prefix_lo)s, %(prefix_hi)s) AS d
+    WHERE NOT (SELECT pass FROM lex_one)
 ), lex_pick AS MATERIALIZED (
-    -- candidates come from the selective words (in at most `max_df` items), or from the
-    -- rarest word when every word is common: bounded work, and an item holding only
-    -- common words would rank low anyway
+    -- (two passes) candidates come from the selective words (in at most `max_df` items),
+    -- or from the rarest word when every word is common: bounded work, and an item
+    -- holding only common words would rank low anyway
     SELECT array_to_string(array_agg(plainto_tsquery('simple', lexeme)::text), ' | ')::tsquery
                AS q
     FROM (SELECT lexeme, df, rank() OVER (ORDER BY df, lexeme) AS r FROM lex_df
-          WHERE df > 0) AS d
+          WHERE df > 0 AND NOT (SELECT pass FROM lex_one)) AS d
     WHERE df <= %(max_df)s OR r = 1
     HAVING count(*) > 0
 ), lex_terms AS MATERIALIZED (
+    SELECT h.ns_path, h.key, t.lexeme,
+           cardinality(t.positions)::float8 AS tf, length(h.tsv)::float8 AS dl
+    FROM lexq, lex_hits h, unnest(h.tsv) AS t
+    WHERE (SELECT pass FROM lex_one) AND t.lexeme = ANY (lexq.lexemes)
+    UNION ALL
     SELECT m.ns_path COLLATE "C" AS ns_path, m.key, t.lexeme,
            cardinality(t.positions)::float8 AS tf, length(m.tsv)::float8 AS dl
     FROM lexq, lex_pick,
@@ -187,10 +238,18 @@ lexq AS MATERIALIZED (
                                  %(max_df)s) AS m,
          unnest(m.tsv) AS t
     WHERE t.lexeme = ANY (lexq.lexemes)
+), lex_known AS MATERIALIZED (
+    -- the collection size the store remembers (`%(n)s`, see CollectionSizes), unless a
+    -- word is now in more items than that (the prefix grew since: counted again)
+    SELECT CASE WHEN %(n)s::float8 >= (SELECT coalesce(max(df), 0) FROM lex_df)
+                THEN %(n)s::float8 END AS n
 ), lex_stats AS MATERIALIZED (
-    SELECT (SELECT count(*) FROM (
+    -- the collection size: the remembered one, else counted (an InitPlan, run only when
+    -- coalesce needs it)
+    SELECT coalesce((SELECT n FROM lex_known), (SELECT count(*) FROM (
                 SELECT 1 FROM alma_store s
-                WHERE s.tenant_id = %(tenant)s AND {prefix} LIMIT %(n_cap)s) AS c)::float8 AS n,
+                WHERE s.tenant_id = %(tenant)s AND {prefix} LIMIT {n_cap}) AS c)::float8) AS n,
+           (SELECT n FROM lex_known) IS NULL AS counted,
            avg(dl) AS avgdl
     FROM lex_terms
     HAVING count(*) > 0
@@ -199,14 +258,18 @@ lexq AS MATERIALIZED (
            greatest(ln(1 + (greatest(st.n, f.df) - f.df + 0.5) / (f.df + 0.5)), 1e-6) AS idf
     FROM lex_df f CROSS JOIN lex_stats st
 ), lex AS MATERIALIZED (
-    SELECT t.ns_path, t.key, sum(i.idf * t.tf * ({k1} + 1)
-               / (t.tf + {k1} * (1 - {b} + {b} * t.dl / greatest(st.avgdl, 1)))) AS bm25
-    FROM lex_terms t JOIN lex_idf i USING (lexeme) CROSS JOIN lex_stats st
-    WHERE EXISTS (SELECT 1 FROM alma_store s
-                  WHERE s.tenant_id = %(tenant)s AND s.ns_path = t.ns_path AND s.key = t.key
-                    AND {where})
-    GROUP BY t.ns_path, t.key
-    ORDER BY bm25 DESC, t.ns_path, t.key
+    SELECT b.ns_path, b.key, b.bm25
+    FROM (SELECT t.ns_path, t.key, sum(i.idf * t.tf * ({k1} + 1)
+                     / (t.tf + {k1} * (1 - {b} + {b} * t.dl / greatest(st.avgdl, 1)))) AS bm25
+          FROM lex_terms t JOIN lex_idf i USING (lexeme) CROSS JOIN lex_stats st
+          GROUP BY t.ns_path, t.key
+          ORDER BY bm25 DESC, t.ns_path, t.key OFFSET 0) AS b
+    -- admitted (filter, liveness), probed per item in rank order until `k` pass: a
+    -- subplan, not EXISTS (which a generic plan may turn into a scan of the prefix)
+    WHERE coalesce((SELECT TRUE FROM alma_store s
+                    WHERE s.tenant_id = %(tenant)s AND s.ns_path = b.ns_path
+                      AND s.key = b.key AND {where}), FALSE)
+    ORDER BY b.bm25 DESC, b.ns_path, b.key
     LIMIT %(k)s
 ), lex_top AS (
     -- the share of the query's information (the idf of all its words) an item matches
@@ -260,17 +323,18 @@ _EXACT_ITEMS = """SELECT v.ns_path, v.key, {exact} AS dist
       AND (SELECT n FROM gate) <= %(exact_max)s::bigint
     ORDER BY dist
     LIMIT %(k)s"""
-# An unfiltered search's candidates are the prefix's vectors (counted on their primary
-# key), ranked straight from their table: at 100k items a namespace's 1,000 items lie on
-# about as many pages of each table, and this reads one table, not two. The nearest are
-# checked against the items (liveness) in rank order until `k` pass, so an expired item
-# never takes a place.
-_CAND_VECTORS = """SELECT v.ns_path, v.key FROM alma_store_vectors v
-    WHERE v.tenant_id = %(tenant)s AND {vwhere}"""
+# An unfiltered search's candidates are the prefix's vectors, ranked straight from their
+# table: at 100k items a namespace's 1,000 items lie on about as many pages of each
+# table, and this reads one table, not two, once: the rows the gate counts carry their
+# distance (a set the store knows is large is neither read nor counted here). The
+# nearest are checked against the items (liveness) in rank order until `k` pass, so an
+# expired item never takes a place.
+_CAND_VECTORS = """SELECT v.ns_path, v.key, {exact} AS dist FROM alma_store_vectors v
+    WHERE v.tenant_id = %(tenant)s AND {vwhere} AND v.dims = {dims} AND {stored} IS NOT NULL
+      AND NOT %(large)s"""
 _EXACT_VECTORS = """SELECT c.ns_path, c.key, c.dist
-    FROM (SELECT v.ns_path, v.key, {exact} AS dist FROM alma_store_vectors v
-          WHERE v.tenant_id = %(tenant)s AND v.dims = {dims} AND {vwhere}
-            AND {stored} IS NOT NULL AND (SELECT n FROM gate) <= %(exact_max)s::bigint
+    FROM (SELECT cand.ns_path, cand.key, cand.dist FROM cand
+          WHERE (SELECT n FROM gate) <= %(exact_max)s::bigint
           ORDER BY dist OFFSET 0) AS c
     -- a subplan, not EXISTS (which the planner would turn into a join over every
     -- candidate): probed per candidate in rank order, stopping at `k`
@@ -355,7 +419,7 @@ _REST_AND_PAGE = """
 ){refresh}
 SELECT ns_path, key, value, created_at, updated_at,
        coalesce(score, sim)::float8 AS score, sim::float8 AS similarity, t::float8 AS text_score
-       {gate_n}
+       {gate_n}, (SELECT n FROM lex_stats WHERE counted) AS lex_n
 FROM page
 ORDER BY newest DESC NULLS FIRST, page.score DESC, ns_path, key
 """
@@ -380,7 +444,11 @@ def search_statement(
     (`v.`) by namespace, so the exact branch reads a key range; `filtered` says whether
     `where` holds a filter (the candidates are then items, else vectors); `refresh` is
     the TTL refresh CTE (or "")."""
-    lexical = _LEXICAL.replace("{k1}", str(BM25_K1)).replace("{b}", str(BM25_B))
+    lexical = (
+        _LEXICAL.replace("{k1}", str(BM25_K1))
+        .replace("{b}", str(BM25_B))
+        .replace("{n_cap}", str(int(BM25_N_CAP)))
+    )
     if dims is None:
         body = "WITH" + lexical + "," + _FUSE_TEXT
         rest_sim = "NULL::float8"

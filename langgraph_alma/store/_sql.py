@@ -15,8 +15,16 @@ from langgraph_alma.db.plan import SET_TENANT
 
 LIVE = "(s.expires_at IS NULL OR s.expires_at > now())"
 
-# Namespace prefix as a btree range on the C-collated dotted path.
-PREFIX = "(s.ns_path = %(prefix)s OR (s.ns_path >= %(prefix_lo)s AND s.ns_path < %(prefix_hi)s))"
+# Namespace prefix as one btree range on the C-collated dotted path: [prefix, prefix + "/")
+# holds the prefix, its children (prefix + "."), and names that merely extend its last
+# label with a character sorting before "/" (such as "-"), which the last test excludes.
+# One range, not `= prefix OR (>= lo AND < hi)`: a generic plan (query searches run on
+# them, `batch_settings`) reads an OR as a scan of the tenant's rows, a range as an index
+# range.
+PREFIX = (
+    "(s.ns_path >= %(prefix)s AND s.ns_path < %(prefix_hi)s"
+    " AND (s.ns_path = %(prefix)s OR s.ns_path >= %(prefix_lo)s))"
+)
 VECTOR_PREFIX = PREFIX.replace("s.ns_path", "v.ns_path")
 
 # Every batch opens with one settings statement: the tenant row-level security acts for

@@ -40,8 +40,8 @@ def test_bad_filters_raise(bad: dict) -> None:
         build_filter(bad, {})
 
 
-def test_tsquery_text_holds_only_quoted_words() -> None:
-    from langgraph_alma.store._search import tsquery_text
+def test_query_words_hold_only_letters_and_digits() -> None:
+    from langgraph_alma.store._search import query_words
 
-    assert tsquery_text("Don't  stop: ZX-4471!") == "'don' | 't' | 'stop' | 'zx' | '4471'"
-    assert tsquery_text("?! --") is None
+    assert query_words("Don't  stop: ZX-4471! stop") == "don t stop zx 4471"
+    assert query_words("?! --") == ""

@@ -26,7 +26,7 @@ def _gate_n(pool, store: AlmaStore, ns: tuple[str, ...], query: str) -> int | No
     with pool.connection() as conn, conn.transaction():
         conn.execute(_sql.batch_settings(generic=False, hnsw=True), {"tenant": tenant, "ef": "40"})
         rows = conn.execute(sql.query, sql.params).fetchall()
-    return rows[0][8] if rows else None
+    return rows[0][8] if rows else None  # gate_n (lex_n follows)
 
 
 def test_a_large_set_is_counted_once_then_remembered(pool, tenant, indexed_setup) -> None:
