@@ -15,8 +15,11 @@ eighth (encrypted, already compressed) is stored as it is.
 
 from __future__ import annotations
 
+import json
 import struct
-from collections.abc import Callable, Iterable, Iterator
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import zstandard
@@ -49,9 +52,36 @@ _DICT = zstandard.ZstdCompressionDict(_DICTIONARY, dict_type=zstandard.DICT_TYPE
 _DICT.precompute_compress(level=_LEVEL)
 
 
+# Never edit either (a new one gets a new format byte, `CHECKPOINT_ZSTD`): the JSON
+# framing of a LangGraph checkpoint as `pack_checkpoint` writes it, its most common
+# strings last (zstd finds the nearest matches cheapest).
+_CHECKPOINT_DICTIONARY = b"".join(
+    (
+        b'{"v":4,"ts":"2026-01-01T00:00:00.000000+00:00","pending_sends":[],',
+        b'"channel_versions":{"__start__":"10000","branch:to:',
+        b'"},"versions_seen":{"__input__":{},"__start__":{"__start__":"10000',
+        b'","messages":"10000","branch:to:',
+        b'"}},"updated_channels":["messages"]}',
+        b'"},"updated_channels":["branch:to:',
+    )
+)
+_CHECKPOINT_DICT = zstandard.ZstdCompressionDict(
+    _CHECKPOINT_DICTIONARY, dict_type=zstandard.DICT_TYPE_RAWCONTENT
+)
+_CHECKPOINT_DICT.precompute_compress(level=_LEVEL)
+# No magic number: the row's first byte says what follows (`pack_checkpoint`).
+_MAGICLESS = zstandard.ZstdCompressionParameters.from_level(
+    _LEVEL,
+    format=zstandard.FORMAT_ZSTD1_MAGICLESS,
+    write_checksum=0,
+    write_content_size=1,
+    write_dict_id=0,
+)
+
+
 class _Codecs:
-    """A zstd compressor and decompressor with the dictionary: not thread-safe, so each
-    is used by one thread at a time (`_take`, `_give`)."""
+    """zstd compressors and decompressors with the dictionaries: not thread-safe, so
+    each is used by one thread at a time (`_take`, `_give`)."""
 
     def __init__(self) -> None:
         self.compressor = zstandard.ZstdCompressor(
@@ -62,6 +92,12 @@ class _Codecs:
             write_dict_id=False,
         )
         self.decompressor = zstandard.ZstdDecompressor(dict_data=_DICT)
+        self.checkpoints = zstandard.ZstdCompressor(
+            dict_data=_CHECKPOINT_DICT, compression_params=_MAGICLESS
+        )
+        self.checkpoints_out = zstandard.ZstdDecompressor(
+            dict_data=_CHECKPOINT_DICT, format=zstandard.FORMAT_ZSTD1_MAGICLESS
+        )
 
 
 # Idle codecs, shared by every thread: LangGraph runs a saver's calls on threads it
@@ -182,3 +218,122 @@ def expand_writes(rows: Iterable[tuple[Any, ...]]) -> Iterator[tuple[Any, ...]]:
             continue
         for idx, channel, type_, value in unpack_writes(row[3]):
             yield (row[0], channel, type_, value, row[4], idx)
+
+
+# -- checkpoint rows (migration 0012) ------------------------------------------------
+# A checkpoint row stores the checkpoint (without its id and values, which have columns
+# of their own) as `packed` bytes: one format byte, then its JSON, zstd-compressed with
+# `_CHECKPOINT_DICTIONARY` when that is smaller. JSON as `json.dumps` writes it (what
+# psycopg sent for the jsonb column before), read back as the jsonb was. What SQL reads
+# of it stays in columns: the versions of the channels stored as blobs (`blob_versions`,
+# in `blob_channels`' order; left out of the JSON when they are str), and, for a
+# checkpoint older than format 4, the whole jsonb (`pack_checkpoint` returns None).
+CHECKPOINT_ZSTD = 1  # format bit: the JSON is compressed
+CHECKPOINT_TS = 2  # format bit: "ts" is microseconds from the time in the checkpoint id
+_UUID_EPOCH = 0x01B21DD213814000  # 100 ns intervals from 1582-10-15 to 1970-01-01
+_UNIX_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def _id_micros(checkpoint_id: str) -> int | None:
+    """Microseconds since 1970 in a uuid6 checkpoint id (LangGraph's), else None."""
+    try:
+        u = uuid.UUID(checkpoint_id)
+    except (ValueError, TypeError, AttributeError):
+        return None
+    if u.version != 6:
+        return None
+    ticks = ((u.int >> 80) << 12) | ((u.int >> 64) & 0x0FFF)
+    return (ticks - _UUID_EPOCH) // 10
+
+
+def _ts_at(micros: int) -> str:
+    return (_UNIX_EPOCH + micros * _MICROSECOND).isoformat()
+
+
+def ts_offset(ts: Any, checkpoint_id: str) -> int | None:
+    """`ts` as microseconds from the time its uuid6 checkpoint id holds, when `_ts_at`
+    rebuilds exactly `ts` from them (LangGraph's `datetime.now(UTC).isoformat()`),
+    else None.
+
+    >>> ts_offset("2025-01-02T03:09:20.560714+00:00", "1efc8b6f-5d2b-6f0a-8000-000000000000")
+    -3
+    >>> ts_offset("2025-01-02 03:09:20.560714+00:00", "1efc8b6f-5d2b-6f0a-8000-000000000000")
+    """
+    if type(ts) is not str or (base := _id_micros(checkpoint_id)) is None:
+        return None
+    try:
+        at = datetime.fromisoformat(ts)
+    except ValueError:
+        return None
+    if at.tzinfo is None:
+        return None
+    offset = (at - _UNIX_EPOCH) // _MICROSECOND - base
+    return offset if _ts_at(base + offset) == ts else None
+
+
+def pack_checkpoint(
+    stored: Mapping[str, Any], checkpoint_id: str, blob_channels: Sequence[str]
+) -> tuple[bytes, list[str | None]] | None:
+    """(packed bytes, blob_versions) of a checkpoint without its id and values; None for
+    one older than format 4, which SQL reads (its sends: `_sql.SELECT`), stored as jsonb."""
+    v = stored.get("v")
+    if type(v) is not int or v < 4:
+        return None
+    body = dict(stored)
+    versions = body.get("channel_versions")
+    blob_versions: list[str | None] = []
+    if isinstance(versions, dict):
+        versions = dict(versions)
+        for channel in blob_channels:
+            version = versions.get(channel)
+            blob_versions.append(None if version is None else str(version))
+            if type(version) is str:
+                del versions[channel]  # in blob_versions
+        body["channel_versions"] = versions
+    else:
+        blob_versions = [None] * len(blob_channels)
+    fmt = 0
+    if (offset := ts_offset(body.get("ts"), checkpoint_id)) is not None:
+        body["ts"] = offset
+        fmt |= CHECKPOINT_TS
+    text = json.dumps(body, separators=(",", ":"), allow_nan=False).encode()
+    codecs = _take()
+    try:
+        packed = codecs.checkpoints.compress(text)
+    finally:
+        _give(codecs)
+    if len(packed) < len(text):
+        return bytes((fmt | CHECKPOINT_ZSTD,)) + packed, blob_versions
+    return bytes((fmt,)) + text, blob_versions
+
+
+def unpack_checkpoint(
+    packed: bytes,
+    checkpoint_id: str,
+    blob_channels: Sequence[str],
+    blob_versions: Sequence[str | None] | None,
+    loads: Callable[[str], Any] = json.loads,
+) -> dict[str, Any]:
+    """The checkpoint `pack_checkpoint` packed (without its id and values), read with
+    `loads` (JSON text to objects)."""
+    fmt, body = packed[0], memoryview(packed)[1:]
+    if fmt & CHECKPOINT_ZSTD:
+        codecs = _take()
+        try:
+            text = codecs.checkpoints_out.decompress(body)
+        finally:
+            _give(codecs)
+    else:
+        text = bytes(body)
+    checkpoint: dict[str, Any] = loads(text.decode())
+    if fmt & CHECKPOINT_TS:
+        base = _id_micros(checkpoint_id)
+        assert base is not None  # CHECKPOINT_TS is set only then
+        checkpoint["ts"] = _ts_at(base + checkpoint["ts"])
+    versions = checkpoint.get("channel_versions")
+    if blob_versions and isinstance(versions, dict):
+        for channel, version in zip(blob_channels, blob_versions, strict=False):
+            if version is not None and channel not in versions:
+                versions[channel] = version
+    return checkpoint

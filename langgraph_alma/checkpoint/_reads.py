@@ -21,7 +21,7 @@ from langgraph.checkpoint.serde.types import TASKS
 from psycopg.types.json import Jsonb
 
 from langgraph_alma.checkpoint import _sql
-from langgraph_alma.checkpoint._compress import expand_writes
+from langgraph_alma.checkpoint._compress import expand_writes, unpack_checkpoint
 from langgraph_alma.checkpoint._decode import json_loads
 from langgraph_alma.checkpoint._delta import (
     BlobRow,
@@ -174,8 +174,13 @@ class Reads(CoreState):
         memo: dict[Key, Remembered],
         remember_path: bool,
     ) -> CheckpointTuple:
-        _, thread, ns, cid, parent, *_, checkpoint, inline, metadata, blob_channels = row
-        checkpoint, metadata = json_loads(checkpoint), json_loads(metadata)
+        _, thread, ns, cid, parent, _, _, packed, *_ = row
+        checkpoint, inline, metadata, blob_channels, blob_versions = row[11:]
+        if packed is not None:  # migration 0012's format; else the jsonb of rows before
+            checkpoint = unpack_checkpoint(packed, cid, blob_channels, blob_versions, json_loads)
+        else:
+            checkpoint = json_loads(checkpoint)
+        metadata = json_loads(metadata)
         checkpoint["id"] = cid  # the column (`Writes.put` leaves it out of the JSON)
         values = json_loads(inline)
         versions = checkpoint["channel_versions"]
