@@ -177,7 +177,7 @@ class Reads(CoreState):
         _, thread, ns, cid, parent, _, _, packed, *_ = row
         checkpoint, inline, metadata, blob_channels, blob_versions = row[11:]
         if packed is not None:  # migration 0012's format; else the jsonb of rows before
-            checkpoint = unpack_checkpoint(packed, cid, blob_channels, blob_versions, json_loads)
+            checkpoint = unpack_checkpoint(packed, cid, blob_channels, blob_versions)
         else:
             checkpoint = json_loads(checkpoint)
         metadata = json_loads(metadata)

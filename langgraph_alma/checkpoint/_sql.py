@@ -40,9 +40,12 @@ METADATA = (
 # A pending write's task path: '' with a node_id stands for a pull task's path,
 # '~__pregel_pull, <node_id>' (what `_writes.stored_task_path` leaves out; chr(32): the
 # hot statements are compacted, and their literals hold no white space).
-# The version of blob channel `ch.name` of checkpoint row {c}, over
-# `unnest({c}.blob_channels, {c}.blob_versions) AS ch(name, version)`: from the
-# `blob_versions` column (migration 0012), or the checkpoint's jsonb (rows before it).
+# The blob channels of checkpoint row {c} with their versions (`BLOB_VERSION`): from the
+# `blob_versions` column (migration 0012: comma-separated, '' for none), or the
+# checkpoint's jsonb (rows before it).
+BLOB_CHANNELS = (
+    "unnest({c}.blob_channels, string_to_array({c}.blob_versions, ',', '')) AS ch(name, version)"
+)
 BLOB_VERSION = "coalesce(ch.version, {c}.checkpoint -> 'channel_versions' ->> ch.name)"
 TASK_PATH = (
     "(CASE WHEN {w}.task_path = '' AND {w}.node_id IS NOT NULL"
@@ -78,7 +81,9 @@ heads AS (
            """
     + BLOB_VERSION.format(c="cps")
     + """ AS version
-    FROM cps, unnest(cps.blob_channels, cps.blob_versions) AS ch(name, version)
+    FROM cps, """
+    + BLOB_CHANNELS.format(c="cps")
+    + """
 ),
 chain AS (
     -- LATERAL ... LIMIT 1 (the primary key): one index lookup per version, never a scan
@@ -236,7 +241,7 @@ SELECT _tenant.tenant_id, %(thread)s, %(ns)s, %(id)s, %(parent)s, %(run_id)s,
         + scope
         + """
        %(step)s, %(source)s, %(checkpoint)s::jsonb, %(packed)s::bytea, %(inline)s,
-       %(blob_channels)s, %(blob_versions)s::text[], %(metadata)s
+       %(blob_channels)s, %(blob_versions)s::text, %(metadata)s
 FROM _tenant"""
         + parent
         + """
@@ -525,7 +530,9 @@ WITH RECURSIVE live AS (
     SELECT c.checkpoint_ns, ch.name AS channel, """
     + BLOB_VERSION.format(c="c")
     + """ AS version
-    FROM alma_checkpoints c, unnest(c.blob_channels, c.blob_versions) AS ch(name, version)
+    FROM alma_checkpoints c, """
+    + BLOB_CHANNELS.format(c="c")
+    + """
     WHERE c.tenant_id = %(tenant)s AND c.thread_id = %(thread)s
   UNION
     SELECT b.checkpoint_ns, b.channel, b.base_version

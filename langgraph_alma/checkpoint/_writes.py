@@ -385,7 +385,7 @@ def _seen_of(row: tuple[Any, ...], checkpoint_id: str) -> dict[str, Any]:
     """The versions_seen of checkpoint `checkpoint_id` from `_sql.PARENT_SEEN`'s row."""
     seen_json, packed, blob_channels, blob_versions = row
     if packed is not None:
-        stored = unpack_checkpoint(packed, checkpoint_id, blob_channels, blob_versions, json_loads)
+        stored = unpack_checkpoint(packed, checkpoint_id, blob_channels, blob_versions)
         seen = stored.get("versions_seen")
     else:
         seen = json_loads(seen_json) if seen_json is not None else None

@@ -14,7 +14,6 @@ from typing import Any
 from langgraph_alma.checkpoint import _sql
 from langgraph_alma.checkpoint._compress import unpack_checkpoint
 from langgraph_alma.checkpoint._core import SaverCore, ThreadSummary
-from langgraph_alma.checkpoint._decode import json_loads
 from langgraph_alma.checkpoint._delta import ChannelMemory
 
 PRUNE_BLOBS: str = _sql.PRUNE_BLOBS
@@ -27,7 +26,7 @@ def stored_checkpoint(
     checkpoint_id: str,
     packed: bytes,
     blob_channels: Sequence[str],
-    blob_versions: Sequence[str | None] | None,
+    blob_versions: str | None,
 ) -> dict[str, Any]:
     """The checkpoint (without its id and channel values) a row of `alma_checkpoints`
     stores in its `packed`, `blob_channels` and `blob_versions` columns (migration 0012;
@@ -36,7 +35,7 @@ def stored_checkpoint(
     >>> stored_checkpoint(row.checkpoint_id, row.packed, row.blob_channels,
     ...                   row.blob_versions)["channel_versions"]  # doctest: +SKIP
     """
-    return unpack_checkpoint(packed, checkpoint_id, blob_channels, blob_versions, json_loads)
+    return unpack_checkpoint(packed, checkpoint_id, blob_channels, blob_versions)
 
 
 __all__ = ["PRUNE_BLOBS", "ChannelMemory", "SaverCore", "ThreadSummary", "stored_checkpoint"]
