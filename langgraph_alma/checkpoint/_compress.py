@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import struct
-import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -249,19 +248,33 @@ _MICROSECOND = timedelta(microseconds=1)
 
 
 def _id_micros(checkpoint_id: str) -> int | None:
-    """Microseconds since 1970 in a uuid6 checkpoint id (LangGraph's), else None."""
+    """Microseconds since 1970 in a uuid6 checkpoint id (LangGraph's), else None: its
+    60-bit time, in 100 ns intervals, is the first 12 hex digits and the 3 after the
+    version digit."""
     if type(checkpoint_id) is not str or len(checkpoint_id) != 36 or checkpoint_id[14] != "6":
         return None
     try:
-        n = uuid.UUID(checkpoint_id).int
+        ticks = int(checkpoint_id[:8] + checkpoint_id[9:13] + checkpoint_id[15:18], 16)
     except ValueError:
         return None
-    ticks = ((n >> 80) << 12) | ((n >> 64) & 0x0FFF)
     return (ticks - _UUID_EPOCH) // 10
 
 
+_last_second: tuple[int, str] = (0, _UNIX_EPOCH.isoformat()[:19])
+
+
 def _ts_at(micros: int) -> str:
-    return (_UNIX_EPOCH + micros * _MICROSECOND).isoformat()
+    """`datetime.isoformat()` of the UTC time `micros` after 1970 (without a fraction
+    when it is 0, as isoformat does). The second's text is kept for the next call."""
+    global _last_second
+    second, fraction = divmod(micros, 1_000_000)
+    last = _last_second  # one read: other threads replace the tuple whole
+    if last[0] == second:
+        text = last[1]
+    else:
+        text = (_UNIX_EPOCH + timedelta(seconds=second)).isoformat()[:19]
+        _last_second = (second, text)
+    return f"{text}.{fraction:06d}+00:00" if fraction else f"{text}+00:00"
 
 
 def ts_offset(ts: Any, checkpoint_id: str) -> int | None:
