@@ -45,26 +45,42 @@ class Reads(CoreState):
         where: str,
         params: dict[str, Any],
         limit: int | None,
+        latest: bool = False,
     ) -> Plan[tuple[list[CheckpointTuple], dict[Key, Remembered]]]:
         """Load checkpoints of `tenant` matching `where`, newest first, with the channel
-        versions rebuilt on the way."""
+        versions rebuilt on the way. `latest`: only the latest (get_tuple), read with
+        `WARM_SELECT` first when the saver holds list versions of the thread."""
         memo: dict[Key, Remembered] = {}
         if thread is not None:
             for (ns, channel), r in self.memory.thread(tenant, thread).items():
                 memo[(thread, ns, channel, r.version)] = r
-        lists = [k for k, r in memo.items() if r.pieces is not None]
-        params.update(tenant=tenant, known=json.dumps(lists) if lists else "[]")
-        query = _sql.SELECT.format(
-            where=where, limit="LIMIT %(limit)s" if limit is not None else ""
-        )
-        if limit is not None:
-            params["limit"] = int(limit)
-        results = yield [Sql(query, params, fetch=True)]
+        params["tenant"] = tenant
+        rows: Any = None
+        if latest and any(r.pieces is not None for r in memo.values()):
+            results = yield [Sql(_sql.WARM_SELECT.format(where=where), params, fetch=True)]
+            rows = results[0] or ()
+            head = next((row for row in rows if row[0] == "c"), None)
+            if head is None:
+                return [], memo
+            if not _held(head, memo):  # read again, with the blob rows it needs
+                where += " AND c.checkpoint_id = %(head)s"
+                params["head"] = head[3]
+                rows = None
+        if rows is None:
+            lists = [k for k, r in memo.items() if r.pieces is not None]
+            params["known"] = json.dumps(lists) if lists else "[]"
+            query = _sql.SELECT.format(
+                where=where, limit="LIMIT %(limit)s" if limit is not None else ""
+            )
+            if limit is not None:
+                params["limit"] = int(limit)
+            results = yield [Sql(query, params, fetch=True)]
+            rows = results[0] or ()
         checkpoints: builtins.list[Any] = []
         writes: dict[tuple[Any, ...], builtins.list[tuple[Any, ...]]] = {}
         sends: dict[tuple[Any, ...], builtins.list[tuple[Any, ...]]] = {}
         chain: dict[tuple[Any, ...], BlobRow] = {}
-        for row in results[0] or ():
+        for row in rows:
             kind, thread_id, ns, id_, ref, channel, type_, blob, n, depth, task_path = row[:11]
             if kind == "c":
                 checkpoints.append(row)
@@ -107,7 +123,7 @@ class Reads(CoreState):
         if checkpoint_id := get_checkpoint_id(config):
             where += " AND c.checkpoint_id = %(id)s"
             params["id"] = checkpoint_id
-        found, built = yield from self._select(tenant, thread, where, params, limit=1)
+        found, built = yield from self._select(tenant, thread, where, params, 1, latest=True)
         if not found:
             return None
         tup = found[0]
@@ -253,3 +269,19 @@ class Reads(CoreState):
                 if at == cid and tup is not None and ch in tup.checkpoint["channel_values"]:
                     history[ch]["seed"] = tup.checkpoint["channel_values"][ch]
         return history
+
+
+def _held(row: tuple[Any, ...], memo: dict[Key, Remembered]) -> bool:
+    """Whether `WARM_SELECT`'s checkpoint row reads complete from `memo`: stored packed
+    (format 4 or later: no sends to move in), and each of its blob channels' versions
+    held as a list (other values are read from their blob rows)."""
+    _, thread, ns, *_ = row
+    packed, blob_channels, blob_versions = row[7], row[14], row[15]
+    if packed is None or (blob_channels and blob_versions is None):
+        return False
+    for channel, version in zip(blob_channels, (blob_versions or "").split(","), strict=False):
+        if version:  # '': no version, read as never stored
+            known = memo.get((thread, ns, channel, version))
+            if known is None or known.pieces is None:
+                return False
+    return True

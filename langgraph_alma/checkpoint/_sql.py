@@ -158,6 +158,45 @@ FROM chain b"""
 )
 SELECT = compact(SELECT)
 
+# The latest checkpoint matching {where} and its pending writes, as `SELECT` gives them,
+# without the blob rows of its channels: `get_tuple` of a saver that holds the thread's
+# list versions (`Reads._select`), which then runs `SELECT` only when the checkpoint
+# turns out to need a blob row it does not hold (a version another saver wrote, a value
+# that is no list) or to be older than format 4 (its parent's sends). No recursive CTE,
+# no sends branch, no window: a fraction of `SELECT`'s server time.
+WARM_SELECT = compact(
+    """
+WITH _tenant AS MATERIALIZED (SELECT """
+    + SET_TENANT
+    + """ AS tenant_id),
+cps AS MATERIALIZED (
+    SELECT c.*
+    FROM _tenant, LATERAL (
+        SELECT * FROM alma_checkpoints c
+        WHERE c.tenant_id = _tenant.tenant_id AND c.tenant_id = %(tenant)s {where}
+        ORDER BY c.checkpoint_id DESC LIMIT 1
+    ) AS c
+)
+SELECT 'c' AS kind, c.thread_id, c.checkpoint_ns, c.checkpoint_id AS id,
+       c.parent_checkpoint_id AS ref, NULL::text AS channel, NULL::text AS type,
+       c.packed AS blob, 1 AS n, NULL::int AS depth, NULL::text AS task_path,
+       c.checkpoint::text, c.inline_values::text, """
+    + METADATA
+    + """::text, c.blob_channels, c.blob_versions
+FROM cps c
+UNION ALL
+SELECT 'w', w.thread_id, w.checkpoint_ns, w.checkpoint_id, w.task_id, w.channel, w.type,
+       w.blob, w.idx, NULL, """
+    + TASK_PATH.format(w="w")
+    + """, NULL, NULL, NULL, NULL, NULL
+FROM cps c, LATERAL (
+    SELECT * FROM alma_checkpoint_writes w
+    WHERE w.tenant_id = %(tenant)s AND w.thread_id = c.thread_id
+      AND w.checkpoint_ns = c.checkpoint_ns AND w.checkpoint_id = c.checkpoint_id
+    OFFSET 0
+) AS w"""
+)
+
 # The rows a write statement inserts: from arrays (unnest), or, for the usual single row,
 # from scalars (psycopg dumps a one-element array several times slower than a scalar).
 _BLOB_COLUMNS = ("channel", "version", "type", "blob", "base", "keep", "depth")
