@@ -27,6 +27,7 @@ from langgraph_alma.checkpoint._delta import (
     BlobRow,
     Key,
     Remembered,
+    Scope,
     no_gc,
     rebuild,
 )
@@ -46,10 +47,11 @@ class Reads(CoreState):
         params: dict[str, Any],
         limit: int | None,
         latest: bool = False,
-    ) -> Plan[tuple[list[CheckpointTuple], dict[Key, Remembered]]]:
+    ) -> Plan[tuple[list[CheckpointTuple], dict[Key, Remembered], list[Scope]]]:
         """Load checkpoints of `tenant` matching `where`, newest first, with the channel
-        versions rebuilt on the way. `latest`: only the latest (get_tuple), read with
-        `WARM_SELECT` first when the saver holds list versions of the thread."""
+        versions rebuilt on the way, and the scope each is stored with. `latest`: only
+        the latest (get_tuple), read with `WARM_SELECT` first when the saver holds list
+        versions of the thread."""
         memo: dict[Key, Remembered] = {}
         if thread is not None:
             for (ns, channel), r in self.memory.thread(tenant, thread).items():
@@ -61,7 +63,7 @@ class Reads(CoreState):
             rows = results[0] or ()
             head = next((row for row in rows if row[0] == "c"), None)
             if head is None:
-                return [], memo
+                return [], memo, []
             if not _held(head, memo):  # read again, with the blob rows it needs
                 where += " AND c.checkpoint_id = %(head)s"
                 params["head"] = head[3]
@@ -111,7 +113,7 @@ class Reads(CoreState):
         for tup in found:
             self._name_tenant(tup.config, tenant)
             self._name_tenant(tup.parent_config, tenant)
-        return found, memo
+        return found, memo, [(row[16], row[17], row[18]) for row in checkpoints]
 
     def get_tuple(self, config: RunnableConfig) -> Plan[CheckpointTuple | None]:
         tenant, thread = self.tenant(config), self.thread_of(config)
@@ -123,11 +125,23 @@ class Reads(CoreState):
         if checkpoint_id := get_checkpoint_id(config):
             where += " AND c.checkpoint_id = %(id)s"
             params["id"] = checkpoint_id
-        found, built = yield from self._select(tenant, thread, where, params, 1, latest=True)
+        found, built, scopes = yield from self._select(
+            tenant, thread, where, params, 1, latest=True
+        )
         if not found:
             return None
         tup = found[0]
         ns = tup.config["configurable"]["checkpoint_ns"]
+        # Its versions_seen and stored scope: a put of its child (LangGraph's next, or
+        # another process's) reads no parent row (`Writes.put`).
+        self.memory.remember_seen(
+            tenant,
+            thread,
+            ns,
+            tup.checkpoint["id"],
+            tup.checkpoint.get("versions_seen") or {},
+            scopes[0],
+        )
         versions = tup.checkpoint["channel_versions"]
         self.memory.remember(
             tenant,
@@ -178,7 +192,7 @@ class Reads(CoreState):
         if before is not None and (before_id := get_checkpoint_id(before)):
             where += " AND c.checkpoint_id < %(before)s"
             params["before"] = before_id
-        found, _ = yield from self._select(tenant, thread, where, params, limit)
+        found, _, _ = yield from self._select(tenant, thread, where, params, limit)
         return found
 
     def _load(
@@ -191,7 +205,7 @@ class Reads(CoreState):
         remember_path: bool,
     ) -> CheckpointTuple:
         _, thread, ns, cid, parent, _, _, packed, *_ = row
-        checkpoint, inline, metadata, blob_channels, blob_versions = row[11:]
+        checkpoint, inline, metadata, blob_channels, blob_versions = row[11:16]
         if packed is not None:  # migration 0012's format; else the jsonb of rows before
             checkpoint = unpack_checkpoint(packed, cid, blob_channels, blob_versions)
         else:

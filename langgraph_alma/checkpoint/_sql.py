@@ -115,21 +115,22 @@ chain AS (
                       k.version) = (b.thread_id, b.checkpoint_ns, b.channel, b.version))
 )
 -- Plain rows of three kinds (psycopg decodes them in C, unlike arrays of records):
--- 'c' a checkpoint (its packed form in `blob`), 'w' one of its pending writes, 'b' a
--- blob row of some chain. JSON comes as text, which `_decode.json_loads` reads several
+-- 'c' a checkpoint (its packed form in `blob`; its scope last, which `get_tuple`
+-- remembers for the next put), 'w' one of its pending writes, 'b' a blob row of some
+-- chain. JSON comes as text, which `_decode.json_loads` reads several
 -- times faster than psycopg's jsonb loader (the standard library's json).
 SELECT 'c' AS kind, c.thread_id, c.checkpoint_ns, c.checkpoint_id AS id,
        c.parent_checkpoint_id AS ref, NULL::text AS channel, NULL::text AS type,
        c.packed AS blob, c.rn::int AS n, NULL::int AS depth, NULL::text AS task_path,
        c.checkpoint::text, c.inline_values::text, """
     + METADATA
-    + """::text, c.blob_channels, c.blob_versions
+    + """::text, c.blob_channels, c.blob_versions, c.project_id, c.agent, c.workflow_id
 FROM cps c
 UNION ALL
 SELECT 'w', w.thread_id, w.checkpoint_ns, w.checkpoint_id, w.task_id, w.channel, w.type,
        w.blob, w.idx, NULL, """
     + TASK_PATH.format(w="w")
-    + """, NULL, NULL, NULL, NULL, NULL
+    + """, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
 FROM cps c, LATERAL (
     SELECT * FROM alma_checkpoint_writes w
     WHERE w.tenant_id = %(tenant)s AND w.thread_id = c.thread_id
@@ -142,7 +143,7 @@ UNION ALL
 SELECT 's', w.thread_id, w.checkpoint_ns, c.checkpoint_id, w.task_id, w.channel, w.type,
        w.blob, w.idx, NULL, """
     + TASK_PATH.format(w="w")
-    + """, NULL, NULL, NULL, NULL, NULL
+    + """, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
 FROM cps c, LATERAL (
     SELECT * FROM alma_checkpoint_writes w
     WHERE w.tenant_id = %(tenant)s AND w.thread_id = c.thread_id
@@ -153,7 +154,7 @@ FROM cps c, LATERAL (
 WHERE (c.checkpoint ->> 'v')::int < 4 AND c.parent_checkpoint_id IS NOT NULL
 UNION ALL
 SELECT 'b', b.thread_id, b.checkpoint_ns, b.version, b.base_version, b.channel, b.type,
-       b.blob, b.keep_len, b.depth, NULL, NULL, NULL, NULL, NULL, NULL
+       b.blob, b.keep_len, b.depth, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
 FROM chain b"""
 )
 SELECT = compact(SELECT)
@@ -182,13 +183,13 @@ SELECT 'c' AS kind, c.thread_id, c.checkpoint_ns, c.checkpoint_id AS id,
        c.packed AS blob, 1 AS n, NULL::int AS depth, NULL::text AS task_path,
        c.checkpoint::text, c.inline_values::text, """
     + METADATA
-    + """::text, c.blob_channels, c.blob_versions
+    + """::text, c.blob_channels, c.blob_versions, c.project_id, c.agent, c.workflow_id
 FROM cps c
 UNION ALL
 SELECT 'w', w.thread_id, w.checkpoint_ns, w.checkpoint_id, w.task_id, w.channel, w.type,
        w.blob, w.idx, NULL, """
     + TASK_PATH.format(w="w")
-    + """, NULL, NULL, NULL, NULL, NULL
+    + """, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
 FROM cps c, LATERAL (
     SELECT * FROM alma_checkpoint_writes w
     WHERE w.tenant_id = %(tenant)s AND w.thread_id = c.thread_id

@@ -468,6 +468,41 @@ def test_a_put_of_a_parent_not_remembered_reads_its_versions_seen(
     assert found[orphan["configurable"]["checkpoint_id"]] == ("a,b,c", None)
 
 
+def test_a_put_after_get_tuple_of_its_parent_reads_no_parent_row(
+    database, pool, tenant, monkeypatch
+) -> None:
+    """A saver that read the parent (as LangGraph does before each run) remembers its
+    versions_seen and scope: the child's put reads no parent row, and stores the same
+    node_id and scope as a put that reads it."""
+    from langgraph_alma.checkpoint import _writes
+
+    thread = f"g-{uuid.uuid4().hex[:8]}"
+    cfg = {"configurable": {"thread_id": thread, "tenant_id": tenant, "checkpoint_ns": ""}}
+    parent = _put_seen(AlmaSaver(pool), cfg, {"a": {"x": "1"}}, {"workflow_id": "wf"})
+    reads: list[str] = []
+    seen_of = _writes._seen_of
+    monkeypatch.setattr(
+        _writes, "_seen_of", lambda row, cid: reads.append(cid) or seen_of(row, cid)
+    )
+    child_seen = {"a": {"x": "1"}, "b": {"y": "1"}}
+    looked_up = _put_seen(AlmaSaver(pool), parent, child_seen)
+    assert reads == [parent["configurable"]["checkpoint_id"]]
+    reader = AlmaSaver(pool)
+    assert reader.get_tuple(parent) is not None
+    remembered = _put_seen(reader, parent, child_seen)
+    assert reads == [parent["configurable"]["checkpoint_id"]]  # no second read
+    with psycopg.connect(database.admin_url, autocommit=True) as conn:
+        found = dict(
+            conn.execute(
+                "SELECT checkpoint_id, (node_id, workflow_id) FROM alma_checkpoints"
+                " WHERE tenant_id = %s AND thread_id = %s",
+                (tenant, thread),
+            ).fetchall()
+        )
+    assert found[looked_up["configurable"]["checkpoint_id"]] == ("b", "wf")
+    assert found[remembered["configurable"]["checkpoint_id"]] == ("b", "wf")
+
+
 def test_ts_is_stored_as_an_offset_only_when_rebuilt_exactly() -> None:
     cid = str(uuid6(clock_seq=1))
     now = datetime.now(UTC)
