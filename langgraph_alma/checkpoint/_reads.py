@@ -286,14 +286,22 @@ class Reads(CoreState):
 
 
 def _held(row: tuple[Any, ...], memo: dict[Key, Remembered]) -> bool:
-    """Whether `WARM_SELECT`'s checkpoint row reads complete from `memo`: stored packed
-    (format 4 or later: no sends to move in), and each of its blob channels' versions
-    held as a list (other values are read from their blob rows)."""
+    """Whether `WARM_SELECT`'s checkpoint row reads complete from `memo`: each of its blob
+    channels' versions held as a list (other values are read from their blob rows)."""
     _, thread, ns, *_ = row
-    packed, blob_channels, blob_versions = row[7], row[14], row[15]
-    if packed is None or (blob_channels and blob_versions is None):
-        return False
-    for channel, version in zip(blob_channels, (blob_versions or "").split(","), strict=False):
+    blob_channels = row[14]
+    if not blob_channels:
+        return True
+    if row[7] is not None:  # packed: the versions in `blob_versions`
+        if row[15] is None:
+            return False
+        versions = row[15].split(",")
+    else:  # stored as jsonb
+        stored = json_loads(row[11]).get("channel_versions")
+        if not isinstance(stored, dict):
+            return False
+        versions = [str(stored[ch]) if stored.get(ch) is not None else "" for ch in blob_channels]
+    for channel, version in zip(blob_channels, versions, strict=False):
         if version:  # '': no version, read as never stored
             known = memo.get((thread, ns, channel, version))
             if known is None or known.pieces is None:

@@ -159,12 +159,12 @@ FROM chain b"""
 )
 SELECT = compact(SELECT)
 
-# The latest checkpoint matching {where} and its pending writes, as `SELECT` gives them,
-# without the blob rows of its channels: `get_tuple` of a saver that holds the thread's
-# list versions (`Reads._select`), which then runs `SELECT` only when the checkpoint
-# turns out to need a blob row it does not hold (a version another saver wrote, a value
-# that is no list) or to be older than format 4 (its parent's sends). No recursive CTE,
-# no sends branch, no window: a fraction of `SELECT`'s server time.
+# The latest checkpoint matching {where}, its pending writes and sends, as `SELECT`
+# gives them, without the blob rows of its channels: `get_tuple` of a saver that holds
+# the thread's list versions (`Reads._select`), which then runs `SELECT` only when the
+# checkpoint turns out to need a blob row it does not hold (a version another saver
+# wrote, a value that is no list). No recursive CTE, no window: half of `SELECT`'s
+# server time.
 WARM_SELECT = compact(
     """
 WITH _tenant AS MATERIALIZED (SELECT """
@@ -195,7 +195,20 @@ FROM cps c, LATERAL (
     WHERE w.tenant_id = %(tenant)s AND w.thread_id = c.thread_id
       AND w.checkpoint_ns = c.checkpoint_ns AND w.checkpoint_id = c.checkpoint_id
     OFFSET 0
-) AS w"""
+) AS w
+UNION ALL
+SELECT 's', w.thread_id, w.checkpoint_ns, c.checkpoint_id, w.task_id, w.channel, w.type,
+       w.blob, w.idx, NULL, """
+    + TASK_PATH.format(w="w")
+    + """, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+FROM cps c, LATERAL (
+    SELECT * FROM alma_checkpoint_writes w
+    WHERE w.tenant_id = %(tenant)s AND w.thread_id = c.thread_id
+      AND w.checkpoint_ns = c.checkpoint_ns AND w.checkpoint_id = c.parent_checkpoint_id
+      AND w.channel = '__pregel_tasks'
+    OFFSET 0
+) AS w
+WHERE (c.checkpoint ->> 'v')::int < 4 AND c.parent_checkpoint_id IS NOT NULL"""
 )
 
 # The rows a write statement inserts: from arrays (unnest), or, for the usual single row,

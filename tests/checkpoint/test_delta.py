@@ -335,9 +335,10 @@ def test_a_warm_get_reads_its_held_lists_and_what_another_saver_wrote(
     database, pool, fresh, tenant, monkeypatch
 ) -> None:
     """get_tuple of a saver that holds the thread's list versions reads the checkpoint
-    and its writes without blob rows (`WARM_SELECT`); one it cannot complete from what
-    it holds (a version another saver wrote since, a row stored as jsonb before
-    migration 0012) it reads again whole. Each read equals a memoryless saver's."""
+    and its writes without blob rows (`WARM_SELECT`), from a packed row or one stored as
+    jsonb before migration 0012; one it cannot complete from what it holds (a version
+    another saver wrote since) it reads again whole. Each read equals a memoryless
+    saver's."""
     from langgraph_alma.checkpoint import _reads
 
     verdicts: list[bool] = []
@@ -375,7 +376,7 @@ def test_a_warm_get_reads_its_held_lists_and_what_another_saver_wrote(
     same()
     assert verdicts == [True]  # held since that read
 
-    # The latest row stored as before migration 0012: read whole, the same.
+    # The latest row stored as before migration 0012: read warm, the same.
     latest = fresh.get_tuple(cfg)
     with psycopg.connect(database.admin_url, autocommit=True) as conn:
         conn.execute(
@@ -395,4 +396,4 @@ def test_a_warm_get_reads_its_held_lists_and_what_another_saver_wrote(
         )
     verdicts.clear()
     same()
-    assert verdicts == [False]
+    assert verdicts == [True]
