@@ -58,13 +58,21 @@ class Reads(CoreState):
                 memo[(thread, ns, channel, r.version)] = r
         params["tenant"] = tenant
         rows: Any = None
-        if latest and any(r.pieces is not None for r in memo.values()):
+        if (
+            latest
+            and thread is not None
+            and any(r.pieces is not None for r in memo.values())
+            and self.memory.holds_values(tenant, thread)
+        ):
             results = yield [Sql(_sql.WARM_SELECT.format(where=where), params, fetch=True)]
             rows = results[0] or ()
             head = next((row for row in rows if row[0] == "c"), None)
             if head is None:
                 return [], memo, []
-            if not _held(head, memo):  # read again, with the blob rows it needs
+            held = _held(head, memo)
+            if held is not True:  # read again, with the blob rows it needs
+                if held is None:  # a value that is no list: never held, read it so
+                    self.memory.mark_unheld(tenant, thread)
                 where += " AND c.checkpoint_id = %(head)s"
                 params["head"] = head[3]
                 rows = None
@@ -285,9 +293,11 @@ class Reads(CoreState):
         return history
 
 
-def _held(row: tuple[Any, ...], memo: dict[Key, Remembered]) -> bool:
+def _held(row: tuple[Any, ...], memo: dict[Key, Remembered]) -> bool | None:
     """Whether `WARM_SELECT`'s checkpoint row reads complete from `memo`: each of its blob
-    channels' versions held as a list (other values are read from their blob rows)."""
+    channels' versions held as a list. False: a version not held (another saver wrote
+    it); None: a channel the saver knows as a value that is no list (read from its blob
+    row each time)."""
     _, thread, ns, *_ = row
     blob_channels = row[14]
     if not blob_channels:
@@ -301,9 +311,13 @@ def _held(row: tuple[Any, ...], memo: dict[Key, Remembered]) -> bool:
         if not isinstance(stored, dict):
             return False
         versions = [str(stored[ch]) if stored.get(ch) is not None else "" for ch in blob_channels]
+    held: bool | None = True
     for channel, version in zip(blob_channels, versions, strict=False):
         if version:  # '': no version, read as never stored
             known = memo.get((thread, ns, channel, version))
             if known is None or known.pieces is None:
-                return False
-    return True
+                values = [r for k, r in memo.items() if k[1:3] == (ns, channel)]
+                if any(r.pieces is None for r in values) or (known and known.pieces is None):
+                    return None
+                held = False
+    return held

@@ -397,3 +397,41 @@ def test_a_warm_get_reads_its_held_lists_and_what_another_saver_wrote(
     verdicts.clear()
     same()
     assert verdicts == [True]
+
+
+class _WithContext(TypedDict):
+    messages: Annotated[list[AnyMessage], add_messages]
+    context: dict
+
+
+def test_a_thread_with_values_that_are_no_lists_is_read_in_one_statement(
+    pool, fresh, tenant, monkeypatch
+) -> None:
+    """A dict channel is read from its blob row on every read: after the first warm read
+    of such a thread finds one, its reads go straight to `SELECT` (one round trip)."""
+    from langgraph_alma.checkpoint import _reads
+
+    verdicts: list[bool | None] = []
+    held = _reads._held
+
+    def spy(row: tuple, memo: dict) -> bool | None:
+        verdicts.append(held(row, memo))
+        return verdicts[-1]
+
+    monkeypatch.setattr(_reads, "_held", spy)
+    builder = StateGraph(_WithContext)
+    builder.add_node(
+        "bot",
+        lambda s: {"messages": [AIMessage("ok")], "context": {"n": len(s["messages"])}},
+    )
+    builder.add_edge(START, "bot")
+    builder.add_edge("bot", END)
+    saver = AlmaSaver(pool)
+    graph = builder.compile(checkpointer=saver)
+    cfg = {"configurable": {"thread_id": f"d-{uuid.uuid4().hex[:8]}", "tenant_id": tenant}}
+    for i in range(3):
+        graph.invoke({"messages": [HumanMessage(f"hi {i}")]}, cfg)
+        tup = saver.get_tuple(cfg)
+        assert tup.checkpoint == fresh.get_tuple(cfg).checkpoint
+        assert tup.checkpoint["channel_values"]["context"] == {"n": 2 * i + 1}
+    assert verdicts == [None]  # tried warm once, then straight to SELECT
