@@ -357,6 +357,9 @@ class ChannelMemory:
         # scope)} of the last checkpoint put: the next put's nodes are read from it
         # (`nodes_since`), and its scope (`Writes`): no lookup of the parent's row.
         self._seen: OrderedDict[tuple[str, str], dict[str, tuple[str, Parent]]] = OrderedDict()
+        # (tenant, thread) whose checkpoints hold values that are no lists: a get_tuple
+        # of theirs reads blob rows whatever the saver holds (`Reads._select`).
+        self._unheld: OrderedDict[tuple[str, str], None] = OrderedDict()
         self._lock = threading.Lock()  # guards the dicts only, never I/O
 
     def thread(self, tenant: str, thread: str) -> dict[tuple[str, str], Remembered]:
@@ -383,13 +386,30 @@ class ChannelMemory:
     def forget(self, tenant: str, threads: Iterable[str] | None = None) -> None:
         """Forget some threads of a tenant, or all of them."""
         with self._lock:
-            for memo in (self._threads, self._seen):
+            for memo in (self._threads, self._seen, self._unheld):
                 if threads is None:
                     for key in [k for k in memo if k[0] == tenant]:
                         del memo[key]
                 else:
                     for thread in threads:
                         memo.pop((tenant, thread), None)
+
+    def holds_values(self, tenant: str, thread: str) -> bool:
+        """Whether a read of the thread may find every value it needs held (see
+        `mark_unheld`)."""
+        with self._lock:
+            return (tenant, thread) not in self._unheld
+
+    def mark_unheld(self, tenant: str, thread: str) -> None:
+        """The thread's latest checkpoint held a value that is no list (read from its
+        blob row on every read): its reads need not look for one held first."""
+        if self.max_threads <= 0:
+            return
+        with self._lock:
+            self._unheld[(tenant, thread)] = None
+            self._unheld.move_to_end((tenant, thread))
+            while len(self._unheld) > self.max_threads:
+                self._unheld.popitem(last=False)
 
     def remember_seen(
         self,

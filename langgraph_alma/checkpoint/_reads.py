@@ -21,12 +21,13 @@ from langgraph.checkpoint.serde.types import TASKS
 from psycopg.types.json import Jsonb
 
 from langgraph_alma.checkpoint import _sql
-from langgraph_alma.checkpoint._compress import expand_writes
+from langgraph_alma.checkpoint._compress import expand_writes, unpack_checkpoint
 from langgraph_alma.checkpoint._decode import json_loads
 from langgraph_alma.checkpoint._delta import (
     BlobRow,
     Key,
     Remembered,
+    Scope,
     no_gc,
     rebuild,
 )
@@ -45,26 +46,51 @@ class Reads(CoreState):
         where: str,
         params: dict[str, Any],
         limit: int | None,
-    ) -> Plan[tuple[list[CheckpointTuple], dict[Key, Remembered]]]:
+        latest: bool = False,
+    ) -> Plan[tuple[list[CheckpointTuple], dict[Key, Remembered], list[Scope]]]:
         """Load checkpoints of `tenant` matching `where`, newest first, with the channel
-        versions rebuilt on the way."""
+        versions rebuilt on the way, and the scope each is stored with. `latest`: only
+        the latest (get_tuple), read with `WARM_SELECT` first when the saver holds list
+        versions of the thread."""
         memo: dict[Key, Remembered] = {}
         if thread is not None:
             for (ns, channel), r in self.memory.thread(tenant, thread).items():
                 memo[(thread, ns, channel, r.version)] = r
-        lists = [k for k, r in memo.items() if r.pieces is not None]
-        params.update(tenant=tenant, known=json.dumps(lists) if lists else "[]")
-        query = _sql.SELECT.format(
-            where=where, limit="LIMIT %(limit)s" if limit is not None else ""
-        )
-        if limit is not None:
-            params["limit"] = int(limit)
-        results = yield [Sql(query, params, fetch=True)]
+        params["tenant"] = tenant
+        rows: Any = None
+        if (
+            latest
+            and thread is not None
+            and any(r.pieces is not None for r in memo.values())
+            and self.memory.holds_values(tenant, thread)
+        ):
+            results = yield [Sql(_sql.WARM_SELECT.format(where=where), params, fetch=True)]
+            rows = results[0] or ()
+            head = next((row for row in rows if row[0] == "c"), None)
+            if head is None:
+                return [], memo, []
+            held = _held(head, memo)
+            if held is not True:  # read again, with the blob rows it needs
+                if held is None:  # a value that is no list: never held, read it so
+                    self.memory.mark_unheld(tenant, thread)
+                where += " AND c.checkpoint_id = %(head)s"
+                params["head"] = head[3]
+                rows = None
+        if rows is None:
+            lists = [k for k, r in memo.items() if r.pieces is not None]
+            params["known"] = json.dumps(lists) if lists else "[]"
+            query = _sql.SELECT.format(
+                where=where, limit="LIMIT %(limit)s" if limit is not None else ""
+            )
+            if limit is not None:
+                params["limit"] = int(limit)
+            results = yield [Sql(query, params, fetch=True)]
+            rows = results[0] or ()
         checkpoints: builtins.list[Any] = []
         writes: dict[tuple[Any, ...], builtins.list[tuple[Any, ...]]] = {}
         sends: dict[tuple[Any, ...], builtins.list[tuple[Any, ...]]] = {}
         chain: dict[tuple[Any, ...], BlobRow] = {}
-        for row in results[0] or ():
+        for row in rows:
             kind, thread_id, ns, id_, ref, channel, type_, blob, n, depth, task_path = row[:11]
             if kind == "c":
                 checkpoints.append(row)
@@ -95,7 +121,7 @@ class Reads(CoreState):
         for tup in found:
             self._name_tenant(tup.config, tenant)
             self._name_tenant(tup.parent_config, tenant)
-        return found, memo
+        return found, memo, [(row[16], row[17], row[18]) for row in checkpoints]
 
     def get_tuple(self, config: RunnableConfig) -> Plan[CheckpointTuple | None]:
         tenant, thread = self.tenant(config), self.thread_of(config)
@@ -107,11 +133,23 @@ class Reads(CoreState):
         if checkpoint_id := get_checkpoint_id(config):
             where += " AND c.checkpoint_id = %(id)s"
             params["id"] = checkpoint_id
-        found, built = yield from self._select(tenant, thread, where, params, limit=1)
+        found, built, scopes = yield from self._select(
+            tenant, thread, where, params, 1, latest=True
+        )
         if not found:
             return None
         tup = found[0]
         ns = tup.config["configurable"]["checkpoint_ns"]
+        # Its versions_seen and stored scope: a put of its child (LangGraph's next, or
+        # another process's) reads no parent row (`Writes.put`).
+        self.memory.remember_seen(
+            tenant,
+            thread,
+            ns,
+            tup.checkpoint["id"],
+            tup.checkpoint.get("versions_seen") or {},
+            scopes[0],
+        )
         versions = tup.checkpoint["channel_versions"]
         self.memory.remember(
             tenant,
@@ -162,7 +200,7 @@ class Reads(CoreState):
         if before is not None and (before_id := get_checkpoint_id(before)):
             where += " AND c.checkpoint_id < %(before)s"
             params["before"] = before_id
-        found, _ = yield from self._select(tenant, thread, where, params, limit)
+        found, _, _ = yield from self._select(tenant, thread, where, params, limit)
         return found
 
     def _load(
@@ -174,8 +212,13 @@ class Reads(CoreState):
         memo: dict[Key, Remembered],
         remember_path: bool,
     ) -> CheckpointTuple:
-        _, thread, ns, cid, parent, *_, checkpoint, inline, metadata, blob_channels = row
-        checkpoint, metadata = json_loads(checkpoint), json_loads(metadata)
+        _, thread, ns, cid, parent, _, _, packed, *_ = row
+        checkpoint, inline, metadata, blob_channels, blob_versions = row[11:16]
+        if packed is not None:  # migration 0012's format; else the jsonb of rows before
+            checkpoint = unpack_checkpoint(packed, cid, blob_channels, blob_versions)
+        else:
+            checkpoint = json_loads(checkpoint)
+        metadata = json_loads(metadata)
         checkpoint["id"] = cid  # the column (`Writes.put` leaves it out of the JSON)
         values = json_loads(inline)
         versions = checkpoint["channel_versions"]
@@ -248,3 +291,33 @@ class Reads(CoreState):
                 if at == cid and tup is not None and ch in tup.checkpoint["channel_values"]:
                     history[ch]["seed"] = tup.checkpoint["channel_values"][ch]
         return history
+
+
+def _held(row: tuple[Any, ...], memo: dict[Key, Remembered]) -> bool | None:
+    """Whether `WARM_SELECT`'s checkpoint row reads complete from `memo`: each of its blob
+    channels' versions held as a list. False: a version not held (another saver wrote
+    it); None: a channel the saver knows as a value that is no list (read from its blob
+    row each time)."""
+    _, thread, ns, *_ = row
+    blob_channels = row[14]
+    if not blob_channels:
+        return True
+    if row[7] is not None:  # packed: the versions in `blob_versions`
+        if row[15] is None:
+            return False
+        versions = row[15].split(",")
+    else:  # stored as jsonb
+        stored = json_loads(row[11]).get("channel_versions")
+        if not isinstance(stored, dict):
+            return False
+        versions = [str(stored[ch]) if stored.get(ch) is not None else "" for ch in blob_channels]
+    held: bool | None = True
+    for channel, version in zip(blob_channels, versions, strict=False):
+        if version:  # '': no version, read as never stored
+            known = memo.get((thread, ns, channel, version))
+            if known is None or known.pieces is None:
+                values = [r for k, r in memo.items() if k[1:3] == (ns, channel)]
+                if any(r.pieces is None for r in values) or (known and known.pieces is None):
+                    return None
+                held = False
+    return held

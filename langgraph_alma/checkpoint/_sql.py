@@ -40,6 +40,13 @@ METADATA = (
 # A pending write's task path: '' with a node_id stands for a pull task's path,
 # '~__pregel_pull, <node_id>' (what `_writes.stored_task_path` leaves out; chr(32): the
 # hot statements are compacted, and their literals hold no white space).
+# The blob channels of checkpoint row {c} with their versions (`BLOB_VERSION`): from the
+# `blob_versions` column (migration 0012: comma-separated, '' for none), or the
+# checkpoint's jsonb (rows before it).
+BLOB_CHANNELS = (
+    "unnest({c}.blob_channels, string_to_array({c}.blob_versions, ',', '')) AS ch(name, version)"
+)
+BLOB_VERSION = "coalesce(ch.version, {c}.checkpoint -> 'channel_versions' ->> ch.name)"
 TASK_PATH = (
     "(CASE WHEN {w}.task_path = '' AND {w}.node_id IS NOT NULL"
     " THEN '~__pregel_pull,' || chr(32) || {w}.node_id ELSE {w}.task_path END)"
@@ -71,8 +78,12 @@ known AS (
 ),
 heads AS (
     SELECT DISTINCT cps.thread_id, cps.checkpoint_ns, ch.name AS channel,
-           cps.checkpoint -> 'channel_versions' ->> ch.name AS version
-    FROM cps, unnest(cps.blob_channels) AS ch(name)
+           """
+    + BLOB_VERSION.format(c="cps")
+    + """ AS version
+    FROM cps, """
+    + BLOB_CHANNELS.format(c="cps")
+    + """
 ),
 chain AS (
     -- LATERAL ... LIMIT 1 (the primary key): one index lookup per version, never a scan
@@ -104,21 +115,22 @@ chain AS (
                       k.version) = (b.thread_id, b.checkpoint_ns, b.channel, b.version))
 )
 -- Plain rows of three kinds (psycopg decodes them in C, unlike arrays of records):
--- 'c' a checkpoint, 'w' one of its pending writes, 'b' a blob row of some chain. JSON
--- comes as text, which `_decode.json_loads` reads several times faster than psycopg's
--- jsonb loader (the standard library's json).
+-- 'c' a checkpoint (its packed form in `blob`; its scope last, which `get_tuple`
+-- remembers for the next put), 'w' one of its pending writes, 'b' a blob row of some
+-- chain. JSON comes as text, which `_decode.json_loads` reads several
+-- times faster than psycopg's jsonb loader (the standard library's json).
 SELECT 'c' AS kind, c.thread_id, c.checkpoint_ns, c.checkpoint_id AS id,
        c.parent_checkpoint_id AS ref, NULL::text AS channel, NULL::text AS type,
-       NULL::bytea AS blob, c.rn::int AS n, NULL::int AS depth, NULL::text AS task_path,
+       c.packed AS blob, c.rn::int AS n, NULL::int AS depth, NULL::text AS task_path,
        c.checkpoint::text, c.inline_values::text, """
     + METADATA
-    + """::text, c.blob_channels
+    + """::text, c.blob_channels, c.blob_versions, c.project_id, c.agent, c.workflow_id
 FROM cps c
 UNION ALL
 SELECT 'w', w.thread_id, w.checkpoint_ns, w.checkpoint_id, w.task_id, w.channel, w.type,
        w.blob, w.idx, NULL, """
     + TASK_PATH.format(w="w")
-    + """, NULL, NULL, NULL, NULL
+    + """, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
 FROM cps c, LATERAL (
     SELECT * FROM alma_checkpoint_writes w
     WHERE w.tenant_id = %(tenant)s AND w.thread_id = c.thread_id
@@ -131,7 +143,7 @@ UNION ALL
 SELECT 's', w.thread_id, w.checkpoint_ns, c.checkpoint_id, w.task_id, w.channel, w.type,
        w.blob, w.idx, NULL, """
     + TASK_PATH.format(w="w")
-    + """, NULL, NULL, NULL, NULL
+    + """, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
 FROM cps c, LATERAL (
     SELECT * FROM alma_checkpoint_writes w
     WHERE w.tenant_id = %(tenant)s AND w.thread_id = c.thread_id
@@ -142,10 +154,62 @@ FROM cps c, LATERAL (
 WHERE (c.checkpoint ->> 'v')::int < 4 AND c.parent_checkpoint_id IS NOT NULL
 UNION ALL
 SELECT 'b', b.thread_id, b.checkpoint_ns, b.version, b.base_version, b.channel, b.type,
-       b.blob, b.keep_len, b.depth, NULL, NULL, NULL, NULL, NULL
+       b.blob, b.keep_len, b.depth, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
 FROM chain b"""
 )
 SELECT = compact(SELECT)
+
+# The latest checkpoint matching {where}, its pending writes and sends, as `SELECT`
+# gives them, without the blob rows of its channels: `get_tuple` of a saver that holds
+# the thread's list versions (`Reads._select`), which then runs `SELECT` only when the
+# checkpoint turns out to need a blob row it does not hold (a version another saver
+# wrote, a value that is no list). No recursive CTE, no window: half of `SELECT`'s
+# server time.
+WARM_SELECT = compact(
+    """
+WITH _tenant AS MATERIALIZED (SELECT """
+    + SET_TENANT
+    + """ AS tenant_id),
+cps AS MATERIALIZED (
+    SELECT c.*
+    FROM _tenant, LATERAL (
+        SELECT * FROM alma_checkpoints c
+        WHERE c.tenant_id = _tenant.tenant_id AND c.tenant_id = %(tenant)s {where}
+        ORDER BY c.checkpoint_id DESC LIMIT 1
+    ) AS c
+)
+SELECT 'c' AS kind, c.thread_id, c.checkpoint_ns, c.checkpoint_id AS id,
+       c.parent_checkpoint_id AS ref, NULL::text AS channel, NULL::text AS type,
+       c.packed AS blob, 1 AS n, NULL::int AS depth, NULL::text AS task_path,
+       c.checkpoint::text, c.inline_values::text, """
+    + METADATA
+    + """::text, c.blob_channels, c.blob_versions, c.project_id, c.agent, c.workflow_id
+FROM cps c
+UNION ALL
+SELECT 'w', w.thread_id, w.checkpoint_ns, w.checkpoint_id, w.task_id, w.channel, w.type,
+       w.blob, w.idx, NULL, """
+    + TASK_PATH.format(w="w")
+    + """, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+FROM cps c, LATERAL (
+    SELECT * FROM alma_checkpoint_writes w
+    WHERE w.tenant_id = %(tenant)s AND w.thread_id = c.thread_id
+      AND w.checkpoint_ns = c.checkpoint_ns AND w.checkpoint_id = c.checkpoint_id
+    OFFSET 0
+) AS w
+UNION ALL
+SELECT 's', w.thread_id, w.checkpoint_ns, c.checkpoint_id, w.task_id, w.channel, w.type,
+       w.blob, w.idx, NULL, """
+    + TASK_PATH.format(w="w")
+    + """, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+FROM cps c, LATERAL (
+    SELECT * FROM alma_checkpoint_writes w
+    WHERE w.tenant_id = %(tenant)s AND w.thread_id = c.thread_id
+      AND w.checkpoint_ns = c.checkpoint_ns AND w.checkpoint_id = c.parent_checkpoint_id
+      AND w.channel = '__pregel_tasks'
+    OFFSET 0
+) AS w
+WHERE (c.checkpoint ->> 'v')::int < 4 AND c.parent_checkpoint_id IS NOT NULL"""
+)
 
 # The rows a write statement inserts: from arrays (unnest), or, for the usual single row,
 # from scalars (psycopg dumps a one-element array several times slower than a scalar).
@@ -195,22 +259,16 @@ blobs AS (
     )
     scope = (
         """coalesce(%(project_id)s, p.project_id, 'default'), coalesce(%(agent)s, p.agent),
-       coalesce(%(workflow_id)s, p.workflow_id),
-       (SELECT string_agg(seen.key, ',' ORDER BY seen.key COLLATE "C")
-        FROM jsonb_each(%(checkpoint)s::jsonb -> 'versions_seen') AS seen
-        WHERE seen.key <> '__input__' AND seen.value IS DISTINCT FROM p.seen -> seen.key),"""
+       coalesce(%(workflow_id)s, p.workflow_id), %(node_id)s::text,"""
         if lookup
         else "%(project_id)s::text, %(agent)s::text, %(workflow_id)s::text, %(node_id)s::text,"
     )
     parent = (
         """
 -- A scope the config does not give is the parent's (a fork made from a config the saver
--- handed out carries no project, agent or workflow). The nodes that produced this
--- checkpoint are those whose versions_seen changed since the parent: LangGraph saves a
--- checkpoint only once its parent is saved, but saves writes in the background, so the
--- parent's writes may not be visible yet.
+-- handed out carries no project, agent or workflow).
 LEFT JOIN LATERAL (
-    SELECT p.project_id, p.agent, p.workflow_id, p.checkpoint -> 'versions_seen' AS seen
+    SELECT p.project_id, p.agent, p.workflow_id
     FROM alma_checkpoints p
     WHERE p.tenant_id = _tenant.tenant_id AND p.tenant_id = %(tenant)s
       AND p.thread_id = %(thread)s
@@ -229,13 +287,14 @@ LEFT JOIN LATERAL (
         + """
 INSERT INTO alma_checkpoints
     (tenant_id, thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id, run_id,
-     project_id, agent, workflow_id, node_id, step, source, checkpoint, inline_values,
-     blob_channels, metadata)
+     project_id, agent, workflow_id, node_id, step, source, checkpoint, packed,
+     inline_values, blob_channels, blob_versions, metadata)
 SELECT _tenant.tenant_id, %(thread)s, %(ns)s, %(id)s, %(parent)s, %(run_id)s,
        """
         + scope
         + """
-       %(step)s, %(source)s, %(checkpoint)s, %(inline)s, %(blob_channels)s, %(metadata)s
+       %(step)s, %(source)s, %(checkpoint)s::jsonb, %(packed)s::bytea, %(inline)s,
+       %(blob_channels)s, %(blob_versions)s::text, %(metadata)s
 FROM _tenant"""
         + parent
         + """
@@ -243,8 +302,10 @@ ON CONFLICT (tenant_id, thread_id, checkpoint_ns, checkpoint_id) DO UPDATE SET
     step = EXCLUDED.step,  -- with the metadata: it holds what the metadata leaves out
     source = EXCLUDED.source,
     checkpoint = EXCLUDED.checkpoint,
+    packed = EXCLUDED.packed,
     inline_values = EXCLUDED.inline_values,
     blob_channels = EXCLUDED.blob_channels,
+    blob_versions = EXCLUDED.blob_versions,
     metadata = EXCLUDED.metadata"""
         + (
             "\nRETURNING project_id, agent, workflow_id"  # the scope stored (kept on conflict)
@@ -267,6 +328,26 @@ PUT = {
     for lookup in (False, True)
 }
 
+
+# The versions_seen of a put's parent the saver does not remember (`Writes.put`: the
+# nodes that produced the checkpoint are those whose versions_seen changed since): the
+# jsonb's, or the packed checkpoint to read it from (migration 0012). No row: the parent
+# is not stored (yet).
+PARENT_SEEN = compact(
+    """
+WITH _tenant AS MATERIALIZED (SELECT """
+    + SET_TENANT
+    + """ AS tenant_id)
+SELECT (p.checkpoint -> 'versions_seen')::text, p.packed, p.blob_channels, p.blob_versions
+FROM _tenant, LATERAL (
+    SELECT * FROM alma_checkpoints p
+    WHERE p.tenant_id = _tenant.tenant_id AND p.tenant_id = %(tenant)s
+      AND p.thread_id = %(thread)s AND p.checkpoint_ns = %(ns)s
+      AND p.checkpoint_id = %(parent)s
+    ORDER BY p.tenant_id, p.thread_id, p.checkpoint_ns, p.checkpoint_id
+    LIMIT 1
+) AS p"""
+)
 
 # A transaction that commits synchronously (it takes a transaction id, so it has a commit
 # record to flush), flushing every commit before it: after a checkpoint committed
@@ -453,11 +534,11 @@ COPY_THREAD = [
        ON CONFLICT DO NOTHING""",
     """INSERT INTO alma_checkpoints
          (tenant_id, thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id, run_id,
-          project_id, agent, workflow_id, node_id, step, source, checkpoint, inline_values,
-          blob_channels, metadata, created_at)
+          project_id, agent, workflow_id, node_id, step, source, checkpoint, packed,
+          inline_values, blob_channels, blob_versions, metadata, created_at)
        SELECT tenant_id, %(target)s, checkpoint_ns, checkpoint_id, parent_checkpoint_id,
               run_id, project_id, agent, workflow_id, node_id, step, source, checkpoint,
-              inline_values, blob_channels, metadata, created_at
+              packed, inline_values, blob_channels, blob_versions, metadata, created_at
        FROM alma_checkpoints WHERE tenant_id = %(tenant)s AND thread_id = %(source)s
        ON CONFLICT DO NOTHING""",
     """INSERT INTO alma_checkpoint_writes
@@ -496,11 +577,15 @@ WHERE tenant_id = %(tenant)s AND thread_id = %(thread)s
       SELECT * FROM unnest(%(kept_ns)s::text[], %(kept_id)s::text[]))"""
 
 # Blobs no kept checkpoint reaches, directly or as the base of a delta it reads.
-PRUNE_BLOBS = """
+PRUNE_BLOBS = (
+    """
 WITH RECURSIVE live AS (
-    SELECT c.checkpoint_ns, ch.name AS channel,
-           c.checkpoint -> 'channel_versions' ->> ch.name AS version
-    FROM alma_checkpoints c, unnest(c.blob_channels) AS ch(name)
+    SELECT c.checkpoint_ns, ch.name AS channel, """
+    + BLOB_VERSION.format(c="c")
+    + """ AS version
+    FROM alma_checkpoints c, """
+    + BLOB_CHANNELS.format(c="c")
+    + """
     WHERE c.tenant_id = %(tenant)s AND c.thread_id = %(thread)s
   UNION
     SELECT b.checkpoint_ns, b.channel, b.base_version
@@ -517,6 +602,7 @@ WHERE b.tenant_id = %(tenant)s AND b.thread_id = %(thread)s
       SELECT 1 FROM live
       WHERE live.checkpoint_ns = b.checkpoint_ns AND live.channel = b.channel
         AND live.version = b.version)"""
+)
 
 # The parent chain of a checkpoint, walked for DeltaChannel history: from the target's
 # parent upward, each ancestor with the channels it stores a value for (an inline JSON

@@ -23,9 +23,16 @@ from langgraph.checkpoint.serde.types import TASKS
 from psycopg.types.json import Jsonb
 
 from langgraph_alma.checkpoint import _sql
-from langgraph_alma.checkpoint._compress import pack, pack_writes
+from langgraph_alma.checkpoint._compress import (
+    pack,
+    pack_checkpoint,
+    pack_writes,
+    unpack_checkpoint,
+)
+from langgraph_alma.checkpoint._decode import json_loads
 from langgraph_alma.checkpoint._delta import (
     BlobRow,
+    Parent,
     Remembered,
     Scope,
     encode,
@@ -89,10 +96,19 @@ class Writes(CoreState):
         conf = config["configurable"]
         ns = conf.get("checkpoint_ns", "")
         mem = self.memory.thread(tenant, thread)
+        parent = conf.get("checkpoint_id")
+        of_parent = self.memory.parent(tenant, thread, ns, parent) if parent else None
+        parent_seen: dict[str, Any] | None = None
+        if parent is not None and of_parent is None:
+            # Not remembered: read the parent's versions_seen (`nodes_since`) first.
+            key = {"tenant": tenant, "thread": thread, "ns": ns, "parent": parent}
+            found = yield [Sql(_sql.PARENT_SEEN, key, fetch=True)]
+            parent_seen = _seen_of(found[0][0], parent) if found[0] else None
         try:
             params, learned = self._put_params(
-                tenant, thread, ns, config, checkpoint, metadata, new_versions, mem
-            )
+                tenant, thread, ns, config, checkpoint, metadata, new_versions, mem,
+                of_parent, parent_seen,
+            )  # fmt: skip
         except InvalidChannelValue:
             self.refused.mark(config)
             raise
@@ -107,8 +123,9 @@ class Writes(CoreState):
             # forget what we remembered and store whole values instead.
             self.memory.forget(tenant, [thread])
             params, learned = self._put_params(
-                tenant, thread, ns, config, checkpoint, metadata, new_versions, {}
-            )
+                tenant, thread, ns, config, checkpoint, metadata, new_versions, {},
+                of_parent, parent_seen,
+            )  # fmt: skip
             params["commit"] = commit
             results = yield [self._put_sql(params)]
         except psycopg.DataError as exc:  # the checks above should leave none
@@ -153,7 +170,11 @@ class Writes(CoreState):
         metadata: CheckpointMetadata,
         new_versions: ChannelVersions,
         mem: dict[tuple[str, str], Remembered],
+        of_parent: Parent | None,
+        parent_seen: dict[str, Any] | None,
     ) -> tuple[dict[str, Any], builtins.list[tuple[tuple[str, str], Remembered]]]:
+        """The PUT's parameters. `of_parent`: what the saver remembers of the parent it
+        put; else `parent_seen`, the parent's versions_seen as stored (None: no row)."""
         conf = config["configurable"]
         versions = checkpoint["channel_versions"]
         inline: dict[str, Any] = {}
@@ -188,6 +209,10 @@ class Writes(CoreState):
             raise StateTooLarge(total, self.max_state_bytes, sizes)
         # The row's checkpoint_id column holds the id: not stored twice (`Reads` puts it back).
         stored = {k: v for k, v in checkpoint.items() if k not in _NOT_IN_JSON}
+        try:
+            packed = pack_checkpoint(stored, checkpoint["id"], blob_channels)
+        except ValueError as exc:  # NaN or infinity, which the jsonb refused too
+            raise InvalidChannelValue("checkpoint", "(a value)", str(exc)) from exc
         parent = conf.get("checkpoint_id")
         seen = checkpoint.get("versions_seen") or {}
         meta = _checked("metadata", get_serializable_checkpoint_metadata(config, metadata))
@@ -196,7 +221,6 @@ class Writes(CoreState):
         workflow = _str_or_none(conf.get("workflow_id") or conf.get("graph_id"))
         # The parent's versions_seen and scope, when the saver put it: the nodes and the
         # scope computed here as `_sql.PUT` computes them from the parent's row (coalesce).
-        of_parent = self.memory.parent(tenant, thread, ns, parent) if parent else None
         lookup = parent is not None and of_parent is None
         if of_parent is not None:
             p_seen, p_scope = of_parent
@@ -205,7 +229,7 @@ class Writes(CoreState):
             agent = agent if agent is not None else p_scope[1]
             workflow = workflow if workflow is not None else p_scope[2]
         else:
-            node = None if lookup else nodes_since(seen, None)
+            node = nodes_since(seen, parent_seen)
         if project is None and not lookup:
             project = "default"
         params = {
@@ -221,9 +245,12 @@ class Writes(CoreState):
             "workflow_id": workflow,
             "step": meta.get("step") if isinstance(meta.get("step"), int) else None,
             "source": _str_or_none(meta.get("source")),
-            "checkpoint": Jsonb(stored),
+            # A checkpoint before format 4 stays jsonb (`_sql.SELECT` reads its sends).
+            "checkpoint": Jsonb(stored) if packed is None else None,
+            "packed": packed[0] if packed is not None else None,
             "inline": Jsonb(inline),
             "blob_channels": blob_channels,
+            "blob_versions": packed[1] if packed is not None else None,
             "metadata": Jsonb(stored_metadata(meta)),
             "_rows": min(len(rows), 2),  # which statement: no blob row, one, or several
             "_lookup": lookup,  # and whether it reads the parent's row
@@ -352,3 +379,14 @@ class Writes(CoreState):
         if not (self.checkpoints_async_commit and _async_checkpoints(conf, checkpoint)):
             return True
         return self.ending.marked(config)
+
+
+def _seen_of(row: tuple[Any, ...], checkpoint_id: str) -> dict[str, Any]:
+    """The versions_seen of checkpoint `checkpoint_id` from `_sql.PARENT_SEEN`'s row."""
+    seen_json, packed, blob_channels, blob_versions = row
+    if packed is not None:
+        stored = unpack_checkpoint(packed, checkpoint_id, blob_channels, blob_versions)
+        seen = stored.get("versions_seen")
+    else:
+        seen = json_loads(seen_json) if seen_json is not None else None
+    return seen if isinstance(seen, dict) else {}

@@ -7,7 +7,7 @@ branches do not wait, and a transaction that fails gives its number back by roll
 """
 
 # Create or lock the (run, branch) counter row; return it with the channel versions of
-# the branch's last checkpoint.
+# the branch's last checkpoint (in its jsonb, or packed).
 LOCK_BRANCH = """
 WITH b AS (
     INSERT INTO alma_workflow_branches (tenant_id, thread_id, branch_id)
@@ -17,7 +17,8 @@ WITH b AS (
     RETURNING last_seq, last_checkpoint_id, channel_hashes
 )
 SELECT b.last_seq, b.last_checkpoint_id, b.channel_hashes,
-       c.checkpoint -> 'channel_versions' AS versions
+       c.checkpoint -> 'channel_versions' AS versions,  -- rows before migration 0012
+       c.packed, c.blob_channels, c.blob_versions  -- read by `stored_checkpoint`
 FROM b
 LEFT JOIN alma_checkpoints c
   ON c.tenant_id = %(tenant)s AND c.thread_id = %(thread)s AND c.checkpoint_ns = ''

@@ -23,7 +23,7 @@ from langgraph.checkpoint.base import Checkpoint, CheckpointMetadata
 from langgraph.checkpoint.base.id import uuid6
 from psycopg.types.json import Jsonb
 
-from langgraph_alma.checkpoint.plans import PRUNE_BLOBS, SaverCore
+from langgraph_alma.checkpoint.plans import PRUNE_BLOBS, SaverCore, stored_checkpoint
 from langgraph_alma.db.plan import Plan, Sql, set_tenant
 from langgraph_alma.errors import AlmaError, ConfigError
 from langgraph_alma.workflow import _sql
@@ -121,7 +121,9 @@ class CheckpointManager:
             Sql(_sql.LOCK_BRANCH, key, fetch=True),
             Sql(_SAVEPOINT),
         ]
-        last_seq, last_id, last_hashes, last_versions = rows[1][0]  # type: ignore[index]  # fetch=True: the statement's rows
+        last_seq, last_id, last_hashes, last_versions, *packed = rows[1][0]  # type: ignore[index]  # fetch=True: the statement's rows
+        if packed[0] is not None:
+            last_versions = stored_checkpoint(last_id, *packed).get("channel_versions")
         if skip_if_unchanged and last_id is not None and last_hashes == hashes:
             return None
         versions: dict[str, str | int | float] = {}

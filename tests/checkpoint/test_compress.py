@@ -37,6 +37,9 @@ def test_the_dictionary_never_changes() -> None:
     assert TAG == "z1:"
     digest = hashlib.sha256(_compress._DICTIONARY).hexdigest()
     assert digest == "5aa9f25c8b676ed14c0cbd9cd497b2d5084e51dcdc9d64909b9647edb69ae339"
+    # Packed checkpoints (format bit CHECKPOINT_ZSTD) with these (migration 0012).
+    digest = hashlib.sha256(_compress._CHECKPOINT_DICTIONARY).hexdigest()
+    assert digest == "672b390e7e50e7c6b00f4f0a57ac24ffe0f76cdda4225cb45992762bc9509921"
 
 
 def test_pack_round_trips_and_keeps_what_does_not_shrink() -> None:

@@ -18,6 +18,7 @@ from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, RemoveM
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.message import REMOVE_ALL_MESSAGES, add_messages
+from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
 from langgraph_alma import AlmaSaver, Settings
@@ -328,3 +329,109 @@ def test_long_chains_store_anchors_not_whole_copies(
     rows = _blob_rows(database, tenant, thread)
     assert sum(1 for r in rows if r[1] is None) == 4
     _assert_same_checkpoints(fresh, ac, mem_saver, mc, len(list(mem_saver.list(mc))))
+
+
+def test_a_warm_get_reads_its_held_lists_and_what_another_saver_wrote(
+    database, pool, fresh, tenant, monkeypatch
+) -> None:
+    """get_tuple of a saver that holds the thread's list versions reads the checkpoint
+    and its writes without blob rows (`WARM_SELECT`), from a packed row or one stored as
+    jsonb before migration 0012; one it cannot complete from what it holds (a version
+    another saver wrote since) it reads again whole. Each read equals a memoryless
+    saver's."""
+    from langgraph_alma.checkpoint import _reads
+
+    verdicts: list[bool] = []
+    held = _reads._held
+
+    def spy(row: tuple, memo: dict) -> bool:
+        verdicts.append(held(row, memo))
+        return verdicts[-1]
+
+    monkeypatch.setattr(_reads, "_held", spy)
+    warm = AlmaSaver(pool)
+    cfg = {"configurable": {"thread_id": f"w-{uuid.uuid4().hex[:8]}", "tenant_id": tenant}}
+    graph = _chat_graph().compile(checkpointer=warm)
+
+    def same() -> list:
+        ours, theirs = warm.get_tuple(cfg), fresh.get_tuple(cfg)
+        assert ours.checkpoint == theirs.checkpoint
+        assert ours.pending_writes == theirs.pending_writes
+        return ours.checkpoint["channel_values"]["messages"]
+
+    for i in range(3):
+        graph.invoke({"messages": [HumanMessage(f"hi {i}", id=f"h{i}")]}, cfg)
+    verdicts.clear()
+    assert [m.content for m in same()][-2:] == ["hi 2", "re: hi 2"]
+    assert verdicts == [True]  # read warm
+
+    # Another saver writes a turn: a version this one does not hold, read again whole.
+    _chat_graph().compile(checkpointer=AlmaSaver(pool)).invoke(
+        {"messages": [HumanMessage("from b", id="b1")]}, cfg
+    )
+    verdicts.clear()
+    assert [m.content for m in same()][-2:] == ["from b", "re: from b"]
+    assert verdicts == [False]
+    verdicts.clear()
+    same()
+    assert verdicts == [True]  # held since that read
+
+    # The latest row stored as before migration 0012: read warm, the same.
+    latest = fresh.get_tuple(cfg)
+    with psycopg.connect(database.admin_url, autocommit=True) as conn:
+        conn.execute(
+            "UPDATE alma_checkpoints SET checkpoint = %s, packed = NULL, blob_versions = NULL"
+            " WHERE tenant_id = %s AND checkpoint_id = %s",
+            (
+                Jsonb(
+                    {
+                        k: v
+                        for k, v in latest.checkpoint.items()
+                        if k not in ("id", "channel_values")
+                    }
+                ),
+                tenant,
+                latest.checkpoint["id"],
+            ),
+        )
+    verdicts.clear()
+    same()
+    assert verdicts == [True]
+
+
+class _WithContext(TypedDict):
+    messages: Annotated[list[AnyMessage], add_messages]
+    context: dict
+
+
+def test_a_thread_with_values_that_are_no_lists_is_read_in_one_statement(
+    pool, fresh, tenant, monkeypatch
+) -> None:
+    """A dict channel is read from its blob row on every read: after the first warm read
+    of such a thread finds one, its reads go straight to `SELECT` (one round trip)."""
+    from langgraph_alma.checkpoint import _reads
+
+    verdicts: list[bool | None] = []
+    held = _reads._held
+
+    def spy(row: tuple, memo: dict) -> bool | None:
+        verdicts.append(held(row, memo))
+        return verdicts[-1]
+
+    monkeypatch.setattr(_reads, "_held", spy)
+    builder = StateGraph(_WithContext)
+    builder.add_node(
+        "bot",
+        lambda s: {"messages": [AIMessage("ok")], "context": {"n": len(s["messages"])}},
+    )
+    builder.add_edge(START, "bot")
+    builder.add_edge("bot", END)
+    saver = AlmaSaver(pool)
+    graph = builder.compile(checkpointer=saver)
+    cfg = {"configurable": {"thread_id": f"d-{uuid.uuid4().hex[:8]}", "tenant_id": tenant}}
+    for i in range(3):
+        graph.invoke({"messages": [HumanMessage(f"hi {i}")]}, cfg)
+        tup = saver.get_tuple(cfg)
+        assert tup.checkpoint == fresh.get_tuple(cfg).checkpoint
+        assert tup.checkpoint["channel_values"]["context"] == {"n": 2 * i + 1}
+    assert verdicts == [None]  # tried warm once, then straight to SELECT

@@ -50,6 +50,22 @@ def test_sequences_per_branch_and_skip_unchanged(alma) -> None:
     assert alma.get_resume_point("no-such-run") is None
 
 
+def test_channel_versions_go_on_from_the_branchs_last_checkpoint(alma) -> None:
+    """The versions the manager gives are read from its last checkpoint's row (packed,
+    migration 0012): a changed channel's version grows, an unchanged one's stays."""
+    ctx = _ctx()
+    alma.checkpoint(ctx, "plan", {"steps": ["a"], "n": 1})
+    config = {"configurable": {"thread_id": ctx.run_id}}
+    first = alma.saver.get_tuple(config).checkpoint["channel_versions"]
+    alma.checkpoint(ctx, "act", {"steps": ["a", "b"], "n": 1})
+    second = alma.saver.get_tuple(config).checkpoint["channel_versions"]
+    assert second["n"] == first["n"]
+    assert second["steps"] > first["steps"]
+    alma.checkpoint(ctx, "act", {"steps": ["a", "b"], "n": 2})
+    third = alma.saver.get_tuple(config).checkpoint["channel_versions"]
+    assert third["steps"] == second["steps"] and third["n"] > second["n"]
+
+
 def test_validation_errors(alma) -> None:
     with pytest.raises(ConfigError, match="run_id"):
         alma.checkpoint(WorkflowContext(workflow_id="wf"), "n", {})
