@@ -15,7 +15,7 @@ from langgraph_alma.checkpoint._delta import (
     ChannelMemory,
     Dumps,
 )
-from langgraph_alma.checkpoint._inputs import RunMarks, _checked, _run_of
+from langgraph_alma.checkpoint._inputs import RunMarks, _run_of, checked_dumps
 from langgraph_alma.db.tenancy import resolve_tenant
 from langgraph_alma.errors import (
     ThreadIdRequired,
@@ -101,7 +101,7 @@ class CoreState:
 
     def _dumps(self, where: str) -> Dumps:
         """The serializer's `dumps_typed`, refusing a value PostgreSQL cannot store."""
-        return lambda value: self.serde.dumps_typed(_checked(where, value))
+        return lambda value: checked_dumps(self.serde, where, value)
 
     @staticmethod
     def next_version(current: str | int | None) -> str:

@@ -44,6 +44,7 @@ from langgraph_alma.checkpoint._inputs import (
     _async_durability,
     _checked,
     _str_or_none,
+    checked_dumps,
     task_node,
 )
 from langgraph_alma.checkpoint._state import CoreState
@@ -294,8 +295,7 @@ class Writes(CoreState):
             )
         node_id, branch_id = task_node(task_path)
         dumped = [
-            self.serde.dumps_typed(_checked(f"write to channel {ch!r}", value))
-            for ch, value in writes
+            checked_dumps(self.serde, f"write to channel {ch!r}", value) for ch, value in writes
         ]
         sizes: dict[str, int] = {}
         for (channel, _), (_, blob) in zip(writes, dumped, strict=True):

@@ -170,3 +170,57 @@ def test_writes_async_commit_setting_from_environment(database, monkeypatch) -> 
     monkeypatch.setenv("ALMA_WRITES_ASYNC_COMMIT", "false")
     with psycopg.connect(database.url, **connection_kwargs()) as conn:
         assert AlmaSaver(conn)._core.writes_async_commit is False
+
+
+class _Walks:
+    """Counts the walks of `_inputs.lone_surrogate` while it is installed."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        from langgraph_alma.checkpoint import _inputs
+
+        self.count = 0
+        real = _inputs.lone_surrogate
+
+        def counting(value: Any, path: str = "") -> str | None:
+            self.count += 1
+            return real(value, path)
+
+        monkeypatch.setattr(_inputs, "lone_surrogate", counting)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        [AIMessage("no question here", additional_kwargs={"k": [1, 2]})],
+        {"deep": [BAD]},
+        [AIMessage("is it?", additional_kwargs={"k": BAD})],
+        {BAD: 1},
+        ["a question?"],
+    ],
+    ids=["clean", "nested", "message-with-?", "key", "question"],
+)
+def test_checked_dumps_refuses_what_the_walk_refuses(monkeypatch, value) -> None:
+    """`checked_dumps` skips the walk over a value whose msgpack holds no "?" (where
+    LangGraph's serializer puts a lone surrogate), and still refuses every value the
+    walk refuses, with the walk's error, on LangGraph's serializer and another one."""
+    from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
+
+    from langgraph_alma.checkpoint._inputs import checked_dumps
+
+    class Other(JsonPlusSerializer):  # another serializer: its bytes tell nothing
+        pass
+
+    bad = lone_surrogate(value) is not None
+    for serde in (JsonPlusSerializer(), Other()):
+        walks = _Walks(monkeypatch)
+        if bad:
+            with pytest.raises(InvalidChannelValue, match="lone surrogate"):
+                checked_dumps(serde, "channel 'x'", value)
+        else:
+            assert checked_dumps(serde, "channel 'x'", value) == serde.dumps_typed(value)
+        clean = not bad and b"?" not in serde.dumps_typed(value)[1]
+        if type(serde) is JsonPlusSerializer and clean:
+            assert walks.count == 0  # the fast path: no walk at all
+        else:
+            assert walks.count >= 1
+        monkeypatch.undo()
