@@ -53,6 +53,56 @@ TASK_PATH = (
 )
 
 
+def _checkpoint_rows(n: str) -> str:
+    """A read's rows of its checkpoints (`cps`, ranked by the SQL `n`), their pending
+    writes and, for checkpoints older than format 4, their parent's sends ('c', 'w',
+    's'): `SELECT` follows them with the blob rows of their chains ('b'), `WARM_SELECT`
+    reads none."""
+    return (
+        """
+-- Plain rows of three kinds (psycopg decodes them in C, unlike arrays of records):
+-- 'c' a checkpoint (its packed form in `blob`; its scope last, which `get_tuple`
+-- remembers for the next put), 'w' one of its pending writes, 'b' a blob row of some
+-- chain. JSON comes as text, which `_decode.json_loads` reads several
+-- times faster than psycopg's jsonb loader (the standard library's json).
+SELECT 'c' AS kind, c.thread_id, c.checkpoint_ns, c.checkpoint_id AS id,
+       c.parent_checkpoint_id AS ref, NULL::text AS channel, NULL::text AS type,
+       c.packed AS blob, """
+        + n
+        + """ AS n, NULL::int AS depth, NULL::text AS task_path,
+       c.checkpoint::text, c.inline_values::text, """
+        + METADATA
+        + """::text, c.blob_channels, c.blob_versions, c.project_id, c.agent, c.workflow_id
+FROM cps c
+UNION ALL
+SELECT 'w', w.thread_id, w.checkpoint_ns, w.checkpoint_id, w.task_id, w.channel, w.type,
+       w.blob, w.idx, NULL, """
+        + TASK_PATH.format(w="w")
+        + """, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+FROM cps c, LATERAL (
+    SELECT * FROM alma_checkpoint_writes w
+    WHERE w.tenant_id = %(tenant)s AND w.thread_id = c.thread_id
+      AND w.checkpoint_ns = c.checkpoint_ns AND w.checkpoint_id = c.checkpoint_id
+    OFFSET 0  -- planned on its own: the primary key on all four, even in a generic plan
+) AS w
+UNION ALL
+-- 's': for a checkpoint older than format 4, its parent's pending sends, which readers
+-- move into the checkpoint's __pregel_tasks channel (as PostgresSaver does).
+SELECT 's', w.thread_id, w.checkpoint_ns, c.checkpoint_id, w.task_id, w.channel, w.type,
+       w.blob, w.idx, NULL, """
+        + TASK_PATH.format(w="w")
+        + """, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+FROM cps c, LATERAL (
+    SELECT * FROM alma_checkpoint_writes w
+    WHERE w.tenant_id = %(tenant)s AND w.thread_id = c.thread_id
+      AND w.checkpoint_ns = c.checkpoint_ns AND w.checkpoint_id = c.parent_checkpoint_id
+      AND w.channel = '__pregel_tasks'
+    OFFSET 0
+) AS w
+WHERE (c.checkpoint ->> 'v')::int < 4 AND c.parent_checkpoint_id IS NOT NULL"""
+    )
+
+
 # Checkpoints matching {where} (newest first, {limit}), their pending writes, and every
 # blob row their channels need: for each channel version, the chain of deltas back to a
 # whole value, stopping at versions the caller already holds (`known`: a JSON array of
@@ -114,44 +164,9 @@ chain AS (
     WHERE NOT EXISTS (SELECT 1 FROM known k WHERE (k.thread_id, k.checkpoint_ns, k.channel,
                       k.version) = (b.thread_id, b.checkpoint_ns, b.channel, b.version))
 )
--- Plain rows of three kinds (psycopg decodes them in C, unlike arrays of records):
--- 'c' a checkpoint (its packed form in `blob`; its scope last, which `get_tuple`
--- remembers for the next put), 'w' one of its pending writes, 'b' a blob row of some
--- chain. JSON comes as text, which `_decode.json_loads` reads several
--- times faster than psycopg's jsonb loader (the standard library's json).
-SELECT 'c' AS kind, c.thread_id, c.checkpoint_ns, c.checkpoint_id AS id,
-       c.parent_checkpoint_id AS ref, NULL::text AS channel, NULL::text AS type,
-       c.packed AS blob, c.rn::int AS n, NULL::int AS depth, NULL::text AS task_path,
-       c.checkpoint::text, c.inline_values::text, """
-    + METADATA
-    + """::text, c.blob_channels, c.blob_versions, c.project_id, c.agent, c.workflow_id
-FROM cps c
-UNION ALL
-SELECT 'w', w.thread_id, w.checkpoint_ns, w.checkpoint_id, w.task_id, w.channel, w.type,
-       w.blob, w.idx, NULL, """
-    + TASK_PATH.format(w="w")
-    + """, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
-FROM cps c, LATERAL (
-    SELECT * FROM alma_checkpoint_writes w
-    WHERE w.tenant_id = %(tenant)s AND w.thread_id = c.thread_id
-      AND w.checkpoint_ns = c.checkpoint_ns AND w.checkpoint_id = c.checkpoint_id
-    OFFSET 0  -- planned on its own: the primary key on all four, even in a generic plan
-) AS w
-UNION ALL
--- 's': for a checkpoint older than format 4, its parent's pending sends, which readers
--- move into the checkpoint's __pregel_tasks channel (as PostgresSaver does).
-SELECT 's', w.thread_id, w.checkpoint_ns, c.checkpoint_id, w.task_id, w.channel, w.type,
-       w.blob, w.idx, NULL, """
-    + TASK_PATH.format(w="w")
-    + """, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
-FROM cps c, LATERAL (
-    SELECT * FROM alma_checkpoint_writes w
-    WHERE w.tenant_id = %(tenant)s AND w.thread_id = c.thread_id
-      AND w.checkpoint_ns = c.checkpoint_ns AND w.checkpoint_id = c.parent_checkpoint_id
-      AND w.channel = '__pregel_tasks'
-    OFFSET 0
-) AS w
-WHERE (c.checkpoint ->> 'v')::int < 4 AND c.parent_checkpoint_id IS NOT NULL
+"""
+    + _checkpoint_rows("c.rn::int")
+    + """
 UNION ALL
 SELECT 'b', b.thread_id, b.checkpoint_ns, b.version, b.base_version, b.channel, b.type,
        b.blob, b.keep_len, b.depth, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
@@ -178,37 +193,8 @@ cps AS MATERIALIZED (
         ORDER BY c.checkpoint_id DESC LIMIT 1
     ) AS c
 )
-SELECT 'c' AS kind, c.thread_id, c.checkpoint_ns, c.checkpoint_id AS id,
-       c.parent_checkpoint_id AS ref, NULL::text AS channel, NULL::text AS type,
-       c.packed AS blob, 1 AS n, NULL::int AS depth, NULL::text AS task_path,
-       c.checkpoint::text, c.inline_values::text, """
-    + METADATA
-    + """::text, c.blob_channels, c.blob_versions, c.project_id, c.agent, c.workflow_id
-FROM cps c
-UNION ALL
-SELECT 'w', w.thread_id, w.checkpoint_ns, w.checkpoint_id, w.task_id, w.channel, w.type,
-       w.blob, w.idx, NULL, """
-    + TASK_PATH.format(w="w")
-    + """, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
-FROM cps c, LATERAL (
-    SELECT * FROM alma_checkpoint_writes w
-    WHERE w.tenant_id = %(tenant)s AND w.thread_id = c.thread_id
-      AND w.checkpoint_ns = c.checkpoint_ns AND w.checkpoint_id = c.checkpoint_id
-    OFFSET 0
-) AS w
-UNION ALL
-SELECT 's', w.thread_id, w.checkpoint_ns, c.checkpoint_id, w.task_id, w.channel, w.type,
-       w.blob, w.idx, NULL, """
-    + TASK_PATH.format(w="w")
-    + """, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
-FROM cps c, LATERAL (
-    SELECT * FROM alma_checkpoint_writes w
-    WHERE w.tenant_id = %(tenant)s AND w.thread_id = c.thread_id
-      AND w.checkpoint_ns = c.checkpoint_ns AND w.checkpoint_id = c.parent_checkpoint_id
-      AND w.channel = '__pregel_tasks'
-    OFFSET 0
-) AS w
-WHERE (c.checkpoint ->> 'v')::int < 4 AND c.parent_checkpoint_id IS NOT NULL"""
+"""
+    + _checkpoint_rows("1")
 )
 
 # The rows a write statement inserts: from arrays (unnest), or, for the usual single row,
