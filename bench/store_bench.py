@@ -20,9 +20,10 @@ runs on every store in turn (the order rotating), so the load of a busy machine 
 all alike.
 
 AlmaStore's puts leave HNSW upkeep to its indexer (migration 0013, `store/_backlog.py`):
-its background indexer is off here (it would run during PostgresStore's batches too), so
-`insert_items_per_s` is what callers see, puts writing to the backlog until it holds
-`store_index_backlog_max` rows and indexing inline after that. The searches then run
+its background indexer is off here unless `--background-indexer` (it would run during
+PostgresStore's batches too), so `insert_items_per_s` is what callers see, puts writing
+to the backlog until it holds `store_index_backlog_max` rows (`--backlog-max`) and
+indexing inline after that. The searches then run
 twice: right after the load, with the backlog as a user would see it (`*_backlog_ms`,
 `recall@10_*_backlog`), and after `index_backlog()` drained it into the index (the plain
 rows). `drain_s` is the time `index_backlog()` took, and `insert_drained_items_per_s` the
@@ -149,7 +150,7 @@ def drain(stores: dict[str, BaseStore], loaded: dict, admin_urls: dict[str, str]
     out: dict[str, dict[str, Any]] = {}
     for name, store in stores.items():
         with psycopg.connect(admin_urls[name], autocommit=True) as conn:
-            is_alma = isinstance(store, AlmaStore)
+            is_alma = name in ("alma", "alma_half")  # an HNSW index: puts defer upkeep
             backlog = (
                 conn.execute(
                     "SELECT count(*) FROM alma_store_vectors WHERE NOT indexed"
@@ -248,13 +249,24 @@ def main() -> None:
     parser.add_argument("--admin-url", help="superuser URL; default: a temp embedded server")
     parser.add_argument("--app-url", help="URL of the alma_app role (with --admin-url)")
     parser.add_argument(
+        "--backlog-max", type=int, help="store_index_backlog_max (default: the setting's)"
+    )
+    parser.add_argument(
+        "--background-indexer", action="store_true",
+        help="AlmaStore's background indexer runs during the load (as on a server; it then "
+        "shares the machine with PostgresStore's batches too)",
+    )  # fmt: skip
+    parser.add_argument(
         "--variants", nargs="*", default=["alma", "alma_half", "alma_exact"],
         help="variants to run besides PostgresStore (alma, alma_half, alma_exact, pg_half)",
     )  # fmt: skip
     args = parser.parse_args()
     n = args.items or (100_000 if args.full else 10_000)
-    # The indexer runs when the bench says (`drain`), not during the other stores' work.
-    os.environ["ALMA_STORE_INDEX_BACKGROUND"] = "false"
+    # The indexer runs when the bench says (`drain`), not during the other stores' work,
+    # unless asked to.
+    os.environ["ALMA_STORE_INDEX_BACKGROUND"] = str(args.background_indexer).lower()
+    if args.backlog_max:
+        os.environ["ALMA_STORE_INDEX_BACKLOG_MAX"] = str(args.backlog_max)
 
     server = None
     if args.admin_url:
@@ -285,7 +297,11 @@ def main() -> None:
     if "pg_half" in args.variants:
         pg_variants = {"pg_half": half, **pg_variants}
     dbs = {name: _create_db(admin_url, name + "_bench") for name in [*variants, *pg_variants]}
+    from langgraph_alma.config import get_settings
+
     report: dict[str, Any] = {"items": n, "namespaces": NAMESPACES, "batch": BATCH, "dims": DIMS}
+    report["backlog_max"] = get_settings().store_index_backlog_max
+    report["background_indexer"] = args.background_indexer
     try:
         with contextlib.ExitStack() as stack:
             stores: dict[str, BaseStore] = {}

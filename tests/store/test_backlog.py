@@ -300,3 +300,53 @@ def test_recall_with_a_half_drained_backlog_is_no_worse(
         assert _backlog(database, tenant) == ((400, 0) if share is None else (200, 200))
         recalls[name] = _recall(store, ns, texts, queries)
     assert recalls["half"] >= recalls["full"], recalls
+
+
+def test_migration_0013_keeps_indexed_rows_and_drops_the_unbounded_index(
+    fresh_database, tenant, ns
+) -> None:
+    """A database as it was before 0013 (vectors in an HNSW index `WHERE dims = N`, which
+    every new row would enter): the migration marks the rows indexed, drops that index,
+    and `setup()` builds it again with the `indexed` predicate; new rows join the backlog."""
+    from langgraph_alma.migrations import migrate
+
+    db, dims = fresh_database, 8
+    with psycopg.connect(db.admin_url, autocommit=True) as conn:
+        conn.execute("ALTER TABLE alma_store_vectors DROP COLUMN indexed")
+        conn.execute("DELETE FROM alma_migrations WHERE version = 13")
+        conn.execute(
+            "CREATE INDEX alma_store_vectors_hnsw_8 ON alma_store_vectors USING hnsw"
+            " ((embedding::vector(8)) vector_cosine_ops) WHERE dims = 8"
+        )
+        conn.execute(
+            "INSERT INTO alma_store (tenant_id, ns_path, key, value, search_text)"
+            " VALUES (%s, %s, 'old', '{\"text\": \"old\"}', 'old')",
+            (tenant, ".".join(ns)),
+        )
+        conn.execute(
+            "INSERT INTO alma_store_vectors (tenant_id, ns_path, key, field, dims, embedding)"
+            " VALUES (%s, %s, 'old', 'text', 8, '[1,0,0,0,0,0,0,0]')",
+            (tenant, ".".join(ns)),
+        )
+        assert migrate(conn) == [13]
+        assert conn.execute(
+            "SELECT indexed FROM alma_store_vectors WHERE tenant_id = %s", (tenant,)
+        ).fetchall() == [(True,)]
+        hnsw = "SELECT indexdef FROM pg_indexes WHERE indexname = 'alma_store_vectors_hnsw_8'"
+        assert conn.execute(hnsw).fetchall() == []
+
+    def embed(texts: list[str]) -> list[list[float]]:
+        return [[1.0, 0.5, 0, 0, 0, 0, 0, 0] for _ in texts]
+
+    index = {"dims": dims, "embed": embed, "fields": ["text"]}
+    with AlmaStore.from_conn_string(
+        db.url, index=index, tenant_id=tenant, admin_url=db.admin_url, exact_search_max=0
+    ) as store:
+        store.setup()
+        store.put(ns, "new", {"text": "new"})
+        with psycopg.connect(db.admin_url) as conn:
+            (definition,) = conn.execute(hnsw).fetchone() or ("",)
+        assert definition.endswith("WHERE ((dims = 8) AND indexed)")
+        assert _backlog(db, tenant) == (1, 1)
+        # past the exact bound (0): the old row through HNSW, the new one from the backlog
+        assert {i.key for i in store.search(ns, query="x zzz")} == {"old", "new"}
