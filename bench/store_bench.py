@@ -20,10 +20,11 @@ runs on every store in turn (the order rotating), so the load of a busy machine 
 all alike.
 
 AlmaStore's puts leave HNSW upkeep to its indexer (migration 0013, `store/_backlog.py`):
-its background indexer is off here unless `--background-indexer` (it would run during
-PostgresStore's batches too), so `insert_items_per_s` is what callers see, puts writing
-to the backlog until it holds `store_index_backlog_max` rows (`--backlog-max`) and
-indexing inline after that. The searches then run
+its background indexer is off here (it would run during PostgresStore's batches too), so
+`insert_items_per_s` is what callers see, puts writing to the backlog until it holds
+`store_index_backlog_max` rows (`--backlog-max`) and indexing inline after that. With
+`--background-indexer` it runs, as on a server, and the stores are loaded one after the
+other, each AlmaStore then waited for until its backlog is empty. The searches then run
 twice: right after the load, with the backlog as a user would see it (`*_backlog_ms`,
 `recall@10_*_backlog`), and after `index_backlog()` drained it into the index (the plain
 rows). `drain_s` is the time `index_backlog()` took, and `insert_drained_items_per_s` the
@@ -117,21 +118,55 @@ def _timed(fn: Callable[[], Any], runs: list[Any]) -> float:
     return time.perf_counter() - t
 
 
-def load(stores: dict[str, BaseStore], items: list, admin_urls: dict[str, str]) -> dict:
+def load(
+    stores: dict[str, BaseStore], items: list, admin_urls: dict[str, str], one_by_one: bool
+) -> dict:
     """Every store loaded batch by batch in turn (the order rotating), so machine load
-    falls on all alike; each store's throughput is its items over its own batch times."""
+    falls on all alike; each store's throughput is its items over its own batch times.
+    `one_by_one` (AlmaStore's background indexer on): each store loaded alone, and an
+    AlmaStore then waited for until its indexer has emptied the backlog (`_waited`), so
+    the indexer's work is timed as AlmaStore's and never falls in another store's batches."""
     spent = dict.fromkeys(stores, 0.0)
     names = list(stores)
-    for n, i in enumerate(range(0, len(items), BATCH)):
-        ops = [PutOp(ns, key, value) for ns, key, value in items[i : i + BATCH]]
-        for name in names[n % len(names) :] + names[: n % len(names)]:
+    batches = [
+        [PutOp(ns, key, value) for ns, key, value in items[i : i + BATCH]]
+        for i in range(0, len(items), BATCH)
+    ]
+    if one_by_one:
+        rounds = [[(name, ops) for ops in batches] for name in names]
+    else:
+        rounds = [
+            [(name, ops) for name in names[n % len(names) :] + names[: n % len(names)]]
+            for n, ops in enumerate(batches)
+        ]
+    out: dict[str, dict[str, Any]] = {name: {} for name in stores}
+    for round_ in rounds:
+        for name, ops in round_:
             t0 = time.perf_counter()
             stores[name].batch(ops)
             spent[name] += time.perf_counter() - t0
+        if one_by_one and name in DEFERRING:
+            out[name]["_backlog"] = _backlog(admin_urls[name])
+            t0 = time.perf_counter()
+            while _backlog(admin_urls[name]):
+                time.sleep(0.05)
+            out[name]["_waited"] = time.perf_counter() - t0
     for url in admin_urls.values():
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute("ANALYZE")  # what autovacuum does soon after a bulk load
-    return {name: {"insert_items_per_s": round(len(items) / s, 1)} for name, s in spent.items()}
+    for name, s in spent.items():
+        out[name]["insert_items_per_s"] = round(len(items) / s, 1)
+    return out
+
+
+DEFERRING = ("alma", "alma_half")  # AlmaStores with an HNSW index: puts defer its upkeep
+
+
+def _backlog(admin_url: str) -> int:
+    """Vectors outside the HNSW index (AlmaStore's backlog)."""
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        row = conn.execute("SELECT count(*) FROM alma_store_vectors WHERE NOT indexed").fetchone()
+    return int(row[0]) if row else 0
 
 
 def cases(store: BaseStore) -> dict[str, Callable[[str, str], Any]]:
@@ -146,24 +181,21 @@ def cases(store: BaseStore) -> dict[str, Callable[[str, str], Any]]:
 
 def drain(stores: dict[str, BaseStore], loaded: dict, admin_urls: dict[str, str]) -> dict:
     """Each AlmaStore's backlog after the load (rows outside the HNSW index), the time
-    `index_backlog()` takes to move it in, and the insert throughput counting that time."""
+    `index_backlog()` takes to move it in (or the load's wait for the background indexer
+    to), and the insert throughput counting that time."""
     out: dict[str, dict[str, Any]] = {}
     for name, store in stores.items():
+        mine = loaded[name]
+        backlog = mine.pop("_backlog", None)
+        if backlog is None:
+            backlog = _backlog(admin_urls[name]) if name in DEFERRING else 0
+        t0 = time.perf_counter()
+        if name in DEFERRING:
+            store.index_backlog()  # type: ignore[attr-defined]
+        spent = time.perf_counter() - t0 + mine.pop("_waited", 0.0)
         with psycopg.connect(admin_urls[name], autocommit=True) as conn:
-            is_alma = name in ("alma", "alma_half")  # an HNSW index: puts defer upkeep
-            backlog = (
-                conn.execute(
-                    "SELECT count(*) FROM alma_store_vectors WHERE NOT indexed"
-                ).fetchone()[0]  # type: ignore[index]
-                if is_alma
-                else 0
-            )
-            t0 = time.perf_counter()
-            if is_alma:
-                store.index_backlog()  # type: ignore[attr-defined]
-            spent = time.perf_counter() - t0
             conn.execute("ANALYZE")
-        caller = loaded[name]["insert_items_per_s"]
+        caller = mine["insert_items_per_s"]
         items = loaded["_items"]
         out[name] = {
             "backlog_after_load": backlog,
@@ -327,7 +359,7 @@ def main() -> None:
                 lg.setup()
                 stores[name] = lg
             admin_urls = {n: _with_db(admin_url, dbs[n]) for n in stores}
-            report.update(load(stores, items, admin_urls))
+            report.update(load(stores, items, admin_urls, args.background_indexer))
             after_load = run_queries(stores, items, queries, random.Random(3), "_backlog")
             drained = drain(stores, {**report, "_items": n}, admin_urls)
             for name, timings in run_queries(stores, items, queries, random.Random(3)).items():
