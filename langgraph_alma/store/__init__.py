@@ -8,8 +8,9 @@ task), `_core.py` (validation and statement plans, written once for both), `_sql
 full text, vectors per `distance_type`, calibrated fusion), `_filters.py` (filters to SQL,
 pure), `_checks.py` (input checks and limits, pure), `_batching.py` (the async store
 gathering concurrent calls into batches), `_failures.py` (naming and retrying a batch
-the database refused) and `_backlog.py` (the HNSW backlog and its indexer). May import `langgraph_alma.db`, `.config`, `.errors`,
-`.migrations`, LangGraph and psycopg; nothing above the persistence layer.
+the database refused) and `_backlog.py` (the HNSW backlog and its indexer). May import
+`langgraph_alma.db`, `.config`, `.errors`, `.migrations`, LangGraph and psycopg; nothing
+above the persistence layer.
 
 Schema (migrations 0002, 0005): items in `alma_store`, keyed by (tenant_id, dotted
 namespace path, key); the path is C-collated text so a namespace prefix is a btree range,

@@ -350,3 +350,50 @@ def test_migration_0013_keeps_indexed_rows_and_drops_the_unbounded_index(
         assert _backlog(db, tenant) == (1, 1)
         # past the exact bound (0): the old row through HNSW, the new one from the backlog
         assert {i.key for i in store.search(ns, query="x zzz")} == {"old", "new"}
+
+
+async def test_a_graph_finds_what_it_just_wrote_and_the_indexer_catches_up(
+    database, tenant, ns, indexed_setup, monkeypatch
+) -> None:
+    """As a LangGraph app uses it: one node writes memories through the injected store,
+    the next searches them at once (from the backlog); the background indexer then moves
+    them into HNSW while the store is open."""
+    from typing import TypedDict
+
+    from langgraph.config import get_store
+    from langgraph.graph import END, START, StateGraph
+
+    monkeypatch.setenv("ALMA_STORE_INDEX_BACKGROUND", "true")
+    monkeypatch.setenv("ALMA_STORE_INDEX_INTERVAL_SECONDS", "0.05")
+    rng = random.Random(8)
+    texts = [_text(rng) for _ in range(25)]
+
+    class State(TypedDict, total=False):
+        found: list[str]
+
+    async def remember(state: State) -> State:
+        store = get_store()
+        await asyncio.gather(*(store.aput(ns, f"m{i}", {"text": t}) for i, t in enumerate(texts)))
+        return {}
+
+    async def recall(state: State) -> State:
+        hits = await get_store().asearch(ns, query=texts[17], limit=3)
+        return {"found": [h.key for h in hits]}
+
+    builder = StateGraph(State)
+    builder.add_node("remember", remember)
+    builder.add_node("recall", recall)
+    builder.add_edge(START, "remember")
+    builder.add_edge("remember", "recall")
+    builder.add_edge("recall", END)
+    async with AsyncAlmaStore.from_conn_string(
+        database.url, index=_index(afake_embed), tenant_id=tenant, exact_search_max=5
+    ) as store:
+        graph = builder.compile(store=store)
+        out = await graph.ainvoke({})
+        assert out["found"][0] == "m17"
+        deadline = time.monotonic() + 20
+        while _backlog(database, tenant) != (25, 0):
+            assert time.monotonic() < deadline, _backlog(database, tenant)
+            await asyncio.sleep(0.05)
+        assert (await store.asearch(ns, query=texts[17], limit=1))[0].key == "m17"
