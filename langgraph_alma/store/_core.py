@@ -441,6 +441,15 @@ class StoreCore(OpChecks):
             )
         )
 
+    def backlog_tenants(self) -> Plan[list[str]]:
+        """The tenants `index_backlog()` drains: the one a call acts for, or, for a
+        privileged store, every tenant with backlog rows of this store's dims."""
+        if not (self.privileged and self.index_deferred):
+            return [self.tenant()]
+        assert self.index is not None
+        results = yield [Sql(_sql.BACKLOG_TENANTS, {"dims": self.index.dims}, fetch=True)]
+        return [r[0] for r in results[0] or []]
+
     # -- maintenance ---------------------------------------------------------------
     def sweep(self) -> Plan[int]:
         """Delete expired items of every tenant; returns how many."""

@@ -273,6 +273,13 @@ WITH total AS MATERIALIZED (
 SELECT (SELECT count(*) FROM moved), (SELECT n FROM total) > %(keep)s::bigint
 """
 
+# Tenants with backlog rows of `%(dims)s` (a privileged store's `index_backlog()`).
+BACKLOG_TENANTS = """
+SELECT DISTINCT tenant_id FROM alma_store_vectors
+WHERE dims = %(dims)s AND NOT indexed
+ORDER BY tenant_id
+"""
+
 SWEEP = "SELECT alma_store_sweep()"
 
 LIST_TENANTS = "SELECT DISTINCT tenant_id FROM alma_store ORDER BY tenant_id"

@@ -215,13 +215,15 @@ class AsyncAlmaStore(_OnEventLoop, AsyncPooled):
 
     async def aindex_backlog(self, max_rows: int | None = None) -> int:
         """Move into the HNSW index now (a chunk per transaction) the vectors this tenant's
-        puts left to the background indexer; returns how many moved. Searches find them
-        either way (ranked exactly); indexed, they cost searches less. A tenant with at
-        most `exact_search_max` vectors is searched exactly and keeps them out.
+        puts left to the background indexer (a privileged store: every tenant's); returns
+        how many moved. Searches find them either way (ranked exactly); indexed, they cost
+        searches less. A tenant with at most `exact_search_max` vectors is searched
+        exactly and keeps them out.
 
         >>> await store.aindex_backlog()          # doctest: +SKIP
         """
-        return await self._adrain([self._core.tenant()], max_rows)
+        tenants = await self.arun(self._core.backlog_tenants(), "backlog tenants")
+        return await self._adrain(tenants, max_rows)
 
     async def _adrain(
         self,
@@ -404,13 +406,15 @@ class AlmaStore(_OnThreads, Pooled):
 
     def index_backlog(self, max_rows: int | None = None) -> int:
         """Move into the HNSW index now (a chunk per transaction) the vectors this tenant's
-        puts left to the background indexer; returns how many moved. Searches find them
-        either way (ranked exactly); indexed, they cost searches less. A tenant with at
-        most `exact_search_max` vectors is searched exactly and keeps them out.
+        puts left to the background indexer (a privileged store: every tenant's); returns
+        how many moved. Searches find them either way (ranked exactly); indexed, they cost
+        searches less. A tenant with at most `exact_search_max` vectors is searched
+        exactly and keeps them out.
 
         >>> store.index_backlog()          # doctest: +SKIP
         """
-        return self._drain([self._core.tenant()], max_rows)
+        tenants = self.run(self._core.backlog_tenants(), "backlog tenants")
+        return self._drain(tenants, max_rows)
 
     def _drain(
         self,

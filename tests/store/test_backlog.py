@@ -397,3 +397,21 @@ async def test_a_graph_finds_what_it_just_wrote_and_the_indexer_catches_up(
             assert time.monotonic() < deadline, _backlog(database, tenant)
             await asyncio.sleep(0.05)
         assert (await store.asearch(ns, query=texts[17], limit=1))[0].key == "m17"
+
+
+def test_a_privileged_store_drains_every_tenant(database, ns, indexed_setup) -> None:
+    a, b = f"ta-{ns[1]}", f"tb-{ns[1]}"
+    with psycopg.connect(database.url, autocommit=True) as conn:
+        app = AlmaStore(conn, index=_index(), exact_search_max=5)
+        _put_items(app.for_tenant(a), ns, 7)
+        _put_items(app.for_tenant(b), ns, 6)
+    with AlmaStore.from_conn_string(
+        database.url,
+        privileged=True,
+        admin_url=database.admin_url,
+        index=_index(),
+        exact_search_max=5,
+    ) as admin:
+        assert admin.index_backlog() >= 13  # other tests' tenants may have backlogs too
+    assert _backlog(database, a) == (7, 0)
+    assert _backlog(database, b) == (6, 0)
