@@ -32,6 +32,7 @@ from langgraph_alma.db.loop import run_on_loop
 from langgraph_alma.db.plan import OFF_LOOP_ROWS, off_loop
 from langgraph_alma.db.sweeper import SweepDone, TaskSweeper, ThreadSweeper
 from langgraph_alma.db.warm import TaskWarmConnections, ThreadWarmConnections
+from langgraph_alma.store._backlog import BacklogKey, Backlogs
 from langgraph_alma.store._base import Vectors, _AlmaStoreBase, blocking_only
 from langgraph_alma.store._batching import OpGatherer
 from langgraph_alma.store._core import CheckedOp, Prepared
@@ -52,13 +53,20 @@ class _Indexing:
     idle: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)  # the sync store's
 
-    def idle_round(self) -> bool:
-        """Count a round with nothing to do; True (and off) when the indexer should end."""
+    def work(self, backlogs: Backlogs) -> list[BacklogKey]:
+        """A round's work: the keys puts deferred rows for since the last round; after
+        `_INDEXER_IDLE_ROUNDS` rounds without any, the indexer is off (`SweepDone`). Run
+        as one step with the start check (under `lock`, or on the loop), so a put's
+        rows are either taken here or start a new indexer."""
+        keys = backlogs.take_dirty()
+        if keys:
+            self.idle = 0
+            return keys
         self.idle += 1
-        if self.idle < _INDEXER_IDLE_ROUNDS:
-            return False
-        self.on, self.idle = False, 0
-        return True
+        if self.idle >= _INDEXER_IDLE_ROUNDS:
+            self.on, self.idle = False, 0
+            raise SweepDone
+        return []
 
 
 @contextmanager
@@ -176,13 +184,8 @@ class _OnThreads(_AlmaStoreBase):
 
     def _index_round(self) -> None:
         state = self._indexing
-        with state.lock:  # with `_indexer_wanted`'s: no put's rows are left unseen
-            keys = self._core.backlogs.take_dirty()
-            if not keys:
-                if state.idle_round():
-                    raise SweepDone
-                return
-            state.idle = 0
+        with state.lock:
+            keys = state.work(self._core.backlogs)
             sweeper = state.sweeper
         try:
             self._drain([t for t, _ in keys], stopping=sweeper.stopping)
@@ -388,12 +391,7 @@ class _OnEventLoop(_AlmaStoreBase):
 
     async def _index_round(self) -> None:
         state = self._indexing
-        keys = self._core.backlogs.take_dirty()  # with `_wake_indexer`: no await between
-        if not keys:
-            if state.idle_round():
-                raise SweepDone
-            return
-        state.idle = 0
+        keys = state.work(self._core.backlogs)
         try:
             await self._adrain([t for t, _ in keys], stopping=state.sweeper.stopping)
         except getattr(self, "_closed_error", RuntimeError) as exc:
