@@ -415,3 +415,24 @@ def test_a_privileged_store_drains_every_tenant(database, ns, indexed_setup) -> 
         assert admin.index_backlog() >= 13  # other tests' tenants may have backlogs too
     assert _backlog(database, a) == (7, 0)
     assert _backlog(database, b) == (6, 0)
+
+
+def test_idle_indexer_ends_and_the_next_deferred_put_starts_it_again(
+    pool, database, tenant, ns, indexed_setup, monkeypatch
+) -> None:
+    """An idle store holds no thread: the indexer ends after its idle rounds, and a put
+    that defers rows starts a new one, which indexes them."""
+    monkeypatch.setenv("ALMA_STORE_INDEX_BACKGROUND", "true")
+    monkeypatch.setenv("ALMA_STORE_INDEX_INTERVAL_SECONDS", "0.02")
+    store = AlmaStore(pool, tenant_id=tenant, index=_index(), exact_search_max=5)
+    _put_items(store, ns, 8)
+    first = store._indexing.sweeper.thread
+    assert first is not None
+    first.join(timeout=20)  # drains, then ends after its idle rounds
+    assert not first.is_alive()
+    assert _backlog(database, tenant) == (8, 0)
+    store.put(ns, "again", {"text": "ahq again"})
+    second = store._indexing.sweeper.thread
+    assert second is not None and second is not first
+    second.join(timeout=20)
+    assert _backlog(database, tenant) == (9, 0)
