@@ -10,7 +10,11 @@ inserted 500 a statement into a table with the HNSW index (incremental: each vec
 searches the graph), then the index dropped and built again over the same rows (pgvector's
 bulk build), and recall@10 of 100 queries at `hnsw.ef_search` 40 against an exact scan.
 Variants: `vector`/`halfvec` storage and HNSW `ef_construction` (m 16, pgvector's
-default, throughout). Prints one JSON object.
+default, throughout). For each, also AlmaStore's deferred upkeep (migration 0013): the
+same inserts into a table whose HNSW index is partial (`WHERE indexed`, new rows outside
+it; `deferred_insert_per_s`), then the indexer's moves of 200 rows a transaction
+(`UPDATE ... SET indexed = true`; `drain_per_s`): the work leaves the caller's path, it
+is not saved. Prints one JSON object.
 """
 
 from __future__ import annotations
@@ -90,9 +94,46 @@ def run(conn: psycopg.Connection[Any], items: int, variants: list[str]) -> dict[
             "incremental_per_s": round(incremental),
             "bulk_build_per_s": round(bulk),
             "recall_at_10": round(hits / (10 * len(queries)), 3),
+            **deferred(conn, typ, ops, ef, vectors),
         }
     conn.execute("DROP TABLE IF EXISTS hnsw_bench")
     return out
+
+
+def deferred(
+    conn: psycopg.Connection[Any], typ: str, ops: str, ef: int, vectors: list[str]
+) -> dict[str, int]:
+    """Inserts outside a partial HNSW index, then moved in 200 rows a transaction."""
+    items, dims = len(vectors), store_bench.DIMS
+    conn.execute("DROP TABLE IF EXISTS hnsw_bench")
+    conn.execute(
+        f"CREATE TABLE hnsw_bench (id int PRIMARY KEY, e {typ}({dims}),"
+        " indexed boolean NOT NULL DEFAULT false)"
+    )
+    conn.execute(
+        f"CREATE INDEX ON hnsw_bench USING hnsw (e {ops}) WITH (m = 16, ef_construction = "
+        f"{int(ef)}) WHERE indexed"
+    )
+    conn.execute("CREATE INDEX ON hnsw_bench (id) WHERE NOT indexed")
+    t0 = time.perf_counter()
+    for i in range(0, items, 500):
+        conn.execute(
+            f"INSERT INTO hnsw_bench SELECT i, v::{typ} "
+            "FROM unnest(%s::int[], %s::text[]) AS u(i, v)",
+            (list(range(i, min(items, i + 500))), vectors[i : i + 500]),
+        )
+    inserted = items / (time.perf_counter() - t0)
+    t0 = time.perf_counter()
+    moved = 1
+    while moved:
+        cur = conn.execute(
+            "WITH pick AS (SELECT id FROM hnsw_bench WHERE NOT indexed LIMIT 200"
+            " FOR UPDATE SKIP LOCKED)"
+            " UPDATE hnsw_bench b SET indexed = true FROM pick WHERE b.id = pick.id"
+        )
+        moved = cur.rowcount
+    drained = items / (time.perf_counter() - t0)
+    return {"deferred_insert_per_s": round(inserted), "drain_per_s": round(drained)}
 
 
 def main() -> None:

@@ -18,6 +18,17 @@ candidates). `--variants ... pg_half` adds PostgresStore with `halfvec` storage,
 PostgresStore's default. The stores are loaded batch by batch in turn, then every query
 runs on every store in turn (the order rotating), so the load of a busy machine falls on
 all alike.
+
+AlmaStore's puts leave HNSW upkeep to its indexer (migration 0013, `store/_backlog.py`):
+its background indexer is off here (it would run during PostgresStore's batches too), so
+`insert_items_per_s` is what callers see, puts writing to the backlog until it holds
+`store_index_backlog_max` rows (`--backlog-max`) and indexing inline after that. With
+`--background-indexer` it runs, as on a server, and the stores are loaded one after the
+other, each AlmaStore then waited for until its backlog is empty. The searches then run
+twice: right after the load, with the backlog as a user would see it (`*_backlog_ms`,
+`recall@10_*_backlog`), and after `index_backlog()` drained it into the index (the plain
+rows). `drain_s` is the time `index_backlog()` took, and `insert_drained_items_per_s` the
+items over load and drain together: the work moved off the caller's path is not saved.
 """
 
 from __future__ import annotations
@@ -26,6 +37,7 @@ import argparse
 import contextlib
 import hashlib
 import json
+import os
 import random
 import statistics
 import tempfile
@@ -106,21 +118,55 @@ def _timed(fn: Callable[[], Any], runs: list[Any]) -> float:
     return time.perf_counter() - t
 
 
-def load(stores: dict[str, BaseStore], items: list, admin_urls: dict[str, str]) -> dict:
+def load(
+    stores: dict[str, BaseStore], items: list, admin_urls: dict[str, str], one_by_one: bool
+) -> dict:
     """Every store loaded batch by batch in turn (the order rotating), so machine load
-    falls on all alike; each store's throughput is its items over its own batch times."""
+    falls on all alike; each store's throughput is its items over its own batch times.
+    `one_by_one` (AlmaStore's background indexer on): each store loaded alone, and an
+    AlmaStore then waited for until its indexer has emptied the backlog (`_waited`), so
+    the indexer's work is timed as AlmaStore's and never falls in another store's batches."""
     spent = dict.fromkeys(stores, 0.0)
     names = list(stores)
-    for n, i in enumerate(range(0, len(items), BATCH)):
-        ops = [PutOp(ns, key, value) for ns, key, value in items[i : i + BATCH]]
-        for name in names[n % len(names) :] + names[: n % len(names)]:
+    batches = [
+        [PutOp(ns, key, value) for ns, key, value in items[i : i + BATCH]]
+        for i in range(0, len(items), BATCH)
+    ]
+    if one_by_one:
+        rounds = [[(name, ops) for ops in batches] for name in names]
+    else:
+        rounds = [
+            [(name, ops) for name in names[n % len(names) :] + names[: n % len(names)]]
+            for n, ops in enumerate(batches)
+        ]
+    out: dict[str, dict[str, Any]] = {name: {} for name in stores}
+    for round_ in rounds:
+        for name, ops in round_:
             t0 = time.perf_counter()
             stores[name].batch(ops)
             spent[name] += time.perf_counter() - t0
+        if one_by_one and name in DEFERRING:
+            out[name]["_backlog"] = _backlog(admin_urls[name])
+            t0 = time.perf_counter()
+            while _backlog(admin_urls[name]):
+                time.sleep(0.05)
+            out[name]["_waited"] = time.perf_counter() - t0
     for url in admin_urls.values():
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute("ANALYZE")  # what autovacuum does soon after a bulk load
-    return {name: {"insert_items_per_s": round(len(items) / s, 1)} for name, s in spent.items()}
+    for name, s in spent.items():
+        out[name]["insert_items_per_s"] = round(len(items) / s, 1)
+    return out
+
+
+DEFERRING = ("alma", "alma_half")  # AlmaStores with an HNSW index: puts defer its upkeep
+
+
+def _backlog(admin_url: str) -> int:
+    """Vectors outside the HNSW index (AlmaStore's backlog)."""
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        row = conn.execute("SELECT count(*) FROM alma_store_vectors WHERE NOT indexed").fetchone()
+    return int(row[0]) if row else 0
 
 
 def cases(store: BaseStore) -> dict[str, Callable[[str, str], Any]]:
@@ -133,11 +179,42 @@ def cases(store: BaseStore) -> dict[str, Callable[[str, str], Any]]:
     }
 
 
+def drain(stores: dict[str, BaseStore], loaded: dict, admin_urls: dict[str, str]) -> dict:
+    """Each AlmaStore's backlog after the load (rows outside the HNSW index), the time
+    `index_backlog()` takes to move it in (or the load's wait for the background indexer
+    to), and the insert throughput counting that time."""
+    out: dict[str, dict[str, Any]] = {}
+    for name, store in stores.items():
+        mine = loaded[name]
+        backlog = mine.pop("_backlog", None)
+        if backlog is None:
+            backlog = _backlog(admin_urls[name]) if name in DEFERRING else 0
+        t0 = time.perf_counter()
+        if name in DEFERRING:
+            store.index_backlog()  # type: ignore[attr-defined]
+        spent = time.perf_counter() - t0 + mine.pop("_waited", 0.0)
+        with psycopg.connect(admin_urls[name], autocommit=True) as conn:
+            conn.execute("ANALYZE")
+        caller = mine["insert_items_per_s"]
+        items = loaded["_items"]
+        out[name] = {
+            "backlog_after_load": backlog,
+            "drain_s": round(spent, 2),
+            "insert_drained_items_per_s": round(items / (items / caller + spent), 1),
+        }
+    return out
+
+
 def run_queries(
-    stores: dict[str, BaseStore], items: list, queries: list[str], rng: random.Random
+    stores: dict[str, BaseStore],
+    items: list,
+    queries: list[str],
+    rng: random.Random,
+    suffix: str = "",
 ) -> dict[str, dict[str, Any]]:
     """Every case on every store, interleaved query by query (store order rotating), so a
-    busy machine slows each store alike and the ratios stay fair."""
+    busy machine slows each store alike and the ratios stay fair; metric names end with
+    `suffix` (`_backlog`: the run before the drain)."""
     users = [f"u{rng.randrange(NAMESPACES)}" for _ in queries]
     out: dict[str, dict[str, Any]] = {name: {} for name in stores}
     names = list(stores)
@@ -152,21 +229,26 @@ def run_queries(
             for name in names[i % len(names) :] + names[: i % len(names)]:
                 times[name].append(_timed(lambda f=fns[name], q=q, u=u: f(q, u), runs[name]))
         for name in stores:
-            out[name][case + "_ms"] = _ms(times[name])
-            out[name].setdefault("_answers", (users, {}))[1][case] = runs[name]
+            out[name][case + suffix + "_ms"] = _ms(times[name])
+            out[name].setdefault("_answers" + suffix, (users, {}))[1][case] = runs[name]
     keys = [items[rng.randrange(len(items))] for _ in range(300)]
     gets: dict[str, list[float]] = {name: [] for name in stores}
     for i, k in enumerate(keys):
         for name in names[i % len(names) :] + names[: i % len(names)]:
             gets[name].append(_timed(lambda s=stores[name], k=k: s.get(k[0], k[1]), []))
     for name in stores:
-        out[name]["get_ms"] = _ms(gets[name])
+        out[name]["get" + suffix + "_ms"] = _ms(gets[name])
     return out
 
 
 def recall(
-    items: list, vectors: np.ndarray, queries: list[str], users: list[str], answers: dict
-) -> dict:  # noqa: E501
+    items: list,
+    vectors: np.ndarray,
+    queries: list[str],
+    users: list[str],
+    answers: dict,
+    suffix: str = "",
+) -> dict:
     """Recall@10 of each case against exact cosine search over the same candidates; a
     result tied (within 1e-5) with the exact 10th best counts as a hit."""
     qv = np.array(embed(queries), dtype=np.float32)
@@ -187,7 +269,7 @@ def recall(
             got = [index[(tuple(i.namespace), i.key)] for i in found[:10]]
             hits += sum(1 for g in got if float(vectors[g] @ qv[qi]) >= kth - 1e-5)
             total += want
-        out[name.replace("search_", "recall@10_")] = round(hits / max(total, 1), 4)
+        out[name.replace("search_", "recall@10_") + suffix] = round(hits / max(total, 1), 4)
     return out
 
 
@@ -199,11 +281,24 @@ def main() -> None:
     parser.add_argument("--admin-url", help="superuser URL; default: a temp embedded server")
     parser.add_argument("--app-url", help="URL of the alma_app role (with --admin-url)")
     parser.add_argument(
+        "--backlog-max", type=int, help="store_index_backlog_max (default: the setting's)"
+    )
+    parser.add_argument(
+        "--background-indexer", action="store_true",
+        help="AlmaStore's background indexer runs during the load (as on a server; it then "
+        "shares the machine with PostgresStore's batches too)",
+    )  # fmt: skip
+    parser.add_argument(
         "--variants", nargs="*", default=["alma", "alma_half", "alma_exact"],
         help="variants to run besides PostgresStore (alma, alma_half, alma_exact, pg_half)",
     )  # fmt: skip
     args = parser.parse_args()
     n = args.items or (100_000 if args.full else 10_000)
+    # The indexer runs when the bench says (`drain`), not during the other stores' work,
+    # unless asked to.
+    os.environ["ALMA_STORE_INDEX_BACKGROUND"] = str(args.background_indexer).lower()
+    if args.backlog_max:
+        os.environ["ALMA_STORE_INDEX_BACKLOG_MAX"] = str(args.backlog_max)
 
     server = None
     if args.admin_url:
@@ -234,7 +329,11 @@ def main() -> None:
     if "pg_half" in args.variants:
         pg_variants = {"pg_half": half, **pg_variants}
     dbs = {name: _create_db(admin_url, name + "_bench") for name in [*variants, *pg_variants]}
+    from langgraph_alma.config import get_settings
+
     report: dict[str, Any] = {"items": n, "namespaces": NAMESPACES, "batch": BATCH, "dims": DIMS}
+    report["backlog_max"] = get_settings().store_index_backlog_max
+    report["background_indexer"] = args.background_indexer
     try:
         with contextlib.ExitStack() as stack:
             stores: dict[str, BaseStore] = {}
@@ -259,9 +358,12 @@ def main() -> None:
                 )
                 lg.setup()
                 stores[name] = lg
-            report.update(load(stores, items, {n: _with_db(admin_url, dbs[n]) for n in stores}))
+            admin_urls = {n: _with_db(admin_url, dbs[n]) for n in stores}
+            report.update(load(stores, items, admin_urls, args.background_indexer))
+            after_load = run_queries(stores, items, queries, random.Random(3), "_backlog")
+            drained = drain(stores, {**report, "_items": n}, admin_urls)
             for name, timings in run_queries(stores, items, queries, random.Random(3)).items():
-                report[name].update(timings)
+                report[name].update(drained[name], **after_load[name], **timings)
     finally:
         for db in dbs.values():
             _drop_db(admin_url, db)
@@ -271,8 +373,9 @@ def main() -> None:
     vectors = np.array(embed([v["text"] for _, _, v in items]), dtype=np.float32)
     names = (*variants, *pg_variants)
     for name in names:
-        users, answers = report[name].pop("_answers")
-        report[name].update(recall(items, vectors, queries, users, answers))
+        for suffix in ("_backlog", ""):
+            users, answers = report[name].pop("_answers" + suffix)
+            report[name].update(recall(items, vectors, queries, users, answers, suffix))
     p = report["postgres_store"]
     report["ratios"] = {name: ratios(report[name], p) for name in names[:-1]}
     if "alma_half" in report and "pg_half" in report:
@@ -296,6 +399,9 @@ def main() -> None:
 def ratios(alma: dict[str, Any], pg: dict[str, Any]) -> dict[str, float]:
     """Alma / PostgresStore for each latency (p50, p95) and for insert throughput."""
     out = {"insert_x": round(alma["insert_items_per_s"] / pg["insert_items_per_s"], 2)}
+    out["insert_drained_x"] = round(
+        alma["insert_drained_items_per_s"] / pg["insert_drained_items_per_s"], 2
+    )
     for key, value in pg.items():
         if isinstance(value, dict) and "p50" in value:
             for sub in ("p50", "p95"):

@@ -179,6 +179,32 @@ class Settings(BaseSettings):
         description="Alma.retrieve and the prebuilt nodes order heuristics by the confidence "
         "engine's forward-looking score (blended with relevance); false: relevance order.",
     )
+    store_index_deferred: bool = Field(
+        default=True,
+        description="AlmaStore puts leave their vectors' HNSW upkeep to a background indexer "
+        "(searches rank the backlog exactly meanwhile); false: every put indexes inline.",
+    )
+    store_index_backlog_max: int = Field(
+        default=5000,
+        gt=0,
+        description="Backlog rows per (tenant, dims) past which AlmaStore puts index their own "
+        "vectors inline again (backpressure: searches rank the backlog exactly).",
+    )
+    store_index_chunk: int = Field(
+        default=200,
+        gt=0,
+        description="Backlog rows the indexer moves into the HNSW index per transaction.",
+    )
+    store_index_interval_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        description="Seconds between the background indexer's rounds.",
+    )
+    store_index_background: bool = Field(
+        default=True,
+        description="An AlmaStore starts its background indexer (a thread, or a task on its "
+        "loop) when a put first defers rows; false: only `index_backlog()` drains it.",
+    )
 
     @classmethod
     def settings_customise_sources(

@@ -19,6 +19,11 @@ from typing import Any
 logger = logging.getLogger(__name__)
 
 
+class SweepDone(Exception):  # noqa: N818  (a signal, not an error)
+    """Raised by a sweep to end its sweeper quietly (nothing left to do, or its store is
+    closed)."""
+
+
 class ThreadSweeper:
     """A daemon thread running `sweep()` every `interval` seconds. Its `future` is done
     when the thread stops; cancelling the future stops it (as PostgresStore's sweeper)."""
@@ -32,6 +37,10 @@ class ThreadSweeper:
     def running(self) -> bool:
         return self.thread is not None and self.thread.is_alive()
 
+    def stopping(self) -> bool:
+        """A stop was asked for: a long sweep may end early."""
+        return self._stop.is_set()
+
     def start(self, sweep: Callable[[], Any], interval: float) -> concurrent.futures.Future[None]:
         """Start the thread (or return the running one's future)."""
         if self.running() and self.future is not None:
@@ -43,6 +52,8 @@ class ThreadSweeper:
             while not stop.wait(interval):
                 try:
                     sweep()
+                except SweepDone:
+                    break
                 except Exception:  # keep sweeping after a transient failure
                     logger.exception("%s: sweep failed", self.name)
             if not future.done():
@@ -74,6 +85,10 @@ class TaskSweeper:
         self.task: asyncio.Task[None] | None = None
         self._stop = asyncio.Event()
 
+    def stopping(self) -> bool:
+        """A stop was asked for: a long sweep may end early."""
+        return self._stop.is_set()
+
     def start(
         self, loop: asyncio.AbstractEventLoop, sweep: Callable[[], Awaitable[Any]], interval: float
     ) -> asyncio.Task[None]:
@@ -90,6 +105,8 @@ class TaskSweeper:
                     return
                 try:
                     await sweep()
+                except SweepDone:
+                    return
                 except Exception:  # keep sweeping after a transient failure
                     logger.exception("%s: sweep failed", self.name)
 
@@ -112,4 +129,4 @@ class TaskSweeper:
         return True
 
 
-__all__ = ["TaskSweeper", "ThreadSweeper"]
+__all__ = ["SweepDone", "TaskSweeper", "ThreadSweeper"]

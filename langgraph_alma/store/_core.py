@@ -38,7 +38,7 @@ from langgraph_alma.errors import (
     PrivilegeRequired,
     StoreBatchFailed,
 )
-from langgraph_alma.store import _search, _sql
+from langgraph_alma.store import _backlog, _search, _sql
 from langgraph_alma.store._checks import (
     StoreLimits,
     trim_query,
@@ -127,6 +127,16 @@ class StoreCore(OpChecks):
         self.text_weight = float(weight)
         self.text_lead_weight = settings.search_text_lead_weight
         self.vector_lead = settings.search_vector_lead
+        # HNSW upkeep off the put path (`_backlog`): for an HNSW index pgvector can build
+        self.backlogs = _backlog.Backlogs()
+        self.index_deferred = bool(
+            settings.store_index_deferred
+            and self.index
+            and self.index.ann == "hnsw"
+            and self.index.dims <= _search.HNSW_MAX_DIMS[self.index.vector_type]
+        )
+        self.backlog_max = settings.store_index_backlog_max
+        self.index_chunk_rows = settings.store_index_chunk
 
     # -- tenancy -----------------------------------------------------------------
     def tenant(self, config: RunnableConfig | None = None) -> str:
@@ -221,6 +231,8 @@ class StoreCore(OpChecks):
         for i, op in ranked:
             batch.append(self._search(tenant, op, query_vectors or {}))
             reads.append((i, len(batch) - 1))
+        deferred = [j for j, w in enumerate(writes) if w.query is _sql.INSERT_VECTORS_DEFERRED]
+        deferred_at = len(batch) + deferred[0] if deferred else None
         batch.extend(writes)
         if explicit:
             batch.append(Sql(_sql.COMMIT))
@@ -235,6 +247,8 @@ class StoreCore(OpChecks):
                     yield [Sql(_sql.ROLLBACK)]
             raise StoreBatchFailed(describe_ops(ops), exc) from exc
 
+        if deferred_at is not None:
+            self._deferred(tenant, batch[deferred_at], results[deferred_at])
         out: list[Result] = [None] * len(ops)
         if gets:
             found = {(r[0], r[1]): r for r in results[get_stmt] or []}
@@ -383,21 +397,58 @@ class StoreCore(OpChecks):
         if prepared.documents and self.index:
             dims = self.index.dims
             refs = prepared.document_refs
-            stmts.append(
-                Sql(
-                    _sql.INSERT_VECTORS,
-                    {
-                        "tenant": tenant,
-                        "dims": dims,
-                        "half": self.index.vector_type == "halfvec",
-                        "ns": [ns_path(k[0]) for k, _ in refs],
-                        "keys": [k[1] for k, _ in refs],
-                        "fields": [f for _, f in refs],
-                        "vecs": [_vector_text(v, dims) for v in document_vectors],
-                    },
+            params = {
+                "tenant": tenant,
+                "dims": dims,
+                "half": self.index.vector_type == "halfvec",
+                "ns": [ns_path(k[0]) for k, _ in refs],
+                "keys": [k[1] for k, _ in refs],
+                "fields": [f for _, f in refs],
+                "vecs": [_vector_text(v, dims) for v in document_vectors],
+            }
+            if self.index_deferred:  # to the backlog, unless it is full (`_backlog`)
+                known = self.backlogs.estimate((tenant, dims), len(refs), self.backlog_max)
+                params.update(
+                    backlog=-1 if known is None else known,
+                    backlog_max=self.backlog_max,
+                    rows=len(refs),
                 )
-            )
+                stmts.append(Sql(_sql.INSERT_VECTORS_DEFERRED, params, fetch=True))
+            else:  # an `exact` store's rows wait in the backlog for an HNSW store's indexer
+                params["indexed"] = self.index.ann == "hnsw"
+                stmts.append(Sql(_sql.INSERT_VECTORS, params))
         return stmts
+
+    def _deferred(self, tenant: str, sql: Sql, rows: Any) -> None:
+        """Learn from a deferred vector insert's row the backlog it saw (`_backlog`)."""
+        assert self.index is not None and isinstance(sql.params, Mapping)
+        seen, indexed = (rows or [(0, True)])[0]
+        deferred = 0 if indexed else int(sql.params["rows"])
+        counted = sql.params["backlog"] == -1
+        self.backlogs.note((tenant, self.index.dims), int(seen), deferred, counted)
+
+    def index_chunk(self, tenant: str, limit: int | None = None) -> Plan[tuple[int, bool]]:
+        """Move a chunk (at most `limit` rows) of `tenant`'s backlog into the HNSW index
+        (`_backlog.index_chunk`); a tenant whose vectors are at most `exact_search_max` is
+        searched exactly and keeps its rows out."""
+        if not self.index_deferred:
+            return (0, False)
+        assert self.index is not None
+        chunk = self.index_chunk_rows if limit is None else min(limit, self.index_chunk_rows)
+        return (
+            yield from _backlog.index_chunk(
+                self.backlogs, tenant, self.index.dims, chunk, self.exact_search_max
+            )
+        )
+
+    def backlog_tenants(self) -> Plan[list[str]]:
+        """The tenants `index_backlog()` drains: the one a call acts for, or, for a
+        privileged store, every tenant with backlog rows of this store's dims."""
+        if not (self.privileged and self.index_deferred):
+            return [self.tenant()]
+        assert self.index is not None
+        results = yield [Sql(_sql.BACKLOG_TENANTS, {"dims": self.index.dims}, fetch=True)]
+        return [r[0] for r in results[0] or []]
 
     # -- maintenance ---------------------------------------------------------------
     def sweep(self) -> Plan[int]:

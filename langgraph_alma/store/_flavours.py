@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import functools
 import threading
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
@@ -19,6 +20,7 @@ from contextlib import (
     contextmanager,
 )
 from contextvars import ContextVar
+from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
@@ -28,11 +30,43 @@ from psycopg_pool import AsyncConnectionPool, ConnectionPool, PoolClosed
 from langgraph_alma.config import Settings
 from langgraph_alma.db.loop import run_on_loop
 from langgraph_alma.db.plan import OFF_LOOP_ROWS, off_loop
-from langgraph_alma.db.sweeper import TaskSweeper, ThreadSweeper
+from langgraph_alma.db.sweeper import SweepDone, TaskSweeper, ThreadSweeper
 from langgraph_alma.db.warm import TaskWarmConnections, ThreadWarmConnections
+from langgraph_alma.store._backlog import BacklogKey, Backlogs
 from langgraph_alma.store._base import Vectors, _AlmaStoreBase, blocking_only
 from langgraph_alma.store._batching import OpGatherer
 from langgraph_alma.store._core import CheckedOp, Prepared
+
+# The background indexer ends after this many rounds with nothing to index (a put that
+# defers rows starts it again), so an idle store holds no thread or task.
+_INDEXER_IDLE_ROUNDS = 10
+
+
+@dataclass
+class _Indexing:
+    """The state of a store's background indexer (`_backlog`), shared by its
+    `for_tenant` views: its sweeper, whether one runs (or is starting), idle rounds."""
+
+    sweeper: Any
+    interval: float
+    on: bool = False
+    idle: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)  # the sync store's
+
+    def work(self, backlogs: Backlogs) -> list[BacklogKey]:
+        """A round's work: the keys puts deferred rows for since the last round; after
+        `_INDEXER_IDLE_ROUNDS` rounds without any, the indexer is off (`SweepDone`). Run
+        as one step with the start check (under `lock`, or on the loop), so a put's
+        rows are either taken here or start a new indexer."""
+        keys = backlogs.take_dirty()
+        if keys:
+            self.idle = 0
+            return keys
+        self.idle += 1
+        if self.idle >= _INDEXER_IDLE_ROUNDS:
+            self.on, self.idle = False, 0
+            raise SweepDone
+        return []
 
 
 @contextmanager
@@ -64,6 +98,7 @@ class _OnThreads(_AlmaStoreBase):
         # A thread's calls in a row stay on the pool's connection it last used (`db.warm`).
         pool = self.conn if isinstance(self.conn, ConnectionPool) else None
         self._warm = ThreadWarmConnections(pool) if pool else None
+        self._init_indexer(settings)
 
     def _connection(self) -> AbstractContextManager[psycopg.Connection[Any]]:
         if self._warm is None:
@@ -125,6 +160,65 @@ class _OnThreads(_AlmaStoreBase):
         """Stop the sweeper thread; True if it is stopped (False: `timeout` seconds passed)."""
         return self._sweeper.stop(timeout)
 
+    # -- the HNSW backlog's indexer (`_backlog`) -------------------------------------
+    def _init_indexer(self, settings: Settings) -> None:
+        self._indexing = _Indexing(
+            ThreadSweeper("alma-store-indexer"), settings.store_index_interval_seconds
+        )
+        if settings.store_index_background:
+            self._core.backlogs.on_deferred = self._indexer_wanted
+
+    def _drain(
+        self, tenants: Iterable[str], max_rows: int | None = None, stopping: Any = bool
+    ) -> int:
+        raise NotImplementedError  # AlmaStore's (generated in store.py)
+
+    def _indexer_wanted(self) -> None:
+        """A put deferred rows: start the indexer thread unless one runs."""
+        state = self._indexing
+        with state.lock:
+            if not state.on:
+                state.on = True
+                state.sweeper = ThreadSweeper("alma-store-indexer")
+                state.sweeper.start(self._index_round, state.interval)
+
+    def _index_round(self) -> None:
+        state = self._indexing
+        with state.lock:
+            keys = state.work(self._core.backlogs)
+            sweeper = state.sweeper
+        try:
+            self._drain([t for t, _ in keys], stopping=sweeper.stopping)
+        except getattr(self, "_closed_error", RuntimeError) as exc:
+            with state.lock:
+                state.on = False
+            raise SweepDone from exc
+        except Exception:
+            self._core.backlogs.mark_dirty(keys)
+            raise
+
+    def start_indexer(
+        self, interval_seconds: float | None = None
+    ) -> concurrent.futures.Future[None]:
+        """Move the vectors puts left outside the HNSW index into it every
+        `interval_seconds` (default `store_index_interval_seconds`) in a daemon thread, a
+        chunk per transaction; it ends after a while with nothing to do. A put that
+        defers rows starts it by itself (`store_index_background`)."""
+        state = self._indexing
+        with state.lock:
+            if not (state.on and state.sweeper.running()):
+                state.on = True
+                state.sweeper = ThreadSweeper("alma-store-indexer")
+            return state.sweeper.start(self._index_round, interval_seconds or state.interval)
+
+    def stop_indexer(self, timeout: float | None = None) -> bool:
+        """Stop the indexer thread (a chunk in flight finishes); True once it is stopped."""
+        state = self._indexing
+        with state.lock:
+            state.on = False
+            sweeper = state.sweeper
+        return sweeper.stop(timeout)
+
 
 # Set while one of AsyncAlmaStore's single-op methods (aget, aput, ...) runs: its abatch
 # then queues the op to be gathered with other callers' (a direct abatch runs at once).
@@ -165,6 +259,7 @@ class _OnEventLoop(_AlmaStoreBase):
         # in a row stay on one (warm) server backend (`db.warm`): as many as the
         # gatherer runs batches at once.
         self._warm = TaskWarmConnections(pool, keep=inflight) if pool else None
+        self._init_indexer(settings)
 
     def _connection(self) -> AbstractAsyncContextManager[psycopg.AsyncConnection[Any]]:
         if self._warm is None:
@@ -268,3 +363,61 @@ class _OnEventLoop(_AlmaStoreBase):
     async def stop_ttl_sweeper(self, timeout: float | None = None) -> bool:
         """Stop the sweeper task; True once it is stopped (False: `timeout` seconds passed)."""
         return await self._sweeper.stop(timeout)
+
+    # -- the HNSW backlog's indexer (`_backlog`) -------------------------------------
+    def _init_indexer(self, settings: Settings) -> None:
+        self._indexing = _Indexing(
+            TaskSweeper("alma-store-indexer"), settings.store_index_interval_seconds
+        )
+        if settings.store_index_background:
+            self._core.backlogs.on_deferred = self._indexer_wanted
+
+    async def _adrain(
+        self, tenants: Iterable[str], max_rows: int | None = None, stopping: Any = bool
+    ) -> int:
+        raise NotImplementedError  # AsyncAlmaStore's (store.py)
+
+    def _indexer_wanted(self) -> None:
+        """A put deferred rows (on any thread): start the indexer task unless one runs."""
+        with contextlib.suppress(RuntimeError):  # the store's loop is closed
+            self.loop.call_soon_threadsafe(self._wake_indexer)
+
+    def _wake_indexer(self) -> None:
+        state = self._indexing  # on the loop: no lock needed
+        if not state.on:
+            state.on = True
+            state.sweeper = TaskSweeper("alma-store-indexer")
+            state.sweeper.start(self.loop, self._index_round, state.interval)
+
+    async def _index_round(self) -> None:
+        state = self._indexing
+        keys = state.work(self._core.backlogs)
+        try:
+            await self._adrain([t for t, _ in keys], stopping=state.sweeper.stopping)
+        except getattr(self, "_closed_error", RuntimeError) as exc:
+            state.on = False
+            raise SweepDone from exc
+        except Exception:
+            self._core.backlogs.mark_dirty(keys)
+            raise
+
+    async def start_indexer(self, interval_seconds: float | None = None) -> asyncio.Task[None]:
+        """Move the vectors puts left outside the HNSW index into it every
+        `interval_seconds` (default `store_index_interval_seconds`) in a task on the
+        store's loop, a chunk per transaction; it ends after a while with nothing to do. A
+        put that defers rows starts it by itself (`store_index_background`)."""
+        state = self._indexing
+        if not (state.on and state.sweeper.task is not None and not state.sweeper.task.done()):
+            state.on = True
+            state.sweeper = TaskSweeper("alma-store-indexer")
+        task: asyncio.Task[None] = state.sweeper.start(
+            self.loop, self._index_round, interval_seconds or state.interval
+        )
+        return task
+
+    async def stop_indexer(self, timeout: float | None = None) -> bool:
+        """Stop the indexer task (a chunk in flight finishes); True once it is stopped."""
+        state = self._indexing
+        state.on = False
+        stopped: bool = await state.sweeper.stop(timeout)
+        return stopped

@@ -166,9 +166,10 @@ def hnsw_index(
     dims: int, vector_type: str = "vector", distance_type: str = "cosine",
     m: int | None = None, ef_construction: int | None = None,
 ) -> str | None:  # fmt: skip
-    """The partial HNSW index for vectors of `dims` dimensions (run by `setup()`); None
-    above pgvector's HNSW limit, where searches stay exact. Built from integers and fixed
-    names only."""
+    """The partial HNSW index for vectors of `dims` dimensions (run by `setup()`): of the
+    rows the indexer moved in (`indexed`, migration 0013; a put's rows wait outside, where
+    searches rank them exactly); None above pgvector's HNSW limit, where searches stay
+    exact. Built from integers and fixed names only."""
     d = int(dims)
     if d > HNSW_MAX_DIMS[vector_type]:
         return None
@@ -182,7 +183,7 @@ def hnsw_index(
         f"(({vector_column(vector_type, d, 'alma_store_vectors')[len('alma_store_vectors.') :]})"
         f" {vector_type}_{_OPS[distance_type]})"
         + (f" WITH ({with_})" if with_ else "")
-        + f" WHERE dims = {d}"
+        + f" WHERE dims = {d} AND indexed"
     )
 
 
@@ -280,7 +281,9 @@ lexq AS MATERIALIZED (
 # are read as ranges of their primary keys and joined. The set is counted (up to the
 # bound) on the filter when there is one, else on the prefix alone, which an index-only
 # scan of the primary key answers. Otherwise walk the HNSW index with
-# an iterative scan, which keeps returning rows until enough pass the filters.
+# an iterative scan, which keeps returning rows until enough pass the filters, and rank
+# exactly the vectors puts wrote since the indexer last ran (`NOT v.indexed`, the
+# backlog: a range of its partial btree, bounded by `store_index_backlog_max`).
 # `(SELECT n FROM gate)` is a one-time gate: PostgreSQL runs only the branch whose
 # gate is true. Counting up to the bound costs ~0.3-0.5 ms, a tenth of a no-prefix search,
 # so the store remembers for a while the (tenant, prefix) sets it saw above the bound (the
@@ -302,13 +305,25 @@ cand AS MATERIALIZED (
     SELECT v.ns_path, v.key, {op} AS dist
     FROM alma_store_vectors v JOIN alma_store s
       ON s.tenant_id = v.tenant_id AND s.ns_path = v.ns_path AND s.key = v.key
-    WHERE v.dims = {dims} AND v.tenant_id = %(tenant)s AND {where}
+    WHERE v.dims = {dims} AND v.indexed AND v.tenant_id = %(tenant)s AND {where}
       AND (SELECT n FROM gate) > %(exact_max)s::bigint
     ORDER BY {op}
     LIMIT %(k)s
+), vec_backlog AS (
+    SELECT c.ns_path, c.key, c.dist
+    FROM (SELECT v.ns_path, v.key, {exact} AS dist FROM alma_store_vectors v
+          WHERE v.tenant_id = %(tenant)s AND v.dims = {dims} AND NOT v.indexed AND {vwhere}
+            AND {stored} IS NOT NULL AND (SELECT n FROM gate) > %(exact_max)s::bigint
+          ORDER BY dist OFFSET 0) AS c
+    WHERE coalesce((SELECT TRUE FROM alma_store s
+                    WHERE s.tenant_id = %(tenant)s AND s.ns_path = c.ns_path
+                      AND s.key = c.key AND {where}), FALSE)
+    ORDER BY c.dist
+    LIMIT %(k)s
 ), vec AS (
     SELECT ns_path, key, min(dist) AS dist
-    FROM (SELECT * FROM vec_exact UNION ALL SELECT * FROM vec_ann) AS both_
+    FROM (SELECT * FROM vec_exact UNION ALL SELECT * FROM vec_ann
+          UNION ALL SELECT * FROM vec_backlog) AS all_
     GROUP BY ns_path, key
 )"""
 

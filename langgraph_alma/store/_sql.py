@@ -206,14 +206,78 @@ WHERE v.tenant_id = %(tenant)s AND v.ns_path = d.ns AND v.key = d.key
 # statement: the new ones are inserted by the next (`INSERT_VECTORS`).
 UPSERT_CLEARING_VECTORS = f"WITH cleared AS ({DELETE_VECTORS}){UPSERT}"
 
-INSERT_VECTORS = """
-INSERT INTO alma_store_vectors (tenant_id, ns_path, key, field, dims, embedding, half)
+# `indexed`: the rows go into the HNSW index now (its predicate, migration 0013), else
+# they wait for the indexer in the backlog (`_backlog`).
+_INSERT_VECTORS = """
+INSERT INTO alma_store_vectors (tenant_id, ns_path, key, field, dims, embedding, half, indexed)
 SELECT %(tenant)s, u.ns, u.key, u.field, %(dims)s,
-       CASE WHEN NOT %(half)s THEN u.vec::vector END, CASE WHEN %(half)s THEN u.vec::halfvec END
+       CASE WHEN NOT %(half)s THEN u.vec::vector END, CASE WHEN %(half)s THEN u.vec::halfvec END,
+       {indexed}
 FROM unnest(%(ns)b::text[], %(keys)b::text[], %(fields)b::text[], %(vecs)b::text[])
      AS u(ns, key, field, vec)
 ON CONFLICT (tenant_id, ns_path, key, field) DO UPDATE SET
-    dims = excluded.dims, embedding = excluded.embedding, half = excluded.half
+    dims = excluded.dims, embedding = excluded.embedding, half = excluded.half,
+    indexed = excluded.indexed
+"""
+INSERT_VECTORS = _INSERT_VECTORS.format(indexed="%(indexed)s")
+"""The batch's vectors, into the index (`%(indexed)s`) or not."""
+
+# Deferred: the rows join the backlog unless it holds `%(backlog_max)s` rows with them
+# (backpressure: they are indexed now). The backlog is the store's estimate
+# (`%(backlog)s`) when it has one, else (-1: one value type, one prepared statement)
+# counted up to the bound (an InitPlan, run only when coalesce needs it; a range of the
+# backlog's partial btree). Returns the backlog seen and whether the rows were indexed.
+INSERT_VECTORS_DEFERRED = (
+    """
+WITH backlog AS MATERIALIZED (
+    SELECT coalesce(nullif(%(backlog)s::bigint, -1), (SELECT count(*) FROM (
+        SELECT 1 FROM alma_store_vectors b
+        WHERE b.tenant_id = %(tenant)s AND b.dims = %(dims)s AND NOT b.indexed
+        LIMIT %(backlog_max)s) AS c)) AS n
+), written AS ("""
+    + _INSERT_VECTORS.format(
+        indexed="(SELECT n FROM backlog) + %(rows)s::bigint > %(backlog_max)s::bigint"
+    )
+    + """    RETURNING indexed
+)
+SELECT (SELECT n FROM backlog), coalesce(bool_or(indexed), FALSE) FROM written
+"""
+)
+
+# The indexer's step: up to `%(chunk)s` backlog rows of the tenant's `%(dims)s` vectors
+# into the index, in one transaction. Rows a put holds are skipped (`SKIP LOCKED`: the
+# indexer never waits, so it cannot deadlock); a row a concurrent step moved fails the
+# re-check of `NOT v.indexed` and is skipped too, so no row is moved twice. A tenant
+# with at most `%(keep)s` vectors of these dims is searched exactly (every candidate set
+# is under the exact bound): its rows stay out. Returns (rows moved, whether the tenant's
+# vectors are more than `keep`).
+INDEX_CHUNK = """
+WITH total AS MATERIALIZED (
+    SELECT count(*) AS n FROM (
+        SELECT 1 FROM alma_store_vectors v
+        WHERE v.tenant_id = %(tenant)s AND v.dims = %(dims)s
+        LIMIT %(keep)s::bigint + 1) AS c
+), pick AS (
+    SELECT v.ns_path, v.key, v.field FROM alma_store_vectors v
+    WHERE v.tenant_id = %(tenant)s AND v.dims = %(dims)s AND NOT v.indexed
+      AND (SELECT n FROM total) > %(keep)s::bigint
+    LIMIT %(chunk)s
+    FOR UPDATE OF v SKIP LOCKED
+), moved AS (
+    UPDATE alma_store_vectors v SET indexed = TRUE
+    FROM pick
+    WHERE v.tenant_id = %(tenant)s AND v.ns_path = pick.ns_path AND v.key = pick.key
+      AND v.field = pick.field
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM moved), (SELECT n FROM total) > %(keep)s::bigint
+"""
+
+# Tenants with backlog rows of `%(dims)s` (a privileged store's `index_backlog()`).
+BACKLOG_TENANTS = """
+SELECT DISTINCT tenant_id FROM alma_store_vectors
+WHERE dims = %(dims)s AND NOT indexed
+ORDER BY tenant_id
 """
 
 SWEEP = "SELECT alma_store_sweep()"

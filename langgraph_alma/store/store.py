@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from contextlib import (
     AbstractAsyncContextManager,
     AbstractContextManager,
@@ -106,6 +106,7 @@ class AsyncAlmaStore(_OnEventLoop, AsyncPooled):
             try:
                 yield store
             finally:
+                await store.stop_indexer()
                 await store._release_connections()
 
     async def setup(self) -> None:
@@ -212,6 +213,35 @@ class AsyncAlmaStore(_OnEventLoop, AsyncPooled):
         `await store.acount_items(("users",), {"lang": "en"})`."""
         return await self.arun(count_plan(self._core, namespace_prefix, filter), "item count")
 
+    async def aindex_backlog(self, max_rows: int | None = None) -> int:
+        """Move into the HNSW index now (a chunk per transaction) the vectors this tenant's
+        puts left to the background indexer (a privileged store: every tenant's); returns
+        how many moved. Searches find them either way (ranked exactly); indexed, they cost
+        searches less. A tenant with at most `exact_search_max` vectors is searched
+        exactly and keeps them out.
+
+        >>> await store.aindex_backlog()          # doctest: +SKIP
+        """
+        tenants = await self.arun(self._core.backlog_tenants(), "backlog tenants")
+        return await self._adrain(tenants, max_rows)
+
+    async def _adrain(
+        self,
+        tenants: Iterable[str],
+        max_rows: int | None = None,
+        stopping: Callable[[], bool] = bool,
+    ) -> int:
+        """Index the backlog of each of `tenants` (one chunk per transaction, acting for
+        its tenant), up to `max_rows` rows, until `stopping()`; returns the rows moved."""
+        moved = 0
+        for tenant in tenants:
+            more = True
+            while more and not stopping() and (max_rows is None or moved < max_rows):
+                left = None if max_rows is None else max_rows - moved
+                n, more = await self.arun(self._core.index_chunk(tenant, left), "indexing")
+                moved += n
+        return moved
+
 
 # ---- GENERATED below by scripts/unasync.py from the Async* classes above: edit those ----
 
@@ -269,6 +299,7 @@ class AlmaStore(_OnThreads, Pooled):
             try:
                 yield store
             finally:
+                store.stop_indexer()
                 store._release_connections()
 
     def setup(self) -> None:
@@ -372,3 +403,32 @@ class AlmaStore(_OnThreads, Pooled):
         (every item of the tenant with `()`), counted by one statement, none decoded:
         `store.count_items(("users",), {"lang": "en"})`."""
         return self.run(count_plan(self._core, namespace_prefix, filter), "item count")
+
+    def index_backlog(self, max_rows: int | None = None) -> int:
+        """Move into the HNSW index now (a chunk per transaction) the vectors this tenant's
+        puts left to the background indexer (a privileged store: every tenant's); returns
+        how many moved. Searches find them either way (ranked exactly); indexed, they cost
+        searches less. A tenant with at most `exact_search_max` vectors is searched
+        exactly and keeps them out.
+
+        >>> store.index_backlog()          # doctest: +SKIP
+        """
+        tenants = self.run(self._core.backlog_tenants(), "backlog tenants")
+        return self._drain(tenants, max_rows)
+
+    def _drain(
+        self,
+        tenants: Iterable[str],
+        max_rows: int | None = None,
+        stopping: Callable[[], bool] = bool,
+    ) -> int:
+        """Index the backlog of each of `tenants` (one chunk per transaction, acting for
+        its tenant), up to `max_rows` rows, until `stopping()`; returns the rows moved."""
+        moved = 0
+        for tenant in tenants:
+            more = True
+            while more and not stopping() and (max_rows is None or moved < max_rows):
+                left = None if max_rows is None else max_rows - moved
+                n, more = self.run(self._core.index_chunk(tenant, left), "indexing")
+                moved += n
+        return moved

@@ -74,10 +74,12 @@ def test_gets_use_generic_plans_and_plain_searches_custom(database, tenant, ns) 
     assert plains[1] >= 5, plains
 
 
-def test_a_put_is_five_statements(database, tenant, ns, indexed_setup) -> None:
+def test_a_put_is_five_statements(database, tenant, ns, indexed_setup, monkeypatch) -> None:
     """A put was seven statements (BEGIN, settings, key-slot locks, upsert, old-vector
     delete, vector insert, COMMIT); the locks are now a column of the opening statement
     and the old vectors are deleted by the upsert. The vectors stay those of the last put."""
+    # the HNSW backlog's indexer would prepare its own statements on the pool's connection
+    monkeypatch.setenv("ALMA_STORE_INDEX_BACKGROUND", "false")
     kwargs = {**connection_kwargs(), "prepare_threshold": 0}  # every statement prepared
     with ConnectionPool(database.url, min_size=1, max_size=1, kwargs=kwargs) as pool:
         index = {"dims": DIMS, "embed": fake_embed, "fields": ["text", "title"]}
