@@ -242,8 +242,9 @@ def test_nodes_and_scope_the_saver_computes_are_those_postgres_computes(
     assert "Zeta,alpha" in nodes and "omega" in nodes
     scopes = {row[1:] for row in stored[0]}
     assert scopes == {("p1", "ag", "wf"), ("p1", "ag2", "wf")}
-    # Remembering: only the fork (its parent is not the last put) reads the parent's row.
-    assert lookups[0].count(True) == 1 and len(lookups[0]) == len(lookups[1]) > 10
+    # Remembering: at most the fork (its parent is not the last put) reads the parent's
+    # row; none with LangGraph 1.0, whose update_state leaves the saver remembering it.
+    assert lookups[0].count(True) <= 1 and len(lookups[0]) == len(lookups[1]) > 10
     # Forgetting: every put with a parent does (all but the thread's first).
     assert lookups[1].count(True) == len(lookups[1]) - 1
 
