@@ -477,11 +477,14 @@ class _Cpu:
             result[f"{mode}_{name}_cpu_ms"] = total / max(self.count[name], 1)
 
 
-def bench_small(dbs: Databases, invokes: int, threads: int) -> dict[str, Any]:
+def bench_small(
+    dbs: Databases, invokes: int, threads: int, durability: str = "async"
+) -> dict[str, Any]:
     """The small graph, `invokes` invokes over `threads` threads per saver, the two savers'
     turns interleaved (alternating who goes first), sync and async, one connection and
     a pool of 4: p50 latency of each; with one connection, CPU per invoke too (this
-    process's and the server process's, `_Cpu`)."""
+    process's and the server process's, `_Cpu`). `durability`: the runs' (LangGraph's
+    default is "async")."""
     ours_url, theirs_url = dbs.pair("small")
     result: dict[str, Any] = {}
 
@@ -505,7 +508,7 @@ def bench_small(dbs: Databases, invokes: int, threads: int) -> dict[str, Any]:
                     cfg["configurable"]["thread_id"] += f"-{mode}"
                     started = cpu.start(conns.get(name))
                     start = time.perf_counter()
-                    graphs[name].invoke(inp, cfg)
+                    graphs[name].invoke(inp, cfg, durability=durability)
                     if i >= 0:
                         times[name].append((time.perf_counter() - start) * 1000)
                         if conns:
@@ -544,7 +547,7 @@ def bench_small(dbs: Databases, invokes: int, threads: int) -> dict[str, Any]:
                     cfg["configurable"]["thread_id"] += f"-{mode}"
                     started = cpu.start(conns.get(name))
                     start = time.perf_counter()
-                    await graphs[name].ainvoke(inp, cfg)
+                    await graphs[name].ainvoke(inp, cfg, durability=durability)
                     if i >= 0:
                         times[name].append((time.perf_counter() - start) * 1000)
                         if conns:
@@ -664,6 +667,12 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=30)
     parser.add_argument("--conc-turns", type=int, default=25)
     parser.add_argument("--small-invokes", type=int, default=300)
+    parser.add_argument(
+        "--durability",
+        choices=("async", "sync", "exit"),
+        default="async",
+        help="durability of the small graph's runs (LangGraph's default: async)",
+    )
     parser.add_argument("--only", choices=SECTIONS, action="append", help="run only these sections")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
@@ -672,7 +681,7 @@ def main() -> int:
     report: dict[str, Any] = {"command": " ".join(["python", *sys.argv])}
     try:
         if "small" in sections:
-            report["small_graph"] = bench_small(dbs, args.small_invokes, 30)
+            report["small_graph"] = bench_small(dbs, args.small_invokes, 30, args.durability)
         if "putget" in sections:
             report["put_get"] = bench_put_get(dbs, [10, 100, 1000], args.repeat)
         if "chat" in sections:

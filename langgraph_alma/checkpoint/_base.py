@@ -189,11 +189,13 @@ class _AlmaSaverBase(BaseCheckpointSaver[str]):
         task_path: str,
     ) -> tuple[tuple[str, str], Callable[[bool], Plan[None]], bool, Hold | None]:
         """A put_writes for the outbox (see `_put_entry`); a LangGraph run's task writes
-        that commit asynchronously are held for the checkpoint put after their superstep
-        (`_coalesce.Hold`), except in a run with DeltaChannels, whose puts wait for them."""
+        are held for the checkpoint put after their superstep (`_coalesce.Hold`), except
+        in a run with DeltaChannels, whose puts wait for them. Writes that commit
+        synchronously (a run with durability "sync") are held too: the batch they ride in
+        commits synchronously, and LangGraph waits for that put, never for the writes."""
         synchronous = self._core.waits_for_commit(config, writes)
         hold = None
-        if not synchronous and self._core.holds_writes(config, writes):
+        if self._core.holds_writes(config, writes):
             hold = Hold(HOLD_SECONDS, lambda: self._core.hold_no_more(config))
         return (
             (self._core.tenant(config), SaverCore.thread_of(config)),

@@ -12,14 +12,15 @@ synchronously when any of its writes asks for it).
 A batch is one transaction: if any statement fails, the leader runs each write of it
 again alone, so one write's bad value never fails another's.
 
-A write may also *hold* (`Hold`): a LangGraph run's task writes that commit
-asynchronously wait, up to `Hold.seconds` and without a connection, for the next write
-of their thread, nearly always the checkpoint LangGraph puts after the superstep, and
-ride in its batch: a superstep costs one round trip and one transaction, not two, on a
-pool too. LangGraph does not wait for such writes before that put (except for
-DeltaChannel writes and error handlers, which the saver never holds), so a hold costs
-no latency; when no write came in time, `Hold.missed` is told (the saver holds that
-run's writes no more) and the write goes alone.
+A write may also *hold* (`Hold`): a LangGraph run's task writes wait, up to
+`Hold.seconds` and without a connection, for the next write of their thread, nearly
+always the checkpoint LangGraph puts after the superstep, and ride in its batch: a
+superstep costs one round trip and one transaction, not two, on a pool too. LangGraph
+does not wait for such writes before that put (except for DeltaChannel writes and error
+handlers, which the saver stops holding), whatever the run's durability: with "sync" it
+waits for the put, whose batch then commits synchronously, writes included. So a hold
+costs no latency; when no write came in time, `Hold.missed` is told (the saver holds
+that run's writes no more) and the write goes alone.
 
 >>> outbox.run(saver._connection, (tenant, thread), make_plan, True)            # doctest: +SKIP
 """

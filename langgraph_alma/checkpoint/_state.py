@@ -66,10 +66,11 @@ class CoreState:
 
     # -- holding a run's task writes for its next checkpoint (`_coalesce.Hold`) --------
     def holds_writes(self, config: RunnableConfig, writes: Any) -> bool:
-        """Whether task writes that commit asynchronously may wait for the run's next
-        checkpoint put, to share its round trip: those of a LangGraph run, to ordinary
-        channels (not errors, interrupts, sends or an error handler's source, which
-        LangGraph may wait for), of a run not marked by `hold_no_more`."""
+        """Whether task writes may wait for the run's next checkpoint put, to share its
+        round trip (and its commit, synchronous if either asks for one): those of a
+        LangGraph run, to ordinary channels (not errors, interrupts, sends or an error
+        handler's source, which LangGraph may wait for), of a run not marked by
+        `hold_no_more`."""
         if _run_of(config) is None or self.unheld.marked(config):
             return False
         return not any(channel.startswith("__") for channel, _ in writes)

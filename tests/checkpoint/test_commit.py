@@ -20,7 +20,7 @@ from psycopg_pool import ConnectionPool
 from typing_extensions import TypedDict
 
 from langgraph_alma import AlmaSaver, AsyncAlmaSaver
-from langgraph_alma.checkpoint import _coalesce
+from langgraph_alma.checkpoint import _base, _coalesce
 from langgraph_alma.config import Settings
 from langgraph_alma.db.connect import connection_kwargs
 from langgraph_alma.db.plan import Plan
@@ -118,6 +118,60 @@ async def test_async_saver_flushes_only_its_last_checkpoint(database, tenant, se
     async with AsyncAlmaSaver.from_conn_string(database.url) as saver:
         assert (await _graph(saver).ainvoke({"n": 0}, _cfg(tenant)))["n"] == 3
     assert [commit for kind, commit in sent if kind == "put"] == ["off"] * 4 + ["on"]
+
+
+@pytest.fixture
+def statements(monkeypatch) -> list[list[tuple[str, str]]]:
+    """Per statement the outbox sends: (kind, synchronous_commit) of each checkpoint put
+    and write it carries (several when merged into one statement)."""
+    seen: list[list[tuple[str, str]]] = []
+
+    def see(sql: Any) -> None:
+        query, params = str(sql.query), sql.params
+        if "%(commit)s" in query and "__0)s" in query:
+            parts = sorted({int(k.rsplit("__", 1)[1]) for k in params if "__" in k})
+            kinds = ["put" if f"checkpoint__{i}" in params else "writes" for i in parts]
+            seen.append([(kind, params["commit"]) for kind in kinds])
+        elif "INSERT INTO alma_checkpoints" in query:
+            seen.append([("put", params["commit"])])
+        elif "INSERT INTO alma_checkpoint_writes" in query:
+            seen.append([("writes", params["commit"])])
+
+    _spy_outbox(monkeypatch, see)
+    return seen
+
+
+def _sync_durability_rides(statements: list[list[tuple[str, str]]]) -> None:
+    """Each task write of a durability="sync" run went in one statement with the
+    checkpoint put after its superstep, and every statement committed synchronously."""
+    kinds = [[kind for kind, _ in statement] for statement in statements]
+    assert kinds == [["put"]] + [["writes", "put"]] * 4  # the input; START, a, b, c
+    assert {commit for statement in statements for _, commit in statement} == {"on"}
+
+
+def test_sync_durability_writes_ride_with_the_checkpoint(
+    pool, tenant, statements, monkeypatch
+) -> None:
+    """With durability "sync" LangGraph waits for each checkpoint put, never for the task
+    writes before it: they are held for that put (a hold long enough never to run out
+    here) and commit with it, synchronously; what a new saver reads is the whole run."""
+    monkeypatch.setattr(_base, "HOLD_SECONDS", 30.0)
+    cfg = _cfg(tenant)
+    assert _graph(AlmaSaver(pool)).invoke({"n": 0}, cfg, durability="sync")["n"] == 3
+    _sync_durability_rides(statements)
+    fresh = AlmaSaver(pool)
+    assert [t.metadata["step"] for t in fresh.list(cfg)] == [3, 2, 1, 0, -1]
+    assert fresh.get_tuple(cfg).checkpoint["channel_values"]["n"] == 3
+
+
+async def test_async_saver_sync_durability_writes_ride_with_the_checkpoint(
+    database, tenant, statements, monkeypatch
+) -> None:
+    monkeypatch.setattr(_base, "HOLD_SECONDS", 30.0)
+    async with AsyncAlmaSaver.from_conn_string(database.url) as saver:
+        graph = _graph(saver)
+        assert (await graph.ainvoke({"n": 0}, _cfg(tenant), durability="sync"))["n"] == 3
+    _sync_durability_rides(statements)
 
 
 @pytest.mark.parametrize("durability", ["sync", "exit"])

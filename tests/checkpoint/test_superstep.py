@@ -219,7 +219,7 @@ def test_a_write_held_in_vain_goes_alone_and_its_run_is_held_no_more(
         assert entry[3] is None  # its run's next writes are sent at once
 
 
-def test_only_a_runs_ordinary_async_writes_are_held(database, tenant) -> None:
+def test_only_a_runs_ordinary_writes_are_held(database, tenant) -> None:
     with psycopg.connect(database.url, **connection_kwargs()) as conn:
         saver = AlmaSaver(conn)
         cfg = _cfg(tenant)
@@ -229,8 +229,10 @@ def test_only_a_runs_ordinary_async_writes_are_held(database, tenant) -> None:
         assert saver._writes_entry(cfg, [("n", 1)], "t", "")[3] is not None
         for special in ("__error__", "__interrupt__", "__pregel_tasks", "__error_source_node__"):
             assert saver._writes_entry(cfg, [("n", 1), (special, 1)], "t", "")[3] is None
-        cfg["configurable"]["__pregel_durability"] = "sync"  # commits synchronously
-        assert saver._writes_entry(cfg, [("n", 1)], "t", "")[3] is None
+        # Durability "sync": held too, and committing synchronously (with the put).
+        cfg["configurable"]["__pregel_durability"] = "sync"
+        entry = saver._writes_entry(cfg, [("n", 1)], "t", "")
+        assert entry[2] is True and entry[3] is not None
 
 
 def test_merged_refuses_what_it_cannot_join() -> None:
