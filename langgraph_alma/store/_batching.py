@@ -25,11 +25,12 @@ is in flight wait for the next round together), so they share transactions and c
 and never wait on each other's key slots in the database.
 
 `ThreadGatherer` is its twin for the sync `AlmaStore`'s threads, as group commit works: a
-thread that writes while no write batch of its tenant runs sends its op at once, alone
-(no timer, no other thread involved); threads that write meanwhile queue, and when the
-batch ends the first of them leads the next one, made of every op queued by then. The
-same three promises hold. The two differ by nature (an event loop's futures and one
-drainer task, against threads that take turns leading), so they are written side by side.
+thread whose op finds no batch of its lane running (its tenant's writes, or its gets)
+sends it at once, alone (no timer, no other thread involved); ops that come meanwhile
+queue, and when the batch ends the first of them leads the next one, made of every op
+queued by then. The same three promises hold. The two differ by nature (an event loop's
+futures and one drainer task, against threads that take turns leading), so they are
+written side by side.
 
 >>> gatherer = OpGatherer(run_batch, max_ops=512, max_inflight=8)     # doctest: +SKIP
 >>> await gatherer.submit("acme", core.check(GetOp(("users",), "u1")))  # doctest: +SKIP
@@ -280,32 +281,35 @@ class _Slot:
 
 
 class ThreadGatherer:
-    """Gathers the ops that threads send at once into batches, one batch of a tenant at a
-    time (see the module): `submit` returns the caller's result or raises its error.
+    """Gathers the ops that threads send at once into batches (see the module): `submit`
+    returns the caller's result or raises its error.
 
-    Meant for writes: they share a transaction and its commit (one WAL flush for the
-    batch), and never wait on each other's key slots in the database. Reads gain nothing
-    here (a thread waiting for a batch is a connection idle), so the store sends them
-    as they come.
+    Ops go to lanes, one set per tenant, and one batch of a lane runs at a time: an op
+    that finds one running waits for the next, with every op queued meanwhile. The store
+    sends its writes to one lane (they share a transaction and its commit, and never wait
+    on each other's key slots) and its gets to another (so that they never wait on a
+    write's locks).
     """
 
     def __init__(self, run: RunBatchOnThread, *, max_ops: int) -> None:
         self._run = run
         self.max_ops = max(1, max_ops)
         self._guard = threading.Lock()  # guards the lanes; never held during I/O
-        # tenant -> the ops waiting for its next batch; a tenant is here while a batch
-        # of its runs (its leader hands the lane on when it ends).
-        self._lanes: dict[str, list[_Slot]] = {}
+        # (tenant, lane) -> the ops waiting for its next batch; a lane is here while a
+        # batch of it runs (its leader hands the lane on when it ends).
+        self._lanes: dict[tuple[str, str], list[_Slot]] = {}
         self.batches = 0  # how many batches ran (tests and benchmarks read it)
         self.most_gathered = 0  # the most ops of one batch (tests read it)
 
-    def submit(self, tenant: str, checked: CheckedOp) -> Result:
-        """Run one checked op of `tenant`, with the ops other threads send meanwhile."""
+    def submit(self, tenant: str, checked: CheckedOp, lane: str = "writes") -> Result:
+        """Run one checked op of `tenant` in a batch of `lane`, with the ops other threads
+        send to it meanwhile."""
         slot = _Slot(checked)
+        key = (tenant, lane)
         with self._guard:
-            queue = self._lanes.get(tenant)
-            if queue is None:  # no batch of this tenant runs: lead one, now
-                self._lanes[tenant] = []
+            queue = self._lanes.get(key)
+            if queue is None:  # no batch of this lane runs: lead one, now
+                self._lanes[key] = []
                 batch = [slot]
             else:
                 slot.wake = threading.Lock()
@@ -315,44 +319,44 @@ class ThreadGatherer:
             try:
                 slot.wake.acquire()  # type: ignore[union-attr]  # made above
             except BaseException:
-                self._abandon(tenant, slot)
+                self._abandon(key, slot)
                 raise
             if not slot.lead:
                 return slot.outcome()
             with self._guard:  # lead the ops queued by now, this one first
-                queue = self._lanes[tenant]
-                batch, self._lanes[tenant] = queue[: self.max_ops], queue[self.max_ops :]
+                queue = self._lanes[key]
+                batch, self._lanes[key] = queue[: self.max_ops], queue[self.max_ops :]
         try:
             self._run_batch(tenant, batch)
         finally:
-            self._hand_on(tenant)
+            self._hand_on(key)
         return slot.outcome()
 
-    def _hand_on(self, tenant: str) -> None:
+    def _hand_on(self, key: tuple[str, str]) -> None:
         """After a batch: the first op queued meanwhile leads the next (else the lane
         closes, and the next op leads at once)."""
         with self._guard:
-            queue = self._lanes[tenant]
+            queue = self._lanes[key]
             if not queue:
-                del self._lanes[tenant]
+                del self._lanes[key]
                 return
             follower = queue[0]
             follower.lead = True
         assert follower.wake is not None
         follower.wake.release()
 
-    def _abandon(self, tenant: str, slot: _Slot) -> None:
+    def _abandon(self, key: tuple[str, str], slot: _Slot) -> None:
         """The thread of `slot` was interrupted while it waited: its op leaves the queue
         (if a batch took it already, it may still run), and if it was to lead the next
         batch, the next op leads instead."""
         with self._guard:
-            queue = self._lanes.get(tenant, [])
+            queue = self._lanes.get(key, [])
             if slot in queue:
                 queue.remove(slot)
             slot.done = True
             lead = slot.lead
         if lead:
-            self._hand_on(tenant)
+            self._hand_on(key)
 
     def _run_batch(self, tenant: str, slots: list[_Slot]) -> None:
         with self._guard:

@@ -1,8 +1,8 @@
 """What is proper to each store flavour, which `scripts/unasync.py` does not generate:
 `_OnEventLoop` (the async store: single-op calls are gathered into batches (`_batching`),
 sync callers run on its event loop, queries are embedded concurrently, its TTL sweeper is a
-task there) and `_OnThreads` (the sync store: the puts and deletes threads make at once
-are gathered into shared transactions (`_batching.ThreadGatherer`), async callers get a
+task there) and `_OnThreads` (the sync store: the gets, puts and deletes threads make at
+once are gathered into shared batches (`_batching.ThreadGatherer`), async callers get a
 worker thread, its sweeper is a daemon thread). Both extend `_AlmaStoreBase`; `store.py`
 builds the stores on them.
 """
@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
-from langgraph.store.base import BaseStore, Op, PutOp, Result
+from langgraph.store.base import BaseStore, GetOp, Op, PutOp, Result
 from psycopg_pool import AsyncConnectionPool, ConnectionPool, PoolClosed
 
 from langgraph_alma.config import Settings
@@ -125,8 +125,8 @@ def _gathered_on_thread(method: Callable[..., Any]) -> Callable[..., Any]:
 
 
 class _OnThreads(_AlmaStoreBase):
-    """What only the sync store has: the puts and deletes of concurrent threads are
-    gathered into shared transactions, async callers get the sync batch run in a worker
+    """What only the sync store has: the gets, puts and deletes of concurrent threads are
+    gathered into shared batches, async callers get the sync batch run in a worker
     thread, and its TTL sweeper is a daemon thread."""
 
     def _init_shell(self, settings: Settings) -> None:
@@ -176,19 +176,22 @@ class _OnThreads(_AlmaStoreBase):
         return self._execute(self._core.assemble(tenant, checked))
 
     def batch(self, ops: Iterable[Op]) -> list[Result]:
-        """Run `ops` as one batch, at once (`put` and `delete` are gathered with other
-        threads' writes: see `_batching.ThreadGatherer`)."""
+        """Run `ops` as one batch, at once (`get`, `put` and `delete` are gathered with
+        other threads' calls: see `_batching.ThreadGatherer`)."""
         ops = list(ops)
         if (
             _GATHER.get()
             and len(ops) == 1
-            and isinstance(ops[0], PutOp)
+            and isinstance(ops[0], PutOp | GetOp)
             and self._pinned.get() is None  # an atomic block runs on its own connection
         ):
-            # One thread's write: checked now (its error is its own), run in one
-            # transaction with the writes other threads of its tenant send meanwhile.
+            # One thread's op: checked now (its error is its own), run in one batch with
+            # the ops of its kind other threads of its tenant send meanwhile: writes in
+            # one transaction, gets in one statement (apart, so that gets never wait on
+            # a write's locks).
             tenant = self._core.tenant()  # the caller's run config is in this context
-            return [self._gatherer.submit(tenant, self._core.check(ops[0]))]
+            lane = "writes" if isinstance(ops[0], PutOp) else "gets"
+            return [self._gatherer.submit(tenant, self._core.check(ops[0]), lane)]
         return self._execute(self._core.prepare(ops))
 
     async def abatch(self, ops: Iterable[Op]) -> list[Result]:
@@ -196,8 +199,9 @@ class _OnThreads(_AlmaStoreBase):
         return await asyncio.to_thread(self._execute, prepared)
 
     # LangGraph's single-op methods (each a batch of one op), named here as the twins of
-    # the async store's gathered ones; the writes are gathered with other threads'.
-    get = BaseStore.get
+    # the async store's gathered ones; gets and writes are gathered with other threads'
+    # (searches are not: each is a statement of its own, sharing saves little).
+    get = _gathered_on_thread(BaseStore.get)
     search = BaseStore.search
     put = _gathered_on_thread(BaseStore.put)
     delete = _gathered_on_thread(BaseStore.delete)
