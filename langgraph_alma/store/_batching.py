@@ -25,7 +25,7 @@ is in flight wait for the next round together), so they share transactions and c
 and never wait on each other's key slots in the database.
 
 `ThreadGatherer` is its twin for the sync `AlmaStore`'s threads, as group commit works: a
-thread whose op finds no batch of its lane running (its tenant's writes, or its gets)
+thread whose op finds no batch of its lane running (its tenant's writes, its reads...)
 sends it at once, alone (no timer, no other thread involved); ops that come meanwhile
 queue, and when the batch ends the first of them leads the next one, made of every op
 queued by then. The same three promises hold. The two differ by nature (an event loop's
@@ -287,7 +287,7 @@ class ThreadGatherer:
     Ops go to lanes, one set per tenant, and one batch of a lane runs at a time: an op
     that finds one running waits for the next, with every op queued meanwhile. The store
     sends its writes to one lane (they share a transaction and its commit, and never wait
-    on each other's key slots) and its gets to another (so that they never wait on a
+    on each other's key slots) and its reads to others (so that they never wait on a
     write's locks).
     """
 

@@ -1,9 +1,9 @@
 """What is proper to each store flavour, which `scripts/unasync.py` does not generate:
 `_OnEventLoop` (the async store: single-op calls are gathered into batches (`_batching`),
 sync callers run on its event loop, queries are embedded concurrently, its TTL sweeper is a
-task there) and `_OnThreads` (the sync store: the gets, puts and deletes threads make at
-once are gathered into shared batches (`_batching.ThreadGatherer`), async callers get a
-worker thread, its sweeper is a daemon thread). Both extend `_AlmaStoreBase`; `store.py`
+task there) and `_OnThreads` (the sync store: the single-op calls threads make at once are
+gathered into shared batches (`_batching.ThreadGatherer`), async callers get a worker
+thread, its sweeper is a daemon thread). Both extend `_AlmaStoreBase`; `store.py`
 builds the stores on them.
 """
 
@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
-from langgraph.store.base import BaseStore, GetOp, Op, PutOp, Result
+from langgraph.store.base import BaseStore, Op, PutOp, Result, SearchOp
 from psycopg_pool import AsyncConnectionPool, ConnectionPool, PoolClosed
 
 from langgraph_alma.config import Settings
@@ -109,6 +109,19 @@ def _gathered(method: Callable[..., Any]) -> Callable[..., Any]:
     return gathered
 
 
+def _lane(op: Op) -> str:
+    """The `ThreadGatherer` lane of a sync store's single op: writes share a transaction
+    and its commit; gets and searches without a query (each a short statement) share a
+    round trip and the batch's opening statement, apart from the writes so that they
+    never wait on a write's locks; query searches (each a long statement) share a lane of
+    their own, so that they hold up neither."""
+    if isinstance(op, PutOp):
+        return "writes"
+    if isinstance(op, SearchOp) and op.query:
+        return "searches"
+    return "reads"
+
+
 def _gathered_on_thread(method: Callable[..., Any]) -> Callable[..., Any]:
     """`_gathered`, sync: `method` (one of BaseStore's single-op methods, which call
     `self.batch([op])`) with its op gathered with other threads' (`AlmaStore.batch`)."""
@@ -125,7 +138,7 @@ def _gathered_on_thread(method: Callable[..., Any]) -> Callable[..., Any]:
 
 
 class _OnThreads(_AlmaStoreBase):
-    """What only the sync store has: the gets, puts and deletes of concurrent threads are
+    """What only the sync store has: the single-op calls of concurrent threads are
     gathered into shared batches, async callers get the sync batch run in a worker
     thread, and its TTL sweeper is a daemon thread."""
 
@@ -176,22 +189,18 @@ class _OnThreads(_AlmaStoreBase):
         return self._execute(self._core.assemble(tenant, checked))
 
     def batch(self, ops: Iterable[Op]) -> list[Result]:
-        """Run `ops` as one batch, at once (`get`, `put` and `delete` are gathered with
+        """Run `ops` as one batch, at once (`get`, `put`, `search`... are gathered with
         other threads' calls: see `_batching.ThreadGatherer`)."""
         ops = list(ops)
         if (
             _GATHER.get()
             and len(ops) == 1
-            and isinstance(ops[0], PutOp | GetOp)
             and self._pinned.get() is None  # an atomic block runs on its own connection
         ):
             # One thread's op: checked now (its error is its own), run in one batch with
-            # the ops of its kind other threads of its tenant send meanwhile: writes in
-            # one transaction, gets in one statement (apart, so that gets never wait on
-            # a write's locks).
+            # the ops of its lane other threads of its tenant send meanwhile.
             tenant = self._core.tenant()  # the caller's run config is in this context
-            lane = "writes" if isinstance(ops[0], PutOp) else "gets"
-            return [self._gatherer.submit(tenant, self._core.check(ops[0]), lane)]
+            return [self._gatherer.submit(tenant, self._core.check(ops[0]), _lane(ops[0]))]
         return self._execute(self._core.prepare(ops))
 
     async def abatch(self, ops: Iterable[Op]) -> list[Result]:
@@ -199,13 +208,12 @@ class _OnThreads(_AlmaStoreBase):
         return await asyncio.to_thread(self._execute, prepared)
 
     # LangGraph's single-op methods (each a batch of one op), named here as the twins of
-    # the async store's gathered ones; gets and writes are gathered with other threads'
-    # (searches are not: each is a statement of its own, sharing saves little).
+    # the async store's gathered ones: their ops are gathered with other threads'.
     get = _gathered_on_thread(BaseStore.get)
-    search = BaseStore.search
+    search = _gathered_on_thread(BaseStore.search)
     put = _gathered_on_thread(BaseStore.put)
     delete = _gathered_on_thread(BaseStore.delete)
-    list_namespaces = BaseStore.list_namespaces
+    list_namespaces = _gathered_on_thread(BaseStore.list_namespaces)
 
     def start_ttl_sweeper(
         self, sweep_interval_minutes: int | None = None

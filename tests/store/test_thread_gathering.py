@@ -191,12 +191,41 @@ def test_gets_of_threads_share_one_statement(pool, tenant, ns) -> None:
     store.batch([PutOp(ns, f"k{i}", {"i": i}) for i in range(6)])
     spy = Batches(store, hold=True)
     others = [lambda i=i: store.get(ns, f"k{i % 6}") for i in range(1, 10)]
-    results = held_round(store, spy, tenant, lambda: store.get(ns, "k0"), others, "gets")
+    results = held_round(store, spy, tenant, lambda: store.get(ns, "k0"), others, "reads")
     assert [len(ops) for _, ops in spy.runs] == [1, 9]
     assert all(isinstance(op, GetOp) for op in spy.runs[1][1])
     assert [r.value for r in results] == [{"i": i % 6} for i in range(10)]
     results[1].value["i"] = "mine"  # k1, asked twice in one batch: each has its own
     assert results[7].value == {"i": 1}
+
+
+def test_reads_of_threads_share_a_batch_and_query_searches_one_of_their_own(
+    pool, tenant, ns, indexed_setup
+) -> None:
+    store = AlmaStore(
+        pool, tenant_id=tenant, index={"dims": DIMS, "embed": fake_embed, "fields": ["text"]}
+    )
+    store.batch([PutOp(ns, f"k{i}", {"text": f"note {i} about cars", "i": i}) for i in range(6)])
+    spy = Batches(store, hold=True)
+    others: list[Callable[[], Any]] = []
+    for i in range(1, 7):
+        others.append(lambda i=i: store.get(ns, f"k{i % 6}"))
+        others.append(lambda i=i: store.search(ns, filter={"i": i % 6}))
+    results = held_round(store, spy, tenant, lambda: store.get(ns, "k0"), others, "reads")
+    assert [len(ops) for _, ops in spy.runs] == [1, 12]
+    for n, result in enumerate(results[1:]):
+        i = n // 2 + 1
+        got = result if n % 2 == 0 else result[0]
+        assert got.key == f"k{i % 6}" and got.value["i"] == i % 6
+        assert n % 2 == 0 or len(result) == 1
+
+    spy = Batches(store, hold=True)
+    others = [lambda i=i: store.search(ns, query=f"note {i}", limit=2) for i in range(1, 5)]
+    results = held_round(
+        store, spy, tenant, lambda: store.search(ns, query="cars"), others, "searches"
+    )
+    assert [len(ops) for _, ops in spy.runs] == [1, 4]
+    assert [len(r) for r in results] == [6, 2, 2, 2, 2]
 
 
 @pytest.fixture
@@ -350,8 +379,8 @@ def test_tenants_of_concurrent_threads_never_share_a_transaction(pool, tenant, d
 
     outs = in_threads([lambda t=t: run(t) for t in tenants])
     assert [o["count"] for o in outs] == [15] * 4
-    for batch_tenant, ops in spy.runs:
-        assert {op.value["who"] for op in ops} == {batch_tenant}
+    puts = [(t, ops) for t, ops in spy.runs if isinstance(ops[0], PutOp)]
+    assert puts and all({op.value["who"] for op in ops} == {t} for t, ops in puts)
     with psycopg.connect(database.admin_url, autocommit=True) as conn:
         rows = conn.execute(
             "SELECT tenant_id, value->>'who', xmin::text FROM alma_store WHERE tenant_id = ANY(%s)",
