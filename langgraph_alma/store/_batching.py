@@ -298,12 +298,17 @@ class ThreadGatherer:
         # (tenant, lane) -> the ops waiting for its next batch; a lane is here while a
         # batch of it runs (its leader hands the lane on when it ends).
         self._lanes: dict[tuple[str, str], list[_Slot]] = {}
+        self._leading = threading.local()  # .now: this thread runs a batch (see `submit`)
         self.batches = 0  # how many batches ran (tests and benchmarks read it)
         self.most_gathered = 0  # the most ops of one batch (tests read it)
 
     def submit(self, tenant: str, checked: CheckedOp, lane: str = "writes") -> Result:
         """Run one checked op of `tenant` in a batch of `lane`, with the ops other threads
         send to it meanwhile."""
+        if getattr(self._leading, "now", False):
+            # Called from the batch this thread runs (an embedder or deserializer that
+            # uses the store): it would wait for itself; it goes alone, at once.
+            return self._run(tenant, [checked])[0]
         slot = _Slot(checked)
         key = (tenant, lane)
         with self._guard:
@@ -326,9 +331,11 @@ class ThreadGatherer:
             with self._guard:  # lead the ops queued by now, this one first
                 queue = self._lanes[key]
                 batch, self._lanes[key] = queue[: self.max_ops], queue[self.max_ops :]
+        self._leading.now = True
         try:
             self._run_batch(tenant, batch)
         finally:
+            self._leading.now = False
             self._hand_on(key)
         return slot.outcome()
 

@@ -72,6 +72,14 @@ class Batches:
         self.released.set()
 
 
+def join(threads: list[threading.Thread], seconds: float = 60.0) -> None:
+    """Wait for `threads` (daemons: a stuck one fails the test, and the run ends)."""
+    end = time.monotonic() + seconds
+    for t in threads:
+        t.join(max(0.0, end - time.monotonic()))
+    assert not any(t.is_alive() for t in threads), "a thread is stuck"
+
+
 def in_threads(calls: list[Callable[[], Any]]) -> list[Any]:
     """Run each call in a thread of its own; their results or exceptions, in order."""
     out: list[Any] = [None] * len(calls)
@@ -82,12 +90,10 @@ def in_threads(calls: list[Callable[[], Any]]) -> list[Any]:
         except BaseException as exc:  # the test looks at it
             out[i] = exc
 
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
+    threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(len(calls))]
     for t in threads:
         t.start()
-    for t in threads:
-        t.join(60)
-    assert not any(t.is_alive() for t in threads), "a thread is stuck"
+    join(threads)
     return out
 
 
@@ -105,17 +111,15 @@ def held_round(
         except BaseException as exc:
             results[i] = exc
 
-    threads = [threading.Thread(target=run, args=(0, first))]
+    threads = [threading.Thread(target=run, args=(0, first), daemon=True)]
     threads[0].start()
     assert spy.entered.wait(10)
     for i, call in enumerate(others, 1):
-        threads.append(t := threading.Thread(target=run, args=(i, call)))
+        threads.append(t := threading.Thread(target=run, args=(i, call), daemon=True))
         t.start()
         wait_for(lambda i=i: spy.queued(tenant, lane) == i, f"op {i} to queue")  # type: ignore[misc]
     spy.release()
-    for t in threads:
-        t.join(60)
-    assert not any(t.is_alive() for t in threads), "a thread is stuck"
+    join(threads)
     return results
 
 
@@ -226,6 +230,31 @@ def test_reads_of_threads_share_a_batch_and_query_searches_go_alone(
     )
     assert [len(r) for r in results] == [2] * THREADS
     assert spy.runs == []
+
+
+def test_an_embedder_that_uses_the_store_does_not_wait_for_itself(
+    pool, tenant, ns, indexed_setup
+) -> None:
+    """The thread leading a batch of writes embeds its texts; an embedder that caches in
+    the same store writes from inside that batch: its write goes alone, at once."""
+    holder: list[AlmaStore] = []
+
+    def caching_embed(texts: list[str]) -> list[list[float]]:
+        for text in texts:
+            holder[0].put((*ns, "cache"), str(abs(hash(text))), {"text": text}, index=False)
+            holder[0].get((*ns, "cache"), str(abs(hash(text))))
+        return fake_embed(texts)
+
+    store = AlmaStore(
+        pool, tenant_id=tenant, index={"dims": DIMS, "embed": caching_embed, "fields": ["text"]}
+    )
+    holder.append(store)
+    results = in_threads(
+        [lambda i=i: store.put(ns, f"k{i}", {"text": f"note {i}"}) for i in range(THREADS)]
+    )
+    assert results == [None] * THREADS
+    assert len(store.search((*ns, "cache"), limit=100)) == THREADS
+    assert len(store.search(ns, limit=100)) == 2 * THREADS  # the items and their cache
 
 
 @pytest.fixture
