@@ -221,3 +221,9 @@ class CheckpointWriteInterrupted(AlmaError):
     """A checkpoint write was sent in one batch with another caller's, whose call was
     interrupted (a cancelled task, KeyboardInterrupt) before the batch finished: it may
     or may not be stored. The interruption is the `__cause__`."""
+
+
+class StoreBatchInterrupted(AlmaError):
+    """A store write was sent in one batch with another thread's, whose call was
+    interrupted (KeyboardInterrupt, SystemExit) before the batch finished: it may or may
+    not be stored. The interruption is the `__cause__`."""

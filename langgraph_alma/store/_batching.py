@@ -1,4 +1,4 @@
-"""Gathering the calls that arrive together on an async store into batches.
+"""Gathering the calls that arrive together on a store into batches.
 
 LangGraph's `AsyncPostgresStore` (through `AsyncBatchedBaseStore`) queues every
 `aget`/`aput`/`asearch`/... and runs what accumulated while the previous batch was in
@@ -24,8 +24,17 @@ the writes of a tenant run one batch at a time (those that arrive while its writ
 is in flight wait for the next round together), so they share transactions and commits
 and never wait on each other's key slots in the database.
 
+`ThreadGatherer` is its twin for the sync `AlmaStore`'s threads, as group commit works: a
+thread whose op finds no batch of its lane running (its tenant's writes, its reads...)
+sends it at once, alone (no timer, no other thread involved); ops that come meanwhile
+queue, and when the batch ends the first of them leads the next one, made of every op
+queued by then. The same three promises hold. The two differ by nature (an event loop's
+futures and one drainer task, against threads that take turns leading), so they are
+written side by side.
+
 >>> gatherer = OpGatherer(run_batch, max_ops=512, max_inflight=8)     # doctest: +SKIP
 >>> await gatherer.submit("acme", core.check(GetOp(("users",), "u1")))  # doctest: +SKIP
+>>> ThreadGatherer(run_batch_on_thread, max_ops=512).submit("acme", checked)  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -33,15 +42,20 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import functools
+import threading
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from langgraph.store.base import GetOp, PutOp, Result, SearchOp
 
+from langgraph_alma.errors import StoreBatchInterrupted
 from langgraph_alma.store._core import CheckedOp
 
 RunBatch = Callable[[str, list[CheckedOp]], Awaitable[list[Result]]]
 """Runs the checked ops of one tenant as one batch; results in op order."""
+
+RunBatchOnThread = Callable[[str, list[CheckedOp]], list[Result]]
+"""`RunBatch`, sync: runs them on the calling thread."""
 
 BATCH_WEIGHT = 20.0
 """The work (see `weight`) worth a batch of its own: about 2 ms of database time, several
@@ -236,3 +250,153 @@ def _settle(
         waiter.future.set_exception(exception)
     else:
         waiter.future.set_result(result)
+
+
+class _Slot:
+    """One thread's op in a `ThreadGatherer`: its outcome once run, and how its thread
+    waits (a lock it holds, released when the op has an outcome or the thread is to lead
+    the next batch; made only for a thread that waits: most ops lead their own batch)."""
+
+    __slots__ = ("checked", "done", "error", "lead", "result", "wake")
+
+    def __init__(self, checked: CheckedOp) -> None:
+        self.checked = checked
+        self.result: Result = None
+        self.error: BaseException | None = None
+        self.done = False
+        self.lead = False  # woken to lead the next batch, not with an outcome
+        self.wake: threading.Lock | None = None
+
+    def settle(self, result: Result = None, error: BaseException | None = None) -> None:
+        if self.done:
+            return
+        self.result, self.error, self.done = result, error, True
+        if self.wake is not None and not self.lead:  # a leader is not waiting
+            self.wake.release()
+
+    def outcome(self) -> Result:
+        if self.error is not None:
+            raise self.error
+        return self.result
+
+
+class ThreadGatherer:
+    """Gathers the ops that threads send at once into batches (see the module): `submit`
+    returns the caller's result or raises its error.
+
+    Ops go to lanes, one set per tenant, and one batch of a lane runs at a time: an op
+    that finds one running waits for the next, with every op queued meanwhile. The store
+    sends its writes to one lane (they share a transaction and its commit, and never wait
+    on each other's key slots) and its reads to others (so that they never wait on a
+    write's locks).
+    """
+
+    def __init__(self, run: RunBatchOnThread, *, max_ops: int) -> None:
+        self._run = run
+        self.max_ops = max(1, max_ops)
+        self._guard = threading.Lock()  # guards the lanes; never held during I/O
+        # (tenant, lane) -> the ops waiting for its next batch; a lane is here while a
+        # batch of it runs (its leader hands the lane on when it ends).
+        self._lanes: dict[tuple[str, str], list[_Slot]] = {}
+        self._leading = threading.local()  # .now: this thread runs a batch (see `submit`)
+        self.batches = 0  # how many batches ran (tests and benchmarks read it)
+        self.most_gathered = 0  # the most ops of one batch (tests read it)
+
+    def submit(self, tenant: str, checked: CheckedOp, lane: str = "writes") -> Result:
+        """Run one checked op of `tenant` in a batch of `lane`, with the ops other threads
+        send to it meanwhile."""
+        if getattr(self._leading, "now", False):
+            # Called from the batch this thread runs (an embedder or deserializer that
+            # uses the store): it would wait for itself; it goes alone, at once.
+            return self._run(tenant, [checked])[0]
+        slot = _Slot(checked)
+        key = (tenant, lane)
+        with self._guard:
+            queue = self._lanes.get(key)
+            if queue is None:  # no batch of this lane runs: lead one, now
+                self._lanes[key] = []
+                batch = [slot]
+            else:
+                slot.wake = threading.Lock()
+                slot.wake.acquire()
+                queue.append(slot)
+        if queue is not None:
+            try:
+                slot.wake.acquire()  # type: ignore[union-attr]  # made above
+            except BaseException:
+                self._abandon(key, slot)
+                raise
+            if not slot.lead:
+                return slot.outcome()
+            with self._guard:  # lead the ops queued by now, this one first
+                queue = self._lanes[key]
+                batch, self._lanes[key] = queue[: self.max_ops], queue[self.max_ops :]
+        self._leading.now = True
+        try:
+            self._run_batch(tenant, batch)
+        finally:
+            self._leading.now = False
+            self._hand_on(key)
+        return slot.outcome()
+
+    def _hand_on(self, key: tuple[str, str]) -> None:
+        """After a batch: the first op queued meanwhile leads the next (else the lane
+        closes, and the next op leads at once)."""
+        with self._guard:
+            queue = self._lanes[key]
+            if not queue:
+                del self._lanes[key]
+                return
+            follower = queue[0]
+            follower.lead = True
+        assert follower.wake is not None
+        follower.wake.release()
+
+    def _abandon(self, key: tuple[str, str], slot: _Slot) -> None:
+        """The thread of `slot` was interrupted while it waited: its op leaves the queue
+        (if a batch took it already, it may still run), and if it was to lead the next
+        batch, the next op leads instead."""
+        with self._guard:
+            queue = self._lanes.get(key, [])
+            if slot in queue:
+                queue.remove(slot)
+            slot.done = True
+            lead = slot.lead
+        if lead:
+            self._hand_on(key)
+
+    def _run_batch(self, tenant: str, slots: list[_Slot]) -> None:
+        with self._guard:
+            self.batches += 1
+            self.most_gathered = max(self.most_gathered, len(slots))
+        try:
+            try:
+                results = self._run(tenant, [s.checked for s in slots])
+            except Exception as exc:
+                if len(slots) == 1:
+                    slots[0].settle(error=exc)
+                    return
+                # The whole batch rolled back: each op again, alone, in arrival order,
+                # so that only the culprit fails and later puts still win.
+                for s in slots:
+                    with self._guard:
+                        self.batches += 1
+                    try:
+                        s.settle(self._run(tenant, [s.checked])[0])
+                    except Exception as alone:
+                        s.settle(error=alone)
+                return
+        except BaseException as exc:  # the leader is interrupted: not the others' error
+            for s in slots:
+                s.settle(error=_cut(exc))
+            raise
+        for s, result in zip(slots, results, strict=True):
+            s.settle(result)
+
+
+def _cut(exc: BaseException) -> StoreBatchInterrupted:
+    """What an op learns when the thread that led its batch was interrupted: never the
+    interruption itself (another thread's KeyboardInterrupt is not its own)."""
+    err = StoreBatchInterrupted(f"a store batch it was sent with was interrupted: {exc!r}")
+    err.__cause__ = exc
+    return err

@@ -4,11 +4,11 @@ Both are thin shells over `StoreCore`: they embed texts, pick a connection (from
 or a single connection guarded by a lock) and drive the plan, retrying a batch that hit a
 deadlock or serialization conflict. `AlmaStore` is GENERATED from `AsyncAlmaStore` by
 `scripts/unasync.py`: edit the async class, then run `python scripts/unasync.py`. What
-both share is in `_base.py`; what differs by nature (the async store gathering the
-single-op calls that arrive together into one batch per tenant, the sweeper's thread or
-task, which loop or thread serves the other flavour's callers) is in `_flavours.py`; the
-connection handling shared with the saver (`from_conn_string`'s pools, `setup()`'s
-connection), in `db/pools.py`.
+both share is in `_base.py`; what differs by nature (how each gathers the single-op calls
+that arrive together into batches of one tenant: tasks on a loop, or threads taking
+turns to lead; the sweeper's thread or task, which loop or thread serves the other
+flavour's callers) is in `_flavours.py`; the connection handling shared with the saver
+(`from_conn_string`'s pools, `setup()`'s connection), in `db/pools.py`.
 """
 
 from __future__ import annotations
