@@ -71,25 +71,28 @@ def _spy_outbox(monkeypatch: pytest.MonkeyPatch, see: Callable[[Any], None]) -> 
     monkeypatch.setattr(_coalesce, "arun_plan", arun)
 
 
+def _carried(sql: Any) -> list[tuple[str, str]]:
+    """(kind, synchronous_commit) of each checkpoint put and write one statement of the
+    outbox carries (several when merged into one statement), or of its WAL flush."""
+    query, params = str(sql.query), sql.params
+    if "%(commit)s" in query and "__0)s" in query:  # writes merged into one statement
+        parts = sorted({int(k.rsplit("__", 1)[1]) for k in params if "__" in k})
+        kinds = ["put" if f"checkpoint__{i}" in params else "writes" for i in parts]
+        return [(kind, params["commit"]) for kind in kinds]
+    if "INSERT INTO alma_checkpoints" in query:
+        return [("put", params["commit"])]
+    if "INSERT INTO alma_checkpoint_writes" in query:
+        return [("writes", params["commit"])]
+    if "pg_current_xact_id" in query:
+        return [("flush", "on")]
+    return []
+
+
 @pytest.fixture
 def sent(monkeypatch) -> Iterator[list[tuple[str, str]]]:
     """(kind, synchronous_commit) of every checkpoint put and write the outbox sends."""
     seen: list[tuple[str, str]] = []
-
-    def see(sql: Any) -> None:
-        query = str(sql.query)
-        if "%(commit)s" in query and "__0)s" in query:  # writes merged into one statement
-            for i in range(len({k.rsplit("__", 1)[1] for k in sql.params if "__" in k})):
-                kind = "put" if f"checkpoint__{i}" in sql.params else "writes"
-                seen.append((kind, sql.params["commit"]))
-        elif "INSERT INTO alma_checkpoints" in query:
-            seen.append(("put", sql.params["commit"]))
-        elif "INSERT INTO alma_checkpoint_writes" in query:
-            seen.append(("writes", sql.params["commit"]))
-        elif "pg_current_xact_id" in query:
-            seen.append(("flush", "on"))
-
-    _spy_outbox(monkeypatch, see)
+    _spy_outbox(monkeypatch, lambda sql: seen.extend(_carried(sql)))
     yield seen
 
 
@@ -122,20 +125,13 @@ async def test_async_saver_flushes_only_its_last_checkpoint(database, tenant, se
 
 @pytest.fixture
 def statements(monkeypatch) -> list[list[tuple[str, str]]]:
-    """Per statement the outbox sends: (kind, synchronous_commit) of each checkpoint put
-    and write it carries (several when merged into one statement)."""
+    """Per statement the outbox sends with checkpoint puts or writes: (kind,
+    synchronous_commit) of each it carries (`_carried`)."""
     seen: list[list[tuple[str, str]]] = []
 
     def see(sql: Any) -> None:
-        query, params = str(sql.query), sql.params
-        if "%(commit)s" in query and "__0)s" in query:
-            parts = sorted({int(k.rsplit("__", 1)[1]) for k in params if "__" in k})
-            kinds = ["put" if f"checkpoint__{i}" in params else "writes" for i in parts]
-            seen.append([(kind, params["commit"]) for kind in kinds])
-        elif "INSERT INTO alma_checkpoints" in query:
-            seen.append([("put", params["commit"])])
-        elif "INSERT INTO alma_checkpoint_writes" in query:
-            seen.append([("writes", params["commit"])])
+        if (carried := _carried(sql)) and carried[0][0] != "flush":
+            seen.append(carried)
 
     _spy_outbox(monkeypatch, see)
     return seen
