@@ -109,6 +109,14 @@ def _gathered(method: Callable[..., Any]) -> Callable[..., Any]:
     return gathered
 
 
+def _single(store: _AlmaStoreBase, ops: list[Op]) -> Op | None:
+    """The op of a single-op call to gather with other callers' (`_GATHER` set, one op,
+    outside an atomic block, which runs on its own connection); None: run the batch."""
+    if _GATHER.get() and len(ops) == 1 and store._pinned.get() is None:
+        return ops[0]
+    return None
+
+
 def _lane(op: Op) -> str | None:
     """The `ThreadGatherer` lane of a sync store's single op, None for an op sent alone:
     writes share a transaction and its commit; gets and searches without a query (each a
@@ -193,16 +201,11 @@ class _OnThreads(_AlmaStoreBase):
         """Run `ops` as one batch, at once (`get`, `put`, `search`... are gathered with
         other threads' calls: see `_batching.ThreadGatherer`)."""
         ops = list(ops)
-        if (
-            _GATHER.get()
-            and len(ops) == 1
-            and (lane := _lane(ops[0])) is not None
-            and self._pinned.get() is None  # an atomic block runs on its own connection
-        ):
+        if (op := _single(self, ops)) is not None and (lane := _lane(op)) is not None:
             # One thread's op: checked now (its error is its own), run in one batch with
             # the ops of its lane other threads of its tenant send meanwhile.
             tenant = self._core.tenant()  # the caller's run config is in this context
-            return [self._gatherer.submit(tenant, self._core.check(ops[0]), lane)]
+            return [self._gatherer.submit(tenant, self._core.check(op), lane)]
         return self._execute(self._core.prepare(ops))
 
     async def abatch(self, ops: Iterable[Op]) -> list[Result]:
@@ -371,16 +374,11 @@ class _OnEventLoop(_AlmaStoreBase):
     async def abatch(self, ops: Iterable[Op]) -> list[Result]:
         """Run `ops` as one batch, at once (see `aget` and co. for gathered calls)."""
         ops = list(ops)
-        if (
-            _GATHER.get()
-            and len(ops) == 1
-            and self._pinned.get() is None  # an aatomic block runs on its own connection
-            and asyncio.get_running_loop() is self.loop
-        ):
+        if (op := _single(self, ops)) is not None and asyncio.get_running_loop() is self.loop:
             # One caller's op: checked now (its error is its own), run with the ops other
             # callers send meanwhile, as one batch per tenant.
             tenant = self._core.tenant()  # the caller's run config is in this context
-            return [await self._gatherer.submit(tenant, self._core.check(ops[0]))]
+            return [await self._gatherer.submit(tenant, self._core.check(op))]
         if len(ops) > OFF_LOOP_ROWS:  # checking thousands of ops: not on the event loop
             return await self._aexecute(await off_loop(self._core.prepare, ops))
         return await self._aexecute(self._core.prepare(ops))
