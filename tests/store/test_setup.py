@@ -51,3 +51,21 @@ def test_single_connection_store(database, tenant, ns) -> None:
         store = AlmaStore(conn, tenant_id=tenant, index={"dims": 64, "embed": fake_embed})
         store.put(ns, "k", {"text": "tea"})
         assert store.get(ns, "k").value == {"text": "tea"}
+
+
+def test_items_carry_only_the_indexes_the_store_reads(database) -> None:
+    """Each index on the items is one a statement of the store reads through: the
+    primary key (gets, prefix ranges), `updated_at` (searches without a query, newest
+    first), `expires_at` (the TTL sweep), the words (full text). The GIN over values
+    (0002) answered only `@>`, which no filter compiles to: migration 0014 drops it, so
+    puts no longer pay for it."""
+    with psycopg.connect(database.admin_url) as conn:
+        rows = conn.execute(
+            "SELECT indexname FROM pg_indexes WHERE tablename = 'alma_store'"
+        ).fetchall()
+    assert {r[0] for r in rows} == {
+        "alma_store_pkey",
+        "alma_store_updated_idx",
+        "alma_store_expires_idx",
+        "alma_store_tsv_idx",
+    }
