@@ -195,6 +195,13 @@ class Settings(BaseSettings):
         gt=0,
         description="Backlog rows the indexer moves into the HNSW index per transaction.",
     )
+    store_index_chunk_seconds: float = Field(
+        default=0.05,
+        gt=0,
+        description="The background indexer's time per chunk: it sizes each chunk (up to "
+        "`store_index_chunk` rows) from the last one's time per row, so a chunk holds its "
+        "connection (a store on one connection: its callers wait) this long at most.",
+    )
     store_index_interval_seconds: float = Field(
         default=1.0,
         gt=0,

@@ -137,6 +137,9 @@ class StoreCore(OpChecks):
         )
         self.backlog_max = settings.store_index_backlog_max
         self.index_chunk_rows = settings.store_index_chunk
+        self.chunk_sizer = _backlog.ChunkSizer(
+            settings.store_index_chunk_seconds, settings.store_index_chunk
+        )
 
     # -- tenancy -----------------------------------------------------------------
     def tenant(self, config: RunnableConfig | None = None) -> str:

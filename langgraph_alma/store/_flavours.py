@@ -242,7 +242,11 @@ class _OnThreads(_AlmaStoreBase):
             self._core.backlogs.on_deferred = self._indexer_wanted
 
     def _drain(
-        self, tenants: Iterable[str], max_rows: int | None = None, stopping: Any = bool
+        self,
+        tenants: Iterable[str],
+        max_rows: int | None = None,
+        stopping: Any = bool,
+        background: bool = False,
     ) -> int:
         raise NotImplementedError  # AlmaStore's (generated in store.py)
 
@@ -261,7 +265,7 @@ class _OnThreads(_AlmaStoreBase):
             keys = state.work(self._core.backlogs)
             sweeper = state.sweeper
         try:
-            self._drain([t for t, _ in keys], stopping=sweeper.stopping)
+            self._drain([t for t, _ in keys], stopping=sweeper.stopping, background=True)
         except getattr(self, "_closed_error", RuntimeError) as exc:
             with state.lock:
                 state.on = False
@@ -421,7 +425,11 @@ class _OnEventLoop(_AlmaStoreBase):
             self._core.backlogs.on_deferred = self._indexer_wanted
 
     async def _adrain(
-        self, tenants: Iterable[str], max_rows: int | None = None, stopping: Any = bool
+        self,
+        tenants: Iterable[str],
+        max_rows: int | None = None,
+        stopping: Any = bool,
+        background: bool = False,
     ) -> int:
         raise NotImplementedError  # AsyncAlmaStore's (store.py)
 
@@ -441,7 +449,9 @@ class _OnEventLoop(_AlmaStoreBase):
         state = self._indexing
         keys = state.work(self._core.backlogs)
         try:
-            await self._adrain([t for t, _ in keys], stopping=state.sweeper.stopping)
+            await self._adrain(
+                [t for t, _ in keys], stopping=state.sweeper.stopping, background=True
+            )
         except getattr(self, "_closed_error", RuntimeError) as exc:
             state.on = False
             raise SweepDone from exc

@@ -230,16 +230,30 @@ class AsyncAlmaStore(_OnEventLoop, AsyncPooled):
         tenants: Iterable[str],
         max_rows: int | None = None,
         stopping: Callable[[], bool] = bool,
+        background: bool = False,
     ) -> int:
         """Index the backlog of each of `tenants` (one chunk per transaction, acting for
-        its tenant), up to `max_rows` rows, until `stopping()`; returns the rows moved."""
+        its tenant), up to `max_rows` rows, until `stopping()`; returns the rows moved.
+        In the `background`, chunks fit `store_index_chunk_seconds` (`ChunkSizer`) and,
+        on a single connection, the indexer then leaves it to the callers for as long as
+        its chunk took (at most half its time: a caller waits for one chunk at most, and
+        a thread's lock is not handed over in order, so a pause is what lets it in)."""
         moved = 0
+        sizer = self._core.chunk_sizer if background else None
         for tenant in tenants:
             more = True
             while more and not stopping() and (max_rows is None or moved < max_rows):
                 left = None if max_rows is None else max_rows - moved
+                if sizer is not None:
+                    left = sizer.rows(left)
+                started = time.monotonic()
                 n, more = await self.arun(self._core.index_chunk(tenant, left), "indexing")
                 moved += n
+                if sizer is not None:
+                    took = time.monotonic() - started
+                    sizer.note(n, took)
+                    if more and isinstance(self.conn, psycopg.AsyncConnection):
+                        await asyncio.sleep(took)  # the connection is the callers' as long
         return moved
 
 
@@ -421,14 +435,28 @@ class AlmaStore(_OnThreads, Pooled):
         tenants: Iterable[str],
         max_rows: int | None = None,
         stopping: Callable[[], bool] = bool,
+        background: bool = False,
     ) -> int:
         """Index the backlog of each of `tenants` (one chunk per transaction, acting for
-        its tenant), up to `max_rows` rows, until `stopping()`; returns the rows moved."""
+        its tenant), up to `max_rows` rows, until `stopping()`; returns the rows moved.
+        In the `background`, chunks fit `store_index_chunk_seconds` (`ChunkSizer`) and,
+        on a single connection, the indexer then leaves it to the callers for as long as
+        its chunk took (at most half its time: a caller waits for one chunk at most, and
+        a thread's lock is not handed over in order, so a pause is what lets it in)."""
         moved = 0
+        sizer = self._core.chunk_sizer if background else None
         for tenant in tenants:
             more = True
             while more and not stopping() and (max_rows is None or moved < max_rows):
                 left = None if max_rows is None else max_rows - moved
+                if sizer is not None:
+                    left = sizer.rows(left)
+                started = time.monotonic()
                 n, more = self.run(self._core.index_chunk(tenant, left), "indexing")
                 moved += n
+                if sizer is not None:
+                    took = time.monotonic() - started
+                    sizer.note(n, took)
+                    if more and isinstance(self.conn, psycopg.Connection):
+                        time.sleep(took)  # the connection is the callers' as long
         return moved

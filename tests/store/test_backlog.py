@@ -436,3 +436,73 @@ def test_idle_indexer_ends_and_the_next_deferred_put_starts_it_again(
     assert second is not None and second is not first
     second.join(timeout=20)
     assert _backlog(database, tenant) == (9, 0)
+
+
+def test_chunk_sizer_fits_its_time_and_starts_small() -> None:
+    from langgraph_alma.store._backlog import ChunkSizer
+
+    sizer = ChunkSizer(seconds=0.05, most=200)
+    assert sizer.rows() == ChunkSizer.PROBE_ROWS  # nothing measured yet: a small probe
+    sizer.note(8, 0.04)  # 5 ms a row: 10 rows fit 50 ms
+    assert sizer.rows() == 10
+    assert sizer.rows(limit=3) == 3
+    sizer.note(10, 0.001)  # faster now: the estimate moves halfway
+    assert 10 < sizer.rows() <= 200
+    sizer.note(0, 5.0)  # an empty chunk says nothing about a row
+    assert 10 < sizer.rows() <= 200
+    for _ in range(20):
+        sizer.note(100, 0.0001)
+    assert sizer.rows() == 200  # never past `most`
+    for _ in range(20):
+        sizer.note(1, 1.0)
+    assert sizer.rows() == 1  # never below one row
+
+
+def _rows_per_transaction(database, tenant: str) -> list[int]:
+    """How many indexed rows each transaction moved (a chunk is one transaction: the rows
+    it updated carry its xid as `xmin`), largest first."""
+    with psycopg.connect(database.admin_url) as conn:
+        rows = conn.execute(
+            "SELECT count(*) FROM alma_store_vectors WHERE tenant_id = %s AND indexed"
+            " GROUP BY xmin::text ORDER BY count(*) DESC",
+            (tenant,),
+        ).fetchall()
+    return [int(r[0]) for r in rows]
+
+
+def test_background_chunks_on_one_connection_leave_it_to_callers_between_them(
+    database, tenant, ns, indexed_setup, monkeypatch
+) -> None:
+    """On a store's only connection, the background indexer moves chunks that fit
+    `store_index_chunk_seconds` (here: one row each, after a probe) and leaves the
+    connection to callers between them, so a caller waits for one chunk, never for the
+    whole backlog (with 200-row chunks and no pause, a put on one connection waited up to
+    0.9 s at 384 dims). `index_backlog()` still moves full chunks."""
+    monkeypatch.setenv("ALMA_STORE_INDEX_CHUNK_SECONDS", "0.000001")
+    with psycopg.connect(database.url, autocommit=True) as conn:
+        store = AlmaStore(conn, index=_index(), tenant_id=tenant, exact_search_max=5)
+        _put_items(store, ns, 150)
+        assert _backlog(database, tenant) == (0, 150)
+        store.start_indexer(interval_seconds=0.01)
+        try:
+            deadline = time.monotonic() + 20
+            while _backlog(database, tenant)[0] == 0:
+                assert time.monotonic() < deadline
+                time.sleep(0.002)
+            assert store.get((*ns, "x1"), "k1") is not None  # goes between two chunks
+            assert _backlog(database, tenant)[1] > 0  # ...long before the drain ends
+            while _backlog(database, tenant) != (150, 0):
+                assert time.monotonic() < deadline, _backlog(database, tenant)
+                time.sleep(0.01)
+        finally:
+            assert store.stop_indexer(timeout=10)
+    chunks = _rows_per_transaction(database, tenant)
+    assert sum(chunks) == 150
+    assert chunks[0] <= 8 and chunks.count(1) >= 140, chunks  # the probe, then single rows
+
+    other = f"{tenant}-x"
+    with psycopg.connect(database.url, autocommit=True) as conn:
+        store = AlmaStore(conn, index=_index(), tenant_id=other, exact_search_max=5)
+        _put_items(store, ns, 150)
+        assert store.index_backlog() == 150
+    assert _rows_per_transaction(database, other) == [150]  # one chunk (up to 200 rows)
