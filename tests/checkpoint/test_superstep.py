@@ -270,9 +270,13 @@ def test_only_a_runs_ordinary_writes_are_held(database, tenant) -> None:
         for special in ("__error__", "__interrupt__", "__pregel_tasks", "__error_source_node__"):
             assert saver._writes_entry(cfg, [("n", 1), (special, 1)], "t", "")[3] is None
         # Durability "sync": held too, and committing synchronously (with the put).
+        cfg["configurable"]["__pregel_runtime"] = object()  # a new run: that one ended
         cfg["configurable"]["__pregel_durability"] = "sync"
         entry = saver._writes_entry(cfg, [("n", 1)], "t", "")
         assert entry[2] is True and entry[3] is not None
+        # A run that wrote an interrupt may put no checkpoint again: sent at once.
+        saver._writes_entry(cfg, [("__interrupt__", 1)], "t2", "")
+        assert saver._writes_entry(cfg, [("n", 1)], "t3", "")[3] is None
 
 
 def test_merged_refuses_what_it_cannot_join() -> None:
