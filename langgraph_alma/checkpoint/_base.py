@@ -44,6 +44,12 @@ S = TypeVar("S", bound="_AlmaSaverBase")
 HOLD_SECONDS = 0.02
 
 
+def _nothing() -> Plan[None]:
+    """The plan of a put_writes of no writes."""
+    return
+    yield
+
+
 class SaverClosed(AlmaError):
     """The saver's connection or pool is closed."""
 
@@ -150,18 +156,8 @@ class _AlmaSaverBase(BaseCheckpointSaver[str]):
             plan = touching(plan, tenant, thread, ttl, pinned)
         return tracking(plan, self.read)
 
-    def _writes_plan(
-        self,
-        config: RunnableConfig,
-        writes: Sequence[tuple[str, Any]],
-        task_id: str,
-        task_path: str,
-        synchronous: bool = False,
-    ) -> Plan[None]:
-        if self.ttl is not None:  # a run's bad thread_ttl is refused before any write
-            thread_ttl(self.ttl, config.get("configurable") or {})
-        plan = self._core.put_writes(config, writes, task_id, task_path, synchronous=synchronous)
-        return tracking(plan, self.read)
+    def _writes_plan(self, prepared: dict[str, Any], synchronous: bool = False) -> Plan[None]:
+        return tracking(self._core.writes_plan(prepared, synchronous), self.read)
 
     def _put_entry(
         self,
@@ -193,14 +189,17 @@ class _AlmaSaverBase(BaseCheckpointSaver[str]):
         in a run with DeltaChannels, whose puts wait for them. Writes that commit
         synchronously (a run with durability "sync") are held too: the batch they ride in
         commits synchronously, and LangGraph waits for that put, never for the writes."""
-        synchronous = self._core.waits_for_commit(config, writes)
+        if self.ttl is not None:  # a run's bad thread_ttl is refused before any write
+            thread_ttl(self.ttl, config.get("configurable") or {})
+        # Checked and dumped now: a held write's caller may not wait for its batch.
+        prepared = self._core.prepare_writes(config, writes, task_id, task_path)
         hold = None
         if self._core.holds_writes(config, writes):
             hold = Hold(HOLD_SECONDS, lambda: self._core.hold_no_more(config))
         return (
             (self._core.tenant(config), SaverCore.thread_of(config)),
-            lambda sync: self._writes_plan(config, writes, task_id, task_path, sync),
-            synchronous,
+            lambda sync: self._writes_plan(prepared, sync) if prepared else _nothing(),
+            prepared is not None and prepared["commit"] == "on",
             hold,
         )
 

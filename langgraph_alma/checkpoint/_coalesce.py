@@ -20,7 +20,11 @@ does not wait for such writes before that put (except for DeltaChannel writes an
 handlers, which the saver stops holding), whatever the run's durability: with "sync" it
 waits for the put, whose batch then commits synchronously, writes included. So a hold
 costs no latency; when no write came in time, `Hold.missed` is told (the saver holds
-that run's writes no more) and the write goes alone.
+that run's writes no more) and the write goes alone. An async caller awaits its held
+write (a future costs nothing); a sync caller returns at once, since a thread blocked
+in a hold makes LangGraph start another for its next put: a flusher thread sends what
+no leader took in time, and an error of such a write is raised by the next write of its
+thread (the run's next put), so the run still fails.
 
 >>> outbox.run(saver._connection, (tenant, thread), make_plan, True)            # doctest: +SKIP
 """
@@ -29,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from dataclasses import dataclass
@@ -41,6 +46,8 @@ from langgraph_alma.db.plan import Plan, Sql, arun_plan, run_plan
 from langgraph_alma.errors import CheckpointWriteInterrupted
 
 T = TypeVar("T")
+# How long the flusher thread (`_Queue._flush`) lingers with nothing to send.
+FLUSHER_IDLE = 5.0
 # make(synchronous): the write's plan; `synchronous` is True when the batch it rides in
 # commits synchronously (its own durability may then be raised, never lowered).
 MakePlan = Callable[[bool], Plan[Any]]
@@ -60,6 +67,7 @@ class Entry(Generic[T]):
 
     __slots__ = (
         "key", "make", "synchronous", "taken", "finished", "value", "error", "waiter", "wake",
+        "report",
     )  # fmt: skip
 
     def __init__(self, key: Hashable, make: MakePlan, synchronous: bool) -> None:
@@ -76,9 +84,13 @@ class Entry(Generic[T]):
         # wakes its own callers only, not every thread waiting on the saver.
         self.waiter: asyncio.Future[None] | None = None
         self.wake: threading.Lock | None = None
+        # Set when its caller did not wait (`_Queue._held_on_thread`): whom to tell an error.
+        self.report: Callable[[Entry[Any]], None] | None = None
 
     def finish(self, value: Any = None, error: BaseException | None = None) -> None:
         self.value, self.error, self.finished = value, error, True
+        if error is not None and self.report is not None:
+            self.report(self)
         if self.waiter is not None and not self.waiter.done():
             self.waiter.set_result(None)
         wake = self.wake  # read after `finished` is set: see `_Queue._sleep_on_thread`
@@ -194,9 +206,20 @@ class _Queue:
     """What the async and the sync outbox share: the queue, who leads which batch, and
     what a failure does to the writes it led (see the module doc)."""
 
+    # The flavour's way to send the batch an entry leads (`AsyncOutbox._lead`, `Outbox._lead`).
+    _lead: Callable[..., Any]
+
     def __init__(self) -> None:
         self._guard = threading.Lock()
         self._queue: list[Entry[Any]] = []
+        # Held writes whose callers did not wait (`_held_on_thread`): (deadline, entry,
+        # hold, connection) in deadline order, for the flusher thread to send when their
+        # hold ran out and no leader took them; the first error of such a write of each
+        # key, for the next write of that key to raise (`_outcome`).
+        self._due: list[tuple[float, Entry[Any], Hold, Any]] = []
+        self._due_added = threading.Condition(self._guard)
+        self._flusher: threading.Thread | None = None
+        self._lost: dict[Hashable, BaseException] = {}
 
     def _enqueue(self, make: MakePlan, key: Hashable, synchronous: bool) -> Entry[Any]:
         entry: Entry[Any] = Entry(key, make, synchronous)
@@ -244,6 +267,14 @@ class _Queue:
     def _outcome_on_thread(self, entry: Entry[Any]) -> None:
         self._sleep_on_thread(entry, None)
 
+    def _outcome(self, entry: Entry[Any]) -> Any:
+        """`entry`'s outcome; else the error of a write of its key whose caller did not
+        wait for it (`_held_on_thread`), raised once, by the next write of that thread."""
+        value = entry.outcome()
+        if self._lost and (lost := self._lost.pop(entry.key, None)) is not None:
+            raise lost
+        return value
+
     def _sleep_on_thread(self, entry: Entry[Any], timeout: float | None) -> None:
         """Until `entry` is finished, or `timeout` seconds passed. No wakeup is lost:
         `finish` sets `finished` then reads `wake`, this sets `wake` then reads
@@ -258,8 +289,9 @@ class _Queue:
         if not entry.finished:
             entry.wake.acquire(timeout=-1 if timeout is None else timeout)
 
-    # How a held write waits for a leader (`Hold`), the same two ways.
-    async def _held_on_loop(self, entry: Entry[Any], hold: Hold) -> None:
+    # How a held write waits for a leader (`Hold`), the two ways: True when its caller
+    # returns at once, the write left to a leader or the flusher.
+    async def _held_on_loop(self, entry: Entry[Any], hold: Hold, connection: Any) -> bool:
         # A future that `finish` or a timer resolves: a third of `asyncio.wait`'s cost.
         loop = asyncio.get_running_loop()
         waiter = entry.waiter = loop.create_future()
@@ -270,11 +302,58 @@ class _Queue:
             timer.cancel()
         if not entry.taken:
             hold.missed()
+        return False
 
-    def _held_on_thread(self, entry: Entry[Any], hold: Hold) -> None:
-        self._sleep_on_thread(entry, hold.seconds)
-        if not entry.taken:
+    def _held_on_thread(self, entry: Entry[Any], hold: Hold, connection: Any) -> bool:
+        """A thread does not wait out the hold: LangGraph would start another thread for
+        its next put (a thread start costs the run more than the write does). The write
+        stays queued for the next write of its thread to lead; the flusher thread sends
+        it if none took it within `hold.seconds`. An error of it is raised by the next
+        write of its thread, the run's next put (`_outcome`), so the run still fails."""
+        entry.report = self._lose
+        if entry.error is not None:  # failed before `report` was set: see `finish`
+            self._lose(entry)
+        start = False
+        with self._guard:
+            self._due.append((time.monotonic() + hold.seconds, entry, hold, connection))
+            if self._flusher is None:
+                self._flusher = threading.Thread(
+                    target=self._flush, name="alma-saver-flusher", daemon=True
+                )
+                start = True
+            elif len(self._due) == 1:
+                self._due_added.notify()
+        if start:
+            self._flusher.start()
+        return True
+
+    def _lose(self, entry: Entry[Any]) -> None:
+        # No lock: `finish` may run under `_guard` (`_failed`); setdefault is atomic.
+        assert entry.error is not None
+        self._lost.setdefault(entry.key, entry.error)
+
+    def _flush(self) -> None:
+        """The flusher thread: sends each write of `_due` whose hold ran out with no
+        leader, as its caller would have led it; ends after `FLUSHER_IDLE` seconds with
+        nothing due (and starts again with the next)."""
+        while True:
+            with self._guard:
+                while True:
+                    self._due = [d for d in self._due if not d[1].taken]
+                    if self._due and self._due[0][0] <= time.monotonic():
+                        _, entry, hold, connection = self._due.pop(0)
+                        break
+                    wait = self._due[0][0] - time.monotonic() if self._due else FLUSHER_IDLE
+                    if not self._due_added.wait(wait) and not self._due:
+                        self._flusher = None
+                        return
             hold.missed()
+            batch: list[Entry[Any]] = []
+            try:
+                self._lead(connection, entry, entry.make, entry.synchronous, batch)
+            except BaseException as exc:
+                if self._failed(entry, batch, exc) and not entry.finished:
+                    entry.finish(error=exc)
 
 
 class AsyncOutbox(_Queue):
@@ -293,15 +372,15 @@ class AsyncOutbox(_Queue):
         entry = self._enqueue(make, key, synchronous)
         batch: list[Entry[Any]] = []
         try:
-            if hold is not None:
-                await self._held_on_loop(entry, hold)
+            if hold is not None and await self._held_on_loop(entry, hold, connection):
+                return None  # its caller does not wait: see `_held_on_thread`
             if not entry.taken:
                 await self._lead(connection, entry, make, synchronous, batch)
         except BaseException as exc:
             if self._failed(entry, batch, exc):
                 raise
         await self._outcome_on_loop(entry)  # when another leader took it: its outcome
-        return entry.outcome()
+        return self._outcome(entry)
 
     async def _lead(
         self,
@@ -347,15 +426,15 @@ class Outbox(_Queue):
         entry = self._enqueue(make, key, synchronous)
         batch: list[Entry[Any]] = []
         try:
-            if hold is not None:
-                self._held_on_thread(entry, hold)
+            if hold is not None and self._held_on_thread(entry, hold, connection):
+                return None  # its caller does not wait: see `_held_on_thread`
             if not entry.taken:
                 self._lead(connection, entry, make, synchronous, batch)
         except BaseException as exc:
             if self._failed(entry, batch, exc):
                 raise
         self._outcome_on_thread(entry)  # when another leader took it: its outcome
-        return entry.outcome()
+        return self._outcome(entry)
 
     def _lead(
         self,

@@ -70,8 +70,9 @@ class CoreState:
         round trip (and its commit, synchronous if either asks for one): those of a
         LangGraph run, to ordinary channels (not errors, interrupts, sends or an error
         handler's source, which LangGraph may wait for), of a run not marked by
-        `hold_no_more`."""
-        if _run_of(config) is None or self.unheld.marked(config):
+        `hold_no_more`, nor ending (it wrote an error or an interrupt: no put may follow,
+        and a sync caller of a held write does not wait for it, `_coalesce`)."""
+        if _run_of(config) is None or self.unheld.marked(config) or self.ending.marked(config):
             return False
         return not any(channel.startswith("__") for channel, _ in writes)
 

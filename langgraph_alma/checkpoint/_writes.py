@@ -285,10 +285,23 @@ class Writes(CoreState):
     ) -> Plan[None]:
         """`synchronous`: commit synchronously whatever the run's durability (the writes
         share a transaction with a checkpoint that does)."""
+        prepared = self.prepare_writes(config, writes, task_id, task_path)
+        if prepared is not None:
+            yield from self.writes_plan(prepared, synchronous)
+
+    def prepare_writes(
+        self,
+        config: RunnableConfig,
+        writes: Sequence[tuple[str, Any]],
+        task_id: str,
+        task_path: str = "",
+    ) -> dict[str, Any] | None:
+        """The parameters of a put_writes, its values dumped and checked (None: no
+        writes); raises what `put_writes` raises before any I/O. `writes_plan` sends them."""
         tenant, thread = self.tenant(config), self.thread_of(config)
         conf = config["configurable"]
         if not writes:
-            return
+            return None
         if self.refused.marked(config):
             raise InvalidChannelValue(
                 f"writes of task {task_id!r}", "its run", "a checkpoint of this run was refused"
@@ -318,21 +331,29 @@ class Writes(CoreState):
             # Stored as blobs are: zstd-compressed when that saves an eighth (`_compress`).
             "type": [t for t, _ in stored],
             "blob": [b for _, b in stored],
-            "commit": "on" if synchronous or self.waits_for_commit(config, writes) else "off",
+            "commit": "on" if self.waits_for_commit(config, writes) else "off",
         }
         if params["id"] is None:
             raise ConfigError(
                 "put_writes needs configurable.checkpoint_id (the checkpoint written to)"
             )
-        many = len(writes) > 1
+        return params
+
+    def writes_plan(self, prepared: dict[str, Any], synchronous: bool = False) -> Plan[None]:
+        """Send `prepare_writes`'s parameters; `synchronous`: see `put_writes`."""
+        params = dict(prepared)
+        if synchronous:
+            params["commit"] = "on"
+        many = len(params["channel"]) > 1
         if not many:  # one row: scalars, not one-element arrays
             for key in ("idx", "channel", "type", "blob"):
                 params[key] = params[key][0]
-        special = all(ch in WRITES_IDX_MAP for ch, _ in writes)
+        channels = params["channel"] if many else [params["channel"]]
+        special = all(ch in WRITES_IDX_MAP for ch in channels)
         # Several regular writes (no special channel, no sends): one row (`WRITES_PACKED`),
         # unless the task has regular writes already (a call again: the same statement
         # stores them one row each).
-        packed = many and not any(ch in WRITES_IDX_MAP or ch == TASKS for ch, _ in writes)
+        packed = many and not any(ch in WRITES_IDX_MAP or ch == TASKS for ch in channels)
         try:
             if packed:
                 one = dict(params, channel=params["channel"][0])

@@ -24,6 +24,7 @@ from langgraph_alma import AlmaSaver, AsyncAlmaSaver
 from langgraph_alma.checkpoint import _base, _sql
 from langgraph_alma.db import plan as db_plan
 from langgraph_alma.db.connect import connection_kwargs
+from langgraph_alma.errors import InvalidChannelValue
 
 try:
     from langgraph.channels.delta import DeltaChannel
@@ -198,7 +199,7 @@ def test_a_delta_channel_run_is_not_held(database, tenant, sent) -> None:
 def test_a_write_held_in_vain_goes_alone_and_its_run_is_held_no_more(
     database, tenant, sent, monkeypatch
 ) -> None:
-    monkeypatch.setattr(_base, "HOLD_SECONDS", 0.05, raising=False)
+    monkeypatch.setattr(_base, "HOLD_SECONDS", 0.5, raising=False)
     with psycopg.connect(database.url, **connection_kwargs()) as conn:
         saver = AlmaSaver(conn)
         run = object()  # what LangGraph puts in a run's configurable
@@ -210,13 +211,52 @@ def test_a_write_held_in_vain_goes_alone_and_its_run_is_held_no_more(
         first = saver.put(cfg, cp, {"step": 0}, {"n": "1"})
         first["configurable"]["__pregel_runtime"] = run
         assert not saver._core.unheld.marked(first)
+        start = time.monotonic()
         saver.put_writes(first, [("n", 2)], "task-1")  # no put follows: held in vain
+        thread = first["configurable"]["thread_id"]
+        # A sync caller does not wait out the hold: its write is still queued.
+        assert [e.key for e in saver._outbox._queue] == [(tenant, thread)]
+        assert not saver._core.unheld.marked(first)
+        while saver._outbox._queue:  # the flusher sends it once the hold ran out
+            assert time.monotonic() - start < 10
+            time.sleep(0.005)
         assert saver._core.unheld.marked(first)
-        assert not saver._outbox._queue
         tup = saver.get_tuple(first)
         assert tup is not None and [(w[1], w[2]) for w in tup.pending_writes] == [("n", 2)]
         entry = saver._writes_entry(first, [("n", 3)], "task-2", "")
         assert entry[3] is None  # its run's next writes are sent at once
+
+
+def test_a_held_writes_error_is_raised_by_the_next_put_of_its_thread(
+    database, tenant, sent
+) -> None:
+    """A sync caller returns before its held write is sent: when PostgreSQL refuses it
+    (a task id with a NUL), the put that carried it raises its error, once, so the
+    run fails; the checkpoint itself is stored."""
+    with psycopg.connect(database.url, **connection_kwargs()) as conn:
+        saver = AlmaSaver(conn)
+        run = object()
+        cfg = _cfg(tenant)
+        cfg["configurable"]["__pregel_runtime"] = run
+        cp = empty_checkpoint()
+        cp["channel_values"] = {"n": 1}
+        cp["channel_versions"] = {"n": "1"}
+        first = saver.put(cfg, cp, {"step": 0}, {"n": "1"})
+        first["configurable"]["__pregel_runtime"] = run
+        assert saver.put_writes(first, [("n", 2)], "bad\x00task") is None
+        nxt = empty_checkpoint()
+        nxt["channel_values"] = {"n": 2}
+        nxt["channel_versions"] = {"n": "2"}
+        with pytest.raises(InvalidChannelValue):
+            saver.put(first, nxt, {"step": 1}, {"n": "2"})
+        stored = saver.get_tuple(cfg)
+        assert stored is not None and stored.checkpoint["channel_values"] == {"n": 2}
+        older = saver.get_tuple(first)
+        assert older is not None and older.pending_writes == []
+        again = empty_checkpoint()
+        again["channel_values"] = {"n": 3}
+        again["channel_versions"] = {"n": "3"}
+        saver.put(stored.config, again, {"step": 2}, {"n": "3"})  # raised once only
 
 
 def test_only_a_runs_ordinary_writes_are_held(database, tenant) -> None:
@@ -230,9 +270,13 @@ def test_only_a_runs_ordinary_writes_are_held(database, tenant) -> None:
         for special in ("__error__", "__interrupt__", "__pregel_tasks", "__error_source_node__"):
             assert saver._writes_entry(cfg, [("n", 1), (special, 1)], "t", "")[3] is None
         # Durability "sync": held too, and committing synchronously (with the put).
+        cfg["configurable"]["__pregel_runtime"] = object()  # a new run: that one ended
         cfg["configurable"]["__pregel_durability"] = "sync"
         entry = saver._writes_entry(cfg, [("n", 1)], "t", "")
         assert entry[2] is True and entry[3] is not None
+        # A run that wrote an interrupt may put no checkpoint again: sent at once.
+        saver._writes_entry(cfg, [("__interrupt__", 1)], "t2", "")
+        assert saver._writes_entry(cfg, [("n", 1)], "t3", "")[3] is None
 
 
 def test_merged_refuses_what_it_cannot_join() -> None:
