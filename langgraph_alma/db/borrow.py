@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
+import time
 import weakref
 from collections.abc import AsyncIterator, Iterator
 from contextlib import (
@@ -36,6 +37,15 @@ _IDLE = psycopg.pq.TransactionStatus.IDLE
 _guard = threading.Lock()  # guards the two maps only
 _locks: weakref.WeakKeyDictionary[Any, threading.RLock] = weakref.WeakKeyDictionary()
 _alocks: weakref.WeakKeyDictionary[Any, TaskLock] = weakref.WeakKeyDictionary()
+# When an owner last gave each single connection back (`quiet_for`).
+_released: weakref.WeakKeyDictionary[Any, float] = weakref.WeakKeyDictionary()
+
+
+def quiet_for(conn: psycopg.Connection[Any] | psycopg.AsyncConnection[Any]) -> float:
+    """Seconds since an owner last gave the single connection `conn` back (infinite if
+    none borrowed it yet): how long it has been free for background work."""
+    released = _released.get(conn)
+    return float("inf") if released is None else time.monotonic() - released
 
 
 class TaskLock:
@@ -147,7 +157,10 @@ def _single(
     if source.closed:
         raise closed(f"this {owner}'s connection is closed")
     with connection_lock(source):
-        yield source
+        try:
+            yield source
+        finally:
+            _released[source] = time.monotonic()
 
 
 def aborrow(
@@ -198,4 +211,7 @@ async def _asingle(
     if source.closed:
         raise closed(f"this {owner}'s connection is closed")
     async with aconnection_lock(source).hold():
-        yield source
+        try:
+            yield source
+        finally:
+            _released[source] = time.monotonic()

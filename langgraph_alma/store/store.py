@@ -28,6 +28,7 @@ import psycopg
 from langgraph.store.base import IndexConfig, Result, TTLConfig
 from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
+from langgraph_alma.db.borrow import quiet_for
 from langgraph_alma.db.plan import Plan, arun_plan, run_plan
 from langgraph_alma.db.pools import AsyncPooled, Pooled, pool_plan
 from langgraph_alma.db.replica import StaleReplica, guarded, tracking
@@ -235,9 +236,10 @@ class AsyncAlmaStore(_OnEventLoop, AsyncPooled):
         """Index the backlog of each of `tenants` (one chunk per transaction, acting for
         its tenant), up to `max_rows` rows, until `stopping()`; returns the rows moved.
         In the `background`, chunks fit `store_index_chunk_seconds` (`ChunkSizer`) and,
-        on a single connection, the indexer then leaves it to the callers for as long as
-        its chunk took (at most half its time: a caller waits for one chunk at most, and
-        a thread's lock is not handed over in order, so a pause is what lets it in)."""
+        on a single connection, run only when it has been free that long: callers who
+        keep it busy are never made to wait (the backlog grows to its bound, and puts
+        index inline past it), and a caller arriving mid-chunk waits for one short
+        chunk at most."""
         moved = 0
         sizer = self._core.chunk_sizer if background else None
         for tenant in tenants:
@@ -246,14 +248,18 @@ class AsyncAlmaStore(_OnEventLoop, AsyncPooled):
                 left = None if max_rows is None else max_rows - moved
                 if sizer is not None:
                     left = sizer.rows(left)
+                    if isinstance(self.conn, psycopg.AsyncConnection):
+                        # One connection: its callers first. A chunk starts once it has
+                        # been free for as long as a chunk takes.
+                        while (wait := sizer.seconds - quiet_for(self.conn)) > 0:
+                            if stopping():
+                                return moved
+                            await asyncio.sleep(wait)
                 started = time.monotonic()
                 n, more = await self.arun(self._core.index_chunk(tenant, left), "indexing")
                 moved += n
                 if sizer is not None:
-                    took = time.monotonic() - started
-                    sizer.note(n, took)
-                    if more and isinstance(self.conn, psycopg.AsyncConnection):
-                        await asyncio.sleep(took)  # the connection is the callers' as long
+                    sizer.note(n, time.monotonic() - started)
         return moved
 
 
@@ -440,9 +446,10 @@ class AlmaStore(_OnThreads, Pooled):
         """Index the backlog of each of `tenants` (one chunk per transaction, acting for
         its tenant), up to `max_rows` rows, until `stopping()`; returns the rows moved.
         In the `background`, chunks fit `store_index_chunk_seconds` (`ChunkSizer`) and,
-        on a single connection, the indexer then leaves it to the callers for as long as
-        its chunk took (at most half its time: a caller waits for one chunk at most, and
-        a thread's lock is not handed over in order, so a pause is what lets it in)."""
+        on a single connection, run only when it has been free that long: callers who
+        keep it busy are never made to wait (the backlog grows to its bound, and puts
+        index inline past it), and a caller arriving mid-chunk waits for one short
+        chunk at most."""
         moved = 0
         sizer = self._core.chunk_sizer if background else None
         for tenant in tenants:
@@ -451,12 +458,16 @@ class AlmaStore(_OnThreads, Pooled):
                 left = None if max_rows is None else max_rows - moved
                 if sizer is not None:
                     left = sizer.rows(left)
+                    if isinstance(self.conn, psycopg.Connection):
+                        # One connection: its callers first. A chunk starts once it has
+                        # been free for as long as a chunk takes.
+                        while (wait := sizer.seconds - quiet_for(self.conn)) > 0:
+                            if stopping():
+                                return moved
+                            time.sleep(wait)
                 started = time.monotonic()
                 n, more = self.run(self._core.index_chunk(tenant, left), "indexing")
                 moved += n
                 if sizer is not None:
-                    took = time.monotonic() - started
-                    sizer.note(n, took)
-                    if more and isinstance(self.conn, psycopg.Connection):
-                        time.sleep(took)  # the connection is the callers' as long
+                    sizer.note(n, time.monotonic() - started)
         return moved

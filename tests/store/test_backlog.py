@@ -506,3 +506,27 @@ def test_background_chunks_on_one_connection_leave_it_to_callers_between_them(
         _put_items(store, ns, 150)
         assert store.index_backlog() == 150
     assert _rows_per_transaction(database, other) == [150]  # one chunk (up to 200 rows)
+
+
+def test_on_one_connection_the_indexer_waits_for_callers_to_pause(
+    database, tenant, ns, indexed_setup, monkeypatch
+) -> None:
+    """A caller who keeps the store's only connection busy is never made to wait for a
+    chunk: the background indexer starts one only when the connection has been free for
+    `store_index_chunk_seconds`, and drains the backlog once the caller pauses."""
+    monkeypatch.setenv("ALMA_STORE_INDEX_CHUNK_SECONDS", "0.2")
+    with psycopg.connect(database.url, autocommit=True) as conn:
+        store = AlmaStore(conn, index=_index(), tenant_id=tenant, exact_search_max=5)
+        _put_items(store, ns, 30)
+        store.start_indexer(interval_seconds=0.01)
+        try:
+            busy_until = time.monotonic() + 1.0
+            while time.monotonic() < busy_until:  # back to back: never 0.2 s free
+                assert store.get((*ns, "x1"), "k1") is not None
+            assert _backlog(database, tenant) == (0, 30)
+            deadline = time.monotonic() + 20
+            while _backlog(database, tenant) != (30, 0):  # the caller paused
+                assert time.monotonic() < deadline, _backlog(database, tenant)
+                time.sleep(0.05)
+        finally:
+            assert store.stop_indexer(timeout=10)
