@@ -530,3 +530,29 @@ def test_on_one_connection_the_indexer_waits_for_callers_to_pause(
                 time.sleep(0.05)
         finally:
             assert store.stop_indexer(timeout=10)
+
+
+async def test_async_on_one_connection_the_indexer_waits_for_callers_to_pause(
+    database, tenant, ns, indexed_setup, monkeypatch
+) -> None:
+    """The async store on one connection: the same (its indexer is a task on the loop)."""
+    monkeypatch.setenv("ALMA_STORE_INDEX_CHUNK_SECONDS", "0.2")
+    async with await psycopg.AsyncConnection.connect(database.url, autocommit=True) as conn:
+        store = AsyncAlmaStore(
+            conn, index=_index(afake_embed), tenant_id=tenant, exact_search_max=5
+        )
+        rng = random.Random(5)
+        for i in range(30):
+            await store.aput((*ns, f"x{i % 4}"), f"k{i}", {"text": _text(rng)})
+        await store.start_indexer(interval_seconds=0.01)
+        try:
+            busy_until = time.monotonic() + 1.0
+            while time.monotonic() < busy_until:
+                assert await store.aget((*ns, "x1"), "k1") is not None
+            assert _backlog(database, tenant) == (0, 30)
+            deadline = time.monotonic() + 20
+            while _backlog(database, tenant) != (30, 0):
+                assert time.monotonic() < deadline, _backlog(database, tenant)
+                await asyncio.sleep(0.05)
+        finally:
+            assert await store.stop_indexer(timeout=10)
