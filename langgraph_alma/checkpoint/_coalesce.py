@@ -32,8 +32,11 @@ thread (the run's next put), so the run still fails.
 from __future__ import annotations
 
 import asyncio
+import atexit
+import contextlib
 import threading
 import time
+import weakref
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from dataclasses import dataclass
@@ -202,6 +205,19 @@ def _cut(exc: BaseException) -> CheckpointWriteInterrupted:
     return err
 
 
+# The outboxes that ever held a write for the flusher, for `_send_all_due`.
+_WITH_DUE: weakref.WeakSet[_Queue] = weakref.WeakSet()
+
+
+@atexit.register
+def _send_all_due() -> None:
+    """At the interpreter's exit, send the held writes the flusher has not sent yet (its
+    daemon thread would be stopped with them); a closed connection leaves them unsent."""
+    for queue in list(_WITH_DUE):
+        with contextlib.suppress(Exception):
+            queue.send_due()
+
+
 class _Queue:
     """What the async and the sync outbox share: the queue, who leads which batch, and
     what a failure does to the writes it led (see the module doc)."""
@@ -324,6 +340,7 @@ class _Queue:
             elif len(self._due) == 1:
                 self._due_added.notify()
         if start:
+            _WITH_DUE.add(self)
             self._flusher.start()
         return True
 
@@ -347,13 +364,28 @@ class _Queue:
                     if not self._due_added.wait(wait) and not self._due:
                         self._flusher = None
                         return
-            hold.missed()
-            batch: list[Entry[Any]] = []
-            try:
-                self._lead(connection, entry, entry.make, entry.synchronous, batch)
-            except BaseException as exc:
-                if self._failed(entry, batch, exc) and not entry.finished:
-                    entry.finish(error=exc)
+            self._send_held(entry, hold, connection)
+
+    def send_due(self) -> None:
+        """Send now, on this thread, every held write no leader took yet, rather than
+        when its hold runs out: at a saver's exit, and the interpreter's (`_send_all_due`),
+        which does not wait for the flusher (a daemon thread). Sync outboxes only: an
+        async caller awaits its held write, so none is ever due there."""
+        with self._guard:
+            due, self._due = self._due, []
+        for _, entry, hold, connection in due:
+            if not entry.taken:
+                self._send_held(entry, hold, connection)
+
+    def _send_held(self, entry: Entry[Any], hold: Hold, connection: Any) -> None:
+        """Send a held write no leader took, as its caller would have led it."""
+        hold.missed()
+        batch: list[Entry[Any]] = []
+        try:
+            self._lead(connection, entry, entry.make, entry.synchronous, batch)
+        except BaseException as exc:
+            if self._failed(entry, batch, exc) and not entry.finished:
+                entry.finish(error=exc)
 
 
 class AsyncOutbox(_Queue):

@@ -96,7 +96,10 @@ class AsyncAlmaSaver(_OnEventLoop, AsyncPooled):
             pool_plan, conn_string, read_url=read_url, pool_size=pool_size
         )
         async with cls._opened(plan, tenant_id=tenant_id, serde=serde, ttl=ttl) as saver:
-            yield saver
+            try:
+                yield saver
+            finally:
+                saver._outbox.send_due()  # held writes go before the pool closes
 
     async def setup(self) -> None:
         """Apply the schema migrations (idempotent, safe to run from several processes)."""
@@ -295,7 +298,10 @@ class AlmaSaver(_OnThreads, Pooled):
         `ALMA_READ_DATABASE_URL`): a streaming replica for `list` (history)."""
         plan = pool_plan(conn_string, read_url=read_url, pool_size=pool_size)
         with cls._opened(plan, tenant_id=tenant_id, serde=serde, ttl=ttl) as saver:
-            yield saver
+            try:
+                yield saver
+            finally:
+                saver._outbox.send_due()  # held writes go before the pool closes
 
     def setup(self) -> None:
         """Apply the schema migrations (idempotent, safe to run from several processes)."""

@@ -340,3 +340,83 @@ def test_a_warm_read_skips_what_the_saver_holds_whatever_the_thread_id(
                 assert tup is not None
                 assert tup.checkpoint["channel_values"] == {"items": [{"k": "v"}, "w"]}
                 assert rows.count("b") == blob_rows  # held: no chain row sent again
+
+
+def _held_write(saver: AlmaSaver, tenant: str, hold: float = 30.0) -> dict[str, Any]:
+    """A run's checkpoint, then a task write of that run with no put after it (held in
+    vain for `hold` seconds: the flusher would send it then); the write's config."""
+    run = object()  # what LangGraph puts in a run's configurable
+    cfg = _cfg(tenant)
+    cfg["configurable"]["__pregel_runtime"] = run
+    cp = empty_checkpoint()
+    cp["channel_values"] = {"n": 1}
+    cp["channel_versions"] = {"n": "1"}
+    first = saver.put(cfg, cp, {"step": 0}, {"n": "1"})
+    first["configurable"]["__pregel_runtime"] = run
+    saver.put_writes(first, [("n", 2)], "task-1")
+    assert saver._outbox._queue  # returned before it was sent
+    return first
+
+
+def _pending(database, first: dict[str, Any]) -> list[tuple[str, Any]]:
+    with AlmaSaver.from_conn_string(database.url) as reader:
+        tup = reader.get_tuple({"configurable": dict(first["configurable"])})
+    assert tup is not None
+    return [(w[1], w[2]) for w in tup.pending_writes]
+
+
+def test_a_held_write_is_sent_when_its_saver_exits(database, tenant, monkeypatch) -> None:
+    """A held write whose caller returned is sent at the saver's exit, before its pool
+    closes, not left to the flusher (which would find the pool closed)."""
+    monkeypatch.setattr(_base, "HOLD_SECONDS", 30.0, raising=False)
+    with AlmaSaver.from_conn_string(database.url) as saver:
+        first = _held_write(saver, tenant)
+    first["configurable"].pop("__pregel_runtime")
+    assert _pending(database, first) == [("n", 2)]
+
+
+_EXITING = """
+import sys
+from langgraph.checkpoint.base import empty_checkpoint
+import psycopg
+from langgraph_alma import AlmaSaver
+from langgraph_alma.checkpoint import _base
+from langgraph_alma.db.connect import connection_kwargs
+
+_base.HOLD_SECONDS = 30.0
+conn = psycopg.connect(sys.argv[1], **connection_kwargs())
+saver = AlmaSaver(conn)
+run = object()
+cfg = {"configurable": {"thread_id": sys.argv[2], "tenant_id": sys.argv[3],
+                        "__pregel_runtime": run}}
+cp = empty_checkpoint()
+cp["channel_values"] = {"n": 1}
+cp["channel_versions"] = {"n": "1"}
+first = saver.put(cfg, cp, {"step": 0}, {"n": "1"})
+first["configurable"]["__pregel_runtime"] = run
+saver.put_writes(first, [("n", 2)], "task-1")
+assert saver._outbox._queue
+print(first["configurable"]["checkpoint_id"], flush=True)
+# the interpreter exits now, its connection open, the write held for 30 s
+"""
+
+
+def test_a_held_write_is_sent_when_the_interpreter_exits(database, tenant) -> None:
+    """A process that exits with a held write queued (its flusher is a daemon thread)
+    sends it at exit."""
+    import subprocess
+    import sys
+
+    thread = f"exit-{uuid.uuid4().hex[:8]}"
+    done = subprocess.run(
+        [sys.executable, "-c", _EXITING, database.url, thread, tenant],
+        capture_output=True, text=True, timeout=120, check=True,
+    )  # fmt: skip
+    checkpoint_id = done.stdout.strip().splitlines()[-1]
+    first = {
+        "configurable": {
+            "thread_id": thread, "tenant_id": tenant, "checkpoint_ns": "",
+            "checkpoint_id": checkpoint_id,
+        }
+    }  # fmt: skip
+    assert _pending(database, first) == [("n", 2)]
