@@ -196,7 +196,7 @@ class Settings(BaseSettings):
         description="Backlog rows the indexer moves into the HNSW index per transaction.",
     )
     store_index_chunk_seconds: float = Field(
-        default=0.05,
+        default=0.02,
         gt=0,
         description="The background indexer's time per chunk: it sizes each chunk (up to "
         "`store_index_chunk` rows) from the last one's time per row, so a chunk holds its "
