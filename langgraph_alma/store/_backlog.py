@@ -124,19 +124,14 @@ class ChunkSizer:
 
 
 def index_chunk(
-    backlogs: Backlogs, tenant: str, dims: int, chunk: int, keep: int
+    backlogs: Backlogs, tenant: str, dims: int, chunk: int, keep: int, large: bool = False
 ) -> Plan[tuple[int, bool]]:
     """Move up to `chunk` backlog rows of (`tenant`, `dims`) into the index, in one
     transaction acting for `tenant` (row-level security); returns (rows moved, whether
-    more may wait). A (tenant, dims) with at most `keep` vectors moves nothing."""
-    results = yield [
-        set_tenant(tenant),
-        Sql(
-            _sql.INDEX_CHUNK,
-            {"tenant": tenant, "dims": dims, "chunk": chunk, "keep": keep},
-            fetch=True,
-        ),
-    ]
+    more may wait: then the tenant was large). A (tenant, dims) with at most `keep`
+    vectors moves nothing; `large`: it had more a chunk ago (not counted again)."""
+    params = {"tenant": tenant, "dims": dims, "chunk": chunk, "keep": keep, "large": large}
+    results = yield [set_tenant(tenant), Sql(_sql.INDEX_CHUNK, params, fetch=True)]
     moved, large = (results[1] or [(0, False)])[0]
     more = bool(large) and moved >= chunk
     if large and not more:

@@ -430,7 +430,9 @@ class StoreCore(OpChecks):
         counted = sql.params["backlog"] == -1
         self.backlogs.note((tenant, self.index.dims), int(seen), deferred, counted)
 
-    def index_chunk(self, tenant: str, limit: int | None = None) -> Plan[tuple[int, bool]]:
+    def index_chunk(
+        self, tenant: str, limit: int | None = None, large: bool = False
+    ) -> Plan[tuple[int, bool]]:
         """Move a chunk (at most `limit` rows) of `tenant`'s backlog into the HNSW index
         (`_backlog.index_chunk`); a tenant whose vectors are at most `exact_search_max` is
         searched exactly and keeps its rows out."""
@@ -440,7 +442,7 @@ class StoreCore(OpChecks):
         chunk = self.index_chunk_rows if limit is None else min(limit, self.index_chunk_rows)
         return (
             yield from _backlog.index_chunk(
-                self.backlogs, tenant, self.index.dims, chunk, self.exact_search_max
+                self.backlogs, tenant, self.index.dims, chunk, self.exact_search_max, large
             )
         )
 

@@ -253,10 +253,13 @@ SELECT (SELECT n FROM backlog), coalesce(bool_or(indexed), FALSE) FROM written
 # vectors are more than `keep`).
 INDEX_CHUNK = """
 WITH total AS MATERIALIZED (
-    SELECT count(*) AS n FROM (
-        SELECT 1 FROM alma_store_vectors v
-        WHERE v.tenant_id = %(tenant)s AND v.dims = %(dims)s
-        LIMIT %(keep)s::bigint + 1) AS c
+    -- counted unless the drain's last chunk found the tenant large (`%(large)s`): the
+    -- count is an InitPlan, run only when the CASE needs it
+    SELECT CASE WHEN %(large)s THEN %(keep)s::bigint + 1
+                ELSE (SELECT count(*) FROM (
+                    SELECT 1 FROM alma_store_vectors v
+                    WHERE v.tenant_id = %(tenant)s AND v.dims = %(dims)s
+                    LIMIT %(keep)s::bigint + 1) AS c) END AS n
 ), pick AS (
     SELECT v.ns_path, v.key, v.field FROM alma_store_vectors v
     WHERE v.tenant_id = %(tenant)s AND v.dims = %(dims)s AND NOT v.indexed

@@ -243,7 +243,7 @@ class AsyncAlmaStore(_OnEventLoop, AsyncPooled):
         moved = 0
         sizer = self._core.chunk_sizer if background else None
         for tenant in tenants:
-            more = True
+            more, large = True, False  # `large`: a chunk found it past the exact bound
             while more and not stopping() and (max_rows is None or moved < max_rows):
                 left = None if max_rows is None else max_rows - moved
                 if sizer is not None:
@@ -256,8 +256,9 @@ class AsyncAlmaStore(_OnEventLoop, AsyncPooled):
                                 return moved
                             await asyncio.sleep(wait)
                 started = time.monotonic()
-                n, more = await self.arun(self._core.index_chunk(tenant, left), "indexing")
-                moved += n
+                chunk = self._core.index_chunk(tenant, left, large)
+                n, more = await self.arun(chunk, "indexing")
+                moved, large = moved + n, more  # more rows wait only in a large tenant
                 if sizer is not None:
                     sizer.note(n, time.monotonic() - started)
         return moved
@@ -453,7 +454,7 @@ class AlmaStore(_OnThreads, Pooled):
         moved = 0
         sizer = self._core.chunk_sizer if background else None
         for tenant in tenants:
-            more = True
+            more, large = True, False  # `large`: a chunk found it past the exact bound
             while more and not stopping() and (max_rows is None or moved < max_rows):
                 left = None if max_rows is None else max_rows - moved
                 if sizer is not None:
@@ -466,8 +467,9 @@ class AlmaStore(_OnThreads, Pooled):
                                 return moved
                             time.sleep(wait)
                 started = time.monotonic()
-                n, more = self.run(self._core.index_chunk(tenant, left), "indexing")
-                moved += n
+                chunk = self._core.index_chunk(tenant, left, large)
+                n, more = self.run(chunk, "indexing")
+                moved, large = moved + n, more  # more rows wait only in a large tenant
                 if sizer is not None:
                     sizer.note(n, time.monotonic() - started)
         return moved

@@ -556,3 +556,15 @@ async def test_async_on_one_connection_the_indexer_waits_for_callers_to_pause(
                 await asyncio.sleep(0.05)
         finally:
             assert await store.stop_indexer(timeout=10)
+
+
+def test_a_drain_counts_a_tenant_once_not_per_chunk(pool, database, tenant, ns, indexed_setup):
+    """A chunk counts the tenant's vectors (up to the exact bound) unless the drain's
+    last chunk found it large: told so (`large`), it moves rows without counting, which
+    a small tenant shows (counted, it keeps its rows out of the index)."""
+    store = AlmaStore(pool, index=_index(), tenant_id=tenant, exact_search_max=50)
+    _put_items(store, ns, 12)
+    assert store.run(store._core.index_chunk(tenant, 5), "indexing") == (0, False)
+    assert _backlog(database, tenant) == (0, 12)
+    moved, _ = store.run(store._core.index_chunk(tenant, 5, large=True), "indexing")
+    assert moved == 5 and _backlog(database, tenant) == (5, 7)
