@@ -24,6 +24,23 @@ def with_db(url: str, name: str) -> str:
 
 
 @contextmanager
+def bench_server(admin_url: str | None, app_url: str | None = None) -> Iterator[tuple[str, str]]:
+    """(admin URL, application URL) of the server a benchmark runs on: `admin_url` (a
+    superuser's) and `app_url` (the `alma_app` role's, else the admin's) when given, else
+    an embedded server started in a temporary directory and stopped on exit."""
+    if admin_url is not None:
+        yield admin_url, app_url or admin_url
+        return
+    from langgraph_alma.db.embedded import start_embedded
+
+    server = start_embedded(Path(tempfile.mkdtemp(prefix="alma-bench-")) / "pgdata")
+    try:
+        yield server.admin_url, server.app_url
+    finally:
+        server.stop()
+
+
+@contextmanager
 def scratch_database(admin_url: str | None, prefix: str) -> Iterator[str]:
     """The URL of a new, migrated database `prefix_<random>` on the server of
     `admin_url` (a superuser's), or on an embedded server started in a temporary

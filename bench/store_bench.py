@@ -40,16 +40,15 @@ import json
 import os
 import random
 import statistics
-import tempfile
 import time
 import uuid
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 import psycopg
+from _scratch import bench_server  # bench/, this script's folder
 from langgraph.store.base import BaseStore, PutOp
 
 from langgraph_alma import AlmaStore
@@ -300,14 +299,8 @@ def main() -> None:
     if args.backlog_max:
         os.environ["ALMA_STORE_INDEX_BACKLOG_MAX"] = str(args.backlog_max)
 
-    server = None
-    if args.admin_url:
-        admin_url, app_url = args.admin_url, args.app_url or args.admin_url
-    else:
-        from langgraph_alma.db.embedded import start_embedded
-
-        server = start_embedded(Path(tempfile.mkdtemp(prefix="alma-bench-")) / "pgdata")
-        admin_url, app_url = server.admin_url, server.app_url
+    servers = contextlib.ExitStack()  # an embedded server unless --admin-url names one
+    admin_url, app_url = servers.enter_context(bench_server(args.admin_url, args.app_url))
 
     from langgraph.store.postgres import PostgresStore
 
@@ -367,8 +360,7 @@ def main() -> None:
     finally:
         for db in dbs.values():
             _drop_db(admin_url, db)
-        if server is not None:
-            server.stop()
+        servers.close()
 
     vectors = np.array(embed([v["text"] for _, _, v in items]), dtype=np.float32)
     names = (*variants, *pg_variants)

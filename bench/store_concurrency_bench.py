@@ -24,19 +24,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import hashlib
 import json
 import random
-import tempfile
 import threading
 import time
 import uuid
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import psutil
 import psycopg
+from _scratch import bench_server  # bench/, this script's folder
 from langgraph.store.base import BaseStore, PutOp
 
 from langgraph_alma import AlmaStore, AsyncAlmaStore
@@ -332,14 +332,8 @@ def main() -> None:
     args = parser.parse_args()
     tasks = [int(t) for t in args.tasks.split(",")]
 
-    server = None
-    if args.admin_url:
-        admin_url, app_url = args.admin_url, args.app_url or args.admin_url
-    else:
-        from langgraph_alma.db.embedded import start_embedded
-
-        server = start_embedded(Path(tempfile.mkdtemp(prefix="alma-bench-")) / "pgdata")
-        admin_url, app_url = server.admin_url, server.app_url
+    servers = contextlib.ExitStack()  # an embedded server unless --admin-url names one
+    admin_url, app_url = servers.enter_context(bench_server(args.admin_url, args.app_url))
 
     from langgraph.store.postgres import PostgresStore
 
@@ -375,8 +369,7 @@ def main() -> None:
     finally:
         for db in (alma_db, lg_db):
             _drop_db(admin_url, db)
-        if server is not None:
-            server.stop()
+        servers.close()
 
     print(json.dumps(report))
     print(f"\n{'run':16} {'AlmaStore ops/s':>15} {'err':>4} {'cpu us/op':>11} "

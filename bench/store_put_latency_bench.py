@@ -16,13 +16,13 @@ tail (p99, max) is what its chunks make callers wait. Prints one JSON object, th
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 import psycopg
+from _scratch import bench_server
 from langgraph.store.base import BaseStore, PutOp
 from psycopg.rows import dict_row
 from store_bench import DIMS, _create_db, _drop_db, _with_db, corpus, embed
@@ -50,14 +50,8 @@ def main() -> None:
     parser.add_argument("--app-url", help="URL of the alma_app role (with --admin-url)")
     args = parser.parse_args()
 
-    server = None
-    if args.admin_url:
-        admin_url, app_url = args.admin_url, args.app_url or args.admin_url
-    else:
-        from langgraph_alma.db.embedded import start_embedded
-
-        server = start_embedded(Path(tempfile.mkdtemp(prefix="alma-bench-")) / "pgdata")
-        admin_url, app_url = server.admin_url, server.app_url
+    servers = contextlib.ExitStack()  # an embedded server unless --admin-url names one
+    admin_url, app_url = servers.enter_context(bench_server(args.admin_url, args.app_url))
 
     from langgraph.store.postgres import PostgresStore
 
@@ -107,8 +101,7 @@ def main() -> None:
     finally:
         for db in (alma_db, lg_db):
             _drop_db(admin_url, db)
-        if server is not None:
-            server.stop()
+        servers.close()
 
     print(json.dumps(report))
     print(f"\n{'put latency, ms':16} {'p50':>7} {'p95':>7} {'p99':>7} {'max':>7}")

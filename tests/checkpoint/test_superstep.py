@@ -196,20 +196,27 @@ def test_a_delta_channel_run_is_not_held(database, tenant, sent) -> None:
         assert graph.get_state(cfg).values["log"] == ["in", "one", "two"] * 2
 
 
+def _run_checkpoint(saver: AlmaSaver, tenant: str) -> dict[str, Any]:
+    """The config of a LangGraph run's first checkpoint (`n` = 1) on a new thread,
+    carrying the run (what LangGraph puts in a run's configurable)."""
+    run = object()
+    cfg = _cfg(tenant)
+    cfg["configurable"]["__pregel_runtime"] = run
+    cp = empty_checkpoint()
+    cp["channel_values"] = {"n": 1}
+    cp["channel_versions"] = {"n": "1"}
+    first = saver.put(cfg, cp, {"step": 0}, {"n": "1"})
+    first["configurable"]["__pregel_runtime"] = run
+    return first
+
+
 def test_a_write_held_in_vain_goes_alone_and_its_run_is_held_no_more(
     database, tenant, sent, monkeypatch
 ) -> None:
     monkeypatch.setattr(_base, "HOLD_SECONDS", 0.5, raising=False)
     with psycopg.connect(database.url, **connection_kwargs()) as conn:
         saver = AlmaSaver(conn)
-        run = object()  # what LangGraph puts in a run's configurable
-        cfg = _cfg(tenant)
-        cfg["configurable"]["__pregel_runtime"] = run
-        cp = empty_checkpoint()
-        cp["channel_values"] = {"n": 1}
-        cp["channel_versions"] = {"n": "1"}
-        first = saver.put(cfg, cp, {"step": 0}, {"n": "1"})
-        first["configurable"]["__pregel_runtime"] = run
+        first = _run_checkpoint(saver, tenant)
         assert not saver._core.unheld.marked(first)
         start = time.monotonic()
         saver.put_writes(first, [("n", 2)], "task-1")  # no put follows: held in vain
@@ -235,14 +242,10 @@ def test_a_held_writes_error_is_raised_by_the_next_put_of_its_thread(
     run fails; the checkpoint itself is stored."""
     with psycopg.connect(database.url, **connection_kwargs()) as conn:
         saver = AlmaSaver(conn)
-        run = object()
-        cfg = _cfg(tenant)
-        cfg["configurable"]["__pregel_runtime"] = run
-        cp = empty_checkpoint()
-        cp["channel_values"] = {"n": 1}
-        cp["channel_versions"] = {"n": "1"}
-        first = saver.put(cfg, cp, {"step": 0}, {"n": "1"})
-        first["configurable"]["__pregel_runtime"] = run
+        first = _run_checkpoint(saver, tenant)
+        cfg = {
+            "configurable": {k: v for k, v in first["configurable"].items() if k != "checkpoint_id"}
+        }
         assert saver.put_writes(first, [("n", 2)], "bad\x00task") is None
         nxt = empty_checkpoint()
         nxt["channel_values"] = {"n": 2}
@@ -342,17 +345,10 @@ def test_a_warm_read_skips_what_the_saver_holds_whatever_the_thread_id(
                 assert rows.count("b") == blob_rows  # held: no chain row sent again
 
 
-def _held_write(saver: AlmaSaver, tenant: str, hold: float = 30.0) -> dict[str, Any]:
+def _held_write(saver: AlmaSaver, tenant: str) -> dict[str, Any]:
     """A run's checkpoint, then a task write of that run with no put after it (held in
-    vain for `hold` seconds: the flusher would send it then); the write's config."""
-    run = object()  # what LangGraph puts in a run's configurable
-    cfg = _cfg(tenant)
-    cfg["configurable"]["__pregel_runtime"] = run
-    cp = empty_checkpoint()
-    cp["channel_values"] = {"n": 1}
-    cp["channel_versions"] = {"n": "1"}
-    first = saver.put(cfg, cp, {"step": 0}, {"n": "1"})
-    first["configurable"]["__pregel_runtime"] = run
+    vain: the flusher would send it when its hold ran out); the write's config."""
+    first = _run_checkpoint(saver, tenant)
     saver.put_writes(first, [("n", 2)], "task-1")
     assert saver._outbox._queue  # returned before it was sent
     return first
