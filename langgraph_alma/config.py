@@ -198,9 +198,9 @@ class Settings(BaseSettings):
     store_index_chunk_seconds: float = Field(
         default=0.02,
         gt=0,
-        description="The background indexer's time per chunk: it sizes each chunk (up to "
-        "`store_index_chunk` rows) from the last one's time per row, so a chunk holds its "
-        "connection (a store on one connection: its callers wait) this long at most.",
+        description="On a store's single connection, the background indexer's time per "
+        "chunk: it sizes each chunk (up to `store_index_chunk` rows) from the last ones' "
+        "time per row and starts one only when the connection has been free this long.",
     )
     store_index_interval_seconds: float = Field(
         default=1.0,

@@ -41,9 +41,9 @@ _alocks: weakref.WeakKeyDictionary[Any, TaskLock] = weakref.WeakKeyDictionary()
 _released: weakref.WeakKeyDictionary[Any, float] = weakref.WeakKeyDictionary()
 
 
-def quiet_for(conn: psycopg.Connection[Any] | psycopg.AsyncConnection[Any]) -> float:
+def quiet_for(conn: object) -> float:
     """Seconds since an owner last gave the single connection `conn` back (infinite if
-    none borrowed it yet): how long it has been free for background work."""
+    none borrowed it yet, or for a pool): how long it has been free for background work."""
     released = _released.get(conn)
     return float("inf") if released is None else time.monotonic() - released
 

@@ -95,11 +95,13 @@ class Backlogs:
 
 
 class ChunkSizer:
-    """The background indexer's chunk size: as many rows as fit `seconds` at the time per
-    row its last chunks took (an HNSW insert of a 384-d vector into 10k took ~4 ms, so 200
-    rows held a store's only connection for 0.7-0.9 s, and each put waiting on it as
-    long). It starts small (`PROBE_ROWS`) and never exceeds `most`. Shared by a store's
-    views; a race costs a chunk of a slightly different size."""
+    """The background indexer's chunk size on a store's single connection (on a pool a
+    chunk holds a connection of its own and moves `store_index_chunk` rows): as many rows
+    as fit `seconds` at the time per row its last chunks took (an HNSW insert of a 384-d
+    vector into 10k took ~4 ms, so 200 rows held a store's only connection for 0.7-0.9 s,
+    and each put waiting on it as long). It starts small (`PROBE_ROWS`) and never
+    exceeds `most`. Shared by a store's views; a race costs a chunk of a slightly
+    different size."""
 
     PROBE_ROWS = 8
 

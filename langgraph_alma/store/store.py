@@ -235,26 +235,27 @@ class AsyncAlmaStore(_OnEventLoop, AsyncPooled):
     ) -> int:
         """Index the backlog of each of `tenants` (one chunk per transaction, acting for
         its tenant), up to `max_rows` rows, until `stopping()`; returns the rows moved.
-        In the `background`, chunks fit `store_index_chunk_seconds` (`ChunkSizer`) and,
-        on a single connection, run only when it has been free that long: callers who
-        keep it busy are never made to wait (the backlog grows to its bound, and puts
-        index inline past it), and a caller arriving mid-chunk waits for one short
-        chunk at most."""
+        In the `background` on a single connection, chunks fit
+        `store_index_chunk_seconds` (`ChunkSizer`) and run only when the connection has
+        been free that long: callers who keep it busy are never made to wait (the
+        backlog grows to its bound, and puts index inline past it), and a caller
+        arriving mid-chunk waits for one short chunk at most."""
         moved = 0
-        sizer = self._core.chunk_sizer if background else None
+        # On a pool a chunk holds a connection of its own: full chunks, fewer commits.
+        alone = background and isinstance(self.conn, psycopg.AsyncConnection)
+        sizer = self._core.chunk_sizer if alone else None
         for tenant in tenants:
             more, large = True, False  # `large`: a chunk found it past the exact bound
             while more and not stopping() and (max_rows is None or moved < max_rows):
                 left = None if max_rows is None else max_rows - moved
                 if sizer is not None:
+                    # One connection: its callers first. A chunk starts once it has been
+                    # free for as long as a chunk takes.
                     left = sizer.rows(left)
-                    if isinstance(self.conn, psycopg.AsyncConnection):
-                        # One connection: its callers first. A chunk starts once it has
-                        # been free for as long as a chunk takes.
-                        while (wait := sizer.seconds - quiet_for(self.conn)) > 0:
-                            if stopping():
-                                return moved
-                            await asyncio.sleep(wait)
+                    while (wait := sizer.seconds - quiet_for(self.conn)) > 0:
+                        if stopping():
+                            return moved
+                        await asyncio.sleep(wait)
                 started = time.monotonic()
                 chunk = self._core.index_chunk(tenant, left, large)
                 n, more = await self.arun(chunk, "indexing")
@@ -446,26 +447,27 @@ class AlmaStore(_OnThreads, Pooled):
     ) -> int:
         """Index the backlog of each of `tenants` (one chunk per transaction, acting for
         its tenant), up to `max_rows` rows, until `stopping()`; returns the rows moved.
-        In the `background`, chunks fit `store_index_chunk_seconds` (`ChunkSizer`) and,
-        on a single connection, run only when it has been free that long: callers who
-        keep it busy are never made to wait (the backlog grows to its bound, and puts
-        index inline past it), and a caller arriving mid-chunk waits for one short
-        chunk at most."""
+        In the `background` on a single connection, chunks fit
+        `store_index_chunk_seconds` (`ChunkSizer`) and run only when the connection has
+        been free that long: callers who keep it busy are never made to wait (the
+        backlog grows to its bound, and puts index inline past it), and a caller
+        arriving mid-chunk waits for one short chunk at most."""
         moved = 0
-        sizer = self._core.chunk_sizer if background else None
+        # On a pool a chunk holds a connection of its own: full chunks, fewer commits.
+        alone = background and isinstance(self.conn, psycopg.Connection)
+        sizer = self._core.chunk_sizer if alone else None
         for tenant in tenants:
             more, large = True, False  # `large`: a chunk found it past the exact bound
             while more and not stopping() and (max_rows is None or moved < max_rows):
                 left = None if max_rows is None else max_rows - moved
                 if sizer is not None:
+                    # One connection: its callers first. A chunk starts once it has been
+                    # free for as long as a chunk takes.
                     left = sizer.rows(left)
-                    if isinstance(self.conn, psycopg.Connection):
-                        # One connection: its callers first. A chunk starts once it has
-                        # been free for as long as a chunk takes.
-                        while (wait := sizer.seconds - quiet_for(self.conn)) > 0:
-                            if stopping():
-                                return moved
-                            time.sleep(wait)
+                    while (wait := sizer.seconds - quiet_for(self.conn)) > 0:
+                        if stopping():
+                            return moved
+                        time.sleep(wait)
                 started = time.monotonic()
                 chunk = self._core.index_chunk(tenant, left, large)
                 n, more = self.run(chunk, "indexing")
