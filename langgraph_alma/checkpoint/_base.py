@@ -44,12 +44,6 @@ S = TypeVar("S", bound="_AlmaSaverBase")
 HOLD_SECONDS = 0.02
 
 
-def _nothing() -> Plan[None]:
-    """The plan of a put_writes of no writes."""
-    return
-    yield
-
-
 class SaverClosed(AlmaError):
     """The saver's connection or pool is closed."""
 
@@ -156,7 +150,9 @@ class _AlmaSaverBase(BaseCheckpointSaver[str]):
             plan = touching(plan, tenant, thread, ttl, pinned)
         return tracking(plan, self.read)
 
-    def _writes_plan(self, prepared: dict[str, Any], synchronous: bool = False) -> Plan[None]:
+    def _writes_plan(
+        self, prepared: dict[str, Any] | None, synchronous: bool = False
+    ) -> Plan[None]:
         return tracking(self._core.writes_plan(prepared, synchronous), self.read)
 
     def _put_entry(
@@ -198,7 +194,7 @@ class _AlmaSaverBase(BaseCheckpointSaver[str]):
             hold = Hold(HOLD_SECONDS, lambda: self._core.hold_no_more(config))
         return (
             (self._core.tenant(config), SaverCore.thread_of(config)),
-            lambda sync: self._writes_plan(prepared, sync) if prepared else _nothing(),
+            lambda sync: self._writes_plan(prepared, sync),
             prepared is not None and prepared["commit"] == "on",
             hold,
         )

@@ -285,9 +285,9 @@ class Writes(CoreState):
     ) -> Plan[None]:
         """`synchronous`: commit synchronously whatever the run's durability (the writes
         share a transaction with a checkpoint that does)."""
-        prepared = self.prepare_writes(config, writes, task_id, task_path)
-        if prepared is not None:
-            yield from self.writes_plan(prepared, synchronous)
+        yield from self.writes_plan(
+            self.prepare_writes(config, writes, task_id, task_path), synchronous
+        )
 
     def prepare_writes(
         self,
@@ -339,8 +339,11 @@ class Writes(CoreState):
             )
         return params
 
-    def writes_plan(self, prepared: dict[str, Any], synchronous: bool = False) -> Plan[None]:
-        """Send `prepare_writes`'s parameters; `synchronous`: see `put_writes`."""
+    def writes_plan(self, prepared: dict[str, Any] | None, synchronous: bool = False) -> Plan[None]:
+        """Send `prepare_writes`'s parameters (None: no writes, nothing sent);
+        `synchronous`: see `put_writes`."""
+        if prepared is None:
+            return
         params = dict(prepared)
         if synchronous:
             params["commit"] = "on"
