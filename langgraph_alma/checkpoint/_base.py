@@ -48,6 +48,10 @@ class SaverClosed(AlmaError):
     """The saver's connection or pool is closed."""
 
 
+def _namespace(config: RunnableConfig) -> str:
+    return (config.get("configurable") or {}).get("checkpoint_ns", "")
+
+
 def _check_tenant(tenant_id: Any, *, allow_none: bool) -> None:
     if tenant_id is None and allow_none:
         return
@@ -161,16 +165,22 @@ class _AlmaSaverBase(BaseCheckpointSaver[str]):
         checkpoint: Checkpoint,
         metadata: CheckpointMetadata,
         new_versions: ChannelVersions,
-    ) -> tuple[tuple[str, str], Callable[[bool], Plan[RunnableConfig]], bool]:
-        """A put for the outbox: ((tenant, thread), plan factory, commits synchronously).
-        Only one thread's writes share a batch: a batch of several threads' rows could
-        lock them in another order than a concurrent one on a pool (a deadlock)."""
+    ) -> tuple[
+        tuple[str, str], Callable[[bool], Plan[RunnableConfig]], bool, None, tuple[str, str] | None
+    ]:
+        """A put for the outbox: ((tenant, thread), plan factory, commits synchronously,
+        no hold, (namespace, parent checkpoint id) if it has a parent). Only one thread's
+        writes share a batch: a batch of several threads' rows could lock them in another
+        order than a concurrent one on a pool (a deadlock)."""
         if metadata.get("counters_since_delta_snapshot"):  # see `_writes_entry`
             self._core.hold_no_more(config)
+        parent = (config.get("configurable") or {}).get("checkpoint_id")
         return (
             (self._core.tenant(config), SaverCore.thread_of(config)),
             lambda sync: self._put_plan(config, checkpoint, metadata, new_versions, sync),
             self._core.put_waits_for_commit(config, checkpoint),
+            None,
+            None if parent is None else (_namespace(config), str(parent)),
         )
 
     def _writes_entry(
@@ -191,7 +201,8 @@ class _AlmaSaverBase(BaseCheckpointSaver[str]):
         prepared = self._core.prepare_writes(config, writes, task_id, task_path)
         hold = None
         if self._core.holds_writes(config, writes):
-            hold = Hold(HOLD_SECONDS, lambda: self._core.hold_no_more(config))
+            of = (_namespace(config), str(config["configurable"].get("checkpoint_id")))
+            hold = Hold(HOLD_SECONDS, lambda: self._core.hold_no_more(config), of)
         return (
             (self._core.tenant(config), SaverCore.thread_of(config)),
             lambda sync: self._writes_plan(prepared, sync),

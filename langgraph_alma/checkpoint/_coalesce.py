@@ -24,7 +24,10 @@ that run's writes no more) and the write goes alone. An async caller awaits its 
 write (a future costs nothing); a sync caller returns at once, since a thread blocked
 in a hold makes LangGraph start another for its next put: a flusher thread sends what
 no leader took in time, and an error of such a write is raised by the next write of its
-thread (the run's next put), so the run still fails.
+thread (the run's next put), so the run still fails. A write of a checkpoint whose
+next one was put already (LangGraph's executor may run a task's `put_writes` after the
+step's put) is not held: no put would carry it, and a run that returned must find every
+write it made stored, as a new process reads them.
 
 >>> outbox.run(saver._connection, (tenant, thread), make_plan, True)            # doctest: +SKIP
 """
@@ -59,10 +62,12 @@ MakePlan = Callable[[bool], Plan[Any]]
 @dataclass(frozen=True, slots=True)
 class Hold:
     """How long a write waits for the next write of its thread to lead it (see the
-    module), and whom to tell when none came."""
+    module), whom to tell when none came, and the checkpoint it is a write of: a write
+    of a checkpoint whose next one was put already is not held (no put will carry it)."""
 
     seconds: float
     missed: Callable[[], None]
+    of: tuple[Hashable, str]  # (checkpoint namespace, checkpoint id)
 
 
 class Entry(Generic[T]):
@@ -205,6 +210,10 @@ def _cut(exc: BaseException) -> CheckpointWriteInterrupted:
     return err
 
 
+# How many threads' last puts an outbox remembers (`_Queue._latest`); a write
+# of a thread it forgot may be held in vain (the flusher sends it), never lost.
+LATEST_KEPT = 4096
+
 # The outboxes that ever held a write for the flusher, for `_send_all_due`.
 _WITH_DUE: weakref.WeakSet[_Queue] = weakref.WeakSet()
 
@@ -236,12 +245,39 @@ class _Queue:
         self._due_added = threading.Condition(self._guard)
         self._flusher: threading.Thread | None = None
         self._lost: dict[Hashable, BaseException] = {}
+        # The parent of each key's (and checkpoint namespace's) last put, oldest first.
+        self._latest: dict[tuple[Hashable, Hashable], str] = {}
 
-    def _enqueue(self, make: MakePlan, key: Hashable, synchronous: bool) -> Entry[Any]:
+    def _enqueue(
+        self,
+        make: MakePlan,
+        key: Hashable,
+        synchronous: bool,
+        hold: Hold | None,
+        follows: tuple[Hashable, str] | None,
+    ) -> tuple[Entry[Any], Hold | None]:
+        """Queue a write; with its hold, unless it is a write of a checkpoint whose next
+        one was put already (LangGraph's executor may run a task's `put_writes` after the
+        put that ends its superstep): no put will carry it, and a run that returned must
+        find it stored. `follows` is a put's (namespace, parent checkpoint id):
+        checkpoint ids grow within a thread (LangGraph's uuid6, as every saver orders
+        them), so a write of a checkpoint no later than the last put's parent is late."""
         entry: Entry[Any] = Entry(key, make, synchronous)
         with self._guard:
+            if follows is not None:
+                ns, parent = follows
+                latest = self._latest
+                latest.pop((key, ns), None)
+                latest[(key, ns)] = parent
+                if len(latest) > LATEST_KEPT:
+                    del latest[next(iter(latest))]
+            elif hold is not None:
+                ns, checkpoint = hold.of
+                last = self._latest.get((key, ns))
+                if last is not None and checkpoint <= last:
+                    hold = None
             self._queue.append(entry)
-        return entry
+        return entry, hold
 
     def _take(self, entry: Entry[Any], conn: Any) -> list[Entry[Any]]:
         """The batch `entry` leads: nothing if another leader took it; only itself when
@@ -398,10 +434,12 @@ class AsyncOutbox(_Queue):
         make: MakePlan,
         synchronous: bool,
         hold: Hold | None = None,
+        follows: tuple[Hashable, str] | None = None,
     ) -> Any:
         """Run the write `make(...)` makes, with whatever writes of its `key` wait too
-        (`hold`: first wait that long for the next one to lead it)."""
-        entry = self._enqueue(make, key, synchronous)
+        (`hold`: first wait that long for the next one to lead it; `follows`: a put's
+        checkpoint namespace and parent checkpoint id, if any)."""
+        entry, hold = self._enqueue(make, key, synchronous, hold, follows)
         batch: list[Entry[Any]] = []
         try:
             if hold is not None and await self._held_on_loop(entry, hold, connection):
@@ -452,10 +490,12 @@ class Outbox(_Queue):
         make: MakePlan,
         synchronous: bool,
         hold: Hold | None = None,
+        follows: tuple[Hashable, str] | None = None,
     ) -> Any:
         """Run the write `make(...)` makes, with whatever writes of its `key` wait too
-        (`hold`: first wait that long for the next one to lead it)."""
-        entry = self._enqueue(make, key, synchronous)
+        (`hold`: first wait that long for the next one to lead it; `follows`: a put's
+        checkpoint namespace and parent checkpoint id, if any)."""
+        entry, hold = self._enqueue(make, key, synchronous, hold, follows)
         batch: list[Entry[Any]] = []
         try:
             if hold is not None and self._held_on_thread(entry, hold, connection):

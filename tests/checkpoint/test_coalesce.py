@@ -379,7 +379,11 @@ async def test_a_held_write_another_leader_took_after_its_hold_ran_out_gets_its_
 
         held = asyncio.create_task(
             outbox.arun(
-                late_connection, "k", make("held"), False, Hold(0.01, lambda: missed.append(True))
+                late_connection,
+                "k",
+                make("held"),
+                False,
+                Hold(0.01, lambda: missed.append(True), ("", "c1")),
             )
         )
         await asyncio.sleep(0.05)  # the hold ran out; it waits for its connection

@@ -416,3 +416,108 @@ def test_a_held_write_is_sent_when_the_interpreter_exits(database, tenant) -> No
         }
     }  # fmt: skip
     assert _pending(database, first) == [("n", 2)]
+
+
+def _child(first: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    """A checkpoint after `first` (its child, as LangGraph puts after a superstep)."""
+    cp = empty_checkpoint()
+    cp["channel_values"] = {"n": 5}
+    cp["channel_versions"] = {"n": "2"}
+    return cp, {"step": 1}
+
+
+def test_a_write_coming_after_the_next_put_is_sent_before_it_returns(
+    database, tenant, monkeypatch
+) -> None:
+    """LangGraph's background executor may call a task's `put_writes` after the put of
+    the checkpoint that follows its superstep (the last step of a run, before an
+    interrupt): no put will carry it, so it is sent before the call returns, and a new
+    process reads it as soon as the run returned (it waited for a flusher before: a
+    resumed run's history then lacked a branch's result)."""
+    monkeypatch.setattr(_base, "HOLD_SECONDS", 30.0, raising=False)
+    with psycopg.connect(database.url, **connection_kwargs()) as conn:
+        saver = AlmaSaver(conn)
+        first = _run_checkpoint(saver, tenant)
+        saver.put_writes(first, [("n", 2)], "task-1")  # before the put: it rides with it
+        saver.put(first, *_child(first), {"n": "2"})
+        saver.put_writes(first, [("n", 3)], "task-2")  # after it: nothing will carry it
+        assert not saver._outbox._queue
+        first["configurable"].pop("__pregel_runtime")
+        assert _pending(database, first) == [("n", 2), ("n", 3)]
+
+
+async def test_a_write_coming_after_the_next_put_does_not_wait_out_its_hold(
+    database, tenant, monkeypatch
+) -> None:
+    """The async flavour: such a write does not wait its hold (30 s here) for a put."""
+    monkeypatch.setattr(_base, "HOLD_SECONDS", 30.0, raising=False)
+    async with await psycopg.AsyncConnection.connect(database.url, **connection_kwargs()) as conn:
+        saver = AsyncAlmaSaver(conn)
+        run = object()
+        cfg = _cfg(tenant)
+        cfg["configurable"]["__pregel_runtime"] = run
+        cp = empty_checkpoint()
+        cp["channel_values"] = {"n": 1}
+        cp["channel_versions"] = {"n": "1"}
+        first = await saver.aput(cfg, cp, {"step": 0}, {"n": "1"})
+        first["configurable"]["__pregel_runtime"] = run
+        early = asyncio.ensure_future(saver.aput_writes(first, [("n", 2)], "task-1"))
+        await asyncio.sleep(0.05)
+        await saver.aput(first, *_child(first), {"n": "2"})
+        await asyncio.wait_for(early, 5)
+        await asyncio.wait_for(saver.aput_writes(first, [("n", 3)], "task-2"), 5)
+    first["configurable"].pop("__pregel_runtime")
+    assert _pending(database, first) == [("n", 2), ("n", 3)]
+
+
+class Fan(TypedDict):
+    topics: list[str]
+    found: Annotated[list[str], operator.add]
+    report: str
+
+
+def _fan(saver: Any) -> Any:
+    """A plan node, eight branches at once (Send), then a report LangGraph stops before."""
+    from langgraph.types import Send
+
+    builder = StateGraph(Fan)
+    builder.add_node("plan", lambda st: {"topics": [f"t{i}" for i in range(8)]})
+    builder.add_node("branch", lambda b: {"found": [b["topic"]]})
+    builder.add_node("report", lambda st: {"report": ",".join(sorted(st["found"]))})
+    builder.add_edge(START, "plan")
+    builder.add_conditional_edges(
+        "plan", lambda st: [Send("branch", {"topic": t}) for t in st["topics"]], ["branch"]
+    )
+    builder.add_edge("branch", "report")
+    builder.add_edge("report", END)
+    return builder.compile(checkpointer=saver, interrupt_before=["report"])
+
+
+def test_a_paused_runs_branch_results_are_stored_when_invoke_returns(
+    database, tenant, monkeypatch
+) -> None:
+    """What examples/research_workflow.py does: eight branches run at once, the run
+    stops before the next node, and a new saver reads each branch's result from the
+    fan-out step at once. LangGraph's executor runs a task's `put_writes` when a thread
+    gets to it, sometimes after the step's put (one branch's is made late here): such a
+    write waited for the flusher, and the new saver missed it."""
+    monkeypatch.setattr(_base, "HOLD_SECONDS", 2.0, raising=False)
+    with AlmaSaver.from_conn_string(database.url) as saver:
+        put_writes = saver.put_writes
+
+        def late_for_t3(config: Any, writes: Any, task_id: str, task_path: str = "") -> None:
+            if ("found", ["t3"]) in writes:
+                time.sleep(0.2)  # the step's put goes first
+            put_writes(config, writes, task_id, task_path)
+
+        saver.put_writes = late_for_t3  # type: ignore[method-assign]
+        graph = _fan(saver)
+        for _ in range(3):
+            cfg = _cfg(tenant)
+            graph.invoke({"topics": [], "found": [], "report": ""}, cfg)
+            with AlmaSaver.from_conn_string(database.url) as fresh:
+                history = list(_fan(fresh).get_state_history(cfg))
+            step = next(s for s in history if s.next and set(s.next) == {"branch"})
+            assert sorted(t.result["found"][0] for t in step.tasks if t.result) == [
+                f"t{i}" for i in range(8)
+            ]
