@@ -202,6 +202,12 @@ class Settings(BaseSettings):
         "chunk: it sizes each chunk (up to `store_index_chunk` rows) from the last ones' "
         "time per row and starts one only when the connection has been free this long.",
     )
+    store_sweep_chunk: int = Field(
+        default=1000,
+        gt=0,
+        description="Expired items the store's TTL sweep deletes per transaction; the "
+        "store's connection is free between them.",
+    )
     store_index_interval_seconds: float = Field(
         default=1.0,
         gt=0,

@@ -44,8 +44,9 @@ alma_current_tenant()`) confines the application role `alma_app` to the tenant s
 the transaction. A store bound to a tenant raises `TenantMismatch` when a run names
 another. Only a `privileged=True` store, connected as a role that bypasses row-level
 security (`from_conn_string(privileged=True)` uses the admin URL), may list every tenant.
-The TTL sweep runs the `alma_store_sweep()` SECURITY DEFINER function, which deletes
-expired items of every tenant and nothing else.
+The TTL sweep runs the `alma_store_sweep(max_items)` SECURITY DEFINER function, which
+deletes expired items of every tenant and nothing else, `ALMA_STORE_SWEEP_CHUNK` per
+transaction.
 
 >>> from langgraph_alma import AlmaStore
 >>> with AlmaStore.from_conn_string(tenant_id="acme") as store:   # doctest: +SKIP

@@ -103,6 +103,7 @@ class _AlmaStoreBase(BaseStore):
         self._deserializer = deserializer
         settings = get_settings()
         self._retry_attempts = settings.store_retry_attempts
+        self._sweep_chunk = settings.store_sweep_chunk
         # (connection, lock) of the `atomic` block this thread or task is in, if any.
         self._pinned: ContextVar[Any] = ContextVar(f"alma_store_{id(self)}", default=None)
         self.index_config = index

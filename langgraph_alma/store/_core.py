@@ -456,9 +456,9 @@ class StoreCore(OpChecks):
         return [r[0] for r in results[0] or []]
 
     # -- maintenance ---------------------------------------------------------------
-    def sweep(self) -> Plan[int]:
-        """Delete expired items of every tenant; returns how many."""
-        results = yield [Sql(_sql.SWEEP, fetch=True)]
+    def sweep(self, limit: int) -> Plan[int]:
+        """Delete up to `limit` expired items of every tenant; returns how many."""
+        results = yield [Sql(_sql.SWEEP, {"limit": limit}, fetch=True)]
         return int(results[0][0][0]) if results[0] else 0
 
     def list_tenants(self) -> Plan[list[str]]:

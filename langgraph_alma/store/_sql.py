@@ -283,7 +283,8 @@ WHERE dims = %(dims)s AND NOT indexed
 ORDER BY tenant_id
 """
 
-SWEEP = "SELECT alma_store_sweep()"
+# At most %(limit)s expired items of every tenant, in one short transaction (0015).
+SWEEP = "SELECT alma_store_sweep(%(limit)s)"
 
 LIST_TENANTS = "SELECT DISTINCT tenant_id FROM alma_store ORDER BY tenant_id"
 

@@ -199,8 +199,16 @@ class AsyncAlmaStore(_OnEventLoop, AsyncPooled):
             await asyncio.sleep(delay)
 
     async def sweep_ttl(self) -> int:
-        """Delete expired items (of every tenant); returns how many were deleted."""
-        return await self.arun(self._core.sweep(), "TTL sweep")
+        """Delete expired items (of every tenant); returns how many were deleted. One
+        transaction per `store_sweep_chunk` items, the connection given back between
+        them (a single connection's other callers wait for one chunk, not the sweep)."""
+        swept = 0
+        while True:
+            chunk = await self.arun(self._core.sweep(self._sweep_chunk), "TTL sweep")
+            swept += chunk
+            if chunk < self._sweep_chunk:
+                return swept
+            await asyncio.sleep(0)  # a caller waiting for the connection goes first
 
     async def alist_tenants(self) -> list[str]:
         """Every tenant that has items; needs a privileged store."""
@@ -411,8 +419,16 @@ class AlmaStore(_OnThreads, Pooled):
             time.sleep(delay)
 
     def sweep_ttl(self) -> int:
-        """Delete expired items (of every tenant); returns how many were deleted."""
-        return self.run(self._core.sweep(), "TTL sweep")
+        """Delete expired items (of every tenant); returns how many were deleted. One
+        transaction per `store_sweep_chunk` items, the connection given back between
+        them (a single connection's other callers wait for one chunk, not the sweep)."""
+        swept = 0
+        while True:
+            chunk = self.run(self._core.sweep(self._sweep_chunk), "TTL sweep")
+            swept += chunk
+            if chunk < self._sweep_chunk:
+                return swept
+            time.sleep(0)  # a caller waiting for the connection goes first
 
     def list_tenants(self) -> list[str]:
         """Every tenant that has items; needs a privileged store."""

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
+from typing import Any
 
 import psycopg
 import pytest
+from langgraph.store.base import PutOp
 
-from langgraph_alma import AlmaStore
+from langgraph_alma import AlmaStore, AsyncAlmaStore
+from langgraph_alma.db.connect import connection_kwargs
 
 SECOND = 1 / 60  # TTLs are in minutes, as in LangGraph
 
@@ -98,3 +102,61 @@ def test_bad_sweep_interval(store, minutes) -> None:
     else:
         with pytest.raises(ValueError):
             store.start_ttl_sweeper(minutes)
+
+
+def _expire(store: AlmaStore, ns: tuple[str, ...], n: int) -> None:
+    store.batch([PutOp(ns, f"k{i}", {"v": i}, ttl=SECOND) for i in range(n)])
+    store.put(ns, "kept", {"v": 0})
+    time.sleep(1.2)
+
+
+def test_the_sweep_deletes_in_chunks(store, database, tenant, ns, monkeypatch) -> None:
+    """One transaction per `store_sweep_chunk` items: each sweep statement deletes at
+    most that many, and the sweep goes on until one deletes fewer."""
+    _expire(store, ns, 25)
+    monkeypatch.setattr(store, "_sweep_chunk", 10)
+    chunks: list[int] = []
+    sweep = store._core.sweep
+
+    def counted(limit: int) -> Any:
+        chunks.append((yield from sweep(limit)))
+        return chunks[-1]
+
+    monkeypatch.setattr(store._core, "sweep", counted)
+    assert store.sweep_ttl() == sum(chunks) >= 25
+    assert len(chunks) >= 3 and all(c == 10 for c in chunks[:-1]) and chunks[-1] < 10
+    assert [i.key for i in store.search(ns)] == ["kept"]
+    with psycopg.connect(database.admin_url) as conn:
+        left = conn.execute(
+            "SELECT count(*) FROM alma_store WHERE tenant_id = %s AND ns_path = %s",
+            (tenant, ".".join(ns)),
+        ).fetchone()
+    assert left == (1,)
+
+
+async def test_a_caller_on_the_sweeps_connection_waits_for_one_chunk(
+    database, tenant, ns, monkeypatch
+) -> None:
+    """A store on one connection: a get sent while the sweep runs is answered between
+    two of its chunks, not after the whole sweep (one DELETE held the connection)."""
+    async with await psycopg.AsyncConnection.connect(database.url, **connection_kwargs()) as conn:
+        store = AsyncAlmaStore(conn, tenant_id=tenant)
+        await store.abatch([PutOp(ns, f"k{i}", {"v": i}, ttl=SECOND) for i in range(300)])
+        await store.aput(ns, "kept", {"v": 0})
+        await asyncio.sleep(1.2)
+        monkeypatch.setattr(store, "_sweep_chunk", 50)
+        done: list[str] = []
+
+        async def sweep() -> None:
+            await store.sweep_ttl()
+            done.append("sweep")
+
+        async def get() -> None:
+            assert (await store.aget(ns, "kept")) is not None
+            done.append("get")
+
+        sweeping = asyncio.create_task(sweep())
+        await asyncio.sleep(0)  # the sweep has the connection
+        await asyncio.gather(get(), sweeping)
+        assert done == ["get", "sweep"]
+        assert [i.key for i in await store.asearch(ns)] == ["kept"]
