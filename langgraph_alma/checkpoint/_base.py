@@ -202,7 +202,12 @@ class _AlmaSaverBase(BaseCheckpointSaver[str]):
         hold = None
         if self._core.holds_writes(config, writes):
             of = (_namespace(config), str(config["configurable"].get("checkpoint_id")))
-            hold = Hold(HOLD_SECONDS, lambda: self._core.hold_no_more(config), of)
+            hold = Hold(
+                HOLD_SECONDS,
+                lambda: self._core.hold_no_more(config),
+                of,
+                lambda: self._core.ending.marked(config),
+            )
         return (
             (self._core.tenant(config), SaverCore.thread_of(config)),
             lambda sync: self._writes_plan(prepared, sync),

@@ -62,12 +62,15 @@ MakePlan = Callable[[bool], Plan[Any]]
 @dataclass(frozen=True, slots=True)
 class Hold:
     """How long a write waits for the next write of its thread to lead it (see the
-    module), whom to tell when none came, and the checkpoint it is a write of: a write
-    of a checkpoint whose next one was put already is not held (no put will carry it)."""
+    module), whom to tell when none came, the checkpoint it is a write of (a write of a
+    checkpoint whose next one was put already is not held: no put will carry it), and
+    whether its run has ended meanwhile (it wrote an error or an interrupt: no put may
+    follow), asked once the write is queued (`_Queue._enqueue`)."""
 
     seconds: float
     missed: Callable[[], None]
     of: tuple[Hashable, str]  # (checkpoint namespace, checkpoint id)
+    ended: Callable[[], bool] = lambda: False
 
 
 class Entry(Generic[T]):
@@ -258,8 +261,8 @@ class _Queue:
     ) -> tuple[Entry[Any], Hold | None]:
         """Queue a write; with its hold, unless it is a write of a checkpoint whose next
         one was put already (LangGraph's executor may run a task's `put_writes` after the
-        put that ends its superstep): no put will carry it, and a run that returned must
-        find it stored. `follows` is a put's (namespace, parent checkpoint id):
+        put that ends its superstep) or its run ended: no put will carry it, and a run
+        that returned must find it stored. `follows` is a put's (namespace, parent checkpoint id):
         checkpoint ids grow within a thread (LangGraph's uuid6, as every saver orders
         them), so a write of a checkpoint no later than the last put's parent is late."""
         entry: Entry[Any] = Entry(key, make, synchronous)
@@ -271,12 +274,14 @@ class _Queue:
                 latest[(key, ns)] = parent
                 if len(latest) > LATEST_KEPT:
                     del latest[next(iter(latest))]
-            elif hold is not None:
+            self._queue.append(entry)
+            if hold is not None:
+                # Asked after the append: a run's last write marks it ended before it
+                # takes the queue, so a write either sees the mark or rides with it.
                 ns, checkpoint = hold.of
                 last = self._latest.get((key, ns))
-                if last is not None and checkpoint <= last:
+                if (last is not None and checkpoint <= last) or hold.ended():
                     hold = None
-            self._queue.append(entry)
         return entry, hold
 
     def _take(self, entry: Entry[Any], conn: Any) -> list[Entry[Any]]:

@@ -521,3 +521,20 @@ def test_a_paused_runs_branch_results_are_stored_when_invoke_returns(
             assert sorted(t.result["found"][0] for t in step.tasks if t.result) == [
                 f"t{i}" for i in range(8)
             ]
+
+
+def test_a_write_queued_after_its_run_ended_is_not_held(database, tenant, monkeypatch) -> None:
+    """A task's write decided to hold, then a sibling's error ends the run (sent at once,
+    taking what was queued) before the first one is queued: the first is sent before
+    its call returns, not left for a put that will not come."""
+    monkeypatch.setattr(_base, "HOLD_SECONDS", 30.0, raising=False)
+    with psycopg.connect(database.url, **connection_kwargs()) as conn:
+        saver = AlmaSaver(conn)
+        first = _run_checkpoint(saver, tenant)
+        entry = saver._writes_entry(first, [("n", 2)], "task-1", "")
+        assert entry[3] is not None  # would hold
+        saver.put_writes(first, [("__error__", "boom")], "task-2")  # the run ends
+        saver._outbox.run(saver._connection, *entry)
+        assert not saver._outbox._queue
+        first["configurable"].pop("__pregel_runtime")
+        assert _pending(database, first) == [("n", 2), ("__error__", "boom")]
