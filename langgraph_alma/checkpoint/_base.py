@@ -183,6 +183,15 @@ class _AlmaSaverBase(BaseCheckpointSaver[str]):
             None if parent is None else (_namespace(config), str(parent)),
         )
 
+    def _send_held(self, config: RunnableConfig | None) -> None:
+        """Before a read: send the held writes of its thread (of every thread, when it
+        names none) that no put took yet (`_coalesce`: a sync run that ended with no put
+        after them, a timeout say, would read itself back without them)."""
+        if self._outbox.has_due():
+            thread = ((config or {}).get("configurable") or {}).get("thread_id")
+            key = None if thread is None else (self._core.tenant(config), str(thread))
+            self._outbox.send_due(key)
+
     def _writes_entry(
         self,
         config: RunnableConfig,

@@ -407,13 +407,25 @@ class _Queue:
                         return
             self._send_held(entry, hold, connection)
 
-    def send_due(self) -> None:
-        """Send now, on this thread, every held write no leader took yet, rather than
-        when its hold runs out: at a saver's exit, and the interpreter's (`_send_all_due`),
-        which does not wait for the flusher (a daemon thread). Sync outboxes only: an
-        async caller awaits its held write, so none is ever due there."""
+    def has_due(self) -> bool:
+        """Whether a held write waits for the flusher (`send_due`)."""
+        return bool(self._due)
+
+    def send_due(self, key: Hashable | None = None) -> None:
+        """Send now, on this thread, every held write (of `key`, else of any) no leader
+        took yet, rather than when its hold runs out: at a saver's exit, and the
+        interpreter's (`_send_all_due`), which does not wait for the flusher (a daemon
+        thread), and before a read of its thread (a run that ended with no put after its
+        held writes: a timeout, say, read back at once). Sync outboxes only: an async
+        caller awaits its held write, so none is ever due there."""
+        if not self._due:
+            return
         with self._guard:
-            due, self._due = self._due, []
+            if key is None:
+                due, self._due = self._due, []
+            else:
+                due = [d for d in self._due if d[1].key == key]
+                self._due = [d for d in self._due if d[1].key != key]
         for _, entry, hold, connection in due:
             if not entry.taken:
                 self._send_held(entry, hold, connection)

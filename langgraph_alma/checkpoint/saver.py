@@ -123,6 +123,7 @@ class AsyncAlmaSaver(_OnEventLoop, AsyncPooled):
         return await self.arun(make())
 
     async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
+        self._send_held(config)
         return await self.arun(self._core.get_tuple(config))
 
     async def alist(
@@ -133,6 +134,7 @@ class AsyncAlmaSaver(_OnEventLoop, AsyncPooled):
         before: RunnableConfig | None = None,
         limit: int | None = None,
     ) -> AsyncIterator[CheckpointTuple]:
+        self._send_held(config)
         found = await self._aread(
             lambda: self._core.list(config, filter=filter, before=before, limit=limit)
         )
@@ -325,6 +327,7 @@ class AlmaSaver(_OnThreads, Pooled):
         return self.run(make())
 
     def get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
+        self._send_held(config)
         return self.run(self._core.get_tuple(config))
 
     def list(
@@ -335,6 +338,7 @@ class AlmaSaver(_OnThreads, Pooled):
         before: RunnableConfig | None = None,
         limit: int | None = None,
     ) -> Iterator[CheckpointTuple]:
+        self._send_held(config)
         found = self._read(
             lambda: self._core.list(config, filter=filter, before=before, limit=limit)
         )

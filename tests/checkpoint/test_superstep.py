@@ -538,3 +538,66 @@ def test_a_write_queued_after_its_run_ended_is_not_held(database, tenant, monkey
         assert not saver._outbox._queue
         first["configurable"].pop("__pregel_runtime")
         assert _pending(database, first) == [("n", 2), ("__error__", "boom")]
+
+
+def test_a_read_of_its_thread_sends_a_held_write_first(database, tenant, monkeypatch) -> None:
+    """A sync run that ends with no put after its held writes (a step timeout, say) and
+    reads its thread back at once finds them: the read sends its thread's first. Writes
+    of other threads stay held."""
+    monkeypatch.setattr(_base, "HOLD_SECONDS", 30.0, raising=False)
+    with psycopg.connect(database.url, **connection_kwargs()) as conn:
+        saver = AlmaSaver(conn)
+        other = _held_write(saver, tenant)
+        first = _held_write(saver, tenant)
+        tup = saver.get_tuple({"configurable": dict(first["configurable"])})
+        assert tup is not None and [(w[1], w[2]) for w in tup.pending_writes] == [("n", 2)]
+        assert [e.key for e in saver._outbox._queue] == [
+            (tenant, other["configurable"]["thread_id"])
+        ]
+        listed = list(saver.list({"configurable": dict(other["configurable"])}))
+        assert [(w[1], w[2]) for w in listed[0].pending_writes] == [("n", 2)]
+        assert not saver._outbox._queue
+
+
+class Race(TypedDict):
+    fast: str
+    slow: str
+
+
+def test_a_timed_out_steps_finished_task_is_read_back_at_once(
+    database, tenant, monkeypatch
+) -> None:
+    """LangGraph's step timeout: the step's branches finish (their writes held) but no
+    put follows; `get_state` right after the TimeoutError shows their results (it
+    showed none before the flusher ran), and a resume runs neither again."""
+    monkeypatch.setattr(_base, "HOLD_SECONDS", 30.0, raising=False)
+    ran: list[str] = []
+
+    def fast(_: Race) -> dict[str, Any]:
+        ran.append("fast")
+        return {"fast": "done"}
+
+    def slow(_: Race) -> dict[str, Any]:
+        ran.append("slow")
+        time.sleep(0.5)
+        return {"slow": "done"}
+
+    builder = StateGraph(Race)
+    builder.add_node("fast", fast)
+    builder.add_node("slow", slow)
+    builder.add_edge(START, "fast")
+    builder.add_edge(START, "slow")
+    with AlmaSaver.from_conn_string(database.url) as saver:
+        graph = builder.compile(checkpointer=saver)
+        graph.step_timeout = 0.2
+        cfg = _cfg(tenant)
+        with pytest.raises(TimeoutError):
+            graph.invoke({"fast": "", "slow": ""}, cfg)
+        state = graph.get_state(cfg)
+        assert {t.name: t.result for t in state.tasks} == {
+            "fast": {"fast": "done"},
+            "slow": {"slow": "done"},  # LangGraph waited for it before raising
+        }
+        graph.step_timeout = None
+        assert graph.invoke(None, cfg) == {"fast": "done", "slow": "done"}
+        assert sorted(ran) == ["fast", "slow"]
