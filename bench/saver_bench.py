@@ -13,8 +13,8 @@ too: this process's and the server process's, for a ratio less moved by load), p
 (direct put/get_tuple, and get_tuple of a 1000-message thread from a new process: the
 cold get), chat (a 2-node chat for --turns turns, twice: prose-like and incompressible
 text; invoke p50 of the last 20 turns, storage per relation, list of 100 checkpoints),
-conc (8 conversations at once on one async saver and pool: turns/s, and this
-process's CPU per turn, which bounds them).
+conc (8 conversations at once on one async saver and pool: turns/s, this process's
+CPU per turn, which bounds them, and the pool's server processes' CPU per turn).
 """
 
 from __future__ import annotations
@@ -378,10 +378,16 @@ async def bench_concurrency(dbs: Databases, threads: int, turns: int) -> dict[st
                 for t in range(turns):
                     await graph.ainvoke({"messages": [HumanMessage(content=text(t))]}, cfg)
 
+            await pool.wait()
+            backends = await asyncio.to_thread(_database_backends, url)
+            server = _backends_cpu(backends)
             start, cpu = time.perf_counter(), time.process_time()
             await asyncio.gather(*(converse(i) for i in range(threads)))
             result[f"{name}_turns_per_s"] = threads * turns / (time.perf_counter() - start)
             result[f"{name}_client_cpu_ms_per_turn"] = _per_turn(cpu, threads * turns)
+            if server is not None and (now := _backends_cpu(backends)) is not None:
+                # The pool's server processes (on this machine): the client waits for them.
+                result[f"{name}_server_cpu_ms_per_turn"] = (now - server) * 1000 / (threads * turns)
     # The ceiling: the same conversations on LangGraph's in-memory saver (no database).
     from langgraph.checkpoint.memory import InMemorySaver
 
@@ -443,14 +449,35 @@ def _sync_pair(ours_url: str, theirs_url: str, pooled: bool) -> Iterator[tuple[A
             yield AlmaSaver(oc), PostgresSaver(tc)
 
 
-def _backend_cpu(conn: Any) -> float | None:
-    """CPU seconds the server process of `conn` has used (None: not on this machine)."""
+def _pid_cpu(pid: int) -> float | None:
+    """CPU seconds process `pid` has used (None: not on this machine)."""
     try:
-        with open(f"/proc/{conn.info.backend_pid}/stat") as f:
+        with open(f"/proc/{pid}/stat") as f:
             fields = f.read().rsplit(")", 1)[1].split()
     except OSError:
         return None
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _backend_cpu(conn: Any) -> float | None:
+    """CPU seconds the server process of `conn` has used (None: not on this machine)."""
+    return _pid_cpu(conn.info.backend_pid)
+
+
+def _database_backends(url: str) -> list[int]:
+    """The server processes connected to `url`'s database (but the one asking)."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT pid FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        ).fetchall()
+    return [r[0] for r in rows]
+
+
+def _backends_cpu(pids: list[int]) -> float | None:
+    """CPU seconds `pids` have used (None: none on this machine)."""
+    spent = [c for c in map(_pid_cpu, pids) if c is not None]
+    return sum(spent) if spent else None
 
 
 class _Cpu:
@@ -707,6 +734,14 @@ def main() -> int:
                 for name in ("alma", "postgres", "in_memory")
             )
         )
+        if "alma_server_cpu_ms_per_turn" in conc:
+            print(
+                "8 conversations, server CPU per turn (ms): "
+                f"alma {conc['alma_server_cpu_ms_per_turn']:.2f}, "
+                f"postgres {conc.get('postgres_server_cpu_ms_per_turn', float('nan')):.2f}; "
+                "turns/s: "
+                f"alma {conc['alma_turns_per_s']:.0f}, postgres {conc['postgres_turns_per_s']:.0f}"
+            )
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(report, indent=2))
