@@ -9,15 +9,15 @@
 CREATE OR REPLACE FUNCTION alma_store_sweep(max_items integer) RETURNS bigint
 LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, public
 AS $$
-    WITH doomed AS (
-        SELECT tenant_id, ns_path, key FROM alma_store
-         WHERE expires_at IS NOT NULL AND expires_at <= now()
-         ORDER BY expires_at
-         LIMIT max_items
-           FOR UPDATE SKIP LOCKED
-    ), gone AS (
-        DELETE FROM alma_store s USING doomed d
-         WHERE s.tenant_id = d.tenant_id AND s.ns_path = d.ns_path AND s.key = d.key
+    WITH gone AS (
+        -- the chunk's rows by their tuple ids (a TID scan): a join on the key would
+        -- read the whole table for every chunk
+        DELETE FROM alma_store WHERE ctid = ANY (ARRAY(
+            SELECT ctid FROM alma_store
+             WHERE expires_at IS NOT NULL AND expires_at <= now()
+             ORDER BY expires_at
+             LIMIT max_items
+               FOR UPDATE SKIP LOCKED))
         RETURNING 1
     )
     SELECT count(*) FROM gone
