@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import argparse
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -21,6 +22,12 @@ from langgraph_alma.migrations import migrate
 def with_db(url: str, name: str) -> str:
     """`url` naming the database `name` instead."""
     return urlunsplit(urlsplit(url)._replace(path="/" + name))
+
+
+def add_server_args(parser: argparse.ArgumentParser) -> None:
+    """`--admin-url` and `--app-url`, what `bench_server` takes."""
+    parser.add_argument("--admin-url", help="superuser URL; default: a temp embedded server")
+    parser.add_argument("--app-url", help="URL of the alma_app role (with --admin-url)")
 
 
 @contextmanager

@@ -48,7 +48,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 import psycopg
-from _scratch import bench_server  # bench/, this script's folder
+from _scratch import add_server_args, bench_server  # bench/, this script's folder
 from langgraph.store.base import BaseStore, PutOp
 
 from langgraph_alma import AlmaStore
@@ -277,8 +277,7 @@ def main() -> None:
     parser.add_argument("--full", action="store_true", help="100k items instead of 10k")
     parser.add_argument("--items", type=int, help="number of items (overrides --full)")
     parser.add_argument("--queries", type=int, default=100)
-    parser.add_argument("--admin-url", help="superuser URL; default: a temp embedded server")
-    parser.add_argument("--app-url", help="URL of the alma_app role (with --admin-url)")
+    add_server_args(parser)
     parser.add_argument(
         "--backlog-max", type=int, help="store_index_backlog_max (default: the setting's)"
     )

@@ -36,7 +36,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psutil
 import psycopg
-from _scratch import bench_server  # bench/, this script's folder
+from _scratch import add_server_args, bench_server  # bench/, this script's folder
 from langgraph.store.base import BaseStore, PutOp
 
 from langgraph_alma import AlmaStore, AsyncAlmaStore
@@ -327,8 +327,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=8, help="threads of the sync run")
     parser.add_argument("--seconds", type=float, default=5.0, help="duration of each run")
     parser.add_argument("--slices", type=int, default=5, help="alternations of the stores per run")
-    parser.add_argument("--admin-url", help="superuser URL; default: a temp embedded server")
-    parser.add_argument("--app-url", help="URL of the alma_app role (with --admin-url)")
+    add_server_args(parser)
     args = parser.parse_args()
     tasks = [int(t) for t in args.tasks.split(",")]
 

@@ -22,7 +22,7 @@ import time
 from typing import Any
 
 import psycopg
-from _scratch import bench_server
+from _scratch import add_server_args, bench_server
 from langgraph.store.base import BaseStore, PutOp
 from psycopg.rows import dict_row
 from store_bench import DIMS, _create_db, _drop_db, _with_db, corpus, embed
@@ -46,8 +46,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--preload", type=int, default=4000)
     parser.add_argument("--puts", type=int, default=1500)
-    parser.add_argument("--admin-url", help="superuser URL; default: a temp embedded server")
-    parser.add_argument("--app-url", help="URL of the alma_app role (with --admin-url)")
+    add_server_args(parser)
     args = parser.parse_args()
 
     servers = contextlib.ExitStack()  # an embedded server unless --admin-url names one

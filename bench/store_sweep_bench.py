@@ -27,7 +27,7 @@ import uuid
 from typing import Any
 
 import psycopg
-from _scratch import bench_server
+from _scratch import add_server_args, bench_server
 from langgraph.store.base import BaseStore, PutOp
 from psycopg.rows import dict_row
 from store_bench import _create_db, _drop_db, _with_db
@@ -92,8 +92,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--expired", type=int, default=20000)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--admin-url", help="superuser URL; default: a temp embedded server")
-    parser.add_argument("--app-url", help="URL of the alma_app role (with --admin-url)")
+    add_server_args(parser)
     args = parser.parse_args()
 
     servers = contextlib.ExitStack()  # an embedded server unless --admin-url names one

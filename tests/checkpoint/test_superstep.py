@@ -196,15 +196,21 @@ def test_a_delta_channel_run_is_not_held(database, tenant, sent) -> None:
         assert graph.get_state(cfg).values["log"] == ["in", "one", "two"] * 2
 
 
-def _run_checkpoint(saver: AlmaSaver, tenant: str) -> dict[str, Any]:
-    """The config of a LangGraph run's first checkpoint (`n` = 1) on a new thread,
-    carrying the run (what LangGraph puts in a run's configurable)."""
+def _run_start(tenant: str) -> tuple[dict[str, Any], object, Any]:
+    """A LangGraph run's config on a new thread, carrying the run (what LangGraph puts
+    in a run's configurable), the run, and its first checkpoint (`n` = 1)."""
     run = object()
     cfg = _cfg(tenant)
     cfg["configurable"]["__pregel_runtime"] = run
     cp = empty_checkpoint()
     cp["channel_values"] = {"n": 1}
     cp["channel_versions"] = {"n": "1"}
+    return cfg, run, cp
+
+
+def _run_checkpoint(saver: AlmaSaver, tenant: str) -> dict[str, Any]:
+    """The config of a LangGraph run's first checkpoint (`_run_start`), put."""
+    cfg, run, cp = _run_start(tenant)
     first = saver.put(cfg, cp, {"step": 0}, {"n": "1"})
     first["configurable"]["__pregel_runtime"] = run
     return first
@@ -453,12 +459,7 @@ async def test_a_write_coming_after_the_next_put_does_not_wait_out_its_hold(
     monkeypatch.setattr(_base, "HOLD_SECONDS", 30.0, raising=False)
     async with await psycopg.AsyncConnection.connect(database.url, **connection_kwargs()) as conn:
         saver = AsyncAlmaSaver(conn)
-        run = object()
-        cfg = _cfg(tenant)
-        cfg["configurable"]["__pregel_runtime"] = run
-        cp = empty_checkpoint()
-        cp["channel_values"] = {"n": 1}
-        cp["channel_versions"] = {"n": "1"}
+        cfg, run, cp = _run_start(tenant)
         first = await saver.aput(cfg, cp, {"step": 0}, {"n": "1"})
         first["configurable"]["__pregel_runtime"] = run
         early = asyncio.ensure_future(saver.aput_writes(first, [("n", 2)], "task-1"))
