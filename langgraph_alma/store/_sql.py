@@ -52,16 +52,22 @@ GENERIC_PLANS = f"SELECT {_GENERIC}"
 
 
 # Reads carry their TTL refresh (an UPDATE) only when asked to, so that reads without it
-# run in read-only transactions, on a hot standby for one.
+# run in read-only transactions, on a hot standby for one. Each key is looked up through
+# the primary key (LATERAL: a lookup per requested key, whatever the estimates): as a
+# join, the generic plan gets run on could estimate the tenant small and read all of its
+# rows to hash-join a few keys (2,000 rows per get on a store not yet analyzed).
 _GET = f"""
 WITH req AS (
     SELECT * FROM unnest(%(ns)b::text[], %(keys)b::text[], %(refresh)s::bool[])
         AS r(ns, key, refresh)
 ), found AS (
     SELECT s.ns_path, s.key, s.value, s.created_at, s.updated_at, s.ttl_minutes, r.refresh
-    FROM req r JOIN alma_store s
-      ON s.tenant_id = %(tenant)s AND s.ns_path = r.ns AND s.key = r.key
-    WHERE {LIVE}
+    FROM req r CROSS JOIN LATERAL (
+        SELECT s.ns_path, s.key, s.value, s.created_at, s.updated_at, s.ttl_minutes
+        FROM alma_store s
+        WHERE s.tenant_id = %(tenant)s AND s.ns_path = r.ns AND s.key = r.key AND {LIVE}
+        LIMIT 1  -- (the key is unique) keeps the subquery from being flattened into a join
+    ) s
 ){{refresh}}
 SELECT DISTINCT ns_path, key, value, created_at, updated_at FROM found
 """
@@ -103,37 +109,39 @@ def batch_settings(*, generic: bool, hnsw: bool, lock: bool = False) -> str:
 # On the row's own columns: tried only for rows that pass `t.ttl_minutes IS NOT NULL`.
 _ROW_SLOT = KEY_SLOT.format(ns="t.ns_path", key="t.key")
 
-_REFRESH_GOT = f""", touched AS (
-    UPDATE alma_store s SET expires_at = now() + s.ttl_minutes * interval '1 minute'
-    FROM (
-        SELECT t.ns_path, t.key FROM alma_store t JOIN found f
-          ON t.tenant_id = %(tenant)s AND t.ns_path = f.ns_path AND t.key = f.key
-        WHERE f.refresh AND t.ttl_minutes IS NOT NULL
+
+def _refresh(rows: str, asked: str) -> str:
+    """The TTL refresh of `rows` (a CTE of (ns_path, key) the statement read) where
+    `asked`: each row locked through the primary key (LATERAL, at most one row per key:
+    a join could read every row of the tenant, and try their slots), then updated by
+    tuple id, and only if any was locked (else the update reads nothing). Best-effort: a
+    row whose slot or row lock another transaction holds is skipped, so a refresh never
+    waits, whatever order it meets rows in."""
+    return f""", refreshing AS MATERIALIZED (
+    SELECT l.ctid FROM {rows} f CROSS JOIN LATERAL (
+        SELECT t.ctid FROM alma_store t
+        WHERE t.tenant_id = %(tenant)s AND t.ns_path = f.ns_path AND t.key = f.key
+          AND t.ttl_minutes IS NOT NULL
           AND pg_try_advisory_xact_lock({TENANT_SLOTS}, {_ROW_SLOT})
-        ORDER BY t.ns_path, t.key COLLATE "C"
+        LIMIT 1
         FOR UPDATE OF t SKIP LOCKED
     ) l
-    WHERE s.tenant_id = %(tenant)s AND s.ns_path = l.ns_path AND s.key = l.key
+    WHERE {asked}
+), touched AS (
+    UPDATE alma_store s SET expires_at = now() + s.ttl_minutes * interval '1 minute'
+    FROM refreshing r
+    WHERE s.ctid = r.ctid
 )"""
+
+
+_REFRESH_GOT = _refresh("found", "f.refresh")
 
 GET = _GET.format(refresh=_REFRESH_GOT)
 """Gets by (namespace, key), refreshing the TTL of those asked to."""
 GET_READ_ONLY = _GET.format(refresh="")
 """Gets by (namespace, key), no TTL refresh: runs in a read-only transaction."""
 
-REFRESH_FOUND = f"""
-, touched AS (
-    UPDATE alma_store s SET expires_at = now() + s.ttl_minutes * interval '1 minute'
-    FROM (
-        SELECT t.ns_path, t.key FROM alma_store t JOIN page p
-          ON t.tenant_id = %(tenant)s AND t.ns_path = p.ns_path AND t.key = p.key
-        WHERE %(refresh)s AND t.ttl_minutes IS NOT NULL
-          AND pg_try_advisory_xact_lock({TENANT_SLOTS}, {_ROW_SLOT})
-        ORDER BY t.ns_path, t.key COLLATE "C"
-        FOR UPDATE OF t SKIP LOCKED
-    ) l
-    WHERE s.tenant_id = %(tenant)s AND s.ns_path = l.ns_path AND s.key = l.key
-)"""
+REFRESH_FOUND = _refresh("page", "%(refresh)s")
 """The TTL refresh of a search's page (best-effort: skips rows whose slot is busy)."""
 
 SEARCH_PLAIN = """

@@ -103,3 +103,58 @@ def test_a_put_is_five_statements(database, tenant, ns, indexed_setup, monkeypat
         assert store.search(ns, query="feline")[0].key == "k"  # the new vector ("kitten")
     assert len(sent) == 5, sent
     assert fields == [("text",)]
+
+
+def _buffers(plan: dict) -> int:
+    return int(plan.get("Shared Hit Blocks", 0)) + int(plan.get("Shared Read Blocks", 0))
+
+
+def test_a_get_reads_its_keys_rows_only(database, tenant) -> None:
+    """A get's generic plan looks each key up through the primary key, whatever the
+    tenant's size and the statistics say, and so does its TTL refresh. As a join, the
+    generic plan estimated the tenant small and read all its rows (5,000 here, and tried
+    the slot lock of each one with a TTL) to return one."""
+    import psycopg
+    from psycopg import sql
+
+    from langgraph_alma.store import _sql
+
+    with psycopg.connect(database.admin_url, autocommit=True) as admin:
+        admin.execute(
+            "INSERT INTO alma_store (tenant_id, ns_path, key, value, ttl_minutes, expires_at) "
+            "SELECT %s, 'plans.big', 'k' || g, '{}', 60, now() + interval '1 hour' "
+            "FROM generate_series(1, 5000) g",
+            (tenant,),
+        )
+    statement = (
+        _sql.GET.replace("%(ns)b", "$1")
+        .replace("%(keys)b", "$2")
+        .replace("%(refresh)s", "$3")
+        .replace("%(tenant)s", "$4")
+    )
+    with (
+        psycopg.connect(database.url, **connection_kwargs()) as conn,
+        conn.transaction(force_rollback=True),
+    ):
+        conn.execute(
+            "SELECT set_config('alma.tenant_id', %s, true), "
+            "set_config('plan_cache_mode', 'force_generic_plan', true)",
+            (tenant,),
+        )
+        # The simple protocol: psycopg would take PREPARE's $n for its own parameters.
+        prepared = conn.pgconn.exec_(
+            f"PREPARE big_get(text[], text[], bool[], text) AS {statement}".encode()
+        )
+        assert prepared.status == psycopg.pq.ExecStatus.COMMAND_OK, prepared.error_message
+        for refresh in ("false", "true"):
+            explained = conn.execute(
+                sql.SQL(
+                    "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) EXECUTE big_get("
+                    "ARRAY['plans.big'], ARRAY['k7'], ARRAY[{}]::bool[], {})"
+                ).format(sql.SQL(refresh), sql.Literal(tenant)),
+                prepare=False,
+            ).fetchone()
+            assert explained is not None
+            top = explained[0][0]
+            assert top["Plan"]["Actual Rows"] == 1
+            assert _buffers(top["Plan"]) < 40, (refresh, _buffers(top["Plan"]))
