@@ -105,8 +105,11 @@ def test_a_put_is_five_statements(database, tenant, ns, indexed_setup, monkeypat
     assert fields == [("text",)]
 
 
-def _buffers(plan: dict) -> int:
-    return int(plan.get("Shared Hit Blocks", 0)) + int(plan.get("Shared Read Blocks", 0))
+def _most_buffers(plan: dict) -> int:
+    """The most buffers any node of `plan` read (a node counts its children's; an
+    unreferenced CTE, such as the TTL refresh, is a child that its parent does not)."""
+    own = int(plan.get("Shared Hit Blocks", 0)) + int(plan.get("Shared Read Blocks", 0))
+    return max([own, *(_most_buffers(child) for child in plan.get("Plans", []))])
 
 
 def test_a_get_reads_its_keys_rows_only(database, tenant) -> None:
@@ -157,4 +160,4 @@ def test_a_get_reads_its_keys_rows_only(database, tenant) -> None:
             assert explained is not None
             top = explained[0][0]
             assert top["Plan"]["Actual Rows"] == 1
-            assert _buffers(top["Plan"]) < 40, (refresh, _buffers(top["Plan"]))
+            assert _most_buffers(top["Plan"]) < 40, (refresh, _most_buffers(top["Plan"]))
