@@ -179,10 +179,20 @@ COMMIT = "COMMIT"
 ROLLBACK = "ROLLBACK"
 
 
+# Deletes find their rows as gets do, through the primary key per requested key
+# (LATERAL), then delete them by tuple id: as a join, a generic plan (which a batch with
+# gets or query searches runs on) could read every row of the tenant. The batch holds
+# the key slots of what it deletes (`_LOCK_SLOTS`), so no other writer moves a row
+# between its lookup and its deletion.
 DELETE = """
 DELETE FROM alma_store s
 USING unnest(%(ns)b::text[], %(keys)b::text[]) AS d(ns, key)
-WHERE s.tenant_id = %(tenant)s AND s.ns_path = d.ns AND s.key = d.key
+CROSS JOIN LATERAL (
+    SELECT t.ctid FROM alma_store t
+    WHERE t.tenant_id = %(tenant)s AND t.ns_path = d.ns AND t.key = d.key
+    LIMIT 1
+) t
+WHERE s.ctid = t.ctid
 """
 
 UPSERT = """
@@ -207,7 +217,12 @@ ON CONFLICT (tenant_id, ns_path, key) DO UPDATE SET
 DELETE_VECTORS = """
 DELETE FROM alma_store_vectors v
 USING unnest(%(ns)b::text[], %(keys)b::text[]) AS d(ns, key)
-WHERE v.tenant_id = %(tenant)s AND v.ns_path = d.ns AND v.key = d.key
+CROSS JOIN LATERAL (
+    SELECT w.ctid FROM alma_store_vectors w
+    WHERE w.tenant_id = %(tenant)s AND w.ns_path = d.ns AND w.key = d.key
+    OFFSET 0  -- (a key has a row per field) keeps the lookup from being flattened
+) w
+WHERE v.ctid = w.ctid
 """
 
 # The upsert that also deletes the items' old vectors (the store has an index), in one

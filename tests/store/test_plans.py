@@ -9,6 +9,7 @@ both (results checked here with and without a prefix).
 
 from __future__ import annotations
 
+import pytest
 from langgraph.store.base import GetOp, SearchOp
 from psycopg_pool import ConnectionPool
 
@@ -112,11 +113,14 @@ def _most_buffers(plan: dict) -> int:
     return max([own, *(_most_buffers(child) for child in plan.get("Plans", []))])
 
 
-def test_a_get_reads_its_keys_rows_only(database, tenant) -> None:
-    """A get's generic plan looks each key up through the primary key, whatever the
-    tenant's size and the statistics say, and so does its TTL refresh. As a join, the
-    generic plan estimated the tenant small and read all its rows (5,000 here, and tried
-    the slot lock of each one with a TTL) to return one."""
+@pytest.mark.parametrize("name", ["GET", "DELETE", "DELETE_VECTORS"])
+def test_a_keyed_statement_reads_its_keys_rows_only(database, tenant, name) -> None:
+    """Gets, deletes and the clearing of an item's old vectors (each put of an indexed
+    store) find their rows through the primary key whatever the tenant's size and the
+    statistics say, and so does a get's TTL refresh. As joins, their generic plans (which
+    a batch with a get or a query search runs on) estimated the tenant small and read
+    all its rows (5,000 items and vectors here; a refresh also tried the slot lock of
+    each row with a TTL) to touch one."""
     import psycopg
     from psycopg import sql
 
@@ -129,12 +133,20 @@ def test_a_get_reads_its_keys_rows_only(database, tenant) -> None:
             "FROM generate_series(1, 5000) g",
             (tenant,),
         )
+        admin.execute(
+            "INSERT INTO alma_store_vectors (tenant_id, ns_path, key, field, dims, embedding) "
+            "SELECT %s, 'plans.big', 'k' || g, 'text', 3, '[1,2,3]' "
+            "FROM generate_series(1, 5000) g",
+            (tenant,),
+        )
     statement = (
-        _sql.GET.replace("%(ns)b", "$1")
+        getattr(_sql, name)
+        .replace("%(ns)b", "$1")
         .replace("%(keys)b", "$2")
-        .replace("%(refresh)s", "$3")
-        .replace("%(tenant)s", "$4")
+        .replace("%(refresh)s", "$4")
+        .replace("%(tenant)s", "$3")
     )
+    types = "text[], text[], text" + (", bool[]" if name == "GET" else "")
     with (
         psycopg.connect(database.url, **connection_kwargs()) as conn,
         conn.transaction(force_rollback=True),
@@ -145,19 +157,17 @@ def test_a_get_reads_its_keys_rows_only(database, tenant) -> None:
             (tenant,),
         )
         # The simple protocol: psycopg would take PREPARE's $n for its own parameters.
-        prepared = conn.pgconn.exec_(
-            f"PREPARE big_get(text[], text[], bool[], text) AS {statement}".encode()
-        )
+        prepared = conn.pgconn.exec_(f"PREPARE keyed({types}) AS {statement}".encode())
         assert prepared.status == psycopg.pq.ExecStatus.COMMAND_OK, prepared.error_message
-        for refresh in ("false", "true"):
+        for refresh in ("false", "true") if name == "GET" else ("",):
+            args = sql.SQL("ARRAY['plans.big'], ARRAY['k7'], {}").format(sql.Literal(tenant))
+            if refresh:
+                args = sql.SQL("{}, ARRAY[{}]::bool[]").format(args, sql.SQL(refresh))
             explained = conn.execute(
-                sql.SQL(
-                    "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) EXECUTE big_get("
-                    "ARRAY['plans.big'], ARRAY['k7'], ARRAY[{}]::bool[], {})"
-                ).format(sql.SQL(refresh), sql.Literal(tenant)),
+                sql.SQL("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) EXECUTE keyed({})").format(args),
                 prepare=False,
             ).fetchone()
             assert explained is not None
             top = explained[0][0]
-            assert top["Plan"]["Actual Rows"] == 1
+            assert top["Plan"]["Actual Rows"] == (1 if name == "GET" else 0)
             assert _most_buffers(top["Plan"]) < 40, (refresh, _most_buffers(top["Plan"]))
