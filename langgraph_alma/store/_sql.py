@@ -53,7 +53,7 @@ GENERIC_PLANS = f"SELECT {_GENERIC}"
 
 # Reads carry their TTL refresh (an UPDATE) only when asked to, so that reads without it
 # run in read-only transactions, on a hot standby for one. Each key is looked up through
-# the primary key (LATERAL: a lookup per requested key, whatever the estimates): as a
+# the primary key (LATERAL: a lookup per requested key): as a
 # join, the generic plan gets run on could estimate the tenant small and read all of its
 # rows to hash-join a few keys (2,000 rows per get on a store not yet analyzed).
 _GET = f"""
