@@ -130,7 +130,7 @@ def _refresh(rows: str, asked: str) -> str:
 ), touched AS (
     UPDATE alma_store s SET expires_at = now() + s.ttl_minutes * interval '1 minute'
     FROM refreshing r
-    WHERE s.ctid = r.ctid
+    WHERE s.tenant_id = %(tenant)s AND s.ctid = r.ctid
 )"""
 
 
@@ -192,7 +192,7 @@ CROSS JOIN LATERAL (
     WHERE t.tenant_id = %(tenant)s AND t.ns_path = d.ns AND t.key = d.key
     LIMIT 1
 ) t
-WHERE s.ctid = t.ctid
+WHERE s.tenant_id = %(tenant)s AND s.ctid = t.ctid
 """
 
 UPSERT = """
@@ -222,7 +222,7 @@ CROSS JOIN LATERAL (
     WHERE w.tenant_id = %(tenant)s AND w.ns_path = d.ns AND w.key = d.key
     OFFSET 0  -- (a key has a row per field) keeps the lookup from being flattened
 ) w
-WHERE v.ctid = w.ctid
+WHERE v.tenant_id = %(tenant)s AND v.ctid = w.ctid
 """
 
 # The upsert that also deletes the items' old vectors (the store has an index), in one
