@@ -53,9 +53,9 @@ GENERIC_PLANS = f"SELECT {_GENERIC}"
 
 # Reads carry their TTL refresh (an UPDATE) only when asked to, so that reads without it
 # run in read-only transactions, on a hot standby for one. Each key is looked up through
-# the primary key (LATERAL: a lookup per requested key): as a
-# join, the generic plan gets run on could estimate the tenant small and read all of its
-# rows to hash-join a few keys (2,000 rows per get on a store not yet analyzed).
+# the primary key (LATERAL: a lookup per requested key): as a join, the generic plan gets
+# run on could estimate the tenant small and read all of its rows to hash-join a few keys
+# (2,000 rows per get on a store not yet analyzed).
 _GET = f"""
 WITH req AS (
     SELECT * FROM unnest(%(ns)b::text[], %(keys)b::text[], %(refresh)s::bool[])
@@ -114,9 +114,9 @@ def _refresh(rows: str, asked: str) -> str:
     """The TTL refresh of `rows` (a CTE of (ns_path, key) the statement read) where
     `asked`: each row locked through the primary key (LATERAL, at most one row per key:
     a join could read every row of the tenant, and try their slots), then updated by
-    tuple id, and only if any was locked (else the update reads nothing). Best-effort: a
-    row whose slot or row lock another transaction holds is skipped, so a refresh never
-    waits, whatever order it meets rows in."""
+    tuple id (a plan choice: with statistics that call the tenant tiny, the update may
+    still scan its rows). Best-effort: a row whose slot or row lock another transaction
+    holds is skipped, so a refresh never waits, whatever order it meets rows in."""
     return f""", refreshing AS MATERIALIZED (
     SELECT l.ctid FROM {rows} f CROSS JOIN LATERAL (
         SELECT t.ctid FROM alma_store t
