@@ -197,7 +197,7 @@ class StoreCore(OpChecks):
             for i, op in enumerate(ops)
             if isinstance(op, ListNamespacesOp) or (isinstance(op, SearchOp) and not op.query)
         ]
-        generic = bool(gets or ranked)  # see `_sql.batch_settings`
+        generic = bool(gets or ranked or writes)  # see `_sql.batch_settings`
         settings: dict[str, Any] = {"tenant": tenant}
         if prepared.puts:  # the writes' key slots, taken by the opening statement
             settings["ns"] = [ns_path(k[0]) for k in prepared.puts]

@@ -30,11 +30,12 @@ VECTOR_PREFIX = PREFIX.replace("s.ns_path", "v.ns_path")
 # Every batch opens with one settings statement: the tenant row-level security acts for
 # and, for gets and query searches, `plan_cache_mode`; for query searches also pgvector's
 # iterative scan (filtered HNSW searches keep filling their LIMIT) and ef_search (follows
-# the search window). Gets, query searches and the writes after them run on prepared
-# generic plans: planning a get afresh cost several times its execution (the lookup's
-# custom plan estimates one row per key, its generic one ten, so PostgreSQL never chose
-# the cached plan by itself), and planning the search statement's CTEs cost about as much
-# as running them. The full-text functions the search calls read either the tenant or the
+# the search window). Gets, query searches and writes run on prepared generic plans:
+# planning a get afresh cost several times its execution (the lookup's custom plan
+# estimates one row per key, its generic one ten, so PostgreSQL never chose the cached
+# plan by itself), and planning the search statement's or the upsert's CTEs cost about as
+# much as running them (0.2 ms a put, when a batch of puts alone left the choice to
+# PostgreSQL). The full-text functions the search calls read either the tenant or the
 # prefix's key range, in branches gated on their arguments (migration 0007), so their
 # generic plans keep the range. Plain (no query) searches and namespace listings run
 # first, on PostgreSQL's own choice of plan (`auto`): their best plan depends on the
