@@ -114,12 +114,15 @@ _ROW_SLOT = KEY_SLOT.format(ns="t.ns_path", key="t.key")
 def _refresh(rows: str, asked: str) -> str:
     """The TTL refresh of `rows` (a CTE of (ns_path, key) the statement read) where
     `asked`: each row locked through the primary key (LATERAL, at most one row per key:
-    a join could read every row of the tenant, and try their slots), then updated by
-    tuple id (a plan choice: with statistics that call the tenant tiny, the update may
-    still scan its rows). Best-effort: a row whose slot or row lock another transaction
-    holds is skipped, so a refresh never waits, whatever order it meets rows in."""
-    return f""", refreshing AS MATERIALIZED (
-    SELECT l.ctid FROM {rows} f CROSS JOIN LATERAL (
+    a join could read every row of the tenant, and try their slots) and updated by tuple
+    id, in one update whose join is that lookup. (With the locked rows in a CTE of their
+    own, statistics that call the tenant tiny, many small tenants beside it, got the
+    update planned as a hash join over every row of the tenant.) Best-effort: a row whose
+    slot or row lock another transaction holds is skipped, so a refresh never waits,
+    whatever order it meets rows in."""
+    return f""", touched AS (
+    UPDATE alma_store s SET expires_at = now() + s.ttl_minutes * interval '1 minute'
+    FROM {rows} f CROSS JOIN LATERAL (
         SELECT t.ctid FROM alma_store t
         WHERE t.tenant_id = %(tenant)s AND t.ns_path = f.ns_path AND t.key = f.key
           AND t.ttl_minutes IS NOT NULL
@@ -127,11 +130,7 @@ def _refresh(rows: str, asked: str) -> str:
         LIMIT 1
         FOR UPDATE OF t SKIP LOCKED
     ) l
-    WHERE {asked}
-), touched AS (
-    UPDATE alma_store s SET expires_at = now() + s.ttl_minutes * interval '1 minute'
-    FROM refreshing r
-    WHERE s.tenant_id = %(tenant)s AND s.ctid = r.ctid
+    WHERE {asked} AND s.tenant_id = %(tenant)s AND s.ctid = l.ctid
 )"""
 
 
