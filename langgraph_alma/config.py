@@ -190,6 +190,14 @@ class Settings(BaseSettings):
         description="Backlog rows per (tenant, dims) past which AlmaStore puts index their own "
         "vectors inline again (backpressure: searches rank the backlog exactly).",
     )
+    store_ann_build_min: int = Field(
+        default=10_000,
+        ge=0,
+        description="AlmaStore builds a dims' HNSW index in bulk (setup(), its indexer, or "
+        "index_backlog()) once this many of its vectors are past the exact bound; until "
+        "then searches rank exactly and puts pay no HNSW upkeep. 0: setup() builds it at "
+        "once (PostgresStore's way). Only with store_index_deferred.",
+    )
     store_index_chunk: int = Field(
         default=200,
         gt=0,

@@ -58,16 +58,19 @@ class Backlogs:
         n = seen[0]
         return n if n + rows <= bound or n >= bound else None
 
-    def note(self, key: BacklogKey, before: int, deferred: int, counted: bool) -> None:
+    def note(
+        self, key: BacklogKey, before: int, deferred: int, counted: bool, wake: bool = False
+    ) -> None:
         """A put statement's outcome: the backlog it saw (`before`, counted or the
-        estimate) and the rows it left to the indexer (`deferred`)."""
+        estimate) and the rows it left to the indexer (`deferred`); `wake`: the indexer
+        has work even if none were deferred (the HNSW index awaits its build)."""
         with self._lock:
             seen = self._seen.get(key)
             stamp = time.monotonic() if counted or seen is None else seen[1]
             self._put(key, before + deferred, stamp)
             if deferred:
                 self._dirty[key] = None
-        if deferred and self.on_deferred is not None:
+        if (deferred or wake) and self.on_deferred is not None:
             self.on_deferred()
 
     def drained(self, key: BacklogKey) -> None:

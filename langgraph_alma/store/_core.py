@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import logging
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
@@ -65,8 +66,11 @@ __all__ = [
     "trim_query",
 ]
 
+logger = logging.getLogger(__name__)
+
 DEFAULT_MAX_VALUE_BYTES = 1024 * 1024
 DEFAULT_EXACT_SEARCH_MAX = 2000
+ANN_CHECK_SHARE = 10  # the indexer asks for the HNSW build each 1/10 of its bound written
 _ALL_DEPTHS = 2**31 - 1
 
 
@@ -136,6 +140,12 @@ class StoreCore(OpChecks):
             and self.index.dims <= _search.HNSW_MAX_DIMS[self.index.vector_type]
         )
         self.backlog_max = settings.store_index_backlog_max
+        # The HNSW index itself waits until enough vectors need it (migration 0016): built
+        # in bulk by `setup()`, the indexer or `index_backlog()` (`build_ann`).
+        self.ann_build_min = settings.store_ann_build_min if self.index_deferred else 0
+        # known to exist, never deferred, or not this role's to build: not asked again
+        self.ann_built = not self.index_deferred
+        self._ann_pending = 0  # vectors this store wrote since it last asked (a race: a few off)
         self.index_chunk_rows = settings.store_index_chunk
         self.chunk_sizer = _backlog.ChunkSizer(
             settings.store_index_chunk_seconds, settings.store_index_chunk
@@ -428,7 +438,10 @@ class StoreCore(OpChecks):
         seen, indexed = (rows or [(0, True)])[0]
         deferred = 0 if indexed else int(sql.params["rows"])
         counted = sql.params["backlog"] == -1
-        self.backlogs.note((tenant, self.index.dims), int(seen), deferred, counted)
+        waiting = not self.ann_built  # the indexer asks for the HNSW build (`build_ann`)
+        if waiting:
+            self._ann_pending += int(sql.params["rows"])
+        self.backlogs.note((tenant, self.index.dims), int(seen), deferred, counted, waiting)
 
     def index_chunk(
         self, tenant: str, limit: int | None = None, large: bool = False
@@ -471,16 +484,56 @@ class StoreCore(OpChecks):
         results = yield [Sql(_sql.LIST_TENANTS, fetch=True)]
         return [r[0] for r in results[0] or []]
 
-    def setup_statements(self) -> list[str]:
-        """DDL that depends on this store's configuration (after the migrations)."""
+    def setup_plan(self) -> Plan[None]:
+        """What depends on this store's configuration, after the migrations: its HNSW
+        index, built now unless `store_ann_build_min` defers it (`build_ann`)."""
         index = self.index
-        if index and index.ann == "hnsw":
-            ddl = _search.hnsw_index(
-                index.dims, index.vector_type, index.distance_type, index.m, index.ef_construction
+        if index and index.ann == "hnsw" and index.dims <= _search.HNSW_MAX_DIMS[index.vector_type]:
+            yield from self.build_ann()
+
+    def ann_build_due(self, asked: bool, idle: bool) -> bool:
+        """Whether the indexer should try `build_ann` now: the index is not known to exist,
+        and the caller `asked` (`index_backlog()`), or this store wrote a tenth of
+        `store_ann_build_min` vectors since the last try, or any and the indexer is `idle`
+        (its backlog drained: the count is complete). A try below the bound counts up to
+        `store_ann_build_min` rows, so it is not made for every put."""
+        if self.ann_built:
+            return False
+        pending = self._ann_pending
+        if asked or pending >= max(1, self.ann_build_min // ANN_CHECK_SHARE) or (idle and pending):
+            self._ann_pending = 0
+            return True
+        return False
+
+    def build_ann(self) -> Plan[bool]:
+        """Build this store's HNSW index in bulk if at least `store_ann_build_min` of its
+        dims' vectors are indexed (past the exact bound); returns whether it exists. Until
+        then searches rank those vectors exactly (the HNSW branch scans them) and puts pay
+        no HNSW upkeep; once built, it is kept up like PostgresStore's. The build holds
+        the connection for its duration, and writes to the vectors wait for it."""
+        try:
+            results = yield [Sql(_sql.BUILD_ANN, self._ann_params(self.ann_build_min), fetch=True)]
+        except psycopg.errors.InsufficientPrivilege:
+            # a role without EXECUTE on the function (only alma_app and the owner have
+            # it): searches stay exact; `setup()` as the owner builds it
+            logger.warning(
+                "AlmaStore: this role may not build the HNSW index "
+                "(alma_store_build_ann); run setup() as the tables' owner"
             )
-            if ddl:
-                return [ddl]
-        return []
+            self.ann_built = True  # asked for the last time
+            return False
+        built = bool(results[0] and results[0][0][0])
+        self.ann_built = self.ann_built or built
+        return built
+
+    def _ann_params(self, min_rows: int) -> dict[str, Any]:
+        index = self.index
+        assert index is not None
+        return {
+            "dims": index.dims, "vector_type": index.vector_type,
+            "distance_type": index.distance_type, "m": index.m,
+            "ef_construction": index.ef_construction, "min_rows": min_rows,
+        }  # fmt: skip
 
 
 def _candidate_set(tenant: str, op: SearchOp) -> tuple[str, str | None] | None:

@@ -154,37 +154,11 @@ _DISTANCE = {
         "greatest(1.0, {max})",
     ),
 }
-_OPS = {"cosine": "cosine_ops", "l2": "l2_ops", "inner_product": "ip_ops"}
 COLUMN = {"vector": "embedding", "halfvec": "half"}
 
 
 def vector_column(vector_type: str, dims: int, alias: str = "v") -> str:
     return f"{alias}.{COLUMN[vector_type]}::{vector_type}({int(dims)})"
-
-
-def hnsw_index(
-    dims: int, vector_type: str = "vector", distance_type: str = "cosine",
-    m: int | None = None, ef_construction: int | None = None,
-) -> str | None:  # fmt: skip
-    """The partial HNSW index for vectors of `dims` dimensions (run by `setup()`): of the
-    rows the indexer moved in (`indexed`, migration 0013; a put's rows wait outside, where
-    searches rank them exactly); None above pgvector's HNSW limit, where searches stay
-    exact. Built from integers and fixed names only."""
-    d = int(dims)
-    if d > HNSW_MAX_DIMS[vector_type]:
-        return None
-    name = f"alma_store_vectors_hnsw_{d}"
-    if (vector_type, distance_type) != ("vector", "cosine"):
-        name += f"_{vector_type}_{distance_type}"
-    params = {"m": m, "ef_construction": ef_construction}
-    with_ = ", ".join(f"{k} = {int(v)}" for k, v in params.items() if v)
-    return (
-        f"CREATE INDEX IF NOT EXISTS {name} ON alma_store_vectors USING hnsw "
-        f"(({vector_column(vector_type, d, 'alma_store_vectors')[len('alma_store_vectors.') :]})"
-        f" {vector_type}_{_OPS[distance_type]})"
-        + (f" WITH ({with_})" if with_ else "")
-        + f" WHERE dims = {d} AND indexed"
-    )
 
 
 # -- the statement -------------------------------------------------------------------

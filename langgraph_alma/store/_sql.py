@@ -299,6 +299,12 @@ WITH total AS MATERIALIZED (
 SELECT (SELECT count(*) FROM moved), (SELECT n FROM total) > %(keep)s::bigint
 """
 
+# The partial HNSW index of the store's index configuration, built in bulk once at least
+# `%(min_rows)s` vectors of its dims are past the exact bound (0: at once); true when the
+# index exists (migration 0016: the index is made there, as its owner).
+BUILD_ANN = """SELECT alma_store_build_ann(%(dims)s, %(vector_type)s, %(distance_type)s, %(m)s,
+                             %(ef_construction)s, %(min_rows)s)"""
+
 # Tenants with backlog rows of `%(dims)s` (a privileged store's `index_backlog()`).
 BACKLOG_TENANTS = """
 SELECT DISTINCT tenant_id FROM alma_store_vectors

@@ -113,11 +113,9 @@ class AsyncAlmaStore(_OnEventLoop, AsyncPooled):
     async def setup(self) -> None:
         """Apply the migrations and this store's vector index (idempotent), as the admin
         role when the store knows its URL."""
-        ddl = self._core.setup_statements()
         async with self._setup_connection() as conn:
             await amigrate(conn)
-            for stmt in ddl:
-                await conn.execute(stmt)
+            await arun_plan(conn, self._core.setup_plan())
 
     def connection(self) -> AbstractAsyncContextManager[psycopg.AsyncConnection[Any]]:
         """A connection of this store (autocommit; inside an `aatomic` block, the block's),
@@ -227,7 +225,8 @@ class AsyncAlmaStore(_OnEventLoop, AsyncPooled):
         puts left to the background indexer (a privileged store: every tenant's); returns
         how many moved. Searches find them either way (ranked exactly); indexed, they cost
         searches less. A tenant with at most `exact_search_max` vectors is searched
-        exactly and keeps them out.
+        exactly and keeps them out. Then builds the HNSW index if it is due
+        (`store_ann_build_min` vectors past the exact bound; migration 0016).
 
         >>> await store.aindex_backlog()          # doctest: +SKIP
         """
@@ -248,7 +247,7 @@ class AsyncAlmaStore(_OnEventLoop, AsyncPooled):
         been free that long: callers who keep it busy are never made to wait (the
         backlog grows to its bound, and puts index inline past it), and a caller
         arriving mid-chunk waits for one short chunk at most."""
-        moved = 0
+        moved, tenants = 0, list(tenants)
         # On a pool a chunk holds a connection of its own: full chunks, fewer commits.
         alone = background and isinstance(self.conn, psycopg.AsyncConnection)
         sizer = self._core.chunk_sizer if alone else None
@@ -270,6 +269,8 @@ class AsyncAlmaStore(_OnEventLoop, AsyncPooled):
                 moved, large = moved + n, more  # more rows wait only in a large tenant
                 if sizer is not None:
                     sizer.note(n, time.monotonic() - started)
+        if not stopping() and self._core.ann_build_due(not background, idle=not tenants):
+            await self.arun(self._core.build_ann(), "HNSW index build")
         return moved
 
 
@@ -335,11 +336,9 @@ class AlmaStore(_OnThreads, Pooled):
     def setup(self) -> None:
         """Apply the migrations and this store's vector index (idempotent), as the admin
         role when the store knows its URL."""
-        ddl = self._core.setup_statements()
         with self._setup_connection() as conn:
             migrate(conn)
-            for stmt in ddl:
-                conn.execute(stmt)
+            run_plan(conn, self._core.setup_plan())
 
     def connection(self) -> AbstractContextManager[psycopg.Connection[Any]]:
         """A connection of this store (autocommit; inside an `atomic` block, the block's),
@@ -447,7 +446,8 @@ class AlmaStore(_OnThreads, Pooled):
         puts left to the background indexer (a privileged store: every tenant's); returns
         how many moved. Searches find them either way (ranked exactly); indexed, they cost
         searches less. A tenant with at most `exact_search_max` vectors is searched
-        exactly and keeps them out.
+        exactly and keeps them out. Then builds the HNSW index if it is due
+        (`store_ann_build_min` vectors past the exact bound; migration 0016).
 
         >>> store.index_backlog()          # doctest: +SKIP
         """
@@ -468,7 +468,7 @@ class AlmaStore(_OnThreads, Pooled):
         been free that long: callers who keep it busy are never made to wait (the
         backlog grows to its bound, and puts index inline past it), and a caller
         arriving mid-chunk waits for one short chunk at most."""
-        moved = 0
+        moved, tenants = 0, list(tenants)
         # On a pool a chunk holds a connection of its own: full chunks, fewer commits.
         alone = background and isinstance(self.conn, psycopg.Connection)
         sizer = self._core.chunk_sizer if alone else None
@@ -490,4 +490,6 @@ class AlmaStore(_OnThreads, Pooled):
                 moved, large = moved + n, more  # more rows wait only in a large tenant
                 if sizer is not None:
                     sizer.note(n, time.monotonic() - started)
+        if not stopping() and self._core.ann_build_due(not background, idle=not tenants):
+            self.run(self._core.build_ann(), "HNSW index build")
         return moved

@@ -35,6 +35,7 @@ from pglast import ast  # noqa: E402
 # (docs/scaling.md says how Citus runs them: on every shard, as a distributed function).
 MULTI_TENANT_BY_DESIGN = {
     "alma_store_sweep",  # TTL sweep of every tenant's expired items
+    "alma_store_build_ann",  # the shared HNSW index, built once its dims has enough vectors
 }
 
 

@@ -58,10 +58,15 @@ def pool(database) -> Iterator[ConnectionPool]:
 
 @pytest.fixture(scope="session")
 def indexed_setup(database) -> None:
-    """The HNSW index for DIMS, created once as the admin role."""
+    """The HNSW index for DIMS, created once as the admin role (at once, however few
+    vectors: `store_ann_build_min` 0)."""
     index = {"dims": DIMS, "embed": fake_embed}
-    with AlmaStore.from_conn_string(database.url, index=index, admin_url=database.admin_url) as s:
-        s.setup()
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("ALMA_STORE_ANN_BUILD_MIN", "0")
+        with AlmaStore.from_conn_string(
+            database.url, index=index, admin_url=database.admin_url
+        ) as s:
+            s.setup()
 
 
 @pytest.fixture
@@ -101,3 +106,15 @@ async def row_held(url: str, tenant: str, key: str) -> AsyncIterator[None]:
             (tenant, key),
         )
         yield
+
+
+def vector_counts(database, tenant: str) -> tuple[int, int]:
+    """(indexed rows, backlog rows) of `tenant`'s vectors."""
+    with psycopg.connect(database.admin_url) as conn:
+        row = conn.execute(
+            "SELECT count(*) FILTER (WHERE indexed), count(*) FILTER (WHERE NOT indexed)"
+            " FROM alma_store_vectors WHERE tenant_id = %s",
+            (tenant,),
+        ).fetchone()
+    assert row is not None
+    return int(row[0]), int(row[1])

@@ -21,6 +21,7 @@ from langgraph.store.base import PutOp
 
 from langgraph_alma import AlmaStore, AsyncAlmaStore
 from tests.store.conftest import DIMS, afake_embed, fake_embed, fake_embed_one
+from tests.store.conftest import vector_counts as _backlog
 
 
 def _word(i: int) -> str:
@@ -43,18 +44,6 @@ def _index(embed=fake_embed) -> dict:
 def _no_background(monkeypatch) -> None:
     """Tests drive the indexer themselves unless they turn it on."""
     monkeypatch.setenv("ALMA_STORE_INDEX_BACKGROUND", "false")
-
-
-def _backlog(database, tenant: str) -> tuple[int, int]:
-    """(indexed rows, backlog rows) of `tenant`'s vectors."""
-    with psycopg.connect(database.admin_url) as conn:
-        row = conn.execute(
-            "SELECT count(*) FILTER (WHERE indexed), count(*) FILTER (WHERE NOT indexed)"
-            " FROM alma_store_vectors WHERE tenant_id = %s",
-            (tenant,),
-        ).fetchone()
-    assert row is not None
-    return int(row[0]), int(row[1])
 
 
 def _answers(store, ns) -> list[list[tuple[str, float]]]:
@@ -303,12 +292,15 @@ def test_recall_with_a_half_drained_backlog_is_no_worse(
 
 
 def test_migration_0013_keeps_indexed_rows_and_drops_the_unbounded_index(
-    fresh_database, tenant, ns
+    fresh_database, tenant, ns, monkeypatch
 ) -> None:
     """A database as it was before 0013 (vectors in an HNSW index `WHERE dims = N`, which
     every new row would enter): the migration marks the rows indexed, drops that index,
-    and `setup()` builds it again with the `indexed` predicate; new rows join the backlog."""
+    and `setup()` builds it again with the `indexed` predicate (at once: build bound 0);
+    new rows join the backlog."""
     from langgraph_alma.migrations import migrate
+
+    monkeypatch.setenv("ALMA_STORE_ANN_BUILD_MIN", "0")
 
     db, dims = fresh_database, 8
     with psycopg.connect(db.admin_url, autocommit=True) as conn:

@@ -10,6 +10,7 @@ import math
 import uuid
 
 import numpy as np
+import psycopg
 import pytest
 from langgraph.store.memory import InMemoryStore
 
@@ -205,20 +206,36 @@ def test_halfvec_stores_half_precision(vstore, database) -> None:
     assert row == ((True, False) if half else (False, True))
 
 
-def test_setup_builds_the_index_of_the_config() -> None:
-    from langgraph_alma.store._core import StoreCore
+def test_setup_builds_the_index_of_the_config(fresh_database, monkeypatch) -> None:
+    """`setup()` builds the HNSW index the index config describes (its distance, vector
+    type and HNSW parameters), at once with `store_ann_build_min` 0; none for `flat`."""
+    monkeypatch.setenv("ALMA_STORE_ANN_BUILD_MIN", "0")
+    db = fresh_database
 
-    def ddl(index: dict) -> list[str]:
-        return StoreCore(tenant_id="t", default_tenant="d", index=index).setup_statements()
+    def built(index: dict) -> list[str]:
+        with AlmaStore.from_conn_string(db.url, index=index, admin_url=db.admin_url) as store:
+            store.setup()
+        with psycopg.connect(db.admin_url) as conn:
+            rows = conn.execute(
+                "SELECT indexdef FROM pg_indexes WHERE indexname LIKE 'alma_store_vectors_hnsw%'"
+                " ORDER BY indexname"
+            ).fetchall()
+            conn.execute("DO $$ DECLARE i text; BEGIN FOR i IN SELECT indexname FROM pg_indexes"
+                         " WHERE indexname LIKE 'alma_store_vectors_hnsw%' LOOP"
+                         " EXECUTE format('DROP INDEX %I', i); END LOOP; END $$")  # fmt: skip
+        return [r[0] for r in rows]
 
     base = {"dims": 16, "embed": _embed}
-    assert "vector_cosine_ops" in ddl(base)[0]
-    [l2] = ddl({**base, "distance_type": "l2", "ann_index_config": {"vector_type": "halfvec"}})
-    assert "(half::halfvec(16)) halfvec_l2_ops" in l2 and "WHERE dims = 16" in l2
-    [ip] = ddl({**base, "distance_type": "inner_product",
-                "ann_index_config": {"m": 8, "ef_construction": 32}})  # fmt: skip
-    assert "vector_ip_ops" in ip and "WITH (m = 8, ef_construction = 32)" in ip
-    assert ddl({**base, "ann_index_config": {"kind": "flat"}}) == []
+    [cosine] = built(base)
+    assert "alma_store_vectors_hnsw_16 ON" in cosine and "vector_cosine_ops" in cosine
+    assert cosine.endswith("WHERE ((dims = 16) AND indexed)")
+    [l2] = built({**base, "distance_type": "l2", "ann_index_config": {"vector_type": "halfvec"}})
+    assert "alma_store_vectors_hnsw_16_halfvec_l2 ON" in l2
+    assert "((half)::halfvec(16)) halfvec_l2_ops" in l2 and "WHERE ((dims = 16) AND" in l2
+    [ip] = built({**base, "distance_type": "inner_product",
+                  "ann_index_config": {"m": 8, "ef_construction": 32}})  # fmt: skip
+    assert "vector_ip_ops" in ip and "WITH (m='8', ef_construction='32')" in ip
+    assert built({**base, "ann_index_config": {"kind": "flat"}}) == []
 
 
 @pytest.mark.parametrize(
