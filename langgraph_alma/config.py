@@ -191,7 +191,7 @@ class Settings(BaseSettings):
         "vectors inline again (backpressure: searches rank the backlog exactly).",
     )
     store_ann_build_min: int = Field(
-        default=10_000,
+        default=5000,
         ge=0,
         description="AlmaStore builds a dims' HNSW index in bulk (setup(), its indexer, or "
         "index_backlog()) once this many of its vectors are past the exact bound; until "
