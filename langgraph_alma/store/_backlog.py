@@ -121,11 +121,17 @@ class ChunkSizer:
         return rows if limit is None else max(1, min(rows, limit))
 
     def note(self, rows: int, seconds: float) -> None:
-        """A chunk moved `rows` rows in `seconds`."""
+        """A chunk moved `rows` rows in `seconds`: a slower row counts at once (the next
+        chunk must not hold the connection as long), a faster one half."""
         if rows > 0:
             per_row = seconds / rows
             old = self._per_row
-            self._per_row = per_row if old is None else (old + per_row) / 2
+            self._per_row = per_row if old is None or per_row > old else (old + per_row) / 2
+
+    def reset(self) -> None:
+        """Forget the time per row (the HNSW index was just built: moving a row into it
+        now costs an HNSW insert, where it was a flag); the next chunk probes again."""
+        self._per_row = None
 
 
 def index_chunk(

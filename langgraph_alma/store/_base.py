@@ -120,6 +120,7 @@ class _AlmaStoreBase(BaseStore):
             limits=StoreLimits.from_settings(settings),
             text_config=text_config,
             text_weight=text_weight,
+            pooled=not isinstance(conn, psycopg.Connection | psycopg.AsyncConnection),
         )
         self._init_shell(settings)
 

@@ -100,6 +100,7 @@ class StoreCore(OpChecks):
         limits: StoreLimits | None = None,
         text_config: str | None = None,
         text_weight: float | None = None,
+        pooled: bool = True,
     ) -> None:
         self.limits = limits or StoreLimits.from_settings()
         default_ttl = (ttl or {}).get("default_ttl")
@@ -141,8 +142,10 @@ class StoreCore(OpChecks):
         )
         self.backlog_max = settings.store_index_backlog_max
         # The HNSW index itself waits until enough vectors need it (migration 0016): built
-        # in bulk by `setup()`, the indexer or `index_backlog()` (`build_ann`).
-        self.ann_build_min = settings.store_ann_build_min if self.index_deferred else 0
+        # in bulk by `setup()`, the indexer or `index_backlog()` (`build_ann`). Not on a
+        # single connection: the build would hold it (a second or more), and every caller
+        # with it; `setup()` builds the index at once there, as before.
+        self.ann_build_min = settings.store_ann_build_min if self.index_deferred and pooled else 0
         # known to exist, never deferred, or not this role's to build: not asked again
         self.ann_built = not self.index_deferred
         self._ann_pending = 0  # vectors this store wrote since it last asked (a race: a few off)
@@ -438,7 +441,8 @@ class StoreCore(OpChecks):
         seen, indexed = (rows or [(0, True)])[0]
         deferred = 0 if indexed else int(sql.params["rows"])
         counted = sql.params["backlog"] == -1
-        waiting = not self.ann_built  # the indexer asks for the HNSW build (`build_ann`)
+        # the indexer asks for the HNSW build (`build_ann`)
+        waiting = not self.ann_built and self.ann_build_min > 0
         if waiting:
             self._ann_pending += int(sql.params["rows"])
         self.backlogs.note((tenant, self.index.dims), int(seen), deferred, counted, waiting)
@@ -497,8 +501,8 @@ class StoreCore(OpChecks):
         `store_ann_build_min` vectors since the last try, or any and the indexer is `idle`
         (its backlog drained: the count is complete). A try below the bound counts up to
         `store_ann_build_min` rows, so it is not made for every put."""
-        if self.ann_built:
-            return False
+        if self.ann_built or (not asked and self.ann_build_min == 0):
+            return False  # (bound 0: `setup()` builds it, the indexer never does)
         pending = self._ann_pending
         if asked or pending >= max(1, self.ann_build_min // ANN_CHECK_SHARE) or (idle and pending):
             self._ann_pending = 0
@@ -523,6 +527,8 @@ class StoreCore(OpChecks):
             self.ann_built = True  # asked for the last time
             return False
         built = bool(results[0] and results[0][0][0])
+        if built and not self.ann_built:
+            self.chunk_sizer.reset()  # chunks learnt without the index were flag flips
         self.ann_built = self.ann_built or built
         return built
 

@@ -307,3 +307,38 @@ def test_a_role_that_may_not_build_it_keeps_searching_exactly(
         with psycopg.connect(db.admin_url, autocommit=True) as conn:
             conn.execute(f'DROP OWNED BY "{role}"')
             conn.execute(f'DROP ROLE "{role}"')
+
+
+def test_on_a_single_connection_setup_builds_it_at_once(fresh_database, tenant, ns) -> None:
+    """A store on one connection keeps the index built at `setup()`: a build later would
+    hold its only connection (a second or more at the bound), and every caller with it."""
+    db = fresh_database
+    with psycopg.connect(db.admin_url, autocommit=True) as conn:
+        store = AlmaStore(conn, index=INDEX, tenant_id=tenant, exact_search_max=5)
+        assert store._core.ann_build_min == 0
+        store.setup()
+        assert _index_def(db) is not None  # no vectors yet, built all the same
+    with psycopg.connect(db.admin_url, autocommit=True) as conn:
+        conn.execute(f"DROP INDEX {INDEX_NAME}")
+        store = AlmaStore(conn, index=INDEX, tenant_id=tenant, exact_search_max=5)
+        store.batch([PutOp(ns, f"k{i}", {"text": t}) for i, t in enumerate(_texts(60, 7))])
+        store._core.backlogs.on_deferred = None  # no thread: the rounds are driven here
+        store._drain([tenant], background=True)  # the background indexer's round
+        store._drain([], background=True)  # and its idle one
+        assert _index_def(db) is None  # it never builds on the store's only connection
+        store.index_backlog()  # asked: it does
+        assert _index_def(db) is not None
+
+
+def test_building_the_index_resets_the_chunk_sizes(fresh_database, tenant, ns) -> None:
+    """Chunks the indexer timed without the index moved flags; the build makes it probe
+    again, so its first chunk into the new index is small."""
+    db = fresh_database
+    with _open(db, tenant) as store:
+        sizer = store._core.chunk_sizer
+        sizer.note(200, 0.001)  # as learnt while moving flags
+        store.batch([PutOp(ns, f"k{i}", {"text": t}) for i, t in enumerate(_texts(60, 8))])
+        assert sizer.rows() > sizer.PROBE_ROWS
+        store.index_backlog()
+        assert _index_def(db) is not None
+        assert sizer.rows() == sizer.PROBE_ROWS

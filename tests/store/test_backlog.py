@@ -560,3 +560,19 @@ def test_a_drain_counts_a_tenant_once_not_per_chunk(pool, database, tenant, ns, 
     assert _backlog(database, tenant) == (0, 12)
     moved, _ = store.run(store._core.index_chunk(tenant, 5, large=True), "indexing")
     assert moved == 5 and _backlog(database, tenant) == (5, 7)
+
+
+def test_chunk_sizer_takes_a_slower_row_at_once_and_forgets_on_reset() -> None:
+    """Moving a row costs a flag flip before the HNSW index is built and an HNSW insert
+    after: a chunk sized on the first must not hold the connection for long (measured:
+    a put waited 0.3 s behind a 200-row chunk so sized, on one connection)."""
+    from langgraph_alma.store._backlog import ChunkSizer
+
+    sizer = ChunkSizer(seconds=0.02, most=200)
+    for _ in range(5):
+        sizer.note(200, 0.004)  # 20 µs a row: chunks as large as allowed
+    assert sizer.rows() == 200
+    sizer.note(200, 0.3)  # 1.5 ms a row now: the next chunk fits 20 ms at once
+    assert sizer.rows() == 13
+    sizer.reset()
+    assert sizer.rows() == ChunkSizer.PROBE_ROWS
