@@ -196,7 +196,8 @@ class Settings(BaseSettings):
         description="AlmaStore builds a dims' HNSW index in bulk (setup(), its indexer, or "
         "index_backlog()) once this many of its vectors are past the exact bound; until "
         "then searches rank exactly and puts pay no HNSW upkeep. 0: setup() builds it at "
-        "once (PostgresStore's way). Only with store_index_deferred.",
+        "once (PostgresStore's way), as it does for a store on a single connection. Only "
+        "with store_index_deferred.",
     )
     store_index_chunk: int = Field(
         default=200,
