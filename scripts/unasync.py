@@ -72,7 +72,7 @@ RULES: list[tuple[str, str]] = [
     (r"\bamigrate\b", "migrate"),
     (r"\basyncio\.sleep\(", "time.sleep("),
     (r"\ba(get|put|search|delete|list_namespaces)\(", r"\1("),
-    (r"\b(_?)a(index_backlog|drain)\b", r"\1\2"),  # the HNSW backlog (issue 11)
+    (r"\b(_?)a(index_backlog|drain|build_ann)\b", r"\1\2"),  # the HNSW backlog (issue 11)
     # ---- end of the store's rules ----
     # Every other `AsyncX` (AsyncProgressTracker, AsyncConnectionPool, AsyncIterator...) is `X`.
     (r"\bAsync([A-Z]\w*)", r"\1"),

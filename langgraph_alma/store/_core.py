@@ -148,6 +148,7 @@ class StoreCore(OpChecks):
         self.ann_build_min = settings.store_ann_build_min if self.index_deferred and pooled else 0
         # known to exist, never deferred, or not this role's to build: not asked again
         self.ann_built = not self.index_deferred
+        self.ann_concurrently = True  # until the admin URL's role proves not the owner
         self._ann_pending = 0  # vectors this store wrote since it last asked (a race: a few off)
         self.index_chunk_rows = settings.store_index_chunk
         self.chunk_sizer = _backlog.ChunkSizer(
@@ -529,6 +530,35 @@ class StoreCore(OpChecks):
         built = bool(results[0] and results[0][0][0])
         if built and not self.ann_built:
             self.chunk_sizer.reset()  # chunks learnt without the index were flag flips
+        self.ann_built = self.ann_built or built
+        return built
+
+    def build_ann_concurrently(self) -> Plan[bool | None]:
+        """`build_ann` on a connection of the admin role (its own, closed after): with
+        CREATE INDEX CONCURRENTLY, so writes go on during the build; an invalid index left
+        by a build that failed is dropped first. Returns whether the index exists (False
+        too while another builder holds the build's lock), or None when the connection's
+        role does not own the table (then `build_ann` is the way)."""
+        locked = yield [Sql(_sql.BUILD_ANN_LOCK, fetch=True)]
+        if not (locked[0] and locked[0][0][0]):
+            return False  # another builder holds it: the index is theirs to build
+        results = yield [
+            Sql(_sql.BUILD_ANN_STATE, self._ann_params(self.ann_build_min), fetch=True)
+        ]
+        state = results[0]
+        owner, valid, enough, drop, create = state[0] if state else (False, None, False, "", "")
+        if owner and not valid and enough:
+            if valid is not None:
+                yield [Sql(drop)]
+            yield [Sql(create)]
+        # given back at once: the connection's close would, but the server may not have
+        # seen it yet when the function path tries the lock next (`build_ann`)
+        yield [Sql(_sql.BUILD_ANN_UNLOCK, fetch=True)]
+        if not owner:
+            return None
+        built = bool(valid or enough)
+        if built and not self.ann_built:
+            self.chunk_sizer.reset()
         self.ann_built = self.ann_built or built
         return built
 

@@ -305,6 +305,27 @@ SELECT (SELECT count(*) FROM moved), (SELECT n FROM total) > %(keep)s::bigint
 BUILD_ANN = """SELECT alma_store_build_ann(%(dims)s, %(vector_type)s, %(distance_type)s, %(m)s,
                              %(ef_construction)s, %(min_rows)s)"""
 
+# The same on a connection of the admin role, with CREATE INDEX CONCURRENTLY (writes go on
+# during the build): the function's advisory lock, tried (for the session, given back at
+# the end, or by the connection's close if the build fails; a builder waiting for it
+# would be waited for by the concurrent build: a deadlock); then whether the role owns
+# the table (only an owner may build, and only it counts every tenant's rows), the
+# index's state, whether enough vectors need it, and the statements that drop (an
+# invalid leftover) and create it.
+BUILD_ANN_LOCK = "SELECT pg_try_advisory_lock(hashtext('alma_store_build_ann'))"
+BUILD_ANN_UNLOCK = "SELECT pg_advisory_unlock(hashtext('alma_store_build_ann'))"
+BUILD_ANN_STATE = """
+SELECT pg_has_role((SELECT c.relowner FROM pg_class c
+                    WHERE c.oid = 'alma_store_vectors'::regclass), 'USAGE'),
+       alma_store_ann_valid(d.index_name),
+       %(min_rows)s::bigint <= 0 OR (SELECT count(*) FROM (
+           SELECT 1 FROM alma_store_vectors
+           WHERE dims = %(dims)s AND indexed LIMIT %(min_rows)s::bigint) AS c) >= %(min_rows)s,
+       d.drop_ddl, d.create_ddl
+FROM alma_store_ann_ddl(%(dims)s, %(vector_type)s, %(distance_type)s, %(m)s,
+                        %(ef_construction)s, true) AS d
+"""
+
 # Tenants with backlog rows of `%(dims)s` (a privileged store's `index_backlog()`).
 BACKLOG_TENANTS = """
 SELECT DISTINCT tenant_id FROM alma_store_vectors

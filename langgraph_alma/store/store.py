@@ -270,8 +270,25 @@ class AsyncAlmaStore(_OnEventLoop, AsyncPooled):
                 if sizer is not None:
                     sizer.note(n, time.monotonic() - started)
         if not stopping() and self._core.ann_build_due(not background, idle=not tenants):
-            await self.arun(self._core.build_ann(), "HNSW index build")
+            await self._abuild_ann()
         return moved
+
+    async def _abuild_ann(self) -> None:
+        """Build the HNSW index if enough vectors need it (`StoreCore.build_ann`): on a
+        new connection to the admin URL (`from_conn_string`'s own URL when none is given)
+        with CREATE INDEX CONCURRENTLY when its role owns the tables (writes go on
+        meanwhile), else through the migration's function on one of the store's own
+        connections (writes to the vectors wait for the build)."""
+        if self._admin_url and self._core.ann_concurrently:
+            try:
+                async with self._setup_connection() as conn:
+                    built = await arun_plan(conn, self._core.build_ann_concurrently())
+            except psycopg.Error as exc:
+                raise StoreBatchFailed("HNSW index build", exc) from exc
+            if built is not None:
+                return
+            self._core.ann_concurrently = False  # not the table's owner: the function builds
+        await self.arun(self._core.build_ann(), "HNSW index build")
 
 
 # ---- GENERATED below by scripts/unasync.py from the Async* classes above: edit those ----
@@ -491,5 +508,22 @@ class AlmaStore(_OnThreads, Pooled):
                 if sizer is not None:
                     sizer.note(n, time.monotonic() - started)
         if not stopping() and self._core.ann_build_due(not background, idle=not tenants):
-            self.run(self._core.build_ann(), "HNSW index build")
+            self._build_ann()
         return moved
+
+    def _build_ann(self) -> None:
+        """Build the HNSW index if enough vectors need it (`StoreCore.build_ann`): on a
+        new connection to the admin URL (`from_conn_string`'s own URL when none is given)
+        with CREATE INDEX CONCURRENTLY when its role owns the tables (writes go on
+        meanwhile), else through the migration's function on one of the store's own
+        connections (writes to the vectors wait for the build)."""
+        if self._admin_url and self._core.ann_concurrently:
+            try:
+                with self._setup_connection() as conn:
+                    built = run_plan(conn, self._core.build_ann_concurrently())
+            except psycopg.Error as exc:
+                raise StoreBatchFailed("HNSW index build", exc) from exc
+            if built is not None:
+                return
+            self._core.ann_concurrently = False  # not the table's owner: the function builds
+        self.run(self._core.build_ann(), "HNSW index build")
