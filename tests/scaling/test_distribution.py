@@ -36,6 +36,7 @@ from pglast import ast  # noqa: E402
 MULTI_TENANT_BY_DESIGN = {
     "alma_store_sweep",  # TTL sweep of every tenant's expired items
     "alma_store_build_ann",  # the shared HNSW index, built once its dims has enough vectors
+    "alma_store_ann_ddl",  # the same build, concurrently, on the owner's connection
 }
 
 
