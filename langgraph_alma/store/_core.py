@@ -134,12 +134,12 @@ class StoreCore(OpChecks):
         self.vector_lead = settings.search_vector_lead
         # HNSW upkeep off the put path (`_backlog`): for an HNSW index pgvector can build
         self.backlogs = _backlog.Backlogs()
-        self.index_deferred = bool(
-            settings.store_index_deferred
-            and self.index
+        self.has_hnsw = bool(  # an HNSW index pgvector can build, for this configuration
+            self.index
             and self.index.ann == "hnsw"
             and self.index.dims <= _search.HNSW_MAX_DIMS[self.index.vector_type]
         )
+        self.index_deferred = settings.store_index_deferred and self.has_hnsw
         self.backlog_max = settings.store_index_backlog_max
         # The HNSW index itself waits until enough vectors need it (migration 0016): built
         # in bulk by `setup()`, the indexer or `index_backlog()` (`build_ann`). Not on a
@@ -442,11 +442,10 @@ class StoreCore(OpChecks):
         seen, indexed = (rows or [(0, True)])[0]
         deferred = 0 if indexed else int(sql.params["rows"])
         counted = sql.params["backlog"] == -1
-        # the indexer asks for the HNSW build (`build_ann`)
-        waiting = not self.ann_built and self.ann_build_min > 0
-        if waiting:
+        awaited = self.ann_awaited  # the indexer asks for the HNSW build (`build_ann`)
+        if awaited:
             self._ann_pending += int(sql.params["rows"])
-        self.backlogs.note((tenant, self.index.dims), int(seen), deferred, counted, waiting)
+        self.backlogs.note((tenant, self.index.dims), int(seen), deferred, counted, awaited)
 
     def index_chunk(
         self, tenant: str, limit: int | None = None, large: bool = False
@@ -492,9 +491,14 @@ class StoreCore(OpChecks):
     def setup_plan(self) -> Plan[None]:
         """What depends on this store's configuration, after the migrations: its HNSW
         index, built now unless `store_ann_build_min` defers it (`build_ann`)."""
-        index = self.index
-        if index and index.ann == "hnsw" and index.dims <= _search.HNSW_MAX_DIMS[index.vector_type]:
+        if self.has_hnsw:
             yield from self.build_ann()
+
+    @property
+    def ann_awaited(self) -> bool:
+        """Whether the indexer is to build the HNSW index: not known to exist, and
+        deferred to a bound (with bound 0, `setup()` builds it and the indexer never does)."""
+        return not self.ann_built and self.ann_build_min > 0
 
     def ann_build_due(self, asked: bool, idle: bool) -> bool:
         """Whether the indexer should try `build_ann` now: the index is not known to exist,
@@ -502,8 +506,8 @@ class StoreCore(OpChecks):
         `store_ann_build_min` vectors since the last try, or any and the indexer is `idle`
         (its backlog drained: the count is complete). A try below the bound counts up to
         `store_ann_build_min` rows, so it is not made for every put."""
-        if self.ann_built or (not asked and self.ann_build_min == 0):
-            return False  # (bound 0: `setup()` builds it, the indexer never does)
+        if self.ann_built or not (asked or self.ann_awaited):
+            return False
         pending = self._ann_pending
         if asked or pending >= max(1, self.ann_build_min // ANN_CHECK_SHARE) or (idle and pending):
             self._ann_pending = 0
@@ -527,11 +531,7 @@ class StoreCore(OpChecks):
             )
             self.ann_built = True  # asked for the last time
             return False
-        built = bool(results[0] and results[0][0][0])
-        if built and not self.ann_built:
-            self.chunk_sizer.reset()  # chunks learnt without the index were flag flips
-        self.ann_built = self.ann_built or built
-        return built
+        return self._noted_built(bool(results[0] and results[0][0][0]))
 
     def build_ann_concurrently(self) -> Plan[bool | None]:
         """`build_ann` on a connection of the admin role (its own, closed after): with
@@ -556,10 +556,14 @@ class StoreCore(OpChecks):
         yield [Sql(_sql.BUILD_ANN_UNLOCK, fetch=True)]
         if not owner:
             return None
-        built = bool(valid or enough)
+        return self._noted_built(bool(valid or enough))
+
+    def _noted_built(self, built: bool) -> bool:
+        """Remember that the index exists (once `built`): the indexer's chunks, timed while
+        moving a row was a flag flip, probe again (each now costs an HNSW insert)."""
         if built and not self.ann_built:
             self.chunk_sizer.reset()
-        self.ann_built = self.ann_built or built
+            self.ann_built = True
         return built
 
     def _ann_params(self, min_rows: int) -> dict[str, Any]:

@@ -318,9 +318,7 @@ BUILD_ANN_STATE = """
 SELECT pg_has_role((SELECT c.relowner FROM pg_class c
                     WHERE c.oid = 'alma_store_vectors'::regclass), 'USAGE'),
        alma_store_ann_valid(d.index_name),
-       %(min_rows)s::bigint <= 0 OR (SELECT count(*) FROM (
-           SELECT 1 FROM alma_store_vectors
-           WHERE dims = %(dims)s AND indexed LIMIT %(min_rows)s::bigint) AS c) >= %(min_rows)s,
+       alma_store_ann_needed(%(dims)s, %(min_rows)s),
        d.drop_ddl, d.create_ddl
 FROM alma_store_ann_ddl(%(dims)s, %(vector_type)s, %(distance_type)s, %(m)s,
                         %(ef_construction)s, true) AS d

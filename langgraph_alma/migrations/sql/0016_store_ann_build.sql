@@ -59,6 +59,19 @@ AS $$
     SELECT i.indisvalid FROM pg_index i WHERE i.indexrelid = to_regclass(p_name)
 $$;
 
+-- Whether enough of a dims' vectors are indexed (past the exact bound) to build its index:
+-- at least `p_min_rows` (0: always). Counts every tenant's rows when its caller may (the
+-- owner, or the build function below, which runs as the owner).
+CREATE OR REPLACE FUNCTION alma_store_ann_needed(p_dims integer, p_min_rows bigint)
+RETURNS boolean
+LANGUAGE sql STABLE SET search_path = pg_catalog, public
+AS $$
+    SELECT coalesce(p_min_rows, 0) <= 0 OR (
+        SELECT count(*) FROM (
+            SELECT 1 FROM alma_store_vectors
+            WHERE dims = p_dims AND indexed LIMIT p_min_rows) AS c) >= p_min_rows
+$$;
+
 CREATE OR REPLACE FUNCTION alma_store_build_ann(
     p_dims integer, p_vector_type text, p_distance text, p_m integer,
     p_ef_construction integer, p_min_rows bigint
@@ -78,10 +91,7 @@ BEGIN
     IF NOT pg_try_advisory_xact_lock(hashtext('alma_store_build_ann')) THEN
         RETURN false;
     END IF;
-    IF coalesce(p_min_rows, 0) > 0 AND (
-        SELECT count(*) FROM (
-            SELECT 1 FROM alma_store_vectors
-            WHERE dims = p_dims AND indexed LIMIT p_min_rows) AS c) < p_min_rows THEN
+    IF NOT alma_store_ann_needed(p_dims, p_min_rows) THEN
         RETURN false;
     END IF;
     IF alma_store_ann_valid(d.index_name) IS NOT NULL THEN  -- invalid: a failed build's leftover
